@@ -1,0 +1,56 @@
+// Verifying keygate's identity headers in an origin written in JavaScript (Node.js).
+// The same steps work in any language with HMAC-SHA256 and base64url:
+//   1. rebuild the canonical string from the request line and the X-Keygate-* headers,
+//   2. HMAC-SHA256 it with the secret shared with keygate (KEYGATE_SIGNING_SECRET),
+//   3. compare with X-Keygate-Signature (after "v1=") in constant time,
+//   4. refuse timestamps more than a few minutes from now (replays).
+import { createHmac, timingSafeEqual } from "node:crypto";
+
+const FIELDS = [
+  "x-keygate-key-id",
+  "x-keygate-key-name",
+  "x-keygate-workspace",
+  "x-keygate-scopes",
+  "x-keygate-request-id",
+  "x-keygate-timestamp",
+];
+
+/**
+ * @param {object} request  { method, host, pathAndQuery, headers } where headers maps
+ *                          lower-case names to values (Node's req.headers does).
+ * @param {string} secret   the signing secret shared with keygate
+ * @returns {{ok: true, identity: object} | {ok: false, error: string}}
+ */
+export function verifyKeygateRequest(request, secret, { nowSecs = Date.now() / 1000, toleranceSecs = 300 } = {}) {
+  const values = [];
+  for (const name of FIELDS) {
+    const value = request.headers[name];
+    if (typeof value !== "string") return { ok: false, error: `missing header ${name}` };
+    values.push(value);
+  }
+  const signature = request.headers["x-keygate-signature"];
+  if (typeof signature !== "string" || !signature.startsWith("v1=")) {
+    return { ok: false, error: "missing or malformed x-keygate-signature" };
+  }
+  const canonical = ["KEYGATE-HMAC-SHA256-V1", request.method, request.host, request.pathAndQuery, ...values].join("\n");
+  const expected = createHmac("sha256", secret).update(canonical).digest();
+  const presented = Buffer.from(signature.slice(3), "base64url");
+  if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) {
+    return { ok: false, error: "signature does not match" };
+  }
+  const timestamp = Number(values[5]);
+  if (!Number.isInteger(timestamp) || Math.abs(nowSecs - timestamp) > toleranceSecs) {
+    return { ok: false, error: "timestamp outside the tolerance" };
+  }
+  return {
+    ok: true,
+    identity: {
+      keyId: values[0],
+      keyName: decodeURIComponent(values[1]),
+      workspace: values[2],
+      scopes: values[3] ? values[3].split(" ") : [],
+      requestId: values[4],
+      timestamp,
+    },
+  };
+}

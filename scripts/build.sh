@@ -1,0 +1,20 @@
+#!/bin/sh
+# Builds the Worker (build/index.js + build/index_bg.wasm) without any download:
+# worker-build gets the wasm-bindgen CLI and esbuild that scripts/setup.sh installed,
+# and wasm-opt comes from npm's binaryen. KEYGATE_WASM_OPT=0 skips wasm-opt (faster dev loop).
+set -eu
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+export WASM_BINDGEN_BIN="${WASM_BINDGEN_BIN:-$HOME/.cargo/bin/wasm-bindgen}"
+esbuild="$PWD/node_modules/@esbuild/linux-x64/bin/esbuild"
+if [ -z "${ESBUILD_BIN:-}" ] && [ -x "$esbuild" ]; then
+  export ESBUILD_BIN="$esbuild"
+fi
+worker-build --release --no-opt
+if [ "${KEYGATE_WASM_OPT:-1}" != "0" ]; then
+  node_modules/.bin/wasm-opt -Os \
+    --enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int \
+    --enable-bulk-memory --enable-multivalue --enable-reference-types --enable-exception-handling \
+    build/index_bg.wasm -o build/index_bg.wasm
+fi
+echo "build: build/index_bg.wasm $(wc -c < build/index_bg.wasm) bytes ($(gzip -9c build/index_bg.wasm | wc -c) gzipped)"

@@ -1,0 +1,44 @@
+// The demo origin: echoes every request it receives as JSON, including the identity
+// headers keygate added and whether their signature verifies.
+// Usage: KEYGATE_SIGNING_SECRET=... node scripts/demo-origin.mjs [port]
+import { createServer } from "node:http";
+import { verifyKeygateRequest } from "../examples/verify-keygate.mjs";
+
+export function startDemoOrigin({ port = 0, secret }) {
+  const server = createServer((req, res) => {
+    const chunks = [];
+    req.on("data", (chunk) => chunks.push(chunk));
+    req.on("end", () => {
+      const verification = verifyKeygateRequest(
+        { method: req.method, host: req.headers.host, pathAndQuery: req.url, headers: req.headers },
+        secret,
+      );
+      const body = JSON.stringify(
+        {
+          origin: "keygate demo origin",
+          method: req.method,
+          path: req.url,
+          headers: req.headers,
+          body: Buffer.concat(chunks).toString("utf8"),
+          identity_verified: verification.ok,
+          identity: verification.ok ? verification.identity : { error: verification.error },
+        },
+        null,
+        2,
+      );
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(body + "\n");
+    });
+  });
+  return new Promise((resolve) => server.listen(port, "127.0.0.1", () => resolve(server)));
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const secret = process.env.KEYGATE_SIGNING_SECRET;
+  if (!secret) {
+    console.error("demo-origin: set KEYGATE_SIGNING_SECRET");
+    process.exit(2);
+  }
+  const server = await startDemoOrigin({ port: Number(process.argv[2] ?? 0), secret });
+  console.log(`demo origin listening on http://127.0.0.1:${server.address().port}`);
+}

@@ -1,0 +1,26 @@
+#!/bin/sh
+# Runs every test keygate has, after installing what they need (scripts/setup.sh):
+#   1. formatting and lints (native and wasm32),
+#   2. native unit, property and black-box tests of the pure core (cargo test),
+#   3. the release Worker build (wasm-opt included),
+#   4. end-to-end tests: the built wasm on workerd (Miniflare) with real KV, Durable
+#      Objects and local origin servers (node --test).
+set -eu
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+sh scripts/setup.sh
+
+echo "== lint"
+cargo fmt --check
+cargo clippy --quiet --all-targets -- -D warnings
+cargo clippy --quiet --lib --target wasm32-unknown-unknown -- -D warnings
+
+echo "== native tests"
+cargo test
+
+echo "== build"
+sh scripts/build.sh
+
+echo "== end-to-end tests (workerd)"
+# Each test file starts its own gateways and origins; --test-timeout bounds any hang.
+node --test --test-concurrency=1 --test-timeout=120000 tests/e2e/*.test.mjs

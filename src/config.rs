@@ -1,0 +1,257 @@
+//! The deployment's settings, read from Worker variables and secrets and checked once.
+//!
+//! | variable | meaning |
+//! |---|---|
+//! | `KEYGATE_ORIGIN` | origin base URL, `http(s)://host[:port][/base/path]` |
+//! | `KEYGATE_POLICY` | the policy file's text (TOML) |
+//! | `KEYGATE_HASH_SECRET` | secret under which keys are hashed (≥ 32 characters) |
+//! | `KEYGATE_SIGNING_SECRET` | secret shared with the origin for identity signatures (≥ 32 characters) |
+//! | `KEYGATE_ROOT_TOKEN` | the admin API's root token (≥ 32 characters) |
+//! | `KEYGATE_HTTPS_ONLY` | `true` (default) or `false`; refuse plain-HTTP requests |
+//! | `KEYGATE_ORIGIN_TIMEOUT_MS` | origin timeout, 1..=300000, default 30000 |
+//!
+//! A bad value is reported with the variable's name and what is wrong, never its value.
+
+use crate::identity::SigningSecret;
+use crate::key::HashingSecret;
+use crate::policy::Policy;
+use std::fmt;
+
+pub const MIN_SECRET_CHARS: usize = 32;
+const DEFAULT_ORIGIN_TIMEOUT_MS: u64 = 30_000;
+const MAX_ORIGIN_TIMEOUT_MS: u64 = 300_000;
+
+/// Where requests go: scheme and authority, and a base path every request path is appended to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Origin {
+    /// `http://host:port` or `https://host`, no trailing slash.
+    pub scheme_and_authority: String,
+    /// The `Host` the origin will see.
+    pub host: String,
+    /// `""` or a path like `/api/v2` (no trailing slash).
+    pub base_path: String,
+}
+
+impl Origin {
+    pub fn parse(text: &str) -> Result<Origin, String> {
+        let (scheme, rest) = text
+            .split_once("://")
+            .filter(|(s, _)| *s == "http" || *s == "https")
+            .ok_or("must start with http:// or https://")?;
+        if rest.contains(['?', '#', ' ']) {
+            return Err("must not contain a query, fragment or space".into());
+        }
+        let (authority, path) = match rest.find('/') {
+            Some(i) => rest.split_at(i),
+            None => (rest, ""),
+        };
+        if authority.is_empty() || authority.contains('@') {
+            return Err("must name a host (and no user info)".into());
+        }
+        // fetch() omits a default port from `Host`; so must the host that gets signed.
+        let default_port = if scheme == "https" { ":443" } else { ":80" };
+        let authority = authority.strip_suffix(default_port).unwrap_or(authority);
+        Ok(Origin {
+            scheme_and_authority: format!("{scheme}://{authority}"),
+            host: authority.to_string(),
+            base_path: path.trim_end_matches('/').to_string(),
+        })
+    }
+
+    /// The URL to fetch for a client's path and query (`path_and_query` starts with `/`).
+    pub fn url_for(&self, path_and_query: &str) -> String {
+        format!(
+            "{}{}{}",
+            self.scheme_and_authority, self.base_path, path_and_query
+        )
+    }
+}
+
+/// The root token. `Debug` redacts it.
+#[derive(Clone)]
+pub struct RootToken(String);
+
+impl fmt::Debug for RootToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RootToken(<redacted>)")
+    }
+}
+
+impl RootToken {
+    /// Constant-time comparison with a presented token.
+    pub fn matches(&self, presented: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        bool::from(self.0.as_bytes().ct_eq(presented.as_bytes()))
+    }
+}
+
+#[derive(Debug)]
+pub struct Config {
+    pub origin: Origin,
+    pub policy: Policy,
+    pub hash_secret: HashingSecret,
+    pub signing_secret: SigningSecret,
+    pub root_token: RootToken,
+    pub https_only: bool,
+    pub origin_timeout_ms: u64,
+}
+
+/// A configuration problem, for the operator's log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.variable, self.problem)
+    }
+}
+
+impl Config {
+    /// Reads every setting through `lookup` (name → value), so the Workers layer and the
+    /// tests supply variables the same way.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let required = |variable: &'static str| {
+            lookup(variable)
+                .filter(|v| !v.trim().is_empty())
+                .ok_or(ConfigError {
+                    variable,
+                    problem: "is not set".into(),
+                })
+        };
+        let secret = |variable: &'static str| {
+            let value = required(variable)?;
+            if value.chars().count() < MIN_SECRET_CHARS {
+                return Err(ConfigError {
+                    variable,
+                    problem: format!("must be at least {MIN_SECRET_CHARS} characters"),
+                });
+            }
+            Ok(value)
+        };
+        let origin =
+            Origin::parse(&required("KEYGATE_ORIGIN")?).map_err(|problem| ConfigError {
+                variable: "KEYGATE_ORIGIN",
+                problem,
+            })?;
+        let policy = Policy::from_toml(&required("KEYGATE_POLICY")?).map_err(|e| ConfigError {
+            variable: "KEYGATE_POLICY",
+            problem: e.to_string(),
+        })?;
+        let https_only = match lookup("KEYGATE_HTTPS_ONLY").as_deref().map(str::trim) {
+            None | Some("") | Some("true") => true,
+            Some("false") => false,
+            Some(_) => {
+                return Err(ConfigError {
+                    variable: "KEYGATE_HTTPS_ONLY",
+                    problem: "must be `true` or `false`".into(),
+                })
+            }
+        };
+        let origin_timeout_ms = match lookup("KEYGATE_ORIGIN_TIMEOUT_MS") {
+            None => DEFAULT_ORIGIN_TIMEOUT_MS,
+            Some(text) => text
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|ms| (1..=MAX_ORIGIN_TIMEOUT_MS).contains(ms))
+                .ok_or(ConfigError {
+                    variable: "KEYGATE_ORIGIN_TIMEOUT_MS",
+                    problem: format!(
+                        "must be a whole number of milliseconds from 1 to {MAX_ORIGIN_TIMEOUT_MS}"
+                    ),
+                })?,
+        };
+        Ok(Config {
+            origin,
+            policy,
+            hash_secret: HashingSecret::new(secret("KEYGATE_HASH_SECRET")?.into_bytes()),
+            signing_secret: SigningSecret::new(secret("KEYGATE_SIGNING_SECRET")?.into_bytes()),
+            root_token: RootToken(secret("KEYGATE_ROOT_TOKEN")?),
+            https_only,
+            origin_timeout_ms,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    const POLICY: &str = include_str!("../policies/demo.toml");
+
+    fn vars(overrides: &[(&str, &str)]) -> HashMap<String, String> {
+        let mut map: HashMap<String, String> = [
+            ("KEYGATE_ORIGIN", "http://127.0.0.1:9000"),
+            ("KEYGATE_POLICY", POLICY),
+            ("KEYGATE_HASH_SECRET", "h".repeat(32).as_str()),
+            ("KEYGATE_SIGNING_SECRET", "s".repeat(40).as_str()),
+            ("KEYGATE_ROOT_TOKEN", "r".repeat(32).as_str()),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        for (k, v) in overrides {
+            map.insert(k.to_string(), v.to_string());
+        }
+        map
+    }
+
+    fn load(overrides: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map = vars(overrides);
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_are_safe() {
+        let config = load(&[]).unwrap();
+        assert!(config.https_only);
+        assert_eq!(config.origin_timeout_ms, 30_000);
+    }
+
+    #[test]
+    fn each_bad_value_names_its_variable_without_echoing_secrets() {
+        let cases = [
+            ("KEYGATE_ORIGIN", "ftp://x"),
+            ("KEYGATE_ORIGIN", "http://user@host"),
+            ("KEYGATE_POLICY", "this is = not [toml"),
+            ("KEYGATE_HASH_SECRET", "short-secret-value"),
+            ("KEYGATE_ROOT_TOKEN", ""),
+            ("KEYGATE_HTTPS_ONLY", "yes"),
+            ("KEYGATE_ORIGIN_TIMEOUT_MS", "0"),
+        ];
+        for (variable, value) in cases {
+            let error = load(&[(variable, value)]).unwrap_err();
+            assert_eq!(error.variable, variable);
+            if variable.ends_with("SECRET") || variable.ends_with("TOKEN") {
+                assert!(value.is_empty() || !error.to_string().contains(value));
+            }
+        }
+    }
+
+    #[test]
+    fn origins_keep_base_path_and_host() {
+        let origin = Origin::parse("https://api.internal:8443/v2/").unwrap();
+        assert_eq!(origin.host, "api.internal:8443");
+        assert_eq!(
+            origin.url_for("/contacts?x=1"),
+            "https://api.internal:8443/v2/contacts?x=1"
+        );
+        assert_eq!(Origin::parse("http://h").unwrap().url_for("/"), "http://h/");
+        assert_eq!(Origin::parse("http://h:80/").unwrap().host, "h");
+        assert_eq!(Origin::parse("https://h:443").unwrap().host, "h");
+        assert_eq!(Origin::parse("http://h:443").unwrap().host, "h:443");
+    }
+
+    #[test]
+    fn root_token_compares_exactly_and_hides_in_debug() {
+        let config = load(&[]).unwrap();
+        assert!(config.root_token.matches(&"r".repeat(32)));
+        assert!(!config.root_token.matches(&"r".repeat(31)));
+        assert!(!format!("{config:?}").contains(&"r".repeat(32)));
+        assert!(!format!("{config:?}").contains(&"s".repeat(40)));
+    }
+}

@@ -1,0 +1,156 @@
+//! The Workers layer: moves data between the platform and the pure core, nothing more.
+//!
+//! [`gateway`] is a request's whole path, phase by phase, as the crate docs describe it.
+
+mod admin;
+mod authority_object;
+mod platform;
+mod proxy;
+
+use crate::authority::{Command, LimitHeaders, Reply};
+use crate::config::Config;
+use crate::key::{self, hash_key, KeyFormatError, KeyId};
+use crate::problem::GatewayError;
+use platform::{now_ms, Refused};
+use worker::{event, Context, Env, Request, Response, Result};
+
+/// The KV namespace that maps a key's hash to its id.
+const KEY_INDEX: &str = "KEY_INDEX";
+
+#[event(fetch)]
+pub async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    let request_id = platform::request_id();
+    let config = match platform::config(&env) {
+        Ok(config) => config,
+        Err(error) => {
+            worker::console_error!("keygate is misconfigured: {error}");
+            return platform::refusal_response(GatewayError::Misconfigured.into(), &request_id);
+        }
+    };
+    let path = req.path();
+    let is_admin = path == crate::admin::ADMIN_PREFIX
+        || path.starts_with(&format!("{}/", crate::admin::ADMIN_PREFIX));
+    let outcome = if is_admin {
+        admin::handle(req, &env, &config, &request_id).await
+    } else {
+        gateway(req, &env, &config, &request_id).await
+    };
+    match outcome {
+        Ok(response) => Ok(response),
+        Err(refused) => platform::refusal_response(refused, &request_id),
+    }
+}
+
+/// One data-plane request: transport → authenticate → route → look up → admit → forward.
+async fn gateway(
+    req: Request,
+    env: &Env,
+    config: &Config,
+    request_id: &str,
+) -> std::result::Result<Response, Refused> {
+    let url = req.url().map_err(|_| GatewayError::AmbiguousPath)?;
+
+    // Transport: on Workers the URL's scheme is the client's.
+    if config.https_only && url.scheme() != "https" {
+        return Err(GatewayError::HttpsRequired.into());
+    }
+
+    // Authenticate the key's shape: no storage is touched for garbage.
+    let authorization = req.headers().get("Authorization").ok().flatten();
+    let presented = bearer_token(authorization.as_deref())?;
+    let parsed = key::parse(presented, config.policy.key_prefix()).map_err(|e| match e {
+        KeyFormatError::Malformed => GatewayError::KeyMalformed,
+        KeyFormatError::ChecksumMismatch => GatewayError::KeyChecksumMismatch,
+    })?;
+
+    // Route: which resource and action this request needs; unmapped means denied.
+    let path = url.path();
+    if is_ambiguous_path(path) {
+        return Err(GatewayError::AmbiguousPath.into());
+    }
+    let method = req.method().to_string();
+    let target = config
+        .policy
+        .route(&method, path)
+        .ok_or(GatewayError::RouteNotMapped {
+            status: config.policy.unmapped_route_status(),
+        })?;
+
+    // Look up: the one KV read, from the key's hash to its id.
+    let key_hash = hash_key(&config.hash_secret, &parsed.key);
+    let key_id = lookup_key_id(env, &key_hash.index_name()).await?;
+
+    // Admit: the one Durable Object call — status, scope and both limit windows at once.
+    let command = Command::Admit {
+        key_hash,
+        resource: target.resource,
+        action: target.action,
+    };
+    let (grantee, limit_headers) = match authority_object::call(env, &key_id, &command).await? {
+        Reply::Admitted {
+            grantee,
+            limit_headers,
+        } => (grantee, limit_headers),
+        Reply::Refused {
+            refusal,
+            limit_headers,
+        } => {
+            return Err(Refused {
+                error: refusal.into(),
+                limit_headers,
+            })
+        }
+        other => return Err(platform::unexpected_reply(&other)),
+    };
+
+    // Forward: strip, sign, stream to the origin.
+    proxy::forward(req, &url, config, &grantee, request_id, now_ms())
+        .await
+        .map(|response| proxy::with_headers(response, &limit_headers, request_id))
+        .map_err(|error| Refused {
+            error,
+            limit_headers: LimitHeaders::new(),
+        })
+}
+
+fn bearer_token(authorization: Option<&str>) -> std::result::Result<&str, GatewayError> {
+    let value = authorization.ok_or(GatewayError::MissingCredentials)?;
+    let (scheme, token) = value
+        .trim()
+        .split_once(' ')
+        .ok_or(GatewayError::InvalidScheme)?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(GatewayError::InvalidScheme);
+    }
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(GatewayError::MissingCredentials);
+    }
+    Ok(token)
+}
+
+/// Encoded separators could make the origin see a different path than the one routed.
+fn is_ambiguous_path(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    ["%2f", "%5c", "%00", "\\"]
+        .iter()
+        .any(|needle| lower.contains(needle))
+}
+
+/// KV is the replicated index; a miss is an unknown key, an error fails closed.
+async fn lookup_key_id(env: &Env, index_name: &str) -> std::result::Result<KeyId, GatewayError> {
+    let store = env
+        .kv(KEY_INDEX)
+        .map_err(|_| platform::store_down("KV binding missing"))?;
+    let value = store
+        .get(index_name)
+        .text()
+        .await
+        .map_err(|_| platform::store_down("KV lookup failed"))?;
+    match value {
+        None => Err(GatewayError::KeyUnknown),
+        Some(id) => {
+            KeyId::parse(&id).ok_or_else(|| platform::store_down("KV held a malformed key id"))
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! Small pieces of the platform: clock, randomness, configuration, and refusals as responses.
+
+use crate::authority::{LimitHeaders, Reply};
+use crate::config::{Config, ConfigError};
+use crate::key::base62_fixed;
+use crate::problem::GatewayError;
+use std::cell::RefCell;
+use std::rc::Rc;
+use worker::{Env, Headers, Response, Result};
+
+pub fn now_ms() -> u64 {
+    worker::Date::now().as_millis()
+}
+
+/// Bytes from the platform's CSPRNG (`crypto.getRandomValues`).
+pub fn random<const N: usize>() -> std::result::Result<[u8; N], GatewayError> {
+    let mut bytes = [0u8; N];
+    getrandom::getrandom(&mut bytes).map_err(|_| store_down("CSPRNG unavailable"))?;
+    Ok(bytes)
+}
+
+pub fn request_id() -> String {
+    // A request id only needs to be unique; a CSPRNG failure here must not fail the request.
+    let bytes: [u8; 16] = random().unwrap_or_default();
+    format!("req_{}", base62_fixed(&bytes, 22))
+}
+
+thread_local! {
+    /// Variables are fixed for an isolate's life, so the policy is parsed once per isolate.
+    static CONFIG: RefCell<Option<Rc<Config>>> = const { RefCell::new(None) };
+}
+
+/// The deployment's configuration, parsed on first use in this isolate.
+pub fn config(env: &Env) -> std::result::Result<Rc<Config>, ConfigError> {
+    if let Some(config) = CONFIG.with(|c| c.borrow().clone()) {
+        return Ok(config);
+    }
+    // Secrets and plain variables are both strings in `env`; `var` reads either.
+    let config = Rc::new(Config::from_lookup(|name| {
+        env.var(name).ok().map(|v| v.to_string())
+    })?);
+    CONFIG.with(|c| *c.borrow_mut() = Some(config.clone()));
+    Ok(config)
+}
+
+/// A refusal and the limit state to show with it.
+#[derive(Debug)]
+pub struct Refused {
+    pub error: GatewayError,
+    pub limit_headers: LimitHeaders,
+}
+
+impl From<GatewayError> for Refused {
+    fn from(error: GatewayError) -> Refused {
+        Refused {
+            error,
+            limit_headers: LimitHeaders::new(),
+        }
+    }
+}
+
+/// Logs why storage failed (never a key or hash) and fails closed.
+pub fn store_down(what: &str) -> GatewayError {
+    worker::console_error!("key store unavailable: {what}");
+    GatewayError::StoreUnavailable
+}
+
+/// A platform call that cannot fail in practice (building a response) failed anyway.
+impl From<worker::Error> for Refused {
+    fn from(error: worker::Error) -> Refused {
+        worker::console_error!("internal error: {error}");
+        GatewayError::Internal.into()
+    }
+}
+
+pub fn unexpected_reply(reply: &Reply) -> Refused {
+    let kind = match reply {
+        Reply::Admitted { .. } => "admitted",
+        Reply::Refused { .. } => "refused",
+        Reply::Key { .. } => "key",
+        Reply::NotFound => "not_found",
+        Reply::AlreadyExists => "already_exists",
+    };
+    store_down(&format!("key authority answered `{kind}` unexpectedly")).into()
+}
+
+pub fn refusal_response(refused: Refused, request_id: &str) -> Result<Response> {
+    let problem = refused.error.to_problem(request_id);
+    let headers = Headers::new();
+    headers.set("Content-Type", "application/problem+json")?;
+    headers.set("Cache-Control", "no-store")?;
+    headers.set(crate::identity::REQUEST_ID, request_id)?;
+    for (name, value) in &problem.headers {
+        headers.set(name, value)?;
+    }
+    for (name, value) in &refused.limit_headers {
+        headers.set(name, value)?;
+    }
+    Ok(Response::from_bytes(problem.body.to_string().into_bytes())?
+        .with_status(problem.status)
+        .with_headers(headers))
+}
+
+pub fn json_response(status: u16, body: &serde_json::Value, request_id: &str) -> Result<Response> {
+    let headers = Headers::new();
+    headers.set("Content-Type", "application/json")?;
+    // Admin answers can carry a key shown once; no cache may keep one.
+    headers.set("Cache-Control", "no-store")?;
+    headers.set(crate::identity::REQUEST_ID, request_id)?;
+    Ok(Response::from_bytes(body.to_string().into_bytes())?
+        .with_status(status)
+        .with_headers(headers))
+}

@@ -1,0 +1,26 @@
+//! keygate — an API-key gateway for Cloudflare Workers.
+//!
+//! The crate is split in two. Everything that is logic lives in the pure modules below:
+//! no I/O, `now` passed in, compiled and tested natively with `cargo test`. The Workers
+//! glue (`edge`) is compiled only for `wasm32` and does nothing but move data between the
+//! platform (KV, Durable Objects, fetch) and these modules.
+//!
+//! A request's path, in order: [`config`] (transport rules) → [`key::parse`] (bearer key,
+//! no storage touched) → KV lookup of the key's hash → [`policy::Policy::route`] (which
+//! resource and action the request needs) → the key's Durable Object runs
+//! [`authority::KeyState::handle`] (status, scope, limits, all at once) → [`headers`] and [`identity`]
+//! (strip, then add signed identity) → origin.
+
+pub mod admin;
+pub mod authority;
+pub mod config;
+pub mod headers;
+pub mod identity;
+pub mod key;
+pub mod limits;
+pub mod policy;
+pub mod problem;
+pub mod timestamp;
+
+#[cfg(target_arch = "wasm32")]
+mod edge;

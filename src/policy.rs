@@ -1,0 +1,2175 @@
+//! The scope table: which resource and action a request needs, and whether a key's scopes allow it.
+//!
+//! An operator writes a policy file (TOML) that declares **resources**, each of a **kind**
+//! that fixes its levels, and **routes** that map a method and path to a resource and an
+//! action. [`Policy::from_toml`] validates the whole file once at load; after that,
+//! [`Policy::route`] and [`Policy::decide`] are pure lookups that cannot fail.
+//!
+//! ```
+//! use keygate::policy::{Access, Policy};
+//!
+//! let policy = Policy::from_toml(r#"
+//!     [[resources]]
+//!     name = "contacts"
+//!     kind = "ladder"
+//!
+//!     [[routes]]
+//!     method = "POST"
+//!     path = "/v1/contacts"
+//!     resource = "contacts"
+//!     action = "write"
+//! "#).unwrap();
+//!
+//! let target = policy.route("POST", "/v1/contacts").unwrap();
+//! let agent = vec!["contacts:write-approval".to_string()];
+//! assert_eq!(policy.decide(&agent, &target), Access::NeedsApproval);
+//! assert_eq!(policy.route("POST", "/v1/contacts/"), None); // strict: unmapped, default deny
+//! ```
+//!
+//! # Kinds and levels
+//!
+//! | kind | levels, low → high | actions |
+//! |---|---|---|
+//! | `ladder` | read < write-approval < write < delete-approval < delete | read, write, delete |
+//! | `communication` | read < send-approval < send | read, send |
+//! | `ai` | use-approval < use | use |
+//! | `read_write` | read < write | read, write |
+//! | `independent` | read, write (unordered: write does not imply read) | read, write |
+//! | `read_only` | read | read |
+//!
+//! In an ordered kind a level includes every level below it. A key's grant on a resource is
+//! the union of what all its scopes give there; scopes the policy does not know give nothing,
+//! because a policy may change after a key was made.
+//!
+//! # Routes
+//!
+//! The **first** route in file order whose method and path match wins. A `GET` route also
+//! matches `HEAD`; `*` matches any method. Paths are compared segment by segment: `{name}`
+//! matches one non-empty segment, a final `*` matches zero or more remaining segments, and
+//! a trailing slash is significant (`/contacts/` does not match `/contacts`).
+//!
+//! # Errors
+//!
+//! Validation collects **every** problem in the file, so an operator fixes them in one pass:
+//! top-level settings, then `limits`, `groups`, `resources` and `routes`, each in file
+//! order. Each names its location, e.g. `routes[3].action`. TOML syntax errors
+//! (and unknown or mistyped fields: every table denies unknown fields) stop at the first and
+//! carry toml's line and column.
+
+use crate::limits::{Limits, LimitsError, MAX_PER_DAY, MAX_PER_MINUTE};
+use serde::Deserialize;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::fmt;
+
+const DEFAULT_KEY_PREFIX: &str = "kg";
+const DEFAULT_UNMAPPED_ROUTE_STATUS: u16 = 404;
+const DEFAULT_PER_MINUTE: u64 = 120;
+const DEFAULT_PER_DAY: u64 = 50_000;
+/// These would read like coarse scopes (`read:all`) or a verb, so no resource may take them.
+const RESERVED_RESOURCE_NAMES: [&str; 4] = ["read", "write", "admin", "all"];
+/// keygate serves its admin API under `/_keygate/`; a policy route there would never be reached.
+const ADMIN_API_SEGMENT: &str = "_keygate";
+const MAX_GROUP_NAME_CHARS: usize = 64;
+
+/// What a route asks of a resource.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Read,
+    Write,
+    Delete,
+    Send,
+    Use,
+}
+
+impl Action {
+    pub const ALL: [Action; 5] = [
+        Action::Read,
+        Action::Write,
+        Action::Delete,
+        Action::Send,
+        Action::Use,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Read => "read",
+            Action::Write => "write",
+            Action::Delete => "delete",
+            Action::Send => "send",
+            Action::Use => "use",
+        }
+    }
+
+    /// The action spelled `name` (lowercase, as in scopes and policy files).
+    pub fn from_name(name: &str) -> Option<Action> {
+        Action::ALL
+            .into_iter()
+            .find(|action| action.as_str() == name)
+    }
+
+    /// The level that lets a key do this action only through the approval queue.
+    fn approval_level(self) -> &'static str {
+        match self {
+            Action::Read => "read-approval",
+            Action::Write => "write-approval",
+            Action::Delete => "delete-approval",
+            Action::Send => "send-approval",
+            Action::Use => "use-approval",
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The shape of a resource's permissions: its levels and whether they are ordered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Ladder,
+    Communication,
+    Ai,
+    ReadWrite,
+    Independent,
+    ReadOnly,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 6] = [
+        Kind::Ladder,
+        Kind::Communication,
+        Kind::Ai,
+        Kind::ReadWrite,
+        Kind::Independent,
+        Kind::ReadOnly,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Ladder => "ladder",
+            Kind::Communication => "communication",
+            Kind::Ai => "ai",
+            Kind::ReadWrite => "read_write",
+            Kind::Independent => "independent",
+            Kind::ReadOnly => "read_only",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|kind| kind.as_str() == name)
+    }
+
+    /// The levels, low to high for ordered kinds.
+    pub fn levels(self) -> &'static [&'static str] {
+        match self {
+            Kind::Ladder => &[
+                "read",
+                "write-approval",
+                "write",
+                "delete-approval",
+                "delete",
+            ],
+            Kind::Communication => &["read", "send-approval", "send"],
+            Kind::Ai => &["use-approval", "use"],
+            Kind::ReadWrite | Kind::Independent => &["read", "write"],
+            Kind::ReadOnly => &["read"],
+        }
+    }
+
+    /// Whether a level includes every level below it. Only `independent` is unordered.
+    pub fn is_ordered(self) -> bool {
+        self != Kind::Independent
+    }
+
+    /// The actions a route on a resource of this kind may name.
+    pub fn actions(self) -> &'static [Action] {
+        match self {
+            Kind::Ladder => &[Action::Read, Action::Write, Action::Delete],
+            Kind::Communication => &[Action::Read, Action::Send],
+            Kind::Ai => &[Action::Use],
+            Kind::ReadWrite | Kind::Independent => &[Action::Read, Action::Write],
+            Kind::ReadOnly => &[Action::Read],
+        }
+    }
+
+    fn supports(self, action: Action) -> bool {
+        self.actions().contains(&action)
+    }
+
+    fn level_index(self, level: &str) -> Option<usize> {
+        self.levels().iter().position(|name| *name == level)
+    }
+
+    /// What holding `level` gives: the level itself, plus everything below it if ordered.
+    fn grant_of_level(self, level: usize) -> LevelSet {
+        if self.is_ordered() {
+            LevelSet::up_to(level)
+        } else {
+            LevelSet::single(level)
+        }
+    }
+
+    fn grant_of_named_level(self, level: &str) -> LevelSet {
+        self.level_index(level)
+            .map_or(LevelSet::EMPTY, |index| self.grant_of_level(index))
+    }
+
+    fn every_level(self) -> LevelSet {
+        (0..self.levels().len()).fold(LevelSet::EMPTY, |set, index| {
+            set.union(LevelSet::single(index))
+        })
+    }
+
+    /// Because grants of ordered kinds are closed downwards, "effective level ≥ L" is
+    /// simply "L is held", for ordered and unordered kinds alike.
+    fn judge(self, action: Action, held: LevelSet) -> Verdict {
+        let Some(action_level) = self.level_index(action.as_str()) else {
+            return Verdict::Denied;
+        };
+        if held.contains(action_level) {
+            return Verdict::Allowed;
+        }
+        match self.level_index(action.approval_level()) {
+            Some(approval_level) if held.contains(approval_level) => Verdict::NeedsApproval,
+            _ => Verdict::Denied,
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A set of a resource's levels, by index into [`Kind::levels`] (at most five).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct LevelSet(u8);
+
+impl LevelSet {
+    const EMPTY: LevelSet = LevelSet(0);
+
+    fn single(index: usize) -> LevelSet {
+        let bit = u32::try_from(index)
+            .ok()
+            .and_then(|shift| 1u8.checked_shl(shift));
+        LevelSet(bit.unwrap_or(0))
+    }
+
+    fn up_to(index: usize) -> LevelSet {
+        (0..=index).fold(LevelSet::EMPTY, |set, i| set.union(LevelSet::single(i)))
+    }
+
+    fn union(self, other: LevelSet) -> LevelSet {
+        LevelSet(self.0 | other.0)
+    }
+
+    fn contains(self, index: usize) -> bool {
+        let single = LevelSet::single(index);
+        single.0 != 0 && self.0 & single.0 == single.0
+    }
+
+    fn is_subset_of(self, other: LevelSet) -> bool {
+        self.0 & !other.0 == 0
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Verdict {
+    Allowed,
+    NeedsApproval,
+    Denied,
+}
+
+/// A scope that spans resources, offered only when the policy lists it in `coarse_scopes`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum CoarseScope {
+    ReadAll,
+    WriteAll,
+    Admin,
+}
+
+impl CoarseScope {
+    const ALL: [CoarseScope; 3] = [
+        CoarseScope::ReadAll,
+        CoarseScope::WriteAll,
+        CoarseScope::Admin,
+    ];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            CoarseScope::ReadAll => "read:all",
+            CoarseScope::WriteAll => "write:all",
+            CoarseScope::Admin => "admin",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<CoarseScope> {
+        CoarseScope::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+
+    fn grant_on(self, resource: &Resource) -> LevelSet {
+        match self {
+            CoarseScope::ReadAll => resource.kind.grant_of_named_level("read"),
+            // Administrative groups exist precisely so that a broad write grant stops at them.
+            CoarseScope::WriteAll if resource.administrative => LevelSet::EMPTY,
+            CoarseScope::WriteAll => resource.kind.grant_of_named_level("write"),
+            CoarseScope::Admin => resource.kind.every_level(),
+        }
+    }
+}
+
+/// What one known scope string gives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ScopeGrant {
+    OnResource { resource: usize, levels: LevelSet },
+    Coarse(CoarseScope),
+}
+
+/// The resource and action a request needs, as the matching route names them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouteTarget {
+    pub resource: String,
+    pub action: Action,
+}
+
+/// The outcome of checking a key's scopes against a route's target.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Access {
+    Allowed,
+    /// The key holds the `<action>-approval` level: queue the request for a human.
+    NeedsApproval,
+    /// `required_scope` is `<resource>:<action>`, the scope the key would need.
+    Denied {
+        required_scope: String,
+    },
+}
+
+/// Scope strings the policy does not offer, with the list of those it does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownScopes {
+    pub unknown: Vec<String>,
+    pub valid: Vec<String>,
+}
+
+impl fmt::Display for UnknownScopes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("unknown scope(s) ")?;
+        for (position, scope) in self.unknown.iter().enumerate() {
+            if position > 0 {
+                f.write_str(", ")?;
+            }
+            // Debug quoting escapes anything odd a client sent.
+            write!(f, "{scope:?}")?;
+        }
+        write!(f, "; valid scopes: {}", self.valid.join(", "))
+    }
+}
+
+impl std::error::Error for UnknownScopes {}
+
+/// One broken rule in a policy file, with where it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PolicyProblem {
+    /// Where in the file, e.g. `routes[3].action` (indexes count from 0, in file order).
+    pub location: String,
+    pub message: String,
+}
+
+impl fmt::Display for PolicyProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.location, self.message)
+    }
+}
+
+/// Why a policy file was refused. The `Display` text is meant for the operator as is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PolicyError {
+    /// Not TOML, or not the policy's shape (unknown field, wrong type); toml's own message,
+    /// which carries the line and column.
+    Syntax(String),
+    /// Well-formed, but breaking the rules: every problem, one per line.
+    Invalid(Vec<PolicyProblem>),
+}
+
+impl PolicyError {
+    /// The individual problems (empty for a syntax error).
+    pub fn problems(&self) -> &[PolicyProblem] {
+        match self {
+            PolicyError::Syntax(_) => &[],
+            PolicyError::Invalid(problems) => problems,
+        }
+    }
+}
+
+impl fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PolicyError::Syntax(message) => f.write_str(message.trim_end()),
+            PolicyError::Invalid(problems) => {
+                for (position, problem) in problems.iter().enumerate() {
+                    if position > 0 {
+                        f.write_str("\n")?;
+                    }
+                    write!(f, "{problem}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl std::error::Error for PolicyError {}
+
+#[derive(Clone, Debug)]
+struct Group {
+    name: String,
+    administrative: bool,
+}
+
+#[derive(Clone, Debug)]
+struct Resource {
+    name: String,
+    kind: Kind,
+    group: Option<String>,
+    administrative: bool,
+    description: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum MethodPattern {
+    Any,
+    Exact(String),
+}
+
+impl MethodPattern {
+    fn matches(&self, method: &str) -> bool {
+        match self {
+            MethodPattern::Any => true,
+            // HEAD is GET without the body, so it needs exactly what GET needs.
+            MethodPattern::Exact(expected) => {
+                expected == method || (expected == "GET" && method == "HEAD")
+            }
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            MethodPattern::Any => "*",
+            MethodPattern::Exact(method) => method,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Segment {
+    Literal(String),
+    /// `{name}`: exactly one non-empty segment. The name is only documentation.
+    Param,
+    /// A final `*`: zero or more remaining segments.
+    Rest,
+}
+
+#[derive(Clone, Debug)]
+struct Route {
+    method: MethodPattern,
+    /// As written, for `describe()` and error messages.
+    path: String,
+    /// Split once at load so matching a request allocates nothing.
+    segments: Vec<Segment>,
+    resource: String,
+    action: Action,
+}
+
+impl Route {
+    fn matches_path(&self, request_path: &str) -> bool {
+        let Some(after_root) = request_path.strip_prefix('/') else {
+            return false;
+        };
+        let mut parts = after_root.split('/');
+        for segment in &self.segments {
+            match segment {
+                Segment::Rest => return true,
+                Segment::Literal(literal) => match parts.next() {
+                    Some(part) if part == literal => {}
+                    _ => return false,
+                },
+                Segment::Param => match parts.next() {
+                    Some(part) if !part.is_empty() => {}
+                    _ => return false,
+                },
+            }
+        }
+        parts.next().is_none()
+    }
+}
+
+/// A validated policy: the scope table in force.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    key_prefix: String,
+    unmapped_route_status: u16,
+    limits: Limits,
+    coarse_scopes: Vec<CoarseScope>,
+    groups: Vec<Group>,
+    resources: Vec<Resource>,
+    resource_index: BTreeMap<String, usize>,
+    routes: Vec<Route>,
+    scope_grants: BTreeMap<String, ScopeGrant>,
+    valid_scopes: Vec<String>,
+}
+
+impl Policy {
+    /// Parses and validates a policy file. See the module docs for the rules.
+    pub fn from_toml(text: &str) -> Result<Policy, PolicyError> {
+        let file: PolicyFile =
+            toml::from_str(text).map_err(|error| PolicyError::Syntax(error.to_string()))?;
+        build_policy(file)
+    }
+
+    /// The prefix of every key this deployment issues, e.g. `kg`.
+    pub fn key_prefix(&self) -> &str {
+        &self.key_prefix
+    }
+
+    /// The limits a key gets when it is created without its own.
+    pub fn default_limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// The status for a request no route matches: 404 or 403.
+    pub fn unmapped_route_status(&self) -> u16 {
+        self.unmapped_route_status
+    }
+
+    /// The target of the first route, in file order, that matches `method` and `path`
+    /// (`path` without the query string). `None` means unmapped: deny.
+    ///
+    /// Security: a path with a dot segment (`.`, `..`, or their `%2e` spellings) or an
+    /// encoded separator (`%2f`, `%5c`, `\`) never matches. An origin that normalises or
+    /// decodes it could resolve it to a different resource than the one we authorised.
+    pub fn route(&self, method: &str, path: &str) -> Option<RouteTarget> {
+        if is_ambiguous_path(path) {
+            return None;
+        }
+        self.routes
+            .iter()
+            .find(|route| route.method.matches(method) && route.matches_path(path))
+            .map(|route| RouteTarget {
+                resource: route.resource.clone(),
+                action: route.action,
+            })
+    }
+
+    /// Whether a key holding `scopes` may do `target`. Allocates only to name the missing
+    /// scope when denying.
+    pub fn decide(&self, scopes: &[String], target: &RouteTarget) -> Access {
+        let verdict = match self.resource_by_name(&target.resource) {
+            Some((index, resource)) => resource
+                .kind
+                .judge(target.action, self.held_levels(scopes, index, resource)),
+            // A target from another policy version: nothing here grants it.
+            None => Verdict::Denied,
+        };
+        match verdict {
+            Verdict::Allowed => Access::Allowed,
+            Verdict::NeedsApproval => Access::NeedsApproval,
+            Verdict::Denied => Access::Denied {
+                required_scope: format!("{}:{}", target.resource, target.action.as_str()),
+            },
+        }
+    }
+
+    /// `Ok` when every scope is one this policy offers; otherwise the unknown ones (each
+    /// once, in the order given) and the full list of valid ones.
+    pub fn check_scopes(&self, scopes: &[String]) -> Result<(), UnknownScopes> {
+        let mut unknown: Vec<String> = Vec::new();
+        for scope in scopes {
+            if !self.scope_grants.contains_key(scope.as_str()) && !unknown.contains(scope) {
+                unknown.push(scope.clone());
+            }
+        }
+        if unknown.is_empty() {
+            Ok(())
+        } else {
+            Err(UnknownScopes {
+                unknown,
+                valid: self.valid_scopes(),
+            })
+        }
+    }
+
+    /// Every scope string this policy offers: each resource's levels in declaration order,
+    /// then the coarse scopes in the order the file lists them.
+    pub fn valid_scopes(&self) -> Vec<String> {
+        self.valid_scopes.clone()
+    }
+
+    /// Whether `requested` gives nothing beyond what `held` gives, so a key holding `held`
+    /// may hand out `requested`. Unknown scopes give nothing. A coarse scope can only be
+    /// handed out by a key that holds it (or `admin`), even if `held` happens to cover
+    /// every resource today: a coarse scope also reaches resources added to the policy later.
+    pub fn grants_within(&self, requested: &[String], held: &[String]) -> bool {
+        let holds_literally = |scope: &str| held.iter().any(|h| h == scope);
+        let coarse_ok = requested
+            .iter()
+            .all(|scope| match self.scope_grants.get(scope.as_str()) {
+                Some(ScopeGrant::Coarse(coarse)) => {
+                    holds_literally(coarse.as_str())
+                        || (self.offers(CoarseScope::Admin)
+                            && holds_literally(CoarseScope::Admin.as_str()))
+                }
+                _ => true,
+            });
+        coarse_ok
+            && self.resources.iter().enumerate().all(|(index, resource)| {
+                self.held_levels(requested, index, resource)
+                    .is_subset_of(self.held_levels(held, index, resource))
+            })
+    }
+
+    /// The body of `GET /_keygate/v1/policy`: the scope table in force.
+    pub fn describe(&self) -> serde_json::Value {
+        let resources: Vec<serde_json::Value> = self
+            .resources
+            .iter()
+            .map(|resource| {
+                json!({
+                    "name": resource.name,
+                    "kind": resource.kind.as_str(),
+                    "levels": resource.kind.levels(),
+                    "ordered": resource.kind.is_ordered(),
+                    "actions": resource.kind.actions(),
+                    "group": resource.group,
+                    "administrative": resource.administrative,
+                    "description": resource.description,
+                })
+            })
+            .collect();
+        let groups: Vec<serde_json::Value> = self
+            .groups
+            .iter()
+            .map(|group| json!({"name": group.name, "administrative": group.administrative}))
+            .collect();
+        let routes: Vec<serde_json::Value> = self
+            .routes
+            .iter()
+            .map(|route| {
+                json!({
+                    "method": route.method.as_str(),
+                    "path": route.path,
+                    "resource": route.resource,
+                    "action": route.action.as_str(),
+                })
+            })
+            .collect();
+        let coarse_scopes: Vec<&str> = self.coarse_scopes.iter().map(|c| c.as_str()).collect();
+        json!({
+            "key_prefix": self.key_prefix,
+            "unmapped_route_status": self.unmapped_route_status,
+            "groups": groups,
+            "resources": resources,
+            "routes": routes,
+            "scopes": self.valid_scopes,
+            "coarse_scopes": coarse_scopes,
+            "limits": {
+                "per_minute": self.limits.per_minute.get(),
+                "per_day": self.limits.per_day.get(),
+            },
+        })
+    }
+
+    fn resource_by_name(&self, name: &str) -> Option<(usize, &Resource)> {
+        let index = *self.resource_index.get(name)?;
+        self.resources.get(index).map(|resource| (index, resource))
+    }
+
+    fn offers(&self, coarse: CoarseScope) -> bool {
+        self.coarse_scopes.contains(&coarse)
+    }
+
+    /// The union of what every scope gives on one resource.
+    fn held_levels(&self, scopes: &[String], index: usize, resource: &Resource) -> LevelSet {
+        scopes.iter().fold(LevelSet::EMPTY, |held, scope| {
+            match self.scope_grants.get(scope.as_str()) {
+                Some(ScopeGrant::OnResource {
+                    resource: granted,
+                    levels,
+                }) if *granted == index => held.union(*levels),
+                Some(ScopeGrant::Coarse(coarse)) => held.union(coarse.grant_on(resource)),
+                _ => held,
+            }
+        })
+    }
+}
+
+/// A path whose meaning an origin might change by normalising or decoding it.
+fn is_ambiguous_path(path: &str) -> bool {
+    path.contains('\\')
+        || path.split('/').any(|segment| {
+            is_dot_segment(segment)
+                || segment.as_bytes().windows(3).any(|window| {
+                    window.eq_ignore_ascii_case(b"%2f") || window.eq_ignore_ascii_case(b"%5c")
+                })
+        })
+}
+
+/// `.` and `..` in any of the spellings URL parsers treat alike (WHATWG: `%2e` is a dot).
+fn is_dot_segment(segment: &str) -> bool {
+    const DOT_SPELLINGS: [&str; 6] = [".", "..", "%2e", ".%2e", "%2e.", "%2e%2e"];
+    DOT_SPELLINGS
+        .iter()
+        .any(|spelling| segment.eq_ignore_ascii_case(spelling))
+}
+
+// ---------------------------------------------------------------------------------------
+// The file as written, before validation.
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyFile {
+    key_prefix: Option<String>,
+    // Wider than the accepted range so an out-of-range value gets our message, not serde's.
+    unmapped_route_status: Option<i64>,
+    #[serde(default)]
+    coarse_scopes: Vec<String>,
+    limits: Option<LimitsTable>,
+    #[serde(default)]
+    groups: Vec<GroupTable>,
+    #[serde(default)]
+    resources: Vec<ResourceTable>,
+    #[serde(default)]
+    routes: Vec<RouteTable>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitsTable {
+    per_minute: Option<i64>,
+    per_day: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GroupTable {
+    name: String,
+    #[serde(default)]
+    administrative: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResourceTable {
+    name: String,
+    // Strings rather than enums so a wrong value gets a message listing the right ones.
+    kind: String,
+    group: Option<String>,
+    description: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RouteTable {
+    method: String,
+    path: String,
+    resource: String,
+    action: String,
+}
+
+#[derive(Default)]
+struct Problems(Vec<PolicyProblem>);
+
+impl Problems {
+    fn add(&mut self, location: impl Into<String>, message: impl Into<String>) {
+        self.0.push(PolicyProblem {
+            location: location.into(),
+            message: message.into(),
+        });
+    }
+}
+
+fn build_policy(file: PolicyFile) -> Result<Policy, PolicyError> {
+    let mut problems = Problems::default();
+
+    let key_prefix = file
+        .key_prefix
+        .unwrap_or_else(|| DEFAULT_KEY_PREFIX.to_string());
+    if !is_valid_key_prefix(&key_prefix) {
+        problems.add(
+            "key_prefix",
+            format!(
+                "{key_prefix:?} must be 2 to 10 characters: a lowercase letter, then lowercase letters or digits"
+            ),
+        );
+    }
+
+    let unmapped_route_status = match file.unmapped_route_status {
+        None => DEFAULT_UNMAPPED_ROUTE_STATUS,
+        Some(404) => 404,
+        Some(403) => 403,
+        Some(other) => {
+            problems.add(
+                "unmapped_route_status",
+                format!("must be 404 or 403, got {other}"),
+            );
+            DEFAULT_UNMAPPED_ROUTE_STATUS
+        }
+    };
+
+    let coarse_scopes = validate_coarse_scopes(&file.coarse_scopes, &mut problems);
+    let limits = validate_limits(file.limits.as_ref(), &mut problems);
+    let groups = validate_groups(&file.groups, &mut problems);
+    let (resources, resource_index) = validate_resources(&file.resources, &groups, &mut problems);
+    let routes = validate_routes(&file.routes, &resources, &resource_index, &mut problems);
+
+    // `limits` is `None` only when a problem was recorded for it.
+    let limits = match limits {
+        Some(limits) if problems.0.is_empty() => limits,
+        _ => return Err(PolicyError::Invalid(problems.0)),
+    };
+
+    let mut scope_grants = BTreeMap::new();
+    let mut valid_scopes = Vec::new();
+    for (index, resource) in resources.iter().enumerate() {
+        for (level_index, level) in resource.kind.levels().iter().enumerate() {
+            let scope = format!("{}:{level}", resource.name);
+            let levels = resource.kind.grant_of_level(level_index);
+            scope_grants.insert(
+                scope.clone(),
+                ScopeGrant::OnResource {
+                    resource: index,
+                    levels,
+                },
+            );
+            valid_scopes.push(scope);
+        }
+    }
+    for coarse in &coarse_scopes {
+        scope_grants.insert(coarse.as_str().to_string(), ScopeGrant::Coarse(*coarse));
+        valid_scopes.push(coarse.as_str().to_string());
+    }
+
+    Ok(Policy {
+        key_prefix,
+        unmapped_route_status,
+        limits,
+        coarse_scopes,
+        groups,
+        resources,
+        resource_index,
+        routes,
+        scope_grants,
+        valid_scopes,
+    })
+}
+
+/// `^[a-z][a-z0-9]{1,9}$`
+fn is_valid_key_prefix(prefix: &str) -> bool {
+    let mut bytes = prefix.bytes();
+    bytes.next().is_some_and(|first| first.is_ascii_lowercase())
+        && (2..=10).contains(&prefix.len())
+        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+}
+
+/// `^[a-z][a-z0-9_]{0,39}$`
+fn is_valid_resource_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    bytes.next().is_some_and(|first| first.is_ascii_lowercase())
+        && name.len() <= 40
+        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// `^[A-Za-z_][A-Za-z0-9_]*$`
+fn is_valid_param_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    bytes
+        .next()
+        .is_some_and(|first| first.is_ascii_alphabetic() || first == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+fn is_valid_method(method: &str) -> bool {
+    method == "*"
+        || (!method.is_empty()
+            && method.len() <= 20
+            && method.bytes().all(|b| b.is_ascii_uppercase()))
+}
+
+fn validate_coarse_scopes(listed: &[String], problems: &mut Problems) -> Vec<CoarseScope> {
+    let mut offered = Vec::new();
+    for (position, name) in listed.iter().enumerate() {
+        let location = format!("coarse_scopes[{position}]");
+        match CoarseScope::from_name(name) {
+            None => problems.add(
+                location,
+                format!(
+                    "{name:?} is not a coarse scope (coarse scopes: read:all, write:all, admin)"
+                ),
+            ),
+            Some(coarse) if offered.contains(&coarse) => {
+                problems.add(location, format!("{name:?} is listed twice"));
+            }
+            Some(coarse) => offered.push(coarse),
+        }
+    }
+    offered
+}
+
+fn validate_limits(table: Option<&LimitsTable>, problems: &mut Problems) -> Option<Limits> {
+    let per_minute = limit_value(
+        table.and_then(|t| t.per_minute),
+        DEFAULT_PER_MINUTE,
+        "per_minute",
+        MAX_PER_MINUTE,
+        problems,
+    );
+    let per_day = limit_value(
+        table.and_then(|t| t.per_day),
+        DEFAULT_PER_DAY,
+        "per_day",
+        MAX_PER_DAY,
+        problems,
+    );
+    Limits::new(per_minute?, per_day?)
+        .map_err(|error: LimitsError| problems.add("limits", error.to_string()))
+        .ok()
+}
+
+/// TOML integers are signed; a negative limit gets the same wording as an oversized one.
+fn limit_value(
+    written: Option<i64>,
+    default: u64,
+    field: &str,
+    max: u32,
+    problems: &mut Problems,
+) -> Option<u64> {
+    match written {
+        None => Some(default),
+        Some(value) => match u64::try_from(value) {
+            Ok(value) => Some(value),
+            Err(_) => {
+                problems.add(
+                    "limits",
+                    format!("{field} must be between 1 and {max}, got {value}"),
+                );
+                None
+            }
+        },
+    }
+}
+
+fn validate_groups(tables: &[GroupTable], problems: &mut Problems) -> Vec<Group> {
+    let mut groups: Vec<Group> = Vec::new();
+    for (position, table) in tables.iter().enumerate() {
+        let location = format!("groups[{position}].name");
+        let name = &table.name;
+        if name.trim().is_empty()
+            || name.chars().count() > MAX_GROUP_NAME_CHARS
+            || name.chars().any(char::is_control)
+        {
+            problems.add(
+                location,
+                format!(
+                    "{name:?} must be 1 to {MAX_GROUP_NAME_CHARS} characters, not blank, without control characters"
+                ),
+            );
+        } else if groups.iter().any(|group| group.name == *name) {
+            problems.add(location, format!("{name:?} is declared twice"));
+        } else {
+            groups.push(Group {
+                name: name.clone(),
+                administrative: table.administrative,
+            });
+        }
+    }
+    groups
+}
+
+fn validate_resources(
+    tables: &[ResourceTable],
+    groups: &[Group],
+    problems: &mut Problems,
+) -> (Vec<Resource>, BTreeMap<String, usize>) {
+    let mut resources: Vec<Resource> = Vec::new();
+    let mut index: BTreeMap<String, usize> = BTreeMap::new();
+    for (position, table) in tables.iter().enumerate() {
+        let name = &table.name;
+        let mut valid = true;
+        let name_location = format!("resources[{position}].name");
+        if !is_valid_resource_name(name) {
+            problems.add(
+                name_location,
+                format!(
+                    "{name:?} must be 1 to 40 characters: a lowercase letter, then lowercase letters, digits or underscores"
+                ),
+            );
+            valid = false;
+        } else if RESERVED_RESOURCE_NAMES.contains(&name.as_str()) {
+            problems.add(
+                name_location,
+                format!("{name:?} is reserved (reserved names: read, write, admin, all)"),
+            );
+            valid = false;
+        } else if index.contains_key(name) {
+            problems.add(name_location, format!("{name:?} is declared twice"));
+            valid = false;
+        }
+
+        let kind = Kind::from_name(&table.kind);
+        if kind.is_none() {
+            problems.add(
+                format!("resources[{position}].kind"),
+                format!(
+                    "{:?} is not a kind (kinds: {})",
+                    table.kind,
+                    Kind::ALL.map(Kind::as_str).join(", ")
+                ),
+            );
+        }
+
+        let mut administrative = false;
+        if let Some(group_name) = &table.group {
+            match groups.iter().find(|group| group.name == *group_name) {
+                Some(group) => administrative = group.administrative,
+                None => {
+                    let declared = if groups.is_empty() {
+                        "no groups are declared".to_string()
+                    } else {
+                        let names: Vec<String> =
+                            groups.iter().map(|g| format!("{:?}", g.name)).collect();
+                        format!("groups: {}", names.join(", "))
+                    };
+                    problems.add(
+                        format!("resources[{position}].group"),
+                        format!("{group_name:?} is not a declared group ({declared})"),
+                    );
+                }
+            }
+        }
+
+        if let (true, Some(kind)) = (valid, kind) {
+            index.insert(name.clone(), resources.len());
+            resources.push(Resource {
+                name: name.clone(),
+                kind,
+                group: table.group.clone(),
+                administrative,
+                description: table.description.clone(),
+            });
+        }
+    }
+    (resources, index)
+}
+
+fn validate_routes(
+    tables: &[RouteTable],
+    resources: &[Resource],
+    resource_index: &BTreeMap<String, usize>,
+    problems: &mut Problems,
+) -> Vec<Route> {
+    let mut routes: Vec<Route> = Vec::new();
+    // For the duplicate check: (method, segments) of each valid route, with its position.
+    let mut seen: Vec<(usize, MethodPattern, Vec<Segment>)> = Vec::new();
+    for (position, table) in tables.iter().enumerate() {
+        let method = if is_valid_method(&table.method) {
+            Some(if table.method == "*" {
+                MethodPattern::Any
+            } else {
+                MethodPattern::Exact(table.method.clone())
+            })
+        } else {
+            problems.add(
+                format!("routes[{position}].method"),
+                format!(
+                    "{:?} must be an HTTP method in uppercase letters (e.g. \"GET\") or \"*\" for any method",
+                    table.method
+                ),
+            );
+            None
+        };
+
+        let segments = match parse_path_pattern(&table.path) {
+            Ok(segments) => Some(segments),
+            Err(message) => {
+                problems.add(format!("routes[{position}].path"), message);
+                None
+            }
+        };
+
+        let resource = match resource_index
+            .get(&table.resource)
+            .and_then(|&i| resources.get(i))
+        {
+            Some(resource) => Some(resource),
+            None => {
+                let names: Vec<&str> = resources.iter().map(|r| r.name.as_str()).collect();
+                let declared = if names.is_empty() {
+                    "no valid resource is declared".to_string()
+                } else {
+                    format!("resources: {}", names.join(", "))
+                };
+                problems.add(
+                    format!("routes[{position}].resource"),
+                    format!(
+                        "{:?} is not a declared resource ({declared})",
+                        table.resource
+                    ),
+                );
+                None
+            }
+        };
+
+        let action = Action::from_name(&table.action);
+        let action_location = format!("routes[{position}].action");
+        match (action, resource) {
+            (Some(action), Some(resource)) if !resource.kind.supports(action) => problems.add(
+                action_location,
+                unsupported_action_message(&table.action, resource),
+            ),
+            (None, Some(resource)) => problems.add(
+                action_location,
+                unsupported_action_message(&table.action, resource),
+            ),
+            (None, None) => problems.add(
+                action_location,
+                format!(
+                    "{:?} is not an action (actions: {})",
+                    table.action,
+                    Action::ALL.map(Action::as_str).join(", ")
+                ),
+            ),
+            _ => {}
+        }
+
+        let (Some(method), Some(segments), Some(resource), Some(action)) =
+            (method, segments, resource, action)
+        else {
+            continue;
+        };
+        if !resource.kind.supports(action) {
+            continue;
+        }
+        if let Some((first, _, _)) = seen.iter().find(|(_, m, s)| *m == method && *s == segments) {
+            problems.add(
+                format!("routes[{position}]"),
+                format!(
+                    "{} {:?} duplicates routes[{first}] (same method and path pattern)",
+                    method.as_str(),
+                    table.path
+                ),
+            );
+            continue;
+        }
+        seen.push((position, method.clone(), segments.clone()));
+        routes.push(Route {
+            method,
+            path: table.path.clone(),
+            segments,
+            resource: resource.name.clone(),
+            action,
+        });
+    }
+    routes
+}
+
+fn unsupported_action_message(action: &str, resource: &Resource) -> String {
+    format!(
+        "{action:?} is not an action of resource {:?} (kind {} supports: {})",
+        resource.name,
+        resource.kind.as_str(),
+        resource
+            .kind
+            .actions()
+            .iter()
+            .map(|a| a.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+/// Splits a route's path pattern into segments, or says what is wrong with it.
+fn parse_path_pattern(path: &str) -> Result<Vec<Segment>, String> {
+    let Some(after_root) = path.strip_prefix('/') else {
+        return Err(format!("{path:?} must start with \"/\""));
+    };
+    if let Some(bad) = path.chars().find(|c| !c.is_ascii_graphic()) {
+        return Err(format!(
+            "{path:?} contains {bad:?}; use visible ASCII only and percent-encode anything else, as requests arrive encoded"
+        ));
+    }
+    if path.contains(['?', '#']) {
+        return Err(format!(
+            "{path:?} must not contain \"?\" or \"#\": routes match the path only"
+        ));
+    }
+    let raw_segments: Vec<&str> = after_root.split('/').collect();
+    let last = raw_segments.len().saturating_sub(1);
+    if raw_segments.first() == Some(&ADMIN_API_SEGMENT) {
+        return Err(format!(
+            "{path:?} is under \"/{ADMIN_API_SEGMENT}/\", which is reserved for keygate's admin API"
+        ));
+    }
+    let mut param_names: Vec<&str> = Vec::new();
+    let mut segments = Vec::with_capacity(raw_segments.len());
+    for (position, raw) in raw_segments.iter().enumerate() {
+        let raw = *raw;
+        if raw == "*" {
+            if position != last {
+                return Err("\"*\" may only be the last segment".to_string());
+            }
+            segments.push(Segment::Rest);
+        } else if raw.contains('*') {
+            return Err(format!(
+                "segment {raw:?} mixes \"*\" with text; \"*\" must be a whole segment"
+            ));
+        } else if let Some(name) = raw.strip_prefix('{').and_then(|r| r.strip_suffix('}')) {
+            if !is_valid_param_name(name) {
+                return Err(format!(
+                    "segment {raw:?} is not a valid parameter; write {{name}} with letters, digits or underscores"
+                ));
+            }
+            if param_names.contains(&name) {
+                return Err(format!("parameter {raw:?} appears twice"));
+            }
+            param_names.push(name);
+            segments.push(Segment::Param);
+        } else if raw.contains(['{', '}']) {
+            return Err(format!(
+                "segment {raw:?} mixes a parameter with text; a parameter must be a whole segment"
+            ));
+        } else if raw.is_empty() && position != last {
+            return Err(format!("{path:?} has an empty segment (\"//\")"));
+        } else if is_dot_segment(raw) {
+            return Err(format!(
+                "segment {raw:?} is a dot segment; requests containing one are never routed"
+            ));
+        } else {
+            segments.push(Segment::Literal(raw.to_string()));
+        }
+    }
+    Ok(segments)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scopes(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn load(text: &str) -> Policy {
+        match Policy::from_toml(text) {
+            Ok(policy) => policy,
+            Err(error) => panic!("policy should load, got:\n{error}"),
+        }
+    }
+
+    /// The displayed problems of a policy that must be refused.
+    fn refusal(text: &str) -> String {
+        match Policy::from_toml(text) {
+            Ok(_) => panic!("policy should be refused:\n{text}"),
+            Err(error) => error.to_string(),
+        }
+    }
+
+    fn target(resource: &str, action: Action) -> RouteTarget {
+        RouteTarget {
+            resource: resource.to_string(),
+            action,
+        }
+    }
+
+    fn denied(scope: &str) -> Access {
+        Access::Denied {
+            required_scope: scope.to_string(),
+        }
+    }
+
+    const ONE_OF_EACH_KIND: &str = r#"
+        coarse_scopes = ["read:all", "write:all", "admin"]
+
+        [[groups]]
+        name = "Admin only"
+        administrative = true
+
+        [[groups]]
+        name = "Everyday"
+
+        [[resources]]
+        name = "contacts"
+        kind = "ladder"
+        group = "Everyday"
+        description = "People"
+
+        [[resources]]
+        name = "email"
+        kind = "communication"
+
+        [[resources]]
+        name = "ai"
+        kind = "ai"
+
+        [[resources]]
+        name = "modules"
+        kind = "read_write"
+
+        [[resources]]
+        name = "calls"
+        kind = "independent"
+
+        [[resources]]
+        name = "analytics"
+        kind = "read_only"
+
+        [[resources]]
+        name = "settings"
+        kind = "read_write"
+        group = "Admin only"
+    "#;
+
+    // ----- parsing and defaults -------------------------------------------------------
+
+    #[test]
+    fn empty_file_gets_the_defaults() {
+        let policy = load("");
+        assert_eq!(policy.key_prefix(), "kg");
+        assert_eq!(policy.unmapped_route_status(), 404);
+        assert_eq!(policy.default_limits(), Limits::new(120, 50_000).unwrap());
+        assert!(policy.valid_scopes().is_empty());
+        assert_eq!(policy.route("GET", "/"), None);
+    }
+
+    #[test]
+    fn top_level_settings_are_read() {
+        let policy = load(
+            r#"
+            key_prefix = "tp9"
+            unmapped_route_status = 403
+            [limits]
+            per_minute = 10
+            per_day = 1000
+        "#,
+        );
+        assert_eq!(policy.key_prefix(), "tp9");
+        assert_eq!(policy.unmapped_route_status(), 403);
+        assert_eq!(policy.default_limits(), Limits::new(10, 1000).unwrap());
+    }
+
+    #[test]
+    fn limits_fields_default_one_at_a_time() {
+        let policy = load("[limits]\nper_minute = 5\n");
+        assert_eq!(policy.default_limits(), Limits::new(5, 50_000).unwrap());
+    }
+
+    #[test]
+    fn valid_scopes_are_resource_levels_in_order_then_coarse_scopes() {
+        let policy = load(ONE_OF_EACH_KIND);
+        let valid = policy.valid_scopes();
+        let expected: Vec<&str> = vec![
+            "contacts:read",
+            "contacts:write-approval",
+            "contacts:write",
+            "contacts:delete-approval",
+            "contacts:delete",
+            "email:read",
+            "email:send-approval",
+            "email:send",
+            "ai:use-approval",
+            "ai:use",
+            "modules:read",
+            "modules:write",
+            "calls:read",
+            "calls:write",
+            "analytics:read",
+            "settings:read",
+            "settings:write",
+            "read:all",
+            "write:all",
+            "admin",
+        ];
+        assert_eq!(valid, scopes(&expected));
+    }
+
+    #[test]
+    fn describe_has_the_documented_shape() {
+        let policy = load(&format!(
+            "{ONE_OF_EACH_KIND}\n[[routes]]\nmethod = \"GET\"\npath = \"/v1/contacts/{{id}}\"\nresource = \"contacts\"\naction = \"read\"\n"
+        ));
+        let body = policy.describe();
+        assert_eq!(body["key_prefix"], "kg");
+        assert_eq!(body["unmapped_route_status"], 404);
+        assert_eq!(body["limits"]["per_minute"], 120);
+        assert_eq!(body["limits"]["per_day"], 50_000);
+        assert_eq!(body["resources"][0]["name"], "contacts");
+        assert_eq!(body["resources"][0]["kind"], "ladder");
+        assert_eq!(body["resources"][0]["levels"][1], "write-approval");
+        assert_eq!(body["resources"][0]["group"], "Everyday");
+        assert_eq!(body["resources"][0]["description"], "People");
+        assert_eq!(body["resources"][1]["group"], serde_json::Value::Null);
+        assert_eq!(body["resources"][1]["description"], serde_json::Value::Null);
+        assert_eq!(body["resources"][6]["administrative"], true);
+        assert_eq!(
+            body["routes"][0],
+            json!({"method": "GET", "path": "/v1/contacts/{id}", "resource": "contacts", "action": "read"})
+        );
+        assert_eq!(
+            body["scopes"].as_array().map(Vec::len),
+            Some(policy.valid_scopes().len())
+        );
+        assert_eq!(
+            body["coarse_scopes"],
+            json!(["read:all", "write:all", "admin"])
+        );
+    }
+
+    #[test]
+    fn action_serializes_lowercase_and_round_trips_by_name() {
+        for action in Action::ALL {
+            assert_eq!(
+                serde_json::to_value(action).unwrap(),
+                json!(action.as_str())
+            );
+            assert_eq!(Action::from_name(action.as_str()), Some(action));
+        }
+        assert_eq!(Action::from_name("Read"), None);
+    }
+
+    // ----- validation errors ----------------------------------------------------------
+
+    #[test]
+    fn syntax_errors_pass_through_with_line_and_column() {
+        let message = refusal("key_prefix = \n");
+        assert!(message.contains("line 1"), "{message}");
+    }
+
+    #[test]
+    fn unknown_fields_are_refused_in_every_table() {
+        for text in [
+            "key_prefx = \"kg\"",
+            "[limits]\nper_minutes = 1",
+            "[[groups]]\nname = \"A\"\nadmin = true",
+            "[[resources]]\nname = \"a1\"\nkind = \"ladder\"\ngroups = \"x\"",
+            "[[routes]]\nmethod = \"GET\"\npath = \"/\"\nresource = \"a\"\naction = \"read\"\nscope = \"x\"",
+        ] {
+            let message = refusal(text);
+            assert!(message.contains("unknown field"), "{text}: {message}");
+        }
+    }
+
+    #[test]
+    fn key_prefix_must_be_short_lowercase() {
+        for bad in ["k", "KG", "1kg", "kg_", "abcdefghijk", ""] {
+            let message = refusal(&format!("key_prefix = {bad:?}"));
+            assert!(message.starts_with("key_prefix: "), "{message}");
+        }
+        for good in ["kg", "tp", "a123456789"] {
+            assert_eq!(load(&format!("key_prefix = {good:?}")).key_prefix(), good);
+        }
+    }
+
+    #[test]
+    fn unmapped_route_status_is_404_or_403() {
+        let message = refusal("unmapped_route_status = 500");
+        assert_eq!(
+            message,
+            "unmapped_route_status: must be 404 or 403, got 500"
+        );
+    }
+
+    #[test]
+    fn coarse_scopes_must_be_known_and_listed_once() {
+        let message = refusal(r#"coarse_scopes = ["read:all", "write:any", "read:all"]"#);
+        assert!(
+            message.contains("coarse_scopes[1]: \"write:any\" is not a coarse scope"),
+            "{message}"
+        );
+        assert!(
+            message.contains("coarse_scopes[2]: \"read:all\" is listed twice"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn limits_reuse_the_limits_wording() {
+        assert_eq!(
+            refusal("[limits]\nper_minute = 500\nper_day = 100"),
+            "limits: per_minute (500) must not exceed per_day (100)"
+        );
+        assert_eq!(
+            refusal("[limits]\nper_minute = 0"),
+            "limits: per_minute must be between 1 and 1000000, got 0"
+        );
+        assert_eq!(
+            refusal("[limits]\nper_day = -3"),
+            "limits: per_day must be between 1 and 1000000000, got -3"
+        );
+    }
+
+    #[test]
+    fn groups_must_be_named_once() {
+        let message =
+            refusal("[[groups]]\nname = \"A\"\n[[groups]]\nname = \"A\"\n[[groups]]\nname = \" \"");
+        assert!(
+            message.contains("groups[1].name: \"A\" is declared twice"),
+            "{message}"
+        );
+        assert!(message.contains("groups[2].name: "), "{message}");
+    }
+
+    #[test]
+    fn resource_names_follow_the_pattern_are_unique_and_not_reserved() {
+        let message = refusal(
+            r#"
+            [[resources]]
+            name = "contacts"
+            kind = "ladder"
+            [[resources]]
+            name = "contacts"
+            kind = "ladder"
+            [[resources]]
+            name = "Contacts"
+            kind = "ladder"
+            [[resources]]
+            name = "admin"
+            kind = "ladder"
+            [[resources]]
+            name = "a23456789012345678901234567890123456789012"
+            kind = "ladder"
+        "#,
+        );
+        assert!(
+            message.contains("resources[1].name: \"contacts\" is declared twice"),
+            "{message}"
+        );
+        assert!(
+            message.contains("resources[2].name: \"Contacts\""),
+            "{message}"
+        );
+        assert!(
+            message.contains("resources[3].name: \"admin\" is reserved"),
+            "{message}"
+        );
+        assert!(message.contains("resources[4].name: "), "{message}");
+        assert_eq!(message.lines().count(), 4, "{message}");
+    }
+
+    #[test]
+    fn resource_kind_and_group_must_exist() {
+        let message = refusal(
+            r#"
+            [[groups]]
+            name = "Admin only"
+            [[resources]]
+            name = "contacts"
+            kind = "ladders"
+            group = "Admins"
+        "#,
+        );
+        assert!(
+            message.contains("resources[0].kind: \"ladders\" is not a kind (kinds: ladder, communication, ai, read_write, independent, read_only)"),
+            "{message}"
+        );
+        assert!(
+            message.contains(
+                "resources[0].group: \"Admins\" is not a declared group (groups: \"Admin only\")"
+            ),
+            "{message}"
+        );
+    }
+
+    fn with_route(method: &str, path: &str, resource: &str, action: &str) -> String {
+        format!(
+            "{ONE_OF_EACH_KIND}\n[[routes]]\nmethod = {method:?}\npath = {path:?}\nresource = {resource:?}\naction = {action:?}\n"
+        )
+    }
+
+    #[test]
+    fn route_action_must_be_supported_by_the_kind() {
+        assert_eq!(
+            refusal(&with_route("POST", "/v1/contacts", "contacts", "send")),
+            "routes[0].action: \"send\" is not an action of resource \"contacts\" (kind ladder supports: read, write, delete)"
+        );
+        assert_eq!(
+            refusal(&with_route("POST", "/v1/analytics", "analytics", "write")),
+            "routes[0].action: \"write\" is not an action of resource \"analytics\" (kind read_only supports: read)"
+        );
+        let message = refusal(&with_route("POST", "/v1/contacts", "contacts", "frob"));
+        assert!(
+            message.starts_with("routes[0].action: \"frob\""),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn route_resource_must_be_declared() {
+        let message = refusal(&with_route("GET", "/v1/contact", "contact", "read"));
+        assert!(
+            message.starts_with("routes[0].resource: \"contact\" is not a declared resource (resources: contacts, email,"),
+            "{message}"
+        );
+        // The action cannot be checked against an unknown resource, only against the list.
+        let message = refusal(&with_route("GET", "/v1/contact", "contact", "fetch"));
+        assert!(
+            message.contains("routes[0].action: \"fetch\" is not an action (actions: read, write, delete, send, use)"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn route_method_is_uppercase_token_or_star() {
+        for bad in ["get", "", "G E T", "GET1"] {
+            let message = refusal(&with_route(bad, "/v1/contacts", "contacts", "read"));
+            assert!(
+                message.starts_with("routes[0].method: "),
+                "{bad}: {message}"
+            );
+        }
+        load(&with_route("PROPFIND", "/v1/contacts", "contacts", "read"));
+        load(&with_route("*", "/v1/contacts", "contacts", "read"));
+    }
+
+    #[test]
+    fn route_path_errors_name_the_path() {
+        let cases = [
+            ("v1/contacts", "must start with \"/\""),
+            ("/v1/*/contacts", "\"*\" may only be the last segment"),
+            ("/v1/contacts*", "mixes \"*\" with text"),
+            ("/v1/{id", "mixes a parameter with text"),
+            ("/v1/{id}.json", "mixes a parameter with text"),
+            ("/v1/{}", "is not a valid parameter"),
+            ("/v1/{a-b}", "is not a valid parameter"),
+            ("/v1/{id}/x/{id}", "appears twice"),
+            ("/v1//contacts", "empty segment"),
+            ("/v1/../contacts", "dot segment"),
+            ("/v1/contacts?x=1", "must not contain \"?\""),
+            ("/v1/con tacts", "visible ASCII"),
+            ("/v1/contäcts", "visible ASCII"),
+            ("/_keygate/v1/keys", "reserved for keygate's admin API"),
+        ];
+        for (path, expected) in cases {
+            let message = refusal(&with_route("GET", path, "contacts", "read"));
+            assert!(
+                message.starts_with("routes[0].path: ") && message.contains(expected),
+                "{path}: {message}"
+            );
+        }
+        assert_eq!(
+            refusal(&with_route("GET", "/v1/*/x", "contacts", "read")),
+            "routes[0].path: \"*\" may only be the last segment"
+        );
+    }
+
+    #[test]
+    fn duplicate_routes_are_refused_even_with_other_param_names() {
+        let text = format!(
+            "{}\n[[routes]]\nmethod = \"GET\"\npath = \"/v1/contacts/{{contact}}\"\nresource = \"contacts\"\naction = \"write\"\n",
+            with_route("GET", "/v1/contacts/{id}", "contacts", "read")
+        );
+        assert_eq!(
+            refusal(&text),
+            "routes[1]: GET \"/v1/contacts/{contact}\" duplicates routes[0] (same method and path pattern)"
+        );
+        // Same path, different method: fine.
+        let text = format!(
+            "{}\n[[routes]]\nmethod = \"*\"\npath = \"/v1/contacts/{{id}}\"\nresource = \"contacts\"\naction = \"write\"\n",
+            with_route("GET", "/v1/contacts/{id}", "contacts", "read")
+        );
+        load(&text);
+    }
+
+    #[test]
+    fn every_problem_is_reported_in_one_pass() {
+        let message = refusal(
+            r#"
+            key_prefix = "X"
+            unmapped_route_status = 200
+            [[resources]]
+            name = "contacts"
+            kind = "lader"
+            [[routes]]
+            method = "get"
+            path = "nope"
+            resource = "contacts"
+            action = "read"
+        "#,
+        );
+        let locations: Vec<&str> = message
+            .lines()
+            .filter_map(|line| line.split(':').next())
+            .collect();
+        assert_eq!(
+            locations,
+            [
+                "key_prefix",
+                "unmapped_route_status",
+                "resources[0].kind",
+                "routes[0].method",
+                "routes[0].path",
+                "routes[0].resource"
+            ]
+        );
+        match Policy::from_toml("key_prefix = \"X\"") {
+            Err(error) => assert_eq!(error.problems().len(), 1),
+            Ok(_) => panic!("should be refused"),
+        }
+    }
+
+    // ----- route matching -------------------------------------------------------------
+
+    const ROUTES: &str = r#"
+        [[resources]]
+        name = "contacts"
+        kind = "ladder"
+        [[resources]]
+        name = "analytics"
+        kind = "read_only"
+        [[resources]]
+        name = "fallback"
+        kind = "read_write"
+
+        [[routes]]
+        method = "GET"
+        path = "/v1/contacts"
+        resource = "contacts"
+        action = "read"
+
+        [[routes]]
+        method = "GET"
+        path = "/v1/contacts/{id}"
+        resource = "contacts"
+        action = "read"
+
+        [[routes]]
+        method = "DELETE"
+        path = "/v1/contacts/{id}"
+        resource = "contacts"
+        action = "delete"
+
+        [[routes]]
+        method = "GET"
+        path = "/v1/analytics/*"
+        resource = "analytics"
+        action = "read"
+
+        [[routes]]
+        method = "*"
+        path = "/v1/contacts/{id}/notes"
+        resource = "contacts"
+        action = "write"
+
+        [[routes]]
+        method = "GET"
+        path = "/"
+        resource = "analytics"
+        action = "read"
+
+        [[routes]]
+        method = "GET"
+        path = "/v1/shadowed/{x}"
+        resource = "analytics"
+        action = "read"
+
+        [[routes]]
+        method = "GET"
+        path = "/v1/shadowed/special"
+        resource = "contacts"
+        action = "read"
+
+        [[routes]]
+        method = "*"
+        path = "/v1/*"
+        resource = "fallback"
+        action = "write"
+    "#;
+
+    fn routed(policy: &Policy, method: &str, path: &str) -> Option<(String, Action)> {
+        policy
+            .route(method, path)
+            .map(|target| (target.resource, target.action))
+    }
+
+    fn some(resource: &str, action: Action) -> Option<(String, Action)> {
+        Some((resource.to_string(), action))
+    }
+
+    #[test]
+    fn literal_and_param_segments() {
+        let policy = load(ROUTES);
+        assert_eq!(
+            routed(&policy, "GET", "/v1/contacts"),
+            some("contacts", Action::Read)
+        );
+        assert_eq!(
+            routed(&policy, "GET", "/v1/contacts/42"),
+            some("contacts", Action::Read)
+        );
+        assert_eq!(
+            routed(&policy, "DELETE", "/v1/contacts/42"),
+            some("contacts", Action::Delete)
+        );
+        assert_eq!(routed(&policy, "GET", "/"), some("analytics", Action::Read));
+    }
+
+    #[test]
+    fn param_matches_exactly_one_non_empty_segment() {
+        let policy = load(ROUTES);
+        assert_eq!(
+            routed(&policy, "DELETE", "/v1/contacts/"),
+            some("fallback", Action::Write)
+        );
+        assert_eq!(
+            routed(&policy, "DELETE", "/v1/contacts/1/2"),
+            some("fallback", Action::Write)
+        );
+    }
+
+    #[test]
+    fn trailing_star_matches_zero_or_more_segments() {
+        let policy = load(ROUTES);
+        for path in [
+            "/v1/analytics",
+            "/v1/analytics/",
+            "/v1/analytics/a",
+            "/v1/analytics/a/b/c",
+        ] {
+            assert_eq!(
+                routed(&policy, "GET", path),
+                some("analytics", Action::Read),
+                "{path}"
+            );
+        }
+        assert_eq!(
+            routed(&policy, "GET", "/v1/analyticsx"),
+            some("fallback", Action::Write)
+        );
+    }
+
+    #[test]
+    fn head_uses_the_get_route_and_star_matches_any_method() {
+        let policy = load(ROUTES);
+        assert_eq!(
+            routed(&policy, "HEAD", "/v1/contacts/7"),
+            some("contacts", Action::Read)
+        );
+        for method in ["GET", "POST", "PURGE"] {
+            assert_eq!(
+                routed(&policy, method, "/v1/contacts/7/notes"),
+                some("contacts", Action::Write),
+                "{method}"
+            );
+        }
+        // GET does not match a POST request; the catch-all takes it.
+        assert_eq!(
+            routed(&policy, "POST", "/v1/contacts"),
+            some("fallback", Action::Write)
+        );
+        // Methods are case-sensitive, as in HTTP.
+        assert_eq!(
+            routed(&policy, "get", "/v1/analytics/x"),
+            some("fallback", Action::Write)
+        );
+    }
+
+    #[test]
+    fn first_match_in_file_order_wins() {
+        let policy = load(ROUTES);
+        assert_eq!(
+            routed(&policy, "GET", "/v1/shadowed/special"),
+            some("analytics", Action::Read)
+        );
+    }
+
+    #[test]
+    fn trailing_slash_is_strict_and_unmapped_is_none() {
+        let policy = load(&ROUTES.replace("path = \"/v1/*\"", "path = \"/v1/only\""));
+        assert_eq!(routed(&policy, "GET", "/v1/contacts/"), None);
+        assert_eq!(
+            routed(&policy, "GET", "/v1/contacts"),
+            some("contacts", Action::Read)
+        );
+        assert_eq!(routed(&policy, "GET", "/v2/contacts"), None);
+        assert_eq!(routed(&policy, "GET", ""), None);
+        assert_eq!(routed(&policy, "GET", "v1/contacts"), None);
+        assert_eq!(routed(&policy, "GET", "//"), None);
+    }
+
+    #[test]
+    fn ambiguous_paths_are_never_routed() {
+        let policy = load(ROUTES);
+        for path in [
+            "/v1/analytics/../contacts",
+            "/v1/analytics/./x",
+            "/v1/analytics/%2e%2E/contacts",
+            "/v1/analytics/.%2e",
+            "/v1/contacts/a%2Fb",
+            "/v1/contacts/a%5cb",
+            "/v1/contacts/a\\b",
+        ] {
+            assert_eq!(routed(&policy, "GET", path), None, "{path}");
+        }
+        // Dots inside a segment are ordinary.
+        assert_eq!(
+            routed(&policy, "GET", "/v1/contacts/a.b"),
+            some("contacts", Action::Read)
+        );
+    }
+
+    // ----- decide ---------------------------------------------------------------------
+
+    #[test]
+    fn ladder_levels_include_everything_below() {
+        let policy = load(ONE_OF_EACH_KIND);
+        let read = target("contacts", Action::Read);
+        let write = target("contacts", Action::Write);
+        let delete = target("contacts", Action::Delete);
+        let key = scopes(&["contacts:write-approval"]);
+        assert_eq!(policy.decide(&key, &read), Access::Allowed);
+        assert_eq!(policy.decide(&key, &write), Access::NeedsApproval);
+        assert_eq!(policy.decide(&key, &delete), denied("contacts:delete"));
+        let key = scopes(&["contacts:delete-approval"]);
+        assert_eq!(policy.decide(&key, &write), Access::Allowed);
+        assert_eq!(policy.decide(&key, &delete), Access::NeedsApproval);
+        let key = scopes(&["contacts:delete"]);
+        assert_eq!(policy.decide(&key, &delete), Access::Allowed);
+        assert_eq!(policy.decide(&[], &read), denied("contacts:read"));
+    }
+
+    #[test]
+    fn highest_of_several_scopes_counts() {
+        let policy = load(ONE_OF_EACH_KIND);
+        let key = scopes(&["contacts:read", "contacts:write", "contacts:write-approval"]);
+        assert_eq!(
+            policy.decide(&key, &target("contacts", Action::Write)),
+            Access::Allowed
+        );
+    }
+
+    #[test]
+    fn communication_and_ai_ladders() {
+        let policy = load(ONE_OF_EACH_KIND);
+        let key = scopes(&["email:send-approval", "ai:use-approval"]);
+        assert_eq!(
+            policy.decide(&key, &target("email", Action::Read)),
+            Access::Allowed
+        );
+        assert_eq!(
+            policy.decide(&key, &target("email", Action::Send)),
+            Access::NeedsApproval
+        );
+        assert_eq!(
+            policy.decide(&key, &target("ai", Action::Use)),
+            Access::NeedsApproval
+        );
+        let key = scopes(&["email:send", "ai:use"]);
+        assert_eq!(
+            policy.decide(&key, &target("email", Action::Send)),
+            Access::Allowed
+        );
+        assert_eq!(
+            policy.decide(&key, &target("ai", Action::Use)),
+            Access::Allowed
+        );
+        let key = scopes(&["email:read"]);
+        assert_eq!(
+            policy.decide(&key, &target("email", Action::Send)),
+            denied("email:send")
+        );
+    }
+
+    #[test]
+    fn read_write_write_includes_read() {
+        let policy = load(ONE_OF_EACH_KIND);
+        let key = scopes(&["modules:write"]);
+        assert_eq!(
+            policy.decide(&key, &target("modules", Action::Read)),
+            Access::Allowed
+        );
+        let key = scopes(&["modules:read"]);
+        assert_eq!(
+            policy.decide(&key, &target("modules", Action::Write)),
+            denied("modules:write")
+        );
+    }
+
+    #[test]
+    fn independent_write_does_not_include_read() {
+        let policy = load(ONE_OF_EACH_KIND);
+        let key = scopes(&["calls:write"]);
+        assert_eq!(
+            policy.decide(&key, &target("calls", Action::Write)),
+            Access::Allowed
+        );
+        assert_eq!(
+            policy.decide(&key, &target("calls", Action::Read)),
+            denied("calls:read")
+        );
+        let key = scopes(&["calls:read", "calls:write"]);
+        assert_eq!(
+            policy.decide(&key, &target("calls", Action::Read)),
+            Access::Allowed
+        );
+    }
+
+    #[test]
+    fn read_only_has_only_read() {
+        let policy = load(ONE_OF_EACH_KIND);
+        let key = scopes(&["analytics:read"]);
+        assert_eq!(
+            policy.decide(&key, &target("analytics", Action::Read)),
+            Access::Allowed
+        );
+        assert_eq!(
+            policy.decide(&key, &target("analytics", Action::Write)),
+            denied("analytics:write")
+        );
+    }
+
+    #[test]
+    fn coarse_scopes_follow_the_kinds_and_groups() {
+        let policy = load(ONE_OF_EACH_KIND);
+        let read_all = scopes(&["read:all"]);
+        assert_eq!(
+            policy.decide(&read_all, &target("settings", Action::Read)),
+            Access::Allowed
+        );
+        assert_eq!(
+            policy.decide(&read_all, &target("calls", Action::Read)),
+            Access::Allowed
+        );
+        assert_eq!(
+            policy.decide(&read_all, &target("ai", Action::Use)),
+            denied("ai:use")
+        );
+
+        let write_all = scopes(&["write:all"]);
+        assert_eq!(
+            policy.decide(&write_all, &target("contacts", Action::Read)),
+            Access::Allowed
+        );
+        assert_eq!(
+            policy.decide(&write_all, &target("contacts", Action::Write)),
+            Access::Allowed
+        );
+        assert_eq!(
+            policy.decide(&write_all, &target("contacts", Action::Delete)),
+            denied("contacts:delete")
+        );
+        assert_eq!(
+            policy.decide(&write_all, &target("calls", Action::Write)),
+            Access::Allowed
+        );
+        assert_eq!(
+            policy.decide(&write_all, &target("calls", Action::Read)),
+            denied("calls:read")
+        );
+        assert_eq!(
+            policy.decide(&write_all, &target("settings", Action::Write)),
+            denied("settings:write")
+        );
+        assert_eq!(
+            policy.decide(&write_all, &target("email", Action::Send)),
+            denied("email:send")
+        );
+
+        let admin = scopes(&["admin"]);
+        for resource in [
+            "contacts",
+            "email",
+            "ai",
+            "modules",
+            "calls",
+            "analytics",
+            "settings",
+        ] {
+            let (_, kind) = policy
+                .resource_by_name(resource)
+                .map(|(i, r)| (i, r.kind))
+                .unwrap();
+            for &action in kind.actions() {
+                assert_eq!(
+                    policy.decide(&admin, &target(resource, action)),
+                    Access::Allowed
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn coarse_scopes_not_offered_grant_nothing() {
+        let policy = load(
+            &ONE_OF_EACH_KIND.replace(r#"coarse_scopes = ["read:all", "write:all", "admin"]"#, ""),
+        );
+        let key = scopes(&["admin", "read:all"]);
+        assert_eq!(
+            policy.decide(&key, &target("contacts", Action::Read)),
+            denied("contacts:read")
+        );
+        assert!(policy.check_scopes(&key).is_err());
+    }
+
+    #[test]
+    fn unknown_scopes_and_targets_grant_nothing() {
+        let policy = load(ONE_OF_EACH_KIND);
+        let key = scopes(&["contacts:superuser", "crm:read", "", "analytics:write"]);
+        assert_eq!(
+            policy.decide(&key, &target("contacts", Action::Read)),
+            denied("contacts:read")
+        );
+        let key = scopes(&["admin"]);
+        assert_eq!(
+            policy.decide(&key, &target("deleted", Action::Read)),
+            denied("deleted:read")
+        );
+        // A resource scope does not leak onto another resource.
+        let key = scopes(&["calls:write"]);
+        assert_eq!(
+            policy.decide(&key, &target("modules", Action::Write)),
+            denied("modules:write")
+        );
+    }
+
+    #[test]
+    fn check_scopes_lists_unknown_once_and_all_valid() {
+        let policy = load(ONE_OF_EACH_KIND);
+        assert_eq!(
+            policy.check_scopes(&scopes(&["contacts:read", "admin"])),
+            Ok(())
+        );
+        let error = policy
+            .check_scopes(&scopes(&[
+                "analytics:write",
+                "contacts:read",
+                "x\ny",
+                "analytics:write",
+            ]))
+            .unwrap_err();
+        assert_eq!(error.unknown, scopes(&["analytics:write", "x\ny"]));
+        assert_eq!(error.valid, policy.valid_scopes());
+        let message = error.to_string();
+        assert!(
+            message.starts_with("unknown scope(s) \"analytics:write\", \"x\\ny\"; valid scopes: contacts:read, contacts:write-approval,"),
+            "{message}"
+        );
+        assert!(message.ends_with("read:all, write:all, admin"), "{message}");
+    }
+
+    #[test]
+    fn grants_within_compares_effective_grants() {
+        let policy = load(ONE_OF_EACH_KIND);
+        let held = scopes(&["contacts:delete", "calls:write"]);
+        assert!(policy.grants_within(&scopes(&["contacts:write-approval"]), &held));
+        assert!(policy.grants_within(&scopes(&["contacts:delete", "calls:write"]), &held));
+        assert!(!policy.grants_within(&scopes(&["calls:read"]), &held));
+        assert!(!policy.grants_within(&scopes(&["email:read"]), &held));
+        assert!(policy.grants_within(&scopes(&["read:all", "write:all"]), &scopes(&["admin"])));
+        assert!(policy.grants_within(&scopes(&["contacts:delete"]), &scopes(&["admin"])));
+        assert!(!policy.grants_within(&scopes(&["admin"]), &scopes(&["read:all", "write:all"])));
+        assert!(!policy.grants_within(&scopes(&["read:all"]), &policy.valid_scopes()[..17]));
+        assert!(policy.grants_within(&scopes(&["unknown:scope"]), &[]));
+    }
+}

@@ -1,0 +1,167 @@
+// End-to-end harness: the built Worker (build/index.js + wasm) on a real workerd through
+// Miniflare, with real KV and Durable Objects, in front of a real local origin server.
+import { Miniflare } from "miniflare";
+import { createServer, request as httpRequest } from "node:http";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+export const ROOT_TOKEN = "root-token-for-tests-0123456789abcdef";
+export const SIGNING_SECRET = "signing-secret-for-tests-0123456789abcdef";
+const HASH_SECRET = "hash-secret-for-tests-0123456789abcdef";
+
+export function policyText(name) {
+  return readFileSync(`${ROOT}policies/${name}.toml`, "utf8");
+}
+
+/**
+ * A real HTTP origin on 127.0.0.1 that records every request it receives.
+ * Paths ending in /hang never answer; ending in /redirect answer 302 to another origin; anything else
+ * echoes the request as JSON.
+ */
+export async function startOrigin() {
+  const received = [];
+  const sockets = new Set();
+  const server = createServer((req, res) => {
+    const chunks = [];
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", () => {
+      const record = {
+        method: req.method,
+        url: req.url,
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString("utf8"),
+      };
+      received.push(record);
+      const path = req.url.split("?")[0];
+      if (path.endsWith("/hang")) return; // never answers
+      if (path.endsWith("/redirect")) {
+        res.writeHead(302, { location: "http://127.0.0.1:9/elsewhere" });
+        return res.end();
+      }
+      res.writeHead(200, { "content-type": "application/json", "x-origin": "yes" });
+      res.end(JSON.stringify(record));
+    });
+  });
+  server.on("connection", (s) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address();
+  return {
+    url: `http://127.0.0.1:${port}`,
+    host: `127.0.0.1:${port}`,
+    received,
+    close: () =>
+      new Promise((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(resolve);
+      }),
+  };
+}
+
+/** A port nothing listens on: bound once, then released. */
+export async function deadPort() {
+  const server = createServer();
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/**
+ * Starts keygate on workerd. `bindings` override the defaults; `withStore: false` leaves
+ * out the KV and Durable Object bindings, to prove which refusals never touch storage.
+ */
+export async function startGateway({ origin, policy = "demo", bindings = {}, withStore = true } = {}) {
+  const mf = new Miniflare({
+    host: "127.0.0.1",
+    port: 0,
+    workers: [
+      {
+        name: "keygate",
+        modules: true,
+        scriptPath: `${ROOT}build/index.js`,
+        modulesRules: [
+          { type: "ESModule", include: ["**/*.js"] },
+          { type: "CompiledWasm", include: ["**/*.wasm"] },
+        ],
+        compatibilityDate: "2026-04-01",
+        kvNamespaces: withStore ? ["KEY_INDEX"] : [],
+        durableObjects: withStore ? { KEY_AUTHORITY: { className: "KeyAuthority", useSQLite: true } } : {},
+        bindings: {
+          KEYGATE_ORIGIN: origin,
+          KEYGATE_POLICY: policyText(policy),
+          KEYGATE_HASH_SECRET: HASH_SECRET,
+          KEYGATE_SIGNING_SECRET: SIGNING_SECRET,
+          KEYGATE_ROOT_TOKEN: ROOT_TOKEN,
+          KEYGATE_HTTPS_ONLY: "false",
+          KEYGATE_ORIGIN_TIMEOUT_MS: "1500",
+          ...bindings,
+        },
+      },
+    ],
+    cf: false,
+  });
+  const url = (await mf.ready).toString().replace(/\/$/, "");
+  const gateway = {
+    mf,
+    url,
+    /** A request through the real socket, as a client would send it. */
+    request: (path, { key, headers = {}, ...init } = {}) =>
+      fetch(`${url}${path}`, {
+        redirect: "manual",
+        ...init,
+        headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...headers },
+      }),
+    admin: async (method, path, body, token = ROOT_TOKEN) => {
+      const res = await fetch(`${url}/_keygate/v1${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+      });
+      const text = await res.text();
+      return { status: res.status, headers: res.headers, text, json: text ? JSON.parse(text) : null };
+    },
+    /** Creates a key and returns the 201 body (with the secret in `key`). */
+    createKey: async (body) => {
+      const res = await gateway.admin("POST", "/keys", { name: "test key", ...body });
+      if (res.status !== 201) throw new Error(`create failed: ${res.status} ${res.text}`);
+      return res.json;
+    },
+    /**
+     * A raw HTTP/1.1 request, for headers fetch() refuses to send (e.g. Connection).
+     * Resolves to { status, headers, body }.
+     */
+    rawRequest: (path, headers) =>
+      new Promise((resolve, reject) => {
+        const req = httpRequest(`${url}${path}`, { headers, timeout: 10_000 }, (res) => {
+          const chunks = [];
+          res.on("data", (c) => chunks.push(c));
+          res.on("end", () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+        });
+        req.on("timeout", () => req.destroy(new Error("raw request timed out")));
+        req.on("error", reject);
+        req.end();
+      }),
+    dispose: () => mf.dispose(),
+  };
+  return gateway;
+}
+
+/** Parses an IETF `RateLimit` field into { policyName: { r, t } }. */
+export function parseRateLimit(value) {
+  const out = {};
+  for (const item of (value ?? "").split(",")) {
+    const [name, ...params] = item.trim().split(";");
+    if (!name) continue;
+    const entry = {};
+    for (const p of params) {
+      const [k, v] = p.split("=");
+      entry[k.trim()] = Number(v);
+    }
+    out[name.replace(/"/g, "")] = entry;
+  }
+  return out;
+}
