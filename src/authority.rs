@@ -281,12 +281,13 @@ impl KeyState {
                     },
                 )
             }
+            // On a 429 the resets shown must not point earlier than Retry-After.
             Err(throttled) => refuse(
                 Refusal::Throttled {
                     window: throttled.window,
                     retry_after_secs: throttled.retry_after_secs,
                 },
-                headers_of(&throttled.quota),
+                owned(limits::throttled_rate_limit_headers(&throttled)),
             ),
         }
     }
@@ -315,7 +316,11 @@ impl KeyState {
 }
 
 fn headers_of(quota: &limits::Quota) -> LimitHeaders {
-    limits::rate_limit_headers(quota)
+    owned(limits::rate_limit_headers(quota))
+}
+
+fn owned(headers: Vec<(&'static str, String)>) -> LimitHeaders {
+    headers
         .into_iter()
         .map(|(name, value)| (name.to_string(), value))
         .collect()

@@ -12,7 +12,7 @@ use worker::{Env, Method, Request, Response};
 
 type Outcome = Result<Response, Refused>;
 
-pub async fn handle(mut req: Request, env: &Env, config: &Config, request_id: &str) -> Outcome {
+pub async fn handle(req: &mut Request, env: &Env, config: &Config, request_id: &str) -> Outcome {
     let url = req.url().map_err(|_| GatewayError::NotFound)?;
     if config.https_only && url.scheme() != "https" {
         return Err(GatewayError::HttpsRequired.into());
@@ -29,7 +29,7 @@ pub async fn handle(mut req: Request, env: &Env, config: &Config, request_id: &s
     let method = req.method();
     match (segments.as_slice(), method) {
         (["keys"], Method::Post) => {
-            let body = read_body(&mut req).await?;
+            let body = read_body(req).await?;
             create_key(&body, env, config, request_id).await
         }
         (["keys"], _) => Err(GatewayError::MethodNotAllowed { allowed: "POST" }.into()),

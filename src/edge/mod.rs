@@ -17,8 +17,11 @@ use worker::{event, Context, Env, Request, Response, Result};
 /// The KV namespace that maps a key's hash to its id.
 const KEY_INDEX: &str = "KEY_INDEX";
 
+/// Refused requests with a declared body up to this size have it read before the answer.
+const DISCARDABLE_BODY_BYTES: usize = 1024 * 1024;
+
 #[event(fetch)]
-pub async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+pub async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let request_id = platform::request_id();
     let config = match platform::config(&env) {
         Ok(config) => config,
@@ -31,19 +34,39 @@ pub async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let is_admin = path == crate::admin::ADMIN_PREFIX
         || path.starts_with(&format!("{}/", crate::admin::ADMIN_PREFIX));
     let outcome = if is_admin {
-        admin::handle(req, &env, &config, &request_id).await
+        admin::handle(&mut req, &env, &config, &request_id).await
     } else {
-        gateway(req, &env, &config, &request_id).await
+        gateway(&req, &env, &config, &request_id).await
     };
     match outcome {
         Ok(response) => Ok(response),
-        Err(refused) => platform::refusal_response(refused, &request_id),
+        Err(refused) => {
+            discard_small_body(&mut req).await;
+            platform::refusal_response(refused, &request_id)
+        }
+    }
+}
+
+/// workerd closes a keep-alive connection whose request body was left unread, and a client
+/// that has already reused that connection for its next request sees it reset. Reading a
+/// small body first keeps the connection usable; large ones are left (the close is cheaper).
+async fn discard_small_body(req: &mut Request) {
+    let declared = req
+        .headers()
+        .get("Content-Length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|len| (1..=DISCARDABLE_BODY_BYTES).contains(&len))
+        && !req.inner().body_used()
+    {
+        let _ = req.bytes().await;
     }
 }
 
 /// One data-plane request: transport → authenticate → route → look up → admit → forward.
 async fn gateway(
-    req: Request,
+    req: &Request,
     env: &Env,
     config: &Config,
     request_id: &str,

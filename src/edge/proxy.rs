@@ -12,7 +12,7 @@ use worker::{
 };
 
 pub async fn forward(
-    req: Request,
+    req: &Request,
     url: &Url,
     config: &Config,
     grantee: &Grantee,

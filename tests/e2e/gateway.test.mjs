@@ -224,6 +224,33 @@ describe("routes and scopes", () => {
   });
 });
 
+describe("connections", () => {
+  test("refusing requests that carry bodies keeps keep-alive connections healthy", async () => {
+    // workerd closes a connection whose request body was never read; a pooled client that
+    // already reused it then fails with "other side closed". keygate reads small bodies
+    // it refuses. Without that, this test saw ~16 socket failures in 480 requests.
+    const { key } = await gw.createKey({ scopes: ["contacts:read"], limits: { per_minute: 100000, per_day: 1000000 } });
+    let failures = 0;
+    await Promise.all(
+      Array.from({ length: 8 }, async (_, lane) => {
+        for (let i = 0; i < 60; i++) {
+          try {
+            const res = await gw.request(i % 3 ? "/v1/contacts" : "/v1/email/send", {
+              key: i % 2 ? key : "kg_live_bad",
+              method: "POST",
+              body: JSON.stringify({ lane, i, pad: "x".repeat(2000) }),
+            });
+            await res.arrayBuffer();
+          } catch {
+            failures++;
+          }
+        }
+      }),
+    );
+    assert.equal(failures, 0);
+  });
+});
+
 describe("storage failures fail closed", () => {
   test("without KV or Durable Objects, format errors are still 401 and valid-looking keys are 503", async () => {
     const { key } = await gw.createKey({ scopes: ["contacts:read"] });
