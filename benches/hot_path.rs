@@ -1,1 +1,244 @@
-fn main() {}
+//! Criterion benchmarks of keygate's pure hot path: everything a proxied request runs in
+//! Rust, without the platform (KV, Durable Object, fetch) around it.
+//!
+//! Run: `cargo bench --bench hot_path -- --warm-up-time 1 --measurement-time 3`
+//! (figures and caveats in BENCHMARKS.md). These run natively, not in wasm; on Workers the
+//! same code runs as wasm in V8, which is slower by a constant factor.
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use keygate::headers::sanitize_request_headers;
+use keygate::identity::{self, Identity, RequestLine, SigningSecret};
+use keygate::key::{self, hash_key, ApiKey, Environment, HashingSecret};
+use keygate::limits::{self, LimiterState, Limits};
+use keygate::policy::{Access, Policy, RouteTarget};
+use std::hint::black_box;
+
+const DEMO_POLICY: &str = include_str!("../policies/demo.toml");
+const HASH_SECRET: &[u8] = b"hash-secret-for-benches-0123456789abcdef";
+const SIGNING_SECRET: &[u8] = b"signing-secret-for-benches-0123456789abcdef";
+/// 2023-11-14T22:13:20Z, a whole second; the state below fills the 60 seconds up to it.
+const NOW_SEC: u64 = 1_700_000_000;
+const NOW_MS: u64 = NOW_SEC * 1000 + 250;
+
+fn valid_key() -> String {
+    let random: [u8; key::KEY_RANDOM_BYTES] = std::array::from_fn(|i| (i as u8).wrapping_mul(37) ^ 0x5a);
+    ApiKey::generate("kg", Environment::Live, &random)
+        .expose()
+        .to_string()
+}
+
+/// The valid key with its last checksum character changed: well formed, wrong checksum.
+fn bad_checksum_key() -> String {
+    let mut text = valid_key();
+    let last = text.pop().expect("key is not empty");
+    text.push(if last == 'A' { 'B' } else { 'A' });
+    assert_eq!(
+        key::parse(&text, "kg").unwrap_err(),
+        key::KeyFormatError::ChecksumMismatch
+    );
+    text
+}
+
+fn policy() -> Policy {
+    Policy::from_toml(DEMO_POLICY).expect("demo policy is valid")
+}
+
+/// Limits well above the traffic in `busy_state`, so every check admits.
+fn limits() -> Limits {
+    Limits::new(100_000, 10_000_000).expect("valid limits")
+}
+
+/// A busy key: 60 occupied per-second buckets (the most a state keeps), 50 requests each,
+/// and 1.2M requests already counted today.
+fn busy_state() -> LimiterState {
+    let minute: Vec<(u64, u32)> = (NOW_SEC - 59..=NOW_SEC).map(|s| (s, 50)).collect();
+    let json = serde_json::json!({
+        "minute": minute,
+        "day": NOW_MS / 86_400_000,
+        "day_count": 1_200_000,
+    });
+    let state: LimiterState = serde_json::from_value(json).expect("state deserialises");
+    // Sanity: the state admits, and really has 60 buckets in the window.
+    let quota = limits::peek(&state, &limits(), NOW_MS);
+    assert_eq!(quota.minute.remaining, 100_000 - 60 * 50);
+    state
+}
+
+fn identity() -> Identity {
+    Identity {
+        key_id: "key_4fQx9ZbT2mLk8RwE1nVh7c".to_string(),
+        key_name: "Zapier — prod".to_string(),
+        workspace: "acme".to_string(),
+        scopes: vec!["contacts:read".to_string(), "email:read".to_string()],
+        request_id: "req_7Hc2LpQ9xVb4Nt1ZkR8mWs".to_string(),
+        timestamp: NOW_SEC,
+    }
+}
+
+fn request_line() -> RequestLine<'static> {
+    RequestLine {
+        method: "GET",
+        host: "api.internal.example:8443",
+        path_and_query: "/v1/contacts/c_8812?fields=name,email&page=2",
+    }
+}
+
+/// 15 headers as a browser-ish client sends them through Cloudflare; 5 of them are stripped.
+fn client_headers(key: &str) -> Vec<(String, String)> {
+    [
+        ("host", "gateway.example.com"),
+        ("accept", "application/json"),
+        ("accept-encoding", "gzip, br"),
+        ("accept-language", "en-GB,en;q=0.9"),
+        ("authorization", &format!("Bearer {key}")),
+        ("cf-connecting-ip", "203.0.113.7"),
+        ("cf-ipcountry", "GB"),
+        ("cf-ray", "8c1f2a3b4c5d6e7f-LHR"),
+        ("cf-visitor", "{\"scheme\":\"https\"}"),
+        ("connection", "Keep-Alive"),
+        ("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+        ("user-agent", "Zapier/2.0 (+https://zapier.com)"),
+        ("x-forwarded-for", "203.0.113.7"),
+        ("x-forwarded-proto", "https"),
+        ("x-request-tag", "sync-42"),
+    ]
+    .iter()
+    .map(|(n, v)| (n.to_string(), v.to_string()))
+    .collect()
+}
+
+fn bench_key(c: &mut Criterion) {
+    let valid = valid_key();
+    let bad = bad_checksum_key();
+    c.bench_function("key::parse/valid", |b| {
+        b.iter(|| key::parse(black_box(&valid), black_box("kg")))
+    });
+    c.bench_function("key::parse/bad_checksum", |b| {
+        b.iter(|| key::parse(black_box(&bad), black_box("kg")))
+    });
+
+    let secret = HashingSecret::new(HASH_SECRET.to_vec());
+    let parsed = key::parse(&valid, "kg").expect("valid key");
+    c.bench_function("key::hash_key (HMAC-SHA256)", |b| {
+        b.iter(|| hash_key(black_box(&secret), black_box(&parsed.key)))
+    });
+}
+
+fn bench_policy(c: &mut Criterion) {
+    let policy = policy();
+    assert!(policy.route("GET", "/v1/contacts/c_8812").is_some());
+    assert!(policy.route("GET", "/v1/nothing/here").is_none());
+    c.bench_function("policy.route/param_hit", |b| {
+        b.iter(|| policy.route(black_box("GET"), black_box("/v1/contacts/c_8812")))
+    });
+    c.bench_function("policy.route/miss", |b| {
+        b.iter(|| policy.route(black_box("GET"), black_box("/v1/nothing/here")))
+    });
+
+    let target: RouteTarget = policy
+        .route("DELETE", "/v1/contacts/c_8812")
+        .expect("mapped");
+    let allowed = vec!["email:read".to_string(), "contacts:delete".to_string()];
+    let denied = vec!["email:read".to_string(), "contacts:read".to_string()];
+    assert_eq!(policy.decide(&allowed, &target), Access::Allowed);
+    assert!(matches!(policy.decide(&denied, &target), Access::Denied { .. }));
+    c.bench_function("policy.decide/allowed", |b| {
+        b.iter(|| policy.decide(black_box(&allowed), black_box(&target)))
+    });
+    c.bench_function("policy.decide/denied", |b| {
+        b.iter(|| policy.decide(black_box(&denied), black_box(&target)))
+    });
+}
+
+fn bench_limits(c: &mut Criterion) {
+    let state = busy_state();
+    let limits = limits();
+    // A fresh copy of the busy state per iteration (cloned outside the timing), so every
+    // iteration sees the same 60 buckets instead of an ever-growing count.
+    c.bench_function("limits::check_and_count/60_buckets", |b| {
+        b.iter_batched_ref(
+            || state.clone(),
+            |s| {
+                let quota = limits::check_and_count(s, black_box(&limits), black_box(NOW_MS));
+                assert!(quota.is_ok());
+                quota
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    c.bench_function("limits::peek/60_buckets", |b| {
+        b.iter(|| limits::peek(black_box(&state), black_box(&limits), black_box(NOW_MS)))
+    });
+}
+
+fn bench_identity_and_headers(c: &mut Criterion) {
+    let secret = SigningSecret::new(SIGNING_SECRET.to_vec());
+    let identity = identity();
+    let line = request_line();
+    c.bench_function("identity::sign", |b| {
+        b.iter(|| identity::sign(black_box(&secret), black_box(&line), black_box(&identity)))
+    });
+
+    let headers = client_headers(&valid_key());
+    assert_eq!(sanitize_request_headers(headers.clone()).len(), 10);
+    c.bench_function("headers::sanitize_request_headers/15", |b| {
+        b.iter_batched(
+            || headers.clone(),
+            |h| sanitize_request_headers(black_box(h)),
+            BatchSize::SmallInput,
+        )
+    });
+}
+
+/// Everything one admitted request runs in Rust, in order, as a single iteration:
+/// parse → hash → route → decide → check_and_count → sign (+ identity headers) → sanitize.
+fn bench_whole(c: &mut Criterion) {
+    let policy = policy();
+    let hash_secret = HashingSecret::new(HASH_SECRET.to_vec());
+    let signing_secret = SigningSecret::new(SIGNING_SECRET.to_vec());
+    let limits = limits();
+    let state = busy_state();
+    let presented = valid_key();
+    let headers = client_headers(&presented);
+    let scopes = identity().scopes;
+    let line = request_line();
+
+    c.bench_function("whole pure hot path", |b| {
+        b.iter_batched(
+            || (state.clone(), headers.clone()),
+            |(mut state, headers)| {
+                let parsed = key::parse(black_box(&presented), policy.key_prefix()).unwrap();
+                let key_hash = hash_key(&hash_secret, &parsed.key);
+                let target = policy
+                    .route(black_box("GET"), black_box("/v1/contacts/c_8812"))
+                    .unwrap();
+                assert_eq!(policy.decide(&scopes, &target), Access::Allowed);
+                let quota = limits::check_and_count(&mut state, &limits, black_box(NOW_MS)).unwrap();
+                let identity = Identity {
+                    scopes: scopes.clone(),
+                    ..identity()
+                };
+                let signature = identity::sign(&signing_secret, &line, &identity);
+                let mut forwarded = sanitize_request_headers(headers);
+                forwarded.extend(
+                    identity
+                        .headers(&signature)
+                        .into_iter()
+                        .map(|(n, v)| (n.to_string(), v)),
+                );
+                (key_hash, quota, forwarded, state)
+            },
+            BatchSize::SmallInput,
+        )
+    });
+}
+
+criterion_group!(
+    benches,
+    bench_key,
+    bench_policy,
+    bench_limits,
+    bench_identity_and_headers,
+    bench_whole
+);
+criterion_main!(benches);

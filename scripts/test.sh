@@ -24,3 +24,7 @@ sh scripts/build.sh
 echo "== end-to-end tests (workerd)"
 # Each test file starts its own gateways and origins; --test-timeout bounds any hang.
 node --test --test-concurrency=1 --test-timeout=120000 tests/e2e/*.test.mjs
+
+echo "== run command smoke test (wrangler dev + demo origin + demo key)"
+port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+KEYGATE_PORT=$port timeout 180 sh scripts/dev.sh --smoke
