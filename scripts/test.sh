@@ -1,14 +1,19 @@
-#!/bin/sh
+#!/usr/bin/env bash
 # Runs every test keygate has, after installing what they need (scripts/setup.sh):
 #   1. formatting and lints (native and wasm32),
 #   2. native unit, property and black-box tests of the pure core (cargo test),
 #   3. the release Worker build (wasm-opt included),
 #   4. end-to-end tests: the built wasm on workerd (Miniflare) with real KV, Durable
-#      Objects and local origin servers (node --test).
-set -eu
+#      Objects and local origin servers (node --test),
+#   5. the README's run command in smoke mode (wrangler dev + demo origin + demo key).
+# Ends with one line: "N passed, N failed".
+set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 sh scripts/setup.sh
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 
 echo "== lint"
 cargo fmt --check
@@ -16,15 +21,20 @@ cargo clippy --quiet --all-targets -- -D warnings
 cargo clippy --quiet --lib --target wasm32-unknown-unknown -- -D warnings
 
 echo "== native tests"
-cargo test
+cargo test 2>&1 | tee -a "$log"
 
 echo "== build"
 sh scripts/build.sh
 
 echo "== end-to-end tests (workerd)"
 # Each test file starts its own gateways and origins; --test-timeout bounds any hang.
-node --test --test-concurrency=1 --test-timeout=120000 tests/e2e/*.test.mjs
+node --test --test-concurrency=1 --test-timeout=120000 tests/e2e/*.test.mjs 2>&1 | tee -a "$log"
 
 echo "== run command smoke test (wrangler dev + demo origin + demo key)"
 port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
-KEYGATE_PORT=$port timeout 180 sh scripts/dev.sh --smoke
+KEYGATE_PORT=$port timeout 180 sh scripts/dev.sh --smoke 2>&1 | tee -a "$log"
+
+# Every step above stops the script on failure, so reaching here means all of it passed.
+passed=$(awk '/^test result:/ { n += $4 } /^# pass / { n += $3 } /^smoke: .* -> 200/ { n += 1 } END { print n + 0 }' "$log")
+failed=$(awk '/^test result:/ { n += $6 } /^# fail / { n += $3 } END { print n + 0 }' "$log")
+echo "$passed passed, $failed failed"

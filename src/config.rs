@@ -26,8 +26,10 @@ const MAX_ORIGIN_TIMEOUT_MS: u64 = 300_000;
 pub struct Origin {
     /// `http://host:port` or `https://host`, no trailing slash.
     pub scheme_and_authority: String,
-    /// The `Host` the origin will see.
+    /// The `Host` the origin will see: the host name, and the port unless it is the default.
     pub host: String,
+    /// The host name alone (a bracketed IPv6 literal stays bracketed).
+    pub hostname: String,
     /// `""` or a path like `/api/v2` (no trailing slash).
     pub base_path: String,
 }
@@ -45,17 +47,32 @@ impl Origin {
             Some(i) => rest.split_at(i),
             None => (rest, ""),
         };
-        if authority.is_empty() || authority.contains('@') {
-            return Err("must name a host (and no user info)".into());
+        if authority.contains('@') {
+            return Err("must not contain user info".into());
         }
+        let (hostname, port) = split_host_port(authority)?;
         // fetch() omits a default port from `Host`; so must the host that gets signed.
-        let default_port = if scheme == "https" { ":443" } else { ":80" };
-        let authority = authority.strip_suffix(default_port).unwrap_or(authority);
+        let default_port = if scheme == "https" { 443 } else { 80 };
+        let host = match port {
+            Some(port) if port != default_port => format!("{hostname}:{port}"),
+            _ => hostname.to_string(),
+        };
         Ok(Origin {
-            scheme_and_authority: format!("{scheme}://{authority}"),
-            host: authority.to_string(),
+            scheme_and_authority: format!("{scheme}://{host}"),
+            hostname: hostname.to_string(),
+            host,
             base_path: path.trim_end_matches('/').to_string(),
         })
+    }
+
+    /// `localhost`, `[::1]` or an IPv4 address in 127.0.0.0/8 — not a name that merely starts with `127.`.
+    pub fn is_loopback(&self) -> bool {
+        self.hostname.eq_ignore_ascii_case("localhost")
+            || self.hostname == "[::1]"
+            || self
+                .hostname
+                .parse::<std::net::Ipv4Addr>()
+                .is_ok_and(|ip| ip.is_loopback())
     }
 
     /// The URL to fetch for a client's path and query (`path_and_query` starts with `/`).
@@ -65,6 +82,51 @@ impl Origin {
             self.scheme_and_authority, self.base_path, path_and_query
         )
     }
+}
+
+/// Splits `host[:port]` (or `[v6]:port`), refusing an empty host or a port that is not 1–65535.
+fn split_host_port(authority: &str) -> Result<(&str, Option<u16>), String> {
+    let (hostname, port) = if authority.starts_with('[') {
+        match authority.find(']') {
+            Some(end) => {
+                let (host, rest) = authority.split_at(end + 1);
+                match rest {
+                    "" => (host, None),
+                    _ => (
+                        host,
+                        Some(
+                            rest.strip_prefix(':')
+                                .ok_or("has text after the IPv6 address")?,
+                        ),
+                    ),
+                }
+            }
+            None => return Err("has an unclosed IPv6 address".into()),
+        }
+    } else {
+        match authority.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        }
+    };
+    let valid_name = !hostname.is_empty()
+        && (hostname.starts_with('[')
+            || hostname
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-'));
+    if !valid_name {
+        return Err("must name a host".into());
+    }
+    let port = match port {
+        None => None,
+        Some(text) => Some(
+            text.parse::<u16>()
+                .ok()
+                .filter(|p| *p > 0)
+                .ok_or("must have a port from 1 to 65535 after `:`")?,
+        ),
+    };
+    Ok((hostname, port))
 }
 
 /// The root token. `Debug` redacts it.
@@ -244,6 +306,41 @@ mod tests {
         assert_eq!(Origin::parse("http://h:80/").unwrap().host, "h");
         assert_eq!(Origin::parse("https://h:443").unwrap().host, "h");
         assert_eq!(Origin::parse("http://h:443").unwrap().host, "h:443");
+        assert_eq!(
+            Origin::parse("http://[::1]:8080/x").unwrap().host,
+            "[::1]:8080"
+        );
+        for bad in [
+            "https://:443",
+            "https://:8443/r",
+            "https://:/r",
+            "http://h:/",
+            "http://h:99999",
+            "http://a_b",
+            "http://[::1",
+        ] {
+            assert!(Origin::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn loopback_means_the_address_not_a_name_prefix() {
+        for host in [
+            "http://127.0.0.1:8080",
+            "http://127.9.9.9",
+            "http://localhost:1",
+            "http://[::1]:2",
+        ] {
+            assert!(Origin::parse(host).unwrap().is_loopback(), "{host}");
+        }
+        for host in [
+            "http://127.0.0.1.evil.com",
+            "http://127.evil.com",
+            "http://10.0.0.1",
+            "http://128.0.0.1",
+        ] {
+            assert!(!Origin::parse(host).unwrap().is_loopback(), "{host}");
+        }
     }
 
     #[test]

@@ -10,7 +10,12 @@ const USAGE: &str = "usage: keygate policy check <policy.toml>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
         ["policy", "check", path] => check_policy(path),
         ["--help"] | ["-h"] | ["help"] => {
             println!("{USAGE}");
