@@ -128,12 +128,7 @@ async fn read_body(req: &mut Request) -> Result<Vec<u8>, GatewayError> {
             format!("must be at most {MAX_ADMIN_BODY_BYTES} bytes"),
         )],
     };
-    let declared = req
-        .headers()
-        .get("Content-Length")
-        .ok()
-        .flatten()
-        .and_then(|v| v.parse::<usize>().ok());
+    let declared = platform::declared_body_length(req);
     if declared.is_some_and(|len| len > MAX_ADMIN_BODY_BYTES) {
         return Err(too_large());
     }

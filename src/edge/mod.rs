@@ -51,12 +51,7 @@ pub async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response
 /// that has already reused that connection for its next request sees it reset. Reading a
 /// small body first keeps the connection usable; large ones are left (the close is cheaper).
 async fn discard_small_body(req: &mut Request) {
-    let declared = req
-        .headers()
-        .get("Content-Length")
-        .ok()
-        .flatten()
-        .and_then(|v| v.parse::<usize>().ok());
+    let declared = platform::declared_body_length(req);
     if declared.is_some_and(|len| (1..=DISCARDABLE_BODY_BYTES).contains(&len))
         && !req.inner().body_used()
     {

@@ -19,6 +19,15 @@ pub fn random<const N: usize>() -> std::result::Result<[u8; N], GatewayError> {
     Ok(bytes)
 }
 
+/// The body length the client declared, if it declared one that parses.
+pub fn declared_body_length(req: &worker::Request) -> Option<usize> {
+    req.headers()
+        .get("Content-Length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+}
+
 pub fn request_id() -> String {
     // A request id only needs to be unique; a CSPRNG failure here must not fail the request.
     let bytes: [u8; 16] = random().unwrap_or_default();

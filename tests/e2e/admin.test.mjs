@@ -1,19 +1,9 @@
 // The admin API, first part: create (shown once), get, revoke, policy; validation.
-import { test, before, after, describe } from "node:test";
+import { test, describe } from "node:test";
 import assert from "node:assert/strict";
-import { startGateway, startOrigin, ROOT_TOKEN } from "./harness.mjs";
+import { useGateway, ROOT_TOKEN } from "./harness.mjs";
 
-let origin;
-let gw;
-
-before(async () => {
-  origin = await startOrigin();
-  gw = await startGateway({ origin: origin.url });
-});
-after(async () => {
-  await gw?.dispose();
-  await origin?.close();
-});
+const env = useGateway();
 
 const KEY_FIELDS = [
   "created_at",
@@ -35,19 +25,19 @@ const KEY_FIELDS = [
 describe("authentication", () => {
   test("a missing or wrong root token is a 401; a data-plane key is not a root token", async () => {
     for (const token of ["", "wrong-token", ROOT_TOKEN + "x"]) {
-      const res = await gw.admin("GET", "/policy", undefined, token);
+      const res = await env.gw.admin("GET", "/policy", undefined, token);
       assert.equal(res.status, 401);
       assert.equal(res.json.code, "invalid_admin_token");
       assert.match(res.headers.get("www-authenticate"), /^Bearer/);
     }
-    const { key } = await gw.createKey({ scopes: ["admin"] });
-    assert.equal((await gw.admin("GET", "/policy", undefined, key)).status, 401);
+    const { key } = await env.gw.createKey({ scopes: ["admin"] });
+    assert.equal((await env.gw.admin("GET", "/policy", undefined, key)).status, 401);
   });
 });
 
 describe("keys", () => {
   test("create returns the key object and the secret, once", async () => {
-    const res = await gw.admin("POST", "/keys", {
+    const res = await env.gw.admin("POST", "/keys", {
       name: "Zapier",
       scopes: ["contacts:read", "email:send-approval"],
       workspace: "acme",
@@ -69,7 +59,7 @@ describe("keys", () => {
     assert.deepEqual(key.metadata, { team: "growth" });
 
     // Never again: the key object on GET has no secret and no hash.
-    const got = await gw.admin("GET", `/keys/${key.id}`);
+    const got = await env.gw.admin("GET", `/keys/${key.id}`);
     assert.equal(got.status, 200);
     assert.deepEqual(Object.keys(got.json).sort(), KEY_FIELDS);
     assert.ok(!got.text.includes(key.key));
@@ -77,18 +67,18 @@ describe("keys", () => {
   });
 
   test("a test-environment key carries the test prefix", async () => {
-    const key = await gw.createKey({ scopes: ["contacts:read"], environment: "test" });
+    const key = await env.gw.createKey({ scopes: ["contacts:read"], environment: "test" });
     assert.match(key.key, /^kg_test_/);
     assert.equal(key.environment, "test");
   });
 
   test("last_used_at follows use; revoke is idempotent and shows in the key", async () => {
-    const created = await gw.createKey({ scopes: ["contacts:read"] });
-    assert.equal((await gw.request("/v1/contacts", { key: created.key })).status, 200);
-    const used = await gw.admin("GET", `/keys/${created.id}`);
+    const created = await env.gw.createKey({ scopes: ["contacts:read"] });
+    assert.equal((await env.gw.request("/v1/contacts", { key: created.key })).status, 200);
+    const used = await env.gw.admin("GET", `/keys/${created.id}`);
     assert.ok(Date.now() - Date.parse(used.json.last_used_at) < 60_000);
-    const first = await gw.admin("POST", `/keys/${created.id}/revoke`);
-    const second = await gw.admin("POST", `/keys/${created.id}/revoke`);
+    const first = await env.gw.admin("POST", `/keys/${created.id}/revoke`);
+    const second = await env.gw.admin("POST", `/keys/${created.id}/revoke`);
     assert.equal(first.status, 200);
     assert.equal(second.status, 200);
     assert.equal(second.json.status, "revoked");
@@ -97,21 +87,21 @@ describe("keys", () => {
 
   test("an expired key answers 401 key_expired and shows as expired", async () => {
     const expiresAt = new Date(Date.now() + 1500).toISOString();
-    const created = await gw.createKey({ scopes: ["contacts:read"], expires_at: expiresAt });
-    assert.equal((await gw.request("/v1/contacts", { key: created.key })).status, 200);
+    const created = await env.gw.createKey({ scopes: ["contacts:read"], expires_at: expiresAt });
+    assert.equal((await env.gw.request("/v1/contacts", { key: created.key })).status, 200);
     await new Promise((resolve) => setTimeout(resolve, Date.parse(expiresAt) - Date.now() + 300));
-    const res = await gw.request("/v1/contacts", { key: created.key });
+    const res = await env.gw.request("/v1/contacts", { key: created.key });
     assert.equal(res.status, 401);
     assert.equal((await res.json()).code, "key_expired");
-    assert.equal((await gw.admin("GET", `/keys/${created.id}`)).json.status, "expired");
+    assert.equal((await env.gw.admin("GET", `/keys/${created.id}`)).json.status, "expired");
   });
 
   test("unknown and malformed ids are 404; wrong methods are 405", async () => {
-    assert.equal((await gw.admin("GET", "/keys/key_0000000000000000000000")).status, 404);
-    assert.equal((await gw.admin("GET", "/keys/not-an-id")).status, 404);
-    assert.equal((await gw.admin("POST", "/keys/key_0000000000000000000000/revoke")).status, 404);
-    assert.equal((await gw.admin("GET", "/nothing-here")).status, 404);
-    const wrong = await gw.admin("DELETE", "/policy");
+    assert.equal((await env.gw.admin("GET", "/keys/key_0000000000000000000000")).status, 404);
+    assert.equal((await env.gw.admin("GET", "/keys/not-an-id")).status, 404);
+    assert.equal((await env.gw.admin("POST", "/keys/key_0000000000000000000000/revoke")).status, 404);
+    assert.equal((await env.gw.admin("GET", "/nothing-here")).status, 404);
+    const wrong = await env.gw.admin("DELETE", "/policy");
     assert.equal(wrong.status, 405);
     assert.equal(wrong.headers.get("allow"), "GET");
   });
@@ -119,7 +109,7 @@ describe("keys", () => {
 
 describe("validation", () => {
   async function invalid(body) {
-    const res = await gw.admin("POST", "/keys", body);
+    const res = await env.gw.admin("POST", "/keys", body);
     assert.equal(res.status, 400, res.text);
     assert.equal(res.headers.get("content-type"), "application/problem+json");
     return res.json;
@@ -187,14 +177,14 @@ describe("validation", () => {
   });
 
   test("a loopback http webhook is accepted while HTTPS-only is off", async () => {
-    const key = await gw.createKey({ scopes: ["contacts:read"], rejection_webhook: "http://127.0.0.1:9999/hook" });
+    const key = await env.gw.createKey({ scopes: ["contacts:read"], rejection_webhook: "http://127.0.0.1:9999/hook" });
     assert.equal(key.rejection_webhook, "http://127.0.0.1:9999/hook");
   });
 });
 
 describe("policy", () => {
   test("GET /policy shows the scope table in force", async () => {
-    const res = await gw.admin("GET", "/policy");
+    const res = await env.gw.admin("GET", "/policy");
     assert.equal(res.status, 200);
     const policy = res.json;
     const contacts = policy.resources.find((r) => r.name === "contacts");

@@ -1,20 +1,10 @@
 // The data plane, end to end: built wasm on workerd, real KV and Durable Objects, real origin.
-import { test, before, after, describe } from "node:test";
+import { test, describe } from "node:test";
 import assert from "node:assert/strict";
-import { startGateway, startOrigin, deadPort, SIGNING_SECRET } from "./harness.mjs";
+import { useGateway, startGateway, deadPort, SIGNING_SECRET } from "./harness.mjs";
 import { verifyKeygateRequest } from "../../examples/verify-keygate.mjs";
 
-let origin;
-let gw;
-
-before(async () => {
-  origin = await startOrigin();
-  gw = await startGateway({ origin: origin.url });
-});
-after(async () => {
-  await gw?.dispose();
-  await origin?.close();
-});
+const env = useGateway();
 
 async function problem(res) {
   assert.equal(res.headers.get("content-type"), "application/problem+json");
@@ -27,13 +17,13 @@ async function problem(res) {
 }
 
 function originCalls() {
-  return origin.received.length;
+  return env.origin.received.length;
 }
 
 describe("authentication", () => {
   test("no Authorization header is a 401 with WWW-Authenticate, origin untouched", async () => {
     const before = originCalls();
-    const res = await gw.request("/v1/contacts");
+    const res = await env.gw.request("/v1/contacts");
     assert.equal(res.status, 401);
     assert.match(res.headers.get("www-authenticate"), /^Bearer/);
     assert.equal((await problem(res)).code, "missing_credentials");
@@ -41,28 +31,28 @@ describe("authentication", () => {
   });
 
   test("a non-Bearer scheme is a 401", async () => {
-    const res = await gw.request("/v1/contacts", { headers: { authorization: "Basic dXNlcjpwYXNz" } });
+    const res = await env.gw.request("/v1/contacts", { headers: { authorization: "Basic dXNlcjpwYXNz" } });
     assert.equal(res.status, 401);
     assert.equal((await problem(res)).code, "invalid_authorization_scheme");
   });
 
   test("malformed and wrong-checksum keys are 401 with distinct codes", async () => {
-    const { key } = await gw.createKey({ scopes: ["contacts:read"] });
-    const malformed = await gw.request("/v1/contacts", { key: "kg_live_short" });
+    const { key } = await env.gw.createKey({ scopes: ["contacts:read"] });
+    const malformed = await env.gw.request("/v1/contacts", { key: "kg_live_short" });
     assert.equal(malformed.status, 401);
     assert.equal((await problem(malformed)).code, "key_malformed");
     // Change one body character: the shape stays right, the checksum does not.
     const i = 12;
     const typo = key.slice(0, i) + (key[i] === "a" ? "b" : "a") + key.slice(i + 1);
-    const mistyped = await gw.request("/v1/contacts", { key: typo });
+    const mistyped = await env.gw.request("/v1/contacts", { key: typo });
     assert.equal(mistyped.status, 401);
     assert.equal((await problem(mistyped)).code, "key_checksum_mismatch");
   });
 
   test("an unknown well-formed key is a 401 key_unknown that leaks nothing", async () => {
-    const { key } = await gw.createKey({ scopes: ["contacts:read"] });
+    const { key } = await env.gw.createKey({ scopes: ["contacts:read"] });
     // A fresh gateway with empty storage has never seen this well-formed key.
-    const other = await startGateway({ origin: origin.url });
+    const other = await startGateway({ origin: env.origin.url });
     try {
       const res = await other.request("/v1/contacts", { key });
       assert.equal(res.status, 401);
@@ -75,26 +65,26 @@ describe("authentication", () => {
   });
 
   test("revoke takes effect on the very next request, with the same 401 shape", async () => {
-    const created = await gw.createKey({ scopes: ["contacts:read"] });
-    assert.equal((await gw.request("/v1/contacts", { key: created.key })).status, 200);
-    const revoked = await gw.admin("POST", `/keys/${created.id}/revoke`);
+    const created = await env.gw.createKey({ scopes: ["contacts:read"] });
+    assert.equal((await env.gw.request("/v1/contacts", { key: created.key })).status, 200);
+    const revoked = await env.gw.admin("POST", `/keys/${created.id}/revoke`);
     assert.equal(revoked.status, 200);
     assert.equal(revoked.json.status, "revoked");
     const before = originCalls();
-    const res = await gw.request("/v1/contacts", { key: created.key });
+    const res = await env.gw.request("/v1/contacts", { key: created.key });
     assert.equal(res.status, 401);
     const body = await problem(res);
     assert.equal(body.code, "key_revoked");
     assert.equal(originCalls(), before);
-    const unknown = await (await gw.request("/v1/contacts", { key: "kg_live_" + "0".repeat(39) })).json();
+    const unknown = await (await env.gw.request("/v1/contacts", { key: "kg_live_" + "0".repeat(39) })).json();
     assert.deepEqual(Object.keys(body).sort(), Object.keys(unknown).sort());
   });
 });
 
 describe("proxying", () => {
   test("method, path, query and body reach the origin; Authorization does not", async () => {
-    const { key, id } = await gw.createKey({ scopes: ["contacts:write"], workspace: "acme" });
-    const res = await gw.request("/v1/contacts?source=e2e&x=%20y", {
+    const { key, id } = await env.gw.createKey({ scopes: ["contacts:write"], workspace: "acme" });
+    const res = await env.gw.request("/v1/contacts?source=e2e&x=%20y", {
       key,
       method: "POST",
       headers: { "content-type": "application/json" },
@@ -115,10 +105,10 @@ describe("proxying", () => {
   });
 
   test("the identity signature verifies at the origin with an independent verifier", async () => {
-    const { key, id } = await gw.createKey({ scopes: ["contacts:read"], name: "Zapier — prod" });
-    const res = await gw.request("/v1/contacts/42?page=2", { key });
+    const { key, id } = await env.gw.createKey({ scopes: ["contacts:read"], name: "Zapier — prod" });
+    const res = await env.gw.request("/v1/contacts/42?page=2", { key });
     const seen = await res.json();
-    const request = { method: seen.method, host: origin.host, pathAndQuery: seen.url, headers: seen.headers };
+    const request = { method: seen.method, host: env.origin.host, pathAndQuery: seen.url, headers: seen.headers };
     const verified = verifyKeygateRequest(request, SIGNING_SECRET);
     assert.ok(verified.ok, verified.error);
     assert.equal(verified.identity.keyId, id);
@@ -129,9 +119,9 @@ describe("proxying", () => {
   });
 
   test("spoofed X-Keygate-* and Connection-listed headers never reach the origin", async () => {
-    const { key, id } = await gw.createKey({ scopes: ["contacts:read"], workspace: "acme" });
+    const { key, id } = await env.gw.createKey({ scopes: ["contacts:read"], workspace: "acme" });
     // A raw request: fetch() would drop the Connection header before it left the client.
-    const res = await gw.rawRequest("/v1/contacts", {
+    const res = await env.gw.rawRequest("/v1/contacts", {
       authorization: `Bearer ${key}`,
       "x-keygate-key-id": "key_spoofed",
       "X-Keygate-Workspace": "someone-else",
@@ -153,15 +143,15 @@ describe("proxying", () => {
     assert.equal(seen.headers["x-forwarded-for"], undefined);
     assert.equal(seen.headers["x-kept"], "kept");
     const verified = verifyKeygateRequest(
-      { method: "GET", host: origin.host, pathAndQuery: seen.url, headers: seen.headers },
+      { method: "GET", host: env.origin.host, pathAndQuery: seen.url, headers: seen.headers },
       SIGNING_SECRET,
     );
     assert.ok(verified.ok, verified.error);
   });
 
   test("redirects from the origin are passed back, never followed", async () => {
-    const { key } = await gw.createKey({ scopes: ["read:all"] });
-    const res = await gw.request("/v1/analytics/redirect", { key });
+    const { key } = await env.gw.createKey({ scopes: ["read:all"] });
+    const res = await env.gw.request("/v1/analytics/redirect", { key });
     assert.equal(res.status, 302);
     assert.equal(res.headers.get("location"), "http://127.0.0.1:9/elsewhere");
   });
@@ -176,9 +166,9 @@ describe("proxying", () => {
     } finally {
       await down.dispose();
     }
-    const { key } = await gw.createKey({ scopes: ["read:all"] });
+    const { key } = await env.gw.createKey({ scopes: ["read:all"] });
     const started = Date.now();
-    const res = await gw.request("/v1/analytics/hang", { key });
+    const res = await env.gw.request("/v1/analytics/hang", { key });
     assert.equal(res.status, 504);
     assert.equal((await problem(res)).code, "origin_timeout");
     // Bounded by the configured 1.5 s timeout rather than hanging (a generous sanity bound, not a benchmark).
@@ -188,7 +178,7 @@ describe("proxying", () => {
 
 describe("routes and scopes", () => {
   test("unmapped routes are denied and never reach the origin", async () => {
-    const { key } = await gw.createKey({ scopes: ["admin"] });
+    const { key } = await env.gw.createKey({ scopes: ["admin"] });
     const before = originCalls();
     for (const [method, path] of [
       ["GET", "/v1/unknown"],
@@ -196,7 +186,7 @@ describe("routes and scopes", () => {
       ["GET", "/v1/contacts/"],
       ["GET", "/"],
     ]) {
-      const res = await gw.request(path, { key, method });
+      const res = await env.gw.request(path, { key, method });
       assert.equal(res.status, 404, `${method} ${path}`);
       assert.equal((await problem(res)).code, "route_not_mapped");
     }
@@ -204,17 +194,17 @@ describe("routes and scopes", () => {
   });
 
   test("encoded slashes and backslashes are refused before routing", async () => {
-    const { key } = await gw.createKey({ scopes: ["admin"] });
+    const { key } = await env.gw.createKey({ scopes: ["admin"] });
     for (const path of ["/v1/contacts/a%2Fb", "/v1/contacts/a%5cb"]) {
-      const res = await gw.request(path, { key });
+      const res = await env.gw.request(path, { key });
       assert.equal(res.status, 400, path);
       assert.equal((await problem(res)).code, "path_ambiguous");
     }
   });
 
   test("a missing grant is a 403 naming the required scope, with limit headers", async () => {
-    const { key } = await gw.createKey({ scopes: ["contacts:read"] });
-    const res = await gw.request("/v1/contacts", { key, method: "POST", body: "{}" });
+    const { key } = await env.gw.createKey({ scopes: ["contacts:read"] });
+    const res = await env.gw.request("/v1/contacts", { key, method: "POST", body: "{}" });
     assert.equal(res.status, 403);
     const body = await problem(res);
     assert.equal(body.code, "insufficient_scope");
@@ -229,13 +219,13 @@ describe("connections", () => {
     // workerd closes a connection whose request body was never read; a pooled client that
     // already reused it then fails with "other side closed". keygate reads small bodies
     // it refuses. Without that, this test saw ~16 socket failures in 480 requests.
-    const { key } = await gw.createKey({ scopes: ["contacts:read"], limits: { per_minute: 100000, per_day: 1000000 } });
+    const { key } = await env.gw.createKey({ scopes: ["contacts:read"], limits: { per_minute: 100000, per_day: 1000000 } });
     let failures = 0;
     await Promise.all(
       Array.from({ length: 8 }, async (_, lane) => {
         for (let i = 0; i < 60; i++) {
           try {
-            const res = await gw.request(i % 3 ? "/v1/contacts" : "/v1/email/send", {
+            const res = await env.gw.request(i % 3 ? "/v1/contacts" : "/v1/email/send", {
               key: i % 2 ? key : "kg_live_bad",
               method: "POST",
               body: JSON.stringify({ lane, i, pad: "x".repeat(2000) }),
@@ -253,8 +243,8 @@ describe("connections", () => {
 
 describe("storage failures fail closed", () => {
   test("without KV or Durable Objects, format errors are still 401 and valid-looking keys are 503", async () => {
-    const { key } = await gw.createKey({ scopes: ["contacts:read"] });
-    const broken = await startGateway({ origin: origin.url, withStore: false });
+    const { key } = await env.gw.createKey({ scopes: ["contacts:read"] });
+    const broken = await startGateway({ origin: env.origin.url, withStore: false });
     try {
       // These never touch storage, so the missing store cannot change their answer.
       assert.equal((await broken.request("/v1/contacts")).status, 401);
@@ -276,7 +266,7 @@ describe("storage failures fail closed", () => {
 
 describe("https only", () => {
   test("plain http is refused with 403 when HTTPS-only is on; https passes", async () => {
-    const strict = await startGateway({ origin: origin.url, bindings: { KEYGATE_HTTPS_ONLY: "true" } });
+    const strict = await startGateway({ origin: env.origin.url, bindings: { KEYGATE_HTTPS_ONLY: "true" } });
     try {
       const res = await strict.request("/v1/contacts");
       assert.equal(res.status, 403);
@@ -292,7 +282,7 @@ describe("https only", () => {
 
 describe("misconfiguration", () => {
   test("an invalid policy makes every request a 503, never a pass-through", async () => {
-    const bad = await startGateway({ origin: origin.url, bindings: { KEYGATE_POLICY: "key_prefix = 5" } });
+    const bad = await startGateway({ origin: env.origin.url, bindings: { KEYGATE_POLICY: "key_prefix = 5" } });
     try {
       const res = await bad.request("/v1/contacts");
       assert.equal(res.status, 503);

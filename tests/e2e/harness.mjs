@@ -1,5 +1,6 @@
 // End-to-end harness: the built Worker (build/index.js + wasm) on a real workerd through
 // Miniflare, with real KV and Durable Objects, in front of a real local origin server.
+import { before, after } from "node:test";
 import { Miniflare } from "miniflare";
 import { createServer, request as httpRequest } from "node:http";
 import { readFileSync } from "node:fs";
@@ -148,6 +149,23 @@ export async function startGateway({ origin, policy = "demo", bindings = {}, wit
     dispose: () => mf.dispose(),
   };
   return gateway;
+}
+
+/**
+ * For a test file: one origin and one gateway in front of it for all its tests, started
+ * before the first and disposed after the last. Use `env.origin` and `env.gw` in tests.
+ */
+export function useGateway(options = {}) {
+  const env = {};
+  before(async () => {
+    env.origin = await startOrigin();
+    env.gw = await startGateway({ origin: env.origin.url, ...options });
+  });
+  after(async () => {
+    await env.gw?.dispose();
+    await env.origin?.close();
+  });
+  return env;
 }
 
 /** Parses an IETF `RateLimit` field into { policyName: { r, t } }. */

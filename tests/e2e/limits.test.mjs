@@ -1,28 +1,18 @@
 // Exact per-key limits, end to end: counted in the key's Durable Object on workerd.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startGateway, startOrigin, parseRateLimit } from "./harness.mjs";
+import { useGateway, parseRateLimit } from "./harness.mjs";
 
-let origin;
-let gw;
-
-before(async () => {
-  origin = await startOrigin();
-  gw = await startGateway({ origin: origin.url });
-});
-after(async () => {
-  await gw?.dispose();
-  await origin?.close();
-});
+const env = useGateway();
 
 function callsFor(keyId) {
-  return origin.received.filter((r) => r.headers["x-keygate-key-id"] === keyId).length;
+  return env.origin.received.filter((r) => r.headers["x-keygate-key-id"] === keyId).length;
 }
 
 test("N requests pass, N+1 is a 429 with Retry-After, and the 429 uses no day budget", async () => {
-  const { key, id } = await gw.createKey({ scopes: ["contacts:read"], limits: { per_minute: 3, per_day: 100 } });
+  const { key, id } = await env.gw.createKey({ scopes: ["contacts:read"], limits: { per_minute: 3, per_day: 100 } });
   for (let i = 1; i <= 3; i++) {
-    const res = await gw.request("/v1/contacts", { key });
+    const res = await env.gw.request("/v1/contacts", { key });
     assert.equal(res.status, 200);
     assert.equal(res.headers.get("ratelimit-policy"), '"minute";q=3;w=60, "day";q=100;w=86400');
     const state = parseRateLimit(res.headers.get("ratelimit"));
@@ -32,7 +22,7 @@ test("N requests pass, N+1 is a 429 with Retry-After, and the 429 uses no day bu
     assert.equal(res.headers.get("x-ratelimit-remaining"), String(3 - i));
   }
   for (let attempt = 0; attempt < 3; attempt++) {
-    const res = await gw.request("/v1/contacts", { key });
+    const res = await env.gw.request("/v1/contacts", { key });
     assert.equal(res.status, 429);
     const retryAfter = Number(res.headers.get("retry-after"));
     assert.ok(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 60, `Retry-After ${retryAfter}`);
@@ -46,10 +36,10 @@ test("N requests pass, N+1 is a 429 with Retry-After, and the 429 uses no day bu
 });
 
 test("when the day is used up, Retry-After points at UTC midnight", async () => {
-  const { key, id } = await gw.createKey({ scopes: ["contacts:read"], limits: { per_minute: 2, per_day: 2 } });
-  assert.equal((await gw.request("/v1/contacts", { key })).status, 200);
-  assert.equal((await gw.request("/v1/contacts", { key })).status, 200);
-  const res = await gw.request("/v1/contacts", { key });
+  const { key, id } = await env.gw.createKey({ scopes: ["contacts:read"], limits: { per_minute: 2, per_day: 2 } });
+  assert.equal((await env.gw.request("/v1/contacts", { key })).status, 200);
+  assert.equal((await env.gw.request("/v1/contacts", { key })).status, 200);
+  const res = await env.gw.request("/v1/contacts", { key });
   assert.equal(res.status, 429);
   // Both windows are full; the day frees up later, so it decides the wait.
   const now = new Date();
@@ -66,9 +56,9 @@ test("when the day is used up, Retry-After points at UTC midnight", async () => 
 });
 
 test("concurrent requests for one key never exceed its limit", async () => {
-  const { key, id } = await gw.createKey({ scopes: ["contacts:read"], limits: { per_minute: 10, per_day: 1000 } });
+  const { key, id } = await env.gw.createKey({ scopes: ["contacts:read"], limits: { per_minute: 10, per_day: 1000 } });
   const statuses = await Promise.all(
-    Array.from({ length: 40 }, () => gw.request("/v1/contacts", { key }).then(async (r) => (await r.arrayBuffer(), r.status))),
+    Array.from({ length: 40 }, () => env.gw.request("/v1/contacts", { key }).then(async (r) => (await r.arrayBuffer(), r.status))),
   );
   assert.equal(statuses.filter((s) => s === 200).length, 10);
   assert.equal(statuses.filter((s) => s === 429).length, 30);
@@ -76,16 +66,16 @@ test("concurrent requests for one key never exceed its limit", async () => {
 });
 
 test("limits are per key: one key's exhaustion leaves another untouched", async () => {
-  const a = await gw.createKey({ scopes: ["contacts:read"], limits: { per_minute: 1, per_day: 10 } });
-  const b = await gw.createKey({ scopes: ["contacts:read"], limits: { per_minute: 1, per_day: 10 } });
-  assert.equal((await gw.request("/v1/contacts", { key: a.key })).status, 200);
-  assert.equal((await gw.request("/v1/contacts", { key: a.key })).status, 429);
-  assert.equal((await gw.request("/v1/contacts", { key: b.key })).status, 200);
+  const a = await env.gw.createKey({ scopes: ["contacts:read"], limits: { per_minute: 1, per_day: 10 } });
+  const b = await env.gw.createKey({ scopes: ["contacts:read"], limits: { per_minute: 1, per_day: 10 } });
+  assert.equal((await env.gw.request("/v1/contacts", { key: a.key })).status, 200);
+  assert.equal((await env.gw.request("/v1/contacts", { key: a.key })).status, 429);
+  assert.equal((await env.gw.request("/v1/contacts", { key: b.key })).status, 200);
 });
 
 test("a key without its own limits follows the policy defaults (120/min, 50,000/day)", async () => {
-  const created = await gw.createKey({ scopes: ["contacts:read"] });
+  const created = await env.gw.createKey({ scopes: ["contacts:read"] });
   assert.deepEqual(created.limits, { per_minute: 120, per_day: 50000, source: "policy" });
-  const res = await gw.request("/v1/contacts", { key: created.key });
+  const res = await env.gw.request("/v1/contacts", { key: created.key });
   assert.equal(res.headers.get("ratelimit-policy"), '"minute";q=120;w=60, "day";q=50000;w=86400');
 });

@@ -1,20 +1,10 @@
 // Scope evaluation end to end, on every grant kind of the demo policy (policies/demo.toml),
 // plus the seed policies' distinctive rules.
-import { test, before, after, describe } from "node:test";
+import { test, describe } from "node:test";
 import assert from "node:assert/strict";
-import { startGateway, startOrigin, policyText } from "./harness.mjs";
+import { useGateway, startGateway, policyText } from "./harness.mjs";
 
-let origin;
-let gw;
-
-before(async () => {
-  origin = await startOrigin();
-  gw = await startGateway({ origin: origin.url });
-});
-after(async () => {
-  await gw?.dispose();
-  await origin?.close();
-});
+const env = useGateway();
 
 const ROUTES = {
   "contacts:read": ["GET", "/v1/contacts"],
@@ -37,11 +27,11 @@ const ROUTES = {
  * of ROUTES); every other route must be a 403 naming exactly that scope.
  */
 async function expectAccess(scopes, { allowed = [], approval = [] }) {
-  const { key } = await gw.createKey({ scopes, limits: { per_minute: 1000, per_day: 10000 } });
+  const { key } = await env.gw.createKey({ scopes, limits: { per_minute: 1000, per_day: 10000 } });
   for (const [name, [method, path]] of Object.entries(ROUTES)) {
     let res;
     try {
-      res = await gw.request(path, { key, method, body: method === "GET" ? undefined : "{}" });
+      res = await env.gw.request(path, { key, method, body: method === "GET" ? undefined : "{}" });
     } catch (e) {
       throw new Error(`${method} ${path}: ${e.message} (${e.cause?.code} ${e.cause?.message})`);
     }
@@ -122,7 +112,7 @@ describe("policy options", () => {
   test("unmapped routes can answer 403 instead of 404", async () => {
     const policy = policyText("demo").replace("unmapped_route_status = 404", "unmapped_route_status = 403");
     assert.notEqual(policy, policyText("demo"));
-    const strict = await startGateway({ origin: origin.url, bindings: { KEYGATE_POLICY: policy } });
+    const strict = await startGateway({ origin: env.origin.url, bindings: { KEYGATE_POLICY: policy } });
     try {
       const { key } = await strict.createKey({ scopes: ["admin"] });
       const res = await strict.request("/v1/not-mapped", { key });
@@ -134,7 +124,7 @@ describe("policy options", () => {
   });
 
   test("seed 004 (coarse scopes, sk_ keys): admin includes read:all and write:all", async () => {
-    const seed = await startGateway({ origin: origin.url, policy: "seed-004-coarse" });
+    const seed = await startGateway({ origin: env.origin.url, policy: "seed-004-coarse" });
     try {
       const reader = await seed.createKey({ scopes: ["read:all"] });
       assert.match(reader.key, /^sk_live_/);
