@@ -6,7 +6,7 @@
 //! gate), so an admitted request's count is durable.
 
 use super::platform::{self, now_ms};
-use crate::authority::{Command, Counters, KeyRecord, KeyState, Reply};
+use crate::authority::{Changed, Command, Counters, KeyRecord, KeyState, Reply};
 use crate::key::KeyId;
 use crate::problem::GatewayError;
 use serde::Serialize;
@@ -87,7 +87,7 @@ impl DurableObject for KeyAuthority {
         let Some((reply, changed)) = outcome else {
             return Response::error("state not loaded", 500);
         };
-        if let Err(error) = self.persist(changed.record, changed.counters).await {
+        if let Err(error) = self.persist(changed).await {
             // Forget the in-memory state so the next request reloads what was really stored.
             *self.key.borrow_mut() = None;
             return Err(error);
@@ -118,36 +118,35 @@ impl KeyAuthority {
         Ok(())
     }
 
-    async fn persist(&self, record: bool, counters: bool) -> Result<()> {
+    /// Writes what changed. The hot path (an admitted request) changes only the counters.
+    async fn persist(&self, changed: Changed) -> Result<()> {
         #[derive(Serialize)]
         struct Both {
             record: String,
             counters: String,
         }
-        let (record_json, counters_json) = {
+        let serialized = {
             let slot = self.key.borrow();
             let Some(key) = slot.as_ref() else {
                 return Ok(());
             };
-            (
-                serde_json::to_string(&key.record)?,
-                serde_json::to_string(&key.counters)?,
-            )
+            let record = match changed.record {
+                true => Some(serde_json::to_string(&key.record)?),
+                false => None,
+            };
+            let counters = match changed.counters {
+                true => Some(serde_json::to_string(&key.counters)?),
+                false => None,
+            };
+            (record, counters)
         };
         let storage = self.state.storage();
-        match (record, counters) {
+        match serialized {
             // One call, so both values are committed together or not at all.
-            (true, true) => {
-                storage
-                    .put_multiple(Both {
-                        record: record_json,
-                        counters: counters_json,
-                    })
-                    .await
-            }
-            (true, false) => storage.put(RECORD, record_json).await,
-            (false, true) => storage.put(COUNTERS, counters_json).await,
-            (false, false) => Ok(()),
+            (Some(record), Some(counters)) => storage.put_multiple(Both { record, counters }).await,
+            (Some(record), None) => storage.put(RECORD, record).await,
+            (None, Some(counters)) => storage.put(COUNTERS, counters).await,
+            (None, None) => Ok(()),
         }
     }
 }
