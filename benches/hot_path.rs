@@ -72,8 +72,10 @@ fn identity() -> Identity {
         key_id: "key_4fQx9ZbT2mLk8RwE1nVh7c".to_string(),
         key_name: "Zapier — prod".to_string(),
         workspace: "acme".to_string(),
+        environment: "live".to_string(),
         scopes: vec!["contacts:read".to_string(), "email:read".to_string()],
         request_id: "req_7Hc2LpQ9xVb4Nt1ZkR8mWs".to_string(),
+        approval_id: None,
         timestamp: NOW_SEC,
     }
 }

@@ -6,14 +6,18 @@
 //   4. refuse timestamps more than a few minutes from now (replays).
 import { createHmac, timingSafeEqual } from "node:crypto";
 
+// Signed in this order, after the method, host and path; an absent approval id is signed as "".
 const FIELDS = [
   "x-keygate-key-id",
   "x-keygate-key-name",
   "x-keygate-workspace",
+  "x-keygate-environment",
   "x-keygate-scopes",
   "x-keygate-request-id",
+  "x-keygate-approval-id",
   "x-keygate-timestamp",
 ];
+const OPTIONAL = new Set(["x-keygate-approval-id"]);
 
 /**
  * @param {object} request  { method, host, pathAndQuery, headers } where headers maps
@@ -24,7 +28,7 @@ const FIELDS = [
 export function verifyKeygateRequest(request, secret, { nowSecs = Date.now() / 1000, toleranceSecs = 300 } = {}) {
   const values = [];
   for (const name of FIELDS) {
-    const value = request.headers[name];
+    const value = request.headers[name] ?? (OPTIONAL.has(name) ? "" : undefined);
     if (typeof value !== "string") return { ok: false, error: `missing header ${name}` };
     values.push(value);
   }
@@ -38,7 +42,7 @@ export function verifyKeygateRequest(request, secret, { nowSecs = Date.now() / 1
   if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) {
     return { ok: false, error: "signature does not match" };
   }
-  const timestamp = Number(values[5]);
+  const timestamp = Number(values[7]);
   if (!Number.isInteger(timestamp) || Math.abs(nowSecs - timestamp) > toleranceSecs) {
     return { ok: false, error: "timestamp outside the tolerance" };
   }
@@ -48,8 +52,10 @@ export function verifyKeygateRequest(request, secret, { nowSecs = Date.now() / 1
       keyId: values[0],
       keyName: decodeURIComponent(values[1]),
       workspace: values[2],
-      scopes: values[3] ? values[3].split(" ") : [],
-      requestId: values[4],
+      environment: values[3],
+      scopes: values[4] ? values[4].split(" ") : [],
+      requestId: values[5],
+      approvalId: values[6] || null,
       timestamp,
     },
   };

@@ -316,7 +316,15 @@ fn webhook(value: Option<&Value>, https_only: bool) -> Result<Option<String>, Fi
         Some(_) => return Err(FieldError::new("rejection_webhook", "must be a URL string")),
     };
     let error = |m: &str| Err(FieldError::new("rejection_webhook", m));
-    let origin = match crate::config::Origin::parse(text) {
+    // Hook URLs often carry a token in the query; a fragment never reaches a server.
+    if text.contains('#') {
+        return error("must not contain a fragment (`#`)");
+    }
+    if text.contains(char::is_whitespace) {
+        return error("must not contain spaces");
+    }
+    let without_query = text.split_once('?').map_or(text.as_str(), |(base, _)| base);
+    let origin = match crate::config::Origin::parse(without_query) {
         Ok(origin) => origin,
         Err(m) => return error(&m),
     };
@@ -1015,9 +1023,9 @@ mod tests {
             "hooks.example.com/r",
             "https://",
             "https:///path",
-            "https://hooks.example.com/r?token=1",
             "https://hooks.example.com/r#frag",
             "https://hooks.example.com/a b",
+            "https://hooks.example.com/r?token=a b",
             "HTTPS://hooks.example.com/r",
             "",
         ] {
@@ -1028,6 +1036,15 @@ mod tests {
                 );
             }
         }
+        // Hook URLs commonly carry a token in the query: that is accepted.
+        let with_token = "https://hooks.example.com/r?token=abc&v=2";
+        assert_eq!(
+            parse(&with("rejection_webhook", json!(with_token)))
+                .unwrap()
+                .rejection_webhook
+                .as_deref(),
+            Some(with_token)
+        );
         let long = format!("https://hooks.example.com/{}", "a".repeat(2048));
         assert_eq!(
             refused_on(

@@ -91,6 +91,7 @@ pub struct Grantee {
     pub key_id: KeyId,
     pub key_name: String,
     pub workspace: String,
+    pub environment: Environment,
     pub scopes: Vec<String>,
 }
 
@@ -245,14 +246,15 @@ impl KeyState {
         let limits = record.effective_limits(policy);
         let peek_headers =
             |counters: &Counters| headers_of(&limits::peek(&counters.limiter, &limits, now_ms));
-        let required_scope = format!("{}:{}", target.resource, target.action.as_str());
         match policy.decide(&record.scopes, &target) {
             Access::Allowed => {}
             Access::NeedsApproval => {
+                // The scope that would allow it outright; the approval level is held already.
+                let required_scope = format!("{}:{}", target.resource, target.action.as_str());
                 return refuse(
                     Refusal::ApprovalRequired { required_scope },
                     peek_headers(&self.counters),
-                )
+                );
             }
             Access::Denied { required_scope } => {
                 return refuse(
@@ -268,6 +270,7 @@ impl KeyState {
                     key_id: record.id.clone(),
                     key_name: record.name.clone(),
                     workspace: record.workspace.clone(),
+                    environment: record.environment,
                     scopes: record.scopes.clone(),
                 };
                 (
@@ -704,6 +707,7 @@ mod tests {
                 key_id: record.id.clone(),
                 key_name: "Zapier".into(),
                 workspace: "acme".into(),
+                environment: Environment::Live,
                 scopes: vec!["contacts:write".into(), "tags:read".into()],
             }
         );

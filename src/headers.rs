@@ -15,6 +15,7 @@
 //! assert_eq!(clean, vec![("Accept".to_string(), "application/json".to_string())]);
 //! ```
 
+use crate::ambiguity::normalize_header_name;
 use crate::identity::RESERVED_PREFIX;
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1, plus the legacy ones proxies still see), and the
@@ -32,22 +33,27 @@ const ALWAYS_STRIPPED: &[&str] = &[
     "trailer",
     "transfer-encoding",
     "upgrade",
+    // Client IP claims a client can forge; the platform's own (CF-Connecting-IP) stays.
+    "x-real-ip",
+    "true-client-ip",
 ];
 
 /// Returns the headers that may be forwarded, in their original order and spelling.
+/// Names compare with `_` as `-` (see [`normalize_header_name`]): a CGI-style origin reads
+/// `X_Keygate_Key_Id` as `X-Keygate-Key-Id`, so both spellings are stripped.
 pub fn sanitize_request_headers(headers: Vec<(String, String)>) -> Vec<(String, String)> {
     // A client may name any header in `Connection` to have it treated as hop-by-hop.
     let connection_listed: Vec<String> = headers
         .iter()
         .filter(|(name, _)| name.eq_ignore_ascii_case("connection"))
         .flat_map(|(_, value)| value.split(','))
-        .map(|token| token.trim().to_ascii_lowercase())
+        .map(|token| normalize_header_name(token.trim()))
         .filter(|token| !token.is_empty())
         .collect();
     headers
         .into_iter()
         .filter(|(name, _)| {
-            let lower = name.to_ascii_lowercase();
+            let lower = normalize_header_name(name);
             !(ALWAYS_STRIPPED.contains(&lower.as_str())
                 || lower.starts_with(RESERVED_PREFIX)
                 || lower.starts_with("x-forwarded-")
@@ -95,6 +101,24 @@ mod tests {
     }
 
     #[test]
+    fn underscore_spellings_and_ip_claims_are_stripped_too() {
+        let input = pairs(&[
+            ("X_Keygate_Key_Id", "key_spoofed"),
+            ("X-Keygate_Workspace", "other"),
+            ("X_Forwarded_For", "6.6.6.6"),
+            ("X-Real-IP", "6.6.6.6"),
+            ("True-Client-IP", "6.6.6.6"),
+            ("Connection", "x_hop"),
+            ("X-Hop", "1"),
+            ("x_custom_header", "kept"),
+        ]);
+        assert_eq!(
+            sanitize_request_headers(input),
+            pairs(&[("x_custom_header", "kept")])
+        );
+    }
+
+    #[test]
     fn strips_headers_named_in_connection() {
         let input = pairs(&[
             ("Connection", "keep-alive, X-Secret-Hop ,x-other"),
@@ -108,11 +132,11 @@ mod tests {
     proptest! {
         #[test]
         fn nothing_reserved_or_authorizing_survives(
-            names in proptest::collection::vec("(?i)(x-keygate-[a-z-]{0,10}|authorization|x-forwarded-[a-z]{1,5}|[a-z-]{1,12})", 0..12),
+            names in proptest::collection::vec("(?i)(x[-_]keygate[-_][a-z_-]{0,10}|authorization|x[-_]forwarded[-_][a-z]{1,5}|[a-z_-]{1,12})", 0..12),
         ) {
             let input: Vec<(String, String)> = names.iter().map(|n| (n.clone(), "v".to_string())).collect();
             for (name, _) in sanitize_request_headers(input) {
-                let lower = name.to_ascii_lowercase();
+                let lower = normalize_header_name(&name);
                 prop_assert!(!lower.starts_with("x-keygate-"));
                 prop_assert!(!lower.starts_with("x-forwarded-"));
                 prop_assert!(lower != "authorization" && lower != "connection");

@@ -9,7 +9,8 @@
 //! let secret = SigningSecret::new(b"shared with the origin".to_vec());
 //! let identity = Identity {
 //!     key_id: "key_1".into(), key_name: "Zapier".into(), workspace: "acme".into(),
-//!     scopes: vec!["contacts:read".into()], request_id: "req_1".into(), timestamp: 1_900_000_000,
+//!     environment: "live".into(), scopes: vec!["contacts:read".into()],
+//!     request_id: "req_1".into(), approval_id: None, timestamp: 1_900_000_000,
 //! };
 //! let line = RequestLine { method: "GET", host: "api.internal", path_and_query: "/v1/contacts?page=2" };
 //! let headers = identity.headers(&sign(&secret, &line, &identity));
@@ -31,8 +32,11 @@ pub const RESERVED_PREFIX: &str = "x-keygate-";
 pub const KEY_ID: &str = "X-Keygate-Key-Id";
 pub const KEY_NAME: &str = "X-Keygate-Key-Name";
 pub const WORKSPACE: &str = "X-Keygate-Workspace";
+pub const ENVIRONMENT: &str = "X-Keygate-Environment";
 pub const SCOPES: &str = "X-Keygate-Scopes";
 pub const REQUEST_ID: &str = "X-Keygate-Request-Id";
+/// Only on a request a human approved (the approval queue); signed as empty otherwise.
+pub const APPROVAL_ID: &str = "X-Keygate-Approval-Id";
 pub const TIMESTAMP: &str = "X-Keygate-Timestamp";
 pub const SIGNATURE: &str = "X-Keygate-Signature";
 
@@ -79,8 +83,12 @@ pub struct Identity {
     /// The key's display name, free text; percent-encoded on the wire.
     pub key_name: String,
     pub workspace: String,
+    /// `live` or `test`, so an origin can keep test keys away from real data.
+    pub environment: String,
     pub scopes: Vec<String>,
     pub request_id: String,
+    /// The approval that released this request, if a human approved it.
+    pub approval_id: Option<String>,
     /// Unix seconds when keygate forwarded the request.
     pub timestamp: u64,
 }
@@ -88,15 +96,20 @@ pub struct Identity {
 impl Identity {
     /// The headers to add to the origin request, the signature among them.
     pub fn headers(&self, signature: &str) -> Vec<(&'static str, String)> {
-        vec![
+        let mut headers = vec![
             (KEY_ID, self.key_id.clone()),
             (KEY_NAME, percent_encode(&self.key_name)),
             (WORKSPACE, self.workspace.clone()),
+            (ENVIRONMENT, self.environment.clone()),
             (SCOPES, self.scopes.join(" ")),
             (REQUEST_ID, self.request_id.clone()),
             (TIMESTAMP, self.timestamp.to_string()),
             (SIGNATURE, signature.to_string()),
-        ]
+        ];
+        if let Some(approval_id) = &self.approval_id {
+            headers.push((APPROVAL_ID, approval_id.clone()));
+        }
+        headers
     }
 }
 
@@ -111,8 +124,10 @@ fn canonical_string(line: &RequestLine, fields: &WireFields) -> String {
         fields.key_id,
         fields.key_name,
         fields.workspace,
+        fields.environment,
         fields.scopes,
         fields.request_id,
+        fields.approval_id,
         fields.timestamp,
     ]
     .join("\n")
@@ -123,8 +138,11 @@ struct WireFields<'a> {
     key_id: &'a str,
     key_name: &'a str,
     workspace: &'a str,
+    environment: &'a str,
     scopes: &'a str,
     request_id: &'a str,
+    /// Empty when the request was not approved by a human.
+    approval_id: &'a str,
     timestamp: &'a str,
 }
 
@@ -143,8 +161,10 @@ pub fn sign(secret: &SigningSecret, line: &RequestLine, identity: &Identity) -> 
         key_id: &identity.key_id,
         key_name: &key_name,
         workspace: &identity.workspace,
+        environment: &identity.environment,
         scopes: &scopes,
         request_id: &identity.request_id,
+        approval_id: identity.approval_id.as_deref().unwrap_or(""),
         timestamp: &timestamp,
     };
     let mac = signature_over(secret, line, &fields);
@@ -190,19 +210,21 @@ pub fn verify<'h>(
     now_secs: u64,
     tolerance_secs: u64,
 ) -> Result<Identity, VerifyError> {
-    let get = |name: &'static str| -> Result<&'h str, VerifyError> {
-        let value = header(name).ok_or(VerifyError::MissingHeader(name))?;
-        if value.contains(['\n', '\r']) {
-            return Err(VerifyError::MalformedHeader(name));
+    let optional = |name: &'static str| -> Result<Option<&'h str>, VerifyError> {
+        match header(name) {
+            Some(value) if value.contains(['\n', '\r']) => Err(VerifyError::MalformedHeader(name)),
+            other => Ok(other),
         }
-        Ok(value)
     };
+    let get = |name: &'static str| optional(name)?.ok_or(VerifyError::MissingHeader(name));
     let fields = WireFields {
         key_id: get(KEY_ID)?,
         key_name: get(KEY_NAME)?,
         workspace: get(WORKSPACE)?,
+        environment: get(ENVIRONMENT)?,
         scopes: get(SCOPES)?,
         request_id: get(REQUEST_ID)?,
+        approval_id: optional(APPROVAL_ID)?.unwrap_or(""),
         timestamp: get(TIMESTAMP)?,
     };
     let presented = get(SIGNATURE)?
@@ -230,6 +252,7 @@ pub fn verify<'h>(
         key_id: fields.key_id.to_string(),
         key_name: percent_decode(fields.key_name),
         workspace: fields.workspace.to_string(),
+        environment: fields.environment.to_string(),
         scopes: fields
             .scopes
             .split(' ')
@@ -237,6 +260,9 @@ pub fn verify<'h>(
             .map(String::from)
             .collect(),
         request_id: fields.request_id.to_string(),
+        approval_id: Some(fields.approval_id)
+            .filter(|id| !id.is_empty())
+            .map(String::from),
         timestamp,
     })
 }
@@ -295,8 +321,10 @@ mod tests {
             key_id: "key_abc".into(),
             key_name: "Claude Desktop — prod 100%".into(),
             workspace: "acme".into(),
+            environment: "live".into(),
             scopes: vec!["contacts:read".into(), "email:send-approval".into()],
             request_id: "req_1".into(),
+            approval_id: None,
             timestamp: 1_900_000_000,
         }
     }
@@ -385,6 +413,32 @@ mod tests {
     }
 
     #[test]
+    fn the_approval_id_is_signed_when_present_and_cannot_be_added_or_removed() {
+        let approved = Identity {
+            approval_id: Some("apr_7".into()),
+            ..identity()
+        };
+        let headers = headers_of(&approved, &sign(&secret(), &LINE, &approved));
+        let verified = verify(&secret(), &LINE, lookup(&headers), 1_900_000_000, 300).unwrap();
+        assert_eq!(verified.approval_id.as_deref(), Some("apr_7"));
+        // Dropping the header from an approved request breaks the signature...
+        let mut stripped = headers.clone();
+        stripped.retain(|(n, _)| n != APPROVAL_ID);
+        assert_eq!(
+            verify(&secret(), &LINE, lookup(&stripped), 1_900_000_000, 300),
+            Err(VerifyError::BadSignature)
+        );
+        // ...and so does adding one to a request nobody approved.
+        let plain = identity();
+        let mut added = headers_of(&plain, &sign(&secret(), &LINE, &plain));
+        added.push((APPROVAL_ID.to_string(), "apr_forged".into()));
+        assert_eq!(
+            verify(&secret(), &LINE, lookup(&added), 1_900_000_000, 300),
+            Err(VerifyError::BadSignature)
+        );
+    }
+
+    #[test]
     fn stale_or_future_timestamps_fail() {
         let id = identity();
         let headers = headers_of(&id, &sign(&secret(), &LINE, &id));
@@ -431,8 +485,9 @@ mod tests {
         fn signatures_round_trip_for_any_identity(
             name in "\\PC{0,30}", workspace in "[a-z0-9_-]{1,20}", ts in 0u64..4_000_000_000,
             scopes in proptest::collection::vec("[a-z_]{1,8}:[a-z-]{1,12}", 0..4),
+            approval_id in proptest::option::of("apr_[A-Za-z0-9]{1,22}"),
         ) {
-            let id = Identity { key_name: name, workspace, scopes, timestamp: ts, ..identity() };
+            let id = Identity { key_name: name, workspace, scopes, approval_id, timestamp: ts, ..identity() };
             let headers = headers_of(&id, &sign(&secret(), &LINE, &id));
             prop_assert_eq!(verify(&secret(), &LINE, lookup(&headers), ts, 0).unwrap(), id);
         }

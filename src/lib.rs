@@ -12,6 +12,7 @@
 //! (strip, then add signed identity) → origin.
 
 pub mod admin;
+pub mod ambiguity;
 pub mod authority;
 pub mod config;
 pub mod headers;

@@ -549,11 +549,13 @@ impl Policy {
     /// The target of the first route, in file order, that matches `method` and `path`
     /// (`path` without the query string). `None` means unmapped: deny.
     ///
-    /// Security: a path with a dot segment (`.`, `..`, or their `%2e` spellings) or an
-    /// encoded separator (`%2f`, `%5c`, `\`) never matches. An origin that normalises or
-    /// decodes it could resolve it to a different resource than the one we authorised.
+    /// Security: an ambiguous path ([`crate::ambiguity::path_ambiguity`]: dot segments,
+    /// encoded separators, `;` parameters, `//`, ...) never matches. An origin that
+    /// normalises or decodes it could resolve it to a different resource than the one we
+    /// authorised. (The gateway refuses such paths with a 400 before routing; this is the
+    /// backstop.)
     pub fn route(&self, method: &str, path: &str) -> Option<RouteTarget> {
-        if is_ambiguous_path(path) {
+        if crate::ambiguity::path_ambiguity(path).is_some() {
             return None;
         }
         self.routes
@@ -705,25 +707,6 @@ impl Policy {
             }
         })
     }
-}
-
-/// A path whose meaning an origin might change by normalising or decoding it.
-fn is_ambiguous_path(path: &str) -> bool {
-    path.contains('\\')
-        || path.split('/').any(|segment| {
-            is_dot_segment(segment)
-                || segment.as_bytes().windows(3).any(|window| {
-                    window.eq_ignore_ascii_case(b"%2f") || window.eq_ignore_ascii_case(b"%5c")
-                })
-        })
-}
-
-/// `.` and `..` in any of the spellings URL parsers treat alike (WHATWG: `%2e` is a dot).
-fn is_dot_segment(segment: &str) -> bool {
-    const DOT_SPELLINGS: [&str; 6] = [".", "..", "%2e", ".%2e", "%2e.", "%2e%2e"];
-    DOT_SPELLINGS
-        .iter()
-        .any(|spelling| segment.eq_ignore_ascii_case(spelling))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1243,7 +1226,7 @@ fn parse_path_pattern(path: &str) -> Result<Vec<Segment>, String> {
             ));
         } else if raw.is_empty() && position != last {
             return Err(format!("{path:?} has an empty segment (\"//\")"));
-        } else if is_dot_segment(raw) {
+        } else if crate::ambiguity::is_dot_segment(raw) {
             return Err(format!(
                 "segment {raw:?} is a dot segment; requests containing one are never routed"
             ));

@@ -42,8 +42,18 @@ pub enum GatewayError {
     RouteNotMapped {
         status: u16,
     },
-    /// A path whose meaning could differ between keygate and the origin (encoded `/`, `\`, NUL).
-    AmbiguousPath,
+    /// A path whose meaning could differ between keygate and the origin (see `ambiguity`).
+    AmbiguousPath {
+        reason: &'static str,
+    },
+    /// A header or query parameter that could make the origin act on another method or path.
+    OverrideNotAllowed {
+        what: String,
+    },
+    /// A method keygate cannot forward faithfully (not one of the standard HTTP methods).
+    MethodNotSupported,
+    /// A GET or HEAD request with a body, which cannot be forwarded.
+    BodyNotAllowed,
     RateLimited {
         window: Window,
         retry_after_secs: u64,
@@ -109,7 +119,10 @@ impl GatewayError {
             KeyExpired => (401, "key_expired", "Unauthorized"),
             InsufficientScope { .. } => (403, "insufficient_scope", "Forbidden"),
             RouteNotMapped { status } => (*status, "route_not_mapped", "Route not available"),
-            AmbiguousPath => (400, "path_ambiguous", "Bad Request"),
+            AmbiguousPath { .. } => (400, "path_ambiguous", "Bad Request"),
+            OverrideNotAllowed { .. } => (400, "override_not_allowed", "Bad Request"),
+            MethodNotSupported => (501, "method_not_supported", "Not Implemented"),
+            BodyNotAllowed => (400, "body_not_allowed", "Bad Request"),
             RateLimited { .. } => (429, "rate_limited", "Too Many Requests"),
             ApprovalQueueUnavailable { .. } => {
                 (501, "approval_queue_unavailable", "Approval required")
@@ -141,7 +154,10 @@ impl GatewayError {
             KeyExpired => "the key has expired".into(),
             InsufficientScope { required_scope } => format!("this request needs the scope `{required_scope}`, which the key does not have"),
             RouteNotMapped { .. } => "no route matches this method and path".into(),
-            AmbiguousPath => "the path contains an encoded slash, backslash or NUL, which keygate does not forward".into(),
+            AmbiguousPath { reason } => format!("the path contains {reason}, which the origin could read as a different path; keygate does not forward it"),
+            OverrideNotAllowed { what } => format!("{what} could make the origin act on another method or path than the one authorised; send the real method and path instead"),
+            MethodNotSupported => "keygate forwards only the standard HTTP methods (GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS)".into(),
+            BodyNotAllowed => "a GET or HEAD request cannot carry a body".into(),
             RateLimited { window, retry_after_secs } => format!(
                 "the key's {} limit is used up; retry after {retry_after_secs} seconds",
                 match window { Window::Minute => "per-minute", Window::Day => "per-day" }

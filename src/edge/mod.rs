@@ -7,7 +7,7 @@ mod authority_object;
 mod platform;
 mod proxy;
 
-use crate::authority::{Command, LimitHeaders, Reply};
+use crate::authority::{Command, Reply};
 use crate::config::Config;
 use crate::key::{self, hash_key, KeyFormatError, KeyId};
 use crate::problem::GatewayError;
@@ -66,7 +66,8 @@ async fn gateway(
     config: &Config,
     request_id: &str,
 ) -> std::result::Result<Response, Refused> {
-    let url = req.url().map_err(|_| GatewayError::AmbiguousPath)?;
+    // The runtime hands us a parsed URL; failing to read it back would be our bug.
+    let url = req.url().map_err(|_| GatewayError::Internal)?;
 
     // Transport: on Workers the URL's scheme is the client's.
     if config.https_only && url.scheme() != "https" {
@@ -81,12 +82,18 @@ async fn gateway(
         KeyFormatError::ChecksumMismatch => GatewayError::KeyChecksumMismatch,
     })?;
 
-    // Route: which resource and action this request needs; unmapped means denied.
+    // Route: refuse whatever the origin could read differently, then find which resource
+    // and action the request needs; unmapped means denied.
+    let method = req.inner().method();
     let path = url.path();
-    if is_ambiguous_path(path) {
-        return Err(GatewayError::AmbiguousPath.into());
-    }
-    let method = req.method().to_string();
+    let header_names: Vec<String> = req.headers().keys().collect();
+    crate::ambiguity::check_request(
+        &method,
+        path,
+        url.query(),
+        header_names.iter().map(String::as_str),
+        req.inner().body().is_some(),
+    )?;
     let target = config
         .policy
         .route(&method, path)
@@ -121,14 +128,15 @@ async fn gateway(
         other => return Err(platform::unexpected_reply(&other)),
     };
 
-    // Forward: strip, sign, stream to the origin.
-    proxy::forward(req, &url, config, &grantee, request_id, now_ms())
-        .await
-        .map(|response| proxy::with_headers(response, &limit_headers, request_id))
-        .map_err(|error| Refused {
+    // Forward: strip, sign, stream to the origin. The request was counted, so even an
+    // origin failure shows the key's limit state.
+    match proxy::forward(req, &url, config, &grantee, request_id, now_ms()).await {
+        Ok(response) => Ok(proxy::with_headers(response, &limit_headers, request_id)),
+        Err(error) => Err(Refused {
             error,
-            limit_headers: LimitHeaders::new(),
-        })
+            limit_headers,
+        }),
+    }
 }
 
 fn bearer_token(authorization: Option<&str>) -> std::result::Result<&str, GatewayError> {
@@ -145,14 +153,6 @@ fn bearer_token(authorization: Option<&str>) -> std::result::Result<&str, Gatewa
         return Err(GatewayError::MissingCredentials);
     }
     Ok(token)
-}
-
-/// Encoded separators could make the origin see a different path than the one routed.
-fn is_ambiguous_path(path: &str) -> bool {
-    let lower = path.to_ascii_lowercase();
-    ["%2f", "%5c", "%00", "\\"]
-        .iter()
-        .any(|needle| lower.contains(needle))
 }
 
 /// KV is the replicated index; a miss is an unknown key, an error fails closed.

@@ -37,8 +37,10 @@ pub async fn forward(
         key_id: grantee.key_id.to_string(),
         key_name: grantee.key_name.clone(),
         workspace: grantee.workspace.clone(),
+        environment: grantee.environment.as_str().to_string(),
         scopes: grantee.scopes.clone(),
         request_id: request_id.to_string(),
+        approval_id: None,
         timestamp: now_ms / 1000,
     };
     let line = RequestLine {

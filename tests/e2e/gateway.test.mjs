@@ -99,13 +99,15 @@ describe("proxying", () => {
     assert.equal(seen.headers.authorization, undefined);
     assert.equal(seen.headers["x-keygate-key-id"], id);
     assert.equal(seen.headers["x-keygate-workspace"], "acme");
+    assert.equal(seen.headers["x-keygate-environment"], "live");
     assert.equal(seen.headers["x-keygate-scopes"], "contacts:write");
+    assert.equal(seen.headers["x-keygate-approval-id"], undefined);
     assert.match(seen.headers["x-keygate-request-id"], /^req_/);
     assert.equal(res.headers.get("x-keygate-request-id"), seen.headers["x-keygate-request-id"]);
   });
 
   test("the identity signature verifies at the origin with an independent verifier", async () => {
-    const { key, id } = await env.gw.createKey({ scopes: ["contacts:read"], name: "Zapier — prod" });
+    const { key, id } = await env.gw.createKey({ scopes: ["contacts:read"], name: "Zapier — prod", environment: "test" });
     const res = await env.gw.request("/v1/contacts/42?page=2", { key });
     const seen = await res.json();
     const request = { method: seen.method, host: env.origin.host, pathAndQuery: seen.url, headers: seen.headers };
@@ -113,6 +115,8 @@ describe("proxying", () => {
     assert.ok(verified.ok, verified.error);
     assert.equal(verified.identity.keyId, id);
     assert.equal(verified.identity.keyName, "Zapier — prod");
+    assert.equal(verified.identity.environment, "test");
+    assert.equal(verified.identity.approvalId, null);
     // The same headers on another path, or under another secret, do not verify.
     assert.equal(verifyKeygateRequest({ ...request, pathAndQuery: "/v1/contacts/43?page=2" }, SIGNING_SECRET).ok, false);
     assert.equal(verifyKeygateRequest(request, "another-secret").ok, false);
@@ -124,6 +128,8 @@ describe("proxying", () => {
     const res = await env.gw.rawRequest("/v1/contacts", {
       authorization: `Bearer ${key}`,
       "x-keygate-key-id": "key_spoofed",
+      x_keygate_workspace: "underscored-spoof",
+      "x-real-ip": "6.6.6.6",
       "X-Keygate-Workspace": "someone-else",
       "x-keygate-approval-id": "apr_spoofed",
       "x-keygate-signature": "v1=forged",
@@ -141,6 +147,8 @@ describe("proxying", () => {
     assert.equal(seen.headers["x-hop-secret"], undefined);
     assert.equal(seen.headers.forwarded, undefined);
     assert.equal(seen.headers["x-forwarded-for"], undefined);
+    assert.equal(seen.headers["x_keygate_workspace"], undefined);
+    assert.equal(seen.headers["x-real-ip"], undefined);
     assert.equal(seen.headers["x-kept"], "kept");
     const verified = verifyKeygateRequest(
       { method: "GET", host: env.origin.host, pathAndQuery: seen.url, headers: seen.headers },
@@ -163,6 +171,8 @@ describe("proxying", () => {
       const res = await down.request("/v1/contacts", { key });
       assert.equal(res.status, 502);
       assert.equal((await problem(res)).code, "origin_unreachable");
+      // The request was admitted and counted, so its limit state is shown even so.
+      assert.match(res.headers.get("ratelimit") ?? "", /"minute";r=119/);
     } finally {
       await down.dispose();
     }
@@ -173,6 +183,53 @@ describe("proxying", () => {
     assert.equal((await problem(res)).code, "origin_timeout");
     // Bounded by the configured 1.5 s timeout rather than hanging (a generous sanity bound, not a benchmark).
     assert.ok(Date.now() - started < 15_000);
+  });
+});
+
+describe("requests the origin could read differently are refused", () => {
+  test("method and path override headers, in any spelling, and ?_method", async () => {
+    const { key } = await env.gw.createKey({ scopes: ["contacts:write"] });
+    const before = originCalls();
+    for (const header of ["X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override", "X-Original-URL", "X-Rewrite-URL"]) {
+      const res = await env.gw.request("/v1/contacts", { key, method: "POST", body: "{}", headers: { [header]: "DELETE" } });
+      assert.equal(res.status, 400, header);
+      const body = await problem(res);
+      assert.equal(body.code, "override_not_allowed");
+      assert.match(body.detail, new RegExp(header, "i"));
+    }
+    // CGI-style servers read X_HTTP_Method_Override as the same variable.
+    const underscored = await env.gw.rawRequest("/v1/contacts", { authorization: `Bearer ${key}`, x_http_method_override: "DELETE" });
+    assert.equal(underscored.status, 400);
+    const query = await env.gw.request("/v1/contacts?_method=DELETE", { key, method: "POST", body: "{}" });
+    assert.equal(query.status, 400);
+    assert.equal((await problem(query)).code, "override_not_allowed");
+    assert.equal(originCalls(), before);
+  });
+
+  test("path parameters, double encoding and empty segments", async () => {
+    const { key } = await env.gw.createKey({ scopes: ["analytics:read"] });
+    const before = originCalls();
+    for (const path of ["/v1/analytics/..;/settings", "/v1/analytics/..%3B/settings", "/v1/analytics/a%252e%252e/x", "/v1/analytics//x"]) {
+      const res = await env.gw.request(path, { key });
+      assert.equal(res.status, 400, path);
+      assert.equal((await problem(res)).code, "path_ambiguous");
+    }
+    assert.equal(originCalls(), before);
+  });
+
+  test("methods keygate cannot forward faithfully are a 501, bodies on GET a 400", async () => {
+    const { key } = await env.gw.createKey({ scopes: ["contacts:read"] });
+    const before = originCalls();
+    const propfind = await env.gw.rawRequest("/v1/contacts", { authorization: `Bearer ${key}` }, { method: "PROPFIND" });
+    assert.equal(propfind.status, 501);
+    assert.equal(JSON.parse(propfind.body).code, "method_not_supported");
+    // Framed explicitly: Node's client sends a GET body with neither, i.e. no body at all.
+    for (const framing of [{ "content-length": "5" }, { "transfer-encoding": "chunked" }]) {
+      const getWithBody = await env.gw.rawRequest("/v1/contacts", { authorization: `Bearer ${key}`, ...framing }, { method: "GET", body: "hello" });
+      assert.equal(getWithBody.status, 400, JSON.stringify(framing));
+      assert.equal(JSON.parse(getWithBody.body).code, "body_not_allowed");
+    }
+    assert.equal(originCalls(), before);
   });
 });
 

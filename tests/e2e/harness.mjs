@@ -132,19 +132,20 @@ export async function startGateway({ origin, policy = "demo", bindings = {}, wit
       return res.json;
     },
     /**
-     * A raw HTTP/1.1 request, for headers fetch() refuses to send (e.g. Connection).
+     * A raw HTTP/1.1 request, for what fetch() refuses to send (a Connection header, a
+     * GET with a body, a WebDAV method).
      * Resolves to { status, headers, body }.
      */
-    rawRequest: (path, headers) =>
+    rawRequest: (path, headers, { method = "GET", body } = {}) =>
       new Promise((resolve, reject) => {
-        const req = httpRequest(`${url}${path}`, { headers, timeout: 10_000 }, (res) => {
+        const req = httpRequest(`${url}${path}`, { method, headers, timeout: 10_000 }, (res) => {
           const chunks = [];
           res.on("data", (c) => chunks.push(c));
           res.on("end", () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString() }));
         });
         req.on("timeout", () => req.destroy(new Error("raw request timed out")));
         req.on("error", reject);
-        req.end();
+        req.end(body);
       }),
     dispose: () => mf.dispose(),
   };
