@@ -86,12 +86,13 @@ async fn gateway(
     // and action the request needs; unmapped means denied.
     let method = req.inner().method();
     let path = url.path();
-    let header_names: Vec<String> = req.headers().keys().collect();
+    // Read once from the platform; the proxy forwards what survives sanitising.
+    let headers: Vec<(String, String)> = req.headers().entries().collect();
     crate::ambiguity::check_request(
         &method,
         path,
         url.query(),
-        header_names.iter().map(String::as_str),
+        headers.iter().map(|(name, _)| name.as_str()),
         req.inner().body().is_some(),
     )?;
     let target = config
@@ -130,7 +131,7 @@ async fn gateway(
 
     // Forward: strip, sign, stream to the origin. The request was counted, so even an
     // origin failure shows the key's limit state.
-    match proxy::forward(req, &url, config, &grantee, request_id, now_ms()).await {
+    match proxy::forward(req, headers, &url, config, &grantee, request_id, now_ms()).await {
         Ok(response) => Ok(proxy::with_headers(response, &limit_headers, request_id)),
         Err(error) => Err(Refused {
             error,

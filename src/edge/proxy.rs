@@ -13,6 +13,7 @@ use worker::{
 
 pub async fn forward(
     req: &Request,
+    client_headers: Vec<(String, String)>,
     url: &Url,
     config: &Config,
     grantee: &Grantee,
@@ -30,7 +31,7 @@ pub async fn forward(
     // Strip first, then add: nothing the client sent can stand in for keygate's headers.
     // Names and values came from a parsed request, so setting them again cannot fail.
     let headers = Headers::new();
-    for (name, value) in sanitize_request_headers(req.headers().entries().collect()) {
+    for (name, value) in sanitize_request_headers(client_headers) {
         let _ = headers.append(&name, &value);
     }
     let identity = Identity {
