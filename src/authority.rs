@@ -215,7 +215,7 @@ impl KeyState {
 
     /// Status, then scope, then limits: a refused key learns nothing about its limits, a
     /// refused scope is not counted, and a throttled request is not counted either.
-    pub fn admit(
+    fn admit(
         &mut self,
         presented: &KeyHash,
         target: RouteTarget,
