@@ -48,13 +48,33 @@
 //! matches one non-empty segment, a final `*` matches zero or more remaining segments, and
 //! a trailing slash is significant (`/contacts/` does not match `/contacts`).
 //!
+//! # Key lifecycle
+//!
+//! Products disagree on what may happen to a key once it exists, so the optional
+//! `[lifecycle]` table says which operations the admin API offers. Create, list, get and
+//! delete are always offered; each field below defaults to `true`.
+//!
+//! | field | offers |
+//! |---|---|
+//! | `edit` | `PATCH` a key's name, scopes, limits, expiry, metadata and webhook |
+//! | `revoke` | revoking a key: it answers 401 from the next request on |
+//! | `reactivate` | undoing a revoke |
+//! | `rotate` | a new secret for the same key, the old one valid for a grace period |
+//!
+//! Switching one off is a promise to the people holding keys: with `edit = false` a key's
+//! grant is fixed for its life (to change it, create a new key and revoke the old one); with
+//! `reactivate = false` a revoke is final, so a revoked key in the audit list stays dead.
+//! `reactivate = true` with `revoke = false` is refused: there would be nothing to re-activate.
+//! [`Policy::allows`] answers for one [`LifecycleAction`].
+//!
 //! # Errors
 //!
 //! Validation collects **every** problem in the file, so an operator fixes them in one pass:
-//! top-level settings, then `limits`, `groups`, `resources` and `routes`, each in file
-//! order. Each names its location, e.g. `routes[3].action`. TOML syntax errors
+//! top-level settings, then `limits`, `lifecycle`, `groups`, `resources` and `routes`, each
+//! in file order. Each names its location, e.g. `routes[3].action`. TOML syntax errors
 //! (and unknown or mistyped fields: every table denies unknown fields) stop at the first and
-//! carry toml's line and column.
+//! carry toml's line and column; a `[lifecycle]` value that is not a boolean is an ordinary
+//! problem, e.g. `lifecycle.edit: must be true or false, got the string "no"`.
 
 use crate::limits::{Limits, LimitsError, MAX_PER_DAY, MAX_PER_MINUTE};
 use serde::Deserialize;
@@ -243,6 +263,65 @@ impl Kind {
 impl fmt::Display for Kind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// A key-lifecycle operation a deployment may switch off in its policy's `[lifecycle]`
+/// table. Create, list, get and delete are always offered, so they are not here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LifecycleAction {
+    /// `PATCH` a key's name, scopes, limits, expiry, metadata or webhook.
+    Edit,
+    /// Revoke a key: it answers 401 from the next request on.
+    Revoke,
+    /// Undo a revoke.
+    Reactivate,
+    /// Issue a new secret for the same key; the old one stays valid for a grace period.
+    Rotate,
+}
+
+impl LifecycleAction {
+    pub const ALL: [LifecycleAction; 4] = [
+        LifecycleAction::Edit,
+        LifecycleAction::Revoke,
+        LifecycleAction::Reactivate,
+        LifecycleAction::Rotate,
+    ];
+
+    /// The name, as the field in `[lifecycle]` spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LifecycleAction::Edit => "edit",
+            LifecycleAction::Revoke => "revoke",
+            LifecycleAction::Reactivate => "reactivate",
+            LifecycleAction::Rotate => "rotate",
+        }
+    }
+}
+
+impl fmt::Display for LifecycleAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which of the optional lifecycle operations the deployment offers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Lifecycle {
+    edit: bool,
+    revoke: bool,
+    reactivate: bool,
+    rotate: bool,
+}
+
+impl Lifecycle {
+    fn allows(self, action: LifecycleAction) -> bool {
+        match action {
+            LifecycleAction::Edit => self.edit,
+            LifecycleAction::Revoke => self.revoke,
+            LifecycleAction::Reactivate => self.reactivate,
+            LifecycleAction::Rotate => self.rotate,
+        }
     }
 }
 
@@ -514,6 +593,7 @@ pub struct Policy {
     key_prefix: String,
     unmapped_route_status: u16,
     limits: Limits,
+    lifecycle: Lifecycle,
     coarse_scopes: Vec<CoarseScope>,
     groups: Vec<Group>,
     resources: Vec<Resource>,
@@ -539,6 +619,11 @@ impl Policy {
     /// The limits a key gets when it is created without its own.
     pub fn default_limits(&self) -> Limits {
         self.limits
+    }
+
+    /// Whether this deployment offers `action` on keys (the `[lifecycle]` table).
+    pub fn allows(&self, action: LifecycleAction) -> bool {
+        self.lifecycle.allows(action)
     }
 
     /// The status for a request no route matches: 404 or 403.
@@ -670,6 +755,10 @@ impl Policy {
             })
             .collect();
         let coarse_scopes: Vec<&str> = self.coarse_scopes.iter().map(|c| c.as_str()).collect();
+        let lifecycle: serde_json::Map<String, serde_json::Value> = LifecycleAction::ALL
+            .into_iter()
+            .map(|action| (action.as_str().to_string(), json!(self.allows(action))))
+            .collect();
         json!({
             "key_prefix": self.key_prefix,
             "unmapped_route_status": self.unmapped_route_status,
@@ -682,6 +771,7 @@ impl Policy {
                 "per_minute": self.limits.per_minute.get(),
                 "per_day": self.limits.per_day.get(),
             },
+            "lifecycle": lifecycle,
         })
     }
 
@@ -721,6 +811,7 @@ struct PolicyFile {
     #[serde(default)]
     coarse_scopes: Vec<String>,
     limits: Option<LimitsTable>,
+    lifecycle: Option<LifecycleTable>,
     #[serde(default)]
     groups: Vec<GroupTable>,
     #[serde(default)]
@@ -734,6 +825,28 @@ struct PolicyFile {
 struct LimitsTable {
     per_minute: Option<i64>,
     per_day: Option<i64>,
+}
+
+// Any TOML value rather than `bool`, so `edit = "no"` gets a message naming the field
+// among the other problems, not serde's type error.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LifecycleTable {
+    edit: Option<toml::Value>,
+    revoke: Option<toml::Value>,
+    reactivate: Option<toml::Value>,
+    rotate: Option<toml::Value>,
+}
+
+impl LifecycleTable {
+    fn written(&self, action: LifecycleAction) -> Option<&toml::Value> {
+        match action {
+            LifecycleAction::Edit => self.edit.as_ref(),
+            LifecycleAction::Revoke => self.revoke.as_ref(),
+            LifecycleAction::Reactivate => self.reactivate.as_ref(),
+            LifecycleAction::Rotate => self.rotate.as_ref(),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -805,6 +918,7 @@ fn build_policy(file: PolicyFile) -> Result<Policy, PolicyError> {
 
     let coarse_scopes = validate_coarse_scopes(&file.coarse_scopes, &mut problems);
     let limits = validate_limits(file.limits.as_ref(), &mut problems);
+    let lifecycle = validate_lifecycle(file.lifecycle.as_ref(), &mut problems);
     let groups = validate_groups(&file.groups, &mut problems);
     let (resources, resource_index) = validate_resources(&file.resources, &groups, &mut problems);
     let routes = validate_routes(&file.routes, &resources, &resource_index, &mut problems);
@@ -840,6 +954,7 @@ fn build_policy(file: PolicyFile) -> Result<Policy, PolicyError> {
         key_prefix,
         unmapped_route_status,
         limits,
+        lifecycle,
         coarse_scopes,
         groups,
         resources,
@@ -943,6 +1058,52 @@ fn limit_value(
             }
         },
     }
+}
+
+fn validate_lifecycle(table: Option<&LifecycleTable>, problems: &mut Problems) -> Lifecycle {
+    // `None` where the value is not a boolean: that problem is recorded, so the policy is
+    // refused and the `true` standing in for it below is never used.
+    let edit = lifecycle_flag(table, LifecycleAction::Edit, problems);
+    let revoke = lifecycle_flag(table, LifecycleAction::Revoke, problems);
+    let reactivate = lifecycle_flag(table, LifecycleAction::Reactivate, problems);
+    if revoke == Some(false) && reactivate == Some(true) {
+        let message = if table.is_some_and(|t| t.reactivate.is_some()) {
+            "cannot be true when revoke = false: re-activation undoes a revoke, so there is nothing to re-activate"
+        } else {
+            "defaults to true, but revoke = false leaves nothing to re-activate; set reactivate = false"
+        };
+        problems.add("lifecycle.reactivate", message);
+    }
+    let rotate = lifecycle_flag(table, LifecycleAction::Rotate, problems);
+    Lifecycle {
+        edit: edit.unwrap_or(true),
+        revoke: revoke.unwrap_or(true),
+        reactivate: reactivate.unwrap_or(true),
+        rotate: rotate.unwrap_or(true),
+    }
+}
+
+/// Whether `action` is offered; an absent table or field means it is.
+fn lifecycle_flag(
+    table: Option<&LifecycleTable>,
+    action: LifecycleAction,
+    problems: &mut Problems,
+) -> Option<bool> {
+    let value = match table.and_then(|t| t.written(action)) {
+        None => return Some(true),
+        Some(toml::Value::Boolean(offered)) => return Some(*offered),
+        Some(toml::Value::String(text)) => format!("the string {text:?}"),
+        Some(toml::Value::Integer(number)) => number.to_string(),
+        Some(toml::Value::Float(number)) => number.to_string(),
+        Some(toml::Value::Datetime(_)) => "a date-time".to_string(),
+        Some(toml::Value::Array(_)) => "an array".to_string(),
+        Some(toml::Value::Table(_)) => "a table".to_string(),
+    };
+    problems.add(
+        format!("lifecycle.{action}"),
+        format!("must be true or false, got {value}"),
+    );
+    None
 }
 
 fn validate_groups(tables: &[GroupTable], problems: &mut Problems) -> Vec<Group> {
@@ -1408,6 +1569,148 @@ mod tests {
             body["coarse_scopes"],
             json!(["read:all", "write:all", "admin"])
         );
+        assert_eq!(
+            body["lifecycle"],
+            json!({"edit": true, "revoke": true, "reactivate": true, "rotate": true})
+        );
+    }
+
+    #[test]
+    fn describe_shows_the_lifecycle_in_force() {
+        let policy = load("[lifecycle]\nedit = false\nreactivate = false\n");
+        assert_eq!(
+            policy.describe()["lifecycle"],
+            json!({"edit": false, "revoke": true, "reactivate": false, "rotate": true})
+        );
+    }
+
+    // ----- lifecycle ------------------------------------------------------------------
+
+    fn offered(policy: &Policy) -> Vec<&'static str> {
+        LifecycleAction::ALL
+            .into_iter()
+            .filter(|action| policy.allows(*action))
+            .map(LifecycleAction::as_str)
+            .collect()
+    }
+
+    #[test]
+    fn lifecycle_actions_are_named_as_the_fields() {
+        let names: Vec<&str> = LifecycleAction::ALL.map(LifecycleAction::as_str).to_vec();
+        assert_eq!(names, ["edit", "revoke", "reactivate", "rotate"]);
+        assert_eq!(LifecycleAction::Reactivate.to_string(), "reactivate");
+    }
+
+    #[test]
+    fn lifecycle_offers_everything_by_default() {
+        let all = ["edit", "revoke", "reactivate", "rotate"];
+        assert_eq!(offered(&load("")), all);
+        assert_eq!(offered(&load("[lifecycle]")), all);
+        // Each absent field defaults on its own.
+        assert_eq!(
+            offered(&load("[lifecycle]\nrotate = false")),
+            ["edit", "revoke", "reactivate"]
+        );
+        assert_eq!(
+            offered(&load("lifecycle = { edit = false }")),
+            ["revoke", "reactivate", "rotate"]
+        );
+    }
+
+    #[test]
+    fn lifecycle_fields_are_read() {
+        let policy =
+            load("[lifecycle]\nedit = false\nrevoke = true\nreactivate = false\nrotate = false\n");
+        assert_eq!(offered(&policy), ["revoke"]);
+        let policy =
+            load("[lifecycle]\nedit = false\nrevoke = false\nreactivate = false\nrotate = false\n");
+        assert_eq!(offered(&policy), Vec::<&str>::new());
+        let policy =
+            load("[lifecycle]\nedit = true\nrevoke = true\nreactivate = true\nrotate = true\n");
+        assert_eq!(offered(&policy), ["edit", "revoke", "reactivate", "rotate"]);
+    }
+
+    #[test]
+    fn lifecycle_refuses_unknown_fields_with_line_and_the_known_ones() {
+        let message = refusal("[lifecycle]\nedit = true\nrevocation = false\n");
+        assert!(message.contains("line 3"), "{message}");
+        assert!(message.contains("unknown field `revocation`"), "{message}");
+        assert!(
+            message.contains("`edit`, `revoke`, `reactivate`, `rotate`"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn lifecycle_values_must_be_booleans() {
+        let cases = [
+            (
+                "edit = \"no\"",
+                "lifecycle.edit: must be true or false, got the string \"no\"",
+            ),
+            (
+                "revoke = \"false\"",
+                "lifecycle.revoke: must be true or false, got the string \"false\"",
+            ),
+            (
+                "reactivate = 0",
+                "lifecycle.reactivate: must be true or false, got 0",
+            ),
+            (
+                "rotate = 1.5",
+                "lifecycle.rotate: must be true or false, got 1.5",
+            ),
+            (
+                "rotate = [true]",
+                "lifecycle.rotate: must be true or false, got an array",
+            ),
+            (
+                "rotate = { on = true }",
+                "lifecycle.rotate: must be true or false, got a table",
+            ),
+            (
+                "rotate = 2026-01-01",
+                "lifecycle.rotate: must be true or false, got a date-time",
+            ),
+        ];
+        for (field, expected) in cases {
+            assert_eq!(refusal(&format!("[lifecycle]\n{field}\n")), expected);
+        }
+    }
+
+    #[test]
+    fn lifecycle_reports_every_bad_value_in_one_pass() {
+        let message = refusal("[lifecycle]\nrotate = \"yes\"\nedit = 1\n");
+        assert_eq!(
+            message,
+            "lifecycle.edit: must be true or false, got 1\nlifecycle.rotate: must be true or false, got the string \"yes\""
+        );
+    }
+
+    #[test]
+    fn reactivate_needs_revoke() {
+        assert_eq!(
+            refusal("[lifecycle]\nrevoke = false\nreactivate = true\n"),
+            "lifecycle.reactivate: cannot be true when revoke = false: re-activation undoes a revoke, so there is nothing to re-activate"
+        );
+        // Left to its default, reactivate is true too: say so, and what to write.
+        assert_eq!(
+            refusal("[lifecycle]\nrevoke = false\n"),
+            "lifecycle.reactivate: defaults to true, but revoke = false leaves nothing to re-activate; set reactivate = false"
+        );
+        let policy = load("[lifecycle]\nrevoke = false\nreactivate = false\n");
+        assert_eq!(offered(&policy), ["edit", "rotate"]);
+        // Revoking without re-activation is the common "a revoke is final" setting.
+        let policy = load("[lifecycle]\nreactivate = false\n");
+        assert_eq!(offered(&policy), ["edit", "revoke", "rotate"]);
+    }
+
+    #[test]
+    fn reactivate_is_not_judged_against_an_invalid_revoke() {
+        assert_eq!(
+            refusal("[lifecycle]\nrevoke = \"off\"\nreactivate = true\n"),
+            "lifecycle.revoke: must be true or false, got the string \"off\""
+        );
     }
 
     #[test]
@@ -1438,6 +1741,7 @@ mod tests {
             "[[groups]]\nname = \"A\"\nadmin = true",
             "[[resources]]\nname = \"a1\"\nkind = \"ladder\"\ngroups = \"x\"",
             "[[routes]]\nmethod = \"GET\"\npath = \"/\"\nresource = \"a\"\naction = \"read\"\nscope = \"x\"",
+            "[lifecycle]\ndisable = true",
         ] {
             let message = refusal(text);
             assert!(message.contains("unknown field"), "{text}: {message}");
@@ -1671,6 +1975,9 @@ mod tests {
             r#"
             key_prefix = "X"
             unmapped_route_status = 200
+            [lifecycle]
+            revoke = false
+            rotate = "no"
             [[resources]]
             name = "contacts"
             kind = "lader"
@@ -1690,6 +1997,8 @@ mod tests {
             [
                 "key_prefix",
                 "unmapped_route_status",
+                "lifecycle.reactivate",
+                "lifecycle.rotate",
                 "resources[0].kind",
                 "routes[0].method",
                 "routes[0].path",
