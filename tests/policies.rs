@@ -2,7 +2,7 @@
 //!
 //! Black-box: only `keygate::policy`'s public API, on the files exactly as they ship.
 
-use keygate::policy::{Access, Action, Policy, RouteTarget};
+use keygate::policy::{Access, Action, LifecycleAction, Policy, RouteTarget};
 use proptest::prelude::*;
 use std::collections::BTreeSet;
 
@@ -45,6 +45,15 @@ fn access(policy: &Policy, held: &[&str], method: &str, path: &str) -> Access {
         Some(target) => policy.decide(&scopes(held), &target),
         None => panic!("{method} {path} should be mapped"),
     }
+}
+
+/// The optional key-lifecycle operations a policy offers, in `LifecycleAction::ALL` order.
+fn lifecycle(policy: &Policy) -> Vec<&'static str> {
+    LifecycleAction::ALL
+        .into_iter()
+        .filter(|action| policy.allows(*action))
+        .map(LifecycleAction::as_str)
+        .collect()
 }
 
 fn on(resource: &str, action: Action) -> RouteTarget {
@@ -127,6 +136,14 @@ fn every_shipped_policy_loads_and_its_routes_are_consistent() {
             Ok(()),
             "{name}"
         );
+        // describe() shows exactly what allows() answers.
+        for action in LifecycleAction::ALL {
+            assert_eq!(
+                body["lifecycle"][action.as_str()],
+                serde_json::json!(policy.allows(action)),
+                "{name}: lifecycle.{action}"
+            );
+        }
         // `admin`, where offered, may do every route without approval.
         if policy.valid_scopes().iter().any(|s| s == "admin") {
             for route in &routes {
@@ -257,6 +274,20 @@ fn demo_shows_each_kind() {
     assert!(error.to_string().contains("valid scopes: contacts:read,"));
 }
 
+#[test]
+fn demo_writes_out_the_lifecycle_defaults() {
+    let policy = load("demo.toml", DEMO);
+    assert!(
+        DEMO.contains("\n[lifecycle]\n"),
+        "the table is shown, not left implicit"
+    );
+    assert_eq!(
+        lifecycle(&policy),
+        ["edit", "revoke", "reactivate", "rotate"]
+    );
+    assert_eq!(lifecycle(&policy), lifecycle(&load("empty", "")));
+}
+
 // ----- seed 000: ladders with approval levels -----------------------------------------
 
 #[test]
@@ -381,6 +412,17 @@ fn seed_000_full_access_reaches_admin_only_and_defaults_match() {
     assert_eq!(policy.default_limits().per_day.get(), 50_000);
 }
 
+#[test]
+fn seed_000_keys_can_be_edited_revoked_reactivated_and_rotated() {
+    // "Edit a key", "Revoke a key", "re-activate it at any time by clicking Activate",
+    // "revoke or rotate keys".
+    let policy = load("seed 000", SEED_000_LADDERS);
+    assert_eq!(
+        lifecycle(&policy),
+        ["edit", "revoke", "reactivate", "rotate"]
+    );
+}
+
 // ----- seed 001: simple keys -----------------------------------------------------------
 
 #[test]
@@ -421,6 +463,17 @@ fn seed_001_one_scope_opens_the_api_and_key_manage_is_separate() {
         denied("api:read")
     );
     assert_eq!(policy.route("GET", "/v2/orders"), None);
+}
+
+#[test]
+fn seed_001_keys_are_only_created_listed_and_deleted() {
+    // "Create, view, and delete API keys"; to rotate, "delete it and create a new one".
+    let policy = load("seed 001", SEED_001_SIMPLE);
+    assert_eq!(lifecycle(&policy), Vec::<&str>::new());
+    assert_eq!(
+        policy.describe()["lifecycle"],
+        serde_json::json!({"edit": false, "revoke": false, "reactivate": false, "rotate": false})
+    );
 }
 
 // ----- seed 002: independent read and write --------------------------------------------
@@ -515,6 +568,15 @@ fn seed_002_analytics_is_read_only() {
     assert!(policy.check_scopes(&scopes(&["admin"])).is_err());
 }
 
+#[test]
+fn seed_002_a_revoke_is_final() {
+    // "Revoked keys appear in the Revoked / Expired section ... and cannot be reactivated."
+    let policy = load("seed 002", SEED_002_READ_WRITE);
+    assert!(policy.allows(LifecycleAction::Revoke));
+    assert!(!policy.allows(LifecycleAction::Reactivate));
+    assert_eq!(lifecycle(&policy), ["edit", "revoke", "rotate"]);
+}
+
 // ----- seed 003: read-only or read/write per module ------------------------------------
 
 #[test]
@@ -568,6 +630,14 @@ fn seed_003_users_and_paid_payment_have_no_write() {
         policy.decide(&scopes(&["users:read"]), &on("users", Action::Write)),
         denied("users:write")
     );
+}
+
+#[test]
+fn seed_003_tokens_are_only_revoked_never_edited_rotated_or_reactivated() {
+    // "Tokens cannot be edited ... create a new token ... and revoke the old one";
+    // "Revoked tokens ... cannot be reactivated."
+    let policy = load("seed 003", SEED_003_MODULES);
+    assert_eq!(lifecycle(&policy), ["revoke"]);
 }
 
 // ----- seed 004: coarse scopes ---------------------------------------------------------
@@ -676,6 +746,17 @@ fn seed_004_admin_includes_read_all_and_write_all() {
             Access::Allowed
         );
     }
+}
+
+#[test]
+fn seed_004_keeps_every_lifecycle_operation() {
+    // "edit the key, and add the necessary scope"; revoked keys get 401; nothing says a key
+    // cannot be re-activated or rotated.
+    let policy = load("seed 004", SEED_004_COARSE);
+    assert_eq!(
+        lifecycle(&policy),
+        ["edit", "revoke", "reactivate", "rotate"]
+    );
 }
 
 // ----- property tests -------------------------------------------------------------------
