@@ -1,7 +1,8 @@
 //! Admin API request validation: a JSON body in, a checked value or every field's error out.
 
-use crate::authority::KeyRecord;
-use crate::key::{ApiKey, Environment, KeyHash, KeyId};
+use crate::authority::{KeyEdit, KeyRecord, Status};
+use crate::delegation::KeysAction;
+use crate::key::{ApiKey, Environment, KeyId};
 use crate::limits::{Limits, LimitsError};
 use crate::policy::Policy;
 use crate::problem::{FieldError, GatewayError};
@@ -33,7 +34,8 @@ const CREATE_FIELDS: &[&str] = &[
 pub struct NewKey {
     pub name: String,
     pub scopes: Vec<String>,
-    pub workspace: String,
+    /// `None` when the body names none: the acting key's own, or [`DEFAULT_WORKSPACE`].
+    pub workspace: Option<String>,
     pub expires_at: Option<u64>,
     pub limits: Option<Limits>,
     pub metadata: Map<String, Value>,
@@ -43,12 +45,21 @@ pub struct NewKey {
 
 impl NewKey {
     /// The record for this key, once the Workers layer has drawn its id and secret.
-    pub fn into_record(self, id: KeyId, key: &ApiKey, key_hash: KeyHash, now_ms: u64) -> KeyRecord {
+    /// `fallback_workspace` is used when the body named none.
+    pub fn into_record(
+        self,
+        id: KeyId,
+        key: &ApiKey,
+        now_ms: u64,
+        fallback_workspace: &str,
+    ) -> KeyRecord {
         KeyRecord {
             id,
             name: self.name,
             hint: key.hint(),
-            workspace: self.workspace,
+            workspace: self
+                .workspace
+                .unwrap_or_else(|| fallback_workspace.to_string()),
             scopes: self.scopes,
             environment: self.environment,
             created_at: now_ms,
@@ -57,7 +68,6 @@ impl NewKey {
             limits: self.limits,
             metadata: self.metadata,
             rejection_webhook: self.rejection_webhook,
-            key_hash,
             version: 1,
         }
     }
@@ -84,7 +94,10 @@ pub fn parse_create(
         .collect();
     let name = collect(&mut errors, name(object.get("name")));
     let scopes = collect(&mut errors, scopes(object.get("scopes")));
-    let workspace = collect(&mut errors, workspace(object.get("workspace")));
+    let workspace = match object.get("workspace") {
+        None | Some(Value::Null) => Some(None),
+        given => collect(&mut errors, workspace(given)).map(Some),
+    };
     let expires_at = collect(&mut errors, expires_at(object.get("expires_at"), now_ms));
     let limits = collect(&mut errors, limits(object.get("limits"), policy));
     let metadata = collect(&mut errors, metadata(object.get("metadata")));
@@ -133,6 +146,293 @@ pub fn parse_create(
         }
         _ => Err(GatewayError::InvalidBody { errors }),
     }
+}
+
+const EDIT_FIELDS: &[&str] = &[
+    "name",
+    "scopes",
+    "limits",
+    "expires_at",
+    "metadata",
+    "rejection_webhook",
+];
+
+/// Parses and checks a `PATCH /keys/{id}` body: the fields present are replaced; `null`
+/// clears `expires_at`, `limits` (back to the policy's defaults), `rejection_webhook` and
+/// `metadata`. A missing window in `limits` takes the policy's default, as at create.
+pub fn parse_edit(
+    body: &[u8],
+    policy: &Policy,
+    now_ms: u64,
+    https_only: bool,
+) -> Result<KeyEdit, GatewayError> {
+    let object = parse_object(body)?;
+    let mut errors: Vec<FieldError> = object
+        .keys()
+        .filter(|k| !EDIT_FIELDS.contains(&k.as_str()))
+        .map(|k| {
+            FieldError::new(
+                k.as_str(),
+                format!("unknown field; editable: {}", EDIT_FIELDS.join(", ")),
+            )
+        })
+        .collect();
+    if object.is_empty() {
+        errors.push(FieldError::new(
+            "body",
+            format!(
+                "names no field to change; editable: {}",
+                EDIT_FIELDS.join(", ")
+            ),
+        ));
+    }
+    let field = |name: &str| object.get(name);
+    let mut edit = KeyEdit::default();
+    if let Some(value) = field("name") {
+        edit.name = collect(&mut errors, name(Some(value)));
+    }
+    if let Some(value) = field("scopes") {
+        edit.scopes = collect(&mut errors, scopes(Some(value)));
+    }
+    if let Some(value) = field("limits") {
+        edit.limits = collect(&mut errors, limits(Some(value), policy));
+    }
+    if let Some(value) = field("expires_at") {
+        edit.expires_at = collect(&mut errors, expires_at(Some(value), now_ms));
+    }
+    if let Some(value) = field("metadata") {
+        edit.metadata = collect(&mut errors, metadata(Some(value)));
+    }
+    if let Some(value) = field("rejection_webhook") {
+        edit.rejection_webhook = collect(&mut errors, webhook(Some(value), https_only));
+    }
+    if !errors.is_empty() {
+        return Err(GatewayError::InvalidBody { errors });
+    }
+    if let Some(scopes) = &edit.scopes {
+        policy
+            .check_scopes(scopes)
+            .map_err(|u| GatewayError::UnknownScopes {
+                unknown: u.unknown,
+                valid: u.valid,
+            })?;
+    }
+    Ok(edit)
+}
+
+/// The longest grace a rotation may give the previous secret: 30 days.
+pub const MAX_GRACE_SECONDS: u64 = 30 * 24 * 3600;
+
+/// Parses a rotate body, `{"grace_seconds": N}`, into the grace in milliseconds. An empty
+/// body means no grace: the previous secret stops at once.
+pub fn parse_rotate(body: &[u8]) -> Result<u64, GatewayError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(0);
+    }
+    let object = parse_object(body)?;
+    let mut errors: Vec<FieldError> = object
+        .keys()
+        .filter(|k| *k != "grace_seconds")
+        .map(|k| FieldError::new(k.as_str(), "unknown field; allowed: grace_seconds"))
+        .collect();
+    let grace = match object.get("grace_seconds") {
+        None | Some(Value::Null) => Some(0),
+        Some(value) => {
+            match value.as_u64() {
+                Some(seconds) if seconds <= MAX_GRACE_SECONDS => Some(seconds),
+                _ => {
+                    errors.push(FieldError::new(
+                    "grace_seconds",
+                    format!("must be a whole number of seconds from 0 to {MAX_GRACE_SECONDS} (30 days)"),
+                ));
+                    None
+                }
+            }
+        }
+    };
+    match grace {
+        Some(seconds) if errors.is_empty() => Ok(seconds * 1_000),
+        _ => Err(GatewayError::InvalidBody { errors }),
+    }
+}
+
+/// Where a list page starts: after this key, in the list's order (newest first).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListCursor {
+    pub created_at: u64,
+    pub id: KeyId,
+}
+
+impl ListCursor {
+    /// Opaque to clients: URL-safe base64 of `<created_at>.<id>`.
+    pub fn encode(&self) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!(
+            "{}.{}",
+            self.created_at,
+            self.id.as_str()
+        ))
+    }
+
+    pub fn decode(text: &str) -> Option<ListCursor> {
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(text)
+            .ok()?;
+        let text = String::from_utf8(bytes).ok()?;
+        let (created_at, id) = text.split_once('.')?;
+        Some(ListCursor {
+            created_at: created_at.parse().ok()?,
+            id: KeyId::parse(id)?,
+        })
+    }
+}
+
+pub const DEFAULT_PAGE_SIZE: usize = 20;
+pub const MAX_PAGE_SIZE: usize = 100;
+
+/// `GET /keys?status=&workspace=&limit=&cursor=`, checked.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListQuery {
+    pub status: Option<Status>,
+    pub workspace: Option<String>,
+    pub limit: usize,
+    pub cursor: Option<ListCursor>,
+}
+
+/// Parses a list query string. Every bad parameter is reported, by name.
+pub fn parse_list_query(query: Option<&str>) -> Result<ListQuery, GatewayError> {
+    let mut list = ListQuery {
+        limit: DEFAULT_PAGE_SIZE,
+        ..ListQuery::default()
+    };
+    let mut errors = Vec::new();
+    let mut seen: Vec<&str> = Vec::new();
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if seen.contains(&name) {
+            errors.push(FieldError::new(name, "is given more than once"));
+            continue;
+        }
+        seen.push(name);
+        match name {
+            "status" => match value {
+                "active" => list.status = Some(Status::Active),
+                "revoked" => list.status = Some(Status::Revoked),
+                "expired" => list.status = Some(Status::Expired),
+                _ => errors.push(FieldError::new(
+                    "status",
+                    "must be `active`, `revoked` or `expired`",
+                )),
+            },
+            "workspace" => {
+                list.workspace = collect(&mut errors, workspace(Some(&Value::String(value.into()))))
+            }
+            "limit" => match value.parse::<usize>() {
+                Ok(n) if (1..=MAX_PAGE_SIZE).contains(&n) => list.limit = n,
+                _ => errors.push(FieldError::new(
+                    "limit",
+                    format!("must be a whole number from 1 to {MAX_PAGE_SIZE}"),
+                )),
+            },
+            "cursor" => match ListCursor::decode(value) {
+                Some(cursor) => list.cursor = Some(cursor),
+                None => errors.push(FieldError::new(
+                    "cursor",
+                    "is not a cursor this API returned; pass `next_cursor` as is",
+                )),
+            },
+            other => errors.push(FieldError::new(
+                other,
+                "unknown parameter; allowed: status, workspace, limit, cursor",
+            )),
+        }
+    }
+    match errors.is_empty() {
+        true => Ok(list),
+        false => Err(GatewayError::InvalidBody { errors }),
+    }
+}
+
+/// Every admin route: method and path under [`ADMIN_PREFIX`]. The Worker serves exactly
+/// these (see [`admin_route`]) and `openapi.yaml` documents exactly these; a test holds
+/// the two together.
+pub const ADMIN_ROUTES: &[(&str, &str)] = &[
+    ("POST", "/keys"),
+    ("GET", "/keys"),
+    ("GET", "/keys/{id}"),
+    ("PATCH", "/keys/{id}"),
+    ("DELETE", "/keys/{id}"),
+    ("POST", "/keys/{id}/revoke"),
+    ("POST", "/keys/{id}/activate"),
+    ("POST", "/keys/{id}/rotate"),
+    ("GET", "/policy"),
+];
+
+/// What an admin request asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AdminRoute {
+    CreateKey,
+    ListKeys,
+    GetKey(KeyId),
+    EditKey(KeyId),
+    DeleteKey(KeyId),
+    RevokeKey(KeyId),
+    ActivateKey(KeyId),
+    RotateKey(KeyId),
+    Policy,
+}
+
+impl AdminRoute {
+    /// The `api_keys` action a key needs for this route.
+    pub fn keys_action(&self) -> KeysAction {
+        match self {
+            AdminRoute::ListKeys | AdminRoute::GetKey(_) | AdminRoute::Policy => KeysAction::Read,
+            AdminRoute::CreateKey
+            | AdminRoute::EditKey(_)
+            | AdminRoute::ActivateKey(_)
+            | AdminRoute::RotateKey(_) => KeysAction::Write,
+            AdminRoute::RevokeKey(_) | AdminRoute::DeleteKey(_) => KeysAction::Delete,
+        }
+    }
+}
+
+/// Finds the route for `method` and `path` (the part after [`ADMIN_PREFIX`]). A path that
+/// exists with other methods is a 405 naming them; an id that cannot exist is a 404.
+pub fn admin_route(method: &str, path: &str) -> Result<AdminRoute, GatewayError> {
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    let (template, id) = match segments.as_slice() {
+        ["keys"] => ("/keys", None),
+        ["keys", id] => ("/keys/{id}", Some(*id)),
+        ["keys", id, "revoke"] => ("/keys/{id}/revoke", Some(*id)),
+        ["keys", id, "activate"] => ("/keys/{id}/activate", Some(*id)),
+        ["keys", id, "rotate"] => ("/keys/{id}/rotate", Some(*id)),
+        ["policy"] => ("/policy", None),
+        _ => return Err(GatewayError::NotFound),
+    };
+    let allowed: Vec<&str> = ADMIN_ROUTES
+        .iter()
+        .filter(|(_, t)| *t == template)
+        .map(|(m, _)| *m)
+        .collect();
+    if !allowed.contains(&method) {
+        return Err(GatewayError::MethodNotAllowed {
+            allowed: allowed.join(", "),
+        });
+    }
+    let id = || id.and_then(KeyId::parse).ok_or(GatewayError::NotFound);
+    Ok(match (method, template) {
+        ("POST", "/keys") => AdminRoute::CreateKey,
+        ("GET", "/keys") => AdminRoute::ListKeys,
+        ("GET", "/keys/{id}") => AdminRoute::GetKey(id()?),
+        ("PATCH", "/keys/{id}") => AdminRoute::EditKey(id()?),
+        ("DELETE", "/keys/{id}") => AdminRoute::DeleteKey(id()?),
+        ("POST", "/keys/{id}/revoke") => AdminRoute::RevokeKey(id()?),
+        ("POST", "/keys/{id}/activate") => AdminRoute::ActivateKey(id()?),
+        ("POST", "/keys/{id}/rotate") => AdminRoute::RotateKey(id()?),
+        ("GET", "/policy") => AdminRoute::Policy,
+        _ => return Err(GatewayError::NotFound),
+    })
 }
 
 /// Keeps a field's value, or records its error so every bad field is reported at once.
@@ -389,7 +689,7 @@ mod tests {
         body
     }
 
-    fn field_errors(result: Result<NewKey, GatewayError>) -> Vec<FieldError> {
+    fn field_errors<T: std::fmt::Debug>(result: Result<T, GatewayError>) -> Vec<FieldError> {
         match result {
             Err(GatewayError::InvalidBody { errors }) => errors,
             other => panic!("expected InvalidBody, got {other:?}"),
@@ -397,7 +697,7 @@ mod tests {
     }
 
     /// The body is refused for exactly one reason, on `field`; returns its message.
-    fn refused_on(field: &str, result: Result<NewKey, GatewayError>) -> String {
+    fn refused_on<T: std::fmt::Debug>(field: &str, result: Result<T, GatewayError>) -> String {
         let errors = field_errors(result);
         match errors.as_slice() {
             [one] if one.field == field => one.message.clone(),
@@ -433,7 +733,7 @@ mod tests {
                     "email:send-approval".into(),
                     "read:all".into()
                 ],
-                workspace: "acme-prod_1.eu".into(),
+                workspace: Some("acme-prod_1.eu".into()),
                 expires_at: Some(1_924_991_999_000),
                 limits: Some(Limits::new(10, 1000).unwrap()),
                 metadata: body["metadata"].as_object().unwrap().clone(),
@@ -448,7 +748,8 @@ mod tests {
         let expected = NewKey {
             name: "Zapier".into(),
             scopes: vec!["contacts:read".into()],
-            workspace: DEFAULT_WORKSPACE.into(),
+            // No workspace named: the record gets the acting key's own, or the default.
+            workspace: None,
             expires_at: None,
             limits: None,
             metadata: Map::new(),
@@ -463,6 +764,10 @@ mod tests {
             "rejection_webhook": null, "environment": null,
         });
         assert_eq!(parse(&nulls).unwrap(), expected);
+        let key = ApiKey::generate("kg", Environment::Live, &[3; KEY_RANDOM_BYTES]);
+        let id = KeyId::generate(&[4; KEY_ID_RANDOM_BYTES]);
+        let record = expected.into_record(id, &key, NOW, DEFAULT_WORKSPACE);
+        assert_eq!(record.workspace, "default");
     }
 
     #[test]
@@ -471,9 +776,10 @@ mod tests {
         let key = ApiKey::generate("kg", Environment::Live, &[3; KEY_RANDOM_BYTES]);
         let hash = hash_key(&HashingSecret::new(b"secret".to_vec()), &key);
         let id = KeyId::generate(&[4; KEY_ID_RANDOM_BYTES]);
+        // A workspace named in the body wins over the fallback.
         let record = new_key
             .clone()
-            .into_record(id.clone(), &key, hash.clone(), NOW);
+            .into_record(id.clone(), &key, NOW, "fallback");
         assert_eq!(record.id, id);
         assert_eq!(record.name, new_key.name);
         assert_eq!(record.hint, key.hint());
@@ -482,8 +788,24 @@ mod tests {
         assert_eq!(record.created_at, NOW);
         assert_eq!(record.revoked_at, None);
         assert_eq!(record.version, 1);
-        assert!(record.key_hash.matches(&hash));
-        assert!(!format!("{record:?}").contains(key.expose()));
+        assert_eq!(record.expires_at, new_key.expires_at);
+        assert_eq!(record.limits, new_key.limits);
+        assert_eq!(record.environment, new_key.environment);
+        // Neither the key nor its hash is in the record: the authority keeps the hash apart.
+        let hex = &hash.index_name()[3..];
+        for text in [
+            format!("{record:?}"),
+            serde_json::to_string(&record).unwrap(),
+        ] {
+            assert!(!text.contains(key.expose()), "{text}");
+            assert!(!text.contains(hex), "{text}");
+        }
+
+        // No workspace named: the fallback (the acting key's own workspace).
+        let unnamed = parse(&with("name", json!("Zapier"))).unwrap();
+        assert_eq!(unnamed.workspace, None);
+        let record = unnamed.into_record(id, &key, NOW, "acme-team");
+        assert_eq!(record.workspace, "acme-team");
     }
 
     #[test]
@@ -697,7 +1019,10 @@ mod tests {
     #[test]
     fn workspace_is_1_to_64_safe_characters_starting_alphanumeric() {
         for ok in ["a", "Acme", "acme-prod_1.eu", "9lives", &"w".repeat(64)] {
-            assert_eq!(parse(&with("workspace", json!(ok))).unwrap().workspace, ok);
+            assert_eq!(
+                parse(&with("workspace", json!(ok))).unwrap().workspace,
+                Some(ok.to_string())
+            );
         }
         let too_long = "w".repeat(65);
         for bad in [
@@ -1095,6 +1420,657 @@ mod tests {
         }
     }
 
+    // --- edit bodies ----------------------------------------------------------------
+
+    fn parse_edit_with(body: &Value, https_only: bool) -> Result<KeyEdit, GatewayError> {
+        parse_edit(body.to_string().as_bytes(), &policy(), NOW, https_only)
+    }
+
+    fn edit_of(body: Value) -> Result<KeyEdit, GatewayError> {
+        parse_edit_with(&body, true)
+    }
+
+    const EDITABLE: &str = "name, scopes, limits, expires_at, metadata, rejection_webhook";
+
+    #[test]
+    fn an_edit_sets_only_the_fields_it_names() {
+        assert_eq!(
+            edit_of(json!({"name": "  Renamed \n"})).unwrap(),
+            KeyEdit {
+                name: Some("Renamed".into()),
+                ..KeyEdit::default()
+            }
+        );
+        assert_eq!(
+            edit_of(json!({"scopes": ["tags:read", "contacts:read", "tags:read"]})).unwrap(),
+            KeyEdit {
+                scopes: Some(vec!["tags:read".into(), "contacts:read".into()]),
+                ..KeyEdit::default()
+            }
+        );
+        let every = json!({
+            "name": "Renamed",
+            "scopes": ["contacts:write"],
+            "limits": {"per_minute": 5},
+            "expires_at": "2030-12-31T23:59:59Z",
+            "metadata": {"team": "growth"},
+            "rejection_webhook": "https://hooks.example.com/r",
+        });
+        assert_eq!(
+            edit_of(every.clone()).unwrap(),
+            KeyEdit {
+                name: Some("Renamed".into()),
+                scopes: Some(vec!["contacts:write".into()]),
+                // A missing window takes the policy's default, as at create.
+                limits: Some(Some(Limits::new(5, 50_000).unwrap())),
+                expires_at: Some(Some(1_924_991_999_000)),
+                metadata: Some(every["metadata"].as_object().unwrap().clone()),
+                rejection_webhook: Some(Some("https://hooks.example.com/r".into())),
+            }
+        );
+    }
+
+    #[test]
+    fn null_clears_expiry_limits_webhook_and_metadata() {
+        assert_eq!(
+            edit_of(json!({"expires_at": null, "limits": null, "rejection_webhook": null, "metadata": null}))
+                .unwrap(),
+            KeyEdit {
+                limits: Some(None),
+                expires_at: Some(None),
+                metadata: Some(Map::new()),
+                rejection_webhook: Some(None),
+                ..KeyEdit::default()
+            }
+        );
+        // Limits that override nothing, like null, go back to the policy's defaults.
+        for nothing in [json!({}), json!({"per_minute": null, "per_day": null})] {
+            assert_eq!(
+                edit_of(json!({ "limits": nothing })).unwrap().limits,
+                Some(None)
+            );
+        }
+        // A name and scopes cannot be cleared.
+        assert_eq!(
+            refused_on("name", edit_of(json!({"name": null}))),
+            "is required"
+        );
+        assert!(refused_on("scopes", edit_of(json!({"scopes": null}))).starts_with("is required"));
+        assert_eq!(
+            refused_on("scopes", edit_of(json!({"scopes": []}))),
+            "must contain at least one scope"
+        );
+    }
+
+    #[test]
+    fn an_edit_that_names_no_field_is_refused_on_body() {
+        let message = refused_on("body", edit_of(json!({})));
+        assert_eq!(
+            message,
+            format!("names no field to change; editable: {EDITABLE}")
+        );
+        for body in [
+            &b""[..],
+            b"   ",
+            b"[]",
+            b"null",
+            b"\"name\"",
+            b"{",
+            b"{\"name\": \"a\"} trailing",
+        ] {
+            refused_on("body", parse_edit(body, &policy(), NOW, true));
+        }
+        let over = format!(r#"{{"name": "a"}}{}"#, " ".repeat(MAX_ADMIN_BODY_BYTES));
+        assert_eq!(
+            refused_on("body", parse_edit(over.as_bytes(), &policy(), NOW, true)),
+            "must be at most 65536 bytes"
+        );
+    }
+
+    #[test]
+    fn unknown_and_create_only_fields_are_each_named_in_an_edit() {
+        let errors = field_errors(edit_of(json!({
+            "name": "Fine",
+            "workspace": "other",
+            "environment": "test",
+            "id": "key_x",
+            "colour": "blue",
+        })));
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["colour", "environment", "id", "workspace"]);
+        for error in &errors {
+            assert_eq!(
+                error.message,
+                format!("unknown field; editable: {EDITABLE}")
+            );
+        }
+    }
+
+    #[test]
+    fn every_bad_edit_field_is_reported_in_one_answer() {
+        let errors = field_errors(edit_of(json!({
+            "name": "",
+            "scopes": [],
+            "limits": {"per_minute": 0},
+            "expires_at": "tomorrow",
+            "metadata": [],
+            "rejection_webhook": "ftp://example.com",
+            "bogus": 1,
+        })));
+        let mut fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        fields.sort_unstable();
+        assert_eq!(
+            fields,
+            [
+                "bogus",
+                "expires_at",
+                "limits",
+                "metadata",
+                "name",
+                "rejection_webhook",
+                "scopes"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_edit_cannot_set_an_expiry_in_the_past() {
+        for not_future in [NOW - 86_400_000, NOW - 1, NOW] {
+            assert_eq!(
+                refused_on("expires_at", edit_of(json!({"expires_at": at(not_future)}))),
+                "must be in the future"
+            );
+        }
+        assert_eq!(
+            edit_of(json!({"expires_at": "2030-03-17T17:46:40.001Z"}))
+                .unwrap()
+                .expires_at,
+            Some(Some(NOW + 1))
+        );
+        assert_eq!(
+            edit_of(json!({"expires_at": at(NOW + 1_000)}))
+                .unwrap()
+                .expires_at,
+            Some(Some(NOW + 1_000))
+        );
+        for not_string in [json!(NOW + 1_000), json!(true)] {
+            refused_on("expires_at", edit_of(json!({ "expires_at": not_string })));
+        }
+    }
+
+    #[test]
+    fn an_edit_with_unknown_scopes_lists_the_valid_ones() {
+        match edit_of(json!({"scopes": ["contacts:read", "billing:read", "contacts:admin"]})) {
+            Err(GatewayError::UnknownScopes { unknown, valid }) => {
+                assert_eq!(unknown, ["billing:read", "contacts:admin"]);
+                assert_eq!(valid, policy().valid_scopes());
+            }
+            other => panic!("expected UnknownScopes, got {other:?}"),
+        }
+        // Field errors come first, as at create.
+        assert_eq!(
+            refused_on(
+                "name",
+                edit_of(json!({"scopes": ["billing:read"], "name": ""}))
+            ),
+            "must not be empty"
+        );
+    }
+
+    #[test]
+    fn edit_limits_and_webhooks_follow_the_create_rules() {
+        assert_eq!(
+            refused_on("limits", edit_of(json!({"limits": {"per_day": 100}}))),
+            "per_day (100) is below the policy's default per_minute (120); set per_minute too"
+        );
+        assert_eq!(
+            refused_on(
+                "limits.burst",
+                edit_of(json!({"limits": {"per_minute": 5, "burst": 10}}))
+            ),
+            "unknown field; allowed: per_minute, per_day"
+        );
+        let local = json!({"rejection_webhook": "http://localhost:8787/hook"});
+        assert_eq!(
+            parse_edit_with(&local, false).unwrap().rejection_webhook,
+            Some(Some("http://localhost:8787/hook".into()))
+        );
+        assert_eq!(
+            refused_on("rejection_webhook", parse_edit_with(&local, true)),
+            "must be an https:// URL"
+        );
+        refused_on(
+            "rejection_webhook",
+            edit_of(json!({"rejection_webhook": "https://user@hooks.example.com/"})),
+        );
+        let over = json!({"k": "x".repeat(MAX_METADATA_BYTES - 7)});
+        assert_eq!(
+            refused_on("metadata", edit_of(json!({ "metadata": over }))),
+            "must be at most 4096 bytes as JSON"
+        );
+    }
+
+    // --- rotate bodies --------------------------------------------------------------
+
+    #[test]
+    fn a_rotate_body_gives_the_grace_in_milliseconds() {
+        assert_eq!(MAX_GRACE_SECONDS, 30 * 86_400);
+        let max = MAX_GRACE_SECONDS.to_string();
+        for (body, grace_ms) in [
+            ("", 0),
+            (" \r\n\t", 0),
+            ("{}", 0),
+            (r#"{"grace_seconds": null}"#, 0),
+            (r#"{"grace_seconds": 0}"#, 0),
+            (r#"{"grace_seconds": 1}"#, 1_000),
+            (r#" {"grace_seconds": 3600} "#, 3_600_000),
+            (
+                &format!(r#"{{"grace_seconds": {max}}}"#),
+                MAX_GRACE_SECONDS * 1_000,
+            ),
+        ] {
+            assert_eq!(parse_rotate(body.as_bytes()), Ok(grace_ms), "{body:?}");
+        }
+    }
+
+    #[test]
+    fn rotate_grace_must_be_whole_seconds_within_30_days() {
+        for bad in [
+            json!(MAX_GRACE_SECONDS + 1),
+            json!(u64::MAX),
+            json!(-1),
+            json!(1.5),
+            json!(1.0),
+            json!(1e3),
+            json!("60"),
+            json!(true),
+            json!([60]),
+            json!({"seconds": 60}),
+        ] {
+            let body = json!({ "grace_seconds": bad }).to_string();
+            assert_eq!(
+                refused_on("grace_seconds", parse_rotate(body.as_bytes())),
+                "must be a whole number of seconds from 0 to 2592000 (30 days)",
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn rotate_refuses_unknown_fields_and_non_objects() {
+        assert_eq!(
+            refused_on("grace", parse_rotate(br#"{"grace": 60}"#)),
+            "unknown field; allowed: grace_seconds"
+        );
+        refused_on(
+            "secret",
+            parse_rotate(br#"{"grace_seconds": 60, "secret": "kg_live_x"}"#),
+        );
+        // Both problems at once.
+        let errors = field_errors(parse_rotate(br#"{"grace_seconds": -1, "hint": "x"}"#));
+        let mut fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        fields.sort_unstable();
+        assert_eq!(fields, ["grace_seconds", "hint"]);
+        for body in [&b"[]"[..], b"60", b"null", b"\"60\"", b"{", b"\xff"] {
+            refused_on("body", parse_rotate(body));
+        }
+        let over = format!("{{}}{}", " ".repeat(MAX_ADMIN_BODY_BYTES));
+        refused_on("body", parse_rotate(over.as_bytes()));
+    }
+
+    // --- list queries ---------------------------------------------------------------
+
+    fn a_cursor() -> ListCursor {
+        ListCursor {
+            created_at: NOW,
+            id: KeyId::generate(&[5; KEY_ID_RANDOM_BYTES]),
+        }
+    }
+
+    fn query_errors(query: &str) -> Vec<(String, String)> {
+        field_errors(parse_list_query(Some(query)))
+            .into_iter()
+            .map(|e| (e.field, e.message))
+            .collect()
+    }
+
+    /// The query is refused for exactly one reason, on `field`; returns its message.
+    fn query_refused_on(field: &str, query: &str) -> String {
+        refused_on(field, parse_list_query(Some(query)))
+    }
+
+    #[test]
+    fn a_list_query_defaults_to_a_first_page_of_20() {
+        assert_eq!((DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE), (20, 100));
+        let first_page = ListQuery {
+            status: None,
+            workspace: None,
+            limit: 20,
+            cursor: None,
+        };
+        for query in [None, Some(""), Some("&"), Some("&&")] {
+            assert_eq!(parse_list_query(query), Ok(first_page.clone()), "{query:?}");
+        }
+    }
+
+    #[test]
+    fn each_list_parameter_is_read() {
+        let read = |query: &str| parse_list_query(Some(query)).unwrap();
+        assert_eq!(read("status=active").status, Some(Status::Active));
+        assert_eq!(read("status=revoked").status, Some(Status::Revoked));
+        assert_eq!(read("status=expired").status, Some(Status::Expired));
+        assert_eq!(
+            read("workspace=acme-prod_1.eu").workspace.as_deref(),
+            Some("acme-prod_1.eu")
+        );
+        for limit in [1, 37, 100] {
+            assert_eq!(read(&format!("limit={limit}")).limit, limit);
+        }
+        let cursor = a_cursor();
+        assert_eq!(
+            read(&format!("cursor={}", cursor.encode())).cursor,
+            Some(cursor.clone())
+        );
+        assert_eq!(
+            read(&format!(
+                "cursor={}&limit=5&workspace=acme&status=revoked",
+                cursor.encode()
+            )),
+            ListQuery {
+                status: Some(Status::Revoked),
+                workspace: Some("acme".into()),
+                limit: 5,
+                cursor: Some(cursor),
+            }
+        );
+    }
+
+    #[test]
+    fn bad_list_parameters_are_named() {
+        for status in ["ACTIVE", "", "deleted", "active ", "all"] {
+            assert_eq!(
+                query_refused_on("status", &format!("status={status}")),
+                "must be `active`, `revoked` or `expired`"
+            );
+        }
+        assert_eq!(
+            query_refused_on("status", "status"),
+            "must be `active`, `revoked` or `expired`"
+        );
+        for workspace in ["", "-acme", "a%20b", "a/b", &"w".repeat(65)] {
+            let message = query_refused_on("workspace", &format!("workspace={workspace}"));
+            assert!(
+                message.contains("1 to 64 characters"),
+                "{workspace}: {message}"
+            );
+        }
+        for limit in [
+            "0",
+            "101",
+            "-1",
+            "abc",
+            "",
+            "1.5",
+            "1e2",
+            "99999999999999999999999",
+        ] {
+            assert_eq!(
+                query_refused_on("limit", &format!("limit={limit}")),
+                "must be a whole number from 1 to 100",
+                "{limit}"
+            );
+        }
+        for cursor in ["", "garbage!", "MTIz", &format!("{}=", a_cursor().encode())] {
+            assert_eq!(
+                query_refused_on("cursor", &format!("cursor={cursor}")),
+                "is not a cursor this API returned; pass `next_cursor` as is",
+                "{cursor}"
+            );
+        }
+        for unknown in ["page=2", "Status=active", "offset=0", "=x", "cursor[]=1"] {
+            let field = unknown.split_once('=').map_or(unknown, |(name, _)| name);
+            assert_eq!(
+                query_refused_on(field, unknown),
+                "unknown parameter; allowed: status, workspace, limit, cursor"
+            );
+        }
+    }
+
+    #[test]
+    fn a_repeated_list_parameter_is_refused() {
+        for query in [
+            "limit=5&limit=5",
+            "status=active&status=revoked",
+            "workspace=a&limit=2&workspace=a",
+        ] {
+            let errors = query_errors(query);
+            assert_eq!(errors.len(), 1, "{query}: {errors:?}");
+            assert_eq!(errors[0].1, "is given more than once", "{query}");
+        }
+        let cursor = a_cursor().encode();
+        assert_eq!(
+            query_refused_on("cursor", &format!("cursor={cursor}&cursor={cursor}")),
+            "is given more than once"
+        );
+    }
+
+    #[test]
+    fn several_bad_list_parameters_are_reported_at_once() {
+        let fields: Vec<String> =
+            query_errors("status=x&limit=0&cursor=zz&page=2&limit=3&workspace=-")
+                .into_iter()
+                .map(|(field, _)| field)
+                .collect();
+        assert_eq!(
+            fields,
+            ["status", "limit", "cursor", "page", "limit", "workspace"]
+        );
+    }
+
+    #[test]
+    fn garbage_cursors_decode_to_nothing() {
+        use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+        use base64::Engine;
+        let id = KeyId::generate(&[6; KEY_ID_RANDOM_BYTES]);
+        let valid = ListCursor {
+            created_at: 1,
+            id: id.clone(),
+        }
+        .encode();
+        assert!(ListCursor::decode(&valid).is_some());
+        let encoded = |text: &str| URL_SAFE_NO_PAD.encode(text);
+        let id = id.as_str();
+        for garbage in [
+            String::new(),
+            "!!!".into(),
+            "a".into(),
+            "====".into(),
+            format!("{valid}="),
+            format!("{valid} "),
+            STANDARD.encode(format!("1.{id}")),
+            encoded("123"),
+            encoded("123."),
+            encoded(&format!(".{id}")),
+            encoded(&format!("abc.{id}")),
+            encoded(&format!("-1.{id}")),
+            encoded(&format!("18446744073709551616.{id}")),
+            encoded(&format!("1.{id}.2")),
+            encoded("1.key_short"),
+            encoded("1.not-a-key-id"),
+            URL_SAFE_NO_PAD.encode(b"1.\xff\xfe"),
+        ] {
+            assert_eq!(ListCursor::decode(&garbage), None, "{garbage:?}");
+        }
+    }
+
+    // --- routes ---------------------------------------------------------------------
+
+    fn an_id() -> KeyId {
+        KeyId::generate(&[9; KEY_ID_RANDOM_BYTES])
+    }
+
+    const METHODS: [&str; 9] = [
+        "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "get",
+    ];
+
+    #[test]
+    fn every_admin_route_is_served_with_the_keys_action_it_needs() {
+        let id = an_id();
+        let expected = [
+            (("POST", "/keys"), AdminRoute::CreateKey, KeysAction::Write),
+            (("GET", "/keys"), AdminRoute::ListKeys, KeysAction::Read),
+            (
+                ("GET", "/keys/{id}"),
+                AdminRoute::GetKey(id.clone()),
+                KeysAction::Read,
+            ),
+            (
+                ("PATCH", "/keys/{id}"),
+                AdminRoute::EditKey(id.clone()),
+                KeysAction::Write,
+            ),
+            (
+                ("DELETE", "/keys/{id}"),
+                AdminRoute::DeleteKey(id.clone()),
+                KeysAction::Delete,
+            ),
+            (
+                ("POST", "/keys/{id}/revoke"),
+                AdminRoute::RevokeKey(id.clone()),
+                KeysAction::Delete,
+            ),
+            (
+                ("POST", "/keys/{id}/activate"),
+                AdminRoute::ActivateKey(id.clone()),
+                KeysAction::Write,
+            ),
+            (
+                ("POST", "/keys/{id}/rotate"),
+                AdminRoute::RotateKey(id.clone()),
+                KeysAction::Write,
+            ),
+            (("GET", "/policy"), AdminRoute::Policy, KeysAction::Read),
+        ];
+        let listed: Vec<(&str, &str)> = expected.iter().map(|(route, ..)| *route).collect();
+        assert_eq!(listed, ADMIN_ROUTES, "ADMIN_ROUTES lists exactly these");
+        for ((method, template), route, action) in expected {
+            let path = template.replace("{id}", id.as_str());
+            assert_eq!(
+                admin_route(method, &path),
+                Ok(route.clone()),
+                "{method} {path}"
+            );
+            assert_eq!(route.keys_action(), action, "{method} {template}");
+        }
+    }
+
+    #[test]
+    fn a_known_path_with_another_method_is_405_naming_the_allowed_ones() {
+        let id = an_id();
+        for (template, allowed) in [
+            ("/keys", "POST, GET"),
+            ("/keys/{id}", "GET, PATCH, DELETE"),
+            ("/keys/{id}/revoke", "POST"),
+            ("/keys/{id}/activate", "POST"),
+            ("/keys/{id}/rotate", "POST"),
+            ("/policy", "GET"),
+        ] {
+            // The Allow list is ADMIN_ROUTES' methods for the path, in its order.
+            let from_table: Vec<&str> = ADMIN_ROUTES
+                .iter()
+                .filter(|(_, t)| *t == template)
+                .map(|(m, _)| *m)
+                .collect();
+            assert_eq!(from_table.join(", "), allowed);
+            let path = template.replace("{id}", id.as_str());
+            for method in METHODS {
+                let result = admin_route(method, &path);
+                if from_table.contains(&method) {
+                    assert!(result.is_ok(), "{method} {path}: {result:?}");
+                    continue;
+                }
+                let error = result.expect_err("not an allowed method");
+                assert_eq!(
+                    error,
+                    GatewayError::MethodNotAllowed {
+                        allowed: allowed.into()
+                    },
+                    "{method} {path}"
+                );
+                let problem = error.to_problem("r");
+                assert_eq!(problem.status, 405);
+                assert_eq!(problem.headers, [("Allow", allowed.to_string())]);
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_paths_are_404_for_every_method() {
+        let id = an_id();
+        let id = id.as_str();
+        for path in [
+            String::new(),
+            "/".into(),
+            "keys".into(),
+            "//keys".into(),
+            "/key".into(),
+            "/KEYS".into(),
+            "/keys/".into(),
+            format!("/keys/{id}/"),
+            format!("/keys/{id}/suspend"),
+            format!("/keys/{id}/revoke/"),
+            format!("/keys/{id}/rotate/now"),
+            format!("/keys/{id}//revoke"),
+            "/policy/".into(),
+            "/policy/x".into(),
+            "/approvals".into(),
+            "/v1/keys".into(),
+            "/_keygate/v1/keys".into(),
+        ] {
+            for method in METHODS {
+                let result = admin_route(method, &path);
+                // A trailing slash after /keys reads as an empty id: 404 where the method fits.
+                if path == "/keys/" && !["GET", "PATCH", "DELETE"].contains(&method) {
+                    continue;
+                }
+                assert_eq!(result, Err(GatewayError::NotFound), "{method} {path:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_id_that_cannot_exist_is_404() {
+        let id = an_id();
+        let id = id.as_str();
+        let mut wrong_char = id.to_string();
+        wrong_char.replace_range(5..6, "-");
+        for bad in [
+            "".to_string(),
+            "nope".into(),
+            "key_".into(),
+            "key_short".into(),
+            id[..id.len() - 1].to_string(),
+            format!("{id}x"),
+            wrong_char,
+            id.to_uppercase(),
+            id.replacen("key_", "kez_", 1),
+            "..".into(),
+            "%2e%2e".into(),
+        ] {
+            for (method, template) in ADMIN_ROUTES {
+                if !template.contains("{id}") {
+                    continue;
+                }
+                let path = template.replace("{id}", &bad);
+                assert_eq!(
+                    admin_route(method, &path),
+                    Err(GatewayError::NotFound),
+                    "{method} {path}"
+                );
+            }
+        }
+    }
+
     // --- properties -----------------------------------------------------------------
 
     fn json_value() -> impl Strategy<Value = Value> {
@@ -1165,7 +2141,10 @@ mod tests {
         for (i, scope) in new_key.scopes.iter().enumerate() {
             assert!(!new_key.scopes[..i].contains(scope), "duplicate {scope}");
         }
-        assert!((1..=MAX_WORKSPACE_CHARS).contains(&new_key.workspace.len()));
+        assert!(new_key
+            .workspace
+            .as_ref()
+            .is_none_or(|w| (1..=MAX_WORKSPACE_CHARS).contains(&w.len())));
         assert!(new_key.expires_at.is_none_or(|at| at > NOW));
         if let Some(limits) = new_key.limits {
             assert!(limits.per_minute <= limits.per_day);
@@ -1225,6 +2204,141 @@ mod tests {
                         prop_assert!(e.field == "name" || e.field == "limits", "{:?}", e);
                     }
                     prop_assert!(!errors.is_empty());
+                }
+                Err(other) => prop_assert!(false, "unexpected error {:?}", other),
+            }
+        }
+    }
+
+    fn edit_body() -> impl Strategy<Value = Map<String, Value>> {
+        let field = prop_oneof![
+            10 => prop::sample::select(EDIT_FIELDS).prop_map(str::to_string),
+            1 => "[a-z_]{1,10}",
+        ];
+        prop::collection::btree_map(field, json_value(), 0..7)
+            .prop_map(|fields| fields.into_iter().collect())
+    }
+
+    /// The method and path template an admin route is served at.
+    fn template_of(route: &AdminRoute) -> (&'static str, &'static str) {
+        match route {
+            AdminRoute::CreateKey => ("POST", "/keys"),
+            AdminRoute::ListKeys => ("GET", "/keys"),
+            AdminRoute::GetKey(_) => ("GET", "/keys/{id}"),
+            AdminRoute::EditKey(_) => ("PATCH", "/keys/{id}"),
+            AdminRoute::DeleteKey(_) => ("DELETE", "/keys/{id}"),
+            AdminRoute::RevokeKey(_) => ("POST", "/keys/{id}/revoke"),
+            AdminRoute::ActivateKey(_) => ("POST", "/keys/{id}/activate"),
+            AdminRoute::RotateKey(_) => ("POST", "/keys/{id}/rotate"),
+            AdminRoute::Policy => ("GET", "/policy"),
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn list_cursors_round_trip(
+            created_at in any::<u64>(),
+            random in any::<[u8; KEY_ID_RANDOM_BYTES]>(),
+        ) {
+            let cursor = ListCursor { created_at, id: KeyId::generate(&random) };
+            let text = cursor.encode();
+            // Safe in a query string as is.
+            prop_assert!(text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'), "{}", text);
+            prop_assert_eq!(ListCursor::decode(&text), Some(cursor.clone()));
+            let query = parse_list_query(Some(&format!("limit=3&cursor={text}"))).unwrap();
+            prop_assert_eq!(query.cursor, Some(cursor));
+        }
+
+        #[test]
+        fn decoding_any_text_never_panics_and_yields_only_real_cursors(text in "[A-Za-z0-9_\\-=+/. ]{0,64}") {
+            if let Some(cursor) = ListCursor::decode(&text) {
+                prop_assert!(KeyId::parse(cursor.id.as_str()).is_some());
+                prop_assert_eq!(ListCursor::decode(&cursor.encode()), Some(cursor));
+            }
+        }
+
+        #[test]
+        fn parse_edit_never_panics_and_accepts_only_real_changes(
+            fields in edit_body(),
+            https_only in any::<bool>(),
+        ) {
+            let policy = policy();
+            let body = serde_json::to_vec(&Value::Object(fields)).unwrap();
+            match parse_edit(&body, &policy, NOW, https_only) {
+                Ok(edit) => {
+                    prop_assert!(edit != KeyEdit::default(), "an edit that names nothing");
+                    if let Some(name) = &edit.name {
+                        prop_assert!(!name.is_empty() && name.chars().count() <= MAX_NAME_CHARS);
+                        prop_assert_eq!(name, name.trim());
+                    }
+                    if let Some(scopes) = &edit.scopes {
+                        prop_assert!(!scopes.is_empty());
+                        prop_assert!(policy.check_scopes(scopes).is_ok());
+                    }
+                    if let Some(Some(at)) = edit.expires_at {
+                        prop_assert!(at > NOW);
+                    }
+                    if let Some(Some(limits)) = edit.limits {
+                        prop_assert!(limits.per_minute <= limits.per_day);
+                    }
+                    if let Some(Some(url)) = &edit.rejection_webhook {
+                        prop_assert!(url.starts_with("https://") || (!https_only && url.starts_with("http://")));
+                    }
+                }
+                Err(GatewayError::InvalidBody { errors }) => prop_assert!(!errors.is_empty()),
+                Err(GatewayError::UnknownScopes { unknown, .. }) => prop_assert!(!unknown.is_empty()),
+                Err(other) => prop_assert!(false, "unexpected error {:?}", other),
+            }
+        }
+
+        #[test]
+        fn parse_rotate_never_panics_on_bytes(body in prop::collection::vec(any::<u8>(), 0..64)) {
+            if let Ok(grace_ms) = parse_rotate(&body) {
+                prop_assert!(grace_ms % 1_000 == 0 && grace_ms <= MAX_GRACE_SECONDS * 1_000);
+            }
+        }
+
+        #[test]
+        fn parse_rotate_accepts_exactly_the_seconds_from_0_to_30_days(seconds in prop_oneof![any::<i64>(), -10i64..3_000_000]) {
+            let body = format!(r#"{{"grace_seconds": {seconds}}}"#);
+            let in_range = (0..=MAX_GRACE_SECONDS as i64).contains(&seconds);
+            match parse_rotate(body.as_bytes()) {
+                Ok(grace_ms) => {
+                    prop_assert!(in_range, "{} accepted", seconds);
+                    prop_assert_eq!(grace_ms, seconds as u64 * 1_000);
+                }
+                Err(_) => prop_assert!(!in_range, "{} refused", seconds),
+            }
+        }
+
+        #[test]
+        fn parse_list_query_never_panics(query in "[a-z=&%0-9A-Z_.\\-]{0,60}") {
+            if let Ok(list) = parse_list_query(Some(&query)) {
+                prop_assert!((1..=MAX_PAGE_SIZE).contains(&list.limit));
+            }
+        }
+
+        #[test]
+        fn admin_route_serves_only_listed_routes(
+            method in prop::sample::select(METHODS.to_vec()),
+            path in "(/(keys|policy|revoke|rotate|activate|key_[A-Za-z0-9]{22}|[a-z_]{0,5})){0,4}",
+        ) {
+            match admin_route(method, &path) {
+                Ok(route) => {
+                    let (served_method, template) = template_of(&route);
+                    prop_assert_eq!(served_method, method);
+                    prop_assert!(ADMIN_ROUTES.contains(&(method, template)));
+                    let id = match &route {
+                        AdminRoute::GetKey(id) | AdminRoute::EditKey(id) | AdminRoute::DeleteKey(id)
+                        | AdminRoute::RevokeKey(id) | AdminRoute::ActivateKey(id)
+                        | AdminRoute::RotateKey(id) => id.as_str(),
+                        _ => "",
+                    };
+                    prop_assert_eq!(template.replace("{id}", id), path);
+                }
+                Err(GatewayError::NotFound) => {}
+                Err(GatewayError::MethodNotAllowed { allowed }) => {
+                    prop_assert!(!allowed.split(", ").any(|m| m == method));
                 }
                 Err(other) => prop_assert!(false, "unexpected error {:?}", other),
             }

@@ -15,6 +15,8 @@ pub mod admin;
 pub mod ambiguity;
 pub mod authority;
 pub mod config;
+pub mod delegation;
+pub mod directory;
 pub mod headers;
 pub mod identity;
 pub mod key;
@@ -22,6 +24,7 @@ pub mod limits;
 pub mod policy;
 pub mod problem;
 pub mod timestamp;
+pub mod usage;
 
 #[cfg(target_arch = "wasm32")]
 mod edge;

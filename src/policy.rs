@@ -77,7 +77,7 @@
 //! problem, e.g. `lifecycle.edit: must be true or false, got the string "no"`.
 
 use crate::limits::{Limits, LimitsError, MAX_PER_DAY, MAX_PER_MINUTE};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -268,7 +268,8 @@ impl fmt::Display for Kind {
 
 /// A key-lifecycle operation a deployment may switch off in its policy's `[lifecycle]`
 /// table. Create, list, get and delete are always offered, so they are not here.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum LifecycleAction {
     /// `PATCH` a key's name, scopes, limits, expiry, metadata or webhook.
     Edit,

@@ -3,7 +3,10 @@
 //! what status and code it answers with. Bodies never carry a key, a hash or internal
 //! error text; the `detail` of each variant is written here, not passed through.
 
+use crate::authority::Status;
+use crate::delegation::Overreach;
 use crate::limits::Window;
+use crate::policy::LifecycleAction;
 use serde_json::{json, Map, Value};
 
 /// One invalid field of an admin request body.
@@ -81,11 +84,21 @@ pub enum GatewayError {
     },
     NotFound,
     MethodNotAllowed {
-        allowed: &'static str,
+        allowed: String,
     },
     Conflict {
         detail: String,
     },
+    /// The policy's `[lifecycle]` table turns this operation off.
+    LifecycleNotAllowed {
+        action: LifecycleAction,
+    },
+    /// Rotation needs an active key.
+    KeyNotActive {
+        status: Status,
+    },
+    /// A key acting on keys tried to give (or reach) more than it holds.
+    BeyondOwnGrant(Overreach),
 }
 
 /// A refusal ready to send: status, extra headers, and the problem body.
@@ -138,6 +151,15 @@ impl GatewayError {
             NotFound => (404, "not_found", "Not Found"),
             MethodNotAllowed { .. } => (405, "method_not_allowed", "Method Not Allowed"),
             Conflict { .. } => (409, "conflict", "Conflict"),
+            LifecycleNotAllowed { .. } => (409, "lifecycle_not_allowed", "Conflict"),
+            KeyNotActive { .. } => (409, "key_not_active", "Conflict"),
+            BeyondOwnGrant(overreach) => match overreach {
+                Overreach::Scopes { .. } => (403, "scope_exceeds_own", "Forbidden"),
+                Overreach::Limit { .. } => (403, "limit_exceeds_own", "Forbidden"),
+                Overreach::Expiry { .. } => (403, "expiry_exceeds_own", "Forbidden"),
+                Overreach::Environment => (403, "environment_exceeds_own", "Forbidden"),
+                Overreach::Workspace { .. } => (403, "workspace_forbidden", "Forbidden"),
+            },
         }
     }
 
@@ -182,6 +204,34 @@ impl GatewayError {
             NotFound => "no such resource".into(),
             MethodNotAllowed { allowed } => format!("allowed methods: {allowed}"),
             Conflict { detail } => detail.clone(),
+            LifecycleNotAllowed { action } => format!(
+                "this deployment's policy does not allow {} keys (`[lifecycle] {} = false`)",
+                match action {
+                    LifecycleAction::Edit => "editing",
+                    LifecycleAction::Revoke => "revoking",
+                    LifecycleAction::Reactivate => "re-activating",
+                    LifecycleAction::Rotate => "rotating",
+                },
+                action.as_str()
+            ),
+            KeyNotActive { status } => format!("the key is {}; only an active key can be rotated", status.as_str()),
+            BeyondOwnGrant(overreach) => match overreach {
+                Overreach::Scopes { scopes } => format!(
+                    "a key cannot give more than it holds: {} not within the calling key's scopes",
+                    scopes.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+                        + if scopes.len() == 1 { " is" } else { " are" }
+                ),
+                Overreach::Limit { window, own } => format!(
+                    "a key cannot give a higher limit than its own: the calling key's {} limit is {own}",
+                    match window { Window::Minute => "per-minute", Window::Day => "per-day" }
+                ),
+                Overreach::Expiry { own } => format!(
+                    "the calling key expires at {}; a key it manages must expire no later",
+                    crate::timestamp::format_rfc3339(*own)
+                ),
+                Overreach::Environment => "a test key can only manage test keys".into(),
+                Overreach::Workspace { own } => format!("the calling key manages only keys of its own workspace, `{own}`"),
+            },
         }
     }
 
@@ -234,7 +284,13 @@ impl GatewayError {
                 body.insert("valid_scopes".into(), json!(valid));
             }
             GatewayError::MethodNotAllowed { allowed } => {
-                headers.push(("Allow", allowed.to_string()));
+                headers.push(("Allow", allowed.clone()));
+            }
+            GatewayError::KeyNotActive { status } => {
+                body.insert("key_status".into(), json!(status));
+            }
+            GatewayError::BeyondOwnGrant(Overreach::Scopes { scopes }) => {
+                body.insert("scopes".into(), json!(scopes));
             }
             _ => {}
         }
@@ -249,6 +305,8 @@ impl GatewayError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::timestamp::format_rfc3339;
+    use std::collections::BTreeSet;
 
     #[test]
     fn unknown_revoked_expired_share_one_shape() {
@@ -311,5 +369,376 @@ mod tests {
         .to_problem("r");
         assert_eq!(p.body["detail"], "name: is required");
         assert_eq!(p.body["errors"][0]["field"], "name");
+    }
+
+    /// The members every problem body has (RFC 9457's, plus `code` and `request_id`).
+    const BASE: [&str; 6] = ["code", "detail", "request_id", "status", "title", "type"];
+
+    fn members(problem: &Problem) -> BTreeSet<String> {
+        problem.body.as_object().unwrap().keys().cloned().collect()
+    }
+
+    fn with_base(extra: &[&str]) -> BTreeSet<String> {
+        BASE.iter().chain(extra).map(|s| s.to_string()).collect()
+    }
+
+    fn detail(problem: &Problem) -> &str {
+        problem.body["detail"].as_str().expect("a detail")
+    }
+
+    #[test]
+    fn a_lifecycle_operation_the_policy_turns_off_is_409_naming_the_setting() {
+        for (action, verb) in [
+            (LifecycleAction::Edit, "editing"),
+            (LifecycleAction::Revoke, "revoking"),
+            (LifecycleAction::Reactivate, "re-activating"),
+            (LifecycleAction::Rotate, "rotating"),
+        ] {
+            let error = GatewayError::LifecycleNotAllowed { action };
+            assert_eq!(
+                (error.status(), error.code()),
+                (409, "lifecycle_not_allowed")
+            );
+            let p = error.to_problem("r");
+            assert_eq!(p.status, 409);
+            assert_eq!(p.body["title"], "Conflict");
+            assert_eq!(
+                detail(&p),
+                format!(
+                    "this deployment's policy does not allow {verb} keys (`[lifecycle] {} = false`)",
+                    action.as_str()
+                )
+            );
+            assert_eq!(members(&p), with_base(&[]));
+            assert!(p.headers.is_empty());
+        }
+    }
+
+    #[test]
+    fn rotating_a_key_that_is_not_active_is_409_with_its_status() {
+        for (status, name) in [(Status::Revoked, "revoked"), (Status::Expired, "expired")] {
+            let error = GatewayError::KeyNotActive { status };
+            assert_eq!((error.status(), error.code()), (409, "key_not_active"));
+            let p = error.to_problem("r");
+            assert_eq!(p.body["key_status"], name);
+            assert_eq!(
+                detail(&p),
+                format!("the key is {name}; only an active key can be rotated")
+            );
+            assert_eq!(members(&p), with_base(&["key_status"]));
+        }
+    }
+
+    #[test]
+    fn each_overreach_is_403_with_its_own_code_and_detail() {
+        let cases = [
+            (
+                Overreach::Scopes {
+                    scopes: vec!["email:send".into()],
+                },
+                "scope_exceeds_own",
+                "a key cannot give more than it holds: `email:send` is not within the calling key's scopes",
+            ),
+            (
+                Overreach::Scopes {
+                    scopes: vec!["email:send".into(), "admin".into()],
+                },
+                "scope_exceeds_own",
+                "a key cannot give more than it holds: `email:send`, `admin` are not within the calling key's scopes",
+            ),
+            (
+                Overreach::Limit {
+                    window: Window::Minute,
+                    own: 60,
+                },
+                "limit_exceeds_own",
+                "a key cannot give a higher limit than its own: the calling key's per-minute limit is 60",
+            ),
+            (
+                Overreach::Limit {
+                    window: Window::Day,
+                    own: 1000,
+                },
+                "limit_exceeds_own",
+                "a key cannot give a higher limit than its own: the calling key's per-day limit is 1000",
+            ),
+            (
+                Overreach::Expiry {
+                    own: 1_900_000_000_000,
+                },
+                "expiry_exceeds_own",
+                "",
+            ),
+            (
+                Overreach::Environment,
+                "environment_exceeds_own",
+                "a test key can only manage test keys",
+            ),
+            (
+                Overreach::Workspace { own: "acme".into() },
+                "workspace_forbidden",
+                "the calling key manages only keys of its own workspace, `acme`",
+            ),
+        ];
+        for (overreach, code, expected_detail) in cases {
+            let error = GatewayError::BeyondOwnGrant(overreach.clone());
+            assert_eq!((error.status(), error.code()), (403, code), "{overreach:?}");
+            let p = error.to_problem("r");
+            assert_eq!(p.body["title"], "Forbidden");
+            assert_eq!(p.body["type"], format!("urn:keygate:problem:{code}"));
+            if let Overreach::Expiry { own } = overreach {
+                assert_eq!(
+                    detail(&p),
+                    format!(
+                        "the calling key expires at {}; a key it manages must expire no later",
+                        format_rfc3339(own)
+                    )
+                );
+            } else {
+                assert_eq!(detail(&p), expected_detail);
+            }
+            match &overreach {
+                Overreach::Scopes { scopes } => {
+                    assert_eq!(p.body["scopes"], json!(scopes));
+                    assert_eq!(members(&p), with_base(&["scopes"]));
+                }
+                _ => assert_eq!(members(&p), with_base(&[])),
+            }
+        }
+    }
+
+    #[test]
+    fn method_not_allowed_names_the_methods_in_allow() {
+        let error = GatewayError::MethodNotAllowed {
+            allowed: "GET, PATCH, DELETE".into(),
+        };
+        assert_eq!((error.status(), error.code()), (405, "method_not_allowed"));
+        let p = error.to_problem("r");
+        assert_eq!(p.headers, [("Allow", "GET, PATCH, DELETE".to_string())]);
+        assert_eq!(detail(&p), "allowed methods: GET, PATCH, DELETE");
+        assert_eq!(members(&p), with_base(&[]));
+    }
+
+    /// One of every variant. The match below stops compiling when a variant is added, so
+    /// this list cannot silently fall behind.
+    fn every_error() -> Vec<GatewayError> {
+        use GatewayError::*;
+        let all = vec![
+            HttpsRequired,
+            MissingCredentials,
+            InvalidScheme,
+            KeyMalformed,
+            KeyChecksumMismatch,
+            KeyUnknown,
+            KeyRevoked,
+            KeyExpired,
+            InsufficientScope {
+                required_scope: "contacts:write".into(),
+            },
+            RouteNotMapped { status: 404 },
+            AmbiguousPath {
+                reason: "an encoded slash",
+            },
+            OverrideNotAllowed {
+                what: "X-HTTP-Method-Override".into(),
+            },
+            MethodNotSupported,
+            BodyNotAllowed,
+            RateLimited {
+                window: Window::Minute,
+                retry_after_secs: 3,
+            },
+            ApprovalQueueUnavailable {
+                required_scope: "email:send".into(),
+            },
+            OriginUnreachable,
+            OriginTimeout,
+            StoreUnavailable,
+            Misconfigured,
+            Internal,
+            InvalidAdminToken,
+            InvalidBody {
+                errors: vec![FieldError::new("name", "is required")],
+            },
+            UnknownScopes {
+                unknown: vec!["billing:read".into()],
+                valid: vec!["contacts:read".into()],
+            },
+            NotFound,
+            MethodNotAllowed {
+                allowed: "POST".into(),
+            },
+            Conflict {
+                detail: "a key with this id already exists".into(),
+            },
+            LifecycleNotAllowed {
+                action: LifecycleAction::Rotate,
+            },
+            KeyNotActive {
+                status: Status::Revoked,
+            },
+            BeyondOwnGrant(Overreach::Environment),
+        ];
+        for error in &all {
+            match error {
+                HttpsRequired
+                | MissingCredentials
+                | InvalidScheme
+                | KeyMalformed
+                | KeyChecksumMismatch
+                | KeyUnknown
+                | KeyRevoked
+                | KeyExpired
+                | InsufficientScope { .. }
+                | RouteNotMapped { .. }
+                | AmbiguousPath { .. }
+                | OverrideNotAllowed { .. }
+                | MethodNotSupported
+                | BodyNotAllowed
+                | RateLimited { .. }
+                | ApprovalQueueUnavailable { .. }
+                | OriginUnreachable
+                | OriginTimeout
+                | StoreUnavailable
+                | Misconfigured
+                | Internal
+                | InvalidAdminToken
+                | InvalidBody { .. }
+                | UnknownScopes { .. }
+                | NotFound
+                | MethodNotAllowed { .. }
+                | Conflict { .. }
+                | LifecycleNotAllowed { .. }
+                | KeyNotActive { .. }
+                | BeyondOwnGrant(_) => {}
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn every_problem_has_the_rfc_9457_members_and_a_stable_code() {
+        let extras: BTreeSet<&str> = [
+            "required_scope",
+            "retry_after",
+            "errors",
+            "unknown_scopes",
+            "valid_scopes",
+            "key_status",
+            "scopes",
+        ]
+        .into_iter()
+        .collect();
+        let mut codes = BTreeSet::new();
+        for error in every_error() {
+            let p = error.to_problem("req_9");
+            let (status, code) = (error.status(), error.code());
+            assert_eq!(p.status, status, "{error:?}");
+            assert!((400..600).contains(&status), "{error:?}");
+            assert_eq!(p.body["status"], status);
+            assert_eq!(p.body["code"], code);
+            assert_eq!(p.body["type"], format!("urn:keygate:problem:{code}"));
+            assert_eq!(p.body["request_id"], "req_9");
+            assert!(!p.body["title"].as_str().unwrap().is_empty());
+            assert!(!detail(&p).is_empty(), "{error:?}");
+            for member in members(&p) {
+                assert!(
+                    BASE.contains(&member.as_str()) || extras.contains(member.as_str()),
+                    "{error:?} has an undocumented member `{member}`"
+                );
+            }
+            codes.insert(code);
+        }
+        // Each Overreach has its own code; the list above holds one of them.
+        assert_eq!(codes.len(), every_error().len());
+    }
+
+    #[test]
+    fn no_problem_from_a_key_lifecycle_carries_a_secret() {
+        use crate::admin::{parse_create, DEFAULT_WORKSPACE};
+        use crate::authority::{Command, Grantee, KeyState, Reply};
+        use crate::delegation::Actor;
+        use crate::key::{
+            hash_key, ApiKey, Environment, HashingSecret, KeyId, KEY_ID_RANDOM_BYTES,
+            KEY_RANDOM_BYTES,
+        };
+        use crate::limits::Limits;
+        use crate::policy::Policy;
+
+        let policy = Policy::from_toml(include_str!("../policies/seed-003-modules.toml"))
+            .expect("seed parses");
+        let new_key = parse_create(
+            br#"{"name": "Cases", "scopes": ["cases:write"], "workspace": "acme"}"#,
+            &policy,
+            1_900_000_000_000,
+            true,
+        )
+        .expect("valid body");
+        let key = ApiKey::generate("tpr", Environment::Live, &[3; KEY_RANDOM_BYTES]);
+        let secret = HashingSecret::new(b"problem-test-secret".to_vec());
+        let hash = hash_key(&secret, &key);
+        let record = new_key.into_record(
+            KeyId::generate(&[4; KEY_ID_RANDOM_BYTES]),
+            &key,
+            1_900_000_000_000,
+            DEFAULT_WORKSPACE,
+        );
+        let mut state = KeyState::default();
+        state.handle(
+            Command::Create {
+                record: Box::new(record),
+                secret: hash.clone(),
+            },
+            &policy,
+            1_900_000_000_000,
+        );
+        let weaker = Actor::Key {
+            grantee: Grantee {
+                key_id: KeyId::generate(&[5; KEY_ID_RANDOM_BYTES]),
+                key_name: "Manager".into(),
+                workspace: "acme".into(),
+                environment: Environment::Test,
+                scopes: vec!["api_keys:delete".into(), "cases:read".into()],
+                limits: Limits::new(1, 1).unwrap(),
+                expires_at: Some(1_900_000_001_000),
+            },
+        };
+        let next = ApiKey::generate("tpr", Environment::Live, &[6; KEY_RANDOM_BYTES]);
+        let mut problems = Vec::new();
+        for actor in [Actor::Root, weaker] {
+            for command in [
+                Command::Edit {
+                    actor: actor.clone(),
+                    edit: Default::default(),
+                },
+                Command::Activate {
+                    actor: actor.clone(),
+                },
+                Command::Rotate {
+                    actor: actor.clone(),
+                    secret: hash_key(&secret, &next),
+                    hint: next.hint(),
+                    grace_ms: 0,
+                },
+            ] {
+                if let (Reply::Declined { declined }, _) =
+                    state.clone().handle(command, &policy, 1_900_000_000_001)
+                {
+                    problems.push(GatewayError::from(declined).to_problem("r"));
+                }
+            }
+        }
+        assert_eq!(problems.len(), 6, "every command was declined");
+        let secrets = [
+            key.expose().to_string(),
+            next.expose().to_string(),
+            hash.index_name()[3..].to_string(),
+        ];
+        for p in &problems {
+            let text = format!("{} {:?}", p.body, p.headers);
+            for secret in &secrets {
+                assert!(!text.contains(secret.as_str()), "a secret in {text}");
+            }
+        }
     }
 }

@@ -275,7 +275,7 @@ async function startPlatform(origin, keys) {
         scriptPath: join(ROOT, "scripts/bench/platform.js"),
         compatibilityDate: "2026-04-01",
         kvNamespaces: ["KEY_INDEX"],
-        durableObjects: { KEY_AUTHORITY: { className: "KeyAuthority", useSQLite: true } },
+        durableObjects: { KEY_AUTHORITY: { className: "KeyAuthority", useSQLite: true }, KEY_DIRECTORY: { className: "KeyDirectory", useSQLite: true } },
         bindings: { ORIGIN: origin },
       },
     ],

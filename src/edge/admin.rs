@@ -1,14 +1,22 @@
-//! The admin API under `/_keygate/v1`, authenticated by the root token.
+//! The admin API under `/_keygate/v1`: route, authenticate (root token or a key with
+//! `api_keys` grants), then one handler per route. Validation and every decision are in
+//! the pure core ([`crate::admin`], [`crate::authority`], [`crate::delegation`]).
 
-use super::authority_object;
 use super::platform::{self, json_response, now_ms, random, Refused};
-use super::KEY_INDEX;
-use crate::admin::{parse_create, ADMIN_PREFIX, MAX_ADMIN_BODY_BYTES};
-use crate::authority::{key_object, Command, Reply};
+use super::{authority_object, directory_object, KEY_INDEX};
+use crate::admin::{
+    admin_route, parse_create, parse_edit, parse_list_query, parse_rotate, AdminRoute, ListCursor,
+    ADMIN_PREFIX, DEFAULT_WORKSPACE, MAX_ADMIN_BODY_BYTES,
+};
+use crate::authority::{key_object, Command, LimitHeaders, Reply};
 use crate::config::Config;
-use crate::key::{hash_key, ApiKey, KeyId, KEY_ID_RANDOM_BYTES, KEY_RANDOM_BYTES};
+use crate::delegation::{Actor, KeysAction, Overreach, KEYS_RESOURCE};
+use crate::directory::{DirectoryCommand, DirectoryReply};
+use crate::key::{self, hash_key, ApiKey, KeyId, KEY_ID_RANDOM_BYTES, KEY_RANDOM_BYTES};
 use crate::problem::{FieldError, GatewayError};
-use worker::{Env, Method, Request, Response};
+use crate::timestamp::format_rfc3339;
+use serde_json::Value;
+use worker::{Env, Request, Response};
 
 type Outcome = Result<Response, Refused>;
 
@@ -17,108 +25,350 @@ pub async fn handle(req: &mut Request, env: &Env, config: &Config, request_id: &
     if config.https_only && url.scheme() != "https" {
         return Err(GatewayError::HttpsRequired.into());
     }
-    let authorization = req.headers().get("Authorization").ok().flatten();
-    let token = super::bearer_token(authorization.as_deref())
-        .map_err(|_| GatewayError::InvalidAdminToken)?;
-    if !config.root_token.matches(token) {
-        return Err(GatewayError::InvalidAdminToken.into());
-    }
-
     let path = url.path().strip_prefix(ADMIN_PREFIX).unwrap_or("");
-    let segments: Vec<&str> = path.split('/').skip(1).collect();
-    let method = req.method();
-    match (segments.as_slice(), method) {
-        (["keys"], Method::Post) => {
+    let method = req.inner().method();
+    let route = admin_route(&method, path)?;
+    let (actor, limit_headers) = authenticate(req, env, config, route.keys_action()).await?;
+    let answer = Answer { config, request_id };
+    // A key's admin calls count against its limits; its answers show them, as on the data plane.
+    let response = serve(route, actor, req, url.query(), env, &answer).await;
+    response.map(|response| super::proxy::with_headers(response, &limit_headers, request_id))
+}
+
+async fn serve(
+    route: AdminRoute,
+    actor: Actor,
+    req: &mut Request,
+    query: Option<&str>,
+    env: &Env,
+    answer: &Answer<'_>,
+) -> Outcome {
+    let (config, request_id) = (answer.config, answer.request_id);
+    match route {
+        AdminRoute::CreateKey => {
             let body = read_body(req).await?;
-            create_key(&body, env, config, request_id).await
+            create_key(&body, &actor, env, answer).await
         }
-        (["keys"], _) => Err(GatewayError::MethodNotAllowed { allowed: "POST" }.into()),
-        (["keys", id], Method::Get) => {
-            let reply = authority_object::call(env, &parse_id(id)?, &Command::Get).await?;
-            key_response(reply, 200, config, request_id)
+        AdminRoute::ListKeys => list_keys(query, &actor, env, answer).await,
+        AdminRoute::GetKey(id) => {
+            let reply = authority_object::call(env, &id, &Command::Get { actor }).await?;
+            answer.key(reply, 200, true)
         }
-        (["keys", _], _) => Err(GatewayError::MethodNotAllowed { allowed: "GET" }.into()),
-        (["keys", id, "revoke"], Method::Post) => {
-            let reply = authority_object::call(env, &parse_id(id)?, &Command::Revoke).await?;
-            key_response(reply, 200, config, request_id)
+        AdminRoute::EditKey(id) => {
+            let body = read_body(req).await?;
+            let edit = parse_edit(&body, &config.policy, now_ms(), config.https_only)?;
+            let reply = authority_object::call(env, &id, &Command::Edit { actor, edit }).await?;
+            answer.key(reply, 200, false)
         }
-        (["keys", _, "revoke"], _) => {
-            Err(GatewayError::MethodNotAllowed { allowed: "POST" }.into())
+        AdminRoute::RevokeKey(id) => {
+            let reply = authority_object::call(env, &id, &Command::Revoke { actor }).await?;
+            answer.key(reply, 200, false)
         }
-        (["policy"], Method::Get) => Ok(json_response(200, &config.policy.describe(), request_id)?),
-        (["policy"], _) => Err(GatewayError::MethodNotAllowed { allowed: "GET" }.into()),
-        _ => Err(GatewayError::NotFound.into()),
+        AdminRoute::ActivateKey(id) => {
+            let reply = authority_object::call(env, &id, &Command::Activate { actor }).await?;
+            answer.key(reply, 200, false)
+        }
+        AdminRoute::RotateKey(id) => {
+            let body = read_body(req).await?;
+            let grace_ms = parse_rotate(&body)?;
+            rotate_key(&id, actor, grace_ms, env, answer).await
+        }
+        AdminRoute::DeleteKey(id) => delete_key(&id, actor, env, request_id).await,
+        AdminRoute::Policy => Ok(json_response(200, &config.policy.describe(), request_id)?),
     }
 }
 
-/// Creates a key: the authority's record first, then the index entry that makes it usable.
-/// If the index write fails the key was never shown and can never authenticate.
-async fn create_key(body: &[u8], env: &Env, config: &Config, request_id: &str) -> Outcome {
+/// The root token, or a keygate key admitted for `action` on the `api_keys` resource by
+/// its own authority (so a revoked key loses admin rights on the very next request, and
+/// admin calls count against the key's limits like any other).
+async fn authenticate(
+    req: &Request,
+    env: &Env,
+    config: &Config,
+    action: KeysAction,
+) -> Result<(Actor, LimitHeaders), Refused> {
+    let authorization = req.headers().get("Authorization").ok().flatten();
+    let token = super::bearer_token(authorization.as_deref())
+        .map_err(|_| GatewayError::InvalidAdminToken)?;
+    if config.root_token.matches(token) {
+        return Ok((Actor::Root, LimitHeaders::new()));
+    }
+    let parsed = key::parse(token, config.policy.key_prefix())
+        .map_err(|_| GatewayError::InvalidAdminToken)?;
+    let key_hash = hash_key(&config.hash_secret, &parsed.key);
+    let key_id = super::lookup_key_id(env, &key_hash.index_name()).await?;
+    let command = Command::Admit {
+        key_hash,
+        resource: KEYS_RESOURCE.to_string(),
+        action: action.action(),
+    };
+    match authority_object::call(env, &key_id, &command).await? {
+        Reply::Admitted {
+            grantee,
+            limit_headers,
+        } => Ok((Actor::Key { grantee }, limit_headers)),
+        Reply::Refused {
+            refusal,
+            limit_headers,
+        } => Err(Refused {
+            error: refusal.into(),
+            limit_headers,
+        }),
+        other => Err(platform::unexpected_reply(&other)),
+    }
+}
+
+/// Creates a key. The KV index entry is written first: until the authority holds the
+/// record it leads nowhere, and if the authority call fails the secret was never shown.
+async fn create_key(body: &[u8], actor: &Actor, env: &Env, answer: &Answer<'_>) -> Outcome {
+    let config = answer.config;
     let now = now_ms();
     let new_key = parse_create(body, &config.policy, now, config.https_only)?;
+    if let (Some(own), Some(asked)) = (actor.own_workspace(), new_key.workspace.as_deref()) {
+        if own != asked {
+            return Err(
+                GatewayError::BeyondOwnGrant(Overreach::Workspace { own: own.into() }).into(),
+            );
+        }
+    }
+    let fallback_workspace = actor
+        .own_workspace()
+        .unwrap_or(DEFAULT_WORKSPACE)
+        .to_string();
     let id = KeyId::generate(&random::<KEY_ID_RANDOM_BYTES>()?);
     let key = ApiKey::generate(
         config.policy.key_prefix(),
         new_key.environment,
         &random::<KEY_RANDOM_BYTES>()?,
     );
-    let key_hash = hash_key(&config.hash_secret, &key);
-    let index_name = key_hash.index_name();
-    let record = new_key.into_record(id.clone(), &key, key_hash, now);
-    let record = match authority_object::call(
+    let record = new_key.into_record(id.clone(), &key, now, &fallback_workspace);
+    actor
+        .may_hold(&record, &config.policy)
+        .map_err(GatewayError::BeyondOwnGrant)?;
+    let secret = hash_key(&config.hash_secret, &key);
+    put_index(env, &secret.index_name(), &id, None).await?;
+    let command = Command::Create {
+        record: Box::new(record),
+        secret,
+    };
+    match authority_object::call(env, &id, &command).await? {
+        Reply::Key {
+            record,
+            last_used_at,
+            ..
+        } => {
+            let mut body = key_object(&record, last_used_at, &config.policy, now);
+            // The secret is in this one response only; it is never stored or shown again.
+            insert(&mut body, "key", key.expose().into());
+            let response = json_response(201, &body, answer.request_id)?;
+            let _ = response
+                .headers()
+                .set("Location", &format!("{ADMIN_PREFIX}/keys/{}", id.as_str()));
+            Ok(response)
+        }
+        Reply::AlreadyExists => Err(GatewayError::Conflict {
+            detail: "a key with this id already exists; retry the request".into(),
+        }
+        .into()),
+        other => Err(answer.unexpected(other)),
+    }
+}
+
+async fn list_keys(query: Option<&str>, actor: &Actor, env: &Env, answer: &Answer<'_>) -> Outcome {
+    let mut list = parse_list_query(query)?;
+    if let Some(own) = actor.own_workspace() {
+        match list.workspace.as_deref() {
+            Some(asked) if asked != own => {
+                return Err(
+                    GatewayError::BeyondOwnGrant(Overreach::Workspace { own: own.into() }).into(),
+                )
+            }
+            _ => list.workspace = Some(own.to_string()),
+        }
+    }
+    let now = now_ms();
+    let command = DirectoryCommand::List {
+        workspace: list.workspace,
+        status: list.status,
+        limit: list.limit,
+        after: list.cursor.map(Into::into),
+        now_ms: now,
+    };
+    let DirectoryReply::Page { keys, next } = directory_object::call(env, &command).await? else {
+        return Err(GatewayError::Internal.into());
+    };
+    let keys: Vec<Value> = keys
+        .iter()
+        .map(|listed| {
+            key_object(
+                &listed.record,
+                listed.last_used_at,
+                &answer.config.policy,
+                now,
+            )
+        })
+        .collect();
+    let next_cursor = next.map(|position| ListCursor::from(position).encode());
+    let body = serde_json::json!({ "keys": keys, "next_cursor": next_cursor });
+    Ok(json_response(200, &body, answer.request_id)?)
+}
+
+/// Rotates a key. The new secret's index entry is written before the authority switches
+/// to it, so the secret works the moment it is shown; retired secrets' entries expire on
+/// their own once their grace has ended (the authority refuses them exactly on time).
+async fn rotate_key(
+    id: &KeyId,
+    actor: Actor,
+    grace_ms: u64,
+    env: &Env,
+    answer: &Answer<'_>,
+) -> Outcome {
+    let config = answer.config;
+    let environment = match authority_object::call(
         env,
-        &id,
-        &Command::Create {
-            record: Box::new(record),
+        id,
+        &Command::Get {
+            actor: actor.clone(),
         },
     )
     .await?
     {
-        Reply::Key { record, .. } => record,
-        Reply::AlreadyExists => {
-            return Err(GatewayError::Conflict {
-                detail: "a key with this id already exists; retry the request".into(),
-            }
-            .into())
-        }
-        other => return Err(platform::unexpected_reply(&other)),
+        Reply::Key { record, .. } => record.environment,
+        other => return Err(answer.unexpected(other)),
     };
-    env.kv(KEY_INDEX)
-        .map_err(|_| platform::store_down("KV binding missing"))?
-        .put(&index_name, id.as_str())
-        .map_err(|_| platform::store_down("KV put could not be prepared"))?
-        .execute()
-        .await
-        .map_err(|_| platform::store_down("KV put failed"))?;
-    let mut body = key_object(&record, None, &config.policy, now);
-    // The secret is in this one response only; it is never stored or shown again.
-    if let Some(object) = body.as_object_mut() {
-        object.insert("key".into(), key.expose().into());
-    }
-    let response = json_response(201, &body, request_id)?;
-    let _ = response
-        .headers()
-        .set("Location", &format!("{ADMIN_PREFIX}/keys/{}", id.as_str()));
-    Ok(response)
-}
-
-fn key_response(reply: Reply, status: u16, config: &Config, request_id: &str) -> Outcome {
-    match reply {
-        Reply::Key {
+    let key = ApiKey::generate(
+        config.policy.key_prefix(),
+        environment,
+        &random::<KEY_RANDOM_BYTES>()?,
+    );
+    let secret = hash_key(&config.hash_secret, &key);
+    // Provisional until the authority accepts the rotation: a declined one (a revoked key,
+    // a policy that forbids it) leaves an entry that expires by itself.
+    let secret_index = secret.index_name();
+    put_index(env, &secret_index, id, Some(PROVISIONAL_INDEX_SECS)).await?;
+    let command = Command::Rotate {
+        actor,
+        secret,
+        hint: key.hint(),
+        grace_ms,
+    };
+    let now = now_ms();
+    match authority_object::call(env, id, &command).await? {
+        Reply::Rotated {
             record,
             last_used_at,
-        } => Ok(json_response(
-            status,
-            &key_object(&record, last_used_at, &config.policy, now_ms()),
-            request_id,
-        )?),
-        Reply::NotFound => Err(GatewayError::NotFound.into()),
+            previous_valid_until,
+            retired,
+            ..
+        } => {
+            for old in retired {
+                let ttl_secs = old.valid_until.saturating_sub(now) / 1_000 + KV_EXPIRY_MARGIN_SECS;
+                // Best effort: an entry left behind leads to an authority that refuses it.
+                if let Err(refused) = put_index(env, &old.index_name, id, Some(ttl_secs)).await {
+                    worker::console_warn!("retired index entry kept: {:?}", refused.error);
+                }
+            }
+            put_index(env, &secret_index, id, None).await?;
+            let mut body = key_object(&record, last_used_at, &config.policy, now);
+            insert(&mut body, "key", key.expose().into());
+            insert(
+                &mut body,
+                "previous_key_valid_until",
+                format_rfc3339(previous_valid_until).into(),
+            );
+            Ok(json_response(200, &body, answer.request_id)?)
+        }
+        other => Err(answer.unexpected(other)),
+    }
+}
+
+/// How long a new secret's index entry lives before the rotation is confirmed.
+const PROVISIONAL_INDEX_SECS: u64 = 3_600;
+
+/// KV needs an expiry at least 60 s ahead; the authority enforces the exact end.
+const KV_EXPIRY_MARGIN_SECS: u64 = 60;
+
+/// Deletes a key: the authority forgets it first (so it answers 401 at once), then its
+/// index entries go.
+async fn delete_key(id: &KeyId, actor: Actor, env: &Env, request_id: &str) -> Outcome {
+    match authority_object::call(env, id, &Command::Delete { actor }).await? {
+        Reply::Deleted { index_names, .. } => {
+            let store = env
+                .kv(KEY_INDEX)
+                .map_err(|_| platform::store_down("KV binding missing"))?;
+            for name in index_names {
+                if store.delete(&name).await.is_err() {
+                    worker::console_warn!("index entry of a deleted key kept");
+                }
+            }
+            let headers = worker::Headers::new();
+            headers.set("Cache-Control", "no-store")?;
+            headers.set(crate::identity::REQUEST_ID, request_id)?;
+            Ok(Response::empty()?.with_status(204).with_headers(headers))
+        }
+        Reply::Declined { declined } => Err(GatewayError::from(declined).into()),
         other => Err(platform::unexpected_reply(&other)),
     }
 }
 
-fn parse_id(text: &str) -> Result<KeyId, GatewayError> {
-    KeyId::parse(text).ok_or(GatewayError::NotFound)
+async fn put_index(
+    env: &Env,
+    index_name: &str,
+    id: &KeyId,
+    ttl_secs: Option<u64>,
+) -> Result<(), Refused> {
+    let mut put = env
+        .kv(KEY_INDEX)
+        .map_err(|_| platform::store_down("KV binding missing"))?
+        .put(index_name, id.as_str())
+        .map_err(|_| platform::store_down("KV put could not be prepared"))?;
+    if let Some(ttl) = ttl_secs {
+        put = put.expiration_ttl(ttl);
+    }
+    put.execute()
+        .await
+        .map_err(|_| platform::store_down("KV put failed"))?;
+    Ok(())
+}
+
+/// What every handler answers with.
+struct Answer<'a> {
+    config: &'a Config,
+    request_id: &'a str,
+}
+
+impl Answer<'_> {
+    /// A key object for a [`Reply::Key`]; `with_usage` adds the usage figures (GET).
+    fn key(&self, reply: Reply, status: u16, with_usage: bool) -> Outcome {
+        match reply {
+            Reply::Key {
+                record,
+                last_used_at,
+                usage,
+            } => {
+                let mut body = key_object(&record, last_used_at, &self.config.policy, now_ms());
+                if with_usage {
+                    insert(&mut body, "usage", serde_json::json!(usage));
+                }
+                Ok(json_response(status, &body, self.request_id)?)
+            }
+            other => Err(self.unexpected(other)),
+        }
+    }
+
+    /// A decline becomes its error; anything else is a bug, logged and answered 500.
+    fn unexpected(&self, reply: Reply) -> Refused {
+        match reply {
+            Reply::Declined { declined } => GatewayError::from(declined).into(),
+            other => platform::unexpected_reply(&other),
+        }
+    }
+}
+
+fn insert(body: &mut Value, field: &str, value: Value) {
+    if let Some(object) = body.as_object_mut() {
+        object.insert(field.into(), value);
+    }
 }
 
 async fn read_body(req: &mut Request) -> Result<Vec<u8>, GatewayError> {

@@ -5,10 +5,13 @@
 //! remaining quota. Writes are confirmed before the reply leaves (the runtime's output
 //! gate), so an admitted request's count is durable.
 
+use super::directory_object;
 use super::platform::{self, now_ms};
-use crate::authority::{Changed, Command, Counters, KeyRecord, KeyState, Reply};
+use crate::authority::{Changed, Command, Counters, DirectorySync, KeyRecord, KeyState, Reply};
+use crate::directory::DirectoryCommand;
 use crate::key::KeyId;
 use crate::problem::GatewayError;
+use crate::usage::UsageHistory;
 use serde::Serialize;
 use std::cell::RefCell;
 use worker::{
@@ -18,7 +21,11 @@ use worker::{
 /// The Durable Object binding, one object per key id.
 const BINDING: &str = "KEY_AUTHORITY";
 const RECORD: &str = "record";
+const SECRETS: &str = "secrets";
 const COUNTERS: &str = "counters";
+const HISTORY: &str = "history";
+/// Set while a deleted key's removal from the directory is still owed (the alarm retries).
+const REMOVAL_OWED: &str = "removal_owed";
 
 /// Sends one command to a key's authority and reads its reply. Any failure fails closed.
 pub async fn call(
@@ -92,7 +99,30 @@ impl DurableObject for KeyAuthority {
             *self.key.borrow_mut() = None;
             return Err(error);
         }
+        self.sync_directory(changed.directory, &reply).await;
         Response::from_json(&reply)
+    }
+
+    /// Sends the key's current state to the directory: the background refresh of
+    /// `last_used_at`, and the retry of an admin change's copy that failed.
+    async fn alarm(&self) -> Result<Response> {
+        self.load().await?;
+        let storage = self.state.storage();
+        let command = match storage.get::<String>(REMOVAL_OWED).await? {
+            Some(id) => KeyId::parse(&id).map(|id| DirectoryCommand::Remove { id }),
+            None => self.snapshot(),
+        };
+        let Some(command) = command else {
+            return Response::ok("nothing to sync");
+        };
+        // An error here makes the runtime retry the alarm with backoff.
+        directory_object::call(&self.env, &command)
+            .await
+            .map_err(|e| worker::Error::RustError(format!("directory sync failed: {e:?}")))?;
+        if let DirectoryCommand::Remove { .. } = command {
+            storage.delete(REMOVAL_OWED).await?;
+        }
+        Response::ok("synced")
     }
 }
 
@@ -102,51 +132,112 @@ impl KeyAuthority {
             return Ok(());
         }
         let storage = self.state.storage();
-        let record: Option<KeyRecord> = match storage.get::<String>(RECORD).await? {
-            Some(json) => serde_json::from_str(&json)?,
-            None => None,
-        };
-        let counters: Counters = match storage.get::<String>(COUNTERS).await? {
-            Some(json) => serde_json::from_str(&json)?,
-            None => Counters::default(),
-        };
+        let record: Option<KeyRecord> = read(&storage, RECORD).await?;
+        let secrets = read(&storage, SECRETS).await?.unwrap_or_default();
+        let counters: Counters = read(&storage, COUNTERS).await?.unwrap_or_default();
+        let history: UsageHistory = read(&storage, HISTORY).await?.unwrap_or_default();
         // Another request may have loaded (and changed) the state while this one awaited.
         let mut slot = self.key.borrow_mut();
         if slot.is_none() {
-            *slot = Some(KeyState { record, counters });
+            *slot = Some(KeyState {
+                record,
+                secrets,
+                counters,
+                history,
+                last_used_synced_at: None,
+            });
         }
         Ok(())
     }
 
-    /// Writes what changed. The hot path (an admitted request) changes only the counters.
+    /// Writes what changed. The hot path (an admitted request) changes only the counters,
+    /// and the usage history once an hour.
     async fn persist(&self, changed: Changed) -> Result<()> {
-        #[derive(Serialize)]
-        struct Both {
-            record: String,
-            counters: String,
+        let storage = self.state.storage();
+        if changed.wiped {
+            return storage.delete_all().await;
         }
-        let serialized = {
+        #[derive(Serialize, Default)]
+        struct Values {
+            #[serde(skip_serializing_if = "Option::is_none")]
+            record: Option<String>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            secrets: Option<String>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            counters: Option<String>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            history: Option<String>,
+        }
+        let values = {
             let slot = self.key.borrow();
             let Some(key) = slot.as_ref() else {
                 return Ok(());
             };
-            let record = match changed.record {
-                true => Some(serde_json::to_string(&key.record)?),
-                false => None,
-            };
-            let counters = match changed.counters {
-                true => Some(serde_json::to_string(&key.counters)?),
-                false => None,
-            };
-            (record, counters)
+            let mut values = Values::default();
+            if changed.record {
+                values.record = Some(serde_json::to_string(&key.record)?);
+                values.secrets = Some(serde_json::to_string(&key.secrets)?);
+            }
+            if changed.counters {
+                values.counters = Some(serde_json::to_string(&key.counters)?);
+            }
+            if changed.history {
+                values.history = Some(serde_json::to_string(&key.history)?);
+            }
+            values
+        };
+        if values.record.is_none() && values.counters.is_none() && values.history.is_none() {
+            return Ok(());
+        }
+        // One call, so every changed value is committed together or not at all.
+        storage.put_multiple(values).await
+    }
+
+    /// Keeps the directory's copy current. An admin change is copied before the admin API
+    /// answers; if that fails (or for a mere `last_used_at` refresh) the alarm does it.
+    async fn sync_directory(&self, sync: DirectorySync, reply: &Reply) {
+        let command = match (sync, reply) {
+            (DirectorySync::None, _) => return,
+            (DirectorySync::Soon, _) => None,
+            // The state is gone, so the id comes from the reply.
+            (DirectorySync::Now, Reply::Deleted { id, .. }) => {
+                Some(DirectoryCommand::Remove { id: id.clone() })
+            }
+            (DirectorySync::Now, _) => self.snapshot(),
         };
         let storage = self.state.storage();
-        match serialized {
-            // One call, so both values are committed together or not at all.
-            (Some(record), Some(counters)) => storage.put_multiple(Both { record, counters }).await,
-            (Some(record), None) => storage.put(RECORD, record).await,
-            (None, Some(counters)) => storage.put(COUNTERS, counters).await,
-            (None, None) => Ok(()),
+        if let Some(command) = command {
+            match directory_object::call(&self.env, &command).await {
+                Ok(_) => return,
+                Err(error) => worker::console_warn!("directory copy deferred: {error:?}"),
+            }
+            if let DirectoryCommand::Remove { id } = command {
+                if let Err(error) = storage.put(REMOVAL_OWED, id.as_str()).await {
+                    worker::console_error!("directory removal lost: {error}");
+                }
+            }
         }
+        if let Err(error) = storage.set_alarm(0).await {
+            worker::console_error!("could not schedule the directory sync: {error}");
+        }
+    }
+
+    fn snapshot(&self) -> Option<DirectoryCommand> {
+        let slot = self.key.borrow();
+        let key = slot.as_ref()?;
+        Some(DirectoryCommand::Put {
+            record: Box::new(key.record.clone()?),
+            last_used_at: key.counters.last_used_at,
+        })
+    }
+}
+
+async fn read<T: serde::de::DeserializeOwned>(
+    storage: &worker::Storage,
+    name: &str,
+) -> Result<Option<T>> {
+    match storage.get::<String>(name).await? {
+        Some(json) => Ok(Some(serde_json::from_str(&json)?)),
+        None => Ok(None),
     }
 }

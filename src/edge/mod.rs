@@ -4,6 +4,7 @@
 
 mod admin;
 mod authority_object;
+mod directory_object;
 mod platform;
 mod proxy;
 

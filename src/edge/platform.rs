@@ -87,7 +87,9 @@ pub fn unexpected_reply(reply: &Reply) -> Refused {
         Reply::Admitted { .. } => "admitted",
         Reply::Refused { .. } => "refused",
         Reply::Key { .. } => "key",
-        Reply::NotFound => "not_found",
+        Reply::Rotated { .. } => "rotated",
+        Reply::Deleted { .. } => "deleted",
+        Reply::Declined { .. } => "declined",
         Reply::AlreadyExists => "already_exists",
     };
     store_down(&format!("key authority answered `{kind}` unexpectedly")).into()

@@ -23,15 +23,20 @@ const KEY_FIELDS = [
 ];
 
 describe("authentication", () => {
-  test("a missing or wrong root token is a 401; a data-plane key is not a root token", async () => {
+  test("a missing or wrong token is a 401; a key without api_keys grants is a 403", async () => {
     for (const token of ["", "wrong-token", ROOT_TOKEN + "x"]) {
       const res = await env.gw.admin("GET", "/policy", undefined, token);
       assert.equal(res.status, 401);
       assert.equal(res.json.code, "invalid_admin_token");
       assert.match(res.headers.get("www-authenticate"), /^Bearer/);
     }
-    const { key } = await env.gw.createKey({ scopes: ["admin"] });
-    assert.equal((await env.gw.admin("GET", "/policy", undefined, key)).status, 401);
+    const { key } = await env.gw.createKey({ scopes: ["contacts:delete"] });
+    const refused = await env.gw.admin("GET", "/policy", undefined, key);
+    assert.equal(refused.status, 403);
+    assert.equal(refused.json.code, "insufficient_scope");
+    assert.equal(refused.json.required_scope, "api_keys:read");
+    const admin = await env.gw.createKey({ scopes: ["admin"] });
+    assert.equal((await env.gw.admin("GET", "/policy", undefined, admin.key)).status, 200);
   });
 });
 
@@ -61,7 +66,8 @@ describe("keys", () => {
     // Never again: the key object on GET has no secret and no hash.
     const got = await env.gw.admin("GET", `/keys/${key.id}`);
     assert.equal(got.status, 200);
-    assert.deepEqual(Object.keys(got.json).sort(), KEY_FIELDS);
+    assert.deepEqual(Object.keys(got.json).sort(), [...KEY_FIELDS, "usage"].sort());
+    assert.deepEqual(got.json.usage, { last_24h: 0, last_7d: 0, last_30d: 0 });
     assert.ok(!got.text.includes(key.key));
     assert.ok(!/[0-9a-f]{64}/.test(got.text), "no hash in the key object");
   });

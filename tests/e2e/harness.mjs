@@ -74,9 +74,12 @@ export async function deadPort() {
 /**
  * Starts keygate on workerd. `bindings` override the defaults; `withStore: false` leaves
  * out the KV and Durable Object bindings, to prove which refusals never touch storage.
+ * `persist` names a directory that keeps storage across a restart of the runtime.
  */
-export async function startGateway({ origin, policy = "demo", bindings = {}, withStore = true } = {}) {
+export async function startGateway({ origin, policy = "demo", bindings = {}, withStore = true, persist } = {}) {
   const mf = new Miniflare({
+    // A directory keeps KV and Durable Object storage across restarts of the runtime.
+    ...(persist ? { defaultPersistRoot: persist } : {}),
     host: "127.0.0.1",
     port: 0,
     workers: [
@@ -90,7 +93,7 @@ export async function startGateway({ origin, policy = "demo", bindings = {}, wit
         ],
         compatibilityDate: "2026-04-01",
         kvNamespaces: withStore ? ["KEY_INDEX"] : [],
-        durableObjects: withStore ? { KEY_AUTHORITY: { className: "KeyAuthority", useSQLite: true } } : {},
+        durableObjects: withStore ? { KEY_AUTHORITY: { className: "KeyAuthority", useSQLite: true }, KEY_DIRECTORY: { className: "KeyDirectory", useSQLite: true } } : {},
         bindings: {
           KEYGATE_ORIGIN: origin,
           KEYGATE_POLICY: policyText(policy),

@@ -1,0 +1,377 @@
+//! Who may manage keys, and how far: the root token, or a key acting within its workspace
+//! that can never hand out more than it holds itself.
+//!
+//! A key with grants on the `api_keys` resource manages the keys of its own workspace
+//! (read: list and get; write: create, edit, rotate, activate; delete: revoke and delete).
+//! Whatever it creates, edits, rotates or re-activates must fit inside its own grants:
+//! scopes ([`Policy::grants_within`]), both limit windows, expiry and environment — else a
+//! key with `api_keys:write` could mint itself a more powerful twin. The check runs inside
+//! the target key's Durable Object, in the same step as the change.
+//!
+//! ```
+//! use keygate::delegation::Actor;
+//! assert!(Actor::Root.reaches("any-workspace"));
+//! ```
+
+use crate::authority::{Grantee, KeyRecord};
+use crate::key::Environment;
+use crate::limits::Window;
+use crate::policy::{Action, Policy};
+use serde::{Deserialize, Serialize};
+
+/// The resource whose grants let a key manage keys.
+pub const KEYS_RESOURCE: &str = "api_keys";
+
+/// Who makes an admin request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Actor {
+    /// The deployment's root token: every workspace, no bounds.
+    Root,
+    /// A keygate key with grants on [`KEYS_RESOURCE`], as its authority admitted it.
+    Key { grantee: Grantee },
+}
+
+/// What a key acting on keys tried to give beyond its own grants.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "beyond", rename_all = "snake_case")]
+pub enum Overreach {
+    /// These scopes give something the acting key does not hold.
+    Scopes { scopes: Vec<String> },
+    /// The window's limit is above the acting key's own.
+    Limit { window: Window, own: u32 },
+    /// The acting key expires; a key it manages must expire no later.
+    Expiry { own: u64 },
+    /// A test key may only manage test keys.
+    Environment,
+    /// A key manages only its own workspace.
+    Workspace { own: String },
+}
+
+impl Actor {
+    /// Whether the actor may see and manage keys of `workspace`.
+    pub fn reaches(&self, workspace: &str) -> bool {
+        match self {
+            Actor::Root => true,
+            Actor::Key { grantee } => grantee.workspace == workspace,
+        }
+    }
+
+    /// The workspace a key actor is confined to; `None` for the root token.
+    pub fn own_workspace(&self) -> Option<&str> {
+        match self {
+            Actor::Root => None,
+            Actor::Key { grantee } => Some(&grantee.workspace),
+        }
+    }
+
+    /// `Ok` when a key shaped like `record` is within what the actor holds.
+    pub fn may_hold(&self, record: &KeyRecord, policy: &Policy) -> Result<(), Overreach> {
+        let Actor::Key { grantee } = self else {
+            return Ok(());
+        };
+        if grantee.workspace != record.workspace {
+            return Err(Overreach::Workspace {
+                own: grantee.workspace.clone(),
+            });
+        }
+        let beyond: Vec<String> = record
+            .scopes
+            .iter()
+            .filter(|scope| !policy.grants_within(std::slice::from_ref(scope), &grantee.scopes))
+            .cloned()
+            .collect();
+        if !beyond.is_empty() {
+            return Err(Overreach::Scopes { scopes: beyond });
+        }
+        // Scope by scope above; the whole set too, in case only a combination oversteps.
+        if !policy.grants_within(&record.scopes, &grantee.scopes) {
+            return Err(Overreach::Scopes {
+                scopes: record.scopes.clone(),
+            });
+        }
+        let limits = record.effective_limits(policy);
+        for (window, wanted, own) in [
+            (Window::Minute, limits.per_minute, grantee.limits.per_minute),
+            (Window::Day, limits.per_day, grantee.limits.per_day),
+        ] {
+            if wanted > own {
+                return Err(Overreach::Limit {
+                    window,
+                    own: own.get(),
+                });
+            }
+        }
+        if let Some(own) = grantee.expires_at {
+            if record.expires_at.is_none_or(|at| at > own) {
+                return Err(Overreach::Expiry { own });
+            }
+        }
+        if grantee.environment == Environment::Test && record.environment != Environment::Test {
+            return Err(Overreach::Environment);
+        }
+        Ok(())
+    }
+}
+
+/// The `api_keys` action an admin operation needs from a key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeysAction {
+    /// List and get (and read the policy).
+    Read,
+    /// Create, edit, rotate, activate.
+    Write,
+    /// Revoke and delete.
+    Delete,
+}
+
+impl KeysAction {
+    pub fn action(self) -> Action {
+        match self {
+            KeysAction::Read => Action::Read,
+            KeysAction::Write => Action::Write,
+            KeysAction::Delete => Action::Delete,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key::KeyId;
+    use crate::limits::Limits;
+    use serde_json::Map;
+
+    const NOW: u64 = 1_900_000_000_000;
+
+    fn policy() -> Policy {
+        Policy::from_toml(include_str!("../policies/demo.toml")).expect("demo policy parses")
+    }
+
+    fn limits(per_minute: u64, per_day: u64) -> Limits {
+        Limits::new(per_minute, per_day).expect("valid limits")
+    }
+
+    fn manager(scopes: &[&str]) -> Grantee {
+        Grantee {
+            key_id: KeyId::generate(&[1; crate::key::KEY_ID_RANDOM_BYTES]),
+            key_name: "Manager".into(),
+            workspace: "acme".into(),
+            environment: Environment::Live,
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            limits: limits(60, 10_000),
+            expires_at: None,
+        }
+    }
+
+    fn record(scopes: &[&str]) -> KeyRecord {
+        KeyRecord {
+            id: KeyId::generate(&[2; crate::key::KEY_ID_RANDOM_BYTES]),
+            name: "Made".into(),
+            hint: "kg_live_…abcd".into(),
+            workspace: "acme".into(),
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            environment: Environment::Live,
+            created_at: NOW,
+            expires_at: None,
+            revoked_at: None,
+            limits: Some(limits(60, 10_000)),
+            metadata: Map::new(),
+            rejection_webhook: None,
+            version: 1,
+        }
+    }
+
+    fn actor(grantee: Grantee) -> Actor {
+        Actor::Key { grantee }
+    }
+
+    #[test]
+    fn root_reaches_everything_and_holds_everything() {
+        assert!(Actor::Root.reaches("acme") && Actor::Root.reaches("other"));
+        assert_eq!(Actor::Root.own_workspace(), None);
+        let mut huge = record(&["admin"]);
+        huge.limits = None;
+        assert_eq!(Actor::Root.may_hold(&huge, &policy()), Ok(()));
+    }
+
+    #[test]
+    fn a_key_reaches_only_its_own_workspace() {
+        let acting = actor(manager(&["api_keys:write"]));
+        assert!(acting.reaches("acme"));
+        assert!(!acting.reaches("other"));
+        assert_eq!(acting.own_workspace(), Some("acme"));
+        let mut elsewhere = record(&[]);
+        elsewhere.workspace = "other".into();
+        assert_eq!(
+            acting.may_hold(&elsewhere, &policy()),
+            Err(Overreach::Workspace { own: "acme".into() })
+        );
+    }
+
+    #[test]
+    fn scopes_within_the_actors_own_are_allowed() {
+        let acting = actor(manager(&["api_keys:write", "contacts:write", "tags:read"]));
+        for scopes in [
+            &["contacts:read"][..],
+            &["contacts:write", "tags:read"],
+            &["contacts:write-approval"],
+            &["api_keys:read"],
+        ] {
+            assert_eq!(
+                acting.may_hold(&record(scopes), &policy()),
+                Ok(()),
+                "{scopes:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn scopes_beyond_the_actors_own_are_named() {
+        let acting = actor(manager(&["api_keys:write", "contacts:write"]));
+        assert_eq!(
+            acting.may_hold(
+                &record(&["contacts:read", "contacts:delete", "admin"]),
+                &policy()
+            ),
+            Err(Overreach::Scopes {
+                scopes: vec!["contacts:delete".into(), "admin".into()]
+            })
+        );
+        // Holding an approval level does not allow handing out the level above it.
+        let approver = actor(manager(&["api_keys:write", "contacts:write-approval"]));
+        assert_eq!(
+            approver.may_hold(&record(&["contacts:write"]), &policy()),
+            Err(Overreach::Scopes {
+                scopes: vec!["contacts:write".into()]
+            })
+        );
+    }
+
+    #[test]
+    fn limits_above_the_actors_own_are_refused_per_window() {
+        let acting = actor(manager(&["api_keys:write"]));
+        let mut made = record(&[]);
+        made.limits = Some(limits(61, 100));
+        assert_eq!(
+            acting.may_hold(&made, &policy()),
+            Err(Overreach::Limit {
+                window: Window::Minute,
+                own: 60
+            })
+        );
+        made.limits = Some(limits(10, 10_001));
+        assert_eq!(
+            acting.may_hold(&made, &policy()),
+            Err(Overreach::Limit {
+                window: Window::Day,
+                own: 10_000
+            })
+        );
+        made.limits = Some(limits(60, 10_000));
+        assert_eq!(acting.may_hold(&made, &policy()), Ok(()));
+        // Following the policy's defaults (120/min) is above this actor's 60/min.
+        made.limits = None;
+        assert!(matches!(
+            acting.may_hold(&made, &policy()),
+            Err(Overreach::Limit {
+                window: Window::Minute,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn an_expiring_actor_only_makes_keys_that_expire_no_later() {
+        let mut grantee = manager(&["api_keys:write"]);
+        grantee.expires_at = Some(NOW + 1_000);
+        let acting = actor(grantee);
+        let mut made = record(&[]);
+        assert_eq!(
+            acting.may_hold(&made, &policy()),
+            Err(Overreach::Expiry { own: NOW + 1_000 })
+        );
+        made.expires_at = Some(NOW + 1_001);
+        assert!(acting.may_hold(&made, &policy()).is_err());
+        made.expires_at = Some(NOW + 1_000);
+        assert_eq!(acting.may_hold(&made, &policy()), Ok(()));
+    }
+
+    #[test]
+    fn a_test_key_manages_only_test_keys() {
+        let mut grantee = manager(&["api_keys:write"]);
+        grantee.environment = Environment::Test;
+        let acting = actor(grantee);
+        let mut made = record(&[]);
+        assert_eq!(
+            acting.may_hold(&made, &policy()),
+            Err(Overreach::Environment)
+        );
+        made.environment = Environment::Test;
+        assert_eq!(acting.may_hold(&made, &policy()), Ok(()));
+        // A live key may manage test keys.
+        assert_eq!(
+            actor(manager(&["api_keys:write"])).may_hold(&made, &policy()),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn actors_round_trip_through_json() {
+        for acting in [Actor::Root, actor(manager(&["api_keys:delete"]))] {
+            let json = serde_json::to_string(&acting).expect("serializes");
+            assert_eq!(serde_json::from_str::<Actor>(&json).ok(), Some(acting));
+        }
+    }
+
+    #[test]
+    fn keys_actions_climb_the_api_keys_ladder() {
+        use crate::policy::{Access, RouteTarget};
+        assert_eq!(KeysAction::Read.action(), Action::Read);
+        assert_eq!(KeysAction::Write.action(), Action::Write);
+        assert_eq!(KeysAction::Delete.action(), Action::Delete);
+        // read < write < delete: each grant holds the actions below it, never above.
+        let policy = policy();
+        let actions = [KeysAction::Read, KeysAction::Write, KeysAction::Delete];
+        for (held, scope) in ["api_keys:read", "api_keys:write", "api_keys:delete"]
+            .into_iter()
+            .enumerate()
+        {
+            for (asked, action) in actions.into_iter().enumerate() {
+                let target = RouteTarget {
+                    resource: KEYS_RESOURCE.into(),
+                    action: action.action(),
+                };
+                let access = policy.decide(&[scope.to_string()], &target);
+                assert_eq!(
+                    access == Access::Allowed,
+                    asked <= held,
+                    "{scope} for {action:?}: {access:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn overreaches_round_trip_through_json() {
+        for overreach in [
+            Overreach::Scopes {
+                scopes: vec!["admin".into()],
+            },
+            Overreach::Limit {
+                window: Window::Day,
+                own: 5,
+            },
+            Overreach::Expiry { own: NOW },
+            Overreach::Environment,
+            Overreach::Workspace { own: "acme".into() },
+        ] {
+            let json = serde_json::to_string(&overreach).expect("serializes");
+            assert_eq!(
+                serde_json::from_str::<Overreach>(&json).ok(),
+                Some(overreach),
+                "{json}"
+            );
+        }
+    }
+}

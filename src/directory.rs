@@ -1,0 +1,186 @@
+//! The key directory: the list index of every key, for `GET /_keygate/v1/keys`.
+//!
+//! KV maps a secret's hash to a key id and cannot list; each key's Durable Object knows
+//! only its own key. The directory is one more Durable Object (SQLite-backed) holding a
+//! copy of every record, written by the key's own object before an admin change is
+//! answered — so a list right after a create or a revoke shows it. `last_used_at` is
+//! refreshed in the background at most once a minute per key; `GET /keys/{id}` is exact.
+//!
+//! Copies carry the record's `version`, and the directory keeps the newest it has seen,
+//! so copies that arrive out of order cannot roll a key back. A deleted key leaves a
+//! tombstone, so a late copy cannot bring it back into lists.
+
+use crate::admin::ListCursor;
+use crate::authority::{KeyRecord, Status};
+use crate::key::KeyId;
+use serde::{Deserialize, Serialize};
+
+/// Requests to the directory (the body of its Durable Object call).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum DirectoryCommand {
+    /// The key's record as of `record.version`, and its last use.
+    Put {
+        record: Box<KeyRecord>,
+        last_used_at: Option<u64>,
+    },
+    /// The key was deleted.
+    Remove { id: KeyId },
+    List {
+        workspace: Option<String>,
+        status: Option<Status>,
+        limit: usize,
+        after: Option<Position>,
+        now_ms: u64,
+    },
+}
+
+/// A key's place in list order: newest first, ties broken by id.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Position {
+    pub created_at: u64,
+    pub id: KeyId,
+}
+
+impl From<ListCursor> for Position {
+    fn from(cursor: ListCursor) -> Position {
+        Position {
+            created_at: cursor.created_at,
+            id: cursor.id,
+        }
+    }
+}
+
+impl From<Position> for ListCursor {
+    fn from(position: Position) -> ListCursor {
+        ListCursor {
+            created_at: position.created_at,
+            id: position.id,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Listed {
+    pub record: KeyRecord,
+    pub last_used_at: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum DirectoryReply {
+    Done,
+    Page {
+        keys: Vec<Listed>,
+        /// Where the next page starts; `None` on the last page.
+        next: Option<Position>,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key::{Environment, KEY_ID_RANDOM_BYTES};
+    use crate::limits::Limits;
+
+    #[test]
+    fn positions_and_cursors_convert_both_ways() {
+        let position = Position {
+            created_at: 1_900_000_000_000,
+            id: KeyId::generate(&[7; KEY_ID_RANDOM_BYTES]),
+        };
+        let cursor = ListCursor::from(position.clone());
+        let decoded = ListCursor::decode(&cursor.encode()).expect("decodes");
+        assert_eq!(Position::from(decoded), position);
+    }
+
+    fn record() -> KeyRecord {
+        KeyRecord {
+            id: KeyId::generate(&[8; KEY_ID_RANDOM_BYTES]),
+            name: "Listed".into(),
+            hint: "kg_live_…abcd".into(),
+            workspace: "acme".into(),
+            scopes: vec!["contacts:read".into()],
+            environment: Environment::Test,
+            created_at: 1_900_000_000_000,
+            expires_at: Some(1_900_000_100_000),
+            revoked_at: Some(1_900_000_050_000),
+            limits: Some(Limits::new(5, 50).expect("valid limits")),
+            metadata: serde_json::json!({"big": u64::MAX, "f": 0.1, "a": [null]})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+            rejection_webhook: Some("https://hooks.example.com/r".into()),
+            version: 7,
+        }
+    }
+
+    #[test]
+    fn commands_round_trip_through_json() {
+        let commands = [
+            DirectoryCommand::List {
+                workspace: Some("acme".into()),
+                status: Some(Status::Expired),
+                limit: 20,
+                after: None,
+                now_ms: 5,
+            },
+            DirectoryCommand::List {
+                workspace: None,
+                status: None,
+                limit: 100,
+                after: Some(Position {
+                    created_at: 1,
+                    id: KeyId::generate(&[9; KEY_ID_RANDOM_BYTES]),
+                }),
+                now_ms: u64::MAX,
+            },
+            DirectoryCommand::Put {
+                record: Box::new(record()),
+                last_used_at: Some(1_900_000_000_001),
+            },
+            DirectoryCommand::Put {
+                record: Box::new(record()),
+                last_used_at: None,
+            },
+            DirectoryCommand::Remove { id: record().id },
+        ];
+        for command in commands {
+            let json = serde_json::to_string(&command).expect("serializes");
+            assert_eq!(
+                serde_json::from_str::<DirectoryCommand>(&json).ok(),
+                Some(command),
+                "{json}"
+            );
+        }
+    }
+
+    #[test]
+    fn replies_round_trip_through_json() {
+        let replies = [
+            DirectoryReply::Done,
+            DirectoryReply::Page {
+                keys: Vec::new(),
+                next: None,
+            },
+            DirectoryReply::Page {
+                keys: vec![Listed {
+                    record: record(),
+                    last_used_at: Some(3),
+                }],
+                next: Some(Position {
+                    created_at: 1_900_000_000_000,
+                    id: record().id,
+                }),
+            },
+        ];
+        for reply in replies {
+            let json = serde_json::to_string(&reply).expect("serializes");
+            assert_eq!(
+                serde_json::from_str::<DirectoryReply>(&json).ok(),
+                Some(reply),
+                "{json}"
+            );
+        }
+    }
+}

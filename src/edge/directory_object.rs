@@ -1,0 +1,218 @@
+//! The key directory's Durable Object: SQLite rows behind [`DirectoryCommand`], and the
+//! call that reaches it. See [`crate::directory`] for why it exists.
+
+use super::platform;
+use crate::authority::{KeyRecord, Status};
+use crate::directory::{DirectoryCommand, DirectoryReply, Listed, Position};
+use crate::problem::GatewayError;
+use std::cell::Cell;
+use worker::{
+    durable_object, DurableObject, Env, Method, Request, RequestInit, Response, Result,
+    SqlStorageValue, State,
+};
+
+/// The Durable Object binding; one directory for the deployment.
+const BINDING: &str = "KEY_DIRECTORY";
+const NAME: &str = "keys";
+
+pub async fn call(
+    env: &Env,
+    command: &DirectoryCommand,
+) -> std::result::Result<DirectoryReply, GatewayError> {
+    let outcome = async {
+        let stub = env
+            .durable_object(BINDING)?
+            .id_from_name(NAME)?
+            .get_stub()?;
+        let mut init = RequestInit::new();
+        init.with_method(Method::Post)
+            .with_body(Some(serde_json::to_string(command)?.into()));
+        let request = Request::new_with_init("https://key-directory/", &init)?;
+        let mut response = stub.fetch_with_request(request).await?;
+        if response.status_code() != 200 {
+            return Err(worker::Error::RustError(format!(
+                "key directory answered {}",
+                response.status_code()
+            )));
+        }
+        response.json::<DirectoryReply>().await
+    }
+    .await;
+    outcome.map_err(|e| platform::store_down(&format!("key directory call failed: {e}")))
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS keys (
+    id TEXT PRIMARY KEY,
+    workspace TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER,
+    revoked_at INTEGER,
+    version INTEGER NOT NULL,
+    last_used_at INTEGER,
+    record TEXT NOT NULL,
+    deleted INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS keys_by_time ON keys (created_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS keys_by_workspace ON keys (workspace, created_at DESC, id DESC);
+";
+
+/// Newer versions replace older ones; `last_used_at` only moves forward; a tombstone
+/// (deleted = 1) is never overwritten.
+const PUT: &str = "
+INSERT INTO keys (id, workspace, created_at, expires_at, revoked_at, version, last_used_at, record)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (id) DO UPDATE SET
+    workspace = excluded.workspace,
+    created_at = excluded.created_at,
+    expires_at = excluded.expires_at,
+    revoked_at = excluded.revoked_at,
+    version = excluded.version,
+    record = excluded.record,
+    last_used_at = CASE
+        WHEN excluded.last_used_at IS NULL THEN keys.last_used_at
+        WHEN keys.last_used_at IS NULL THEN excluded.last_used_at
+        ELSE max(keys.last_used_at, excluded.last_used_at)
+    END
+WHERE keys.deleted = 0 AND excluded.version >= keys.version
+";
+
+const REMOVE: &str = "
+INSERT INTO keys (id, workspace, created_at, version, record, deleted)
+VALUES (?, '', 0, 0, '', 1)
+ON CONFLICT (id) DO UPDATE SET deleted = 1, record = ''
+";
+
+#[durable_object]
+pub struct KeyDirectory {
+    state: State,
+    ready: Cell<bool>,
+}
+
+impl DurableObject for KeyDirectory {
+    fn new(state: State, _env: Env) -> Self {
+        KeyDirectory {
+            state,
+            ready: Cell::new(false),
+        }
+    }
+
+    async fn fetch(&self, mut req: Request) -> Result<Response> {
+        let command: DirectoryCommand = match serde_json::from_str(&req.text().await?) {
+            Ok(command) => command,
+            Err(_) => return Response::error("malformed command", 400),
+        };
+        let sql = self.state.storage().sql();
+        if !self.ready.get() {
+            sql.exec(SCHEMA, None)?;
+            self.ready.set(true);
+        }
+        // SQL calls are synchronous: each command is one step, never interleaved.
+        let reply = match command {
+            DirectoryCommand::Put {
+                record,
+                last_used_at,
+            } => {
+                sql.exec(
+                    PUT,
+                    vec![
+                        record.id.as_str().into(),
+                        record.workspace.as_str().into(),
+                        integer(record.created_at),
+                        record
+                            .expires_at
+                            .map(integer)
+                            .unwrap_or(SqlStorageValue::Null),
+                        record
+                            .revoked_at
+                            .map(integer)
+                            .unwrap_or(SqlStorageValue::Null),
+                        integer(record.version),
+                        last_used_at.map(integer).unwrap_or(SqlStorageValue::Null),
+                        serde_json::to_string(&record)?.into(),
+                    ],
+                )?;
+                DirectoryReply::Done
+            }
+            DirectoryCommand::Remove { id } => {
+                sql.exec(REMOVE, vec![id.as_str().into()])?;
+                DirectoryReply::Done
+            }
+            DirectoryCommand::List {
+                workspace,
+                status,
+                limit,
+                after,
+                now_ms,
+            } => list(&sql, workspace, status, limit, after, now_ms)?,
+        };
+        Response::from_json(&reply)
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Row {
+    record: String,
+    last_used_at: Option<f64>,
+}
+
+fn list(
+    sql: &worker::SqlStorage,
+    workspace: Option<String>,
+    status: Option<Status>,
+    limit: usize,
+    after: Option<Position>,
+    now_ms: u64,
+) -> Result<DirectoryReply> {
+    let mut query = String::from("SELECT record, last_used_at FROM keys WHERE deleted = 0");
+    let mut bindings: Vec<SqlStorageValue> = Vec::new();
+    if let Some(workspace) = workspace {
+        query.push_str(" AND workspace = ?");
+        bindings.push(workspace.into());
+    }
+    match status {
+        None => {}
+        Some(Status::Revoked) => query.push_str(" AND revoked_at IS NOT NULL"),
+        Some(Status::Active) => {
+            query.push_str(" AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)");
+            bindings.push(integer(now_ms));
+        }
+        Some(Status::Expired) => {
+            query.push_str(" AND revoked_at IS NULL AND expires_at <= ?");
+            bindings.push(integer(now_ms));
+        }
+    }
+    if let Some(after) = after {
+        query.push_str(" AND (created_at < ? OR (created_at = ? AND id < ?))");
+        bindings.push(integer(after.created_at));
+        bindings.push(integer(after.created_at));
+        bindings.push(after.id.as_str().into());
+    }
+    // One row more than asked tells whether there is a next page.
+    query.push_str(" ORDER BY created_at DESC, id DESC LIMIT ?");
+    bindings.push(integer(limit as u64 + 1));
+
+    let rows: Vec<Row> = sql.exec(&query, bindings)?.to_array()?;
+    let has_more = rows.len() > limit;
+    let mut keys = Vec::with_capacity(rows.len().min(limit));
+    for row in rows.into_iter().take(limit) {
+        let record: KeyRecord = serde_json::from_str(&row.record)?;
+        keys.push(Listed {
+            record,
+            last_used_at: row.last_used_at.map(|at| at as u64),
+        });
+    }
+    let next = match has_more {
+        true => keys.last().map(|last| Position {
+            created_at: last.record.created_at,
+            id: last.record.id.clone(),
+        }),
+        false => None,
+    };
+    Ok(DirectoryReply::Page { keys, next })
+}
+
+fn integer(value: u64) -> SqlStorageValue {
+    // Unix milliseconds and versions are far below 2^53, the exact range of a JS number.
+    SqlStorageValue::Integer(i64::try_from(value).unwrap_or(i64::MAX))
+}

@@ -1,0 +1,362 @@
+//! `openapi.yaml` against the code: the document describes exactly the routes the Worker
+//! serves (`keygate::admin::ADMIN_ROUTES`, routed by `keygate::admin::admin_route`), no
+//! more and no fewer, and is internally sound (3.1.x, unique operation ids, 2xx and 401
+//! on every operation, every `$ref` resolves).
+//!
+//! YAML parser: `serde_norway` (dev-dependency only), the maintained fork of the archived
+//! `serde_yaml` 0.9 with the same API. `serde_yml` was passed over (unsound, unmaintained).
+//! The document is read into a `serde_json::Value`, so response codes must be quoted
+//! strings (`'200'`), as OpenAPI recommends for YAML.
+
+use keygate::admin::{
+    admin_route, ADMIN_PREFIX, ADMIN_ROUTES, DEFAULT_PAGE_SIZE, MAX_GRACE_SECONDS, MAX_PAGE_SIZE,
+};
+use keygate::limits::{MAX_PER_DAY, MAX_PER_MINUTE};
+use keygate::problem::GatewayError;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+const DOCUMENT: &str = include_str!("../openapi.yaml");
+
+/// The operation keys of an OpenAPI path item (3.1: eight HTTP methods).
+const HTTP_METHODS: [&str; 8] = [
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
+/// A syntactically valid key id: `key_` and 22 base62 characters.
+const SAMPLE_ID: &str = "key_0123456789ABCDEFGHIJab";
+
+fn document() -> Value {
+    serde_norway::from_str(DOCUMENT).unwrap_or_else(|e| panic!("openapi.yaml does not parse: {e}"))
+}
+
+/// `{method, path} -> operation` for every operation in the document, method uppercased.
+fn documented_operations(doc: &Value) -> BTreeMap<(String, String), Value> {
+    let paths = doc["paths"]
+        .as_object()
+        .expect("openapi.yaml has a `paths` object");
+    let mut operations = BTreeMap::new();
+    for (path, item) in paths {
+        let item = item
+            .as_object()
+            .unwrap_or_else(|| panic!("paths.{path} is not an object"));
+        for (field, value) in item {
+            if HTTP_METHODS.contains(&field.as_str()) {
+                operations.insert((field.to_uppercase(), path.clone()), value.clone());
+            }
+        }
+    }
+    operations
+}
+
+fn served_routes() -> BTreeSet<(String, String)> {
+    ADMIN_ROUTES
+        .iter()
+        .map(|(method, path)| (method.to_string(), path.to_string()))
+        .collect()
+}
+
+fn concrete(path: &str) -> String {
+    path.replace("{id}", SAMPLE_ID)
+}
+
+fn show(routes: &BTreeSet<(String, String)>) -> String {
+    routes
+        .iter()
+        .map(|(method, path)| format!("{method} {ADMIN_PREFIX}{path}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[test]
+fn the_server_is_the_admin_prefix() {
+    let doc = document();
+    let servers = doc["servers"].as_array().expect("`servers` is a list");
+    assert_eq!(servers.len(), 1, "exactly one server: {servers:?}");
+    assert_eq!(
+        servers[0]["url"].as_str(),
+        Some(ADMIN_PREFIX),
+        "servers[0].url must be keygate::admin::ADMIN_PREFIX"
+    );
+}
+
+#[test]
+fn every_served_route_is_documented() {
+    let documented: BTreeSet<(String, String)> =
+        documented_operations(&document()).into_keys().collect();
+    let missing: BTreeSet<_> = served_routes().difference(&documented).cloned().collect();
+    assert!(
+        missing.is_empty(),
+        "served by the Worker (ADMIN_ROUTES) but missing from openapi.yaml: {}",
+        show(&missing)
+    );
+}
+
+#[test]
+fn every_documented_operation_is_served() {
+    let documented: BTreeSet<(String, String)> =
+        documented_operations(&document()).into_keys().collect();
+    let extra: BTreeSet<_> = documented.difference(&served_routes()).cloned().collect();
+    assert!(
+        extra.is_empty(),
+        "documented in openapi.yaml but not served by the Worker (not in ADMIN_ROUTES): {}",
+        show(&extra)
+    );
+}
+
+#[test]
+fn the_document_is_openapi_3_1() {
+    let doc = document();
+    let version = doc["openapi"].as_str().expect("`openapi` is a string");
+    assert!(
+        version.starts_with("3.1."),
+        "`openapi` must be 3.1.x, got {version}"
+    );
+}
+
+#[test]
+fn every_operation_has_a_unique_id_a_2xx_and_a_401() {
+    let doc = document();
+    let mut ids: BTreeMap<String, String> = BTreeMap::new();
+    for ((method, path), operation) in documented_operations(&doc) {
+        let route = format!("{method} {path}");
+        let id = operation["operationId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{route} has no operationId"));
+        if let Some(other) = ids.insert(id.to_string(), route.clone()) {
+            panic!("operationId `{id}` is used by both {other} and {route}");
+        }
+        let responses = operation["responses"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{route} has no responses"));
+        for code in responses.keys() {
+            assert!(
+                code == "default"
+                    || (code.len() == 3 && code.bytes().all(|b| b.is_ascii_digit()))
+                    || ["1XX", "2XX", "3XX", "4XX", "5XX"].contains(&code.as_str()),
+                "{route}: `{code}` is not a response code"
+            );
+        }
+        assert!(
+            responses.keys().any(|code| code.starts_with('2')),
+            "{route} documents no 2xx response"
+        );
+        assert!(
+            responses.contains_key("401"),
+            "{route} does not document 401"
+        );
+    }
+}
+
+/// Follows a local JSON pointer (`#/a/b~1c`) from the document's root.
+fn resolve<'a>(doc: &'a Value, reference: &str) -> Option<&'a Value> {
+    let pointer = reference.strip_prefix('#')?;
+    if pointer.is_empty() {
+        return Some(doc);
+    }
+    pointer
+        .strip_prefix('/')?
+        .split('/')
+        .map(|token| token.replace("~1", "/").replace("~0", "~"))
+        .try_fold(doc, |node, token| match node {
+            Value::Object(map) => map.get(&token),
+            Value::Array(items) => token.parse::<usize>().ok().and_then(|i| items.get(i)),
+            _ => None,
+        })
+}
+
+fn collect_refs(node: &Value, at: &str, found: &mut Vec<(String, String)>) {
+    match node {
+        Value::Object(map) => {
+            for (key, value) in map {
+                let here = format!("{at}/{key}");
+                match (key.as_str(), value) {
+                    ("$ref", Value::String(target)) => found.push((here, target.clone())),
+                    _ => collect_refs(value, &here, found),
+                }
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                collect_refs(item, &format!("{at}/{i}"), found);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn every_ref_resolves() {
+    let doc = document();
+    let mut refs = Vec::new();
+    collect_refs(&doc, "#", &mut refs);
+    assert!(!refs.is_empty(), "no $ref found at all");
+    let broken: Vec<String> = refs
+        .iter()
+        .filter(|(_, target)| resolve(&doc, target).is_none())
+        .map(|(at, target)| format!("{at} -> {target}"))
+        .collect();
+    assert!(broken.is_empty(), "$ref that do not resolve: {broken:#?}");
+}
+
+#[test]
+fn the_named_components_exist() {
+    let doc = document();
+    for name in [
+        "KeyObject",
+        "KeyWithSecret",
+        "KeyWithUsage",
+        "KeyList",
+        "Problem",
+        "FieldError",
+        "Policy",
+        "Limits",
+        "Usage",
+    ] {
+        assert!(
+            doc["components"]["schemas"][name].is_object(),
+            "components.schemas.{name} is missing"
+        );
+    }
+}
+
+/// The methods documented for each path.
+fn documented_methods(doc: &Value) -> BTreeMap<String, BTreeSet<String>> {
+    let mut by_path: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (method, path) in documented_operations(doc).into_keys() {
+        by_path.entry(path).or_default().insert(method);
+    }
+    by_path
+}
+
+#[test]
+fn every_documented_route_routes() {
+    let doc = document();
+    for (method, path) in documented_operations(&doc).into_keys() {
+        let url = concrete(&path);
+        if let Err(error) = admin_route(&method, &url) {
+            panic!(
+                "documented {method} {ADMIN_PREFIX}{path} is not routed by admin_route \
+                 ({method} {url} -> {error:?})"
+            );
+        }
+    }
+}
+
+#[test]
+fn undocumented_methods_are_405_naming_the_documented_ones() {
+    let doc = document();
+    for (path, methods) in documented_methods(&doc) {
+        let url = concrete(&path);
+        for candidate in HTTP_METHODS.map(str::to_uppercase) {
+            if methods.contains(&candidate) {
+                continue;
+            }
+            match admin_route(&candidate, &url) {
+                Err(GatewayError::MethodNotAllowed { allowed }) => {
+                    let allowed: BTreeSet<String> =
+                        allowed.split(", ").map(str::to_string).collect();
+                    assert_eq!(
+                        allowed, methods,
+                        "{candidate} {ADMIN_PREFIX}{path}: the 405's `allowed` (left) differs \
+                         from the methods openapi.yaml documents for the path (right)"
+                    );
+                }
+                other => panic!(
+                    "{candidate} {ADMIN_PREFIX}{path} is not documented, so it should be a 405; \
+                     admin_route answered {other:?}"
+                ),
+            }
+        }
+    }
+}
+
+#[test]
+fn id_paths_take_a_key_id_and_answer_404_for_others() {
+    let doc = document();
+    let pattern = doc["components"]["schemas"]["KeyIdString"]["pattern"].as_str();
+    assert_eq!(pattern, Some("^key_[0-9A-Za-z]{22}$"));
+    for ((method, path), operation) in documented_operations(&doc) {
+        if !path.contains("{id}") {
+            continue;
+        }
+        let declared = doc["paths"][&path]["parameters"]
+            .as_array()
+            .into_iter()
+            .chain(operation["parameters"].as_array())
+            .flatten()
+            .any(|p| p["$ref"] == "#/components/parameters/KeyId" || p["name"] == "id");
+        assert!(
+            declared,
+            "{method} {path} does not declare its `id` parameter"
+        );
+        assert!(
+            operation["responses"]["404"].is_object(),
+            "{method} {path} does not document 404"
+        );
+        let bad = path.replace("{id}", "key_short");
+        assert_eq!(
+            admin_route(&method, &bad),
+            Err(GatewayError::NotFound),
+            "{method} {bad}: an id of the wrong shape should be a 404"
+        );
+    }
+}
+
+#[test]
+fn each_operation_names_the_api_keys_level_the_code_requires() {
+    let doc = document();
+    for ((method, path), operation) in documented_operations(&doc) {
+        let route = admin_route(&method, &concrete(&path))
+            .unwrap_or_else(|e| panic!("{method} {path} does not route: {e:?}"));
+        let needed = format!("api_keys:{}", route.keys_action().action().as_str());
+        let roles: Vec<&str> = operation["security"][0]["keygateBearer"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{method} {path} has no keygateBearer security"))
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        assert_eq!(
+            roles,
+            [needed.as_str()],
+            "{method} {path}: the documented grant differs from the code's"
+        );
+    }
+}
+
+#[test]
+fn documented_bounds_match_the_code() {
+    let doc = document();
+    let schemas = &doc["components"]["schemas"];
+    let max = |v: &Value| v["maximum"].as_u64();
+    for limits in [&schemas["Limits"], &schemas["LimitsInput"]] {
+        assert_eq!(
+            max(&limits["properties"]["per_minute"]),
+            Some(u64::from(MAX_PER_MINUTE))
+        );
+        assert_eq!(
+            max(&limits["properties"]["per_day"]),
+            Some(u64::from(MAX_PER_DAY))
+        );
+    }
+    assert_eq!(
+        max(&schemas["RotateKeyRequest"]["properties"]["grace_seconds"]),
+        Some(MAX_GRACE_SECONDS)
+    );
+    let list = &doc["paths"]["/keys"]["get"]["parameters"];
+    let limit = list
+        .as_array()
+        .expect("GET /keys has parameters")
+        .iter()
+        .find(|p| p["name"] == "limit")
+        .expect("GET /keys documents `limit`");
+    assert_eq!(max(&limit["schema"]), Some(MAX_PAGE_SIZE as u64));
+    assert_eq!(
+        limit["schema"]["default"].as_u64(),
+        Some(DEFAULT_PAGE_SIZE as u64)
+    );
+    assert_eq!(
+        schemas["KeyList"]["properties"]["keys"]["maxItems"].as_u64(),
+        Some(MAX_PAGE_SIZE as u64)
+    );
+}
