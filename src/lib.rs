@@ -28,3 +28,8 @@ pub mod usage;
 
 #[cfg(target_arch = "wasm32")]
 mod edge;
+
+// The operator CLI's logic (`src/bin/keygate.rs` is its `main`). Native only: it does
+// network I/O with a blocking HTTP client the Worker must never link.
+#[cfg(not(target_arch = "wasm32"))]
+pub mod cli;

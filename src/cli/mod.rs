@@ -1,0 +1,435 @@
+//! The operator's command line: `keygate keys …` and `keygate policy …` against a gateway's
+//! admin API, and `keygate policy check` on a policy file. Native only; the Worker never
+//! links it.
+//!
+//! ```no_run
+//! let args: Vec<String> = ["keys", "list", "--status", "active"].map(String::from).to_vec();
+//! let env = |name: &str| std::env::var(name).ok();
+//! let exit = keygate::cli::run(&args, &env, &mut std::io::stdout(), &mut std::io::stderr());
+//! assert_eq!(exit.code(), 0);
+//! ```
+//!
+//! The same pipeline as the gateway's, in named phases: [`args::parse`] (words → a checked
+//! command, or a usage error before any request) → [`connection`] (endpoint and token) →
+//! [`request`] (command → method, path, query, JSON body) → [`Transport::send`] (the only
+//! I/O) → [`answer::classify`] (done, refused, or not an admin API answer) → [`output`]
+//! (text for people, or the JSON as it came with `--json`). Everything but `send` is pure
+//! and tested natively; `tests/cli.rs` runs the binary against a local HTTP server.
+//!
+//! Arguments are parsed by hand rather than with `clap`: the grammar is eight small commands
+//! with a dozen options, every usage error must exit 2 with a message precise enough to act
+//! on (`--per-minute: \`ten\` is not a whole number of at least 1`), and values are checked
+//! with this crate's own rules (key ids, RFC 3339 times). That costs ~700 lines in [`args`]
+//! (much of it help text and option tables), tested error by error, instead of clap's
+//! builder and proc-macro crates. HTTP is `ureq` (blocking, small, rustls with webpki roots
+//! for `https://` endpoints).
+
+pub mod answer;
+pub mod args;
+mod http;
+pub mod output;
+pub mod request;
+
+use crate::admin::ADMIN_PREFIX;
+use crate::config::Origin;
+use crate::policy::Policy;
+use answer::{Answer, Reply};
+use args::{Command, Globals, KeysCommand, ListArgs, Token, UsageError};
+use output::Secret;
+use request::ApiRequest;
+use serde_json::Value;
+use std::collections::HashSet;
+use std::io::Write;
+use std::time::Duration;
+
+/// Every request's deadline, connection and answer included.
+pub const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How the CLI ends; [`Exit::code`] is the process exit status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    Done,
+    /// The gateway answered with a refusal (or the policy file is invalid).
+    Refused,
+    /// The command line is wrong; nothing was sent.
+    Usage,
+    /// No answer, or an answer that is not the admin API's JSON.
+    Unreachable,
+}
+
+impl Exit {
+    pub fn code(self) -> u8 {
+        match self {
+            Exit::Done => 0,
+            Exit::Refused => 1,
+            Exit::Usage => 2,
+            Exit::Unreachable => 3,
+        }
+    }
+}
+
+/// Why no answer came back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TransportError {
+    Timeout,
+    /// Could not connect or send (refused, DNS, TLS, …), with the cause.
+    Failed(String),
+    /// Connected, but the answer could not be read (not UTF-8, cut short, too large).
+    Unreadable(String),
+}
+
+/// Sends one admin request. The real one is HTTP; tests substitute canned replies.
+pub trait Transport {
+    fn send(&mut self, request: &ApiRequest) -> Result<Reply, TransportError>;
+}
+
+/// Where the admin API is and what to authenticate with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Connection {
+    /// Scheme, authority and base path, without a trailing slash or the admin prefix.
+    pub endpoint: String,
+    pub token: Token,
+    /// Plain `http://` to a host other than this machine: the token crosses the network in clear.
+    pub plain_http_remote: bool,
+}
+
+/// The endpoint (`--endpoint`, else `$KEYGATE_ENDPOINT`, else the local dev gateway) and
+/// the token (`--token`, else `$KEYGATE_TOKEN`), checked. Error messages never include the token.
+pub fn connection(
+    globals: &Globals,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Connection, UsageError> {
+    let usage = "usage: keygate [--endpoint URL] [--token TOKEN] <command>";
+    let set = |value: Option<String>| value.filter(|v| !v.trim().is_empty());
+    let (endpoint_text, source) = match (&globals.endpoint, set(env(args::ENDPOINT_VAR))) {
+        (Some(flag), _) => (flag.clone(), "--endpoint"),
+        (None, Some(var)) => (var, args::ENDPOINT_VAR),
+        (None, None) => (args::DEFAULT_ENDPOINT.to_string(), "the default endpoint"),
+    };
+    let origin = Origin::parse(endpoint_text.trim()).map_err(|m| UsageError {
+        message: format!("{source}: `{endpoint_text}` {m}, e.g. https://api.example.com"),
+        usage,
+    })?;
+    // Accept the admin API's own URL too: it is what the README's curl lines show.
+    let base = origin
+        .base_path
+        .strip_suffix(ADMIN_PREFIX)
+        .unwrap_or(&origin.base_path);
+    let endpoint = format!("{}{}", origin.scheme_and_authority, base);
+    let token = match &globals.token {
+        Some(token) => Some(token.expose().trim().to_string()),
+        None => set(env(args::TOKEN_VAR)).map(|t| t.trim().to_string()),
+    }
+    .filter(|t| !t.is_empty())
+    .ok_or_else(|| UsageError {
+        message: format!(
+            "no admin token: set {} (or pass --token) to the root token or a key with api_keys grants",
+            args::TOKEN_VAR
+        ),
+        usage,
+    })?;
+    if !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(UsageError {
+            message: "the admin token contains spaces or characters that cannot be sent in an HTTP header".into(),
+            usage,
+        });
+    }
+    Ok(Connection {
+        plain_http_remote: endpoint.starts_with("http://") && !origin.is_loopback(),
+        endpoint,
+        token: Token::new(token),
+    })
+}
+
+/// Runs one command line. `env` reads environment variables; output goes to `out`, messages
+/// and refusals to `err`.
+pub fn run(
+    args: &[String],
+    env: &dyn Fn(&str) -> Option<String>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Exit {
+    let invocation = match args::parse(args) {
+        Ok(invocation) => invocation,
+        Err(error) => return usage_error(&error, err),
+    };
+    match &invocation.command {
+        Command::Help => {
+            let _ = writeln!(out, "{}", args::USAGE);
+            Exit::Done
+        }
+        Command::PolicyCheck { path } => check_policy(path, out, err),
+        command => {
+            let connection = match connection(&invocation.globals, env) {
+                Ok(connection) => connection,
+                Err(error) => return usage_error(&error, err),
+            };
+            if connection.plain_http_remote {
+                let _ = writeln!(
+                    err,
+                    "keygate: warning: {} is plain http; the admin token crosses the network unencrypted",
+                    connection.endpoint
+                );
+            }
+            let mut transport =
+                http::HttpTransport::new(&connection.endpoint, connection.token.clone(), TIMEOUT);
+            execute(
+                command,
+                invocation.globals.json,
+                &connection.endpoint,
+                &mut transport,
+                out,
+                err,
+            )
+        }
+    }
+}
+
+fn usage_error(error: &UsageError, err: &mut dyn Write) -> Exit {
+    let _ = writeln!(err, "keygate: {}\n{}", error.message, error.usage);
+    let _ = writeln!(err, "Run `keygate --help` for every command and option.");
+    Exit::Usage
+}
+
+/// `keygate policy check FILE`: the Worker's own validation, every problem with its location.
+pub fn check_policy(path: &str, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(error) => {
+            let _ = writeln!(err, "keygate: cannot read {path}: {error}");
+            return Exit::Refused;
+        }
+    };
+    match Policy::from_toml(&text) {
+        Ok(policy) => {
+            let description = policy.describe();
+            let count = |field: &str| description[field].as_array().map_or(0, Vec::len);
+            let _ = writeln!(
+                out,
+                "{path}: ok ({} resources, {} routes, {} scopes)",
+                count("resources"),
+                count("routes"),
+                count("scopes")
+            );
+            Exit::Done
+        }
+        Err(error) => {
+            let _ = writeln!(err, "{path}: invalid policy");
+            for line in error.to_string().lines() {
+                let _ = writeln!(err, "  {line}");
+            }
+            Exit::Refused
+        }
+    }
+}
+
+/// An admin command from request to printed result. `endpoint` only names the gateway in
+/// messages.
+pub fn execute(
+    command: &Command,
+    json: bool,
+    endpoint: &str,
+    transport: &mut dyn Transport,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Exit {
+    let mut session = Session {
+        endpoint,
+        json,
+        transport,
+        err,
+        out,
+    };
+    let keys = match command {
+        Command::Keys(keys) => keys,
+        Command::PolicyShow => {
+            return match session.call(&request::policy_request()) {
+                Ok((reply, Some(policy))) => {
+                    let text = if json {
+                        output::pretty_json(&reply.body) + "\n"
+                    } else {
+                        output::policy_summary(&policy)
+                    };
+                    session.finish(&text)
+                }
+                Ok((_, None)) => session.unexpected("answered with an empty body"),
+                Err(exit) => exit,
+            };
+        }
+        Command::Help | Command::PolicyCheck { .. } => return Exit::Usage,
+    };
+    if let KeysCommand::List(list) = keys {
+        if list.all {
+            return list_all(list, json, &mut session);
+        }
+    }
+    let (reply, body) = match session.call(&request::keys_request(keys)) {
+        Ok(answer) => answer,
+        Err(exit) => return exit,
+    };
+    if json {
+        let text = match body {
+            Some(_) => output::pretty_json(&reply.body) + "\n",
+            None => String::new(),
+        };
+        return session.finish(&text);
+    }
+    let text = match (keys, &body) {
+        (KeysCommand::Delete(id), _) => format!("Deleted key {id}.\n"),
+        (KeysCommand::List(_), Some(body)) => match answer::page(body) {
+            Ok(page) => {
+                let mut text = output::keys_table(&page.keys);
+                if let Some(cursor) = page.next_cursor {
+                    text.push_str(&format!(
+                        "\nMore keys: add --cursor {} (or use --all).\n",
+                        output::clean(&cursor)
+                    ));
+                }
+                text
+            }
+            Err(message) => return session.unexpected(&message),
+        },
+        (KeysCommand::Create(_), Some(body)) => output::with_secret(body, Secret::Created),
+        (KeysCommand::Rotate { .. }, Some(body)) => output::with_secret(body, Secret::Rotated),
+        (KeysCommand::Revoke(id), Some(body)) => {
+            format!("Revoked key {id}.\n\n{}", output::key_details(body))
+        }
+        (KeysCommand::Activate(id), Some(body)) => {
+            format!("Activated key {id}.\n\n{}", output::key_details(body))
+        }
+        (KeysCommand::Edit(id, _), Some(body)) => {
+            format!("Updated key {id}.\n\n{}", output::key_details(body))
+        }
+        (KeysCommand::Show(_), Some(body)) => output::key_details(body),
+        (_, None) => return session.unexpected("answered with an empty body"),
+    };
+    session.finish(&text)
+}
+
+/// One command's conversation with the gateway, reporting failures as they happen.
+struct Session<'a> {
+    endpoint: &'a str,
+    json: bool,
+    transport: &'a mut dyn Transport,
+    out: &'a mut dyn Write,
+    err: &'a mut dyn Write,
+}
+
+impl Session<'_> {
+    fn finish(&mut self, text: &str) -> Exit {
+        let _ = self.out.write_all(text.as_bytes());
+        let _ = self.out.flush();
+        Exit::Done
+    }
+
+    /// Sends `request`; a success comes back with its parsed body, anything else has already
+    /// been reported and comes back as the exit to take.
+    fn call(&mut self, request: &ApiRequest) -> Result<(Reply, Option<Value>), Exit> {
+        let reply = match self.transport.send(request) {
+            Ok(reply) => reply,
+            Err(error) => {
+                let message = match error {
+                    TransportError::Timeout => format!(
+                        "keygate: no answer from the gateway at {} within {} s",
+                        self.endpoint,
+                        TIMEOUT.as_secs()
+                    ),
+                    TransportError::Failed(cause) => format!(
+                        "keygate: cannot reach the gateway at {}: {}",
+                        self.endpoint,
+                        output::clean(&cause)
+                    ),
+                    TransportError::Unreadable(cause) => format!(
+                        "keygate: the gateway at {} sent an answer that could not be read: {}",
+                        self.endpoint,
+                        output::clean(&cause)
+                    ),
+                };
+                let _ = writeln!(self.err, "{message}");
+                return Err(Exit::Unreachable);
+            }
+        };
+        match answer::classify(&reply) {
+            Answer::Done(body) => Ok((reply, body)),
+            Answer::Refused(problem) => {
+                // Scripts get the problem as JSON on stdout too, to branch on its `code`.
+                if self.json {
+                    let _ = writeln!(self.out, "{}", output::pretty_json(&reply.body));
+                }
+                let _ = write!(
+                    self.err,
+                    "{}",
+                    output::problem(&problem, reply.status, reply.retry_after.as_deref())
+                );
+                Err(Exit::Refused)
+            }
+            Answer::Unexpected(what) => Err(self.unexpected(&what)),
+        }
+    }
+
+    fn unexpected(&mut self, what: &str) -> Exit {
+        let _ = writeln!(
+            self.err,
+            "keygate: the gateway at {} {what}; is this a keygate admin endpoint?",
+            self.endpoint
+        );
+        Exit::Unreachable
+    }
+}
+
+/// `keys list --all`: follows `next_cursor` to the end. With `--json` the key objects are
+/// passed through as they came, in one `{"keys": [...]}`.
+fn list_all(list: &ListArgs, json: bool, session: &mut Session<'_>) -> Exit {
+    let mut cursor = list.cursor.clone();
+    let mut seen: HashSet<String> = cursor.iter().cloned().collect();
+    let mut keys: Vec<Value> = Vec::new();
+    let mut raw_keys: Vec<String> = Vec::new();
+    loop {
+        let (reply, body) = match session.call(&request::list_page(list, cursor.as_deref())) {
+            Ok(answer) => answer,
+            Err(exit) => return exit,
+        };
+        let page = match body.as_ref().map(answer::page) {
+            Some(Ok(page)) => page,
+            Some(Err(message)) => return session.unexpected(&message),
+            None => return session.unexpected("answered with an empty body"),
+        };
+        if json {
+            match raw_page_keys(&reply.body) {
+                Ok(raw) => raw_keys.extend(raw),
+                Err(message) => return session.unexpected(&message),
+            }
+        } else {
+            keys.extend(page.keys);
+        }
+        match page.next_cursor {
+            None => break,
+            // A cursor seen before would loop forever; the contract says every key once.
+            Some(next) if !seen.insert(next.clone()) => {
+                return session.unexpected("answered with a next_cursor it had already given");
+            }
+            Some(next) => cursor = Some(next),
+        }
+    }
+    let text = if json {
+        output::pretty_json(&format!("{{\"keys\":[{}]}}", raw_keys.join(","))) + "\n"
+    } else {
+        output::keys_table(&keys)
+    };
+    session.finish(&text)
+}
+
+/// The key objects of a page as the gateway wrote them, field order and all.
+fn raw_page_keys(body: &str) -> Result<Vec<String>, String> {
+    #[derive(serde::Deserialize)]
+    struct RawPage<'a> {
+        #[serde(borrow)]
+        keys: Vec<&'a serde_json::value::RawValue>,
+    }
+    let page: RawPage<'_> =
+        serde_json::from_str(body).map_err(|_| "answered without a `keys` list".to_string())?;
+    Ok(page.keys.iter().map(|raw| raw.get().to_string()).collect())
+}
+
+#[cfg(test)]
+mod tests;

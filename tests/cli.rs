@@ -1,0 +1,564 @@
+//! The `keygate` binary, black box, against a tiny HTTP server on 127.0.0.1 that answers
+//! canned JSON and records what it received. Every wait has a deadline: a broken CLI fails
+//! a test, it never hangs one.
+
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Command, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::thread;
+use std::time::{Duration, Instant};
+
+const TOKEN: &str = "root-token-for-cli-tests-0123456789";
+const ID: &str = "key_5C6oug3qxDqDYRHASGJgAo";
+const DEADLINE: Duration = Duration::from_secs(20);
+
+/// One request as the server saw it.
+#[derive(Debug)]
+struct Received {
+    request_line: String,
+    /// Lower-case names.
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Received {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+struct Server {
+    url: String,
+    received: Receiver<Received>,
+}
+
+impl Server {
+    /// The next request, or a panic after a while.
+    fn next(&self) -> Received {
+        self.received
+            .recv_timeout(DEADLINE)
+            .expect("the CLI sent no request")
+    }
+
+    fn nothing_received(&self) -> bool {
+        self.received
+            .recv_timeout(Duration::from_millis(300))
+            .is_err()
+    }
+}
+
+/// A raw HTTP/1.1 response that closes the connection.
+fn response(status: u16, content_type: &str, body: &str, extra: &[(&str, &str)]) -> String {
+    let mut text = format!(
+        "HTTP/1.1 {status} X\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if !content_type.is_empty() {
+        text.push_str(&format!("Content-Type: {content_type}\r\n"));
+    }
+    for (name, value) in extra {
+        text.push_str(&format!("{name}: {value}\r\n"));
+    }
+    text.push_str("\r\n");
+    text.push_str(body);
+    text
+}
+
+fn json_response(status: u16, body: &Value) -> String {
+    let kind = if status >= 400 {
+        "application/problem+json"
+    } else {
+        "application/json"
+    };
+    response(status, kind, &body.to_string(), &[])
+}
+
+/// Serves `responses` in order, one connection each, then stops. Gives up accepting after
+/// the deadline so the thread always ends.
+fn serve(responses: Vec<String>) -> Server {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a local port");
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    listener.set_nonblocking(true).unwrap();
+    let (sender, received) = mpsc::channel();
+    thread::spawn(move || {
+        let started = Instant::now();
+        for canned in responses {
+            let mut stream = loop {
+                match listener.accept() {
+                    Ok((stream, _)) => break stream,
+                    Err(_) if started.elapsed() < DEADLINE => {
+                        thread::sleep(Duration::from_millis(10))
+                    }
+                    Err(_) => return,
+                }
+            };
+            let _ = stream.set_nonblocking(false);
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+            let _ = stream.set_write_timeout(Some(Duration::from_secs(5)));
+            if let Some(request) = read_request(&stream) {
+                let _ = sender.send(request);
+            }
+            let _ = stream.write_all(canned.as_bytes());
+            let _ = stream.flush();
+        }
+    });
+    Server { url, received }
+}
+
+fn read_request(stream: &TcpStream) -> Option<Received> {
+    let mut reader = BufReader::new(stream);
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line).ok()?;
+    let mut headers = Vec::new();
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).ok()?;
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        let (name, value) = line.split_once(':')?;
+        headers.push((name.trim().to_ascii_lowercase(), value.trim().to_string()));
+    }
+    let length: usize = headers
+        .iter()
+        .find(|(n, _)| n == "content-length")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    Some(Received {
+        request_line: request_line.trim_end().to_string(),
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    })
+}
+
+struct Output {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs the binary with `args` and only the environment given (no KEYGATE_* leaks in).
+fn keygate(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_keygate"));
+    command
+        .args(args)
+        .env_remove("KEYGATE_TOKEN")
+        .env_remove("KEYGATE_ENDPOINT")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut child = command.spawn().expect("run the keygate binary");
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for keygate") {
+            break status;
+        }
+        if started.elapsed() > DEADLINE {
+            let _ = child.kill();
+            panic!("keygate {args:?} did not finish within {DEADLINE:?}");
+        }
+        thread::sleep(Duration::from_millis(10));
+    };
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let output = Output {
+        code: status.code().expect("exited, not killed"),
+        stdout,
+        stderr,
+    };
+    assert!(
+        !output.stdout.contains(TOKEN) && !output.stderr.contains(TOKEN),
+        "the token was printed:\n{}\n{}",
+        output.stdout,
+        output.stderr
+    );
+    output
+}
+
+fn with_token(server: &Server) -> Vec<(&str, &str)> {
+    vec![
+        ("KEYGATE_TOKEN", TOKEN),
+        ("KEYGATE_ENDPOINT", server.url.as_str()),
+    ]
+}
+
+fn key_object(id: &str, name: &str) -> Value {
+    json!({
+        "id": id, "name": name, "hint": "kg_live_…abcd", "workspace": "acme",
+        "scopes": ["contacts:read"], "status": "active", "environment": "live",
+        "created_at": "2030-01-01T00:00:00Z", "expires_at": null, "revoked_at": null,
+        "last_used_at": null, "limits": {"per_minute": 120, "per_day": 50000, "source": "policy"},
+        "metadata": {}, "rejection_webhook": null
+    })
+}
+
+#[test]
+fn sends_the_token_as_a_bearer_and_prints_the_key() {
+    let mut body = key_object(ID, "Zapier");
+    body["usage"] = json!({"last_24h": 4, "last_7d": 9, "last_30d": 30});
+    let server = serve(vec![json_response(200, &body)]);
+    let out = keygate(&["keys", "show", ID], &with_token(&server));
+    let request = server.next();
+    assert_eq!(
+        request.request_line,
+        format!("GET /_keygate/v1/keys/{ID} HTTP/1.1")
+    );
+    assert_eq!(
+        request.header("authorization"),
+        Some(format!("Bearer {TOKEN}").as_str())
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("name:              Zapier\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("usage.last_30d:    30\n"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(out.stderr, "");
+}
+
+#[test]
+fn the_token_flag_and_endpoint_flag_win_over_the_environment() {
+    let server = serve(vec![json_response(
+        200,
+        &json!({"keys": [], "next_cursor": null}),
+    )]);
+    let env = [
+        ("KEYGATE_TOKEN", "other-token"),
+        ("KEYGATE_ENDPOINT", "http://127.0.0.1:9"),
+    ];
+    let out = keygate(
+        &["--endpoint", &server.url, "--token", TOKEN, "keys", "list"],
+        &env,
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        server.next().header("authorization"),
+        Some(format!("Bearer {TOKEN}").as_str())
+    );
+    assert_eq!(out.stdout, "no keys\n");
+}
+
+#[test]
+fn json_prints_the_gateways_body() {
+    let body = json!({"keys": [key_object(ID, "Zapier")], "next_cursor": "c2"});
+    let server = serve(vec![json_response(200, &body)]);
+    let out = keygate(
+        &[
+            "--json", "keys", "list", "--status", "active", "--limit", "5",
+        ],
+        &with_token(&server),
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        server.next().request_line,
+        "GET /_keygate/v1/keys?status=active&limit=5 HTTP/1.1"
+    );
+    assert_eq!(serde_json::from_str::<Value>(&out.stdout).unwrap(), body);
+    assert!(out.stdout.starts_with("{\n  \""), "pretty: {}", out.stdout);
+}
+
+#[test]
+fn list_all_follows_the_cursor() {
+    let second = "key_000000000000000000000B";
+    let server = serve(vec![
+        json_response(
+            200,
+            &json!({"keys": [key_object(ID, "one")], "next_cursor": "page 2"}),
+        ),
+        json_response(
+            200,
+            &json!({"keys": [key_object(second, "two")], "next_cursor": null}),
+        ),
+    ]);
+    let out = keygate(&["keys", "list", "--all", "--json"], &with_token(&server));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(server.next().request_line, "GET /_keygate/v1/keys HTTP/1.1");
+    assert_eq!(
+        server.next().request_line,
+        "GET /_keygate/v1/keys?cursor=page%202 HTTP/1.1"
+    );
+    let all: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        all,
+        json!({"keys": [key_object(ID, "one"), key_object(second, "two")]})
+    );
+}
+
+#[test]
+fn create_sends_the_body_and_shows_the_secret_once() {
+    let mut body = key_object(ID, "Zapier");
+    body["key"] = json!("kg_live_1I30QbdVftBjciVLa2q1ye2p2fnIUOiI13gdIkv");
+    let server = serve(vec![json_response(201, &body)]);
+    let out = keygate(
+        &[
+            "keys",
+            "create",
+            "--name",
+            "Zapier",
+            "--scope",
+            "contacts:read",
+            "--scope",
+            "email:send",
+            "--per-minute",
+            "30",
+            "--metadata",
+            r#"{"team":"growth"}"#,
+        ],
+        &with_token(&server),
+    );
+    let request = server.next();
+    assert_eq!(request.request_line, "POST /_keygate/v1/keys HTTP/1.1");
+    assert_eq!(request.header("content-type"), Some("application/json"));
+    assert_eq!(
+        serde_json::from_str::<Value>(&request.body).unwrap(),
+        json!({"name": "Zapier", "scopes": ["contacts:read", "email:send"], "limits": {"per_minute": 30}, "metadata": {"team": "growth"}})
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains("\n    kg_live_1I30QbdVftBjciVLa2q1ye2p2fnIUOiI13gdIkv\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("shown once — store it now"));
+}
+
+#[test]
+fn edit_sends_a_patch_with_nulls() {
+    let server = serve(vec![json_response(200, &key_object(ID, "Renamed"))]);
+    let out = keygate(
+        &[
+            "keys",
+            "edit",
+            ID,
+            "--name",
+            "Renamed",
+            "--no-expiry",
+            "--default-limits",
+        ],
+        &with_token(&server),
+    );
+    let request = server.next();
+    assert_eq!(
+        request.request_line,
+        format!("PATCH /_keygate/v1/keys/{ID} HTTP/1.1")
+    );
+    assert_eq!(
+        serde_json::from_str::<Value>(&request.body).unwrap(),
+        json!({"name": "Renamed", "expires_at": null, "limits": null})
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.starts_with(&format!("Updated key {ID}.\n")));
+}
+
+#[test]
+fn delete_accepts_204() {
+    let server = serve(vec![response(204, "", "", &[])]);
+    let out = keygate(&["keys", "delete", ID], &with_token(&server));
+    assert_eq!(
+        server.next().request_line,
+        format!("DELETE /_keygate/v1/keys/{ID} HTTP/1.1")
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout, format!("Deleted key {ID}.\n"));
+}
+
+#[test]
+fn a_refusal_prints_the_problem_and_exits_1() {
+    let problem = json!({
+        "type": "urn:keygate:problem:invalid_request", "title": "Bad Request", "status": 400,
+        "code": "invalid_request", "detail": "2 fields are invalid; see `errors`", "request_id": "req_42",
+        "errors": [
+            {"field": "expires_at", "message": "must be in the future"},
+            {"field": "rejection_webhook", "message": "must be an https:// URL"}
+        ]
+    });
+    let server = serve(vec![json_response(400, &problem)]);
+    let out = keygate(
+        &[
+            "keys",
+            "create",
+            "--name",
+            "x",
+            "--scope",
+            "contacts:read",
+            "--expires-at",
+            "2001-01-01T00:00:00Z",
+            "--webhook",
+            "http://example.com/h",
+        ],
+        &with_token(&server),
+    );
+    server.next();
+    assert_eq!(out.code, 1);
+    assert_eq!(out.stdout, "");
+    assert_eq!(
+        out.stderr,
+        "keygate: the gateway refused (400 invalid_request): 2 fields are invalid; see `errors`\n\
+         \x20 expires_at: must be in the future\n\
+         \x20 rejection_webhook: must be an https:// URL\n\
+         \x20 request_id: req_42\n"
+    );
+}
+
+#[test]
+fn unknown_scopes_list_both_sides() {
+    let problem = json!({
+        "status": 400, "code": "unknown_scopes", "detail": "unknown scope(s): `contacts:admin`; see `valid_scopes`",
+        "unknown_scopes": ["contacts:admin"], "valid_scopes": ["contacts:read", "admin"], "request_id": "r"
+    });
+    let server = serve(vec![json_response(400, &problem)]);
+    let out = keygate(
+        &["keys", "create", "--name", "x", "--scope", "contacts:admin"],
+        &with_token(&server),
+    );
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr
+            .contains("\n  unknown scopes: contacts:admin\n  valid scopes: contacts:read, admin\n"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_wrong_token_is_a_refusal_with_a_hint() {
+    let problem = json!({"status": 401, "code": "invalid_admin_token", "detail": "send the root token as `Authorization: Bearer <token>`"});
+    let server = serve(vec![json_response(401, &problem)]);
+    let out = keygate(&["policy", "show"], &with_token(&server));
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("(401 invalid_admin_token)"));
+    assert!(out
+        .stderr
+        .contains("hint: the token from --token or $KEYGATE_TOKEN was not accepted"));
+}
+
+#[test]
+fn an_unreachable_endpoint_exits_3_and_names_it() {
+    // A port that was just free: nothing listens there.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let out = keygate(
+        &["--endpoint", &endpoint, "keys", "list"],
+        &[("KEYGATE_TOKEN", TOKEN)],
+    );
+    assert_eq!(out.code, 3);
+    assert!(
+        out.stderr.starts_with(&format!(
+            "keygate: cannot reach the gateway at {endpoint}: "
+        )),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.stdout, "");
+}
+
+#[test]
+fn an_html_answer_exits_3() {
+    let server = serve(vec![response(
+        502,
+        "text/html",
+        "<html><h1>Bad Gateway</h1></html>",
+        &[],
+    )]);
+    let out = keygate(&["policy", "show"], &with_token(&server));
+    assert_eq!(out.code, 3);
+    assert!(
+        out.stderr.contains("answered 502 with `text/html`"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn redirects_are_not_followed_so_the_token_stays_put() {
+    let elsewhere = serve(vec![json_response(200, &json!({}))]);
+    let server = serve(vec![response(
+        302,
+        "",
+        "",
+        &[("Location", &format!("{}/_keygate/v1/policy", elsewhere.url))],
+    )]);
+    let out = keygate(&["policy", "show"], &with_token(&server));
+    server.next();
+    assert_eq!(out.code, 3);
+    assert!(out.stderr.contains("redirecting to"), "{}", out.stderr);
+    assert!(elsewhere.nothing_received(), "the redirect was followed");
+}
+
+#[test]
+fn a_missing_token_exits_2_without_a_request() {
+    let server = serve(vec![json_response(
+        200,
+        &json!({"keys": [], "next_cursor": null}),
+    )]);
+    let out = keygate(
+        &["keys", "list"],
+        &[("KEYGATE_ENDPOINT", server.url.as_str())],
+    );
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr
+            .starts_with("keygate: no admin token: set KEYGATE_TOKEN"),
+        "{}",
+        out.stderr
+    );
+    assert!(server.nothing_received());
+}
+
+#[test]
+fn a_bad_number_exits_2_without_a_request() {
+    let server = serve(vec![json_response(200, &json!({}))]);
+    let out = keygate(
+        &["keys", "rotate", ID, "--grace", "soon"],
+        &with_token(&server),
+    );
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.starts_with("keygate: --grace: `soon` is not a whole number from 0 to 2592000\nusage: keygate keys rotate"), "{}", out.stderr);
+    assert!(server.nothing_received());
+}
+
+#[test]
+fn policy_check_works_as_before() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/policies/demo.toml");
+    let out = keygate(&["policy", "check", path], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        format!("{path}: ok (9 resources, 16 routes, 27 scopes)\n")
+    );
+    let out = keygate(&["policy", "check"], &[]);
+    assert_eq!(out.code, 2);
+}
