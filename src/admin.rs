@@ -1,6 +1,6 @@
 //! Admin API request validation: a JSON body in, a checked value or every field's error out.
 
-use crate::authority::{KeyEdit, KeyRecord, Status};
+use crate::authority::{KeyEdit, KeyRecord, LimitsEdit, Status};
 use crate::delegation::KeysAction;
 use crate::key::{ApiKey, Environment, KeyId};
 use crate::limits::{Limits, LimitsError};
@@ -195,7 +195,7 @@ pub fn parse_edit(
         edit.scopes = collect(&mut errors, scopes(Some(value)));
     }
     if let Some(value) = field("limits") {
-        edit.limits = collect(&mut errors, limits(Some(value), policy));
+        edit.limits = collect(&mut errors, limits_edit(value));
     }
     if let Some(value) = field("expires_at") {
         edit.expires_at = collect(&mut errors, expires_at(Some(value), now_ms));
@@ -410,6 +410,11 @@ pub fn admin_route(method: &str, path: &str) -> Result<AdminRoute, GatewayError>
         ["policy"] => ("/policy", None),
         _ => return Err(GatewayError::NotFound),
     };
+    // An id that cannot exist is a 404 whatever the method.
+    let id = match id {
+        Some(text) => Some(KeyId::parse(text).ok_or(GatewayError::NotFound)?),
+        None => None,
+    };
     let allowed: Vec<&str> = ADMIN_ROUTES
         .iter()
         .filter(|(_, t)| *t == template)
@@ -420,7 +425,7 @@ pub fn admin_route(method: &str, path: &str) -> Result<AdminRoute, GatewayError>
             allowed: allowed.join(", "),
         });
     }
-    let id = || id.and_then(KeyId::parse).ok_or(GatewayError::NotFound);
+    let id = || id.clone().ok_or(GatewayError::NotFound);
     Ok(match (method, template) {
         ("POST", "/keys") => AdminRoute::CreateKey,
         ("GET", "/keys") => AdminRoute::ListKeys,
@@ -589,6 +594,60 @@ fn limits(value: Option<&Value>, policy: &Policy) -> Result<Option<Limits>, Fiel
         };
         FieldError::new("limits", message)
     })
+}
+
+/// An edit's `limits`: `null` goes back to the policy's defaults; an object sets the
+/// windows it names and keeps the other at the key's current value (checked by the key's
+/// authority, which knows it).
+fn limits_edit(value: &Value) -> Result<LimitsEdit, FieldError> {
+    let object = match value {
+        Value::Null => return Ok(LimitsEdit::PolicyDefaults),
+        Value::Object(o) => o,
+        _ => return Err(FieldError::new(
+            "limits",
+            "must be an object with per_minute and/or per_day, or null for the policy's defaults",
+        )),
+    };
+    if let Some(unknown) = object
+        .keys()
+        .find(|k| *k != "per_minute" && *k != "per_day")
+    {
+        return Err(FieldError::new(
+            format!("limits.{unknown}"),
+            "unknown field; allowed: per_minute, per_day",
+        ));
+    }
+    let window = |field: &str, max: u32| -> Result<Option<u64>, FieldError> {
+        match object.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => v
+                .as_u64()
+                .filter(|n| (1..=u64::from(max)).contains(n))
+                .map(Some)
+                .ok_or_else(|| {
+                    FieldError::new(
+                        format!("limits.{field}"),
+                        format!("must be a whole number from 1 to {max}"),
+                    )
+                }),
+        }
+    };
+    let per_minute = window("per_minute", crate::limits::MAX_PER_MINUTE)?;
+    let per_day = window("per_day", crate::limits::MAX_PER_DAY)?;
+    match (per_minute, per_day) {
+        (None, None) => Err(FieldError::new(
+            "limits",
+            "names no window; give per_minute and/or per_day, or null for the policy's defaults",
+        )),
+        (Some(minute), Some(day)) if minute > day => Err(FieldError::new(
+            "limits",
+            format!("per_minute ({minute}) must not exceed per_day ({day})"),
+        )),
+        _ => Ok(LimitsEdit::Set {
+            per_minute,
+            per_day,
+        }),
+    }
 }
 
 fn metadata(value: Option<&Value>) -> Result<Map<String, Value>, FieldError> {
@@ -1461,8 +1520,11 @@ mod tests {
             KeyEdit {
                 name: Some("Renamed".into()),
                 scopes: Some(vec!["contacts:write".into()]),
-                // A missing window takes the policy's default, as at create.
-                limits: Some(Some(Limits::new(5, 50_000).unwrap())),
+                // A missing window keeps the key's current value (resolved by its authority).
+                limits: Some(LimitsEdit::Set {
+                    per_minute: Some(5),
+                    per_day: None
+                }),
                 expires_at: Some(Some(1_924_991_999_000)),
                 metadata: Some(every["metadata"].as_object().unwrap().clone()),
                 rejection_webhook: Some(Some("https://hooks.example.com/r".into())),
@@ -1476,7 +1538,7 @@ mod tests {
             edit_of(json!({"expires_at": null, "limits": null, "rejection_webhook": null, "metadata": null}))
                 .unwrap(),
             KeyEdit {
-                limits: Some(None),
+                limits: Some(LimitsEdit::PolicyDefaults),
                 expires_at: Some(None),
                 metadata: Some(Map::new()),
                 rejection_webhook: Some(None),
@@ -1484,11 +1546,9 @@ mod tests {
             }
         );
         // Limits that override nothing, like null, go back to the policy's defaults.
+        // An object naming no window is a mistake, not a reset: null is the reset.
         for nothing in [json!({}), json!({"per_minute": null, "per_day": null})] {
-            assert_eq!(
-                edit_of(json!({ "limits": nothing })).unwrap().limits,
-                Some(None)
-            );
+            assert!(edit_of(json!({ "limits": nothing })).is_err());
         }
         // A name and scopes cannot be cleared.
         assert_eq!(
@@ -1564,7 +1624,7 @@ mod tests {
             [
                 "bogus",
                 "expires_at",
-                "limits",
+                "limits.per_minute",
                 "metadata",
                 "name",
                 "rejection_webhook",
@@ -1618,10 +1678,43 @@ mod tests {
     }
 
     #[test]
+    fn an_id_that_cannot_exist_is_404_whatever_the_method() {
+        for (method, path) in [
+            ("PUT", "/keys/nope"),
+            ("POST", "/keys/"),
+            ("GET", "/keys//revoke"),
+        ] {
+            assert_eq!(
+                admin_route(method, path),
+                Err(GatewayError::NotFound),
+                "{method} {path}"
+            );
+        }
+    }
+
+    #[test]
     fn edit_limits_and_webhooks_follow_the_create_rules() {
+        // One window alone is kept for the key's authority, which knows the other.
         assert_eq!(
-            refused_on("limits", edit_of(json!({"limits": {"per_day": 100}}))),
-            "per_day (100) is below the policy's default per_minute (120); set per_minute too"
+            edit_of(json!({"limits": {"per_day": 100}})).unwrap().limits,
+            Some(LimitsEdit::Set {
+                per_minute: None,
+                per_day: Some(100)
+            })
+        );
+        assert_eq!(
+            refused_on(
+                "limits",
+                edit_of(json!({"limits": {"per_minute": 10, "per_day": 5}}))
+            ),
+            "per_minute (10) must not exceed per_day (5)"
+        );
+        assert_eq!(
+            refused_on(
+                "limits.per_day",
+                edit_of(json!({"limits": {"per_day": 1_000_000_001u64}}))
+            ),
+            "must be a whole number from 1 to 1000000000"
         );
         assert_eq!(
             refused_on(
@@ -2278,8 +2371,8 @@ mod tests {
                     if let Some(Some(at)) = edit.expires_at {
                         prop_assert!(at > NOW);
                     }
-                    if let Some(Some(limits)) = edit.limits {
-                        prop_assert!(limits.per_minute <= limits.per_day);
+                    if let Some(LimitsEdit::Set { per_minute: Some(m), per_day: Some(d) }) = edit.limits {
+                        prop_assert!(m <= d);
                     }
                     if let Some(Some(url)) = &edit.rejection_webhook {
                         prop_assert!(url.starts_with("https://") || (!https_only && url.starts_with("http://")));

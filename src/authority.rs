@@ -13,7 +13,7 @@ use crate::delegation::{Actor, Overreach};
 use crate::key::{Environment, KeyHash, KeyId};
 use crate::limits::{self, LimiterState, Limits, Window};
 use crate::policy::{Access, Action, LifecycleAction, Policy, RouteTarget};
-use crate::problem::GatewayError;
+use crate::problem::{FieldError, GatewayError};
 use crate::usage::{self, HourCount, UsageHistory, UsageTotals};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -112,12 +112,8 @@ pub struct KeyEdit {
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scopes: Option<Vec<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "present"
-    )]
-    pub limits: Option<Option<Limits>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<LimitsEdit>,
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -134,6 +130,18 @@ pub struct KeyEdit {
     pub rejection_webhook: Option<Option<String>>,
 }
 
+/// A change to a key's own limits: back to following the policy's defaults, or new values
+/// for the windows given — a window left out keeps the key's current value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "to", rename_all = "snake_case")]
+pub enum LimitsEdit {
+    PolicyDefaults,
+    Set {
+        per_minute: Option<u64>,
+        per_day: Option<u64>,
+    },
+}
+
 /// A field that is present, even as `null`, is `Some`; `default` covers the absent case.
 fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
 where
@@ -144,7 +152,9 @@ where
 }
 
 impl KeyEdit {
-    fn apply_to(self, record: &mut KeyRecord) {
+    /// Applies the edit. Only the limits can fail: a window given alone must still fit the
+    /// other one's current value.
+    fn apply_to(self, record: &mut KeyRecord, policy: &Policy) -> Result<(), Declined> {
         let KeyEdit {
             name,
             scopes,
@@ -159,8 +169,24 @@ impl KeyEdit {
         if let Some(scopes) = scopes {
             record.scopes = scopes;
         }
-        if let Some(limits) = limits {
-            record.limits = limits;
+        if let Some(change) = limits {
+            record.limits = match change {
+                LimitsEdit::PolicyDefaults => None,
+                LimitsEdit::Set {
+                    per_minute,
+                    per_day,
+                } => {
+                    let current = record.effective_limits(policy);
+                    let per_minute = per_minute.unwrap_or(u64::from(current.per_minute.get()));
+                    let per_day = per_day.unwrap_or(u64::from(current.per_day.get()));
+                    let limits = Limits::new(per_minute, per_day).map_err(|error| {
+                        Declined::InvalidLimits {
+                            message: error.to_string(),
+                        }
+                    })?;
+                    Some(limits)
+                }
+            };
         }
         if let Some(expires_at) = expires_at {
             record.expires_at = expires_at;
@@ -171,6 +197,7 @@ impl KeyEdit {
         if let Some(webhook) = rejection_webhook {
             record.rejection_webhook = webhook;
         }
+        Ok(())
     }
 }
 
@@ -276,6 +303,8 @@ pub enum Declined {
     NotActive { status: Status },
     /// A key acting on keys tried to give more than it holds.
     Overreach(Overreach),
+    /// An edit of one limit window that does not fit the other's current value.
+    InvalidLimits { message: String },
 }
 
 impl From<Overreach> for Declined {
@@ -291,6 +320,9 @@ impl From<Declined> for GatewayError {
             Declined::NotAllowed { action } => GatewayError::LifecycleNotAllowed { action },
             Declined::NotActive { status } => GatewayError::KeyNotActive { status },
             Declined::Overreach(overreach) => GatewayError::BeyondOwnGrant(overreach),
+            Declined::InvalidLimits { message } => GatewayError::InvalidBody {
+                errors: vec![FieldError::new("limits", message)],
+            },
         }
     }
 }
@@ -537,10 +569,10 @@ impl KeyState {
         actor: &Actor,
         policy: &Policy,
         now_ms: u64,
-        change: impl FnOnce(&mut KeyRecord),
+        change: impl FnOnce(&mut KeyRecord) -> Result<(), Declined>,
     ) -> Result<(Reply, Changed), Declined> {
         let mut changed = self.reachable(actor)?.clone();
-        change(&mut changed);
+        change(&mut changed)?;
         actor.may_hold(&changed, policy)?;
         let Some(record) = self.record.as_mut() else {
             return Err(Declined::NotFound);
@@ -563,7 +595,9 @@ impl KeyState {
     ) -> Result<(Reply, Changed), Declined> {
         self.reachable(actor)?;
         allowed(policy, LifecycleAction::Edit)?;
-        self.change_record(actor, policy, now_ms, |record| edit.apply_to(record))
+        self.change_record(actor, policy, now_ms, |record| {
+            edit.apply_to(record, policy)
+        })
     }
 
     /// Idempotent: revoking a revoked key keeps the first revocation time. A key that may
@@ -574,7 +608,7 @@ impl KeyState {
         policy: &Policy,
         now_ms: u64,
     ) -> Result<(Reply, Changed), Declined> {
-        self.reachable(actor)?;
+        actor.may_touch(self.reachable(actor)?)?;
         allowed(policy, LifecycleAction::Revoke)?;
         let Some(record) = self.record.as_mut() else {
             return Err(Declined::NotFound);
@@ -597,7 +631,10 @@ impl KeyState {
     ) -> Result<(Reply, Changed), Declined> {
         self.reachable(actor)?;
         allowed(policy, LifecycleAction::Reactivate)?;
-        self.change_record(actor, policy, now_ms, |record| record.revoked_at = None)
+        self.change_record(actor, policy, now_ms, |record| {
+            record.revoked_at = None;
+            Ok(())
+        })
     }
 
     /// A new current secret; the previous one works for `grace_ms` more, never past the
@@ -674,7 +711,9 @@ impl KeyState {
     /// Permanent: the record, secrets, counters and usage history all go. The id then
     /// answers as unknown, like one that never existed.
     fn delete(&mut self, actor: &Actor) -> Result<(Reply, Changed), Declined> {
-        let id = self.reachable(actor)?.id.clone();
+        let record = self.reachable(actor)?;
+        actor.may_touch(record)?;
+        let id = record.id.clone();
         let index_names = self
             .secrets
             .iter()
@@ -1308,12 +1347,13 @@ mod tests {
             header(&limit_headers, "RateLimit-Policy"),
             Some(r#""minute";q=120;w=60, "day";q=50000;w=86400"#)
         );
-        // The first request ever opens a usage hour and sends last_used_at to the directory.
+        // The first request ever opens a usage hour (no finished hour to write yet) and
+        // sends last_used_at to the directory.
         assert_eq!(
             changed,
             Changed {
                 counters: true,
-                history: true,
+                history: false,
                 directory: DirectorySync::Soon,
                 ..NOTHING
             }
@@ -1621,6 +1661,84 @@ mod tests {
     }
 
     #[test]
+    fn an_edit_of_one_limit_window_keeps_the_other() {
+        let Fixture { record, hash } = full();
+        let mut state = created(&record, &hash);
+        let (reply, _) = state.handle(
+            edit(KeyEdit {
+                limits: Some(LimitsEdit::Set {
+                    per_minute: Some(5),
+                    per_day: None,
+                }),
+                ..KeyEdit::default()
+            }),
+            &policy(),
+            NOW,
+        );
+        assert_eq!(key_of(&reply).limits, Some(limits(5, 1000)));
+        // A window that no longer fits the other one's current value changes nothing.
+        let before = state.clone();
+        let (reply, changed) = state.handle(
+            edit(KeyEdit {
+                limits: Some(LimitsEdit::Set {
+                    per_minute: None,
+                    per_day: Some(4),
+                }),
+                ..KeyEdit::default()
+            }),
+            &policy(),
+            NOW,
+        );
+        assert!(
+            matches!(&reply, Reply::Declined { declined: Declined::InvalidLimits { message } } if message.contains("per_minute")),
+            "{reply:?}"
+        );
+        assert_eq!(changed, NOTHING);
+        assert_eq!(state, before);
+        // From the policy's defaults, the other window is the policy's.
+        let Fixture { record, hash } = reader();
+        let mut state = created(&record, &hash);
+        let (reply, _) = state.handle(
+            edit(KeyEdit {
+                limits: Some(LimitsEdit::Set {
+                    per_minute: None,
+                    per_day: Some(1_000),
+                }),
+                ..KeyEdit::default()
+            }),
+            &policy(),
+            NOW,
+        );
+        assert_eq!(key_of(&reply).limits, Some(limits(120, 1_000)));
+    }
+
+    #[test]
+    fn a_test_key_revokes_and_deletes_only_test_keys() {
+        let Fixture { record, hash } = reader();
+        let mut state = created(&record, &hash);
+        let Actor::Key { mut grantee } = key_actor("default", &["admin"], limits(120, 50_000))
+        else {
+            unreachable!()
+        };
+        grantee.environment = Environment::Test;
+        let tester = Actor::Key { grantee };
+        let before = state.clone();
+        for command in [
+            Command::Revoke {
+                actor: tester.clone(),
+            },
+            Command::Delete {
+                actor: tester.clone(),
+            },
+        ] {
+            let (reply, changed) = state.handle(command, &policy(), NOW);
+            assert_eq!(reply, declined(Declined::Overreach(Overreach::Environment)));
+            assert_eq!(changed, NOTHING);
+            assert_eq!(state, before);
+        }
+    }
+
+    #[test]
     fn an_edit_replaces_each_field_given_and_bumps_the_version() {
         let Fixture { record, hash } = full();
         let changed_by = |change: fn(&mut KeyRecord)| {
@@ -1649,7 +1767,10 @@ mod tests {
             ),
             (
                 KeyEdit {
-                    limits: Some(Some(limits(5, 50))),
+                    limits: Some(LimitsEdit::Set {
+                        per_minute: Some(5),
+                        per_day: Some(50),
+                    }),
                     ..KeyEdit::default()
                 },
                 changed_by(|r| r.limits = Some(limits(5, 50))),
@@ -1706,7 +1827,7 @@ mod tests {
         let mut state = created(&record, &hash);
         let clears = [
             KeyEdit {
-                limits: Some(None),
+                limits: Some(LimitsEdit::PolicyDefaults),
                 ..KeyEdit::default()
             },
             KeyEdit {
@@ -1755,7 +1876,13 @@ mod tests {
                 ..KeyEdit::default()
             },
             KeyEdit {
-                limits: Some(record.limits),
+                limits: Some(match record.limits {
+                    Some(own) => LimitsEdit::Set {
+                        per_minute: Some(u64::from(own.per_minute.get())),
+                        per_day: Some(u64::from(own.per_day.get())),
+                    },
+                    None => LimitsEdit::PolicyDefaults,
+                }),
                 expires_at: Some(record.expires_at),
                 metadata: Some(record.metadata.clone()),
                 rejection_webhook: Some(record.rejection_webhook.clone()),
@@ -1774,7 +1901,7 @@ mod tests {
         let before = state.clone();
         let (reply, changed) = state.handle(
             edit(KeyEdit {
-                limits: Some(None),
+                limits: Some(LimitsEdit::PolicyDefaults),
                 expires_at: Some(None),
                 rejection_webhook: Some(None),
                 metadata: Some(Map::new()),
@@ -1867,7 +1994,10 @@ mod tests {
         // At the policy's 120 a minute there would be room for 115 more; at 6 there is one.
         state.handle(
             edit(KeyEdit {
-                limits: Some(Some(limits(6, 100))),
+                limits: Some(LimitsEdit::Set {
+                    per_minute: Some(6),
+                    per_day: Some(100),
+                }),
                 ..KeyEdit::default()
             }),
             &policy(),
@@ -1897,7 +2027,10 @@ mod tests {
         // Below what was already used: throttled at once, never a negative remainder.
         state.handle(
             edit(KeyEdit {
-                limits: Some(Some(limits(2, 100))),
+                limits: Some(LimitsEdit::Set {
+                    per_minute: Some(2),
+                    per_day: Some(100),
+                }),
                 ..KeyEdit::default()
             }),
             &policy(),
@@ -2534,7 +2667,13 @@ mod tests {
                 Command::Edit {
                     actor: actor.clone(),
                     edit: KeyEdit {
-                        limits: Some(asked),
+                        limits: Some(match asked {
+                            Some(wanted) => LimitsEdit::Set {
+                                per_minute: Some(u64::from(wanted.per_minute.get())),
+                                per_day: Some(u64::from(wanted.per_day.get())),
+                            },
+                            None => LimitsEdit::PolicyDefaults,
+                        }),
                         ..KeyEdit::default()
                     },
                 },
@@ -2549,7 +2688,10 @@ mod tests {
             Command::Edit {
                 actor,
                 edit: KeyEdit {
-                    limits: Some(Some(limits(60, 10_000))),
+                    limits: Some(LimitsEdit::Set {
+                        per_minute: Some(60),
+                        per_day: Some(10_000),
+                    }),
                     ..KeyEdit::default()
                 },
             },
@@ -2739,7 +2881,8 @@ mod tests {
         let mut state = created(&record, &hash);
         let next_hour = (NOW / HOUR_MS + 1) * HOUR_MS;
         for (at, rolls_over) in [
-            (NOW, true),
+            // The first hour opens; nothing has finished yet.
+            (NOW, false),
             (NOW + 1, false),
             (next_hour - 1, false),
             (next_hour, true),
@@ -2958,7 +3101,10 @@ mod tests {
         KeyEdit {
             name: Some("Renamed".into()),
             scopes: Some(vec!["contacts:read".into(), "tags:write".into()]),
-            limits: Some(Some(limits(3, 30))),
+            limits: Some(LimitsEdit::Set {
+                per_minute: Some(3),
+                per_day: Some(30),
+            }),
             expires_at: Some(Some(NOW + MS_PER_DAY)),
             metadata: Some(metadata),
             rejection_webhook: Some(Some("https://hooks.example.com/r?t=1".into())),
@@ -3043,7 +3189,13 @@ mod tests {
             for expires_at in states(Some(NOW + 1)) {
                 for webhook in states(Some(9)) {
                     let change = KeyEdit {
-                        limits: limits_field.map(|l| l.map(|n| limits(n, 100))),
+                        limits: limits_field.map(|l| match l {
+                            Some(n) => LimitsEdit::Set {
+                                per_minute: Some(n),
+                                per_day: None,
+                            },
+                            None => LimitsEdit::PolicyDefaults,
+                        }),
                         expires_at,
                         rejection_webhook: webhook
                             .map(|w| w.map(|n| format!("https://hooks.example.com/{n}"))),
@@ -3063,14 +3215,14 @@ mod tests {
             }
         }
         let clears = KeyEdit {
-            limits: Some(None),
+            limits: Some(LimitsEdit::PolicyDefaults),
             expires_at: Some(None),
             rejection_webhook: Some(None),
             ..KeyEdit::default()
         };
         assert_eq!(
             serde_json::to_value(&clears).unwrap(),
-            json!({"limits": null, "expires_at": null, "rejection_webhook": null})
+            json!({"limits": {"to": "policy_defaults"}, "expires_at": null, "rejection_webhook": null})
         );
         assert_eq!(serde_json::to_value(KeyEdit::default()).unwrap(), json!({}));
         let every = edit_of_every_field();
@@ -3382,7 +3534,7 @@ mod tests {
                             Reply::Admitted { .. } => {
                                 prop_assert!(live, "a dead secret admitted: {:?}", op);
                                 prop_assert!(revoked_at.is_none(), "admitted after revoke");
-                                let rolls_over = open_hour.is_none_or(|hour| now / HOUR_MS > hour);
+                                let rolls_over = open_hour.is_some_and(|hour| now / HOUR_MS > hour);
                                 let syncs = synced_at.is_none_or(|at| now >= at + LAST_USED_SYNC_MS);
                                 prop_assert_eq!(changed, Changed {
                                     counters: true,

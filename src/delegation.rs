@@ -65,6 +65,20 @@ impl Actor {
         }
     }
 
+    /// `Ok` when the actor may revoke or delete `record`: any key of its workspace, however
+    /// much that key holds — but a test key only test keys.
+    pub fn may_touch(&self, record: &KeyRecord) -> Result<(), Overreach> {
+        match self {
+            Actor::Key { grantee }
+                if grantee.environment == Environment::Test
+                    && record.environment != Environment::Test =>
+            {
+                Err(Overreach::Environment)
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// `Ok` when a key shaped like `record` is within what the actor holds.
     pub fn may_hold(&self, record: &KeyRecord, policy: &Policy) -> Result<(), Overreach> {
         let Actor::Key { grantee } = self else {

@@ -53,11 +53,13 @@ pub fn record(current: &mut Option<HourCount>, history: &mut UsageHistory, now_m
             false
         }
         _ => {
+            let before = history.0.len();
             let finished = current.replace(HourCount { hour, count: 1 });
+            let moved = finished.is_some();
             history.0.extend(finished);
             let oldest_kept = hour.saturating_sub(KEPT_HOURS - 1);
             history.0.retain(|h| h.hour >= oldest_kept);
-            true
+            moved || history.0.len() != before
         }
     }
 }
@@ -114,7 +116,8 @@ mod tests {
     #[test]
     fn history_changes_only_when_the_hour_rolls_over() {
         let (mut current, mut history) = (None, UsageHistory::default());
-        assert!(record(&mut current, &mut history, START));
+        // Opening the first hour finishes none: nothing to write yet.
+        assert!(!record(&mut current, &mut history, START));
         assert!(!record(&mut current, &mut history, START + 10));
         assert!(record(&mut current, &mut history, START + H));
         assert_eq!(

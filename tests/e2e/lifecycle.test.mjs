@@ -39,6 +39,12 @@ describe("edit", () => {
     const throttled = await env.gw.request("/v1/tags", { key: created.key });
     assert.equal(throttled.status, 429);
     assert.ok(Number(throttled.headers.get("retry-after")) >= 1);
+    // One window alone keeps the other at its current value.
+    res = await env.gw.admin("PATCH", `/keys/${created.id}`, { limits: { per_day: 90 } });
+    assert.deepEqual(res.json.limits, { per_minute: 1, per_day: 90, source: "key" });
+    res = await env.gw.admin("PATCH", `/keys/${created.id}`, { limits: { per_day: 0 } });
+    assert.equal(res.status, 400);
+    assert.equal(res.json.errors[0].field, "limits.per_day");
     // Null goes back to the policy's defaults.
     res = await env.gw.admin("PATCH", `/keys/${created.id}`, { limits: null });
     assert.equal(res.json.limits.source, "policy");

@@ -93,7 +93,8 @@ describe("list", () => {
     assert.equal((await env.gw.admin("GET", "/keys?limit=101")).status, 400);
   });
 
-  test(`a workspace with ${BIG} keys lists every key exactly once`, async () => {
+  // Creating 10,000 keys takes one to four minutes on a 2-core machine.
+  test(`a workspace with ${BIG} keys lists every key exactly once`, { timeout: 900_000 }, async () => {
     const started = Date.now();
     const ids = new Set();
     await pool(BIG, 16, async (i) => {
@@ -107,7 +108,7 @@ describe("list", () => {
     assert.equal(keys.length, BIG);
     assert.equal(new Set(keys.map((k) => k.id)).size, BIG, "no key listed twice");
     assert.ok(keys.every((k) => ids.has(k.id)), "only the workspace's keys");
-    assert.equal(pages, Math.ceil(BIG / 100) + (BIG % 100 === 0 ? 0 : 0));
+    assert.equal(pages, Math.ceil(BIG / 100));
     // Newest first, strictly.
     for (let i = 1; i < keys.length; i++) assert.ok(keys[i - 1].created_at >= keys[i].created_at);
 
