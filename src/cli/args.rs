@@ -6,7 +6,8 @@
 //! deployment (which scopes exist, whether a webhook URL is acceptable, whether a time is in
 //! the future by the gateway's clock) is left to the gateway, which answers with field errors.
 
-use crate::key::KeyId;
+use crate::authority::Status;
+use crate::key::{Environment, KeyId};
 use crate::timestamp::parse_rfc3339;
 use serde_json::{Map, Value};
 use std::fmt;
@@ -143,38 +144,6 @@ pub struct NewKeyArgs {
     pub metadata: Option<Map<String, Value>>,
     pub webhook: Option<String>,
     pub environment: Option<Environment>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Environment {
-    Live,
-    Test,
-}
-
-impl Environment {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Environment::Live => "live",
-            Environment::Test => "test",
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Status {
-    Active,
-    Revoked,
-    Expired,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Active => "active",
-            Status::Revoked => "revoked",
-            Status::Expired => "expired",
-        }
-    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -198,7 +198,8 @@ fn edit_body(args: &EditArgs) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::args::{Environment, Status};
+    use crate::authority::Status;
+    use crate::key::Environment;
     use crate::key::KeyId;
 
     const ID: &str = "key_5C6oug3qxDqDYRHASGJgAo";

@@ -14,9 +14,7 @@ use crate::problem::GatewayError;
 use crate::usage::UsageHistory;
 use serde::Serialize;
 use std::cell::RefCell;
-use worker::{
-    durable_object, DurableObject, Env, Method, Request, RequestInit, Response, Result, State,
-};
+use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
 
 /// The Durable Object binding, one object per key id.
 const BINDING: &str = "KEY_AUTHORITY";
@@ -33,26 +31,7 @@ pub async fn call(
     id: &KeyId,
     command: &Command,
 ) -> std::result::Result<Reply, GatewayError> {
-    let outcome = async {
-        let stub = env
-            .durable_object(BINDING)?
-            .id_from_name(id.as_str())?
-            .get_stub()?;
-        let body = serde_json::to_string(command)?;
-        let mut init = RequestInit::new();
-        init.with_method(Method::Post).with_body(Some(body.into()));
-        let request = Request::new_with_init("https://key-authority/", &init)?;
-        let mut response = stub.fetch_with_request(request).await?;
-        if response.status_code() != 200 {
-            return Err(worker::Error::RustError(format!(
-                "key authority answered {}",
-                response.status_code()
-            )));
-        }
-        response.json::<Reply>().await
-    }
-    .await;
-    outcome.map_err(|e| platform::store_down(&format!("key authority call failed: {e}")))
+    platform::call_object(env, BINDING, id.as_str(), command).await
 }
 
 #[durable_object]

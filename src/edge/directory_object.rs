@@ -7,8 +7,7 @@ use crate::directory::{DirectoryCommand, DirectoryReply, Listed, Position};
 use crate::problem::GatewayError;
 use std::cell::Cell;
 use worker::{
-    durable_object, DurableObject, Env, Method, Request, RequestInit, Response, Result,
-    SqlStorageValue, State,
+    durable_object, DurableObject, Env, Request, Response, Result, SqlStorageValue, State,
 };
 
 /// The Durable Object binding; one directory for the deployment.
@@ -19,26 +18,7 @@ pub async fn call(
     env: &Env,
     command: &DirectoryCommand,
 ) -> std::result::Result<DirectoryReply, GatewayError> {
-    let outcome = async {
-        let stub = env
-            .durable_object(BINDING)?
-            .id_from_name(NAME)?
-            .get_stub()?;
-        let mut init = RequestInit::new();
-        init.with_method(Method::Post)
-            .with_body(Some(serde_json::to_string(command)?.into()));
-        let request = Request::new_with_init("https://key-directory/", &init)?;
-        let mut response = stub.fetch_with_request(request).await?;
-        if response.status_code() != 200 {
-            return Err(worker::Error::RustError(format!(
-                "key directory answered {}",
-                response.status_code()
-            )));
-        }
-        response.json::<DirectoryReply>().await
-    }
-    .await;
-    outcome.map_err(|e| platform::store_down(&format!("key directory call failed: {e}")))
+    platform::call_object(env, BINDING, NAME, command).await
 }
 
 const SCHEMA: &str = "

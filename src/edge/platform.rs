@@ -122,3 +122,37 @@ pub fn json_response(status: u16, body: &serde_json::Value, request_id: &str) ->
         .with_status(status)
         .with_headers(headers))
 }
+
+/// Sends `command` as JSON to the Durable Object named `name` in `binding` and reads its
+/// JSON reply. Any failure is a store failure: callers fail closed.
+pub async fn call_object<C, R>(
+    env: &Env,
+    binding: &str,
+    name: &str,
+    command: &C,
+) -> std::result::Result<R, GatewayError>
+where
+    C: serde::Serialize,
+    R: serde::de::DeserializeOwned,
+{
+    let outcome = async {
+        let stub = env
+            .durable_object(binding)?
+            .id_from_name(name)?
+            .get_stub()?;
+        let mut init = worker::RequestInit::new();
+        init.with_method(worker::Method::Post)
+            .with_body(Some(serde_json::to_string(command)?.into()));
+        let request = worker::Request::new_with_init("https://durable-object/", &init)?;
+        let mut response = stub.fetch_with_request(request).await?;
+        if response.status_code() != 200 {
+            return Err(worker::Error::RustError(format!(
+                "answered {}",
+                response.status_code()
+            )));
+        }
+        response.json::<R>().await
+    }
+    .await;
+    outcome.map_err(|e| store_down(&format!("{binding} call failed: {e}")))
+}
