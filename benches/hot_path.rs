@@ -7,11 +7,14 @@
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use hmac::{Hmac, Mac};
+use keygate::admin::parse_create;
+use keygate::authority::{Command, KeyState, Reply};
 use keygate::headers::sanitize_request_headers;
 use keygate::identity::{self, Identity, RequestLine, SigningSecret};
-use keygate::key::{self, hash_key, ApiKey, Environment, HashingSecret};
+use keygate::key::{self, hash_key, ApiKey, Environment, HashingSecret, KeyId};
 use keygate::limits::{self, LimiterState, Limits};
-use keygate::policy::{Access, Policy, RouteTarget};
+use keygate::policy::{Access, Action, Policy, RouteTarget};
+use keygate::usage;
 use sha2::Sha256;
 use std::hint::black_box;
 
@@ -211,6 +214,60 @@ fn bench_identity_and_headers(c: &mut Criterion) {
     });
 }
 
+/// The key's Durable Object deciding one request: hash match, status, scope, both windows,
+/// usage hour, rate-limit headers — `KeyState::handle` with `Command::Admit`, as it runs for
+/// every admitted request (60 busy buckets, a usage history of 30 days of hours).
+fn bench_authority(c: &mut Criterion) {
+    let policy = policy();
+    let hash_secret = HashingSecret::new(HASH_SECRET.to_vec());
+    let key = ApiKey::generate("kg", Environment::Live, &[7; key::KEY_RANDOM_BYTES]);
+    let hash = hash_key(&hash_secret, &key);
+    let body = r#"{"name": "Bench", "scopes": ["contacts:write"], "limits": {"per_minute": 1000000, "per_day": 1000000000}}"#;
+    let new_key = parse_create(body.as_bytes(), &policy, NOW_MS - 1, true).unwrap();
+    let record = new_key.into_record(
+        KeyId::generate(&[9; key::KEY_ID_RANDOM_BYTES]),
+        &key,
+        NOW_MS - 1,
+        "default",
+    );
+    let mut state = KeyState::default();
+    state.handle(
+        Command::Create {
+            record: Box::new(record),
+            secret: hash.clone(),
+        },
+        &policy,
+        NOW_MS - 1,
+    );
+    // Thirty days of hourly usage, then a busy minute.
+    for hour in (0..720u64).rev() {
+        state.handle(admit(&hash), &policy, NOW_MS - hour * usage::HOUR_MS);
+    }
+    state.counters.limiter = busy_state();
+    c.bench_function("authority: admit (60 buckets, 720 usage hours)", |b| {
+        b.iter_batched_ref(
+            || state.clone(),
+            |s| {
+                let (reply, _) = s.handle(admit(&hash), &policy, black_box(NOW_MS));
+                assert!(matches!(reply, Reply::Admitted { .. }));
+                reply
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    c.bench_function("usage::totals (720 hours)", |b| {
+        b.iter(|| usage::totals(state.counters.this_hour, black_box(&state.history), NOW_MS))
+    });
+}
+
+fn admit(hash: &key::KeyHash) -> Command {
+    Command::Admit {
+        key_hash: hash.clone(),
+        resource: "contacts".into(),
+        action: Action::Read,
+    }
+}
+
 /// Everything one admitted request runs in Rust, in order, as a single iteration:
 /// parse → hash → route → decide → check_and_count → sign (+ identity headers) → sanitize.
 fn bench_whole(c: &mut Criterion) {
@@ -258,6 +315,7 @@ fn bench_whole(c: &mut Criterion) {
 criterion_group!(
     benches,
     bench_key,
+    bench_authority,
     bench_policy,
     bench_limits,
     bench_identity_and_headers,

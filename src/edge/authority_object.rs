@@ -165,11 +165,23 @@ impl KeyAuthority {
             }
             values
         };
-        if values.record.is_none() && values.counters.is_none() && values.history.is_none() {
-            return Ok(());
+        match values {
+            Values {
+                record: None,
+                counters: None,
+                history: None,
+                ..
+            } => Ok(()),
+            // The hot path: one small value, one plain put.
+            Values {
+                record: None,
+                counters: Some(counters),
+                history: None,
+                ..
+            } => storage.put(COUNTERS, counters).await,
+            // One call, so every changed value is committed together or not at all.
+            values => storage.put_multiple(values).await,
         }
-        // One call, so every changed value is committed together or not at all.
-        storage.put_multiple(values).await
     }
 
     /// Keeps the directory's copy current. An admin change is copied before the admin API
