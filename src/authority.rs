@@ -10,7 +10,7 @@
 //! the same object, checked against who asks ([`Actor`]) in the same step.
 
 use crate::delegation::{Actor, Overreach};
-use crate::key::{Environment, KeyHash, KeyId};
+use crate::key::{Environment, IndexName, KeyHash, KeyId};
 use crate::limits::{self, LimiterState, Limits, Window};
 use crate::policy::{Access, Action, LifecycleAction, Policy, RouteTarget};
 use crate::problem::{FieldError, GatewayError};
@@ -333,7 +333,7 @@ pub type LimitHeaders = Vec<(String, String)>;
 /// A secret that a rotation retired, for the KV index: its entry may go once the grace ends.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RetiredSecret {
-    pub index_name: String,
+    pub index_name: IndexName,
     pub valid_until: u64,
 }
 
@@ -365,7 +365,7 @@ pub enum Reply {
     /// The key is gone; these KV index entries pointed at it.
     Deleted {
         id: KeyId,
-        index_names: Vec<String>,
+        index_names: Vec<IndexName>,
     },
     Declined {
         declined: Declined,
@@ -593,8 +593,22 @@ impl KeyState {
         policy: &Policy,
         now_ms: u64,
     ) -> Result<(Reply, Changed), Declined> {
-        self.reachable(actor)?;
+        let record = self.reachable(actor)?;
         allowed(policy, LifecycleAction::Edit)?;
+        // A new expiry would bring an expired key back: that is a re-activation.
+        if edit.expires_at.is_some() && record.status(now_ms) == Status::Expired {
+            allowed(policy, LifecycleAction::Reactivate)?;
+        }
+        let mut edit = edit;
+        // A key made or edited by a key gets limits of its own: following the policy's
+        // defaults could later take it above its maker's when the defaults are raised.
+        if let (Actor::Key { .. }, Some(LimitsEdit::PolicyDefaults)) = (actor, edit.limits) {
+            let defaults = policy.default_limits();
+            edit.limits = Some(LimitsEdit::Set {
+                per_minute: Some(u64::from(defaults.per_minute.get())),
+                per_day: Some(u64::from(defaults.per_day.get())),
+            });
+        }
         self.change_record(actor, policy, now_ms, |record| {
             edit.apply_to(record, policy)
         })
@@ -742,6 +756,17 @@ impl KeyState {
             },
         }
     }
+}
+
+/// Up to commit cb39fe8 a key's one secret hash was stored inside its record. Returns that
+/// hash from a stored record's JSON, so the Durable Object can adopt it as the key's
+/// current secret; `None` for a record in today's form.
+pub fn legacy_secret(record_json: &str) -> Option<KeyHash> {
+    #[derive(Deserialize)]
+    struct Legacy {
+        key_hash: Option<KeyHash>,
+    }
+    serde_json::from_str::<Legacy>(record_json).ok()?.key_hash
 }
 
 /// A record change from the admin API: stored, and in the directory before the answer.
@@ -1661,6 +1686,90 @@ mod tests {
     }
 
     #[test]
+    fn a_record_stored_before_secrets_were_apart_yields_its_hash() {
+        let Fixture { record, hash } = reader();
+        let mut old = serde_json::to_value(&record).unwrap();
+        old["key_hash"] = serde_json::to_value(&hash).unwrap();
+        let adopted = legacy_secret(&old.to_string()).expect("the old hash");
+        assert!(adopted.matches(&hash));
+        // And the old form still reads as today's record.
+        assert_eq!(serde_json::from_value::<KeyRecord>(old).unwrap(), record);
+        assert!(legacy_secret(&serde_json::to_string(&record).unwrap()).is_none());
+        assert!(legacy_secret("not json").is_none());
+    }
+
+    #[test]
+    fn index_names_in_replies_are_redacted_in_debug_output() {
+        let Fixture { record, hash } = reader();
+        let mut state = created(&record, &hash);
+        let (reply, _) = state.handle(Command::Delete { actor: Actor::Root }, &policy(), NOW);
+        let debug = format!("{reply:?}");
+        assert!(debug.contains("Deleted"), "{debug}");
+        assert!(!debug.contains(&hash.index_name()[3..]), "{debug}");
+    }
+
+    #[test]
+    fn a_new_expiry_for_an_expired_key_is_a_reactivation() {
+        let expires = NOW + 1_000;
+        let body = format!(
+            r#"{{"name": "Temp", "scopes": ["contacts:read"], "expires_at": "{}"}}"#,
+            format_rfc3339(expires)
+        );
+        let Fixture { record, hash } = fixture(&body, 31);
+        let extend = || {
+            edit(KeyEdit {
+                expires_at: Some(None),
+                ..KeyEdit::default()
+            })
+        };
+        let no_reactivation =
+            Policy::from_toml(include_str!("../policies/seed-002-read-write.toml")).unwrap();
+        let mut state = created(&record, &hash);
+        // Before it expires, a new expiry is an ordinary edit.
+        let (reply, _) = state.handle(extend(), &no_reactivation, expires - 1);
+        assert!(matches!(reply, Reply::Key { .. }), "{reply:?}");
+
+        let mut state = created(&record, &hash);
+        let before = state.clone();
+        let (reply, changed) = state.handle(extend(), &no_reactivation, expires);
+        assert_eq!(
+            reply,
+            declined(Declined::NotAllowed {
+                action: LifecycleAction::Reactivate
+            })
+        );
+        assert_eq!(changed, NOTHING);
+        assert_eq!(state, before);
+        // Where re-activation is allowed, it brings the key back.
+        let (reply, _) = state.handle(extend(), &policy(), expires);
+        assert_eq!(key_of(&reply).status(expires), Status::Active);
+    }
+
+    #[test]
+    fn a_key_that_a_key_sets_back_to_defaults_gets_them_as_its_own_limits() {
+        let Fixture { record, hash } = full();
+        let mut state = created(&record, &hash);
+        let manager = key_actor(
+            &record.workspace,
+            &["api_keys:write", "contacts:read", "tags:read"],
+            limits(120, 50_000),
+        );
+        let (reply, _) = state.handle(
+            Command::Edit {
+                actor: manager,
+                edit: KeyEdit {
+                    limits: Some(LimitsEdit::PolicyDefaults),
+                    ..KeyEdit::default()
+                },
+            },
+            &policy(),
+            NOW,
+        );
+        // Pinned: a later rise of the policy's defaults cannot lift it above its manager.
+        assert_eq!(key_of(&reply).limits, Some(limits(120, 50_000)));
+    }
+
+    #[test]
     fn an_edit_of_one_limit_window_keeps_the_other() {
         let Fixture { record, hash } = full();
         let mut state = created(&record, &hash);
@@ -2341,7 +2450,7 @@ mod tests {
         for round in 0..8u32 {
             // Far enough apart that the checks below never fill a minute.
             let at = NOW + u64::from(round) * 61_000;
-            let live_before: Vec<String> = state
+            let live_before: Vec<IndexName> = state
                 .secrets
                 .iter()
                 .filter(|s| s.is_live(at))
@@ -2354,7 +2463,7 @@ mod tests {
                 panic!("expected Rotated, got {reply:?}");
             };
             // Every secret that worked before is named, so its index entry can be dropped.
-            let named: Vec<String> = retired.iter().map(|r| r.index_name.clone()).collect();
+            let named: Vec<IndexName> = retired.iter().map(|r| r.index_name.clone()).collect();
             assert_eq!(named, live_before, "round {round}");
             if live_before.len() == MAX_LIVE_SECRETS {
                 assert_eq!(retired[0].valid_until, at, "the oldest grace ends now");

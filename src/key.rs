@@ -175,10 +175,35 @@ impl fmt::Debug for KeyHash {
     }
 }
 
+/// A secret's name in the KV index, `h1:<hmac hex>`. It carries the hash, so its `Debug`
+/// is redacted like [`KeyHash`]'s; read it with `as_str` (or through `Deref`) where KV needs it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct IndexName(String);
+
+impl IndexName {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for IndexName {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for IndexName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("IndexName(<redacted>)")
+    }
+}
+
 impl KeyHash {
     /// The Workers KV name under which the key's id is indexed.
-    pub fn index_name(&self) -> String {
-        format!("h{}:{}", self.version, self.hex)
+    pub fn index_name(&self) -> IndexName {
+        IndexName(format!("h{}:{}", self.version, self.hex))
     }
 
     /// Compares in constant time, so the comparison leaks nothing about a stored hash.
@@ -348,7 +373,7 @@ mod tests {
         let secret = HashingSecret::new(b"key".to_vec());
         let fox = ApiKey("The quick brown fox jumps over the lazy dog".to_string());
         assert_eq!(
-            hash_key(&secret, &fox).index_name(),
+            hash_key(&secret, &fox).index_name().as_str(),
             "h1:f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8"
         );
     }

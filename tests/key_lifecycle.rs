@@ -61,7 +61,7 @@ impl Deployment {
     fn admit(&mut self, key: &ApiKey, resource: &str, action: Action, now: u64) -> Reply {
         let parsed = key::parse(key.expose(), self.policy.key_prefix()).expect("well formed");
         let key_hash = hash_key(&self.secret, &parsed.key);
-        let Some(id) = self.index.get(&key_hash.index_name()).cloned() else {
+        let Some(id) = self.index.get(key_hash.index_name().as_str()).cloned() else {
             return Reply::Refused {
                 refusal: Refusal::Unknown,
                 limit_headers: Vec::new(),
@@ -127,7 +127,8 @@ impl Deployment {
             .may_hold(&record, &self.policy)
             .map_err(GatewayError::BeyondOwnGrant)?;
         let secret = hash_key(&self.secret, &key);
-        self.index.insert(secret.index_name(), id.clone());
+        self.index
+            .insert(secret.index_name().as_str().to_string(), id.clone());
         let command = Command::Create {
             record: Box::new(record),
             secret,
@@ -163,7 +164,7 @@ impl Deployment {
             Reply::Declined { declined } => Err(declined.into()),
             Reply::Deleted { index_names, id } => {
                 for name in &index_names {
-                    self.index.remove(name);
+                    self.index.remove(name.as_str());
                 }
                 Ok(Reply::Deleted { id, index_names })
             }
@@ -189,7 +190,8 @@ impl Deployment {
             &[draw; KEY_RANDOM_BYTES],
         );
         let secret = hash_key(&self.secret, &key);
-        self.index.insert(secret.index_name(), id.clone());
+        self.index
+            .insert(secret.index_name().as_str().to_string(), id.clone());
         let command = Command::Rotate {
             actor,
             secret,

@@ -141,7 +141,11 @@ async fn create_key(body: &[u8], actor: &Actor, env: &Env, answer: &Answer<'_>) 
         new_key.environment,
         &random::<KEY_RANDOM_BYTES>()?,
     );
-    let record = new_key.into_record(id.clone(), &key, now, &fallback_workspace);
+    let mut record = new_key.into_record(id.clone(), &key, now, &fallback_workspace);
+    // A key made by a key gets limits of its own (see `KeyState::edit`).
+    if let (Actor::Key { .. }, None) = (actor, record.limits) {
+        record.limits = Some(config.policy.default_limits());
+    }
     actor
         .may_hold(&record, &config.policy)
         .map_err(GatewayError::BeyondOwnGrant)?;
@@ -242,10 +246,11 @@ async fn rotate_key(
         &random::<KEY_RANDOM_BYTES>()?,
     );
     let secret = hash_key(&config.hash_secret, &key);
-    // Provisional until the authority accepts the rotation: a declined one (a revoked key,
-    // a policy that forbids it) leaves an entry that expires by itself.
+    // Written for good before the authority switches, so the new secret works the moment
+    // it is shown; if the rotation is declined the entry is removed again (and one left
+    // behind leads to an authority that does not know the hash).
     let secret_index = secret.index_name();
-    put_index(env, &secret_index, id, Some(PROVISIONAL_INDEX_SECS)).await?;
+    put_index(env, &secret_index, id, None).await?;
     let command = Command::Rotate {
         actor,
         secret,
@@ -268,7 +273,6 @@ async fn rotate_key(
                     worker::console_warn!("retired index entry kept: {:?}", refused.error);
                 }
             }
-            put_index(env, &secret_index, id, None).await?;
             let mut body = key_object(&record, last_used_at, &config.policy, now);
             insert(&mut body, "key", key.expose().into());
             insert(
@@ -278,12 +282,16 @@ async fn rotate_key(
             );
             Ok(json_response(200, &body, answer.request_id)?)
         }
-        other => Err(answer.unexpected(other)),
+        other => {
+            if let Ok(store) = env.kv(KEY_INDEX) {
+                if store.delete(&secret_index).await.is_err() {
+                    worker::console_warn!("index entry of a declined rotation kept");
+                }
+            }
+            Err(answer.unexpected(other))
+        }
     }
 }
-
-/// How long a new secret's index entry lives before the rotation is confirmed.
-const PROVISIONAL_INDEX_SECS: u64 = 3_600;
 
 /// KV needs an expiry at least 60 s ahead; the authority enforces the exact end.
 const KV_EXPIRY_MARGIN_SECS: u64 = 60;

@@ -7,7 +7,9 @@
 
 use super::directory_object;
 use super::platform::{self, now_ms};
-use crate::authority::{Changed, Command, Counters, DirectorySync, KeyRecord, KeyState, Reply};
+use crate::authority::{
+    Changed, Command, Counters, DirectorySync, KeyRecord, KeyState, Reply, Secret,
+};
 use crate::directory::DirectoryCommand;
 use crate::key::KeyId;
 use crate::problem::GatewayError;
@@ -24,6 +26,8 @@ const COUNTERS: &str = "counters";
 const HISTORY: &str = "history";
 /// Set while a deleted key's removal from the directory is still owed (the alarm retries).
 const REMOVAL_OWED: &str = "removal_owed";
+/// How long the alarm waits before trying the directory again.
+const DIRECTORY_RETRY_MS: i64 = 60_000;
 
 /// Sends one command to a key's authority and reads its reply. Any failure fails closed.
 pub async fn call(
@@ -94,10 +98,12 @@ impl DurableObject for KeyAuthority {
         let Some(command) = command else {
             return Response::ok("nothing to sync");
         };
-        // An error here makes the runtime retry the alarm with backoff.
-        directory_object::call(&self.env, &command)
-            .await
-            .map_err(|e| worker::Error::RustError(format!("directory sync failed: {e:?}")))?;
+        if let Err(error) = directory_object::call(&self.env, &command).await {
+            // The runtime's own retries give up after a few minutes; this never does.
+            worker::console_warn!("directory sync failed, retrying in a minute: {error:?}");
+            storage.set_alarm(DIRECTORY_RETRY_MS).await?;
+            return Response::ok("retry scheduled");
+        }
         if let DirectoryCommand::Remove { .. } = command {
             storage.delete(REMOVAL_OWED).await?;
         }
@@ -112,12 +118,28 @@ impl KeyAuthority {
         }
         let storage = self.state.storage();
         let record: Option<KeyRecord> = read(&storage, RECORD).await?;
-        let secrets = read(&storage, SECRETS).await?.unwrap_or_default();
+        let mut secrets: Vec<Secret> = read(&storage, SECRETS).await?.unwrap_or_default();
+        // Keys stored before secrets were kept apart (up to cb39fe8) had one hash inside the
+        // record: adopt it as the current secret, write it back, and get the key listed.
+        let mut adopted = false;
+        if record.is_some() && secrets.is_empty() {
+            let stored: Option<String> = storage.get(RECORD).await?;
+            if let Some(hash) = stored.as_deref().and_then(crate::authority::legacy_secret) {
+                secrets.push(Secret {
+                    hash,
+                    valid_until: None,
+                });
+                adopted = true;
+            }
+        }
         let counters: Counters = read(&storage, COUNTERS).await?.unwrap_or_default();
         let history: UsageHistory = read(&storage, HISTORY).await?.unwrap_or_default();
         // Another request may have loaded (and changed) the state while this one awaited.
-        let mut slot = self.key.borrow_mut();
-        if slot.is_none() {
+        {
+            let mut slot = self.key.borrow_mut();
+            if slot.is_some() {
+                return Ok(());
+            }
             *slot = Some(KeyState {
                 record,
                 secrets,
@@ -125,6 +147,14 @@ impl KeyAuthority {
                 history,
                 last_used_synced_at: None,
             });
+        }
+        if adopted {
+            let changed = Changed {
+                record: true,
+                ..Changed::default()
+            };
+            self.persist(changed).await?;
+            storage.set_alarm(0).await?;
         }
         Ok(())
     }
