@@ -599,18 +599,13 @@ impl KeyState {
         if edit.expires_at.is_some() && record.status(now_ms) == Status::Expired {
             allowed(policy, LifecycleAction::Reactivate)?;
         }
-        let mut edit = edit;
-        // A key made or edited by a key gets limits of its own: following the policy's
-        // defaults could later take it above its maker's when the defaults are raised.
-        if let (Actor::Key { .. }, Some(LimitsEdit::PolicyDefaults)) = (actor, edit.limits) {
-            let defaults = policy.default_limits();
-            edit.limits = Some(LimitsEdit::Set {
-                per_minute: Some(u64::from(defaults.per_minute.get())),
-                per_day: Some(u64::from(defaults.per_day.get())),
-            });
-        }
+        let resets_limits = edit.limits == Some(LimitsEdit::PolicyDefaults);
         self.change_record(actor, policy, now_ms, |record| {
-            edit.apply_to(record, policy)
+            edit.apply_to(record, policy)?;
+            if resets_limits {
+                actor.pin_limits(record, policy);
+            }
+            Ok(())
         })
     }
 

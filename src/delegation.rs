@@ -57,11 +57,26 @@ impl Actor {
         }
     }
 
-    /// The workspace a key actor is confined to; `None` for the root token.
-    pub fn own_workspace(&self) -> Option<&str> {
-        match self {
-            Actor::Root => None,
-            Actor::Key { grantee } => Some(&grantee.workspace),
+    /// The workspace a request works in: a key's own (naming another is refused), or for
+    /// the root token whatever the request names (`None`: every workspace, or the default).
+    pub fn workspace_for(&self, asked: Option<&str>) -> Result<Option<String>, Overreach> {
+        match (self, asked) {
+            (Actor::Root, asked) => Ok(asked.map(str::to_string)),
+            (Actor::Key { grantee }, Some(asked)) if asked != grantee.workspace => {
+                Err(Overreach::Workspace {
+                    own: grantee.workspace.clone(),
+                })
+            }
+            (Actor::Key { grantee }, _) => Ok(Some(grantee.workspace.clone())),
+        }
+    }
+
+    /// A key that a key makes, or sets back to the defaults, gets the policy's current
+    /// defaults as limits of its own: following them could later lift it above its maker
+    /// when the defaults are raised. The root token's keys may follow the defaults.
+    pub fn pin_limits(&self, record: &mut KeyRecord, policy: &Policy) {
+        if let (Actor::Key { .. }, None) = (self, record.limits) {
+            record.limits = Some(policy.default_limits());
         }
     }
 
@@ -203,7 +218,7 @@ mod tests {
     #[test]
     fn root_reaches_everything_and_holds_everything() {
         assert!(Actor::Root.reaches("acme") && Actor::Root.reaches("other"));
-        assert_eq!(Actor::Root.own_workspace(), None);
+        assert_eq!(Actor::Root.workspace_for(None), Ok(None));
         let mut huge = record(&["admin"]);
         huge.limits = None;
         assert_eq!(Actor::Root.may_hold(&huge, &policy()), Ok(()));
@@ -214,7 +229,7 @@ mod tests {
         let acting = actor(manager(&["api_keys:write"]));
         assert!(acting.reaches("acme"));
         assert!(!acting.reaches("other"));
-        assert_eq!(acting.own_workspace(), Some("acme"));
+        assert_eq!(acting.workspace_for(None), Ok(Some("acme".into())));
         let mut elsewhere = record(&[]);
         elsewhere.workspace = "other".into();
         assert_eq!(
@@ -328,6 +343,36 @@ mod tests {
             actor(manager(&["api_keys:write"])).may_hold(&made, &policy()),
             Ok(())
         );
+    }
+
+    #[test]
+    fn a_key_works_in_its_own_workspace_and_root_where_it_asks() {
+        let acting = actor(manager(&["api_keys:write"]));
+        assert_eq!(acting.workspace_for(None), Ok(Some("acme".into())));
+        assert_eq!(acting.workspace_for(Some("acme")), Ok(Some("acme".into())));
+        assert_eq!(
+            acting.workspace_for(Some("other")),
+            Err(Overreach::Workspace { own: "acme".into() })
+        );
+        assert_eq!(Actor::Root.workspace_for(None), Ok(None));
+        assert_eq!(
+            Actor::Root.workspace_for(Some("other")),
+            Ok(Some("other".into()))
+        );
+    }
+
+    #[test]
+    fn keys_made_by_keys_get_limits_of_their_own() {
+        let mut made = record(&[]);
+        made.limits = None;
+        Actor::Root.pin_limits(&mut made, &policy());
+        assert_eq!(made.limits, None);
+        actor(manager(&["api_keys:write"])).pin_limits(&mut made, &policy());
+        assert_eq!(made.limits, Some(policy().default_limits()));
+        // Limits already its own stay as they are.
+        made.limits = Some(limits(5, 50));
+        actor(manager(&["api_keys:write"])).pin_limits(&mut made, &policy());
+        assert_eq!(made.limits, Some(limits(5, 50)));
     }
 
     #[test]

@@ -104,17 +104,10 @@ impl Deployment {
     ) -> Result<(KeyRecord, ApiKey), GatewayError> {
         let (_, actor) = self.authenticate(token, "POST", "/keys", now)?;
         let new_key = parse_create(body.as_bytes(), &self.policy, now, true)?;
-        if let (Some(own), Some(asked)) = (actor.own_workspace(), new_key.workspace.as_deref()) {
-            if own != asked {
-                return Err(GatewayError::BeyondOwnGrant(Overreach::Workspace {
-                    own: own.into(),
-                }));
-            }
-        }
-        let fallback = actor
-            .own_workspace()
-            .unwrap_or(DEFAULT_WORKSPACE)
-            .to_string();
+        let workspace = actor
+            .workspace_for(new_key.workspace.as_deref())
+            .map_err(GatewayError::BeyondOwnGrant)?
+            .unwrap_or_else(|| DEFAULT_WORKSPACE.to_string());
         let draw = self.draw();
         let id = KeyId::generate(&[draw; KEY_ID_RANDOM_BYTES]);
         let key = ApiKey::generate(
@@ -122,7 +115,8 @@ impl Deployment {
             new_key.environment,
             &[draw; KEY_RANDOM_BYTES],
         );
-        let record = new_key.into_record(id.clone(), &key, now, &fallback);
+        let mut record = new_key.into_record(id.clone(), &key, now, &workspace);
+        actor.pin_limits(&mut record, &self.policy);
         actor
             .may_hold(&record, &self.policy)
             .map_err(GatewayError::BeyondOwnGrant)?;

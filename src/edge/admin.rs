@@ -10,7 +10,7 @@ use crate::admin::{
 };
 use crate::authority::{key_object, Command, LimitHeaders, Reply};
 use crate::config::Config;
-use crate::delegation::{Actor, KeysAction, Overreach, KEYS_RESOURCE};
+use crate::delegation::{Actor, KeysAction, KEYS_RESOURCE};
 use crate::directory::{DirectoryCommand, DirectoryReply};
 use crate::key::{self, hash_key, ApiKey, KeyId, KEY_ID_RANDOM_BYTES, KEY_RANDOM_BYTES};
 use crate::problem::{FieldError, GatewayError};
@@ -124,28 +124,18 @@ async fn create_key(body: &[u8], actor: &Actor, env: &Env, answer: &Answer<'_>) 
     let config = answer.config;
     let now = now_ms();
     let new_key = parse_create(body, &config.policy, now, config.https_only)?;
-    if let (Some(own), Some(asked)) = (actor.own_workspace(), new_key.workspace.as_deref()) {
-        if own != asked {
-            return Err(
-                GatewayError::BeyondOwnGrant(Overreach::Workspace { own: own.into() }).into(),
-            );
-        }
-    }
-    let fallback_workspace = actor
-        .own_workspace()
-        .unwrap_or(DEFAULT_WORKSPACE)
-        .to_string();
+    let workspace = actor
+        .workspace_for(new_key.workspace.as_deref())
+        .map_err(GatewayError::BeyondOwnGrant)?
+        .unwrap_or_else(|| DEFAULT_WORKSPACE.to_string());
     let id = KeyId::generate(&random::<KEY_ID_RANDOM_BYTES>()?);
     let key = ApiKey::generate(
         config.policy.key_prefix(),
         new_key.environment,
         &random::<KEY_RANDOM_BYTES>()?,
     );
-    let mut record = new_key.into_record(id.clone(), &key, now, &fallback_workspace);
-    // A key made by a key gets limits of its own (see `KeyState::edit`).
-    if let (Actor::Key { .. }, None) = (actor, record.limits) {
-        record.limits = Some(config.policy.default_limits());
-    }
+    let mut record = new_key.into_record(id.clone(), &key, now, &workspace);
+    actor.pin_limits(&mut record, &config.policy);
     actor
         .may_hold(&record, &config.policy)
         .map_err(GatewayError::BeyondOwnGrant)?;
@@ -180,16 +170,9 @@ async fn create_key(body: &[u8], actor: &Actor, env: &Env, answer: &Answer<'_>) 
 
 async fn list_keys(query: Option<&str>, actor: &Actor, env: &Env, answer: &Answer<'_>) -> Outcome {
     let mut list = parse_list_query(query)?;
-    if let Some(own) = actor.own_workspace() {
-        match list.workspace.as_deref() {
-            Some(asked) if asked != own => {
-                return Err(
-                    GatewayError::BeyondOwnGrant(Overreach::Workspace { own: own.into() }).into(),
-                )
-            }
-            _ => list.workspace = Some(own.to_string()),
-        }
-    }
+    list.workspace = actor
+        .workspace_for(list.workspace.as_deref())
+        .map_err(GatewayError::BeyondOwnGrant)?;
     let now = now_ms();
     let command = DirectoryCommand::List {
         workspace: list.workspace,
