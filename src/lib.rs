@@ -13,6 +13,7 @@
 
 pub mod admin;
 pub mod ambiguity;
+pub mod approval;
 pub mod authority;
 pub mod config;
 pub mod delegation;
