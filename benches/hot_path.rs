@@ -79,6 +79,7 @@ fn identity() -> Identity {
         scopes: vec!["contacts:read".to_string(), "email:read".to_string()],
         request_id: "req_7Hc2LpQ9xVb4Nt1ZkR8mWs".to_string(),
         approval_id: None,
+        approved_by: None,
         timestamp: NOW_SEC,
     }
 }
@@ -265,6 +266,7 @@ fn admit(hash: &key::KeyHash) -> Command {
         key_hash: hash.clone(),
         resource: "contacts".into(),
         action: Action::Read,
+        queueing: Some(Default::default()),
     }
 }
 

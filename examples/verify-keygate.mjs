@@ -2,11 +2,12 @@
 // The same steps work in any language with HMAC-SHA256 and base64url:
 //   1. rebuild the canonical string from the request line and the X-Keygate-* headers,
 //   2. HMAC-SHA256 it with the secret shared with keygate (KEYGATE_SIGNING_SECRET),
-//   3. compare with X-Keygate-Signature (after "v1=") in constant time,
+//   3. compare with X-Keygate-Signature (after "v2=") in constant time,
 //   4. refuse timestamps more than a few minutes from now (replays).
 import { createHmac, timingSafeEqual } from "node:crypto";
 
-// Signed in this order, after the method, host and path; an absent approval id is signed as "".
+// Signed in this order, after the method, host and path; on a request no human approved,
+// the approval id and the approver are absent and signed as "".
 const FIELDS = [
   "x-keygate-key-id",
   "x-keygate-key-name",
@@ -15,9 +16,10 @@ const FIELDS = [
   "x-keygate-scopes",
   "x-keygate-request-id",
   "x-keygate-approval-id",
+  "x-keygate-approved-by",
   "x-keygate-timestamp",
 ];
-const OPTIONAL = new Set(["x-keygate-approval-id"]);
+const OPTIONAL = new Set(["x-keygate-approval-id", "x-keygate-approved-by"]);
 
 /**
  * @param {object} request  { method, host, pathAndQuery, headers } where headers maps
@@ -33,16 +35,16 @@ export function verifyKeygateRequest(request, secret, { nowSecs = Date.now() / 1
     values.push(value);
   }
   const signature = request.headers["x-keygate-signature"];
-  if (typeof signature !== "string" || !signature.startsWith("v1=")) {
+  if (typeof signature !== "string" || !signature.startsWith("v2=")) {
     return { ok: false, error: "missing or malformed x-keygate-signature" };
   }
-  const canonical = ["KEYGATE-HMAC-SHA256-V1", request.method, request.host, request.pathAndQuery, ...values].join("\n");
+  const canonical = ["KEYGATE-HMAC-SHA256-V2", request.method, request.host, request.pathAndQuery, ...values].join("\n");
   const expected = createHmac("sha256", secret).update(canonical).digest();
   const presented = Buffer.from(signature.slice(3), "base64url");
   if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) {
     return { ok: false, error: "signature does not match" };
   }
-  const timestamp = Number(values[7]);
+  const timestamp = Number(values[8]);
   if (!Number.isInteger(timestamp) || Math.abs(nowSecs - timestamp) > toleranceSecs) {
     return { ok: false, error: "timestamp outside the tolerance" };
   }
@@ -56,6 +58,7 @@ export function verifyKeygateRequest(request, secret, { nowSecs = Date.now() / 1
       scopes: values[4] ? values[4].split(" ") : [],
       requestId: values[5],
       approvalId: values[6] || null,
+      approvedBy: values[7] || null,
       timestamp,
     },
   };

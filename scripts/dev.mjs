@@ -31,12 +31,15 @@ if (!existsSync(`${ROOT}build/index.js`)) fail("build/index.js is missing; run s
 function devSecrets() {
   mkdirSync(STATE_DIR, { recursive: true });
   const file = `${STATE_DIR}/dev-secrets.json`;
-  if (existsSync(file)) return JSON.parse(readFileSync(file, "utf8"));
-  const secrets = {
-    KEYGATE_HASH_SECRET: randomBytes(32).toString("base64url"),
-    KEYGATE_SIGNING_SECRET: randomBytes(32).toString("base64url"),
-  };
-  writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  const stored = existsSync(file) ? JSON.parse(readFileSync(file, "utf8")) : {};
+  // A secret added by a newer keygate is generated once and kept with the others.
+  const secrets = { ...stored };
+  for (const name of ["KEYGATE_HASH_SECRET", "KEYGATE_SIGNING_SECRET", "KEYGATE_WEBHOOK_SECRET"]) {
+    secrets[name] ??= randomBytes(32).toString("base64url");
+  }
+  if (Object.keys(secrets).length !== Object.keys(stored).length) {
+    writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  }
   return secrets;
 }
 
@@ -98,7 +101,7 @@ if (!originUrl) {
 const envFile = `${STATE_DIR}/dev.env`;
 writeFileSync(
   envFile,
-  [`KEYGATE_HASH_SECRET=${secrets.KEYGATE_HASH_SECRET}`, `KEYGATE_SIGNING_SECRET=${secrets.KEYGATE_SIGNING_SECRET}`, `KEYGATE_ROOT_TOKEN=${rootToken}`].join("\n") + "\n",
+  [`KEYGATE_HASH_SECRET=${secrets.KEYGATE_HASH_SECRET}`, `KEYGATE_SIGNING_SECRET=${secrets.KEYGATE_SIGNING_SECRET}`, `KEYGATE_ROOT_TOKEN=${rootToken}`, `KEYGATE_WEBHOOK_SECRET=${secrets.KEYGATE_WEBHOOK_SECRET}`].join("\n") + "\n",
   { mode: 0o600 },
 );
 const args = [

@@ -1,10 +1,11 @@
 //! Admin API request validation: a JSON body in, a checked value or every field's error out.
 
+use crate::approval::{ApprovalId, ApprovalStatus, APPROVALS_RESOURCE};
 use crate::authority::{KeyEdit, KeyRecord, LimitsEdit, Status};
-use crate::delegation::KeysAction;
+use crate::delegation::{KeysAction, KEYS_RESOURCE};
 use crate::key::{ApiKey, Environment, KeyId};
 use crate::limits::{Limits, LimitsError};
-use crate::policy::Policy;
+use crate::policy::{Action, Policy, RouteTarget};
 use crate::problem::{FieldError, GatewayError};
 use crate::timestamp::parse_rfc3339;
 use serde_json::{Map, Value};
@@ -256,14 +257,71 @@ pub fn parse_rotate(body: &[u8]) -> Result<u64, GatewayError> {
     }
 }
 
-/// Where a list page starts: after this key, in the list's order (newest first).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ListCursor {
-    pub created_at: u64,
-    pub id: KeyId,
+/// What a list holds, by id: keys or approvals.
+pub trait ListedId: Sized {
+    fn parse(text: &str) -> Option<Self>;
+    fn as_str(&self) -> &str;
 }
 
-impl ListCursor {
+impl ListedId for KeyId {
+    fn parse(text: &str) -> Option<KeyId> {
+        KeyId::parse(text)
+    }
+    fn as_str(&self) -> &str {
+        KeyId::as_str(self)
+    }
+}
+
+impl ListedId for ApprovalId {
+    fn parse(text: &str) -> Option<ApprovalId> {
+        ApprovalId::parse(text)
+    }
+    fn as_str(&self) -> &str {
+        ApprovalId::as_str(self)
+    }
+}
+
+/// The `?status=` values a list accepts.
+pub trait ListedStatus: Sized {
+    /// For the error message, e.g. "`active`, `revoked` or `expired`".
+    const CHOICES: &'static str;
+    fn parse(text: &str) -> Option<Self>;
+}
+
+impl ListedStatus for Status {
+    const CHOICES: &'static str = "`active`, `revoked` or `expired`";
+    fn parse(text: &str) -> Option<Status> {
+        match text {
+            "active" => Some(Status::Active),
+            "revoked" => Some(Status::Revoked),
+            "expired" => Some(Status::Expired),
+            _ => None,
+        }
+    }
+}
+
+impl ListedStatus for ApprovalStatus {
+    const CHOICES: &'static str = "`pending`, `approved`, `rejected`, `expired` or `failed`";
+    fn parse(text: &str) -> Option<ApprovalStatus> {
+        match text {
+            "pending" => Some(ApprovalStatus::Pending),
+            "approved" => Some(ApprovalStatus::Approved),
+            "rejected" => Some(ApprovalStatus::Rejected),
+            "expired" => Some(ApprovalStatus::Expired),
+            "failed" => Some(ApprovalStatus::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// Where a list page starts: after this item, in the list's order (newest first).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListCursor<Id = KeyId> {
+    pub created_at: u64,
+    pub id: Id,
+}
+
+impl<Id: ListedId> ListCursor<Id> {
     /// Opaque to clients: URL-safe base64 of `<created_at>.<id>`.
     pub fn encode(&self) -> String {
         use base64::Engine;
@@ -274,7 +332,7 @@ impl ListCursor {
         ))
     }
 
-    pub fn decode(text: &str) -> Option<ListCursor> {
+    pub fn decode(text: &str) -> Option<ListCursor<Id>> {
         use base64::Engine;
         let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(text)
@@ -283,7 +341,7 @@ impl ListCursor {
         let (created_at, id) = text.split_once('.')?;
         Some(ListCursor {
             created_at: created_at.parse().ok()?,
-            id: KeyId::parse(id)?,
+            id: Id::parse(id)?,
         })
     }
 }
@@ -291,21 +349,43 @@ impl ListCursor {
 pub const DEFAULT_PAGE_SIZE: usize = 20;
 pub const MAX_PAGE_SIZE: usize = 100;
 
-/// `GET /keys?status=&workspace=&limit=&cursor=`, checked.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ListQuery {
-    pub status: Option<Status>,
+/// `GET /keys?status=&workspace=&limit=&cursor=` (or `/approvals`), checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListQuery<S = Status, Id = KeyId> {
+    pub status: Option<S>,
     pub workspace: Option<String>,
     pub limit: usize,
-    pub cursor: Option<ListCursor>,
+    pub cursor: Option<ListCursor<Id>>,
 }
 
-/// Parses a list query string. Every bad parameter is reported, by name.
+impl<S, Id> Default for ListQuery<S, Id> {
+    fn default() -> Self {
+        ListQuery {
+            status: None,
+            workspace: None,
+            limit: DEFAULT_PAGE_SIZE,
+            cursor: None,
+        }
+    }
+}
+
+/// `GET /approvals?status=&workspace=&limit=&cursor=`, checked.
+pub type ApprovalsQuery = ListQuery<ApprovalStatus, ApprovalId>;
+
+/// Parses the query of `GET /keys`. Every bad parameter is reported, by name.
 pub fn parse_list_query(query: Option<&str>) -> Result<ListQuery, GatewayError> {
-    let mut list = ListQuery {
-        limit: DEFAULT_PAGE_SIZE,
-        ..ListQuery::default()
-    };
+    parse_any_list_query(query)
+}
+
+/// Parses the query of `GET /approvals`, with the same rules as [`parse_list_query`].
+pub fn parse_approvals_query(query: Option<&str>) -> Result<ApprovalsQuery, GatewayError> {
+    parse_any_list_query(query)
+}
+
+fn parse_any_list_query<S: ListedStatus, Id: ListedId>(
+    query: Option<&str>,
+) -> Result<ListQuery<S, Id>, GatewayError> {
+    let mut list = ListQuery::default();
     let mut errors = Vec::new();
     let mut seen: Vec<&str> = Vec::new();
     for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
@@ -316,14 +396,9 @@ pub fn parse_list_query(query: Option<&str>) -> Result<ListQuery, GatewayError> 
         }
         seen.push(name);
         match name {
-            "status" => match value {
-                "active" => list.status = Some(Status::Active),
-                "revoked" => list.status = Some(Status::Revoked),
-                "expired" => list.status = Some(Status::Expired),
-                _ => errors.push(FieldError::new(
-                    "status",
-                    "must be `active`, `revoked` or `expired`",
-                )),
+            "status" => match S::parse(value) {
+                Some(status) => list.status = Some(status),
+                None => errors.push(FieldError::new("status", format!("must be {}", S::CHOICES))),
             },
             "workspace" => {
                 list.workspace = collect(&mut errors, workspace(Some(&Value::String(value.into()))))
@@ -366,6 +441,10 @@ pub const ADMIN_ROUTES: &[(&str, &str)] = &[
     ("POST", "/keys/{id}/revoke"),
     ("POST", "/keys/{id}/activate"),
     ("POST", "/keys/{id}/rotate"),
+    ("GET", "/approvals"),
+    ("GET", "/approvals/{id}"),
+    ("POST", "/approvals/{id}/approve"),
+    ("POST", "/approvals/{id}/reject"),
     ("GET", "/policy"),
 ];
 
@@ -380,19 +459,36 @@ pub enum AdminRoute {
     RevokeKey(KeyId),
     ActivateKey(KeyId),
     RotateKey(KeyId),
+    ListApprovals,
+    GetApproval(ApprovalId),
+    Approve(ApprovalId),
+    Reject(ApprovalId),
     Policy,
 }
 
 impl AdminRoute {
-    /// The `api_keys` action a key needs for this route.
-    pub fn keys_action(&self) -> KeysAction {
+    /// The grant a key needs for this route: a level of `api_keys`, or of `approvals`.
+    /// (On an approval it submitted, a key needs no `approvals` grant to read it.)
+    pub fn required_grant(&self) -> RouteTarget {
+        let keys = |action: KeysAction| RouteTarget {
+            resource: KEYS_RESOURCE.to_string(),
+            action: action.action(),
+        };
+        let approvals = |action| RouteTarget {
+            resource: APPROVALS_RESOURCE.to_string(),
+            action,
+        };
         match self {
-            AdminRoute::ListKeys | AdminRoute::GetKey(_) | AdminRoute::Policy => KeysAction::Read,
+            AdminRoute::ListKeys | AdminRoute::GetKey(_) | AdminRoute::Policy => {
+                keys(KeysAction::Read)
+            }
             AdminRoute::CreateKey
             | AdminRoute::EditKey(_)
             | AdminRoute::ActivateKey(_)
-            | AdminRoute::RotateKey(_) => KeysAction::Write,
-            AdminRoute::RevokeKey(_) | AdminRoute::DeleteKey(_) => KeysAction::Delete,
+            | AdminRoute::RotateKey(_) => keys(KeysAction::Write),
+            AdminRoute::RevokeKey(_) | AdminRoute::DeleteKey(_) => keys(KeysAction::Delete),
+            AdminRoute::ListApprovals | AdminRoute::GetApproval(_) => approvals(Action::Read),
+            AdminRoute::Approve(_) | AdminRoute::Reject(_) => approvals(Action::Write),
         }
     }
 }
@@ -407,14 +503,22 @@ pub fn admin_route(method: &str, path: &str) -> Result<AdminRoute, GatewayError>
         ["keys", id, "revoke"] => ("/keys/{id}/revoke", Some(*id)),
         ["keys", id, "activate"] => ("/keys/{id}/activate", Some(*id)),
         ["keys", id, "rotate"] => ("/keys/{id}/rotate", Some(*id)),
+        ["approvals"] => ("/approvals", None),
+        ["approvals", id] => ("/approvals/{id}", Some(*id)),
+        ["approvals", id, "approve"] => ("/approvals/{id}/approve", Some(*id)),
+        ["approvals", id, "reject"] => ("/approvals/{id}/reject", Some(*id)),
         ["policy"] => ("/policy", None),
         _ => return Err(GatewayError::NotFound),
     };
     // An id that cannot exist is a 404 whatever the method.
-    let id = match id {
-        Some(text) => Some(KeyId::parse(text).ok_or(GatewayError::NotFound)?),
-        None => None,
+    let possible = match (segments.first(), id) {
+        (_, None) => true,
+        (Some(&"keys"), Some(text)) => KeyId::parse(text).is_some(),
+        (_, Some(text)) => ApprovalId::parse(text).is_some(),
     };
+    if !possible {
+        return Err(GatewayError::NotFound);
+    }
     let allowed: Vec<&str> = ADMIN_ROUTES
         .iter()
         .filter(|(_, t)| *t == template)
@@ -425,16 +529,21 @@ pub fn admin_route(method: &str, path: &str) -> Result<AdminRoute, GatewayError>
             allowed: allowed.join(", "),
         });
     }
-    let id = || id.clone().ok_or(GatewayError::NotFound);
+    let key = || id.and_then(KeyId::parse).ok_or(GatewayError::NotFound);
+    let approval = || id.and_then(ApprovalId::parse).ok_or(GatewayError::NotFound);
     Ok(match (method, template) {
         ("POST", "/keys") => AdminRoute::CreateKey,
         ("GET", "/keys") => AdminRoute::ListKeys,
-        ("GET", "/keys/{id}") => AdminRoute::GetKey(id()?),
-        ("PATCH", "/keys/{id}") => AdminRoute::EditKey(id()?),
-        ("DELETE", "/keys/{id}") => AdminRoute::DeleteKey(id()?),
-        ("POST", "/keys/{id}/revoke") => AdminRoute::RevokeKey(id()?),
-        ("POST", "/keys/{id}/activate") => AdminRoute::ActivateKey(id()?),
-        ("POST", "/keys/{id}/rotate") => AdminRoute::RotateKey(id()?),
+        ("GET", "/keys/{id}") => AdminRoute::GetKey(key()?),
+        ("PATCH", "/keys/{id}") => AdminRoute::EditKey(key()?),
+        ("DELETE", "/keys/{id}") => AdminRoute::DeleteKey(key()?),
+        ("POST", "/keys/{id}/revoke") => AdminRoute::RevokeKey(key()?),
+        ("POST", "/keys/{id}/activate") => AdminRoute::ActivateKey(key()?),
+        ("POST", "/keys/{id}/rotate") => AdminRoute::RotateKey(key()?),
+        ("GET", "/approvals") => AdminRoute::ListApprovals,
+        ("GET", "/approvals/{id}") => AdminRoute::GetApproval(approval()?),
+        ("POST", "/approvals/{id}/approve") => AdminRoute::Approve(approval()?),
+        ("POST", "/approvals/{id}/reject") => AdminRoute::Reject(approval()?),
         ("GET", "/policy") => AdminRoute::Policy,
         _ => return Err(GatewayError::NotFound),
     })
@@ -445,7 +554,7 @@ fn collect<T>(errors: &mut Vec<FieldError>, result: Result<T, FieldError>) -> Op
     result.map_err(|e| errors.push(e)).ok()
 }
 
-fn parse_object(body: &[u8]) -> Result<Map<String, Value>, GatewayError> {
+pub(crate) fn parse_object(body: &[u8]) -> Result<Map<String, Value>, GatewayError> {
     let invalid = |message: String| GatewayError::InvalidBody {
         errors: vec![FieldError::new("body", message)],
     };
@@ -1970,7 +2079,7 @@ mod tests {
             id: id.clone(),
         }
         .encode();
-        assert!(ListCursor::decode(&valid).is_some());
+        assert!(ListCursor::<KeyId>::decode(&valid).is_some());
         let encoded = |text: &str| URL_SAFE_NO_PAD.encode(text);
         let id = id.as_str();
         for garbage in [
@@ -1992,7 +2101,7 @@ mod tests {
             encoded("1.not-a-key-id"),
             URL_SAFE_NO_PAD.encode(b"1.\xff\xfe"),
         ] {
-            assert_eq!(ListCursor::decode(&garbage), None, "{garbage:?}");
+            assert_eq!(ListCursor::<KeyId>::decode(&garbage), None, "{garbage:?}");
         }
     }
 
@@ -2006,55 +2115,145 @@ mod tests {
         "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "get",
     ];
 
+    fn an_approval_id() -> ApprovalId {
+        ApprovalId::generate(&[9; crate::approval::APPROVAL_ID_RANDOM_BYTES])
+    }
+
     #[test]
-    fn every_admin_route_is_served_with_the_keys_action_it_needs() {
+    fn every_admin_route_is_served_with_the_grant_it_needs() {
         let id = an_id();
+        let approval = an_approval_id();
         let expected = [
-            (("POST", "/keys"), AdminRoute::CreateKey, KeysAction::Write),
-            (("GET", "/keys"), AdminRoute::ListKeys, KeysAction::Read),
+            (("POST", "/keys"), AdminRoute::CreateKey, "api_keys:write"),
+            (("GET", "/keys"), AdminRoute::ListKeys, "api_keys:read"),
             (
                 ("GET", "/keys/{id}"),
                 AdminRoute::GetKey(id.clone()),
-                KeysAction::Read,
+                "api_keys:read",
             ),
             (
                 ("PATCH", "/keys/{id}"),
                 AdminRoute::EditKey(id.clone()),
-                KeysAction::Write,
+                "api_keys:write",
             ),
             (
                 ("DELETE", "/keys/{id}"),
                 AdminRoute::DeleteKey(id.clone()),
-                KeysAction::Delete,
+                "api_keys:delete",
             ),
             (
                 ("POST", "/keys/{id}/revoke"),
                 AdminRoute::RevokeKey(id.clone()),
-                KeysAction::Delete,
+                "api_keys:delete",
             ),
             (
                 ("POST", "/keys/{id}/activate"),
                 AdminRoute::ActivateKey(id.clone()),
-                KeysAction::Write,
+                "api_keys:write",
             ),
             (
                 ("POST", "/keys/{id}/rotate"),
                 AdminRoute::RotateKey(id.clone()),
-                KeysAction::Write,
+                "api_keys:write",
             ),
-            (("GET", "/policy"), AdminRoute::Policy, KeysAction::Read),
+            (
+                ("GET", "/approvals"),
+                AdminRoute::ListApprovals,
+                "approvals:read",
+            ),
+            (
+                ("GET", "/approvals/{id}"),
+                AdminRoute::GetApproval(approval.clone()),
+                "approvals:read",
+            ),
+            (
+                ("POST", "/approvals/{id}/approve"),
+                AdminRoute::Approve(approval.clone()),
+                "approvals:write",
+            ),
+            (
+                ("POST", "/approvals/{id}/reject"),
+                AdminRoute::Reject(approval.clone()),
+                "approvals:write",
+            ),
+            (("GET", "/policy"), AdminRoute::Policy, "api_keys:read"),
         ];
         let listed: Vec<(&str, &str)> = expected.iter().map(|(route, ..)| *route).collect();
         assert_eq!(listed, ADMIN_ROUTES, "ADMIN_ROUTES lists exactly these");
-        for ((method, template), route, action) in expected {
-            let path = template.replace("{id}", id.as_str());
+        for ((method, template), route, grant) in expected {
+            let id = match template.starts_with("/keys") {
+                true => id.as_str(),
+                false => approval.as_str(),
+            };
+            let path = template.replace("{id}", id);
             assert_eq!(
                 admin_route(method, &path),
                 Ok(route.clone()),
                 "{method} {path}"
             );
-            assert_eq!(route.keys_action(), action, "{method} {template}");
+            let needed = route.required_grant();
+            assert_eq!(
+                format!("{}:{}", needed.resource, needed.action.as_str()),
+                grant,
+                "{method} {template}"
+            );
         }
+    }
+
+    #[test]
+    fn an_id_of_the_other_kind_is_404() {
+        let key = an_id();
+        let approval = an_approval_id();
+        for (method, template) in ADMIN_ROUTES {
+            let wrong = match template.starts_with("/keys") {
+                true => approval.as_str(),
+                false => key.as_str(),
+            };
+            if template.contains("{id}") {
+                let path = template.replace("{id}", wrong);
+                assert_eq!(
+                    admin_route(method, &path),
+                    Err(GatewayError::NotFound),
+                    "{path}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn approval_list_queries_take_approval_statuses_and_cursors() {
+        let query = parse_approvals_query(Some("status=expired&workspace=acme&limit=5")).unwrap();
+        assert_eq!(query.status, Some(ApprovalStatus::Expired));
+        assert_eq!((query.workspace.as_deref(), query.limit), (Some("acme"), 5));
+        let cursor = ListCursor {
+            created_at: 7,
+            id: an_approval_id(),
+        };
+        let query = parse_approvals_query(Some(&format!("cursor={}", cursor.encode()))).unwrap();
+        assert_eq!(query.cursor, Some(cursor));
+        // A key list's cursor or status is no approval list's.
+        let key_cursor = ListCursor {
+            created_at: 7,
+            id: an_id(),
+        }
+        .encode();
+        for (bad, field) in [
+            ("status=active", "status"),
+            (&*format!("cursor={key_cursor}"), "cursor"),
+        ] {
+            let Err(GatewayError::InvalidBody { errors }) = parse_approvals_query(Some(bad)) else {
+                panic!("{bad} accepted");
+            };
+            assert_eq!(errors[0].field, field);
+        }
+        let Err(GatewayError::InvalidBody { errors }) =
+            parse_approvals_query(Some("status=active"))
+        else {
+            panic!("accepted");
+        };
+        assert!(errors[0]
+            .message
+            .contains("`pending`, `approved`, `rejected`, `expired` or `failed`"));
     }
 
     #[test]
@@ -2066,6 +2265,10 @@ mod tests {
             ("/keys/{id}/revoke", "POST"),
             ("/keys/{id}/activate", "POST"),
             ("/keys/{id}/rotate", "POST"),
+            ("/approvals", "GET"),
+            ("/approvals/{id}", "GET"),
+            ("/approvals/{id}/approve", "POST"),
+            ("/approvals/{id}/reject", "POST"),
             ("/policy", "GET"),
         ] {
             // The Allow list is ADMIN_ROUTES' methods for the path, in its order.
@@ -2075,7 +2278,10 @@ mod tests {
                 .map(|(m, _)| *m)
                 .collect();
             assert_eq!(from_table.join(", "), allowed);
-            let path = template.replace("{id}", id.as_str());
+            let path = match template.starts_with("/keys") {
+                true => template.replace("{id}", id.as_str()),
+                false => template.replace("{id}", an_approval_id().as_str()),
+            };
             for method in METHODS {
                 let result = admin_route(method, &path);
                 if from_table.contains(&method) {
@@ -2116,7 +2322,10 @@ mod tests {
             format!("/keys/{id}//revoke"),
             "/policy/".into(),
             "/policy/x".into(),
-            "/approvals".into(),
+            "/approvals/".into(),
+            "/approval".into(),
+            format!("/approvals/{}/decline", an_approval_id()),
+            format!("/approvals/{}/approve/", an_approval_id()),
             "/v1/keys".into(),
             "/_keygate/v1/keys".into(),
         ] {
@@ -2124,6 +2333,9 @@ mod tests {
                 let result = admin_route(method, &path);
                 // A trailing slash after /keys reads as an empty id: 404 where the method fits.
                 if path == "/keys/" && !["GET", "PATCH", "DELETE"].contains(&method) {
+                    continue;
+                }
+                if path == "/approvals/" && method != "GET" {
                     continue;
                 }
                 assert_eq!(result, Err(GatewayError::NotFound), "{method} {path:?}");
@@ -2323,6 +2535,10 @@ mod tests {
             AdminRoute::RevokeKey(_) => ("POST", "/keys/{id}/revoke"),
             AdminRoute::ActivateKey(_) => ("POST", "/keys/{id}/activate"),
             AdminRoute::RotateKey(_) => ("POST", "/keys/{id}/rotate"),
+            AdminRoute::ListApprovals => ("GET", "/approvals"),
+            AdminRoute::GetApproval(_) => ("GET", "/approvals/{id}"),
+            AdminRoute::Approve(_) => ("POST", "/approvals/{id}/approve"),
+            AdminRoute::Reject(_) => ("POST", "/approvals/{id}/reject"),
             AdminRoute::Policy => ("GET", "/policy"),
         }
     }
@@ -2344,7 +2560,7 @@ mod tests {
 
         #[test]
         fn decoding_any_text_never_panics_and_yields_only_real_cursors(text in "[A-Za-z0-9_\\-=+/. ]{0,64}") {
-            if let Some(cursor) = ListCursor::decode(&text) {
+            if let Some(cursor) = ListCursor::<KeyId>::decode(&text) {
                 prop_assert!(KeyId::parse(cursor.id.as_str()).is_some());
                 prop_assert_eq!(ListCursor::decode(&cursor.encode()), Some(cursor));
             }

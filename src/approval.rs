@@ -1,14 +1,36 @@
 //! The approval queue: requests a key may make only with a human's approval.
 //!
 //! A key whose grant on a resource is exactly an `<action>-approval` level does not reach
-//! the origin: keygate stores the request (an [`Approval`]) and answers 202. A reviewer
-//! (the root token, or a key holding `approvals:write` in the same workspace) approves it,
-//! and keygate then sends it to the origin once, or rejects it, and keygate tells the key's
-//! rejection webhook.
+//! the origin: keygate stores the request (an [`Approval`]) and answers 202. A reviewer —
+//! the root token, or a key holding `approvals:write` in the same workspace ([`Reviewer`])
+//! — then approves it, and keygate sends it to the origin once, or rejects it with a
+//! reason, and keygate tells the submitting key's rejection webhook
+//! ([`crate::webhook`]).
+//!
+//! Every change of an approval is one call of [`Approval::decide`] on the queue's Durable
+//! Object, which runs one command at a time: of two racing approvals exactly one finds it
+//! pending, so the origin is called once. A pending approval past its `expires_at` is
+//! expired; nothing needs to run for that.
 
-use crate::key::base62_fixed;
+use crate::authority::Grantee;
+use crate::delegation::Actor;
+use crate::key::{base62_fixed, Environment, KeyId};
+use crate::policy::{Access, Action, Policy, RouteTarget};
+use crate::problem::{FieldError, GatewayError};
+use crate::timestamp::format_rfc3339;
+use crate::webhook::Delivery;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
 use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
 use std::fmt;
+
+/// The policy resource whose grants let a key review the queue: read lists and shows,
+/// write approves and rejects.
+pub const APPROVALS_RESOURCE: &str = "approvals";
+/// How much of the origin's answer to an approved request is kept.
+pub const MAX_RESULT_BODY_BYTES: usize = 64 * 1024;
+const MAX_REASON_CHARS: usize = 1000;
 
 const ID_PREFIX: &str = "apr_";
 const ID_CHARS: usize = 22;
@@ -44,9 +66,746 @@ impl fmt::Display for ApprovalId {
     }
 }
 
+/// A request as the origin would have received it, minus keygate's identity headers
+/// (added when it is sent) and the body (kept apart, so lists never load it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueuedRequest {
+    pub method: String,
+    pub path: String,
+    /// Without the `?`; `None` when the request had none.
+    pub query: Option<String>,
+    /// Sanitised: never `Authorization`, never a reserved `X-Keygate-` header.
+    pub headers: Vec<(String, String)>,
+    pub body_bytes: u64,
+}
+
+/// One request waiting for (or past) a human's decision.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Approval {
+    pub id: ApprovalId,
+    pub key_id: KeyId,
+    pub key_name: String,
+    pub workspace: String,
+    pub environment: Environment,
+    /// What the request needs; checked again against the key when it is approved.
+    pub target: RouteTarget,
+    pub request: QueuedRequest,
+    pub created_at: u64,
+    pub expires_at: u64,
+    pub state: ApprovalState,
+}
+
+/// Where an approval stands. Every state but `Pending` is final.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum ApprovalState {
+    Pending,
+    /// Sent to the origin; `result` is `None` until the origin's answer is recorded.
+    Approved {
+        decision: Decision,
+        result: Option<OriginResult>,
+    },
+    /// An approval of a request whose key may no longer make it: the origin was not called.
+    Failed {
+        decision: Decision,
+        failure: SubmitterFailure,
+    },
+    Rejected {
+        decision: Decision,
+        reason: String,
+        /// `None` when the key has no rejection webhook.
+        webhook: Option<Delivery>,
+    },
+}
+
+/// Who decided, and when.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    pub by: Decider,
+    pub at: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Decider {
+    Root,
+    Key { key_id: KeyId, key_name: String },
+}
+
+impl Decider {
+    /// The `X-Keygate-Approved-By` value: `root`, or the approving key's id.
+    pub fn header_value(&self) -> &str {
+        match self {
+            Decider::Root => "root",
+            Decider::Key { key_id, .. } => key_id.as_str(),
+        }
+    }
+}
+
+/// What the origin answered to an approved request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum OriginResult {
+    Answered {
+        status: u16,
+        /// At most [`MAX_RESULT_BODY_BYTES`], base64 in storage.
+        #[serde(with = "base64_bytes")]
+        body: Vec<u8>,
+        truncated: bool,
+    },
+    Unreachable,
+    TimedOut,
+}
+
+/// Why the submitting key may no longer make the request it queued.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum SubmitterFailure {
+    KeyRevoked,
+    KeyExpired,
+    KeyDeleted,
+    ScopeLost { required_scope: String },
+}
+
+impl SubmitterFailure {
+    pub fn code(&self) -> &'static str {
+        match self {
+            SubmitterFailure::KeyRevoked => "key_revoked",
+            SubmitterFailure::KeyExpired => "key_expired",
+            SubmitterFailure::KeyDeleted => "key_deleted",
+            SubmitterFailure::ScopeLost { .. } => "scope_lost",
+        }
+    }
+
+    pub fn detail(&self) -> String {
+        match self {
+            SubmitterFailure::KeyRevoked => {
+                "the key that submitted the request has been revoked since".into()
+            }
+            SubmitterFailure::KeyExpired => {
+                "the key that submitted the request has expired since".into()
+            }
+            SubmitterFailure::KeyDeleted => {
+                "the key that submitted the request has been deleted since".into()
+            }
+            SubmitterFailure::ScopeLost { required_scope } => format!(
+                "the key that submitted the request no longer holds `{required_scope}` or its approval level"
+            ),
+        }
+    }
+}
+
+/// What the API shows; `Expired` is a pending approval past its `expires_at`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApprovalStatus {
+    Pending,
+    Approved,
+    Rejected,
+    Expired,
+    Failed,
+}
+
+impl ApprovalStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApprovalStatus::Pending => "pending",
+            ApprovalStatus::Approved => "approved",
+            ApprovalStatus::Rejected => "rejected",
+            ApprovalStatus::Expired => "expired",
+            ApprovalStatus::Failed => "failed",
+        }
+    }
+}
+
+impl ApprovalState {
+    /// The stored status, which does not know about expiry.
+    pub fn stored_status(&self) -> ApprovalStatus {
+        match self {
+            ApprovalState::Pending => ApprovalStatus::Pending,
+            ApprovalState::Approved { .. } => ApprovalStatus::Approved,
+            ApprovalState::Failed { .. } => ApprovalStatus::Failed,
+            ApprovalState::Rejected { .. } => ApprovalStatus::Rejected,
+        }
+    }
+
+    fn decision(&self) -> Option<&Decision> {
+        match self {
+            ApprovalState::Pending => None,
+            ApprovalState::Approved { decision, .. }
+            | ApprovalState::Failed { decision, .. }
+            | ApprovalState::Rejected { decision, .. } => Some(decision),
+        }
+    }
+}
+
+/// A reviewer's decision on a pending approval.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "verdict", rename_all = "snake_case")]
+pub enum Verdict {
+    /// Approve: the submitting key still may (`Ok`), or why it no longer may.
+    Approve {
+        submitter: Result<(), SubmitterFailure>,
+    },
+    Reject {
+        reason: String,
+        /// The submitting key's rejection webhook, as it is now.
+        webhook: Option<String>,
+        /// How long a failing delivery is retried.
+        retry_ms: u64,
+    },
+}
+
+/// Why a queue command was declined.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum QueueDeclined {
+    /// No such approval, or one the reviewer may not see: the same answer.
+    NotFound,
+    /// Already decided, or expired.
+    NotPending { status: ApprovalStatus },
+    /// A key may not decide on the requests it submitted itself.
+    OwnApproval,
+    /// The approval was found pending, but its key may no longer make the request: it
+    /// is now failed.
+    SubmitterNotAllowed { failure: SubmitterFailure },
+}
+
+impl From<QueueDeclined> for GatewayError {
+    fn from(declined: QueueDeclined) -> GatewayError {
+        match declined {
+            QueueDeclined::NotFound => GatewayError::NotFound,
+            QueueDeclined::NotPending { status } => GatewayError::ApprovalDecided { status },
+            QueueDeclined::OwnApproval => GatewayError::OwnApproval,
+            QueueDeclined::SubmitterNotAllowed { failure } => {
+                GatewayError::SubmitterNotAllowed { failure }
+            }
+        }
+    }
+}
+
+impl Approval {
+    pub fn status(&self, now_ms: u64) -> ApprovalStatus {
+        match (&self.state, now_ms >= self.expires_at) {
+            (ApprovalState::Pending, true) => ApprovalStatus::Expired,
+            (state, _) => state.stored_status(),
+        }
+    }
+
+    /// The scope that would have let the key make the request without approval.
+    pub fn required_scope(&self) -> String {
+        format!("{}:{}", self.target.resource, self.target.action.as_str())
+    }
+
+    /// Applies `verdict` if `reviewer` may and the approval is still pending; otherwise
+    /// changes nothing. An approval whose key may no longer make the request becomes
+    /// `Failed` (and the answer says why).
+    pub fn decide(
+        &mut self,
+        reviewer: &Reviewer,
+        verdict: Verdict,
+        now_ms: u64,
+    ) -> Result<(), QueueDeclined> {
+        reviewer.may_decide(self)?;
+        match self.status(now_ms) {
+            ApprovalStatus::Pending => {}
+            status => return Err(QueueDeclined::NotPending { status }),
+        }
+        let decision = Decision {
+            by: reviewer.decider.clone(),
+            at: now_ms,
+        };
+        self.state = match verdict {
+            Verdict::Approve { submitter: Ok(()) } => ApprovalState::Approved {
+                decision,
+                result: None,
+            },
+            Verdict::Approve {
+                submitter: Err(failure),
+            } => ApprovalState::Failed { decision, failure },
+            Verdict::Reject {
+                reason,
+                webhook,
+                retry_ms,
+            } => ApprovalState::Rejected {
+                decision,
+                reason,
+                webhook: webhook.map(|url| Delivery::new(url, now_ms, retry_ms)),
+            },
+        };
+        match &self.state {
+            ApprovalState::Failed { failure, .. } => Err(QueueDeclined::SubmitterNotAllowed {
+                failure: failure.clone(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Records the origin's answer to the approved request; only the first is kept.
+    pub fn record_result(&mut self, origin: OriginResult) -> bool {
+        match &mut self.state {
+            ApprovalState::Approved { result, .. } if result.is_none() => {
+                *result = Some(origin);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The rejection webhook still to deliver, if any.
+    pub fn delivery_mut(&mut self) -> Option<&mut Delivery> {
+        match &mut self.state {
+            ApprovalState::Rejected {
+                webhook: Some(delivery),
+                ..
+            } => Some(delivery),
+            _ => None,
+        }
+    }
+}
+
+/// Who is looking at the queue, and what they may do there.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reviewer {
+    pub decider: Decider,
+    pub reach: Reach,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "reach", rename_all = "snake_case")]
+pub enum Reach {
+    /// The root token: every approval.
+    Everything,
+    /// A key: its own submissions, and its workspace's as far as its `approvals` grant goes.
+    Workspace {
+        workspace: String,
+        may_read: bool,
+        may_decide: bool,
+    },
+}
+
+impl Reviewer {
+    /// The reviewer an admin caller is: the policy's `approvals` resource says what a
+    /// key may do (`admin` reaches it like any resource).
+    pub fn of(actor: &Actor, policy: &Policy) -> Reviewer {
+        match actor {
+            Actor::Root => Reviewer {
+                decider: Decider::Root,
+                reach: Reach::Everything,
+            },
+            Actor::Key { grantee } => {
+                let allowed = |action| {
+                    let target = RouteTarget {
+                        resource: APPROVALS_RESOURCE.to_string(),
+                        action,
+                    };
+                    policy.decide(&grantee.scopes, &target) == Access::Allowed
+                };
+                Reviewer {
+                    decider: Decider::Key {
+                        key_id: grantee.key_id.clone(),
+                        key_name: grantee.key_name.clone(),
+                    },
+                    reach: Reach::Workspace {
+                        workspace: grantee.workspace.clone(),
+                        may_read: allowed(Action::Read),
+                        may_decide: allowed(Action::Write),
+                    },
+                }
+            }
+        }
+    }
+
+    /// `Err` naming the scope a key lacks to list the queue or decide on it.
+    pub fn needs(&self, action: Action) -> Result<(), GatewayError> {
+        let held = match (&self.reach, action) {
+            (Reach::Everything, _) => true,
+            (Reach::Workspace { may_decide, .. }, Action::Write) => *may_decide,
+            (Reach::Workspace { may_read, .. }, _) => *may_read,
+        };
+        match held {
+            true => Ok(()),
+            false => Err(GatewayError::InsufficientScope {
+                required_scope: format!("{APPROVALS_RESOURCE}:{}", action.as_str()),
+            }),
+        }
+    }
+
+    /// Whether the reviewer may see `approval`: its workspace's with `approvals:read`, and a
+    /// key always its own submissions (so an agent can poll for the outcome).
+    pub fn may_read(&self, approval: &Approval) -> bool {
+        match (&self.reach, &self.decider) {
+            (Reach::Everything, _) => true,
+            (
+                Reach::Workspace {
+                    workspace,
+                    may_read,
+                    ..
+                },
+                Decider::Key { key_id, .. },
+            ) => (*may_read && *workspace == approval.workspace) || *key_id == approval.key_id,
+            (Reach::Workspace { .. }, Decider::Root) => false,
+        }
+    }
+
+    fn may_decide(&self, approval: &Approval) -> Result<(), QueueDeclined> {
+        match (&self.reach, &self.decider) {
+            (Reach::Everything, _) => Ok(()),
+            (
+                Reach::Workspace {
+                    workspace,
+                    may_decide,
+                    ..
+                },
+                Decider::Key { key_id, .. },
+            ) => {
+                if *key_id == approval.key_id {
+                    // A human checkpoint the submitter can pass itself is no checkpoint.
+                    Err(QueueDeclined::OwnApproval)
+                } else if *may_decide && *workspace == approval.workspace {
+                    Ok(())
+                } else {
+                    Err(QueueDeclined::NotFound)
+                }
+            }
+            (Reach::Workspace { .. }, Decider::Root) => Err(QueueDeclined::NotFound),
+        }
+    }
+}
+
+/// The request to queue: what the data plane read, and who sent it.
+pub struct Submission<'a> {
+    pub grantee: &'a Grantee,
+    pub target: RouteTarget,
+    pub request: QueuedRequest,
+    pub now_ms: u64,
+    pub expire_after_ms: u64,
+}
+
+impl Approval {
+    pub fn submit(id: ApprovalId, submission: Submission) -> Approval {
+        let Submission {
+            grantee,
+            target,
+            request,
+            now_ms,
+            expire_after_ms,
+        } = submission;
+        Approval {
+            id,
+            key_id: grantee.key_id.clone(),
+            key_name: grantee.key_name.clone(),
+            workspace: grantee.workspace.clone(),
+            environment: grantee.environment,
+            target,
+            request,
+            created_at: now_ms,
+            expires_at: now_ms.saturating_add(expire_after_ms),
+            state: ApprovalState::Pending,
+        }
+    }
+}
+
+/// The body of a 202: where the request waits.
+pub fn queued_answer(approval: &Approval) -> Value {
+    json!({
+        "approval_id": approval.id.as_str(),
+        "status": ApprovalStatus::Pending.as_str(),
+        "expires_at": format_rfc3339(approval.expires_at),
+    })
+}
+
+/// An approval as the admin API shows it. `body` is the stored body for a single
+/// approval; `None` (a list) leaves out the headers and the body.
+pub fn approval_object(approval: &Approval, body: Option<&[u8]>, now_ms: u64) -> Value {
+    let request = &approval.request;
+    let decision = approval.state.decision();
+    let mut object = json!({
+        "id": approval.id.as_str(),
+        "status": approval.status(now_ms).as_str(),
+        "workspace": approval.workspace,
+        "key_id": approval.key_id.as_str(),
+        "key_name": approval.key_name,
+        "environment": approval.environment.as_str(),
+        "required_scope": approval.required_scope(),
+        "method": request.method,
+        "path": request.path,
+        "query": request.query,
+        "body_bytes": request.body_bytes,
+        "created_at": format_rfc3339(approval.created_at),
+        "expires_at": format_rfc3339(approval.expires_at),
+        "decided_at": decision.map(|d| format_rfc3339(d.at)),
+        "decided_by": decision.map(|d| decider_object(&d.by)),
+        "reason": match &approval.state {
+            ApprovalState::Rejected { reason, .. } => Some(reason.as_str()),
+            _ => None,
+        },
+        "result": result_object(&approval.state),
+        "webhook": match &approval.state {
+            ApprovalState::Rejected { webhook: Some(delivery), .. } => delivery.object(),
+            _ => Value::Null,
+        },
+    });
+    if let (Some(body), Some(fields)) = (body, object.as_object_mut()) {
+        let headers: Map<String, Value> = request
+            .headers
+            .iter()
+            .map(|(name, value)| (name.to_ascii_lowercase(), Value::from(value.as_str())))
+            .collect();
+        fields.insert("headers".into(), Value::Object(headers));
+        insert_body(fields, body);
+    }
+    object
+}
+
+fn decider_object(decider: &Decider) -> Value {
+    match decider {
+        Decider::Root => json!({"type": "root"}),
+        Decider::Key { key_id, key_name } => {
+            json!({"type": "key", "key_id": key_id.as_str(), "key_name": key_name})
+        }
+    }
+}
+
+fn result_object(state: &ApprovalState) -> Value {
+    match state {
+        ApprovalState::Approved {
+            result:
+                Some(OriginResult::Answered {
+                    status,
+                    body,
+                    truncated,
+                }),
+            ..
+        } => {
+            let mut fields = Map::new();
+            fields.insert("origin_status".into(), json!(status));
+            insert_body(&mut fields, body);
+            fields.insert("body_truncated".into(), json!(truncated));
+            Value::Object(fields)
+        }
+        ApprovalState::Approved {
+            result: Some(OriginResult::Unreachable),
+            ..
+        } => {
+            json!({"error": "origin_unreachable", "detail": "the upstream API could not be reached; the request was sent once and is not retried"})
+        }
+        ApprovalState::Approved {
+            result: Some(OriginResult::TimedOut),
+            ..
+        } => {
+            json!({"error": "origin_timeout", "detail": "the upstream API did not answer in time; it may have acted on the request"})
+        }
+        ApprovalState::Failed { failure, .. } => {
+            json!({"error": failure.code(), "detail": failure.detail()})
+        }
+        _ => Value::Null,
+    }
+}
+
+/// `body` and `body_encoding`: the text when it is UTF-8, base64 otherwise.
+pub fn insert_body(fields: &mut Map<String, Value>, body: &[u8]) {
+    let (text, encoding) = match std::str::from_utf8(body) {
+        Ok(text) => (text.to_string(), "utf8"),
+        Err(_) => (STANDARD.encode(body), "base64"),
+    };
+    fields.insert("body".into(), Value::from(text));
+    fields.insert("body_encoding".into(), Value::from(encoding));
+}
+
+/// The body of `POST /approvals/{id}/approve`: nothing, or an empty JSON object.
+pub fn parse_approve(body: &[u8]) -> Result<(), GatewayError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(());
+    }
+    let fields = crate::admin::parse_object(body)?;
+    match fields.keys().next() {
+        None => Ok(()),
+        Some(field) => Err(GatewayError::InvalidBody {
+            errors: vec![FieldError::new(
+                field.as_str(),
+                "unknown field; approve takes no fields",
+            )],
+        }),
+    }
+}
+
+/// The body of `POST /approvals/{id}/reject`: `{"reason": "..."}`.
+pub fn parse_reject(body: &[u8]) -> Result<String, GatewayError> {
+    let fields = crate::admin::parse_object(body)?;
+    let mut errors = Vec::new();
+    for field in fields.keys().filter(|f| *f != "reason") {
+        errors.push(FieldError::new(
+            field.as_str(),
+            "unknown field; allowed: reason",
+        ));
+    }
+    let reason = match fields.get("reason") {
+        None | Some(Value::Null) => Err("is required: say why, for the key's owner"),
+        Some(Value::String(text)) if text.trim().is_empty() => Err("must not be empty"),
+        Some(Value::String(text)) if text.trim().chars().count() > MAX_REASON_CHARS => {
+            Err("must be at most 1000 characters")
+        }
+        Some(Value::String(text)) => Ok(text.trim().to_string()),
+        Some(_) => Err("must be a string"),
+    };
+    match reason {
+        Ok(reason) if errors.is_empty() => Ok(reason),
+        Ok(_) => Err(GatewayError::InvalidBody { errors }),
+        Err(message) => {
+            errors.insert(0, FieldError::new("reason", message));
+            Err(GatewayError::InvalidBody { errors })
+        }
+    }
+}
+
+/// An approval's place in list order: newest first, ties broken by id.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Position {
+    pub created_at: u64,
+    pub id: ApprovalId,
+}
+
+/// Requests to the approval queue's Durable Object.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum QueueCommand {
+    Submit {
+        approval: Box<Approval>,
+        #[serde(with = "base64_bytes")]
+        body: Vec<u8>,
+    },
+    Get {
+        id: ApprovalId,
+        reviewer: Reviewer,
+    },
+    List {
+        workspace: Option<String>,
+        status: Option<ApprovalStatus>,
+        limit: usize,
+        after: Option<Position>,
+        now_ms: u64,
+    },
+    Decide {
+        id: ApprovalId,
+        reviewer: Reviewer,
+        verdict: Verdict,
+        now_ms: u64,
+    },
+    /// The origin's answer to an approved request.
+    Record {
+        id: ApprovalId,
+        result: OriginResult,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum QueueReply {
+    Done,
+    Approval {
+        approval: Box<Approval>,
+        #[serde(with = "base64_bytes")]
+        body: Vec<u8>,
+    },
+    Page {
+        approvals: Vec<Approval>,
+        /// Where the next page starts; `None` on the last page.
+        next: Option<Position>,
+    },
+    Declined {
+        declined: QueueDeclined,
+    },
+}
+
+/// Stored bodies are base64 inside JSON.
+pub mod base64_bytes {
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&STANDARD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        STANDARD.decode(text).map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::key::KEY_ID_RANDOM_BYTES;
+    use crate::limits::Limits;
+    use crate::webhook::DeliveryState;
+    use proptest::prelude::*;
+
+    const NOW: u64 = 1_900_000_000_000;
+    const WEEK_MS: u64 = 7 * 24 * 3600 * 1000;
+
+    fn policy() -> Policy {
+        Policy::from_toml(include_str!("../policies/demo.toml")).expect("demo policy loads")
+    }
+
+    fn grantee(seed: u8, workspace: &str, scopes: &[&str]) -> Grantee {
+        Grantee {
+            key_id: KeyId::generate(&[seed; KEY_ID_RANDOM_BYTES]),
+            key_name: format!("key {seed}"),
+            workspace: workspace.into(),
+            environment: Environment::Live,
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            limits: Limits::new(10, 100).expect("valid limits"),
+            expires_at: None,
+        }
+    }
+
+    fn agent() -> Grantee {
+        grantee(1, "acme", &["contacts:write-approval"])
+    }
+
+    fn pending() -> Approval {
+        Approval::submit(
+            ApprovalId::generate(&[3; APPROVAL_ID_RANDOM_BYTES]),
+            Submission {
+                grantee: &agent(),
+                target: RouteTarget {
+                    resource: "contacts".into(),
+                    action: Action::Write,
+                },
+                request: QueuedRequest {
+                    method: "POST".into(),
+                    path: "/v1/contacts".into(),
+                    query: Some("notify=1".into()),
+                    headers: vec![("Content-Type".into(), "application/json".into())],
+                    body_bytes: 14,
+                },
+                now_ms: NOW,
+                expire_after_ms: WEEK_MS,
+            },
+        )
+    }
+
+    fn reviewer(grantee: Grantee) -> Reviewer {
+        Reviewer::of(&Actor::Key { grantee }, &policy())
+    }
+
+    fn root() -> Reviewer {
+        Reviewer::of(&Actor::Root, &policy())
+    }
+
+    fn approve() -> Verdict {
+        Verdict::Approve { submitter: Ok(()) }
+    }
+
+    fn reject(webhook: Option<&str>) -> Verdict {
+        Verdict::Reject {
+            reason: "not this one".into(),
+            webhook: webhook.map(str::to_string),
+            retry_ms: 60_000,
+        }
+    }
 
     #[test]
     fn ids_parse_only_in_their_own_shape() {
@@ -63,6 +822,370 @@ mod tests {
             "apr_AAAAAAAAAAAAAAAAAAAAA-",
         ] {
             assert_eq!(ApprovalId::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_submission_is_pending_until_it_expires() {
+        let approval = pending();
+        assert_eq!(approval.status(NOW), ApprovalStatus::Pending);
+        assert_eq!(approval.status(NOW + WEEK_MS - 1), ApprovalStatus::Pending);
+        assert_eq!(approval.status(NOW + WEEK_MS), ApprovalStatus::Expired);
+        assert_eq!(approval.required_scope(), "contacts:write");
+        assert_eq!(
+            queued_answer(&approval),
+            json!({"approval_id": approval.id.as_str(), "status": "pending", "expires_at": "2030-03-24T17:46:40Z"})
+        );
+    }
+
+    #[test]
+    fn an_approval_is_decided_once_and_a_second_decision_says_how_it_stands() {
+        let mut approval = pending();
+        assert_eq!(approval.decide(&root(), approve(), NOW + 5), Ok(()));
+        assert_eq!(approval.status(NOW + 5), ApprovalStatus::Approved);
+        let before = approval.clone();
+        for verdict in [approve(), reject(None)] {
+            assert_eq!(
+                approval.decide(&root(), verdict, NOW + 6),
+                Err(QueueDeclined::NotPending {
+                    status: ApprovalStatus::Approved
+                })
+            );
+        }
+        assert_eq!(approval, before);
+        // Only the first result is kept.
+        let answered = OriginResult::Answered {
+            status: 201,
+            body: b"{}".to_vec(),
+            truncated: false,
+        };
+        assert!(approval.record_result(answered.clone()));
+        assert!(!approval.record_result(OriginResult::Unreachable));
+        let shown = approval_object(&approval, Some(b"{}"), NOW + 7);
+        assert_eq!(shown["result"]["origin_status"], 201);
+        assert_eq!(shown["decided_by"], json!({"type": "root"}));
+        assert_eq!(shown["decided_at"], "2030-03-17T17:46:40Z");
+    }
+
+    #[test]
+    fn an_expired_approval_cannot_be_decided() {
+        for verdict in [approve(), reject(None)] {
+            let mut approval = pending();
+            assert_eq!(
+                approval.decide(&root(), verdict, NOW + WEEK_MS),
+                Err(QueueDeclined::NotPending {
+                    status: ApprovalStatus::Expired
+                })
+            );
+            assert_eq!(approval.state, ApprovalState::Pending);
+        }
+    }
+
+    #[test]
+    fn approving_for_a_key_that_may_no_longer_fails_the_approval() {
+        let mut approval = pending();
+        let verdict = Verdict::Approve {
+            submitter: Err(SubmitterFailure::KeyRevoked),
+        };
+        assert_eq!(
+            approval.decide(&root(), verdict, NOW),
+            Err(QueueDeclined::SubmitterNotAllowed {
+                failure: SubmitterFailure::KeyRevoked
+            })
+        );
+        assert_eq!(approval.status(NOW), ApprovalStatus::Failed);
+        let shown = approval_object(&approval, None, NOW);
+        assert_eq!(shown["result"]["error"], "key_revoked");
+        // Final: neither an approve nor a reject changes it now.
+        assert_eq!(
+            approval.decide(&root(), reject(None), NOW),
+            Err(QueueDeclined::NotPending {
+                status: ApprovalStatus::Failed
+            })
+        );
+    }
+
+    #[test]
+    fn reviewers_reach_their_workspace_and_never_their_own_requests() {
+        let approval = pending();
+        let approver = reviewer(grantee(2, "acme", &["approvals:write"]));
+        let reader = reviewer(grantee(3, "acme", &["approvals:read"]));
+        let outsider = reviewer(grantee(4, "globex", &["approvals:write"]));
+        let bystander = reviewer(grantee(5, "acme", &["contacts:read"]));
+        let admin = reviewer(grantee(6, "acme", &["admin"]));
+        let submitter = reviewer(agent());
+        let self_approver = reviewer(Grantee {
+            scopes: vec!["contacts:write-approval".into(), "approvals:write".into()],
+            ..agent()
+        });
+
+        assert!(approver.may_read(&approval));
+        assert!(reader.may_read(&approval));
+        assert!(admin.may_read(&approval));
+        assert!(submitter.may_read(&approval), "an agent polls its own");
+        assert!(!outsider.may_read(&approval));
+        assert!(!bystander.may_read(&approval));
+
+        assert_eq!(approver.needs(Action::Write), Ok(()));
+        assert_eq!(admin.needs(Action::Write), Ok(()));
+        assert_eq!(
+            reader.needs(Action::Write),
+            Err(GatewayError::InsufficientScope {
+                required_scope: "approvals:write".into()
+            })
+        );
+        assert_eq!(
+            bystander.needs(Action::Read),
+            Err(GatewayError::InsufficientScope {
+                required_scope: "approvals:read".into()
+            })
+        );
+
+        let decide = |reviewer: &Reviewer| pending().decide(reviewer, approve(), NOW);
+        assert_eq!(decide(&approver), Ok(()));
+        assert_eq!(decide(&admin), Ok(()));
+        assert_eq!(decide(&outsider), Err(QueueDeclined::NotFound));
+        assert_eq!(decide(&reader), Err(QueueDeclined::NotFound));
+        assert_eq!(decide(&self_approver), Err(QueueDeclined::OwnApproval));
+        assert_eq!(decide(&submitter), Err(QueueDeclined::OwnApproval));
+        let mut approval = pending();
+        approval
+            .decide(&approver, approve(), NOW)
+            .expect("approved");
+        let shown = approval_object(&approval, None, NOW);
+        assert_eq!(shown["decided_by"]["type"], "key");
+        assert_eq!(shown["decided_by"]["key_name"], "key 2");
+    }
+
+    #[test]
+    fn a_rejection_keeps_the_reason_and_schedules_the_webhook_at_once() {
+        let mut approval = pending();
+        approval
+            .decide(
+                &root(),
+                reject(Some("https://hooks.example.com/r?token=s3cret")),
+                NOW + 9,
+            )
+            .expect("rejected");
+        let delivery = approval.delivery_mut().expect("a webhook to deliver");
+        assert_eq!(delivery.next_attempt_at, Some(NOW + 9));
+        assert_eq!(delivery.give_up_at, NOW + 9 + 60_000);
+        let shown = approval_object(&approval, Some(b"{}"), NOW + 9);
+        assert_eq!(shown["status"], "rejected");
+        assert_eq!(shown["reason"], "not this one");
+        assert_eq!(shown["webhook"]["status"], "pending");
+        assert_eq!(shown["webhook"]["attempts"], 0);
+        // The URL may carry the receiver's token: never shown.
+        assert!(!shown.to_string().contains("s3cret"), "{shown}");
+        assert!(!shown.to_string().contains("hooks.example.com"), "{shown}");
+
+        let mut quiet = pending();
+        quiet.decide(&root(), reject(None), NOW).expect("rejected");
+        assert!(quiet.delivery_mut().is_none());
+        assert_eq!(approval_object(&quiet, None, NOW)["webhook"], Value::Null);
+    }
+
+    #[test]
+    fn bodies_show_as_text_when_utf8_and_base64_otherwise_and_lists_leave_them_out() {
+        let approval = pending();
+        let text = approval_object(&approval, Some("{\"name\":\"Zoë\"}".as_bytes()), NOW);
+        assert_eq!(text["body"], "{\"name\":\"Zoë\"}");
+        assert_eq!(text["body_encoding"], "utf8");
+        assert_eq!(text["headers"], json!({"content-type": "application/json"}));
+        assert_eq!(text["query"], "notify=1");
+        let binary = approval_object(&approval, Some(&[0xff, 0x00, 0xfe]), NOW);
+        assert_eq!(binary["body"], "/wD+");
+        assert_eq!(binary["body_encoding"], "base64");
+        let listed = approval_object(&approval, None, NOW);
+        for absent in ["body", "headers", "body_encoding"] {
+            assert!(listed.get(absent).is_none(), "{absent} in {listed}");
+        }
+        assert_eq!(listed["body_bytes"], 14);
+        assert_eq!(listed["key_id"], agent().key_id.as_str());
+        assert_eq!(listed["required_scope"], "contacts:write");
+    }
+
+    #[test]
+    fn origin_failures_and_truncation_are_shown() {
+        for (result, error) in [
+            (OriginResult::Unreachable, "origin_unreachable"),
+            (OriginResult::TimedOut, "origin_timeout"),
+        ] {
+            let mut approval = pending();
+            approval.decide(&root(), approve(), NOW).expect("approved");
+            approval.record_result(result);
+            assert_eq!(
+                approval_object(&approval, None, NOW)["result"]["error"],
+                error
+            );
+        }
+        let mut approval = pending();
+        approval.decide(&root(), approve(), NOW).expect("approved");
+        assert_eq!(approval_object(&approval, None, NOW)["result"], Value::Null);
+        approval.record_result(OriginResult::Answered {
+            status: 500,
+            body: vec![0xff],
+            truncated: true,
+        });
+        let result = &approval_object(&approval, None, NOW)["result"];
+        assert_eq!(
+            (
+                result["origin_status"].as_u64(),
+                result["body_encoding"].as_str(),
+                result["body_truncated"].as_bool()
+            ),
+            (Some(500), Some("base64"), Some(true))
+        );
+    }
+
+    #[test]
+    fn stored_approvals_round_trip_through_json() {
+        let mut approvals = vec![pending()];
+        let mut approved = pending();
+        approved.decide(&root(), approve(), NOW).expect("approved");
+        approved.record_result(OriginResult::Answered {
+            status: 200,
+            body: vec![0, 159, 146, 150],
+            truncated: false,
+        });
+        approvals.push(approved);
+        let mut rejected = pending();
+        rejected
+            .decide(
+                &reviewer(grantee(2, "acme", &["admin"])),
+                reject(Some("https://h.example/x")),
+                NOW,
+            )
+            .expect("rejected");
+        approvals.push(rejected);
+        let mut failed = pending();
+        let _ = failed.decide(
+            &root(),
+            Verdict::Approve {
+                submitter: Err(SubmitterFailure::ScopeLost {
+                    required_scope: "contacts:write".into(),
+                }),
+            },
+            NOW,
+        );
+        approvals.push(failed);
+        for approval in approvals {
+            let json = serde_json::to_string(&approval).expect("serializes");
+            assert_eq!(
+                serde_json::from_str::<Approval>(&json).ok(),
+                Some(approval),
+                "{json}"
+            );
+        }
+    }
+
+    #[test]
+    fn reject_needs_a_reason_and_approve_takes_nothing() {
+        assert_eq!(
+            parse_reject(br#"{"reason": "  too risky  "}"#),
+            Ok("too risky".into())
+        );
+        let field_errors = |body: &[u8]| match parse_reject(body) {
+            Err(GatewayError::InvalidBody { errors }) => errors
+                .into_iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect::<Vec<_>>(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            field_errors(b"{}"),
+            ["reason: is required: say why, for the key's owner"]
+        );
+        assert_eq!(
+            field_errors(br#"{"reason": " "}"#),
+            ["reason: must not be empty"]
+        );
+        assert_eq!(
+            field_errors(br#"{"reason": 5}"#),
+            ["reason: must be a string"]
+        );
+        let long = format!(r#"{{"reason": "{}"}}"#, "x".repeat(1001));
+        assert_eq!(
+            field_errors(long.as_bytes()),
+            ["reason: must be at most 1000 characters"]
+        );
+        assert_eq!(
+            field_errors(br#"{"reason": "ok", "notify": true}"#),
+            ["notify: unknown field; allowed: reason"]
+        );
+        assert_eq!(field_errors(b"nope").len(), 1);
+
+        assert_eq!(parse_approve(b""), Ok(()));
+        assert_eq!(parse_approve(b" \n"), Ok(()));
+        assert_eq!(parse_approve(b"{}"), Ok(()));
+        assert!(parse_approve(br#"{"force": true}"#).is_err());
+        assert!(parse_approve(b"[]").is_err());
+    }
+
+    #[test]
+    fn deliveries_back_off_and_give_up_when_the_window_closes() {
+        let mut delivery = Delivery::new("https://h.example/x".into(), NOW, 10_000);
+        let mut waits = Vec::new();
+        while let Some(now) = delivery.next_attempt_at {
+            delivery.after_attempt(Err("the receiver answered 503".into()), now);
+            if let Some(next) = delivery.next_attempt_at {
+                waits.push(next - now);
+            }
+        }
+        assert_eq!(waits, [1_000, 2_000, 4_000]);
+        assert_eq!(delivery.state, DeliveryState::Failed);
+        assert_eq!(delivery.attempts, 4);
+        assert_eq!(
+            delivery.last_error.as_deref(),
+            Some("the receiver answered 503")
+        );
+
+        let mut delivery = Delivery::new("https://h.example/x".into(), NOW, 10_000);
+        delivery.after_attempt(Err("connection refused".into()), NOW);
+        delivery.after_attempt(Ok(()), NOW + 1_000);
+        assert_eq!(delivery.state, DeliveryState::Delivered);
+        assert_eq!((delivery.attempts, delivery.next_attempt_at), (2, None));
+        assert_eq!(delivery.delivered_at, Some(NOW + 1_000));
+
+        // No retry window: one attempt.
+        let mut once = Delivery::new("https://h.example/x".into(), NOW, 0);
+        once.after_attempt(Err("timeout".into()), NOW);
+        assert_eq!(once.state, DeliveryState::Failed);
+    }
+
+    proptest! {
+        /// Whatever reviewers try, in whatever order, an approval leaves `pending` at most
+        /// once, and only the first decision that was allowed takes effect.
+        #[test]
+        fn at_most_one_decision_ever_takes_effect(
+            attempts in proptest::collection::vec((0usize..4, 0usize..3, 0u64..(2 * WEEK_MS)), 1..12),
+        ) {
+            let reviewers = [
+                root(),
+                reviewer(grantee(2, "acme", &["approvals:write"])),
+                reviewer(grantee(4, "globex", &["approvals:write"])),
+                reviewer(agent()),
+            ];
+            let mut approval = pending();
+            let mut first: Option<ApprovalState> = None;
+            for (who, what, at) in attempts {
+                let verdict = match what {
+                    0 => approve(),
+                    1 => reject(Some("https://h.example/x")),
+                    _ => Verdict::Approve { submitter: Err(SubmitterFailure::KeyDeleted) },
+                };
+                let before = approval.clone();
+                let outcome = approval.decide(&reviewers[who], verdict, NOW + at);
+                let took_effect = approval.state != before.state;
+                if took_effect {
+                    prop_assert!(first.is_none(), "a second decision changed the state");
+                    prop_assert_eq!(&before.state, &ApprovalState::Pending);
+                    first = Some(approval.state.clone());
+                } else {
+                    prop_assert!(outcome.is_err());
+                    prop_assert_eq!(&approval, &before);
+                }
+            }
         }
     }
 }

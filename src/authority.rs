@@ -9,6 +9,7 @@
 //! requests. Every lifecycle change (edit, revoke, activate, rotate, delete) goes through
 //! the same object, checked against who asks ([`Actor`]) in the same step.
 
+use crate::approval::SubmitterFailure;
 use crate::delegation::{Actor, Overreach};
 use crate::key::{Environment, IndexName, KeyHash, KeyId};
 use crate::limits::{self, LimiterState, Limits, Window};
@@ -72,6 +73,19 @@ impl KeyRecord {
 
     pub fn effective_limits(&self, policy: &Policy) -> Limits {
         self.limits.unwrap_or_else(|| policy.default_limits())
+    }
+
+    /// The key as a request's maker: what the identity headers carry.
+    fn grantee(&self, limits: Limits) -> Grantee {
+        Grantee {
+            key_id: self.id.clone(),
+            key_name: self.name.clone(),
+            workspace: self.workspace.clone(),
+            environment: self.environment,
+            scopes: self.scopes.clone(),
+            limits,
+            expires_at: self.expires_at,
+        }
     }
 }
 
@@ -213,6 +227,21 @@ pub enum Command {
         key_hash: KeyHash,
         resource: String,
         action: Action,
+        /// Set where a request may wait for approval (the data plane): a key holding only
+        /// the approval level is then admitted to the queue. `None` (the admin API)
+        /// refuses it instead.
+        #[serde(default)]
+        queueing: Option<Queueing>,
+    },
+    /// Status and limits, counted like an admit, but no scope: for the approval queue's
+    /// admin routes, where what a key may do depends on the approval it asks about.
+    Identify {
+        key_hash: KeyHash,
+    },
+    /// Whether the key may still make a request it queued earlier; nothing is counted.
+    Recheck {
+        resource: String,
+        action: Action,
     },
     Get {
         actor: Actor,
@@ -238,6 +267,14 @@ pub enum Command {
     },
 }
 
+/// What the data plane knows of a request that may be queued, before reading its body.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Queueing {
+    /// The `Content-Length` the client declared, if any: an oversized body is refused
+    /// before it is counted.
+    pub declared_body_bytes: Option<u64>,
+}
+
 /// Who a request is made by, once admitted: what the identity headers carry, and what a
 /// key acting on other keys may hand out (see [`crate::delegation`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -261,8 +298,13 @@ pub enum Refusal {
     Scope {
         required_scope: String,
     },
-    ApprovalRequired {
+    /// The key holds only the approval level, and this request cannot be queued.
+    ApprovalNotOffered {
         required_scope: String,
+    },
+    /// The request would be queued, but its declared body is over the queue's limit.
+    BodyTooLarge {
+        max_bytes: u64,
     },
     Throttled {
         window: Window,
@@ -277,9 +319,10 @@ impl From<Refusal> for GatewayError {
             Refusal::Revoked => GatewayError::KeyRevoked,
             Refusal::Expired => GatewayError::KeyExpired,
             Refusal::Scope { required_scope } => GatewayError::InsufficientScope { required_scope },
-            Refusal::ApprovalRequired { required_scope } => {
-                GatewayError::ApprovalQueueUnavailable { required_scope }
+            Refusal::ApprovalNotOffered { required_scope } => {
+                GatewayError::ApprovalNotOffered { required_scope }
             }
+            Refusal::BodyTooLarge { max_bytes } => GatewayError::PayloadTooLarge { max_bytes },
             Refusal::Throttled {
                 window,
                 retry_after_secs,
@@ -343,6 +386,16 @@ pub enum Reply {
     Admitted {
         grantee: Grantee,
         limit_headers: LimitHeaders,
+    },
+    /// Counted like an admitted request, but the key holds only the approval level: the
+    /// request goes to the approval queue, not the origin.
+    Queued {
+        grantee: Grantee,
+        limit_headers: LimitHeaders,
+    },
+    /// The answer to [`Command::Recheck`]: the key as it is now, or why it may no longer.
+    Rechecked {
+        standing: Result<Grantee, SubmitterFailure>,
     },
     /// `limit_headers` is empty when the key itself was refused (no limit state to show).
     Refused {
@@ -420,7 +473,19 @@ impl KeyState {
                 key_hash,
                 resource,
                 action,
-            } => Ok(self.admit(&key_hash, RouteTarget { resource, action }, policy, now_ms)),
+                queueing,
+            } => Ok(self.admit(
+                &key_hash,
+                Some(RouteTarget { resource, action }),
+                queueing,
+                policy,
+                now_ms,
+            )),
+            Command::Identify { key_hash } => Ok(self.admit(&key_hash, None, None, policy, now_ms)),
+            Command::Recheck { resource, action } => {
+                let standing = self.recheck(&RouteTarget { resource, action }, policy, now_ms);
+                Ok((Reply::Rechecked { standing }, Changed::default()))
+            }
             Command::Get { actor } => self
                 .reachable(&actor)
                 .map(|_| (self.key_reply(now_ms), Changed::default())),
@@ -458,7 +523,8 @@ impl KeyState {
     fn admit(
         &mut self,
         presented: &KeyHash,
-        target: RouteTarget,
+        target: Option<RouteTarget>,
+        queueing: Option<Queueing>,
         policy: &Policy,
         now_ms: u64,
     ) -> (Reply, Changed) {
@@ -490,23 +556,42 @@ impl KeyState {
         let limits = record.effective_limits(policy);
         let peek_headers =
             |counters: &Counters| headers_of(&limits::peek(&counters.limiter, &limits, now_ms));
-        match policy.decide(&record.scopes, &target) {
-            Access::Allowed => {}
-            Access::NeedsApproval => {
+        let access = match &target {
+            Some(target) => policy.decide(&record.scopes, target),
+            None => Access::Allowed,
+        };
+        let queued = match (access, queueing) {
+            (Access::Allowed, _) => false,
+            (Access::NeedsApproval, Some(queueing)) => {
+                let max_bytes = policy.approvals().max_body_bytes;
+                if queueing
+                    .declared_body_bytes
+                    .is_some_and(|bytes| bytes > max_bytes)
+                {
+                    return refuse(
+                        Refusal::BodyTooLarge { max_bytes },
+                        peek_headers(&self.counters),
+                    );
+                }
+                true
+            }
+            (Access::NeedsApproval, None) => {
                 // The scope that would allow it outright; the approval level is held already.
-                let required_scope = format!("{}:{}", target.resource, target.action.as_str());
+                let required_scope = target
+                    .map(|t| format!("{}:{}", t.resource, t.action.as_str()))
+                    .unwrap_or_default();
                 return refuse(
-                    Refusal::ApprovalRequired { required_scope },
+                    Refusal::ApprovalNotOffered { required_scope },
                     peek_headers(&self.counters),
                 );
             }
-            Access::Denied { required_scope } => {
+            (Access::Denied { required_scope }, _) => {
                 return refuse(
                     Refusal::Scope { required_scope },
                     peek_headers(&self.counters),
                 )
             }
-        }
+        };
         match limits::check_and_count(&mut self.counters.limiter, &limits, now_ms) {
             Ok(quota) => {
                 self.counters.last_used_at = Some(now_ms);
@@ -521,19 +606,18 @@ impl KeyState {
                         DirectorySync::Soon
                     }
                 };
-                let grantee = Grantee {
-                    key_id: record.id.clone(),
-                    key_name: record.name.clone(),
-                    workspace: record.workspace.clone(),
-                    environment: record.environment,
-                    scopes: record.scopes.clone(),
-                    limits,
-                    expires_at: record.expires_at,
-                };
+                let grantee = record.grantee(limits);
+                let limit_headers = headers_of(&quota);
                 (
-                    Reply::Admitted {
-                        grantee,
-                        limit_headers: headers_of(&quota),
+                    match queued {
+                        true => Reply::Queued {
+                            grantee,
+                            limit_headers,
+                        },
+                        false => Reply::Admitted {
+                            grantee,
+                            limit_headers,
+                        },
                     },
                     Changed {
                         counters: true,
@@ -551,6 +635,30 @@ impl KeyState {
                 },
                 owned(limits::throttled_rate_limit_headers(&throttled)),
             ),
+        }
+    }
+
+    /// Whether the key, as it is now, may still make a request to `target` that it queued
+    /// for approval: it exists, is active, and holds the target's level or its approval level.
+    fn recheck(
+        &self,
+        target: &RouteTarget,
+        policy: &Policy,
+        now_ms: u64,
+    ) -> Result<Grantee, SubmitterFailure> {
+        let record = self.record.as_ref().ok_or(SubmitterFailure::KeyDeleted)?;
+        match record.status(now_ms) {
+            Status::Active => {}
+            Status::Revoked => return Err(SubmitterFailure::KeyRevoked),
+            Status::Expired => return Err(SubmitterFailure::KeyExpired),
+        }
+        match policy.decide(&record.scopes, target) {
+            Access::Allowed | Access::NeedsApproval => {
+                Ok(record.grantee(record.effective_limits(policy)))
+            }
+            Access::Denied { required_scope } => {
+                Err(SubmitterFailure::ScopeLost { required_scope })
+            }
         }
     }
 
@@ -926,6 +1034,24 @@ mod tests {
             key_hash: hash.clone(),
             resource: resource.to_string(),
             action,
+            queueing: None,
+        }
+    }
+
+    /// An admit from the data plane, where a request may wait for approval.
+    fn admit_queueable(
+        hash: &KeyHash,
+        resource: &str,
+        action: Action,
+        declared_body_bytes: Option<u64>,
+    ) -> Command {
+        Command::Admit {
+            key_hash: hash.clone(),
+            resource: resource.to_string(),
+            action,
+            queueing: Some(Queueing {
+                declared_body_bytes,
+            }),
         }
     }
 
@@ -1301,7 +1427,7 @@ mod tests {
     }
 
     #[test]
-    fn an_approval_level_asks_for_approval_and_is_not_counted() {
+    fn an_approval_level_where_nothing_can_queue_is_refused_and_not_counted() {
         let Fixture { record, hash } = fixture(
             r#"{"name": "Agent", "scopes": ["contacts:write-approval", "email:send-approval", "ai:use-approval"]}"#,
             4,
@@ -1316,7 +1442,7 @@ mod tests {
             let (refusal, headers) = refusal_of(&reply);
             assert_eq!(
                 refusal,
-                &Refusal::ApprovalRequired {
+                &Refusal::ApprovalNotOffered {
                     required_scope: format!("{resource}:{}", action.as_str())
                 }
             );
@@ -1328,6 +1454,163 @@ mod tests {
         // The ladder's lower level is held outright.
         let (reply, _) = state.handle(read_contacts(&hash), &policy(), NOW);
         assert!(is_admitted(&reply), "{reply:?}");
+    }
+
+    #[test]
+    fn an_approval_level_on_the_data_plane_is_queued_and_counted() {
+        let Fixture { record, hash } = fixture(
+            r#"{"name": "Agent", "scopes": ["contacts:delete-approval", "email:send-approval", "ai:use-approval"], "limits": {"per_minute": 3, "per_day": 100}}"#,
+            4,
+        );
+        let mut state = created(&record, &hash);
+        for (resource, action, remaining) in [
+            ("contacts", Action::Delete, "2"),
+            ("email", Action::Send, "1"),
+            ("ai", Action::Use, "0"),
+        ] {
+            let command = admit_queueable(&hash, resource, action, Some(10));
+            let (reply, changed) = state.handle(command, &policy(), NOW);
+            let Reply::Queued {
+                grantee,
+                limit_headers,
+            } = &reply
+            else {
+                panic!("{resource}: not queued: {reply:?}");
+            };
+            assert_eq!(grantee.key_id, record.id);
+            assert_eq!(
+                header(limit_headers, "X-RateLimit-Remaining"),
+                Some(remaining)
+            );
+            assert!(changed.counters);
+        }
+        // A queued request uses the quota like any other: the fourth is throttled.
+        let command = admit_queueable(&hash, "email", Action::Send, None);
+        let (reply, _) = state.handle(command, &policy(), NOW);
+        assert!(
+            matches!(refusal_of(&reply).0, Refusal::Throttled { .. }),
+            "{reply:?}"
+        );
+        // The write level below delete is held outright, so it is admitted, not queued.
+        let command = admit_queueable(&hash, "contacts", Action::Write, None);
+        let (reply, _) = state.handle(command, &policy(), NOW + 60_000);
+        assert!(is_admitted(&reply), "{reply:?}");
+    }
+
+    #[test]
+    fn a_declared_body_over_the_queue_limit_is_refused_before_it_is_counted() {
+        let Fixture { record, hash } = fixture(
+            r#"{"name": "Agent", "scopes": ["contacts:write-approval"]}"#,
+            4,
+        );
+        let policy = Policy::from_toml(&format!(
+            "{}\n[approvals]\nmax_body_bytes = 100\n",
+            include_str!("../policies/demo.toml")
+        ))
+        .expect("valid policy");
+        let mut state = created(&record, &hash);
+        let command = admit_queueable(&hash, "contacts", Action::Write, Some(101));
+        let (reply, changed) = state.handle(command, &policy, NOW);
+        assert_eq!(
+            refusal_of(&reply).0,
+            &Refusal::BodyTooLarge { max_bytes: 100 }
+        );
+        assert_eq!(changed, NOTHING);
+        assert_eq!(state.counters, Counters::default());
+        for fits in [Some(100), Some(0), None] {
+            let command = admit_queueable(&hash, "contacts", Action::Write, fits);
+            let (reply, _) = state.handle(command, &policy, NOW);
+            assert!(matches!(reply, Reply::Queued { .. }), "{fits:?}: {reply:?}");
+        }
+    }
+
+    #[test]
+    fn identify_checks_status_and_limits_but_no_scope() {
+        let Fixture { record, hash } = fixture(
+            r#"{"name": "Agent", "scopes": ["contacts:write-approval"], "limits": {"per_minute": 1, "per_day": 10}}"#,
+            4,
+        );
+        let mut state = created(&record, &hash);
+        let identify = || Command::Identify {
+            key_hash: hash.clone(),
+        };
+        let (reply, changed) = state.handle(identify(), &policy(), NOW);
+        assert!(is_admitted(&reply), "{reply:?}");
+        assert!(changed.counters, "an identified call is counted");
+        let (reply, _) = state.handle(identify(), &policy(), NOW);
+        assert!(
+            matches!(refusal_of(&reply).0, Refusal::Throttled { .. }),
+            "{reply:?}"
+        );
+        state.handle(Command::Revoke { actor: Actor::Root }, &policy(), NOW);
+        let (reply, _) = state.handle(identify(), &policy(), NOW + 60_000);
+        assert_eq!(refusal_of(&reply).0, &Refusal::Revoked);
+    }
+
+    #[test]
+    fn a_recheck_sees_the_key_as_it_is_now_and_counts_nothing() {
+        let Fixture { record, hash } = fixture(
+            r#"{"name": "Agent", "scopes": ["contacts:write-approval"]}"#,
+            4,
+        );
+        let recheck = || Command::Recheck {
+            resource: "contacts".into(),
+            action: Action::Write,
+        };
+        let standing = |state: &mut KeyState, now| match state.handle(recheck(), &policy(), now) {
+            (Reply::Rechecked { standing }, changed) => {
+                assert_eq!(changed, NOTHING);
+                standing.map(|grantee| grantee.key_id)
+            }
+            (other, _) => panic!("not a recheck answer: {other:?}"),
+        };
+        let mut state = created(&record, &hash);
+        assert_eq!(standing(&mut state, NOW), Ok(record.id.clone()));
+        assert_eq!(state.counters, Counters::default());
+        // Raised to the write level: still allowed.
+        state.handle(
+            edit(KeyEdit {
+                scopes: Some(vec!["contacts:write".into()]),
+                ..KeyEdit::default()
+            }),
+            &policy(),
+            NOW,
+        );
+        assert_eq!(standing(&mut state, NOW), Ok(record.id.clone()));
+        // Lowered to read: the grant is lost.
+        state.handle(
+            edit(KeyEdit {
+                scopes: Some(vec!["contacts:read".into()]),
+                ..KeyEdit::default()
+            }),
+            &policy(),
+            NOW,
+        );
+        assert_eq!(
+            standing(&mut state, NOW),
+            Err(SubmitterFailure::ScopeLost {
+                required_scope: "contacts:write".into()
+            })
+        );
+        state.handle(
+            edit(KeyEdit {
+                expires_at: Some(Some(NOW + 10)),
+                scopes: Some(vec!["contacts:write-approval".into()]),
+                ..KeyEdit::default()
+            }),
+            &policy(),
+            NOW,
+        );
+        assert_eq!(
+            standing(&mut state, NOW + 10),
+            Err(SubmitterFailure::KeyExpired)
+        );
+        state.handle(Command::Revoke { actor: Actor::Root }, &policy(), NOW);
+        assert_eq!(standing(&mut state, NOW), Err(SubmitterFailure::KeyRevoked));
+        assert_eq!(
+            standing(&mut KeyState::default(), NOW),
+            Err(SubmitterFailure::KeyDeleted)
+        );
     }
 
     // --- admit: allowed and throttled ------------------------------------------------
@@ -1522,12 +1805,16 @@ mod tests {
             }
         );
         assert_eq!(
-            GatewayError::from(Refusal::ApprovalRequired {
-                required_scope: "email:send".into()
+            GatewayError::from(Refusal::ApprovalNotOffered {
+                required_scope: "api_keys:write".into()
             }),
-            GatewayError::ApprovalQueueUnavailable {
-                required_scope: "email:send".into()
+            GatewayError::ApprovalNotOffered {
+                required_scope: "api_keys:write".into()
             }
+        );
+        assert_eq!(
+            GatewayError::from(Refusal::BodyTooLarge { max_bytes: 9 }),
+            GatewayError::PayloadTooLarge { max_bytes: 9 }
         );
         assert_eq!(
             GatewayError::from(Refusal::Throttled {
@@ -3262,6 +3549,7 @@ mod tests {
             key_hash,
             resource,
             action,
+            queueing: None,
         } = serde_json::from_str(&json).unwrap()
         else {
             panic!("not an admit: {json}");

@@ -7,6 +7,7 @@
 //! | `KEYGATE_HASH_SECRET` | secret under which keys are hashed (≥ 32 characters) |
 //! | `KEYGATE_SIGNING_SECRET` | secret shared with the origin for identity signatures (≥ 32 characters) |
 //! | `KEYGATE_ROOT_TOKEN` | the admin API's root token (≥ 32 characters) |
+//! | `KEYGATE_WEBHOOK_SECRET` | secret that signs rejection webhooks, shared with their receivers (≥ 32 characters) |
 //! | `KEYGATE_HTTPS_ONLY` | `true` (default) or `false`; refuse plain-HTTP requests |
 //! | `KEYGATE_ORIGIN_TIMEOUT_MS` | origin timeout, 1..=300000, default 30000 |
 //!
@@ -158,6 +159,9 @@ pub struct Config {
     pub hash_secret: HashingSecret,
     pub signing_secret: SigningSecret,
     pub root_token: RootToken,
+    /// Signs rejection webhooks. Apart from `signing_secret`, so a webhook receiver can
+    /// never forge identity headers for the origin.
+    pub webhook_secret: SigningSecret,
     pub https_only: bool,
     pub origin_timeout_ms: u64,
 }
@@ -236,6 +240,7 @@ impl Config {
             hash_secret: HashingSecret::new(secret("KEYGATE_HASH_SECRET")?.into_bytes()),
             signing_secret: SigningSecret::new(secret("KEYGATE_SIGNING_SECRET")?.into_bytes()),
             root_token: RootToken(secret("KEYGATE_ROOT_TOKEN")?),
+            webhook_secret: SigningSecret::new(secret("KEYGATE_WEBHOOK_SECRET")?.into_bytes()),
             https_only,
             origin_timeout_ms,
         })
@@ -256,6 +261,7 @@ mod tests {
             ("KEYGATE_HASH_SECRET", "h".repeat(32).as_str()),
             ("KEYGATE_SIGNING_SECRET", "s".repeat(40).as_str()),
             ("KEYGATE_ROOT_TOKEN", "r".repeat(32).as_str()),
+            ("KEYGATE_WEBHOOK_SECRET", "w".repeat(32).as_str()),
         ]
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -286,6 +292,7 @@ mod tests {
             ("KEYGATE_POLICY", "this is = not [toml"),
             ("KEYGATE_HASH_SECRET", "short-secret-value"),
             ("KEYGATE_ROOT_TOKEN", ""),
+            ("KEYGATE_WEBHOOK_SECRET", "too-short-webhook-secret"),
             ("KEYGATE_HTTPS_ONLY", "yes"),
             ("KEYGATE_ORIGIN_TIMEOUT_MS", "0"),
         ];
@@ -354,5 +361,6 @@ mod tests {
         assert!(!config.root_token.matches(&"r".repeat(31)));
         assert!(!format!("{config:?}").contains(&"r".repeat(32)));
         assert!(!format!("{config:?}").contains(&"s".repeat(40)));
+        assert!(!format!("{config:?}").contains(&"w".repeat(32)));
     }
 }

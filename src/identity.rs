@@ -10,7 +10,7 @@
 //! let identity = Identity {
 //!     key_id: "key_1".into(), key_name: "Zapier".into(), workspace: "acme".into(),
 //!     environment: "live".into(), scopes: vec!["contacts:read".into()],
-//!     request_id: "req_1".into(), approval_id: None, timestamp: 1_900_000_000,
+//!     request_id: "req_1".into(), approval_id: None, approved_by: None, timestamp: 1_900_000_000,
 //! };
 //! let line = RequestLine { method: "GET", host: "api.internal", path_and_query: "/v1/contacts?page=2" };
 //! let headers = identity.headers(&sign(&secret, &line, &identity));
@@ -37,13 +37,16 @@ pub const SCOPES: &str = "X-Keygate-Scopes";
 pub const REQUEST_ID: &str = "X-Keygate-Request-Id";
 /// Only on a request a human approved (the approval queue); signed as empty otherwise.
 pub const APPROVAL_ID: &str = "X-Keygate-Approval-Id";
+/// Who approved it: `root`, or the approving key's id; signed as empty when not approved.
+pub const APPROVED_BY: &str = "X-Keygate-Approved-By";
 pub const TIMESTAMP: &str = "X-Keygate-Timestamp";
 pub const SIGNATURE: &str = "X-Keygate-Signature";
 
 /// Names the scheme in the canonical string and the signature, so a future scheme can
 /// never be confused with this one.
-const SCHEME: &str = "KEYGATE-HMAC-SHA256-V1";
-const SIGNATURE_PREFIX: &str = "v1=";
+/// V2 added the approver (`X-Keygate-Approved-By`) to the signed fields.
+const SCHEME: &str = "KEYGATE-HMAC-SHA256-V2";
+const SIGNATURE_PREFIX: &str = "v2=";
 
 /// The secret shared with the origin. `Debug` redacts it.
 #[derive(Clone)]
@@ -60,7 +63,7 @@ impl SigningSecret {
         SigningSecret(bytes)
     }
 
-    fn mac(&self) -> Hmac<Sha256> {
+    pub(crate) fn mac(&self) -> Hmac<Sha256> {
         <Hmac<Sha256> as Mac>::new_from_slice(&self.0)
             .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"))
     }
@@ -89,6 +92,8 @@ pub struct Identity {
     pub request_id: String,
     /// The approval that released this request, if a human approved it.
     pub approval_id: Option<String>,
+    /// Who approved it (`root` or a key id), alongside `approval_id`.
+    pub approved_by: Option<String>,
     /// Unix seconds when keygate forwarded the request.
     pub timestamp: u64,
 }
@@ -109,6 +114,9 @@ impl Identity {
         if let Some(approval_id) = &self.approval_id {
             headers.push((APPROVAL_ID, approval_id.clone()));
         }
+        if let Some(approved_by) = &self.approved_by {
+            headers.push((APPROVED_BY, approved_by.clone()));
+        }
         headers
     }
 }
@@ -128,6 +136,7 @@ fn canonical_string(line: &RequestLine, fields: &WireFields) -> String {
         fields.scopes,
         fields.request_id,
         fields.approval_id,
+        fields.approved_by,
         fields.timestamp,
     ]
     .join("\n")
@@ -143,6 +152,8 @@ struct WireFields<'a> {
     request_id: &'a str,
     /// Empty when the request was not approved by a human.
     approval_id: &'a str,
+    /// Empty when the request was not approved by a human.
+    approved_by: &'a str,
     timestamp: &'a str,
 }
 
@@ -165,6 +176,7 @@ pub fn sign(secret: &SigningSecret, line: &RequestLine, identity: &Identity) -> 
         scopes: &scopes,
         request_id: &identity.request_id,
         approval_id: identity.approval_id.as_deref().unwrap_or(""),
+        approved_by: identity.approved_by.as_deref().unwrap_or(""),
         timestamp: &timestamp,
     };
     let mac = signature_over(secret, line, &fields);
@@ -225,6 +237,7 @@ pub fn verify<'h>(
         scopes: get(SCOPES)?,
         request_id: get(REQUEST_ID)?,
         approval_id: optional(APPROVAL_ID)?.unwrap_or(""),
+        approved_by: optional(APPROVED_BY)?.unwrap_or(""),
         timestamp: get(TIMESTAMP)?,
     };
     let presented = get(SIGNATURE)?
@@ -262,6 +275,9 @@ pub fn verify<'h>(
         request_id: fields.request_id.to_string(),
         approval_id: Some(fields.approval_id)
             .filter(|id| !id.is_empty())
+            .map(String::from),
+        approved_by: Some(fields.approved_by)
+            .filter(|by| !by.is_empty())
             .map(String::from),
         timestamp,
     })
@@ -325,6 +341,7 @@ mod tests {
             scopes: vec!["contacts:read".into(), "email:send-approval".into()],
             request_id: "req_1".into(),
             approval_id: None,
+            approved_by: None,
             timestamp: 1_900_000_000,
         }
     }
@@ -416,16 +433,38 @@ mod tests {
     fn the_approval_id_is_signed_when_present_and_cannot_be_added_or_removed() {
         let approved = Identity {
             approval_id: Some("apr_7".into()),
+            approved_by: Some("root".into()),
             ..identity()
         };
         let headers = headers_of(&approved, &sign(&secret(), &LINE, &approved));
         let verified = verify(&secret(), &LINE, lookup(&headers), 1_900_000_000, 300).unwrap();
         assert_eq!(verified.approval_id.as_deref(), Some("apr_7"));
-        // Dropping the header from an approved request breaks the signature...
-        let mut stripped = headers.clone();
-        stripped.retain(|(n, _)| n != APPROVAL_ID);
+        assert_eq!(verified.approved_by.as_deref(), Some("root"));
+        // Dropping either header from an approved request breaks the signature...
+        for dropped in [APPROVAL_ID, APPROVED_BY] {
+            let mut stripped = headers.clone();
+            stripped.retain(|(n, _)| n != dropped);
+            assert_eq!(
+                verify(&secret(), &LINE, lookup(&stripped), 1_900_000_000, 300),
+                Err(VerifyError::BadSignature),
+                "{dropped}"
+            );
+        }
+        // ...as does naming another approver...
+        let mut other_approver = headers.clone();
+        for (name, value) in other_approver.iter_mut() {
+            if name == APPROVED_BY {
+                *value = "key_someoneelse".into();
+            }
+        }
         assert_eq!(
-            verify(&secret(), &LINE, lookup(&stripped), 1_900_000_000, 300),
+            verify(
+                &secret(),
+                &LINE,
+                lookup(&other_approver),
+                1_900_000_000,
+                300
+            ),
             Err(VerifyError::BadSignature)
         );
         // ...and so does adding one to a request nobody approved.
@@ -461,7 +500,12 @@ mod tests {
             verify(&secret(), &LINE, lookup(&headers), 1_900_000_000, 300),
             Err(VerifyError::MissingHeader(WORKSPACE))
         );
-        let garbage = headers_of(&id, "v1=***");
+        let garbage = headers_of(&id, "v2=***");
+        let v1 = headers_of(&id, &sign(&secret(), &LINE, &id).replacen("v2=", "v1=", 1));
+        assert_eq!(
+            verify(&secret(), &LINE, lookup(&v1), 1_900_000_000, 300),
+            Err(VerifyError::MalformedHeader(SIGNATURE))
+        );
         assert_eq!(
             verify(&secret(), &LINE, lookup(&garbage), 1_900_000_000, 300),
             Err(VerifyError::MalformedHeader(SIGNATURE))
@@ -486,8 +530,9 @@ mod tests {
             name in "\\PC{0,30}", workspace in "[a-z0-9_-]{1,20}", ts in 0u64..4_000_000_000,
             scopes in proptest::collection::vec("[a-z_]{1,8}:[a-z-]{1,12}", 0..4),
             approval_id in proptest::option::of("apr_[A-Za-z0-9]{1,22}"),
+            approved_by in proptest::option::of("root|key_[A-Za-z0-9]{22}"),
         ) {
-            let id = Identity { key_name: name, workspace, scopes, approval_id, timestamp: ts, ..identity() };
+            let id = Identity { key_name: name, workspace, scopes, approval_id, approved_by, timestamp: ts, ..identity() };
             let headers = headers_of(&id, &sign(&secret(), &LINE, &id));
             prop_assert_eq!(verify(&secret(), &LINE, lookup(&headers), ts, 0).unwrap(), id);
         }

@@ -26,6 +26,7 @@ pub mod policy;
 pub mod problem;
 pub mod timestamp;
 pub mod usage;
+pub mod webhook;
 
 #[cfg(target_arch = "wasm32")]
 mod edge;

@@ -67,6 +67,15 @@
 //! `reactivate = true` with `revoke = false` is refused: there would be nothing to re-activate.
 //! [`Policy::allows`] answers for one [`LifecycleAction`].
 //!
+//! # Approval queue
+//!
+//! A key holding exactly `<action>-approval` on a route's resource is queued for a human
+//! ([`Access::NeedsApproval`]). The optional `[approvals]` table sets `max_body_bytes` (a
+//! queued body's limit, 1 to 1 MiB, default 1 MiB), `expire_after_seconds` (how long an
+//! approval waits, default 7 days) and `webhook_retry_seconds` (how long a failed rejection
+//! webhook is retried, default 1 day). Who may review the queue is the `approvals`
+//! resource: `approvals:read` lists and shows, `approvals:write` approves and rejects.
+//!
 //! # Errors
 //!
 //! Validation collects **every** problem in the file, so an operator fixes them in one pass:
@@ -326,6 +335,35 @@ impl Lifecycle {
     }
 }
 
+/// The approval queue's settings (the optional `[approvals]` table).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ApprovalSettings {
+    /// A queued request's body may be at most this long; a longer one is a 413.
+    pub max_body_bytes: u64,
+    /// A pending approval expires this long after it was queued.
+    pub expire_after_ms: u64,
+    /// A rejection webhook that fails is retried for this long after the rejection.
+    pub webhook_retry_ms: u64,
+}
+
+/// The largest body the queue keeps. A queued request is stored in one Durable Object
+/// row, and SQLite there holds at most 2 MB per row; base64 makes 1 MiB about 1.4 MB.
+pub const MAX_QUEUED_BODY_BYTES: u64 = 1024 * 1024;
+const DEFAULT_EXPIRE_AFTER_SECONDS: u64 = 7 * 24 * 3600;
+const MAX_EXPIRE_AFTER_SECONDS: u64 = 30 * 24 * 3600;
+const DEFAULT_WEBHOOK_RETRY_SECONDS: u64 = 24 * 3600;
+const MAX_WEBHOOK_RETRY_SECONDS: u64 = 7 * 24 * 3600;
+
+impl Default for ApprovalSettings {
+    fn default() -> ApprovalSettings {
+        ApprovalSettings {
+            max_body_bytes: MAX_QUEUED_BODY_BYTES,
+            expire_after_ms: DEFAULT_EXPIRE_AFTER_SECONDS * 1000,
+            webhook_retry_ms: DEFAULT_WEBHOOK_RETRY_SECONDS * 1000,
+        }
+    }
+}
+
 /// A set of a resource's levels, by index into [`Kind::levels`] (at most five).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct LevelSet(u8);
@@ -411,7 +449,7 @@ enum ScopeGrant {
 }
 
 /// The resource and action a request needs, as the matching route names them.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RouteTarget {
     pub resource: String,
     pub action: Action,
@@ -595,6 +633,7 @@ pub struct Policy {
     unmapped_route_status: u16,
     limits: Limits,
     lifecycle: Lifecycle,
+    approvals: ApprovalSettings,
     coarse_scopes: Vec<CoarseScope>,
     groups: Vec<Group>,
     resources: Vec<Resource>,
@@ -625,6 +664,11 @@ impl Policy {
     /// Whether this deployment offers `action` on keys (the `[lifecycle]` table).
     pub fn allows(&self, action: LifecycleAction) -> bool {
         self.lifecycle.allows(action)
+    }
+
+    /// The approval queue's settings (the `[approvals]` table).
+    pub fn approvals(&self) -> ApprovalSettings {
+        self.approvals
     }
 
     /// The status for a request no route matches: 404 or 403.
@@ -773,6 +817,11 @@ impl Policy {
                 "per_day": self.limits.per_day.get(),
             },
             "lifecycle": lifecycle,
+            "approvals": {
+                "max_body_bytes": self.approvals.max_body_bytes,
+                "expire_after_seconds": self.approvals.expire_after_ms / 1000,
+                "webhook_retry_seconds": self.approvals.webhook_retry_ms / 1000,
+            },
         })
     }
 
@@ -813,6 +862,7 @@ struct PolicyFile {
     coarse_scopes: Vec<String>,
     limits: Option<LimitsTable>,
     lifecycle: Option<LifecycleTable>,
+    approvals: Option<ApprovalsTable>,
     #[serde(default)]
     groups: Vec<GroupTable>,
     #[serde(default)]
@@ -848,6 +898,15 @@ impl LifecycleTable {
             LifecycleAction::Rotate => self.rotate.as_ref(),
         }
     }
+}
+
+// Signed and wide, like the limits, so a negative value gets our message.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApprovalsTable {
+    max_body_bytes: Option<i64>,
+    expire_after_seconds: Option<i64>,
+    webhook_retry_seconds: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -920,6 +979,7 @@ fn build_policy(file: PolicyFile) -> Result<Policy, PolicyError> {
     let coarse_scopes = validate_coarse_scopes(&file.coarse_scopes, &mut problems);
     let limits = validate_limits(file.limits.as_ref(), &mut problems);
     let lifecycle = validate_lifecycle(file.lifecycle.as_ref(), &mut problems);
+    let approvals = validate_approvals(file.approvals.as_ref(), &mut problems);
     let groups = validate_groups(&file.groups, &mut problems);
     let (resources, resource_index) = validate_resources(&file.resources, &groups, &mut problems);
     let routes = validate_routes(&file.routes, &resources, &resource_index, &mut problems);
@@ -956,6 +1016,7 @@ fn build_policy(file: PolicyFile) -> Result<Policy, PolicyError> {
         unmapped_route_status,
         limits,
         lifecycle,
+        approvals,
         coarse_scopes,
         groups,
         resources,
@@ -1105,6 +1166,52 @@ fn lifecycle_flag(
         format!("must be true or false, got {value}"),
     );
     None
+}
+
+fn validate_approvals(table: Option<&ApprovalsTable>, problems: &mut Problems) -> ApprovalSettings {
+    let defaults = ApprovalSettings::default();
+    let Some(table) = table else {
+        return defaults;
+    };
+    // A value out of range is recorded as a problem, so the default standing in for it
+    // is never used.
+    let mut setting =
+        |written: Option<i64>, field: &str, min: u64, max: u64, default: u64| match written {
+            None => default,
+            Some(value) => match u64::try_from(value) {
+                Ok(value) if (min..=max).contains(&value) => value,
+                _ => {
+                    problems.add(
+                        format!("approvals.{field}"),
+                        format!("must be between {min} and {max}, got {value}"),
+                    );
+                    default
+                }
+            },
+        };
+    ApprovalSettings {
+        max_body_bytes: setting(
+            table.max_body_bytes,
+            "max_body_bytes",
+            1,
+            MAX_QUEUED_BODY_BYTES,
+            defaults.max_body_bytes,
+        ),
+        expire_after_ms: setting(
+            table.expire_after_seconds,
+            "expire_after_seconds",
+            1,
+            MAX_EXPIRE_AFTER_SECONDS,
+            DEFAULT_EXPIRE_AFTER_SECONDS,
+        ) * 1000,
+        webhook_retry_ms: setting(
+            table.webhook_retry_seconds,
+            "webhook_retry_seconds",
+            0,
+            MAX_WEBHOOK_RETRY_SECONDS,
+            DEFAULT_WEBHOOK_RETRY_SECONDS,
+        ) * 1000,
+    }
 }
 
 fn validate_groups(tables: &[GroupTable], problems: &mut Problems) -> Vec<Group> {
@@ -1593,6 +1700,60 @@ mod tests {
             .filter(|action| policy.allows(*action))
             .map(LifecycleAction::as_str)
             .collect()
+    }
+
+    #[test]
+    fn approval_settings_default_to_a_week_a_mebibyte_and_a_day_of_retries() {
+        let defaults = load("").approvals();
+        assert_eq!(defaults, ApprovalSettings::default());
+        assert_eq!(defaults.max_body_bytes, 1_048_576);
+        assert_eq!(defaults.expire_after_ms, 7 * 24 * 3600 * 1000);
+        assert_eq!(defaults.webhook_retry_ms, 24 * 3600 * 1000);
+        let set = load(
+            "[approvals]\nmax_body_bytes = 10\nexpire_after_seconds = 2\nwebhook_retry_seconds = 0\n",
+        )
+        .approvals();
+        assert_eq!(
+            set,
+            ApprovalSettings {
+                max_body_bytes: 10,
+                expire_after_ms: 2_000,
+                webhook_retry_ms: 0,
+            }
+        );
+        assert_eq!(
+            load("[approvals]\nexpire_after_seconds = 60")
+                .approvals()
+                .max_body_bytes,
+            1_048_576
+        );
+        let described = load("[approvals]\nexpire_after_seconds = 60").describe();
+        assert_eq!(described["approvals"]["expire_after_seconds"], 60);
+        assert_eq!(described["approvals"]["max_body_bytes"], 1_048_576);
+    }
+
+    #[test]
+    fn approval_settings_out_of_range_are_all_reported() {
+        let message = refusal(
+            "[approvals]\nmax_body_bytes = 1048577\nexpire_after_seconds = 0\nwebhook_retry_seconds = -1\n",
+        );
+        assert!(
+            message
+                .contains("approvals.max_body_bytes: must be between 1 and 1048576, got 1048577"),
+            "{message}"
+        );
+        assert!(
+            message
+                .contains("approvals.expire_after_seconds: must be between 1 and 2592000, got 0"),
+            "{message}"
+        );
+        assert!(
+            message
+                .contains("approvals.webhook_retry_seconds: must be between 0 and 604800, got -1"),
+            "{message}"
+        );
+        let message = refusal("[approvals]\nmax_body = 10\n");
+        assert!(message.contains("max_body"), "{message}");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! what status and code it answers with. Bodies never carry a key, a hash or internal
 //! error text; the `detail` of each variant is written here, not passed through.
 
+use crate::approval::{ApprovalStatus, SubmitterFailure};
 use crate::authority::Status;
 use crate::delegation::Overreach;
 use crate::limits::Window;
@@ -61,10 +62,25 @@ pub enum GatewayError {
         window: Window,
         retry_after_secs: u64,
     },
-    /// The grant is an approval level; the approval queue is not part of this build yet.
-    ApprovalQueueUnavailable {
+    /// The grant is an approval level where nothing can be queued (keygate's own admin
+    /// API): a key's management is never left waiting in a queue.
+    ApprovalNotOffered {
         required_scope: String,
     },
+    /// A request for the approval queue whose body is over the policy's limit.
+    PayloadTooLarge {
+        max_bytes: u64,
+    },
+    /// Approve or reject of an approval that is no longer pending.
+    ApprovalDecided {
+        status: ApprovalStatus,
+    },
+    /// Approve of a request its key may no longer make; the approval is now failed.
+    SubmitterNotAllowed {
+        failure: SubmitterFailure,
+    },
+    /// A key deciding on a request it submitted itself.
+    OwnApproval,
     OriginUnreachable,
     OriginTimeout,
     /// KV or the key's Durable Object failed: authentication fails closed.
@@ -137,9 +153,11 @@ impl GatewayError {
             MethodNotSupported => (501, "method_not_supported", "Not Implemented"),
             BodyNotAllowed => (400, "body_not_allowed", "Bad Request"),
             RateLimited { .. } => (429, "rate_limited", "Too Many Requests"),
-            ApprovalQueueUnavailable { .. } => {
-                (501, "approval_queue_unavailable", "Approval required")
-            }
+            ApprovalNotOffered { .. } => (403, "approval_not_offered", "Forbidden"),
+            PayloadTooLarge { .. } => (413, "payload_too_large", "Content Too Large"),
+            ApprovalDecided { .. } => (409, "approval_decided", "Conflict"),
+            SubmitterNotAllowed { .. } => (409, "submitter_not_allowed", "Conflict"),
+            OwnApproval => (403, "own_approval", "Forbidden"),
             OriginUnreachable => (502, "origin_unreachable", "Bad Gateway"),
             OriginTimeout => (504, "origin_timeout", "Gateway Timeout"),
             StoreUnavailable => (503, "store_unavailable", "Service Unavailable"),
@@ -184,9 +202,21 @@ impl GatewayError {
                 "the key's {} limit is used up; retry after {retry_after_secs} seconds",
                 match window { Window::Minute => "per-minute", Window::Day => "per-day" }
             ),
-            ApprovalQueueUnavailable { required_scope } => format!(
-                "the key may only perform this action with human approval, and the approval queue is not enabled in this deployment; `{required_scope}` would allow it directly"
+            ApprovalNotOffered { required_scope } => format!(
+                "the key holds only the approval level for this action, and key management is never queued for approval; `{required_scope}` would allow it"
             ),
+            PayloadTooLarge { max_bytes } => format!(
+                "the body is larger than the {max_bytes} bytes a request waiting for approval may carry; nothing was queued"
+            ),
+            ApprovalDecided { status } => format!(
+                "the approval is {} and can no longer be approved or rejected",
+                status.as_str()
+            ),
+            SubmitterNotAllowed { failure } => format!(
+                "{}; the approval has failed and the request was not sent",
+                failure.detail()
+            ),
+            OwnApproval => "a key cannot approve or reject a request it submitted itself; ask another reviewer".into(),
             OriginUnreachable => "the upstream API could not be reached".into(),
             OriginTimeout => "the upstream API did not answer in time".into(),
             StoreUnavailable => "keygate could not reach its key store; the request was refused to stay safe".into(),
@@ -263,8 +293,19 @@ impl GatewayError {
                 ));
             }
             GatewayError::InsufficientScope { required_scope }
-            | GatewayError::ApprovalQueueUnavailable { required_scope } => {
+            | GatewayError::ApprovalNotOffered { required_scope } => {
                 body.insert("required_scope".into(), json!(required_scope));
+            }
+            GatewayError::PayloadTooLarge { max_bytes } => {
+                body.insert("max_bytes".into(), json!(max_bytes));
+            }
+            // `status` is the HTTP status in a problem; the approval's is `approval_status`.
+            GatewayError::ApprovalDecided { status } => {
+                body.insert("approval_status".into(), json!(status));
+            }
+            GatewayError::SubmitterNotAllowed { failure } => {
+                body.insert("approval_status".into(), json!(ApprovalStatus::Failed));
+                body.insert("reason".into(), json!(failure.code()));
             }
             GatewayError::RateLimited {
                 retry_after_secs, ..
@@ -548,9 +589,19 @@ mod tests {
                 window: Window::Minute,
                 retry_after_secs: 3,
             },
-            ApprovalQueueUnavailable {
-                required_scope: "email:send".into(),
+            ApprovalNotOffered {
+                required_scope: "api_keys:write".into(),
             },
+            PayloadTooLarge { max_bytes: 1024 },
+            ApprovalDecided {
+                status: ApprovalStatus::Expired,
+            },
+            SubmitterNotAllowed {
+                failure: SubmitterFailure::ScopeLost {
+                    required_scope: "contacts:write".into(),
+                },
+            },
+            OwnApproval,
             OriginUnreachable,
             OriginTimeout,
             StoreUnavailable,
@@ -596,7 +647,11 @@ mod tests {
                 | MethodNotSupported
                 | BodyNotAllowed
                 | RateLimited { .. }
-                | ApprovalQueueUnavailable { .. }
+                | ApprovalNotOffered { .. }
+                | PayloadTooLarge { .. }
+                | ApprovalDecided { .. }
+                | SubmitterNotAllowed { .. }
+                | OwnApproval
                 | OriginUnreachable
                 | OriginTimeout
                 | StoreUnavailable
@@ -617,6 +672,29 @@ mod tests {
     }
 
     #[test]
+    fn approval_conflicts_say_where_the_approval_stands_without_touching_status() {
+        let decided = GatewayError::ApprovalDecided {
+            status: ApprovalStatus::Rejected,
+        }
+        .to_problem("req_1");
+        assert_eq!(decided.status, 409);
+        assert_eq!(decided.body["status"], 409);
+        assert_eq!(decided.body["approval_status"], "rejected");
+        let failed = GatewayError::SubmitterNotAllowed {
+            failure: SubmitterFailure::KeyRevoked,
+        }
+        .to_problem("req_1");
+        assert_eq!(failed.body["approval_status"], "failed");
+        assert_eq!(failed.body["reason"], "key_revoked");
+        assert!(detail(&failed).contains("revoked"), "{}", detail(&failed));
+        let large = GatewayError::PayloadTooLarge { max_bytes: 10 }.to_problem("req_1");
+        assert_eq!(
+            (large.status, large.body["max_bytes"].as_u64()),
+            (413, Some(10))
+        );
+    }
+
+    #[test]
     fn every_problem_has_the_rfc_9457_members_and_a_stable_code() {
         let extras: BTreeSet<&str> = [
             "required_scope",
@@ -626,6 +704,9 @@ mod tests {
             "valid_scopes",
             "key_status",
             "scopes",
+            "max_bytes",
+            "approval_status",
+            "reason",
         ]
         .into_iter()
         .collect();

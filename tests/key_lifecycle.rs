@@ -9,7 +9,7 @@ use keygate::admin::{
     admin_route, parse_create, parse_edit, parse_rotate, AdminRoute, DEFAULT_WORKSPACE,
 };
 use keygate::authority::{key_object, Command, Declined, KeyRecord, KeyState, Refusal, Reply};
-use keygate::delegation::{Actor, Overreach, KEYS_RESOURCE};
+use keygate::delegation::{Actor, Overreach};
 use keygate::key::{
     self, hash_key, ApiKey, Environment, HashingSecret, KeyId, KEY_ID_RANDOM_BYTES,
     KEY_RANDOM_BYTES,
@@ -71,6 +71,7 @@ impl Deployment {
             key_hash,
             resource: resource.into(),
             action,
+            queueing: None,
         };
         self.call(&id, command, now)
     }
@@ -88,7 +89,8 @@ impl Deployment {
             Token::Root => return Ok((route, Actor::Root)),
             Token::Key(key) => key,
         };
-        match self.admit(key, KEYS_RESOURCE, route.keys_action().action(), now) {
+        let grant = route.required_grant();
+        match self.admit(key, &grant.resource, grant.action, now) {
             Reply::Admitted { grantee, .. } => Ok((route, Actor::Key { grantee })),
             Reply::Refused { refusal, .. } => Err(refusal.into()),
             other => panic!("unexpected {other:?}"),

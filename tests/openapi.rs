@@ -24,7 +24,9 @@ const HTTP_METHODS: [&str; 8] = [
 ];
 
 /// A syntactically valid key id: `key_` and 22 base62 characters.
-const SAMPLE_ID: &str = "key_0123456789ABCDEFGHIJab";
+const SAMPLE_KEY_ID: &str = "key_0123456789ABCDEFGHIJab";
+/// A syntactically valid approval id: `apr_` and 22 base62 characters.
+const SAMPLE_APPROVAL_ID: &str = "apr_0123456789ABCDEFGHIJab";
 
 fn document() -> Value {
     serde_norway::from_str(DOCUMENT).unwrap_or_else(|e| panic!("openapi.yaml does not parse: {e}"))
@@ -56,8 +58,12 @@ fn served_routes() -> BTreeSet<(String, String)> {
         .collect()
 }
 
+/// Keys and approvals each have their own id shape.
 fn concrete(path: &str) -> String {
-    path.replace("{id}", SAMPLE_ID)
+    match path.starts_with("/approvals") {
+        true => path.replace("{id}", SAMPLE_APPROVAL_ID),
+        false => path.replace("{id}", SAMPLE_KEY_ID),
+    }
 }
 
 fn show(routes: &BTreeSet<(String, String)>) -> String {
@@ -272,10 +278,12 @@ fn undocumented_methods_are_405_naming_the_documented_ones() {
 }
 
 #[test]
-fn id_paths_take_a_key_id_and_answer_404_for_others() {
+fn id_paths_take_their_own_id_and_answer_404_for_others() {
     let doc = document();
     let pattern = doc["components"]["schemas"]["KeyIdString"]["pattern"].as_str();
     assert_eq!(pattern, Some("^key_[0-9A-Za-z]{22}$"));
+    let pattern = doc["components"]["schemas"]["ApprovalIdString"]["pattern"].as_str();
+    assert_eq!(pattern, Some("^apr_[0-9A-Za-z]{22}$"));
     for ((method, path), operation) in documented_operations(&doc) {
         if !path.contains("{id}") {
             continue;
@@ -285,7 +293,11 @@ fn id_paths_take_a_key_id_and_answer_404_for_others() {
             .into_iter()
             .chain(operation["parameters"].as_array())
             .flatten()
-            .any(|p| p["$ref"] == "#/components/parameters/KeyId" || p["name"] == "id");
+            .any(|p| {
+                p["$ref"] == "#/components/parameters/KeyId"
+                    || p["$ref"] == "#/components/parameters/ApprovalId"
+                    || p["name"] == "id"
+            });
         assert!(
             declared,
             "{method} {path} does not declare its `id` parameter"
@@ -304,12 +316,13 @@ fn id_paths_take_a_key_id_and_answer_404_for_others() {
 }
 
 #[test]
-fn each_operation_names_the_api_keys_level_the_code_requires() {
+fn each_operation_names_the_grant_the_code_requires() {
     let doc = document();
     for ((method, path), operation) in documented_operations(&doc) {
         let route = admin_route(&method, &concrete(&path))
             .unwrap_or_else(|e| panic!("{method} {path} does not route: {e:?}"));
-        let needed = format!("api_keys:{}", route.keys_action().action().as_str());
+        let grant = route.required_grant();
+        let needed = format!("{}:{}", grant.resource, grant.action.as_str());
         let roles: Vec<&str> = operation["security"][0]["keygateBearer"]
             .as_array()
             .unwrap_or_else(|| panic!("{method} {path} has no keygateBearer security"))

@@ -3,14 +3,15 @@
 //! the pure core ([`crate::admin`], [`crate::authority`], [`crate::delegation`]).
 
 use super::platform::{self, json_response, now_ms, random, Refused};
-use super::{authority_object, directory_object, KEY_INDEX};
+use super::{approvals, authority_object, directory_object, KEY_INDEX};
 use crate::admin::{
     admin_route, parse_create, parse_edit, parse_list_query, parse_rotate, AdminRoute, ListCursor,
     ADMIN_PREFIX, DEFAULT_WORKSPACE, MAX_ADMIN_BODY_BYTES,
 };
+use crate::approval::APPROVALS_RESOURCE;
 use crate::authority::{key_object, Command, LimitHeaders, Reply};
 use crate::config::Config;
-use crate::delegation::{Actor, KeysAction, KEYS_RESOURCE};
+use crate::delegation::Actor;
 use crate::directory::{DirectoryCommand, DirectoryReply};
 use crate::key::{self, hash_key, ApiKey, KeyId, KEY_ID_RANDOM_BYTES, KEY_RANDOM_BYTES};
 use crate::problem::{FieldError, GatewayError};
@@ -28,7 +29,7 @@ pub async fn handle(req: &mut Request, env: &Env, config: &Config, request_id: &
     let path = url.path().strip_prefix(ADMIN_PREFIX).unwrap_or("");
     let method = req.inner().method();
     let route = admin_route(&method, path)?;
-    let (actor, limit_headers) = authenticate(req, env, config, route.keys_action()).await?;
+    let (actor, limit_headers) = authenticate(req, env, config, &route).await?;
     let answer = Answer { config, request_id };
     // A key's admin calls count against its limits; its answers show them, as on the data plane.
     let response = serve(route, actor, req, url.query(), env, &answer).await;
@@ -74,18 +75,32 @@ async fn serve(
             rotate_key(&id, actor, grace_ms, env, answer).await
         }
         AdminRoute::DeleteKey(id) => delete_key(&id, actor, env, request_id).await,
+        AdminRoute::ListApprovals => approvals::list(query, &actor, env, answer).await,
+        AdminRoute::GetApproval(id) => approvals::get(id, &actor, env, answer).await,
+        AdminRoute::Approve(id) => {
+            let body = read_body(req).await?;
+            crate::approval::parse_approve(&body)?;
+            approvals::approve(id, &actor, env, answer).await
+        }
+        AdminRoute::Reject(id) => {
+            let body = read_body(req).await?;
+            let reason = crate::approval::parse_reject(&body)?;
+            approvals::reject(id, &actor, reason, env, answer).await
+        }
         AdminRoute::Policy => Ok(json_response(200, &config.policy.describe(), request_id)?),
     }
 }
 
-/// The root token, or a keygate key admitted for `action` on the `api_keys` resource by
-/// its own authority (so a revoked key loses admin rights on the very next request, and
-/// admin calls count against the key's limits like any other).
+/// The root token, or a keygate key admitted by its own authority (so a revoked key loses
+/// admin rights on the very next request, and admin calls count against the key's limits
+/// like any other): for `api_keys` routes with the grant the route needs; for the approval
+/// queue any active key, since what it may see depends on the approval (its own, or its
+/// workspace's with an `approvals` grant).
 async fn authenticate(
     req: &Request,
     env: &Env,
     config: &Config,
-    action: KeysAction,
+    route: &AdminRoute,
 ) -> Result<(Actor, LimitHeaders), Refused> {
     let authorization = req.headers().get("Authorization").ok().flatten();
     let token = super::bearer_token(authorization.as_deref())
@@ -97,10 +112,15 @@ async fn authenticate(
         .map_err(|_| GatewayError::InvalidAdminToken)?;
     let key_hash = hash_key(&config.hash_secret, &parsed.key);
     let key_id = super::lookup_key_id(env, &key_hash.index_name()).await?;
-    let command = Command::Admit {
-        key_hash,
-        resource: KEYS_RESOURCE.to_string(),
-        action: action.action(),
+    let grant = route.required_grant();
+    let command = match grant.resource.as_str() {
+        APPROVALS_RESOURCE => Command::Identify { key_hash },
+        _ => Command::Admit {
+            key_hash,
+            resource: grant.resource,
+            action: grant.action,
+            queueing: None,
+        },
     };
     match authority_object::call(env, &key_id, &command).await? {
         Reply::Admitted {
@@ -323,9 +343,9 @@ async fn put_index(
 }
 
 /// What every handler answers with.
-struct Answer<'a> {
-    config: &'a Config,
-    request_id: &'a str,
+pub(super) struct Answer<'a> {
+    pub(super) config: &'a Config,
+    pub(super) request_id: &'a str,
 }
 
 impl Answer<'_> {
@@ -362,7 +382,7 @@ fn insert(body: &mut Value, field: &str, value: Value) {
     }
 }
 
-async fn read_body(req: &mut Request) -> Result<Vec<u8>, GatewayError> {
+pub(super) async fn read_body(req: &mut Request) -> Result<Vec<u8>, GatewayError> {
     let too_large = || GatewayError::InvalidBody {
         errors: vec![FieldError::new(
             "body",

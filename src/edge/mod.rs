@@ -3,14 +3,21 @@
 //! [`gateway`] is a request's whole path, phase by phase, as the crate docs describe it.
 
 mod admin;
+mod approval_queue;
+mod approvals;
 mod authority_object;
 mod directory_object;
 mod platform;
 mod proxy;
 
-use crate::authority::{Command, Reply};
+use crate::approval::{
+    queued_answer, Approval, ApprovalId, QueueCommand, QueuedRequest, Submission,
+    APPROVAL_ID_RANDOM_BYTES,
+};
+use crate::authority::{Command, Grantee, Queueing, Reply};
 use crate::config::Config;
 use crate::key::{self, hash_key, KeyFormatError, KeyId};
+use crate::policy::RouteTarget;
 use crate::problem::GatewayError;
 use platform::{now_ms, Refused};
 use worker::{event, Context, Env, Request, Response, Result};
@@ -37,7 +44,7 @@ pub async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response
     let outcome = if is_admin {
         admin::handle(&mut req, &env, &config, &request_id).await
     } else {
-        gateway(&req, &env, &config, &request_id).await
+        gateway(&mut req, &env, &config, &request_id).await
     };
     match outcome {
         Ok(response) => Ok(response),
@@ -60,9 +67,10 @@ async fn discard_small_body(req: &mut Request) {
     }
 }
 
-/// One data-plane request: transport → authenticate → route → look up → admit → forward.
+/// One data-plane request: transport → authenticate → route → look up → admit → forward
+/// (or, for a key holding only the approval level, queue).
 async fn gateway(
-    req: &Request,
+    req: &mut Request,
     env: &Env,
     config: &Config,
     request_id: &str,
@@ -110,14 +118,35 @@ async fn gateway(
     // Admit: the one Durable Object call — status, scope and both limit windows at once.
     let command = Command::Admit {
         key_hash,
-        resource: target.resource,
+        resource: target.resource.clone(),
         action: target.action,
+        queueing: Some(Queueing {
+            declared_body_bytes: platform::declared_body_length(req).map(|len| len as u64),
+        }),
     };
     let (grantee, limit_headers) = match authority_object::call(env, &key_id, &command).await? {
         Reply::Admitted {
             grantee,
             limit_headers,
         } => (grantee, limit_headers),
+        Reply::Queued {
+            grantee,
+            limit_headers,
+        } => {
+            let queued = Queued {
+                grantee,
+                target,
+                headers,
+            };
+            // Counted: a 202, and any refusal after it, shows the key's limit state.
+            return match queue(req, &url, queued, config, env, request_id).await {
+                Ok(response) => Ok(proxy::with_headers(response, &limit_headers, request_id)),
+                Err(error) => Err(Refused {
+                    error,
+                    limit_headers,
+                }),
+            };
+        }
         Reply::Refused {
             refusal,
             limit_headers,
@@ -139,6 +168,70 @@ async fn gateway(
             limit_headers,
         }),
     }
+}
+
+/// A request admitted to the approval queue, before its body is read.
+struct Queued {
+    grantee: Grantee,
+    target: RouteTarget,
+    headers: Vec<(String, String)>,
+}
+
+/// Stores the request for a human to approve and answers 202 with where it waits. The
+/// body is read whole (at most the policy's limit): it is kept, not streamed.
+async fn queue(
+    req: &mut Request,
+    url: &worker::Url,
+    queued: Queued,
+    config: &Config,
+    env: &Env,
+    request_id: &str,
+) -> std::result::Result<Response, GatewayError> {
+    let max_bytes = config.policy.approvals().max_body_bytes;
+    let stream = match req.inner().body() {
+        Some(_) => Some(req.stream().map_err(|_| GatewayError::Internal)?),
+        None => None,
+    };
+    let limit = usize::try_from(max_bytes).unwrap_or(usize::MAX);
+    let (body, more) =
+        proxy::read_at_most(stream, limit)
+            .await
+            .map_err(|_| GatewayError::InvalidBody {
+                errors: vec![crate::problem::FieldError::new("body", "could not be read")],
+            })?;
+    if more {
+        return Err(GatewayError::PayloadTooLarge { max_bytes });
+    }
+    let now = now_ms();
+    let id = ApprovalId::generate(&platform::random::<APPROVAL_ID_RANDOM_BYTES>()?);
+    let request = QueuedRequest {
+        method: req.inner().method(),
+        path: url.path().to_string(),
+        query: url.query().map(str::to_string),
+        headers: crate::headers::sanitize_request_headers(queued.headers),
+        body_bytes: body.len() as u64,
+    };
+    let approval = Approval::submit(
+        id,
+        Submission {
+            grantee: &queued.grantee,
+            target: queued.target,
+            request,
+            now_ms: now,
+            expire_after_ms: config.policy.approvals().expire_after_ms,
+        },
+    );
+    let answer = queued_answer(&approval);
+    let location = format!("{}/approvals/{}", crate::admin::ADMIN_PREFIX, approval.id);
+    let command = QueueCommand::Submit {
+        approval: Box::new(approval),
+        body,
+    };
+    approval_queue::call(env, &command).await?;
+    let response =
+        platform::json_response(202, &answer, request_id).map_err(|_| GatewayError::Internal)?;
+    let _ = response.headers().set("Location", &location);
+    Ok(response)
 }
 
 fn bearer_token(authorization: Option<&str>) -> std::result::Result<&str, GatewayError> {

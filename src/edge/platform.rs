@@ -85,6 +85,8 @@ impl From<worker::Error> for Refused {
 pub fn unexpected_reply(reply: &Reply) -> Refused {
     let kind = match reply {
         Reply::Admitted { .. } => "admitted",
+        Reply::Queued { .. } => "queued",
+        Reply::Rechecked { .. } => "rechecked",
         Reply::Refused { .. } => "refused",
         Reply::Key { .. } => "key",
         Reply::Rotated { .. } => "rotated",

@@ -11,6 +11,24 @@ use worker::{
     AbortController, Delay, Fetch, Headers, Request, RequestInit, RequestRedirect, Response, Url,
 };
 
+/// A request on its way to the origin, before keygate's identity is added.
+pub struct Outbound {
+    pub method: worker::Method,
+    /// The client's path and query, e.g. `/v1/contacts?page=2`.
+    pub path_and_query: String,
+    /// The client's headers; sanitised again here, so nothing reserved survives.
+    pub headers: Vec<(String, String)>,
+    pub body: Option<wasm_bindgen::JsValue>,
+}
+
+/// Who the origin is told sent the request: the key, and for an approved request the
+/// approval and its approver.
+pub struct Sender<'a> {
+    pub grantee: &'a Grantee,
+    pub approval: Option<(&'a str, &'a str)>,
+}
+
+/// Forwards a client's request as it arrives: its body is streamed, never buffered.
 pub async fn forward(
     req: &Request,
     client_headers: Vec<(String, String)>,
@@ -24,8 +42,34 @@ pub async fn forward(
         Some(query) => format!("{}?{query}", url.path()),
         None => url.path().to_string(),
     };
+    let outbound = Outbound {
+        method: req.method(),
+        path_and_query,
+        headers: client_headers,
+        body: req.inner().body().map(Into::into),
+    };
+    let sender = Sender {
+        grantee,
+        approval: None,
+    };
+    send(outbound, config, &sender, request_id, now_ms).await
+}
+
+/// Strips, signs and sends one request to the origin, bounded by the origin timeout.
+pub async fn send(
+    outbound: Outbound,
+    config: &Config,
+    sender: &Sender<'_>,
+    request_id: &str,
+    now_ms: u64,
+) -> Result<Response, GatewayError> {
+    let Outbound {
+        method,
+        path_and_query,
+        headers: client_headers,
+        body,
+    } = outbound;
     let target = config.origin.url_for(&path_and_query);
-    let method = req.method();
     let origin_path = format!("{}{path_and_query}", config.origin.base_path);
 
     // Strip first, then add: nothing the client sent can stand in for keygate's headers.
@@ -34,6 +78,7 @@ pub async fn forward(
     for (name, value) in sanitize_request_headers(client_headers) {
         let _ = headers.append(&name, &value);
     }
+    let grantee = sender.grantee;
     let identity = Identity {
         key_id: grantee.key_id.to_string(),
         key_name: grantee.key_name.clone(),
@@ -41,7 +86,8 @@ pub async fn forward(
         environment: grantee.environment.as_str().to_string(),
         scopes: grantee.scopes.clone(),
         request_id: request_id.to_string(),
-        approval_id: None,
+        approval_id: sender.approval.map(|(id, _)| id.to_string()),
+        approved_by: sender.approval.map(|(_, by)| by.to_string()),
         timestamp: now_ms / 1000,
     };
     let line = RequestLine {
@@ -60,31 +106,66 @@ pub async fn forward(
         .with_headers(headers)
         // Never follow: a redirect must not carry identity headers to another host.
         .with_redirect(RequestRedirect::Manual)
-        // The body is passed as the client's stream, never buffered.
-        .with_body(req.inner().body().map(Into::into));
+        .with_body(body);
     let outbound = Request::new_with_init(&target, &init).map_err(|e| {
         worker::console_error!("could not build the origin request: {e}");
         GatewayError::OriginUnreachable
     })?;
+    fetch_within(outbound, config.origin_timeout_ms)
+        .await
+        .map_err(|failure| match failure {
+            FetchFailure::TimedOut => GatewayError::OriginTimeout,
+            FetchFailure::Failed(error) => {
+                worker::console_warn!("origin request failed: {error}");
+                GatewayError::OriginUnreachable
+            }
+        })
+}
 
+pub enum FetchFailure {
+    Failed(worker::Error),
+    TimedOut,
+}
+
+/// One outbound fetch, aborted after `timeout_ms`: never a hang.
+pub async fn fetch_within(request: Request, timeout_ms: u64) -> Result<Response, FetchFailure> {
     let controller = AbortController::default();
     let signal = controller.signal();
-    let fetch = Fetch::Request(outbound);
+    let fetch = Fetch::Request(request);
     let sending = Box::pin(fetch.send_with_signal(&signal));
-    let timeout = Delay::from(Duration::from_millis(config.origin_timeout_ms));
+    let timeout = Delay::from(Duration::from_millis(timeout_ms));
     // Bound to a local so the losing future (which borrows `fetch`) is dropped before them.
     let outcome = select(sending, timeout).await;
     match outcome {
         Either::Left((Ok(response), _)) => Ok(response),
-        Either::Left((Err(error), _)) => {
-            worker::console_warn!("origin request failed: {error}");
-            Err(GatewayError::OriginUnreachable)
-        }
+        Either::Left((Err(error), _)) => Err(FetchFailure::Failed(error)),
         Either::Right(_) => {
             controller.abort();
-            Err(GatewayError::OriginTimeout)
+            Err(FetchFailure::TimedOut)
         }
     }
+}
+
+/// Reads at most `limit` bytes of a body; the flag says whether there was more.
+pub async fn read_at_most(
+    stream: Option<worker::ByteStream>,
+    limit: usize,
+) -> worker::Result<(Vec<u8>, bool)> {
+    use futures_util::StreamExt;
+    let mut body = Vec::new();
+    let Some(mut stream) = stream else {
+        return Ok((body, false));
+    };
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk?;
+        if body.len() + chunk.len() > limit {
+            let room = limit - body.len();
+            body.extend_from_slice(&chunk[..room]);
+            return Ok((body, true));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((body, false))
 }
 
 /// The origin's response, streamed back, with the key's limit state and the request id.

@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 export const ROOT_TOKEN = "root-token-for-tests-0123456789abcdef";
 export const SIGNING_SECRET = "signing-secret-for-tests-0123456789abcdef";
+export const WEBHOOK_SECRET = "webhook-secret-for-tests-0123456789abcdef";
 const HASH_SECRET = "hash-secret-for-tests-0123456789abcdef";
 
 export function policyText(name) {
@@ -93,13 +94,14 @@ export async function startGateway({ origin, policy = "demo", bindings = {}, wit
         ],
         compatibilityDate: "2026-04-01",
         kvNamespaces: withStore ? ["KEY_INDEX"] : [],
-        durableObjects: withStore ? { KEY_AUTHORITY: { className: "KeyAuthority", useSQLite: true }, KEY_DIRECTORY: { className: "KeyDirectory", useSQLite: true } } : {},
+        durableObjects: withStore ? { KEY_AUTHORITY: { className: "KeyAuthority", useSQLite: true }, KEY_DIRECTORY: { className: "KeyDirectory", useSQLite: true }, APPROVAL_QUEUE: { className: "ApprovalQueue", useSQLite: true } } : {},
         bindings: {
           KEYGATE_ORIGIN: origin,
           KEYGATE_POLICY: policyText(policy),
           KEYGATE_HASH_SECRET: HASH_SECRET,
           KEYGATE_SIGNING_SECRET: SIGNING_SECRET,
           KEYGATE_ROOT_TOKEN: ROOT_TOKEN,
+          KEYGATE_WEBHOOK_SECRET: WEBHOOK_SECRET,
           KEYGATE_HTTPS_ONLY: "false",
           KEYGATE_ORIGIN_TIMEOUT_MS: "1500",
           ...bindings,

@@ -1,0 +1,388 @@
+//! The approval queue's Durable Object: SQLite rows behind [`QueueCommand`], the call that
+//! reaches it, and the alarm that delivers rejection webhooks. See [`crate::approval`].
+//!
+//! SQL calls are synchronous, and each command reads, decides and writes its row without
+//! an `await` in between, so commands never interleave: of two racing approvals one finds
+//! the approval pending and the other finds it decided.
+
+use super::platform::{self, now_ms};
+use super::proxy::{fetch_within, FetchFailure};
+use crate::approval::{
+    Approval, ApprovalId, ApprovalStatus, Position, QueueCommand, QueueDeclined, QueueReply,
+};
+use crate::problem::GatewayError;
+use crate::webhook::{self, ATTEMPT_TIMEOUT_MS};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use std::cell::Cell;
+use worker::{
+    durable_object, DurableObject, Env, Headers, Method, Request, RequestInit, RequestRedirect,
+    Response, Result, SqlStorage, SqlStorageValue, State,
+};
+
+/// The Durable Object binding; one queue for the deployment.
+const BINDING: &str = "APPROVAL_QUEUE";
+const NAME: &str = "approvals";
+/// Deliveries one alarm run attempts; the rest wait for the next run, right after.
+const DELIVERIES_PER_ALARM: usize = 10;
+
+pub async fn call(
+    env: &Env,
+    command: &QueueCommand,
+) -> std::result::Result<QueueReply, GatewayError> {
+    platform::call_object(env, BINDING, NAME, command).await
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS approvals (
+    id TEXT PRIMARY KEY,
+    workspace TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    next_delivery_at INTEGER,
+    record TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS approvals_by_time ON approvals (created_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS approvals_by_workspace ON approvals (workspace, created_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS approvals_due ON approvals (next_delivery_at);
+";
+
+#[durable_object]
+pub struct ApprovalQueue {
+    state: State,
+    env: Env,
+    ready: Cell<bool>,
+}
+
+impl DurableObject for ApprovalQueue {
+    fn new(state: State, env: Env) -> Self {
+        ApprovalQueue {
+            state,
+            env,
+            ready: Cell::new(false),
+        }
+    }
+
+    async fn fetch(&self, mut req: Request) -> Result<Response> {
+        let command: QueueCommand = match serde_json::from_str(&req.text().await?) {
+            Ok(command) => command,
+            Err(_) => return Response::error("malformed command", 400),
+        };
+        let sql = self.sql()?;
+        let (reply, deliver) = handle(&sql, command)?;
+        if deliver {
+            // The webhook goes out from the alarm, so the reject answer never waits on it.
+            self.state.storage().set_alarm(0).await?;
+        }
+        Response::from_json(&reply)
+    }
+
+    async fn alarm(&self) -> Result<Response> {
+        let sql = self.sql()?;
+        let config = match platform::config(&self.env) {
+            Ok(config) => config,
+            Err(error) => {
+                worker::console_error!("keygate is misconfigured: {error}");
+                return Response::error("misconfigured", 503);
+            }
+        };
+        let due: Vec<IdRow> = sql
+            .exec(
+                "SELECT id FROM approvals WHERE next_delivery_at <= ? ORDER BY next_delivery_at LIMIT ?",
+                vec![integer(now_ms()), integer(DELIVERIES_PER_ALARM as u64)],
+            )?
+            .to_array()?;
+        for IdRow { id } in due {
+            let Some(id) = ApprovalId::parse(&id) else {
+                continue;
+            };
+            let Some((mut approval, body)) = load(&sql, &id)? else {
+                continue;
+            };
+            let (Some(payload), Some(url)) = (
+                webhook::rejection_payload(&approval, &body),
+                approval.delivery_mut().map(|d| d.url.clone()),
+            ) else {
+                continue;
+            };
+            let outcome = deliver(&url, &approval.id, &payload, &config.webhook_secret).await;
+            if let Some(delivery) = approval.delivery_mut() {
+                delivery.after_attempt(outcome, now_ms());
+            }
+            // Only the alarm changes a rejected approval, so nothing moved it meanwhile.
+            save(&sql, &approval, None)?;
+        }
+        let next: Vec<NextRow> = sql
+            .exec(
+                "SELECT min(next_delivery_at) AS next FROM approvals WHERE next_delivery_at IS NOT NULL",
+                None,
+            )?
+            .to_array()?;
+        if let Some(next) = next.first().and_then(|row| row.next) {
+            let wait = (next as i64).saturating_sub(now_ms() as i64).max(0);
+            self.state.storage().set_alarm(wait).await?;
+        }
+        Response::ok("delivered")
+    }
+}
+
+impl ApprovalQueue {
+    fn sql(&self) -> Result<SqlStorage> {
+        let sql = self.state.storage().sql();
+        if !self.ready.get() {
+            sql.exec(SCHEMA, None)?;
+            self.ready.set(true);
+        }
+        Ok(sql)
+    }
+}
+
+/// One command, start to end, without an `await`. The flag asks for a webhook delivery.
+fn handle(sql: &SqlStorage, command: QueueCommand) -> Result<(QueueReply, bool)> {
+    let not_found = QueueReply::Declined {
+        declined: QueueDeclined::NotFound,
+    };
+    Ok(match command {
+        QueueCommand::Submit { approval, body } => {
+            save(sql, &approval, Some(&body))?;
+            (QueueReply::Done, false)
+        }
+        QueueCommand::Get { id, reviewer } => match load(sql, &id)? {
+            Some((approval, body)) if reviewer.may_read(&approval) => (
+                QueueReply::Approval {
+                    approval: Box::new(approval),
+                    body,
+                },
+                false,
+            ),
+            _ => (not_found, false),
+        },
+        QueueCommand::List {
+            workspace,
+            status,
+            limit,
+            after,
+            now_ms,
+        } => (list(sql, workspace, status, limit, after, now_ms)?, false),
+        QueueCommand::Decide {
+            id,
+            reviewer,
+            verdict,
+            now_ms,
+        } => {
+            let Some((mut approval, body)) = load(sql, &id)? else {
+                return Ok((not_found, false));
+            };
+            if !reviewer.may_read(&approval) {
+                return Ok((not_found, false));
+            }
+            let before = approval.state.clone();
+            let outcome = approval.decide(&reviewer, verdict, now_ms);
+            // A failed approval is a change too: it is recorded, then reported.
+            if approval.state != before {
+                save(sql, &approval, None)?;
+            }
+            let deliver = approval.delivery_mut().is_some();
+            match outcome {
+                Ok(()) => (
+                    QueueReply::Approval {
+                        approval: Box::new(approval),
+                        body,
+                    },
+                    deliver,
+                ),
+                Err(declined) => (QueueReply::Declined { declined }, false),
+            }
+        }
+        QueueCommand::Record { id, result } => {
+            let Some((mut approval, body)) = load(sql, &id)? else {
+                return Ok((not_found, false));
+            };
+            if approval.record_result(result) {
+                save(sql, &approval, None)?;
+            }
+            (
+                QueueReply::Approval {
+                    approval: Box::new(approval),
+                    body,
+                },
+                false,
+            )
+        }
+    })
+}
+
+#[derive(serde::Deserialize)]
+struct IdRow {
+    id: String,
+}
+
+#[derive(serde::Deserialize)]
+struct NextRow {
+    next: Option<f64>,
+}
+
+#[derive(serde::Deserialize)]
+struct RecordRow {
+    record: String,
+}
+
+#[derive(serde::Deserialize)]
+struct FullRow {
+    record: String,
+    body: String,
+}
+
+fn load(sql: &SqlStorage, id: &ApprovalId) -> Result<Option<(Approval, Vec<u8>)>> {
+    let rows: Vec<FullRow> = sql
+        .exec(
+            "SELECT record, body FROM approvals WHERE id = ?",
+            vec![id.as_str().into()],
+        )?
+        .to_array()?;
+    let Some(row) = rows.into_iter().next() else {
+        return Ok(None);
+    };
+    let approval: Approval = serde_json::from_str(&row.record)?;
+    let body = STANDARD
+        .decode(row.body)
+        .map_err(|e| worker::Error::RustError(format!("stored body: {e}")))?;
+    Ok(Some((approval, body)))
+}
+
+/// Inserts an approval with its body, or updates its state (`body` `None`).
+fn save(sql: &SqlStorage, approval: &Approval, body: Option<&[u8]>) -> Result<()> {
+    let record = serde_json::to_string(approval)?;
+    let status = approval.state.stored_status().as_str();
+    let next_delivery_at = match approval.state {
+        crate::approval::ApprovalState::Rejected {
+            webhook: Some(ref delivery),
+            ..
+        } => delivery.next_attempt_at.map(integer),
+        _ => None,
+    }
+    .unwrap_or(SqlStorageValue::Null);
+    match body {
+        Some(body) => sql.exec(
+            "INSERT INTO approvals (id, workspace, status, created_at, expires_at, next_delivery_at, record, body)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            vec![
+                approval.id.as_str().into(),
+                approval.workspace.as_str().into(),
+                status.into(),
+                integer(approval.created_at),
+                integer(approval.expires_at),
+                next_delivery_at,
+                record.into(),
+                STANDARD.encode(body).into(),
+            ],
+        )?,
+        None => sql.exec(
+            "UPDATE approvals SET status = ?, next_delivery_at = ?, record = ? WHERE id = ?",
+            vec![
+                status.into(),
+                next_delivery_at,
+                record.into(),
+                approval.id.as_str().into(),
+            ],
+        )?,
+    };
+    Ok(())
+}
+
+fn list(
+    sql: &SqlStorage,
+    workspace: Option<String>,
+    status: Option<ApprovalStatus>,
+    limit: usize,
+    after: Option<Position>,
+    now_ms: u64,
+) -> Result<QueueReply> {
+    let mut query = String::from("SELECT record FROM approvals WHERE 1 = 1");
+    let mut bindings: Vec<SqlStorageValue> = Vec::new();
+    if let Some(workspace) = workspace {
+        query.push_str(" AND workspace = ?");
+        bindings.push(workspace.into());
+    }
+    match status {
+        None => {}
+        // Expiry is computed: a pending row past its time lists as expired.
+        Some(ApprovalStatus::Pending) => {
+            query.push_str(" AND status = 'pending' AND expires_at > ?");
+            bindings.push(integer(now_ms));
+        }
+        Some(ApprovalStatus::Expired) => {
+            query.push_str(" AND status = 'pending' AND expires_at <= ?");
+            bindings.push(integer(now_ms));
+        }
+        Some(other) => {
+            query.push_str(" AND status = ?");
+            bindings.push(other.as_str().into());
+        }
+    }
+    if let Some(after) = after {
+        query.push_str(" AND (created_at < ? OR (created_at = ? AND id < ?))");
+        bindings.push(integer(after.created_at));
+        bindings.push(integer(after.created_at));
+        bindings.push(after.id.as_str().into());
+    }
+    // One row more than asked tells whether there is a next page.
+    query.push_str(" ORDER BY created_at DESC, id DESC LIMIT ?");
+    bindings.push(integer(limit as u64 + 1));
+
+    let rows: Vec<RecordRow> = sql.exec(&query, bindings)?.to_array()?;
+    let has_more = rows.len() > limit;
+    let mut approvals = Vec::with_capacity(rows.len().min(limit));
+    for row in rows.into_iter().take(limit) {
+        approvals.push(serde_json::from_str::<Approval>(&row.record)?);
+    }
+    let next = match has_more {
+        true => approvals.last().map(|last| Position {
+            created_at: last.created_at,
+            id: last.id.clone(),
+        }),
+        false => None,
+    };
+    Ok(QueueReply::Page { approvals, next })
+}
+
+/// One delivery attempt: `Err` says what went wrong, for the operator (never a secret).
+async fn deliver(
+    url: &str,
+    id: &ApprovalId,
+    payload: &[u8],
+    secret: &crate::identity::SigningSecret,
+) -> std::result::Result<(), String> {
+    let timestamp = now_ms() / 1000;
+    let headers = Headers::new();
+    let set = |name: &str, value: &str| headers.set(name, value).map_err(|e| e.to_string());
+    set("Content-Type", "application/json")?;
+    set(webhook::EVENT, webhook::REJECTED_EVENT)?;
+    set(crate::identity::APPROVAL_ID, id.as_str())?;
+    set(crate::identity::TIMESTAMP, &timestamp.to_string())?;
+    set(
+        crate::identity::SIGNATURE,
+        &webhook::sign(secret, timestamp, payload),
+    )?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post)
+        .with_headers(headers)
+        .with_redirect(RequestRedirect::Manual)
+        .with_body(Some(js_sys::Uint8Array::from(payload).into()));
+    let request = Request::new_with_init(url, &init).map_err(|e| e.to_string())?;
+    match fetch_within(request, ATTEMPT_TIMEOUT_MS).await {
+        Ok(response) => webhook::outcome_of_status(response.status_code()),
+        Err(FetchFailure::TimedOut) => Err(format!(
+            "no answer within {} seconds",
+            ATTEMPT_TIMEOUT_MS / 1000
+        )),
+        Err(FetchFailure::Failed(_)) => Err("the receiver could not be reached".into()),
+    }
+}
+
+fn integer(value: u64) -> SqlStorageValue {
+    // Unix milliseconds are far below 2^53, the exact range of a JS number.
+    SqlStorageValue::Integer(i64::try_from(value).unwrap_or(i64::MAX))
+}
