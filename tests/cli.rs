@@ -562,3 +562,282 @@ fn policy_check_works_as_before() {
     let out = keygate(&["policy", "check"], &[]);
     assert_eq!(out.code, 2);
 }
+
+// --- approvals ---------------------------------------------------------------------------
+
+const APR: &str = "apr_3x9QbdVftBjciVLa2q1ye2";
+
+fn approval_object(id: &str, status: &str) -> Value {
+    json!({
+        "id": id, "status": status, "workspace": "acme",
+        "key_id": ID, "key_name": "Claude agent", "environment": "live",
+        "required_scope": "contacts:write", "method": "POST", "path": "/v1/contacts",
+        "query": null, "headers": {"content-type": "application/json"},
+        "body": "{\"name\":\"Ada\"}", "body_encoding": "utf8", "body_bytes": 14,
+        "created_at": "2030-01-01T00:00:00Z", "expires_at": "2030-01-08T00:00:00Z",
+        "decided_at": null, "decided_by": null, "reason": null, "result": null, "webhook": null
+    })
+}
+
+#[test]
+fn approvals_list_sends_the_filters_and_prints_a_table() {
+    let mut item = approval_object(APR, "pending");
+    item.as_object_mut().unwrap().remove("headers");
+    item.as_object_mut().unwrap().remove("body");
+    let server = serve(vec![json_response(
+        200,
+        &json!({"approvals": [item], "next_cursor": "c 2"}),
+    )]);
+    let out = keygate(
+        &[
+            "approvals",
+            "list",
+            "--status",
+            "pending",
+            "--workspace",
+            "acme",
+            "--limit",
+            "10",
+        ],
+        &with_token(&server),
+    );
+    let request = server.next();
+    assert_eq!(
+        request.request_line,
+        "GET /_keygate/v1/approvals?status=pending&workspace=acme&limit=10 HTTP/1.1"
+    );
+    assert_eq!(
+        request.header("authorization"),
+        Some(format!("Bearer {TOKEN}").as_str())
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert!(lines[0].starts_with("ID  "), "{}", out.stdout);
+    assert!(lines[0].contains("STATUS"));
+    assert!(
+        lines[1].starts_with(&format!(
+            "{APR}  pending  POST    /v1/contacts  Claude agent  acme"
+        )),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .ends_with("\nMore approvals: add --cursor c 2 (or use --all).\n"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(out.stderr, "");
+}
+
+#[test]
+fn approvals_list_all_follows_the_cursor() {
+    let second = "apr_0000000000000000000002";
+    let server = serve(vec![
+        json_response(
+            200,
+            &json!({"approvals": [approval_object(APR, "pending")], "next_cursor": "p2"}),
+        ),
+        json_response(
+            200,
+            &json!({"approvals": [approval_object(second, "expired")], "next_cursor": null}),
+        ),
+    ]);
+    let out = keygate(
+        &["--json", "approvals", "list", "--all"],
+        &with_token(&server),
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        server.next().request_line,
+        "GET /_keygate/v1/approvals HTTP/1.1"
+    );
+    assert_eq!(
+        server.next().request_line,
+        "GET /_keygate/v1/approvals?cursor=p2 HTTP/1.1"
+    );
+    assert_eq!(
+        serde_json::from_str::<Value>(&out.stdout).unwrap(),
+        json!({"approvals": [approval_object(APR, "pending"), approval_object(second, "expired")]})
+    );
+}
+
+#[test]
+fn approvals_show_prints_the_stored_request() {
+    let mut body = approval_object(APR, "rejected");
+    body["query"] = json!("dry=1");
+    body["body"] = json!("AAEC");
+    body["body_encoding"] = json!("base64");
+    body["body_bytes"] = json!(3);
+    body["reason"] = json!("not on a Friday");
+    body["decided_by"] = json!({"type": "root"});
+    body["webhook"] = json!({"status": "failed", "attempts": 3, "last_attempt_at": "2030-01-02T00:00:00Z",
+                             "last_error": "timed out", "delivered_at": null});
+    let server = serve(vec![json_response(200, &body)]);
+    let out = keygate(&["approvals", "show", APR], &with_token(&server));
+    assert_eq!(
+        server.next().request_line,
+        format!("GET /_keygate/v1/approvals/{APR} HTTP/1.1")
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    for expected in [
+        format!("id:             {APR}\nstatus:         rejected\n"),
+        format!("key:            Claude agent ({ID})\n"),
+        "request:        POST /v1/contacts?dry=1\n".to_string(),
+        "decided_by:     root (the admin token)\n".to_string(),
+        "reason:         not on a Friday\n".to_string(),
+        "webhook:        failed, 3 attempts, last attempt at 2030-01-02T00:00:00Z, last error: timed out\n".to_string(),
+        "headers:\n  content-type: application/json\n".to_string(),
+        "body (3 bytes, base64-encoded: not UTF-8 text):\n  AAEC\n".to_string(),
+    ] {
+        assert!(out.stdout.contains(&expected), "missing {expected:?} in\n{}", out.stdout);
+    }
+}
+
+#[test]
+fn approvals_show_refuses_a_bad_id_without_a_request() {
+    let server = serve(vec![json_response(200, &json!({}))]);
+    let out = keygate(&["approvals", "show", ID], &with_token(&server));
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.starts_with(
+            "keygate: ID must be `apr_` followed by 22 letters or digits, as `keygate approvals list` shows it\nusage: keygate approvals show ID\n"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(server.nothing_received());
+}
+
+#[test]
+fn approve_posts_an_empty_object_and_prints_the_origins_status() {
+    let mut body = approval_object(APR, "approved");
+    body["decided_at"] = json!("2030-01-01T01:00:00Z");
+    body["decided_by"] = json!({"type": "root"});
+    body["result"] = json!({"origin_status": 201, "body": "{\"id\":\"c_1\"}", "body_encoding": "utf8", "body_truncated": false});
+    let server = serve(vec![json_response(200, &body)]);
+    let out = keygate(&["approvals", "approve", APR], &with_token(&server));
+    let request = server.next();
+    assert_eq!(
+        request.request_line,
+        format!("POST /_keygate/v1/approvals/{APR}/approve HTTP/1.1")
+    );
+    assert_eq!(request.header("content-type"), Some("application/json"));
+    assert_eq!(
+        serde_json::from_str::<Value>(&request.body).unwrap(),
+        json!({})
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.starts_with(&format!(
+            "Approved {APR}: the request was sent and the origin answered 201.\n\n"
+        )),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("origin's body (UTF-8 text):\n  {\"id\":\"c_1\"}\n"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn approve_409_is_a_refusal_with_the_current_status() {
+    let problem = json!({
+        "type": "urn:keygate:problem:approval_decided", "title": "Conflict", "status": "expired",
+        "code": "approval_decided", "detail": "the approval is not pending", "request_id": "req_9"
+    });
+    let server = serve(vec![json_response(409, &problem)]);
+    let out = keygate(&["approvals", "approve", APR], &with_token(&server));
+    server.next();
+    assert_eq!(out.code, 1);
+    assert_eq!(out.stdout, "");
+    assert!(
+        out.stderr.starts_with(
+            "keygate: the gateway refused (409 approval_decided): the approval is not pending\n  current status: expired\n"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.ends_with("  request_id: req_9\n"),
+        "{}",
+        out.stderr
+    );
+
+    let problem = json!({
+        "status": "failed", "code": "submitter_not_allowed",
+        "detail": "the key that made the request may no longer make it", "reason": "key_expired"
+    });
+    let server = serve(vec![json_response(409, &problem)]);
+    let out = keygate(
+        &["--json", "approvals", "approve", APR],
+        &with_token(&server),
+    );
+    server.next();
+    assert_eq!(out.code, 1);
+    assert_eq!(serde_json::from_str::<Value>(&out.stdout).unwrap(), problem);
+    assert!(
+        out.stderr
+            .contains("\n  current status: failed\n  reason: key_expired\n"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn reject_sends_the_reason_and_prints_the_outcome() {
+    let mut body = approval_object(APR, "rejected");
+    body["reason"] = json!("not on a Friday");
+    body["webhook"] = json!({"status": "pending", "attempts": 0, "last_attempt_at": null, "last_error": null, "delivered_at": null});
+    let server = serve(vec![json_response(200, &body)]);
+    let out = keygate(
+        &["approvals", "reject", APR, "--reason", " not on a Friday "],
+        &with_token(&server),
+    );
+    let request = server.next();
+    assert_eq!(
+        request.request_line,
+        format!("POST /_keygate/v1/approvals/{APR}/reject HTTP/1.1")
+    );
+    assert_eq!(
+        serde_json::from_str::<Value>(&request.body).unwrap(),
+        json!({"reason": "not on a Friday"})
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.starts_with(&format!(
+            "Rejected {APR}. The key's rejection webhook is told shortly.\n\n"
+        )),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("reason:         not on a Friday\n"));
+}
+
+#[test]
+fn reject_without_a_reason_exits_2_without_a_request() {
+    for extra in [&[][..], &["--reason", "   "][..], &["--reason="][..]] {
+        let server = serve(vec![json_response(200, &json!({}))]);
+        let mut args = vec!["approvals", "reject", APR];
+        args.extend_from_slice(extra);
+        let out = keygate(&args, &with_token(&server));
+        assert_eq!(out.code, 2, "{args:?}");
+        assert_eq!(out.stdout, "");
+        let message = if extra.is_empty() {
+            "keygate: --reason is required: say why, for the key's owner\n"
+        } else {
+            "keygate: --reason: must not be empty or only spaces\n"
+        };
+        assert!(
+            out.stderr.starts_with(&format!(
+                "{message}usage: keygate approvals reject ID --reason TEXT\n"
+            )),
+            "{args:?}: {}",
+            out.stderr
+        );
+        assert!(server.nothing_received(), "{args:?}");
+    }
+}

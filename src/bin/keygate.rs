@@ -1,6 +1,7 @@
 //! The keygate command-line tool: `keygate policy check <file>` validates a policy file with
-//! exactly the rules the Worker applies, and `keygate keys …` / `keygate policy show` operate
-//! a gateway through its admin API. The logic lives in `keygate::cli`; run `keygate --help`.
+//! exactly the rules the Worker applies, and `keygate keys …`, `keygate approvals …` and
+//! `keygate policy show` operate a gateway through its admin API. The logic lives in
+//! `keygate::cli`; run `keygate --help`.
 
 use std::ffi::OsString;
 use std::process::ExitCode;

@@ -66,25 +66,37 @@ fn excerpt(body: &str) -> String {
     format!(": {cut}")
 }
 
-/// One page of `GET /keys`: the key objects and the cursor of the next page.
+/// One page of a list (`GET /keys`, `GET /approvals`): the objects and the cursor of the
+/// next page.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Page {
-    pub keys: Vec<Value>,
+    pub items: Vec<Value>,
     pub next_cursor: Option<String>,
 }
 
-pub fn page(body: &Value) -> Result<Page, String> {
-    let keys = body
-        .get("keys")
+/// Reads a page whose objects are in the field `list` (`keys`, `approvals`).
+pub fn page(body: &Value, list: &str) -> Result<Page, String> {
+    let items = body
+        .get(list)
         .and_then(Value::as_array)
-        .ok_or("answered without a `keys` list")?
+        .ok_or_else(|| missing_list(list))?
         .clone();
     let next_cursor = match body.get("next_cursor") {
         None | Some(Value::Null) => None,
         Some(Value::String(cursor)) if !cursor.is_empty() => Some(cursor.clone()),
         Some(_) => return Err("answered with a `next_cursor` that is not a string".into()),
     };
-    Ok(Page { keys, next_cursor })
+    Ok(Page { items, next_cursor })
+}
+
+/// What is said when a page lacks its list: `answered without a \`keys\` list`.
+pub fn missing_list(list: &str) -> String {
+    let article = if list.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!("answered without {article} `{list}` list")
 }
 
 #[cfg(test)]
@@ -163,12 +175,26 @@ mod tests {
 
     #[test]
     fn pages_read_keys_and_cursor() {
-        let p = page(&json!({"keys": [{"id": "a"}], "next_cursor": "c2"})).unwrap();
-        assert_eq!(p.keys.len(), 1);
+        let p = page(&json!({"keys": [{"id": "a"}], "next_cursor": "c2"}), "keys").unwrap();
+        assert_eq!(p.items.len(), 1);
         assert_eq!(p.next_cursor.as_deref(), Some("c2"));
-        let last = page(&json!({"keys": [], "next_cursor": null})).unwrap();
+        let last = page(&json!({"keys": [], "next_cursor": null}), "keys").unwrap();
         assert_eq!(last.next_cursor, None);
-        assert!(page(&json!({"items": []})).is_err());
-        assert!(page(&json!({"keys": [], "next_cursor": 3})).is_err());
+        assert!(page(&json!({"items": []}), "keys").is_err());
+        assert!(page(&json!({"keys": [], "next_cursor": 3}), "keys").is_err());
+    }
+
+    #[test]
+    fn pages_read_the_list_they_are_asked_for() {
+        let body = json!({"approvals": [{"id": "a"}, {"id": "b"}], "next_cursor": null});
+        assert_eq!(page(&body, "approvals").unwrap().items.len(), 2);
+        assert_eq!(
+            page(&body, "keys").unwrap_err(),
+            "answered without a `keys` list"
+        );
+        assert_eq!(
+            page(&json!({"keys": []}), "approvals").unwrap_err(),
+            "answered without an `approvals` list"
+        );
     }
 }

@@ -2,10 +2,12 @@
 //! exactly what is wrong, before any request is made.
 //!
 //! Everything the gateway would refuse for its *syntax* is caught here (numbers, RFC 3339
-//! times, JSON metadata, key ids, enumerations, conflicting flags). What depends on the
+//! times, JSON metadata, key and approval ids, enumerations, conflicting flags, an empty
+//! rejection reason). What depends on the
 //! deployment (which scopes exist, whether a webhook URL is acceptable, whether a time is in
 //! the future by the gateway's clock) is left to the gateway, which answers with field errors.
 
+use crate::approval::ApprovalId;
 use crate::authority::Status;
 use crate::key::{Environment, KeyId};
 use crate::timestamp::parse_rfc3339;
@@ -19,6 +21,8 @@ pub const TOKEN_VAR: &str = "KEYGATE_TOKEN";
 /// Bounds the admin API states; checked here so a typo never costs a round trip.
 pub const MAX_PAGE_SIZE: u64 = 100;
 pub const MAX_GRACE_SECONDS: u64 = 2_592_000;
+/// A rejection reason's length, in characters, after trimming.
+pub const MAX_REASON_CHARS: usize = 1000;
 
 pub const USAGE: &str = "\
 keygate — operate a keygate gateway through its admin API
@@ -38,18 +42,26 @@ commands:
   keys activate ID
   keys rotate ID [--grace SECONDS]
   keys delete ID
+  approvals list [--status pending|approved|rejected|expired|failed] [--workspace W]
+                 [--limit 1-100] [--cursor C] [--all]
+  approvals show ID
+  approvals approve ID
+  approvals reject ID --reason TEXT
   policy show
   policy check FILE
 
 options (anywhere on the line):
   --endpoint URL   the gateway's base URL (default: $KEYGATE_ENDPOINT, else http://127.0.0.1:8787)
-  --token TOKEN    the root token or a key with api_keys grants (default: $KEYGATE_TOKEN;
-                   prefer the variable: other users of the machine can see command lines)
+  --token TOKEN    the root token or a key with api_keys or approvals grants (default:
+                   $KEYGATE_TOKEN; prefer the variable: other users of the machine can see
+                   command lines)
   --json           print the gateway's JSON answer as it is, for scripts
   -h, --help       this text
 
 `keys edit --scope` replaces the whole scope list; `--default-limits` returns the key to the
-policy's limits. `keys list --all` follows the pages to the end.
+policy's limits. `keys list --all` and `approvals list --all` follow the pages to the end.
+`approvals approve` sends the stored request to the origin, once; `approvals reject` needs a
+reason (at most 1000 characters), which the key's rejection webhook is told.
 
 exit status: 0 done, 1 the gateway refused (the reason is printed), 2 usage error,
              3 the gateway could not be reached or did not answer with JSON";
@@ -116,6 +128,7 @@ pub enum Command {
     PolicyCheck { path: String },
     PolicyShow,
     Keys(KeysCommand),
+    Approvals(ApprovalsCommand),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -131,6 +144,57 @@ pub enum KeysCommand {
         grace_seconds: Option<u64>,
     },
     Delete(KeyId),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ApprovalsCommand {
+    List(ApprovalListArgs),
+    Show(ApprovalId),
+    Approve(ApprovalId),
+    /// The reason is trimmed and known not to be empty.
+    Reject {
+        id: ApprovalId,
+        reason: String,
+    },
+}
+
+/// Where an approval is in its life, as `approvals list --status` filters it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ApprovalStatus {
+    Pending,
+    Approved,
+    Rejected,
+    Expired,
+    Failed,
+}
+
+impl ApprovalStatus {
+    pub const ALL: [ApprovalStatus; 5] = [
+        ApprovalStatus::Pending,
+        ApprovalStatus::Approved,
+        ApprovalStatus::Rejected,
+        ApprovalStatus::Expired,
+        ApprovalStatus::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApprovalStatus::Pending => "pending",
+            ApprovalStatus::Approved => "approved",
+            ApprovalStatus::Rejected => "rejected",
+            ApprovalStatus::Expired => "expired",
+            ApprovalStatus::Failed => "failed",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ApprovalListArgs {
+    pub status: Option<ApprovalStatus>,
+    pub workspace: Option<String>,
+    pub limit: Option<u64>,
+    pub cursor: Option<String>,
+    pub all: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -194,10 +258,15 @@ const REVOKE_USAGE: &str = "usage: keygate keys revoke ID";
 const ACTIVATE_USAGE: &str = "usage: keygate keys activate ID";
 const ROTATE_USAGE: &str = "usage: keygate keys rotate ID [--grace SECONDS]";
 const DELETE_USAGE: &str = "usage: keygate keys delete ID";
+const APPROVALS_USAGE: &str = "usage: keygate approvals <list|show|approve|reject> ...";
+const APPROVALS_LIST_USAGE: &str = "usage: keygate approvals list [--status pending|approved|rejected|expired|failed] [--workspace W] [--limit 1-100] [--cursor C] [--all]";
+const APPROVALS_SHOW_USAGE: &str = "usage: keygate approvals show ID";
+const APPROVE_USAGE: &str = "usage: keygate approvals approve ID";
+const REJECT_USAGE: &str = "usage: keygate approvals reject ID --reason TEXT";
 const POLICY_SHOW_USAGE: &str = "usage: keygate policy show";
 const POLICY_CHECK_USAGE: &str = "usage: keygate policy check FILE";
 const TOP_USAGE: &str =
-    "usage: keygate [--endpoint URL] [--token TOKEN] [--json] <keys ...|policy ...>";
+    "usage: keygate [--endpoint URL] [--token TOKEN] [--json] <keys ...|approvals ...|policy ...>";
 
 // --- option specs ------------------------------------------------------------------------
 
@@ -274,6 +343,16 @@ const EDIT_OPTS: &[Opt] = &[
 
 const ROTATE_OPTS: &[Opt] = &[valued("--grace", "SECONDS")];
 
+const APPROVALS_LIST_OPTS: &[Opt] = &[
+    valued("--status", "pending|approved|rejected|expired|failed"),
+    valued("--workspace", "W"),
+    valued("--limit", "N"),
+    valued("--cursor", "C"),
+    flag("--all"),
+];
+
+const REJECT_OPTS: &[Opt] = &[valued("--reason", "TEXT")];
+
 /// The words of a command line after the options were taken out: positionals in order, and
 /// each option with its value (`None` for flags), in order.
 struct Matches {
@@ -341,6 +420,17 @@ impl Matches {
             [] => Err(self.error("missing the key ID")),
             [id] => KeyId::parse(id).ok_or_else(|| {
                 self.error("ID must be `key_` followed by 22 letters or digits, as `keygate keys list` shows it")
+            }),
+            [_, extra, ..] => Err(self.error(format!("unexpected argument `{extra}`"))),
+        }
+    }
+
+    /// Exactly one positional: the approval id.
+    fn approval_id(&self) -> Result<ApprovalId, UsageError> {
+        match self.positionals.as_slice() {
+            [] => Err(self.error("missing the approval ID")),
+            [id] => ApprovalId::parse(id).ok_or_else(|| {
+                self.error("ID must be `apr_` followed by 22 letters or digits, as `keygate approvals list` shows it")
             }),
             [_, extra, ..] => Err(self.error(format!("unexpected argument `{extra}`"))),
         }
@@ -496,6 +586,15 @@ fn parse_command(args: &[String], globals: &mut Globals) -> Result<Invocation, U
             [] => return Err(UsageError::new("missing a keys command", KEYS_USAGE)),
             [sub, tail @ ..] => (("keys", sub.as_str()), tail),
         },
+        [group, tail @ ..] if group == "approvals" => match tail {
+            [] => {
+                return Err(UsageError::new(
+                    "missing an approvals command",
+                    APPROVALS_USAGE,
+                ))
+            }
+            [sub, tail @ ..] => (("approvals", sub.as_str()), tail),
+        },
         [group, tail @ ..] if group == "policy" => match tail {
             [] => return Err(UsageError::new("missing a policy command", POLICY_USAGE)),
             [sub, tail @ ..] => (("policy", sub.as_str()), tail),
@@ -544,6 +643,28 @@ fn parse_command(args: &[String], globals: &mut Globals) -> Result<Invocation, U
             return Err(UsageError::new(
                 format!("unknown keys command `{other}`"),
                 KEYS_USAGE,
+            ))
+        }
+        ("approvals", "list") => Command::Approvals(ApprovalsCommand::List(approvals_list(
+            &match_words(tail, APPROVALS_LIST_OPTS, APPROVALS_LIST_USAGE, globals)?,
+        )?)),
+        ("approvals", "show") => Command::Approvals(ApprovalsCommand::Show(
+            match_words(tail, &[], APPROVALS_SHOW_USAGE, globals)?.approval_id()?,
+        )),
+        ("approvals", "approve") => Command::Approvals(ApprovalsCommand::Approve(
+            match_words(tail, &[], APPROVE_USAGE, globals)?.approval_id()?,
+        )),
+        ("approvals", "reject") => {
+            let m = match_words(tail, REJECT_OPTS, REJECT_USAGE, globals)?;
+            Command::Approvals(ApprovalsCommand::Reject {
+                id: m.approval_id()?,
+                reason: reason(&m)?,
+            })
+        }
+        ("approvals", other) => {
+            return Err(UsageError::new(
+                format!("unknown approvals command `{other}`"),
+                APPROVALS_USAGE,
             ))
         }
         ("policy", "show") => {
@@ -622,6 +743,48 @@ fn list(m: &Matches) -> Result<ListArgs, UsageError> {
         cursor: m.value("--cursor").map(str::to_string),
         all: m.flag("--all"),
     })
+}
+
+fn approvals_list(m: &Matches) -> Result<ApprovalListArgs, UsageError> {
+    m.no_positionals()?;
+    let status = m
+        .value("--status")
+        .map(|s| {
+            ApprovalStatus::ALL
+                .into_iter()
+                .find(|status| status.as_str() == s)
+                .ok_or_else(|| {
+                    m.error(format!(
+                        "--status: `{s}` is not one of pending, approved, rejected, expired, failed"
+                    ))
+                })
+        })
+        .transpose()?;
+    Ok(ApprovalListArgs {
+        status,
+        workspace: m.value("--workspace").map(str::to_string),
+        limit: m.number("--limit", 1, Some(MAX_PAGE_SIZE))?,
+        cursor: m.value("--cursor").map(str::to_string),
+        all: m.flag("--all"),
+    })
+}
+
+/// `--reason`, trimmed: the gateway refuses an empty one and one over 1000 characters.
+fn reason(m: &Matches) -> Result<String, UsageError> {
+    let reason = m
+        .value("--reason")
+        .ok_or_else(|| m.error("--reason is required: say why, for the key's owner"))?
+        .trim();
+    if reason.is_empty() {
+        return Err(m.error("--reason: must not be empty or only spaces"));
+    }
+    let chars = reason.chars().count();
+    if chars > MAX_REASON_CHARS {
+        return Err(m.error(format!(
+            "--reason: {chars} characters is too long; use at most {MAX_REASON_CHARS}"
+        )));
+    }
+    Ok(reason.to_string())
 }
 
 fn edit(m: &Matches) -> Result<EditArgs, UsageError> {

@@ -1,6 +1,6 @@
-//! The operator's command line: `keygate keys …` and `keygate policy …` against a gateway's
-//! admin API, and `keygate policy check` on a policy file. Native only; the Worker never
-//! links it.
+//! The operator's command line: `keygate keys …`, `keygate approvals …` and
+//! `keygate policy show` against a gateway's admin API, and `keygate policy check` on a
+//! policy file. Native only; the Worker never links it.
 //!
 //! ```no_run
 //! let args: Vec<String> = ["keys", "list", "--status", "active"].map(String::from).to_vec();
@@ -16,12 +16,13 @@
 //! (text for people, or the JSON as it came with `--json`). Everything but `send` is pure
 //! and tested natively; `tests/cli.rs` runs the binary against a local HTTP server.
 //!
-//! Arguments are parsed by hand rather than with `clap`: the grammar is eight small commands
-//! with a dozen options, every usage error must exit 2 with a message precise enough to act
-//! on (`--per-minute: \`ten\` is not a whole number of at least 1`), and values are checked
-//! with this crate's own rules (key ids, RFC 3339 times). That costs ~700 lines in [`args`]
-//! (much of it help text and option tables), tested error by error, instead of clap's
-//! builder and proc-macro crates. HTTP is `ureq` (blocking, small, rustls with webpki roots
+//! Arguments are parsed by hand rather than with `clap`: the grammar is fourteen small
+//! commands (eight for keys, four for approvals, two for the policy) with a score of options,
+//! every usage error must exit 2 with a message precise enough to act on
+//! (`--per-minute: \`ten\` is not a whole number of at least 1`), and values are checked with
+//! this crate's own rules (key and approval ids, RFC 3339 times). That costs ~850 lines in
+//! [`args`] (much of it help text and option tables), tested error by error, instead of
+//! clap's builder and proc-macro crates. HTTP is `ureq` (blocking, small, rustls with webpki roots
 //! for `https://` endpoints).
 
 pub mod answer;
@@ -34,7 +35,9 @@ use crate::admin::ADMIN_PREFIX;
 use crate::config::Origin;
 use crate::policy::Policy;
 use answer::{Answer, Reply};
-use args::{Command, Globals, KeysCommand, ListArgs, Token, UsageError};
+use args::{
+    ApprovalListArgs, ApprovalsCommand, Command, Globals, KeysCommand, ListArgs, Token, UsageError,
+};
 use output::Secret;
 use request::ApiRequest;
 use serde_json::Value;
@@ -123,7 +126,7 @@ pub fn connection(
     .filter(|t| !t.is_empty())
     .ok_or_else(|| UsageError {
         message: format!(
-            "no admin token: set {} (or pass --token) to the root token or a key with api_keys grants",
+            "no admin token: set {} (or pass --token) to the root token or a key with api_keys or approvals grants",
             args::TOKEN_VAR
         ),
         usage,
@@ -242,6 +245,7 @@ pub fn execute(
     };
     let keys = match command {
         Command::Keys(keys) => keys,
+        Command::Approvals(approvals) => return approvals_command(approvals, json, &mut session),
         Command::PolicyShow => {
             return match session.call(&request::policy_request()) {
                 Ok((reply, Some(policy))) => {
@@ -260,7 +264,8 @@ pub fn execute(
     };
     if let KeysCommand::List(list) = keys {
         if list.all {
-            return list_all(list, json, &mut session);
+            let pages = Pages::Keys(list);
+            return list_all(&pages, list.cursor.as_deref(), json, &mut session);
         }
     }
     let (reply, body) = match session.call(&request::keys_request(keys)) {
@@ -276,9 +281,9 @@ pub fn execute(
     }
     let text = match (keys, &body) {
         (KeysCommand::Delete(id), _) => format!("Deleted key {id}.\n"),
-        (KeysCommand::List(_), Some(body)) => match answer::page(body) {
+        (KeysCommand::List(_), Some(body)) => match answer::page(body, "keys") {
             Ok(page) => {
-                let mut text = output::keys_table(&page.keys);
+                let mut text = output::keys_table(&page.items);
                 if let Some(cursor) = page.next_cursor {
                     text.push_str(&format!(
                         "\nMore keys: add --cursor {} (or use --all).\n",
@@ -302,6 +307,44 @@ pub fn execute(
         }
         (KeysCommand::Show(_), Some(body)) => output::key_details(body),
         (_, None) => return session.unexpected("answered with an empty body"),
+    };
+    session.finish(&text)
+}
+
+/// An approvals command from request to printed result.
+fn approvals_command(command: &ApprovalsCommand, json: bool, session: &mut Session<'_>) -> Exit {
+    if let ApprovalsCommand::List(list) = command {
+        if list.all {
+            let pages = Pages::Approvals(list);
+            return list_all(&pages, list.cursor.as_deref(), json, session);
+        }
+    }
+    let (reply, body) = match session.call(&request::approvals_request(command)) {
+        Ok((reply, Some(body))) => (reply, body),
+        Ok((_, None)) => return session.unexpected("answered with an empty body"),
+        Err(exit) => return exit,
+    };
+    if json {
+        return session.finish(&(output::pretty_json(&reply.body) + "\n"));
+    }
+    let text = match command {
+        ApprovalsCommand::List(_) => match answer::page(&body, "approvals") {
+            Ok(page) => {
+                let mut text = output::approvals_table(&page.items);
+                if let Some(cursor) = page.next_cursor {
+                    text.push_str(&format!(
+                        "\nMore approvals: add --cursor {} (or use --all).\n",
+                        output::clean(&cursor)
+                    ));
+                }
+                text
+            }
+            Err(message) => return session.unexpected(&message),
+        },
+        ApprovalsCommand::Show(_) => output::approval_details(&body),
+        ApprovalsCommand::Approve(_) | ApprovalsCommand::Reject { .. } => {
+            output::approval_decision(&body)
+        }
     };
     session.finish(&text)
 }
@@ -377,34 +420,66 @@ impl Session<'_> {
     }
 }
 
-/// `keys list --all`: follows `next_cursor` to the end. With `--json` the key objects are
-/// passed through as they came, in one `{"keys": [...]}`.
-fn list_all(list: &ListArgs, json: bool, session: &mut Session<'_>) -> Exit {
-    let mut cursor = list.cursor.clone();
+/// A list that `--all` follows to its end: which pages to ask for, and how to show them.
+enum Pages<'a> {
+    Keys(&'a ListArgs),
+    Approvals(&'a ApprovalListArgs),
+}
+
+impl Pages<'_> {
+    /// The field of each page that holds the objects.
+    fn field(&self) -> &'static str {
+        match self {
+            Pages::Keys(_) => "keys",
+            Pages::Approvals(_) => "approvals",
+        }
+    }
+
+    fn request(&self, cursor: Option<&str>) -> ApiRequest {
+        match self {
+            Pages::Keys(args) => request::list_page(args, cursor),
+            Pages::Approvals(args) => request::approvals_page(args, cursor),
+        }
+    }
+
+    fn table(&self, items: &[Value]) -> String {
+        match self {
+            Pages::Keys(_) => output::keys_table(items),
+            Pages::Approvals(_) => output::approvals_table(items),
+        }
+    }
+}
+
+/// `keys list --all` and `approvals list --all`: follows `next_cursor` to the end. With
+/// `--json` the objects are passed through as they came, in one `{"keys": [...]}` (or
+/// `{"approvals": [...]}`).
+fn list_all(pages: &Pages<'_>, start: Option<&str>, json: bool, session: &mut Session<'_>) -> Exit {
+    let field = pages.field();
+    let mut cursor = start.map(str::to_string);
     let mut seen: HashSet<String> = cursor.iter().cloned().collect();
-    let mut keys: Vec<Value> = Vec::new();
-    let mut raw_keys: Vec<String> = Vec::new();
+    let mut items: Vec<Value> = Vec::new();
+    let mut raw_items: Vec<String> = Vec::new();
     loop {
-        let (reply, body) = match session.call(&request::list_page(list, cursor.as_deref())) {
+        let (reply, body) = match session.call(&pages.request(cursor.as_deref())) {
             Ok(answer) => answer,
             Err(exit) => return exit,
         };
-        let page = match body.as_ref().map(answer::page) {
+        let page = match body.as_ref().map(|body| answer::page(body, field)) {
             Some(Ok(page)) => page,
             Some(Err(message)) => return session.unexpected(&message),
             None => return session.unexpected("answered with an empty body"),
         };
         if json {
-            match raw_page_keys(&reply.body) {
-                Ok(raw) => raw_keys.extend(raw),
+            match raw_page_items(&reply.body, field) {
+                Ok(raw) => raw_items.extend(raw),
                 Err(message) => return session.unexpected(&message),
             }
         } else {
-            keys.extend(page.keys);
+            items.extend(page.items);
         }
         match page.next_cursor {
             None => break,
-            // A cursor seen before would loop forever; the contract says every key once.
+            // A cursor seen before would loop forever; the contract says every object once.
             Some(next) if !seen.insert(next.clone()) => {
                 return session.unexpected("answered with a next_cursor it had already given");
             }
@@ -412,23 +487,22 @@ fn list_all(list: &ListArgs, json: bool, session: &mut Session<'_>) -> Exit {
         }
     }
     let text = if json {
-        output::pretty_json(&format!("{{\"keys\":[{}]}}", raw_keys.join(","))) + "\n"
+        output::pretty_json(&format!("{{\"{field}\":[{}]}}", raw_items.join(","))) + "\n"
     } else {
-        output::keys_table(&keys)
+        pages.table(&items)
     };
     session.finish(&text)
 }
 
-/// The key objects of a page as the gateway wrote them, field order and all.
-fn raw_page_keys(body: &str) -> Result<Vec<String>, String> {
-    #[derive(serde::Deserialize)]
-    struct RawPage<'a> {
-        #[serde(borrow)]
-        keys: Vec<&'a serde_json::value::RawValue>,
-    }
-    let page: RawPage<'_> =
-        serde_json::from_str(body).map_err(|_| "answered without a `keys` list".to_string())?;
-    Ok(page.keys.iter().map(|raw| raw.get().to_string()).collect())
+/// The objects of a page's `field` list as the gateway wrote them, field order and all.
+fn raw_page_items(body: &str, field: &str) -> Result<Vec<String>, String> {
+    use serde_json::value::RawValue;
+    let missing = || answer::missing_list(field);
+    let page: std::collections::HashMap<String, &RawValue> =
+        serde_json::from_str(body).map_err(|_| missing())?;
+    let list = page.get(field).ok_or_else(missing)?;
+    let items: Vec<&RawValue> = serde_json::from_str(list.get()).map_err(|_| missing())?;
+    Ok(items.iter().map(|raw| raw.get().to_string()).collect())
 }
 
 #[cfg(test)]

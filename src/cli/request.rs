@@ -1,7 +1,9 @@
 //! Each command becomes one admin API request: method, path under `/_keygate/v1`, query and
 //! JSON body. Pure functions, so every request the CLI can send is checked by unit tests.
 
-use super::args::{Change, EditArgs, KeysCommand, ListArgs, NewKeyArgs};
+use super::args::{
+    ApprovalListArgs, ApprovalsCommand, Change, EditArgs, KeysCommand, ListArgs, NewKeyArgs,
+};
 use crate::admin::ADMIN_PREFIX;
 use serde_json::{json, Map, Value};
 
@@ -108,14 +110,58 @@ pub fn policy_request() -> ApiRequest {
 
 /// One page of `keys list`, starting at `cursor` (the first page without one).
 pub fn list_page(args: &ListArgs, cursor: Option<&str>) -> ApiRequest {
-    let mut request = ApiRequest::new(Method::Get, "/keys".into());
-    if let Some(status) = args.status {
-        request.query.push(("status", status.as_str().into()));
+    page_request(
+        "/keys",
+        args.status.map(|s| s.as_str()),
+        args.workspace.as_deref(),
+        args.limit,
+        cursor,
+    )
+}
+
+/// The request for one approvals command. `approvals list` gives its first page;
+/// [`approvals_page`] gives the others.
+pub fn approvals_request(command: &ApprovalsCommand) -> ApiRequest {
+    match command {
+        ApprovalsCommand::List(args) => approvals_page(args, args.cursor.as_deref()),
+        ApprovalsCommand::Show(id) => ApiRequest::new(Method::Get, format!("/approvals/{id}")),
+        ApprovalsCommand::Approve(id) => {
+            ApiRequest::new(Method::Post, format!("/approvals/{id}/approve")).with_body(json!({}))
+        }
+        ApprovalsCommand::Reject { id, reason } => {
+            ApiRequest::new(Method::Post, format!("/approvals/{id}/reject"))
+                .with_body(json!({ "reason": reason }))
+        }
     }
-    if let Some(workspace) = &args.workspace {
-        request.query.push(("workspace", workspace.clone()));
+}
+
+/// One page of `approvals list`, starting at `cursor` (the first page without one).
+pub fn approvals_page(args: &ApprovalListArgs, cursor: Option<&str>) -> ApiRequest {
+    page_request(
+        "/approvals",
+        args.status.map(|s| s.as_str()),
+        args.workspace.as_deref(),
+        args.limit,
+        cursor,
+    )
+}
+
+/// A list request: the same four parameters, in the same order, for keys and approvals.
+fn page_request(
+    path: &str,
+    status: Option<&str>,
+    workspace: Option<&str>,
+    limit: Option<u64>,
+    cursor: Option<&str>,
+) -> ApiRequest {
+    let mut request = ApiRequest::new(Method::Get, path.into());
+    if let Some(status) = status {
+        request.query.push(("status", status.into()));
     }
-    if let Some(limit) = args.limit {
+    if let Some(workspace) = workspace {
+        request.query.push(("workspace", workspace.into()));
+    }
+    if let Some(limit) = limit {
         request.query.push(("limit", limit.to_string()));
     }
     if let Some(cursor) = cursor {

@@ -1,7 +1,8 @@
 //! The CLI's pipeline with a fake transport: what is sent, what is printed, how it exits.
 
 use super::*;
-use crate::cli::args::{EditArgs, NewKeyArgs};
+use crate::approval::ApprovalId;
+use crate::cli::args::{ApprovalStatus, EditArgs, NewKeyArgs};
 use crate::key::KeyId;
 use serde_json::json;
 use std::collections::{HashMap, VecDeque};
@@ -198,7 +199,7 @@ fn the_token_comes_from_the_flag_then_the_variable_and_is_required() {
         "tok"
     );
 
-    let missing = "no admin token: set KEYGATE_TOKEN (or pass --token) to the root token or a key with api_keys grants";
+    let missing = "no admin token: set KEYGATE_TOKEN (or pass --token) to the root token or a key with api_keys or approvals grants";
     assert_eq!(
         connection(&globals(None, None), &env_of(&[]))
             .unwrap_err()
@@ -301,6 +302,10 @@ fn help_prints_every_command() {
         "keys delete",
         "policy show",
         "policy check",
+        "approvals list [--status pending|approved|rejected|expired|failed]",
+        "approvals show ID",
+        "approvals approve ID",
+        "approvals reject ID --reason TEXT",
     ] {
         assert!(out.contains(command), "{command}");
     }
@@ -716,5 +721,853 @@ fn json_problem_also_goes_to_stdout() {
     assert_eq!(
         serde_json::from_str::<Value>(&run.out).unwrap(),
         json!({"status": 404, "code": "not_found", "detail": "no such resource"})
+    );
+}
+
+// --- approvals -------------------------------------------------------------------------
+
+const APR: &str = "apr_3x9QbdVftBjciVLa2q1ye2";
+const APR2: &str = "apr_0000000000000000000002";
+const APR3: &str = "apr_0000000000000000000003";
+
+fn apr() -> ApprovalId {
+    ApprovalId::parse(APR).unwrap()
+}
+
+fn approvals(command: ApprovalsCommand) -> Command {
+    Command::Approvals(command)
+}
+
+fn parse_words(words: &[&str]) -> Result<args::Invocation, UsageError> {
+    args::parse(&words.iter().map(|w| w.to_string()).collect::<Vec<_>>())
+}
+
+fn parsed(words: &[&str]) -> Command {
+    parse_words(words)
+        .unwrap_or_else(|e| panic!("{words:?} refused: {e}"))
+        .command
+}
+
+/// `words` is a usage error whose message is exactly `message`.
+fn usage_error(words: &[&str], message: &str) -> UsageError {
+    let error = parse_words(words).expect_err(&words.join(" "));
+    assert_eq!(error.message, message, "for {words:?}");
+    assert!(
+        error.usage.starts_with("usage: keygate approvals"),
+        "{words:?}: {}",
+        error.usage
+    );
+    error
+}
+
+/// A pending approval as `GET /approvals/{id}` answers it.
+fn approval(id: &str) -> Value {
+    json!({
+        "id": id, "status": "pending", "workspace": "acme",
+        "key_id": ID, "key_name": "Claude agent", "environment": "live",
+        "required_scope": "contacts:write", "method": "POST", "path": "/v1/contacts",
+        "query": "a=1&b=2",
+        "headers": {"content-type": "application/json", "x-request-source": "agent"},
+        "body": "{\"name\":\"Ada\"}", "body_encoding": "utf8", "body_bytes": 14,
+        "created_at": "2030-01-01T00:00:00Z", "expires_at": "2030-01-08T00:00:00Z",
+        "decided_at": null, "decided_by": null, "reason": null, "result": null, "webhook": null
+    })
+}
+
+/// The same approval as a list item: without `headers` and `body`.
+fn approval_item(id: &str) -> Value {
+    let mut item = approval(id);
+    let object = item.as_object_mut().unwrap();
+    object.remove("headers");
+    object.remove("body");
+    item
+}
+
+fn approvals_page(items: &[Value], next: Option<&str>) -> Result<Reply, TransportError> {
+    json_reply(
+        200,
+        &json!({"approvals": items, "next_cursor": next}).to_string(),
+    )
+}
+
+fn show(body: &Value) -> Run {
+    execute_with(
+        approvals(ApprovalsCommand::Show(apr())),
+        false,
+        vec![json_reply(200, &body.to_string())],
+    )
+}
+
+#[test]
+fn approvals_arguments_accepted() {
+    assert_eq!(
+        parsed(&["approvals", "list"]),
+        approvals(ApprovalsCommand::List(ApprovalListArgs::default()))
+    );
+    assert_eq!(
+        parsed(&[
+            "approvals",
+            "list",
+            "--status",
+            "failed",
+            "--workspace",
+            "acme",
+            "--limit",
+            "100",
+            "--cursor=c_1",
+            "--all"
+        ]),
+        approvals(ApprovalsCommand::List(ApprovalListArgs {
+            status: Some(ApprovalStatus::Failed),
+            workspace: Some("acme".into()),
+            limit: Some(100),
+            cursor: Some("c_1".into()),
+            all: true,
+        }))
+    );
+    for status in ApprovalStatus::ALL {
+        let Command::Approvals(ApprovalsCommand::List(list)) =
+            parsed(&["approvals", "list", "--status", status.as_str()])
+        else {
+            panic!()
+        };
+        assert_eq!(list.status, Some(status));
+    }
+    assert_eq!(
+        parsed(&["approvals", "show", APR]),
+        approvals(ApprovalsCommand::Show(apr()))
+    );
+    assert_eq!(
+        parsed(&["approvals", "approve", APR]),
+        approvals(ApprovalsCommand::Approve(apr()))
+    );
+    // The reason is one argument with spaces, trimmed; the option may come first.
+    assert_eq!(
+        parsed(&[
+            "approvals",
+            "reject",
+            "--reason",
+            "  not on a Friday\n",
+            APR
+        ]),
+        approvals(ApprovalsCommand::Reject {
+            id: apr(),
+            reason: "not on a Friday".into()
+        })
+    );
+    assert_eq!(
+        parsed(&["approvals", "reject", APR, "--reason=--dry-run first"]),
+        approvals(ApprovalsCommand::Reject {
+            id: apr(),
+            reason: "--dry-run first".into()
+        })
+    );
+    let long = "é".repeat(args::MAX_REASON_CHARS);
+    assert!(parse_words(&["approvals", "reject", APR, "--reason", &long]).is_ok());
+    let invocation = parse_words(&["--json", "approvals", "show", APR, "--token", "t"]).unwrap();
+    assert!(invocation.globals.json);
+    assert_eq!(
+        invocation.globals.token.as_ref().map(Token::expose),
+        Some("t")
+    );
+}
+
+#[test]
+fn approvals_commands_missing_or_unknown() {
+    usage_error(&["approvals"], "missing an approvals command");
+    usage_error(
+        &["approvals", "accept"],
+        "unknown approvals command `accept`",
+    );
+    assert_eq!(
+        parse_words(&["approval", "list"]).unwrap_err().message,
+        "unknown command `approval`"
+    );
+}
+
+#[test]
+fn approvals_list_errors() {
+    usage_error(
+        &["approvals", "list", "--status", "active"],
+        "--status: `active` is not one of pending, approved, rejected, expired, failed",
+    );
+    usage_error(
+        &["approvals", "list", "--limit", "0"],
+        "--limit: 0 is out of range; use a whole number from 1 to 100",
+    );
+    usage_error(
+        &["approvals", "list", "--limit", "101"],
+        "--limit: 101 is out of range; use a whole number from 1 to 100",
+    );
+    usage_error(
+        &["approvals", "list", "--limit", "ten"],
+        "--limit: `ten` is not a whole number from 1 to 100",
+    );
+    usage_error(
+        &["approvals", "list", "--cursor"],
+        "--cursor needs a value (--cursor C)",
+    );
+    usage_error(
+        &["approvals", "list", "--status", "--all"],
+        "--status needs a value (--status pending|approved|rejected|expired|failed)",
+    );
+    usage_error(
+        &["approvals", "list", "--all", "--all"],
+        "--all given twice",
+    );
+    usage_error(&["approvals", "list", "--all=yes"], "--all takes no value");
+    usage_error(
+        &["approvals", "list", "pending"],
+        "unexpected argument `pending`",
+    );
+    usage_error(
+        &["approvals", "list", "--reason", "x"],
+        "unknown option --reason",
+    );
+    let error = usage_error(
+        &["approvals", "list", "--limit", "0"],
+        "--limit: 0 is out of range; use a whole number from 1 to 100",
+    );
+    assert!(error.usage.starts_with("usage: keygate approvals list "));
+}
+
+#[test]
+fn approvals_ids_are_checked() {
+    let id_error =
+        "ID must be `apr_` followed by 22 letters or digits, as `keygate approvals list` shows it";
+    for command in ["show", "approve", "reject"] {
+        let reason: &[&str] = if command == "reject" {
+            &["--reason", "no"]
+        } else {
+            &[]
+        };
+        let with = |words: &[&'static str]| -> Vec<&'static str> {
+            let mut all = vec!["approvals", command];
+            all.extend_from_slice(words);
+            all.extend_from_slice(reason);
+            all
+        };
+        usage_error(&with(&[]), "missing the approval ID");
+        usage_error(&with(&["abc"]), id_error);
+        // A key id is not an approval id.
+        usage_error(&with(&[ID]), id_error);
+        usage_error(&with(&["apr_3x9QbdVftBjciVLa2q1ye"]), id_error);
+        usage_error(&with(&["apr_3x9QbdVftBjciVLa2q1y/2"]), id_error);
+        usage_error(
+            &with(&[APR, APR2]),
+            &format!("unexpected argument `{APR2}`"),
+        );
+    }
+    usage_error(
+        &["approvals", "approve", APR, "--reason", "x"],
+        "unknown option --reason",
+    );
+    usage_error(&["approvals", "show", APR, "--all"], "unknown option --all");
+}
+
+#[test]
+fn reject_needs_a_reason() {
+    let error = usage_error(
+        &["approvals", "reject", APR],
+        "--reason is required: say why, for the key's owner",
+    );
+    assert_eq!(
+        error.usage,
+        "usage: keygate approvals reject ID --reason TEXT"
+    );
+    usage_error(
+        &["approvals", "reject", APR, "--reason"],
+        "--reason needs a value (--reason TEXT)",
+    );
+    usage_error(
+        &["approvals", "reject", APR, "--reason="],
+        "--reason: must not be empty or only spaces",
+    );
+    usage_error(
+        &["approvals", "reject", APR, "--reason", " \t\n "],
+        "--reason: must not be empty or only spaces",
+    );
+    usage_error(
+        &["approvals", "reject", APR, "--reason", "a", "--reason", "b"],
+        "--reason given twice",
+    );
+    let long = format!("  {}  ", "x".repeat(1001));
+    usage_error(
+        &["approvals", "reject", APR, "--reason", &long],
+        "--reason: 1001 characters is too long; use at most 1000",
+    );
+}
+
+#[test]
+fn approvals_usage_errors_exit_2_before_any_request() {
+    // The endpoint is unroutable: reaching the network would exit 3, not 2.
+    let (exit, out, err) = run_line(
+        &format!("--endpoint http://192.0.2.1:9 approvals reject {APR}"),
+        &[("KEYGATE_TOKEN", "t")],
+    );
+    assert_eq!(exit.code(), 2);
+    assert!(out.is_empty());
+    assert_eq!(
+        err,
+        "keygate: --reason is required: say why, for the key's owner\n\
+         usage: keygate approvals reject ID --reason TEXT\n\
+         Run `keygate --help` for every command and option.\n"
+    );
+}
+
+#[test]
+fn approvals_requests() {
+    let url = |command: ApprovalsCommand| {
+        let request = request::approvals_request(&command);
+        (
+            request.method,
+            request.url("https://gw.example"),
+            request.body,
+        )
+    };
+    assert_eq!(
+        url(ApprovalsCommand::List(ApprovalListArgs::default())),
+        (
+            request::Method::Get,
+            "https://gw.example/_keygate/v1/approvals".into(),
+            None
+        )
+    );
+    let list = ApprovalListArgs {
+        status: Some(ApprovalStatus::Expired),
+        workspace: Some("acme prod&x=1".into()),
+        limit: Some(50),
+        cursor: Some("abc+/=".into()),
+        all: false,
+    };
+    assert_eq!(
+        url(ApprovalsCommand::List(list.clone())).1,
+        "https://gw.example/_keygate/v1/approvals?status=expired&workspace=acme%20prod%26x%3D1&limit=50&cursor=abc%2B%2F%3D"
+    );
+    // Later pages replace the starting cursor.
+    assert_eq!(
+        request::approvals_page(&list, Some("next")).query.last(),
+        Some(&("cursor", "next".to_string()))
+    );
+    assert!(!request::approvals_page(&list, None)
+        .query
+        .iter()
+        .any(|(name, _)| *name == "cursor"));
+
+    let one = format!("https://gw.example/_keygate/v1/approvals/{APR}");
+    assert_eq!(
+        url(ApprovalsCommand::Show(apr())),
+        (request::Method::Get, one.clone(), None)
+    );
+    assert_eq!(
+        url(ApprovalsCommand::Approve(apr())),
+        (
+            request::Method::Post,
+            format!("{one}/approve"),
+            Some(json!({}))
+        )
+    );
+    assert_eq!(
+        url(ApprovalsCommand::Reject {
+            id: apr(),
+            reason: "not \"now\"".into()
+        }),
+        (
+            request::Method::Post,
+            format!("{one}/reject"),
+            Some(json!({"reason": "not \"now\""}))
+        )
+    );
+}
+
+#[test]
+fn approvals_list_prints_a_table_and_the_next_cursor() {
+    let mut other = approval_item(APR2);
+    other["status"] = json!("rejected");
+    other["method"] = json!("DELETE");
+    other["path"] = json!("/v1/contacts/an-id-that-is-far-too-long-for-the-path-column");
+    other["key_name"] = Value::Null;
+    let list = approvals(ApprovalsCommand::List(ApprovalListArgs {
+        status: Some(ApprovalStatus::Pending),
+        ..ApprovalListArgs::default()
+    }));
+    let run = execute_with(
+        list,
+        false,
+        vec![approvals_page(&[approval_item(APR), other], Some("c/2"))],
+    );
+    assert_eq!(run.exit, Exit::Done);
+    assert_eq!(
+        run.sent[0].url("https://gw"),
+        "https://gw/_keygate/v1/approvals?status=pending"
+    );
+    let lines: Vec<&str> = run.out.lines().collect();
+    assert_eq!(
+        lines[0].split_whitespace().collect::<Vec<_>>(),
+        [
+            "ID",
+            "STATUS",
+            "METHOD",
+            "PATH",
+            "KEY",
+            "WORKSPACE",
+            "CREATED"
+        ]
+    );
+    assert_eq!(
+        lines[1].split_whitespace().collect::<Vec<_>>(),
+        [
+            APR,
+            "pending",
+            "POST",
+            "/v1/contacts",
+            "Claude",
+            "agent",
+            "acme",
+            "2030-01-01T00:00:00Z"
+        ]
+    );
+    // No name: the key's id; a long path is cut.
+    assert!(lines[2].contains("  rejected  DELETE  /v1/contacts/an-id-that-is-far-too-long…  "));
+    assert!(
+        lines[2].contains(&format!("  {ID}  acme  ")),
+        "{}",
+        lines[2]
+    );
+    assert_eq!(lines[3], "");
+    assert_eq!(lines[4], "More approvals: add --cursor c/2 (or use --all).");
+    assert_eq!(lines.len(), 5);
+
+    let run = execute_with(
+        approvals(ApprovalsCommand::List(ApprovalListArgs::default())),
+        false,
+        vec![approvals_page(&[], None)],
+    );
+    assert_eq!(run.out, "no approvals\n");
+}
+
+#[test]
+fn approvals_list_all_follows_the_cursor_and_passes_json_through() {
+    let list = ApprovalListArgs {
+        all: true,
+        limit: Some(2),
+        ..ApprovalListArgs::default()
+    };
+    let replies = vec![
+        approvals_page(&[approval_item(APR), approval_item(APR2)], Some("c2")),
+        // Field order as the gateway wrote it, which --json keeps.
+        json_reply(
+            200,
+            &format!(r#"{{"approvals":[{{"status":"failed","id":"{APR3}"}}],"next_cursor":null}}"#),
+        ),
+    ];
+    let command = approvals(ApprovalsCommand::List(list.clone()));
+    let run = execute_with(command.clone(), false, replies.clone());
+    assert_eq!(run.exit, Exit::Done);
+    assert_eq!(
+        run.sent,
+        vec![
+            request::approvals_page(&list, None),
+            request::approvals_page(&list, Some("c2"))
+        ]
+    );
+    assert_eq!(run.out.lines().count(), 4, "{}", run.out);
+    assert!(run.out.contains(APR3));
+    assert!(!run.out.contains("More approvals"));
+
+    let run = execute_with(command.clone(), true, replies);
+    assert_eq!(run.exit, Exit::Done);
+    let all: Value = serde_json::from_str(&run.out).unwrap();
+    assert_eq!(
+        all,
+        json!({"approvals": [approval_item(APR), approval_item(APR2), {"status": "failed", "id": APR3}]})
+    );
+    assert!(
+        run.out
+            .contains("{\n      \"status\": \"failed\",\n      \"id\": "),
+        "field order kept: {}",
+        run.out
+    );
+
+    // A repeated cursor stops rather than looping.
+    let run = execute_with(
+        command,
+        false,
+        vec![
+            approvals_page(&[approval_item(APR)], Some("c2")),
+            approvals_page(&[], Some("c2")),
+        ],
+    );
+    assert_eq!(run.exit, Exit::Unreachable);
+    assert!(run.out.is_empty());
+}
+
+#[test]
+fn an_approvals_list_without_approvals_exits_3() {
+    let list = approvals(ApprovalsCommand::List(ApprovalListArgs::default()));
+    let run = execute_with(list.clone(), false, vec![json_reply(200, r#"{"keys":[]}"#)]);
+    assert_eq!(run.exit, Exit::Unreachable);
+    assert!(
+        run.err.contains("without an `approvals` list"),
+        "{}",
+        run.err
+    );
+    let all = approvals(ApprovalsCommand::List(ApprovalListArgs {
+        all: true,
+        ..ApprovalListArgs::default()
+    }));
+    let run = execute_with(all, true, vec![json_reply(200, r#"{"keys":[]}"#)]);
+    assert_eq!(run.exit, Exit::Unreachable);
+}
+
+#[test]
+fn show_prints_every_field_of_a_pending_approval() {
+    let run = show(&approval(APR));
+    assert_eq!(run.exit, Exit::Done);
+    assert_eq!(
+        run.sent,
+        vec![request::approvals_request(&ApprovalsCommand::Show(apr()))]
+    );
+    assert_eq!(
+        run.out,
+        format!(
+            "id:             {APR}\n\
+             status:         pending\n\
+             workspace:      acme\n\
+             key:            Claude agent ({ID})\n\
+             environment:    live\n\
+             required_scope: contacts:write\n\
+             request:        POST /v1/contacts?a=1&b=2\n\
+             created_at:     2030-01-01T00:00:00Z\n\
+             expires_at:     2030-01-08T00:00:00Z\n\
+             decided_at:     -\n\
+             decided_by:     -\n\
+             reason:         -\n\
+             result:         -\n\
+             webhook:        -\n\
+             headers:\n\
+             \x20 content-type: application/json\n\
+             \x20 x-request-source: agent\n\
+             body (14 bytes, UTF-8 text):\n\
+             \x20 {{\"name\":\"Ada\"}}\n"
+        )
+    );
+    assert!(run.err.is_empty());
+}
+
+#[test]
+fn show_approved_with_the_origins_answer() {
+    let mut body = approval(APR);
+    body["status"] = json!("approved");
+    body["query"] = Value::Null;
+    body["headers"] = json!({});
+    body["body"] = json!("line one\r\nline two\n\nevil \u{1b}[2J");
+    body["body_bytes"] = json!(31);
+    body["decided_at"] = json!("2030-01-01T01:00:00Z");
+    body["decided_by"] = json!({"type": "key", "key_id": ID2, "key_name": "Ops"});
+    body["result"] = json!({"origin_status": 201, "body": "{\"id\":\"c_1\"}", "body_encoding": "utf8", "body_truncated": true});
+    body["future_field"] = json!("x");
+    let run = show(&body);
+    assert_eq!(run.exit, Exit::Done);
+    for expected in [
+        "request:        POST /v1/contacts\n",
+        "decided_at:     2030-01-01T01:00:00Z\n",
+        &format!("decided_by:     key Ops ({ID2})\n"),
+        "result:         the origin answered 201\n",
+        "future_field:   x\n",
+        "headers: -\n",
+        "body (31 bytes, UTF-8 text):\n  line one\n  line two\n\n  evil \\u{1b}[2J\n",
+        "origin's body (UTF-8 text, truncated to the first 64 KiB):\n  {\"id\":\"c_1\"}\n",
+    ] {
+        assert!(
+            run.out.contains(expected),
+            "missing {expected:?} in\n{}",
+            run.out
+        );
+    }
+    assert!(!run.out.contains('\u{1b}'));
+    assert!(!run.out.contains('\r'));
+}
+
+#[test]
+fn show_says_when_a_body_is_base64() {
+    let mut body = approval(APR);
+    body["body"] = json!(format!("{}AAE=", "A".repeat(80)));
+    body["body_encoding"] = json!("base64");
+    body["body_bytes"] = json!(62);
+    let run = show(&body);
+    assert_eq!(run.exit, Exit::Done);
+    assert!(
+        run.out.ends_with(&format!(
+            "body (62 bytes, base64-encoded: not UTF-8 text):\n  {}\n  AAAAAAE=\n",
+            "A".repeat(76)
+        )),
+        "{}",
+        run.out
+    );
+
+    body["status"] = json!("approved");
+    body["result"] = json!({"origin_status": 200, "body": "/w==", "body_encoding": "base64", "body_truncated": false});
+    let run = show(&body);
+    assert!(
+        run.out
+            .ends_with("origin's body (base64-encoded: not UTF-8 text):\n  /w==\n"),
+        "{}",
+        run.out
+    );
+}
+
+#[test]
+fn show_a_failed_approval_and_an_origin_that_failed() {
+    let mut body = approval(APR);
+    body["status"] = json!("failed");
+    body["decided_at"] = json!("2030-01-01T01:00:00Z");
+    body["decided_by"] = json!({"type": "root"});
+    body["result"] =
+        json!({"error": "key_revoked", "detail": "the key was revoked before the approval"});
+    let run = show(&body);
+    assert_eq!(run.exit, Exit::Done);
+    assert!(run.out.contains("status:         failed\n"), "{}", run.out);
+    assert!(
+        run.out.contains("decided_by:     root (the admin token)\n"),
+        "{}",
+        run.out
+    );
+    assert!(
+        run.out.contains(
+            "result:         not sent (key_revoked): the key was revoked before the approval\n"
+        ),
+        "{}",
+        run.out
+    );
+    assert!(!run.out.contains("origin's body"));
+
+    body["status"] = json!("approved");
+    body["result"] = json!({"error": "origin_timeout", "detail": "no answer within 30 s"});
+    let run = show(&body);
+    assert!(
+        run.out.contains(
+            "result:         sent, but the origin failed (origin_timeout): no answer within 30 s\n"
+        ),
+        "{}",
+        run.out
+    );
+}
+
+#[test]
+fn show_a_rejection_whose_webhook_failed() {
+    let mut body = approval(APR);
+    body["status"] = json!("rejected");
+    body["reason"] = json!("not on a Friday");
+    body["webhook"] = json!({"status": "failed", "attempts": 12, "last_attempt_at": "2030-01-02T00:00:00Z",
+                             "last_error": "HTTP 500 from the webhook", "delivered_at": null});
+    let run = show(&body);
+    assert_eq!(run.exit, Exit::Done);
+    assert!(
+        run.out.contains("reason:         not on a Friday\n"),
+        "{}",
+        run.out
+    );
+    assert!(
+        run.out.contains(
+            "webhook:        failed, 12 attempts, last attempt at 2030-01-02T00:00:00Z, last error: HTTP 500 from the webhook\n"
+        ),
+        "{}",
+        run.out
+    );
+
+    body["webhook"] = json!({"status": "delivered", "attempts": 1, "last_attempt_at": "2030-01-01T01:00:01Z",
+                             "last_error": null, "delivered_at": "2030-01-01T01:00:01Z"});
+    let run = show(&body);
+    assert!(
+        run.out.contains(
+            "webhook:        delivered, 1 attempt, delivered at 2030-01-01T01:00:01Z, last attempt at 2030-01-01T01:00:01Z\n"
+        ),
+        "{}",
+        run.out
+    );
+}
+
+#[test]
+fn show_with_json_passes_the_body_through() {
+    let body = format!(r#"{{"status":"pending","id":"{APR}","body":"x","future":[1,2]}}"#);
+    let run = execute_with(
+        approvals(ApprovalsCommand::Show(apr())),
+        true,
+        vec![json_reply(200, &body)],
+    );
+    assert_eq!(run.exit, Exit::Done);
+    assert!(
+        run.out
+            .starts_with("{\n  \"status\": \"pending\",\n  \"id\": "),
+        "field order kept: {}",
+        run.out
+    );
+    assert_eq!(
+        serde_json::from_str::<Value>(&run.out).unwrap(),
+        serde_json::from_str::<Value>(&body).unwrap()
+    );
+}
+
+#[test]
+fn an_empty_approval_answer_exits_3() {
+    for json in [false, true] {
+        let run = execute_with(
+            approvals(ApprovalsCommand::Approve(apr())),
+            json,
+            vec![Ok(Reply {
+                status: 200,
+                ..Reply::default()
+            })],
+        );
+        assert_eq!(run.exit, Exit::Unreachable);
+        assert!(
+            run.err.contains("answered with an empty body"),
+            "{}",
+            run.err
+        );
+    }
+}
+
+#[test]
+fn approve_prints_the_outcome() {
+    let mut body = approval(APR);
+    body["status"] = json!("approved");
+    body["decided_by"] = json!({"type": "root"});
+    body["result"] =
+        json!({"origin_status": 201, "body": "", "body_encoding": "utf8", "body_truncated": false});
+    let run = execute_with(
+        approvals(ApprovalsCommand::Approve(apr())),
+        false,
+        vec![json_reply(200, &body.to_string())],
+    );
+    assert_eq!(run.exit, Exit::Done);
+    assert_eq!(run.sent[0].path, format!("/approvals/{APR}/approve"));
+    assert_eq!(run.sent[0].body, Some(json!({})));
+    assert!(
+        run.out.starts_with(&format!(
+            "Approved {APR}: the request was sent and the origin answered 201.\n\nid:             {APR}\nstatus:         approved\n"
+        )),
+        "{}",
+        run.out
+    );
+    assert!(run.out.ends_with("origin's body: (empty)\n"), "{}", run.out);
+
+    // Approved, but the origin did not answer: still done, and said plainly.
+    body["result"] = json!({"error": "origin_unreachable", "detail": "connection refused"});
+    let run = execute_with(
+        approvals(ApprovalsCommand::Approve(apr())),
+        false,
+        vec![json_reply(200, &body.to_string())],
+    );
+    assert_eq!(run.exit, Exit::Done);
+    assert!(
+        run.out.starts_with(&format!(
+            "Approved {APR}, but the request did not complete: sent, but the origin failed (origin_unreachable): connection refused.\n"
+        )),
+        "{}",
+        run.out
+    );
+}
+
+#[test]
+fn reject_prints_the_outcome_and_the_webhook() {
+    let mut body = approval(APR);
+    body["status"] = json!("rejected");
+    body["reason"] = json!("not on a Friday");
+    body["webhook"] = json!({"status": "pending", "attempts": 0, "last_attempt_at": null, "last_error": null, "delivered_at": null});
+    let reject = approvals(ApprovalsCommand::Reject {
+        id: apr(),
+        reason: "not on a Friday".into(),
+    });
+    let run = execute_with(
+        reject.clone(),
+        false,
+        vec![json_reply(200, &body.to_string())],
+    );
+    assert_eq!(run.exit, Exit::Done);
+    assert_eq!(run.sent[0].method, request::Method::Post);
+    assert_eq!(run.sent[0].path, format!("/approvals/{APR}/reject"));
+    assert_eq!(run.sent[0].body, Some(json!({"reason": "not on a Friday"})));
+    assert!(
+        run.out.starts_with(&format!(
+            "Rejected {APR}. The key's rejection webhook is told shortly.\n\n"
+        )),
+        "{}",
+        run.out
+    );
+    assert!(
+        run.out.contains("webhook:        pending, 0 attempts\n"),
+        "{}",
+        run.out
+    );
+
+    body["webhook"] = Value::Null;
+    let run = execute_with(reject, false, vec![json_reply(200, &body.to_string())]);
+    assert!(
+        run.out.starts_with(&format!(
+            "Rejected {APR}. The key has no rejection webhook to tell.\n\n"
+        )),
+        "{}",
+        run.out
+    );
+}
+
+#[test]
+fn an_approval_already_decided_is_a_refusal_naming_its_status() {
+    let problem = r#"{"type":"urn:keygate:problem:approval_decided","title":"Conflict","status":"rejected","code":"approval_decided","detail":"the approval is not pending","request_id":"req_7"}"#;
+    let approve = approvals(ApprovalsCommand::Approve(apr()));
+    let run = execute_with(approve.clone(), false, vec![json_reply(409, problem)]);
+    assert_eq!(run.exit, Exit::Refused);
+    assert_eq!(run.exit.code(), 1);
+    assert!(run.out.is_empty());
+    assert_eq!(
+        run.err,
+        "keygate: the gateway refused (409 approval_decided): the approval is not pending\n\
+         \x20 current status: rejected\n\
+         \x20 hint: it is no longer pending; `keygate approvals show ID` tells who decided and when\n\
+         \x20 request_id: req_7\n"
+    );
+    // Scripts get the problem on stdout with --json, to branch on `code` and `status`.
+    let run = execute_with(approve, true, vec![json_reply(409, problem)]);
+    assert_eq!(run.exit, Exit::Refused);
+    let printed: Value = serde_json::from_str(&run.out).unwrap();
+    assert_eq!(printed["status"], "rejected");
+}
+
+#[test]
+fn a_submitter_no_longer_allowed_is_a_refusal_naming_the_reason() {
+    let problem = r#"{"type":"urn:keygate:problem:submitter_not_allowed","title":"Conflict","status":"failed","code":"submitter_not_allowed","detail":"the key that made the request may no longer make it","reason":"scope_lost","request_id":"req_8"}"#;
+    let run = execute_with(
+        approvals(ApprovalsCommand::Reject {
+            id: apr(),
+            reason: "no".into(),
+        }),
+        false,
+        vec![json_reply(409, problem)],
+    );
+    assert_eq!(run.exit, Exit::Refused);
+    assert!(
+        run.err.starts_with(
+            "keygate: the gateway refused (409 submitter_not_allowed): the key that made the request may no longer make it\n\
+             \x20 current status: failed\n\
+             \x20 reason: scope_lost\n"
+        ),
+        "{}",
+        run.err
+    );
+    // A numeric `status` is the HTTP status, not an approval's: no "current status" line.
+    let run = execute_with(
+        approvals(ApprovalsCommand::Show(apr())),
+        false,
+        vec![json_reply(
+            404,
+            r#"{"status":404,"code":"not_found","detail":"no such approval"}"#,
+        )],
+    );
+    assert_eq!(run.exit, Exit::Refused);
+    assert_eq!(
+        run.err,
+        "keygate: the gateway refused (404 not_found): no such approval\n"
     );
 }
