@@ -746,7 +746,7 @@ fn approve_posts_an_empty_object_and_prints_the_origins_status() {
 #[test]
 fn approve_409_is_a_refusal_with_the_current_status() {
     let problem = json!({
-        "type": "urn:keygate:problem:approval_decided", "title": "Conflict", "status": "expired",
+        "type": "urn:keygate:problem:approval_decided", "title": "Conflict", "status": 409, "approval_status": "expired",
         "code": "approval_decided", "detail": "the approval is not pending", "request_id": "req_9"
     });
     let server = serve(vec![json_response(409, &problem)]);
@@ -768,7 +768,7 @@ fn approve_409_is_a_refusal_with_the_current_status() {
     );
 
     let problem = json!({
-        "status": "failed", "code": "submitter_not_allowed",
+        "status": 409, "approval_status": "failed", "code": "submitter_not_allowed",
         "detail": "the key that made the request may no longer make it", "reason": "key_expired"
     });
     let server = serve(vec![json_response(409, &problem)]);

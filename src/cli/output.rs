@@ -646,15 +646,12 @@ const PROBLEM_FIELDS: &[&str] = &[
     "valid_scopes",
     "retry_after",
     "reason",
+    "approval_status",
 ];
 
 /// A refusal for people: status, code and detail, then every field error on its own line,
-/// the unknown and valid scopes, an approval's current status and the reason it failed,
-/// when to retry, and the request id to quote.
-///
-/// `status` is the HTTP status in a problem, but an approval's 409s (`approval_decided`,
-/// `submitter_not_allowed`) use it for the approval's status, a string: then the HTTP
-/// status comes from the answer, and the string is shown as the current status.
+/// the unknown and valid scopes, an approval's current status (`approval_status`) and the
+/// reason it failed, when to retry, and the request id to quote.
 pub fn problem(body: &Value, http_status: u16, retry_after: Option<&str>) -> String {
     let status = body
         .get("status")
@@ -682,7 +679,7 @@ pub fn problem(body: &Value, http_status: u16, retry_after: Option<&str>) -> Str
     if let Some(valid) = body.get("valid_scopes") {
         let _ = writeln!(out, "  valid scopes: {}", inline(valid));
     }
-    if let Some(current) = body.get("status").filter(|s| s.is_string()) {
+    if let Some(current) = body.get("approval_status") {
         let _ = writeln!(out, "  current status: {}", inline(current));
     }
     if let Some(reason) = body.get("reason") {

@@ -1515,7 +1515,7 @@ fn reject_prints_the_outcome_and_the_webhook() {
 
 #[test]
 fn an_approval_already_decided_is_a_refusal_naming_its_status() {
-    let problem = r#"{"type":"urn:keygate:problem:approval_decided","title":"Conflict","status":"rejected","code":"approval_decided","detail":"the approval is not pending","request_id":"req_7"}"#;
+    let problem = r#"{"type":"urn:keygate:problem:approval_decided","title":"Conflict","status":409,"approval_status":"rejected","code":"approval_decided","detail":"the approval is not pending","request_id":"req_7"}"#;
     let approve = approvals(ApprovalsCommand::Approve(apr()));
     let run = execute_with(approve.clone(), false, vec![json_reply(409, problem)]);
     assert_eq!(run.exit, Exit::Refused);
@@ -1528,16 +1528,16 @@ fn an_approval_already_decided_is_a_refusal_naming_its_status() {
          \x20 hint: it is no longer pending; `keygate approvals show ID` tells who decided and when\n\
          \x20 request_id: req_7\n"
     );
-    // Scripts get the problem on stdout with --json, to branch on `code` and `status`.
+    // Scripts get the problem on stdout with --json, to branch on `code` and `approval_status`.
     let run = execute_with(approve, true, vec![json_reply(409, problem)]);
     assert_eq!(run.exit, Exit::Refused);
     let printed: Value = serde_json::from_str(&run.out).unwrap();
-    assert_eq!(printed["status"], "rejected");
+    assert_eq!(printed["approval_status"], "rejected");
 }
 
 #[test]
 fn a_submitter_no_longer_allowed_is_a_refusal_naming_the_reason() {
-    let problem = r#"{"type":"urn:keygate:problem:submitter_not_allowed","title":"Conflict","status":"failed","code":"submitter_not_allowed","detail":"the key that made the request may no longer make it","reason":"scope_lost","request_id":"req_8"}"#;
+    let problem = r#"{"type":"urn:keygate:problem:submitter_not_allowed","title":"Conflict","status":409,"approval_status":"failed","code":"submitter_not_allowed","detail":"the key that made the request may no longer make it","reason":"scope_lost","request_id":"req_8"}"#;
     let run = execute_with(
         approvals(ApprovalsCommand::Reject {
             id: apr(),
@@ -1556,7 +1556,7 @@ fn a_submitter_no_longer_allowed_is_a_refusal_naming_the_reason() {
         "{}",
         run.err
     );
-    // A numeric `status` is the HTTP status, not an approval's: no "current status" line.
+    // Other refusals have no approval status: no "current status" line.
     let run = execute_with(
         approvals(ApprovalsCommand::Show(apr())),
         false,
