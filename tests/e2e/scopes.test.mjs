@@ -40,9 +40,10 @@ async function expectAccess(scopes, { allowed = [], approval = [] }) {
     if (allowed.includes(name)) {
       assert.equal(res.status, 200, where);
     } else if (approval.includes(name)) {
-      // The approval queue is a later issue; until then such a grant is refused plainly.
-      assert.equal(res.status, 501, where);
-      assert.equal(JSON.parse(body).code, "approval_queue_unavailable", where);
+      // Queued for a human: 202 with where it waits (tests/e2e/approvals.test.mjs has the rest).
+      assert.equal(res.status, 202, where);
+      assert.equal(JSON.parse(body).status, "pending", where);
+      assert.match(res.headers.get("location") ?? "", /^\/_keygate\/v1\/approvals\/apr_[0-9A-Za-z]{22}$/, where);
     } else {
       assert.equal(res.status, 403, where);
       assert.equal(JSON.parse(body).required_scope, name, where);
