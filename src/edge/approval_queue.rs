@@ -5,7 +5,7 @@
 //! an `await` in between, so commands never interleave: of two racing approvals one finds
 //! the approval pending and the other finds it decided.
 
-use super::platform::{self, now_ms};
+use super::platform::{self, now_ms, sql_integer};
 use super::proxy::{fetch_within, FetchFailure};
 use crate::approval::{
     Approval, ApprovalId, ApprovalStatus, Position, QueueCommand, QueueDeclined, QueueReply,
@@ -91,7 +91,7 @@ impl DurableObject for ApprovalQueue {
         let due: Vec<IdRow> = sql
             .exec(
                 "SELECT id FROM approvals WHERE next_delivery_at <= ? ORDER BY next_delivery_at LIMIT ?",
-                vec![integer(now_ms()), integer(DELIVERIES_PER_ALARM as u64)],
+                vec![sql_integer(now_ms()), sql_integer(DELIVERIES_PER_ALARM as u64)],
             )?
             .to_array()?;
         for IdRow { id } in due {
@@ -260,7 +260,7 @@ fn save(sql: &SqlStorage, approval: &Approval, body: Option<&[u8]>) -> Result<()
         crate::approval::ApprovalState::Rejected {
             webhook: Some(ref delivery),
             ..
-        } => delivery.next_attempt_at.map(integer),
+        } => delivery.next_attempt_at.map(sql_integer),
         _ => None,
     }
     .unwrap_or(SqlStorageValue::Null);
@@ -272,8 +272,8 @@ fn save(sql: &SqlStorage, approval: &Approval, body: Option<&[u8]>) -> Result<()
                 approval.id.as_str().into(),
                 approval.workspace.as_str().into(),
                 status.into(),
-                integer(approval.created_at),
-                integer(approval.expires_at),
+                sql_integer(approval.created_at),
+                sql_integer(approval.expires_at),
                 next_delivery_at,
                 record.into(),
                 STANDARD.encode(body).into(),
@@ -311,26 +311,19 @@ fn list(
         // Expiry is computed: a pending row past its time lists as expired.
         Some(ApprovalStatus::Pending) => {
             query.push_str(" AND status = 'pending' AND expires_at > ?");
-            bindings.push(integer(now_ms));
+            bindings.push(sql_integer(now_ms));
         }
         Some(ApprovalStatus::Expired) => {
             query.push_str(" AND status = 'pending' AND expires_at <= ?");
-            bindings.push(integer(now_ms));
+            bindings.push(sql_integer(now_ms));
         }
         Some(other) => {
             query.push_str(" AND status = ?");
             bindings.push(other.as_str().into());
         }
     }
-    if let Some(after) = after {
-        query.push_str(" AND (created_at < ? OR (created_at = ? AND id < ?))");
-        bindings.push(integer(after.created_at));
-        bindings.push(integer(after.created_at));
-        bindings.push(after.id.as_str().into());
-    }
-    // One row more than asked tells whether there is a next page.
-    query.push_str(" ORDER BY created_at DESC, id DESC LIMIT ?");
-    bindings.push(integer(limit as u64 + 1));
+    let after = after.as_ref().map(|a| (a.created_at, a.id.as_str()));
+    platform::newest_first_after(&mut query, &mut bindings, after, limit);
 
     let rows: Vec<RecordRow> = sql.exec(&query, bindings)?.to_array()?;
     let has_more = rows.len() > limit;
@@ -380,9 +373,4 @@ async fn deliver(
         )),
         Err(FetchFailure::Failed(_)) => Err("the receiver could not be reached".into()),
     }
-}
-
-fn integer(value: u64) -> SqlStorageValue {
-    // Unix milliseconds are far below 2^53, the exact range of a JS number.
-    SqlStorageValue::Integer(i64::try_from(value).unwrap_or(i64::MAX))
 }

@@ -1,7 +1,7 @@
 //! The key directory's Durable Object: SQLite rows behind [`DirectoryCommand`], and the
 //! call that reaches it. See [`crate::directory`] for why it exists.
 
-use super::platform;
+use super::platform::{self, sql_integer};
 use crate::authority::{KeyRecord, Status};
 use crate::directory::{DirectoryCommand, DirectoryReply, Listed, Position};
 use crate::problem::GatewayError;
@@ -98,17 +98,19 @@ impl DurableObject for KeyDirectory {
                     vec![
                         record.id.as_str().into(),
                         record.workspace.as_str().into(),
-                        integer(record.created_at),
+                        sql_integer(record.created_at),
                         record
                             .expires_at
-                            .map(integer)
+                            .map(sql_integer)
                             .unwrap_or(SqlStorageValue::Null),
                         record
                             .revoked_at
-                            .map(integer)
+                            .map(sql_integer)
                             .unwrap_or(SqlStorageValue::Null),
-                        integer(record.version),
-                        last_used_at.map(integer).unwrap_or(SqlStorageValue::Null),
+                        sql_integer(record.version),
+                        last_used_at
+                            .map(sql_integer)
+                            .unwrap_or(SqlStorageValue::Null),
                         serde_json::to_string(&record)?.into(),
                     ],
                 )?;
@@ -155,22 +157,15 @@ fn list(
         Some(Status::Revoked) => query.push_str(" AND revoked_at IS NOT NULL"),
         Some(Status::Active) => {
             query.push_str(" AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)");
-            bindings.push(integer(now_ms));
+            bindings.push(sql_integer(now_ms));
         }
         Some(Status::Expired) => {
             query.push_str(" AND revoked_at IS NULL AND expires_at <= ?");
-            bindings.push(integer(now_ms));
+            bindings.push(sql_integer(now_ms));
         }
     }
-    if let Some(after) = after {
-        query.push_str(" AND (created_at < ? OR (created_at = ? AND id < ?))");
-        bindings.push(integer(after.created_at));
-        bindings.push(integer(after.created_at));
-        bindings.push(after.id.as_str().into());
-    }
-    // One row more than asked tells whether there is a next page.
-    query.push_str(" ORDER BY created_at DESC, id DESC LIMIT ?");
-    bindings.push(integer(limit as u64 + 1));
+    let after = after.as_ref().map(|a| (a.created_at, a.id.as_str()));
+    platform::newest_first_after(&mut query, &mut bindings, after, limit);
 
     let rows: Vec<Row> = sql.exec(&query, bindings)?.to_array()?;
     let has_more = rows.len() > limit;
@@ -190,9 +185,4 @@ fn list(
         false => None,
     };
     Ok(DirectoryReply::Page { keys, next })
-}
-
-fn integer(value: u64) -> SqlStorageValue {
-    // Unix milliseconds and versions are far below 2^53, the exact range of a JS number.
-    SqlStorageValue::Integer(i64::try_from(value).unwrap_or(i64::MAX))
 }

@@ -158,3 +158,28 @@ where
     .await;
     outcome.map_err(|e| store_down(&format!("{binding} call failed: {e}")))
 }
+
+/// Unix milliseconds (and versions) as an SQL integer; they are far below 2^53, the exact
+/// range of a JS number.
+pub fn sql_integer(value: u64) -> worker::SqlStorageValue {
+    worker::SqlStorageValue::Integer(i64::try_from(value).unwrap_or(i64::MAX))
+}
+
+/// Ends a list query with keyset pagination, newest first: rows after `after`
+/// (`created_at`, `id`), ordered, and one more than `limit` to tell whether there is a
+/// next page.
+pub fn newest_first_after(
+    query: &mut String,
+    bindings: &mut Vec<worker::SqlStorageValue>,
+    after: Option<(u64, &str)>,
+    limit: usize,
+) {
+    if let Some((created_at, id)) = after {
+        query.push_str(" AND (created_at < ? OR (created_at = ? AND id < ?))");
+        bindings.push(sql_integer(created_at));
+        bindings.push(sql_integer(created_at));
+        bindings.push(id.into());
+    }
+    query.push_str(" ORDER BY created_at DESC, id DESC LIMIT ?");
+    bindings.push(sql_integer(limit as u64 + 1));
+}
