@@ -500,7 +500,9 @@ impl Approval {
             target,
             request,
             created_at: now_ms,
-            expires_at: now_ms.saturating_add(expire_after_ms),
+            // On a whole second, so the `expires_at` shown (whole seconds) is exactly when
+            // the approval stops being pending.
+            expires_at: now_ms.saturating_add(expire_after_ms).div_ceil(1000) * 1000,
             state: ApprovalState::Pending,
         }
     }
@@ -829,6 +831,18 @@ mod tests {
     fn a_submission_is_pending_until_it_expires() {
         let approval = pending();
         assert_eq!(approval.status(NOW), ApprovalStatus::Pending);
+        // NOW is on a whole second; an odd millisecond rounds the end up, never down.
+        let odd = Approval::submit(
+            approval.id.clone(),
+            Submission {
+                grantee: &agent(),
+                target: approval.target.clone(),
+                request: approval.request.clone(),
+                now_ms: NOW + 1,
+                expire_after_ms: WEEK_MS,
+            },
+        );
+        assert_eq!(odd.expires_at, NOW + WEEK_MS + 1000);
         assert_eq!(approval.status(NOW + WEEK_MS - 1), ApprovalStatus::Pending);
         assert_eq!(approval.status(NOW + WEEK_MS), ApprovalStatus::Expired);
         assert_eq!(approval.required_scope(), "contacts:write");

@@ -33,7 +33,20 @@ pub async fn handle(req: &mut Request, env: &Env, config: &Config, request_id: &
     let answer = Answer { config, request_id };
     // A key's admin calls count against its limits; its answers show them, as on the data plane.
     let response = serve(route, actor, req, url.query(), env, &answer).await;
-    response.map(|response| super::proxy::with_headers(response, &limit_headers, request_id))
+    match response {
+        Ok(response) => Ok(super::proxy::with_headers(
+            response,
+            &limit_headers,
+            request_id,
+        )),
+        // A refusal after authentication was counted too: it shows the same limit state.
+        Err(mut refused) => {
+            if refused.limit_headers.is_empty() {
+                refused.limit_headers = limit_headers;
+            }
+            Err(refused)
+        }
+    }
 }
 
 async fn serve(
