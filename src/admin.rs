@@ -281,36 +281,41 @@ impl ListedId for ApprovalId {
     }
 }
 
-/// The `?status=` values a list accepts.
-pub trait ListedStatus: Sized {
-    /// For the error message, e.g. "`active`, `revoked` or `expired`".
-    const CHOICES: &'static str;
-    fn parse(text: &str) -> Option<Self>;
+/// The `?status=` values a list accepts: every status, by its name.
+pub trait ListedStatus: Copy + 'static {
+    const ALL: &'static [Self];
+    fn as_str(self) -> &'static str;
 }
 
 impl ListedStatus for Status {
-    const CHOICES: &'static str = "`active`, `revoked` or `expired`";
-    fn parse(text: &str) -> Option<Status> {
-        match text {
-            "active" => Some(Status::Active),
-            "revoked" => Some(Status::Revoked),
-            "expired" => Some(Status::Expired),
-            _ => None,
-        }
+    const ALL: &'static [Status] = &[Status::Active, Status::Revoked, Status::Expired];
+    fn as_str(self) -> &'static str {
+        Status::as_str(self)
     }
 }
 
 impl ListedStatus for ApprovalStatus {
-    const CHOICES: &'static str = "`pending`, `approved`, `rejected`, `expired` or `failed`";
-    fn parse(text: &str) -> Option<ApprovalStatus> {
-        match text {
-            "pending" => Some(ApprovalStatus::Pending),
-            "approved" => Some(ApprovalStatus::Approved),
-            "rejected" => Some(ApprovalStatus::Rejected),
-            "expired" => Some(ApprovalStatus::Expired),
-            "failed" => Some(ApprovalStatus::Failed),
-            _ => None,
-        }
+    const ALL: &'static [ApprovalStatus] = &ApprovalStatus::ALL;
+    fn as_str(self) -> &'static str {
+        ApprovalStatus::as_str(self)
+    }
+}
+
+/// The status named `text`, if the list has one (the CLI checks `--status` with it too).
+pub fn parse_status<S: ListedStatus>(text: &str) -> Option<S> {
+    S::ALL
+        .iter()
+        .copied()
+        .find(|status| status.as_str() == text)
+}
+
+/// The statuses for a message, e.g. "`active`, `revoked` or `expired`".
+fn status_choices<S: ListedStatus>() -> String {
+    let names: Vec<String> = S::ALL.iter().map(|s| format!("`{}`", s.as_str())).collect();
+    match names.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
     }
 }
 
@@ -396,9 +401,12 @@ fn parse_any_list_query<S: ListedStatus, Id: ListedId>(
         }
         seen.push(name);
         match name {
-            "status" => match S::parse(value) {
+            "status" => match parse_status(value) {
                 Some(status) => list.status = Some(status),
-                None => errors.push(FieldError::new("status", format!("must be {}", S::CHOICES))),
+                None => errors.push(FieldError::new(
+                    "status",
+                    format!("must be {}", status_choices::<S>()),
+                )),
             },
             "workspace" => {
                 list.workspace = collect(&mut errors, workspace(Some(&Value::String(value.into()))))

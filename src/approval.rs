@@ -207,6 +207,14 @@ pub enum ApprovalStatus {
 }
 
 impl ApprovalStatus {
+    pub const ALL: [ApprovalStatus; 5] = [
+        ApprovalStatus::Pending,
+        ApprovalStatus::Approved,
+        ApprovalStatus::Rejected,
+        ApprovalStatus::Expired,
+        ApprovalStatus::Failed,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ApprovalStatus::Pending => "pending",

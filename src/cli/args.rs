@@ -7,7 +7,8 @@
 //! deployment (which scopes exist, whether a webhook URL is acceptable, whether a time is in
 //! the future by the gateway's clock) is left to the gateway, which answers with field errors.
 
-use crate::approval::ApprovalId;
+use crate::admin::{parse_status, ListedStatus};
+use crate::approval::{ApprovalId, ApprovalStatus};
 use crate::authority::Status;
 use crate::key::{Environment, KeyId};
 use crate::timestamp::parse_rfc3339;
@@ -156,36 +157,6 @@ pub enum ApprovalsCommand {
         id: ApprovalId,
         reason: String,
     },
-}
-
-/// Where an approval is in its life, as `approvals list --status` filters it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ApprovalStatus {
-    Pending,
-    Approved,
-    Rejected,
-    Expired,
-    Failed,
-}
-
-impl ApprovalStatus {
-    pub const ALL: [ApprovalStatus; 5] = [
-        ApprovalStatus::Pending,
-        ApprovalStatus::Approved,
-        ApprovalStatus::Rejected,
-        ApprovalStatus::Expired,
-        ApprovalStatus::Failed,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ApprovalStatus::Pending => "pending",
-            ApprovalStatus::Approved => "approved",
-            ApprovalStatus::Rejected => "rejected",
-            ApprovalStatus::Expired => "expired",
-            ApprovalStatus::Failed => "failed",
-        }
-    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -725,17 +696,7 @@ fn create(m: &Matches) -> Result<NewKeyArgs, UsageError> {
 
 fn list(m: &Matches) -> Result<ListArgs, UsageError> {
     m.no_positionals()?;
-    let status = m
-        .value("--status")
-        .map(|s| match s {
-            "active" => Ok(Status::Active),
-            "revoked" => Ok(Status::Revoked),
-            "expired" => Ok(Status::Expired),
-            other => Err(m.error(format!(
-                "--status: `{other}` is not one of active, revoked, expired"
-            ))),
-        })
-        .transpose()?;
+    let status = status::<Status>(m)?;
     Ok(ListArgs {
         status,
         workspace: m.value("--workspace").map(str::to_string),
@@ -747,19 +708,7 @@ fn list(m: &Matches) -> Result<ListArgs, UsageError> {
 
 fn approvals_list(m: &Matches) -> Result<ApprovalListArgs, UsageError> {
     m.no_positionals()?;
-    let status = m
-        .value("--status")
-        .map(|s| {
-            ApprovalStatus::ALL
-                .into_iter()
-                .find(|status| status.as_str() == s)
-                .ok_or_else(|| {
-                    m.error(format!(
-                        "--status: `{s}` is not one of pending, approved, rejected, expired, failed"
-                    ))
-                })
-        })
-        .transpose()?;
+    let status = status::<ApprovalStatus>(m)?;
     Ok(ApprovalListArgs {
         status,
         workspace: m.value("--workspace").map(str::to_string),
@@ -767,6 +716,21 @@ fn approvals_list(m: &Matches) -> Result<ApprovalListArgs, UsageError> {
         cursor: m.value("--cursor").map(str::to_string),
         all: m.flag("--all"),
     })
+}
+
+/// `--status`, one of the list's statuses (the gateway's own names).
+fn status<S: ListedStatus>(m: &Matches) -> Result<Option<S>, UsageError> {
+    m.value("--status")
+        .map(|text| {
+            parse_status(text).ok_or_else(|| {
+                let names: Vec<&str> = S::ALL.iter().map(|s| s.as_str()).collect();
+                m.error(format!(
+                    "--status: `{text}` is not one of {}",
+                    names.join(", ")
+                ))
+            })
+        })
+        .transpose()
 }
 
 /// `--reason`, trimmed: the gateway refuses an empty one and one over 1000 characters.

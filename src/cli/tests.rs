@@ -2,7 +2,8 @@
 
 use super::*;
 use crate::approval::ApprovalId;
-use crate::cli::args::{ApprovalStatus, EditArgs, NewKeyArgs};
+use crate::approval::ApprovalStatus;
+use crate::cli::args::{EditArgs, NewKeyArgs};
 use crate::key::KeyId;
 use serde_json::json;
 use std::collections::{HashMap, VecDeque};
