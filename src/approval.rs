@@ -568,7 +568,8 @@ pub fn approval_object(approval: &Approval, body: Option<&[u8]>, now_ms: u64) ->
     object
 }
 
-fn decider_object(decider: &Decider) -> Value {
+/// Who decided, as the admin API and the rejection webhook show it.
+pub fn decider_object(decider: &Decider) -> Value {
     match decider {
         Decider::Root => json!({"type": "root"}),
         Decider::Key { key_id, key_name } => {

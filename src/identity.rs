@@ -240,27 +240,15 @@ pub fn verify<'h>(
         approved_by: optional(APPROVED_BY)?.unwrap_or(""),
         timestamp: get(TIMESTAMP)?,
     };
-    let presented = get(SIGNATURE)?
-        .strip_prefix(SIGNATURE_PREFIX)
-        .and_then(|b64| URL_SAFE_NO_PAD.decode(b64).ok())
-        .ok_or(VerifyError::MalformedHeader(SIGNATURE))?;
     let expected = signature_over(secret, line, &fields);
-    // Checked before the timestamp so an attacker learns nothing from which check failed.
-    if !bool::from(subtle::ConstantTimeEq::ct_eq(
-        expected.as_slice(),
-        presented.as_slice(),
-    )) {
-        return Err(VerifyError::BadSignature);
-    }
-    let timestamp: u64 = fields
-        .timestamp
-        .parse()
-        .map_err(|_| VerifyError::MalformedHeader(TIMESTAMP))?;
-    let age_secs =
-        i64::try_from(now_secs).unwrap_or(i64::MAX) - i64::try_from(timestamp).unwrap_or(i64::MAX);
-    if age_secs.unsigned_abs() > tolerance_secs {
-        return Err(VerifyError::StaleTimestamp { age_secs });
-    }
+    let timestamp = check_signed(
+        &expected,
+        get(SIGNATURE)?,
+        SIGNATURE_PREFIX,
+        fields.timestamp,
+        now_secs,
+        tolerance_secs,
+    )?;
     Ok(Identity {
         key_id: fields.key_id.to_string(),
         key_name: percent_decode(fields.key_name),
@@ -281,6 +269,39 @@ pub fn verify<'h>(
             .map(String::from),
         timestamp,
     })
+}
+
+/// Compares a presented `<prefix><base64url>` signature with `expected` in constant time,
+/// then checks that `timestamp` is within `tolerance_secs` of `now_secs`; returns the
+/// timestamp. Shared by the origin's identity check and the rejection webhook's.
+pub(crate) fn check_signed(
+    expected: &[u8],
+    presented: &str,
+    prefix: &str,
+    timestamp: &str,
+    now_secs: u64,
+    tolerance_secs: u64,
+) -> Result<u64, VerifyError> {
+    let presented = presented
+        .strip_prefix(prefix)
+        .and_then(|b64| URL_SAFE_NO_PAD.decode(b64).ok())
+        .ok_or(VerifyError::MalformedHeader(SIGNATURE))?;
+    // Checked before the timestamp so an attacker learns nothing from which check failed.
+    if !bool::from(subtle::ConstantTimeEq::ct_eq(
+        expected,
+        presented.as_slice(),
+    )) {
+        return Err(VerifyError::BadSignature);
+    }
+    let timestamp: u64 = timestamp
+        .parse()
+        .map_err(|_| VerifyError::MalformedHeader(TIMESTAMP))?;
+    let age_secs =
+        i64::try_from(now_secs).unwrap_or(i64::MAX) - i64::try_from(timestamp).unwrap_or(i64::MAX);
+    if age_secs.unsigned_abs() > tolerance_secs {
+        return Err(VerifyError::StaleTimestamp { age_secs });
+    }
+    Ok(timestamp)
 }
 
 /// Header values must be visible ASCII; names are free text. Percent-encode every byte

@@ -17,7 +17,7 @@
 //! assert!(verify(&secret, "1900000000", &signature, b"{}", 1_900_000_030, 300).is_err());
 //! ```
 
-use crate::approval::{insert_body, Approval, ApprovalState};
+use crate::approval::{decider_object, insert_body, Approval, ApprovalState};
 use crate::identity::{SigningSecret, VerifyError};
 use crate::timestamp::format_rfc3339;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -50,26 +50,16 @@ pub fn verify(
     now_secs: u64,
     tolerance_secs: u64,
 ) -> Result<(), VerifyError> {
-    let presented = signature
-        .strip_prefix(SIGNATURE_PREFIX)
-        .and_then(|b64| URL_SAFE_NO_PAD.decode(b64).ok())
-        .ok_or(VerifyError::MalformedHeader(crate::identity::SIGNATURE))?;
     let expected = signature_over(secret, timestamp, body);
-    if !bool::from(subtle::ConstantTimeEq::ct_eq(
-        expected.as_slice(),
-        presented.as_slice(),
-    )) {
-        return Err(VerifyError::BadSignature);
-    }
-    let sent: u64 = timestamp
-        .parse()
-        .map_err(|_| VerifyError::MalformedHeader(crate::identity::TIMESTAMP))?;
-    let age_secs =
-        i64::try_from(now_secs).unwrap_or(i64::MAX) - i64::try_from(sent).unwrap_or(i64::MAX);
-    match age_secs.unsigned_abs() > tolerance_secs {
-        true => Err(VerifyError::StaleTimestamp { age_secs }),
-        false => Ok(()),
-    }
+    crate::identity::check_signed(
+        &expected,
+        signature,
+        SIGNATURE_PREFIX,
+        timestamp,
+        now_secs,
+        tolerance_secs,
+    )
+    .map(|_| ())
 }
 
 fn signature_over(secret: &SigningSecret, timestamp: &str, body: &[u8]) -> Vec<u8> {
@@ -95,12 +85,6 @@ pub fn rejection_payload(approval: &Approval, body: &[u8]) -> Option<Vec<u8>> {
     request.insert("path".into(), json!(approval.request.path));
     request.insert("query".into(), json!(approval.request.query));
     insert_body(&mut request, body);
-    let rejected_by = match &decision.by {
-        crate::approval::Decider::Root => json!({"type": "root"}),
-        crate::approval::Decider::Key { key_id, key_name } => {
-            json!({"type": "key", "key_id": key_id.as_str(), "key_name": key_name})
-        }
-    };
     let payload = json!({
         "type": REJECTED_EVENT,
         "approval_id": approval.id.as_str(),
@@ -109,7 +93,7 @@ pub fn rejection_payload(approval: &Approval, body: &[u8]) -> Option<Vec<u8>> {
         "workspace": approval.workspace,
         "reason": reason,
         "rejected_at": format_rfc3339(decision.at),
-        "rejected_by": rejected_by,
+        "rejected_by": decider_object(&decision.by),
         "request": request,
     });
     Some(payload.to_string().into_bytes())
