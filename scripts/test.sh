@@ -11,6 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 sh scripts/setup.sh
+sh scripts/setup-tests.sh
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -1,0 +1,33 @@
+#!/bin/sh
+# Installs what the test suite needs beyond scripts/setup.sh, from the package registries
+# only, and does nothing for what is already there. Each part says which tests use it.
+set -eu
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+
+# Debian packages (real origin frameworks, load tools). apt-get needs root; a machine
+# without it must have them already.
+APT_PACKAGES=""
+missing=""
+for pkg in $APT_PACKAGES; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing="$missing $pkg"
+done
+if [ -n "$missing" ]; then
+  echo "setup-tests: installing Debian packages:$missing"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
+fi
+
+# Python tools (real origin frameworks, the API tester), pinned in requirements-test.txt,
+# in a virtual environment of the project's own: .venv/
+if [ -s requirements-test.txt ]; then
+  if [ ! -x .venv/bin/python ]; then
+    echo "setup-tests: creating .venv"
+    python3 -m venv .venv
+  fi
+  if ! cmp -s requirements-test.txt .venv/.installed-requirements; then
+    echo "setup-tests: installing Python packages"
+    .venv/bin/pip install --quiet --disable-pip-version-check -r requirements-test.txt
+    cp requirements-test.txt .venv/.installed-requirements
+  fi
+fi
