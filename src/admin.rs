@@ -567,9 +567,10 @@ pub(crate) fn parse_object(body: &[u8]) -> Result<Map<String, Value>, GatewayErr
         errors: vec![FieldError::new("body", message)],
     };
     if body.len() > MAX_ADMIN_BODY_BYTES {
-        return Err(invalid(format!(
-            "must be at most {MAX_ADMIN_BODY_BYTES} bytes"
-        )));
+        return Err(GatewayError::PayloadTooLarge {
+            max_bytes: MAX_ADMIN_BODY_BYTES as u64,
+            bound: crate::problem::BodyBound::Admin,
+        });
     }
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(map)) => Ok(map),
@@ -1079,12 +1080,16 @@ mod tests {
         let padded = |total: usize| format!("{base}{}", " ".repeat(total - base.len()));
         let at_limit = padded(MAX_ADMIN_BODY_BYTES);
         assert!(parse_create(at_limit.as_bytes(), &policy(), NOW, true).is_ok());
+        let code = |body: &[u8]| {
+            parse_create(body, &policy(), NOW, true)
+                .err()
+                .map(|e| e.code())
+        };
         let over = padded(MAX_ADMIN_BODY_BYTES + 1);
-        let message = refused_on("body", parse_create(over.as_bytes(), &policy(), NOW, true));
-        assert_eq!(message, "must be at most 65536 bytes");
+        assert_eq!(code(over.as_bytes()), Some("payload_too_large"));
         // Even an invalid body is refused for its size, not parsed.
         let junk = vec![b'x'; MAX_ADMIN_BODY_BYTES + 1];
-        refused_on("body", parse_create(&junk, &policy(), NOW, true));
+        assert_eq!(code(&junk), Some("payload_too_large"));
     }
 
     // --- name -----------------------------------------------------------------------
@@ -1698,10 +1703,8 @@ mod tests {
             refused_on("body", parse_edit(body, &policy(), NOW, true));
         }
         let over = format!(r#"{{"name": "a"}}{}"#, " ".repeat(MAX_ADMIN_BODY_BYTES));
-        assert_eq!(
-            refused_on("body", parse_edit(over.as_bytes(), &policy(), NOW, true)),
-            "must be at most 65536 bytes"
-        );
+        let refused = parse_edit(over.as_bytes(), &policy(), NOW, true).err();
+        assert_eq!(refused.map(|e| e.code()), Some("payload_too_large"));
     }
 
     #[test]
@@ -1925,7 +1928,8 @@ mod tests {
             refused_on("body", parse_rotate(body));
         }
         let over = format!("{{}}{}", " ".repeat(MAX_ADMIN_BODY_BYTES));
-        refused_on("body", parse_rotate(over.as_bytes()));
+        let refused = parse_rotate(over.as_bytes()).err();
+        assert_eq!(refused.map(|e| e.code()), Some("payload_too_large"));
     }
 
     // --- list queries ---------------------------------------------------------------

@@ -13,6 +13,7 @@
 //! assert!(override_in_request(["accept", "x-http-method-override"], None).is_some());
 //! ```
 
+use crate::percent;
 use crate::problem::GatewayError;
 
 /// Headers some frameworks (Symfony, Express method-override, IIS URL Rewrite) read as
@@ -26,32 +27,47 @@ const OVERRIDE_HEADERS: &[&str] = &[
     "x-rewrite-url",
 ];
 
-/// The query parameter Rails, Laravel and method-override middlewares read as the method.
-const OVERRIDE_QUERY_PARAMETER: &str = "_method";
+/// The field Rails (Rack::MethodOverride), Laravel, Symfony, Sinatra and Express's
+/// method-override read as the method, from the query or a form or JSON body.
+const OVERRIDE_FIELD: &[u8] = b"_method";
+
+/// How much of a body keygate reads to look for a method override. The body is still
+/// streamed to the origin; only this prefix is held, and only while it is checked.
+pub const BODY_SCAN_BYTES: usize = 64 * 1024;
 
 /// The methods keygate forwards. Others (TRACE, CONNECT, WebDAV verbs, ...) the platform
 /// cannot forward faithfully, and no policy route should need them.
 const FORWARDABLE_METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 
-/// Everything keygate checks about a request's shape before routing it, in one place:
-/// the method, the path, method/path overrides, and a body where none can be sent.
-pub fn check_request<'a>(
-    method: &str,
-    path: &str,
-    query: Option<&str>,
-    header_names: impl IntoIterator<Item = &'a str>,
-    has_body: bool,
-) -> Result<(), GatewayError> {
-    if !FORWARDABLE_METHODS.contains(&method) {
+/// What keygate checks about a request before routing it, in one place.
+pub struct RequestShape<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub query: Option<&'a str>,
+    pub headers: &'a [(String, String)],
+    pub has_body: bool,
+    /// The deployment's key prefix: a key anywhere but `Authorization` is refused.
+    pub key_prefix: &'a str,
+}
+
+/// Everything keygate checks about a request's shape before routing it: the method, the
+/// path, method/path overrides in headers and the query, a key where it would travel on,
+/// and a body where none can be sent. The body's own overrides are [`check_body`]'s.
+pub fn check_request(shape: &RequestShape) -> Result<(), GatewayError> {
+    if !FORWARDABLE_METHODS.contains(&shape.method) {
         return Err(GatewayError::MethodNotSupported);
     }
-    if let Some(reason) = path_ambiguity(path) {
+    if let Some(reason) = path_ambiguity(shape.path) {
         return Err(GatewayError::AmbiguousPath { reason });
     }
-    if let Some(what) = override_in_request(header_names, query) {
+    let header_names = shape.headers.iter().map(|(name, _)| name.as_str());
+    if let Some(what) = override_in_request(header_names, shape.query) {
         return Err(GatewayError::OverrideNotAllowed { what });
     }
-    if has_body && (method == "GET" || method == "HEAD") {
+    if let Some(place) = key_outside_authorization(shape) {
+        return Err(GatewayError::KeyInRequest { place });
+    }
+    if shape.has_body && (shape.method == "GET" || shape.method == "HEAD") {
         return Err(GatewayError::BodyNotAllowed);
     }
     Ok(())
@@ -61,7 +77,7 @@ pub fn check_request<'a>(
 pub fn path_ambiguity(path: &str) -> Option<&'static str> {
     let lower = path.to_ascii_lowercase();
     let contains = |needle: &str| lower.contains(needle);
-    if path.bytes().any(|b| b < 0x20 || b == 0x7f) || contains("%00") {
+    if path.bytes().any(is_control) || has_encoded_control(path.as_bytes()) {
         Some("a control character")
     } else if contains("\\") || contains("%5c") {
         Some("a backslash")
@@ -83,6 +99,16 @@ pub fn path_ambiguity(path: &str) -> Option<&'static str> {
     }
 }
 
+/// C0 controls and DEL: CR and LF split headers, others confuse logs and parsers.
+fn is_control(byte: u8) -> bool {
+    byte < 0x20 || byte == 0x7f
+}
+
+/// `%00`–`%1F` or `%7F`, in either case of hex.
+fn has_encoded_control(bytes: &[u8]) -> bool {
+    (0..bytes.len()).any(|at| percent::escaped_byte(bytes, at).is_some_and(is_control))
+}
+
 /// `.` and `..` in any of the spellings URL parsers treat alike (WHATWG: `%2e` is a dot).
 pub fn is_dot_segment(segment: &str) -> bool {
     const DOT_SPELLINGS: [&str; 6] = [".", "..", "%2e", ".%2e", "%2e.", "%2e%2e"];
@@ -99,8 +125,8 @@ fn has_empty_segment(path: &str) -> bool {
 }
 
 /// The first method or path override the request carries: a header (by its name as sent)
-/// or the `_method` query parameter. Header names compare with `_` as `-`, since CGI-style
-/// servers read both spellings as the same variable.
+/// or a query field the origin reads as `_method`. Header names compare with `_` as `-`,
+/// since CGI-style servers read both spellings as the same variable.
 pub fn override_in_request<'a>(
     header_names: impl IntoIterator<Item = &'a str>,
     query: Option<&str>,
@@ -111,12 +137,7 @@ pub fn override_in_request<'a>(
     }) {
         return Some(format!("the `{name}` header"));
     }
-    let query = query?;
-    query
-        .split('&')
-        .map(|pair| pair.split_once('=').map_or(pair, |(key, _)| key))
-        .any(|key| key.to_ascii_lowercase().replace("%5f", "_") == OVERRIDE_QUERY_PARAMETER)
-        .then(|| format!("the `{OVERRIDE_QUERY_PARAMETER}` query parameter"))
+    form_has_override(query?.as_bytes()).then(|| "a `_method` query parameter".to_string())
 }
 
 /// Lower case, `_` as `-`: the spelling that CGI, WSGI and Rack servers cannot tell apart.
@@ -124,58 +145,468 @@ pub fn normalize_header_name(name: &str) -> String {
     name.to_ascii_lowercase().replace('_', "-")
 }
 
+/// Whether a field name, as sent, is `_method` to some origin: percent-decoded once (`+`
+/// as a space), then read as PHP does (leading spaces dropped, `.` and ` ` become `_`, an
+/// array suffix like `_method[]` names the same field), in any case.
+pub fn is_override_name(raw: &[u8]) -> bool {
+    let decoded = percent::decode_form(raw);
+    spells_override(&decoded)
+}
+
+fn spells_override(name: &[u8]) -> bool {
+    let start = name
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(name.len());
+    let name = name.get(start..).unwrap_or_default();
+    let end = name
+        .iter()
+        .position(|&b| b == b'[' || b == 0)
+        .unwrap_or(name.len());
+    let base = name.get(..end).unwrap_or_default();
+    base.len() == OVERRIDE_FIELD.len()
+        && base.iter().zip(OVERRIDE_FIELD).all(|(&byte, &wanted)| {
+            let mangled = if byte == b'.' || byte == b' ' {
+                b'_'
+            } else {
+                byte
+            };
+            mangled.to_ascii_lowercase() == wanted
+        })
+}
+
+/// Whether `application/x-www-form-urlencoded` text (a query or a form body) has a
+/// top-level field the origin reads as `_method`. Fields split on `&` and, as Rack does,
+/// on `;`.
+pub fn form_has_override(form: &[u8]) -> bool {
+    form.split(|&b| b == b'&' || b == b';').any(|field| {
+        let name = field.split(|&b| b == b'=').next().unwrap_or_default();
+        is_override_name(name)
+    })
+}
+
+/// How an origin's framework would parse a body, from its `Content-Type`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyKind {
+    /// `application/x-www-form-urlencoded`, or no type at all (Rack parses a typeless
+    /// POST as a form).
+    Form,
+    Multipart,
+    Json,
+    /// Anything else; frameworks do not read parameters from it.
+    Other,
+}
+
+impl BodyKind {
+    pub fn of(content_type: Option<&str>) -> BodyKind {
+        let media_type = content_type
+            .and_then(|value| value.split(';').next())
+            .map(|media| media.trim().to_ascii_lowercase())
+            .unwrap_or_default();
+        match media_type.as_str() {
+            "" | "application/x-www-form-urlencoded" => BodyKind::Form,
+            "application/json" | "text/json" => BodyKind::Json,
+            media if media.starts_with("multipart/") => BodyKind::Multipart,
+            media if media.ends_with("+json") => BodyKind::Json,
+            _ => BodyKind::Other,
+        }
+    }
+}
+
+/// The first `_method` field in (the first [`BODY_SCAN_BYTES`] of) a body, as its
+/// framework would read it: form fields, multipart part names, a JSON object's top-level
+/// members. A body of any other type is read as a form and, if it starts with `{`, as
+/// JSON too, since some origins parse bodies whatever their declared type.
+pub fn override_in_body(content_type: Option<&str>, prefix: &[u8]) -> Option<&'static str> {
+    let kind = BodyKind::of(content_type);
+    let found = match kind {
+        BodyKind::Multipart => multipart_has_override(prefix),
+        BodyKind::Json => json_has_override(prefix),
+        BodyKind::Form | BodyKind::Other => form_has_override(prefix) || json_has_override(prefix),
+    };
+    found.then_some(match kind {
+        BodyKind::Multipart => "a `_method` part in the multipart body",
+        BodyKind::Json => "a `_method` member in the JSON body",
+        BodyKind::Form | BodyKind::Other => "a `_method` field in the body",
+    })
+}
+
+/// A request body's verdict: `prefix` is at most [`BODY_SCAN_BYTES`] of it, `complete`
+/// says whether that was all of it. An origin that reads overrides from bodies
+/// (`origin_reads_body_overrides` in the policy) cannot be given a form, multipart or JSON
+/// body keygate could not read to its end.
+pub fn check_body(
+    content_type: Option<&str>,
+    prefix: &[u8],
+    complete: bool,
+    origin_reads_body_overrides: bool,
+) -> Result<(), GatewayError> {
+    if let Some(what) = override_in_body(content_type, prefix) {
+        return Err(GatewayError::OverrideNotAllowed {
+            what: what.to_string(),
+        });
+    }
+    let may_carry_override = BodyKind::of(content_type) != BodyKind::Other;
+    if !complete && origin_reads_body_overrides && may_carry_override {
+        return Err(GatewayError::BodyTooLargeToScan {
+            max_bytes: BODY_SCAN_BYTES as u64,
+        });
+    }
+    Ok(())
+}
+
+fn multipart_has_override(body: &[u8]) -> bool {
+    body.split(|&b| b == b'\n').any(|line| {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        strip_prefix_ignoring_case(line, b"content-disposition:")
+            .is_some_and(|value| disposition_names(value).iter().any(|n| spells_override(n)))
+    })
+}
+
+fn strip_prefix_ignoring_case<'a>(bytes: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
+    let head = bytes.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| bytes.get(prefix.len()..).unwrap_or_default())
+}
+
+/// The `name` (and RFC 5987 `name*`) parameters of a `Content-Disposition` value.
+fn disposition_names(value: &[u8]) -> Vec<Vec<u8>> {
+    let mut names = Vec::new();
+    for parameter in split_parameters(value) {
+        let Some(eq) = parameter.iter().position(|&b| b == b'=') else {
+            continue;
+        };
+        let (key, raw) = (trim(&parameter[..eq]), trim(&parameter[eq + 1..]));
+        if key.eq_ignore_ascii_case(b"name") {
+            names.push(unquote(raw));
+        } else if key.eq_ignore_ascii_case(b"name*") {
+            // charset'language'percent-encoded
+            let encoded = raw.rsplit(|&b| b == b'\'').next().unwrap_or(raw);
+            names.push(percent::decode(encoded).into_owned());
+        }
+    }
+    names
+}
+
+/// Splits on `;` outside quoted strings.
+fn split_parameters(value: &[u8]) -> Vec<&[u8]> {
+    let mut parts = Vec::new();
+    let (mut start, mut quoted, mut escaped) = (0, false, false);
+    for (at, &byte) in value.iter().enumerate() {
+        match byte {
+            _ if escaped => escaped = false,
+            b'\\' if quoted => escaped = true,
+            b'"' => quoted = !quoted,
+            b';' if !quoted => {
+                parts.push(&value[start..at]);
+                start = at + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&value[start..]);
+    parts
+}
+
+fn trim(bytes: &[u8]) -> &[u8] {
+    let start = bytes
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |at| at + 1);
+    bytes.get(start..end).unwrap_or_default()
+}
+
+/// A quoted-string's content with its `\` escapes undone, or a token as it is.
+fn unquote(raw: &[u8]) -> Vec<u8> {
+    let Some(inner) = raw.strip_prefix(b"\"") else {
+        return raw.to_vec();
+    };
+    let inner = inner.strip_suffix(b"\"").unwrap_or(inner);
+    let mut out = Vec::with_capacity(inner.len());
+    let mut escaped = false;
+    for &byte in inner {
+        if !escaped && byte == b'\\' {
+            escaped = true;
+        } else {
+            out.push(byte);
+            escaped = false;
+        }
+    }
+    out
+}
+
+/// Whether a JSON object's top-level members, as far as `body` goes, include `_method`.
+/// Lenient like the parsers it stands in for: a cut-off or invalid body is read up to the
+/// point where it stops making sense.
+fn json_has_override(body: &[u8]) -> bool {
+    let mut json = JsonScanner { bytes: body, at: 0 };
+    json.skip_whitespace();
+    if !json.eat(b'{') {
+        return false;
+    }
+    loop {
+        json.skip_whitespace();
+        let Some(name) = json.string() else {
+            return false;
+        };
+        if spells_override(&name) {
+            return true;
+        }
+        json.skip_whitespace();
+        if !json.eat(b':') || !json.skip_value() {
+            return false;
+        }
+        json.skip_whitespace();
+        if !json.eat(b',') {
+            return false;
+        }
+    }
+}
+
+struct JsonScanner<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl JsonScanner<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.at).copied()
+    }
+
+    fn eat(&mut self, byte: u8) -> bool {
+        let matched = self.peek() == Some(byte);
+        self.at += usize::from(matched);
+        matched
+    }
+
+    fn skip_whitespace(&mut self) {
+        while self.peek().is_some_and(|b| b.is_ascii_whitespace()) {
+            self.at += 1;
+        }
+    }
+
+    /// A string's decoded bytes (`\uXXXX` included, lone surrogates as U+FFFD).
+    fn string(&mut self) -> Option<Vec<u8>> {
+        if !self.eat(b'"') {
+            return None;
+        }
+        let mut out = Vec::new();
+        let mut units: Vec<u16> = Vec::new();
+        loop {
+            let byte = self.peek()?;
+            self.at += 1;
+            if byte == b'\\' && self.eat(b'u') {
+                let hex = self.bytes.get(self.at..self.at + 4)?;
+                let unit = hex.iter().try_fold(0u16, |unit, &digit| {
+                    Some(unit << 4 | u16::from(percent::hex_value(digit)?))
+                })?;
+                units.push(unit);
+                self.at += 4;
+                continue;
+            }
+            flush_utf16(&mut units, &mut out);
+            match byte {
+                b'"' => return Some(out),
+                b'\\' => {
+                    let escape = self.peek()?;
+                    self.at += 1;
+                    out.push(match escape {
+                        b'n' => b'\n',
+                        b't' => b'\t',
+                        b'r' => b'\r',
+                        b'b' => 0x08,
+                        b'f' => 0x0c,
+                        other => other,
+                    });
+                }
+                _ => out.push(byte),
+            }
+        }
+    }
+
+    /// Skips one value (scalar, string, or nested object/array); stops before the `,` or
+    /// closing bracket after it. `false` when the body ends first.
+    fn skip_value(&mut self) -> bool {
+        let mut depth = 0usize;
+        loop {
+            match self.peek() {
+                None => return false,
+                Some(b'"') => {
+                    if self.string().is_none() {
+                        return false;
+                    }
+                }
+                Some(b'{' | b'[') => {
+                    depth += 1;
+                    self.at += 1;
+                }
+                Some(b'}' | b']') if depth == 0 => return true,
+                Some(b'}' | b']') => {
+                    depth -= 1;
+                    self.at += 1;
+                }
+                Some(b',') if depth == 0 => return true,
+                Some(_) => self.at += 1,
+            }
+        }
+    }
+}
+
+fn flush_utf16(units: &mut Vec<u16>, out: &mut Vec<u8>) {
+    for decoded in char::decode_utf16(units.drain(..)) {
+        let mut buffer = [0u8; 4];
+        let c = decoded.unwrap_or(char::REPLACEMENT_CHARACTER);
+        out.extend_from_slice(c.encode_utf8(&mut buffer).as_bytes());
+    }
+}
+
+/// Where a key of this deployment appears outside `Authorization`, if it does: in the path,
+/// the query, or another header. Such a request would carry the secret to the origin and
+/// into its logs, so it is refused, whichever key it is.
+fn key_outside_authorization(shape: &RequestShape) -> Option<String> {
+    let holds_key = |text: &str| {
+        crate::key::contains_key_shape(text.as_bytes(), shape.key_prefix)
+            || crate::key::contains_key_shape(
+                &percent::decode_form(text.as_bytes()),
+                shape.key_prefix,
+            )
+    };
+    if holds_key(shape.path) {
+        return Some("the path".to_string());
+    }
+    if shape.query.is_some_and(holds_key) {
+        return Some("the query string".to_string());
+    }
+    shape
+        .headers
+        .iter()
+        .filter(|(name, _)| !name.eq_ignore_ascii_case("authorization"))
+        .find(|(_, value)| holds_key(value))
+        .map(|(name, _)| format!("the `{name}` header"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    const PREFIX: &str = "kg";
+
+    fn check(
+        method: &str,
+        path: &str,
+        query: Option<&str>,
+        headers: &[(&str, &str)],
+        has_body: bool,
+    ) -> Result<(), &'static str> {
+        let headers: Vec<(String, String)> = headers
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
+        check_request(&RequestShape {
+            method,
+            path,
+            query,
+            headers: &headers,
+            has_body,
+            key_prefix: PREFIX,
+        })
+        .map_err(|e| e.code())
+    }
+
+    /// A key-shaped string (the checksum is not checked by the exposure rule).
+    const KEY: &str = "kg_live_1I30QbdVftBjciVLa2q1ye2p2fnIUOiI13gdIkv";
+
     #[test]
     fn check_request_refuses_each_kind_of_confusion() {
-        let ok = check_request("GET", "/v1/contacts", Some("page=2"), ["accept"], false);
+        let ok = check(
+            "GET",
+            "/v1/contacts",
+            Some("page=2"),
+            &[("accept", "*/*")],
+            false,
+        );
         assert_eq!(ok, Ok(()));
-        let code = |result: Result<(), GatewayError>| result.map_err(|e| e.code());
         assert_eq!(
-            code(check_request("PROPFIND", "/v1", None, [], false)),
+            check("PROPFIND", "/v1", None, &[], false),
             Err("method_not_supported")
         );
         assert_eq!(
-            code(check_request("get", "/v1", None, [], false)),
+            check("get", "/v1", None, &[], false),
             Err("method_not_supported")
         );
         assert_eq!(
-            code(check_request("GET", "/v1/a;b", None, [], false)),
+            check("GET", "/v1/a;b", None, &[], false),
             Err("path_ambiguous")
         );
         assert_eq!(
-            code(check_request(
+            check(
                 "POST",
                 "/v1",
                 None,
-                ["X-HTTP-Method-Override"],
+                &[("X-HTTP-Method-Override", "DELETE")],
                 true
-            )),
+            ),
             Err("override_not_allowed")
         );
         assert_eq!(
-            code(check_request(
-                "POST",
-                "/v1",
-                Some("_method=DELETE"),
-                [],
-                true
-            )),
+            check("POST", "/v1", Some("_method=DELETE"), &[], true),
             Err("override_not_allowed")
         );
         assert_eq!(
-            code(check_request("GET", "/v1", None, [], true)),
+            check("GET", "/v1", None, &[], true),
             Err("body_not_allowed")
         );
         assert_eq!(
-            code(check_request("HEAD", "/v1", None, [], true)),
+            check("HEAD", "/v1", None, &[], true),
             Err("body_not_allowed")
         );
+        assert_eq!(check("DELETE", "/v1/contacts/1", None, &[], true), Ok(()));
+    }
+
+    #[test]
+    fn a_key_anywhere_but_authorization_is_refused() {
+        let bearer = format!("Bearer {KEY}");
         assert_eq!(
-            check_request("DELETE", "/v1/contacts/1", None, [], true),
+            check(
+                "GET",
+                "/v1/contacts",
+                None,
+                &[("Authorization", &bearer)],
+                false
+            ),
+            Ok(())
+        );
+        let in_query = format!("api_key={KEY}");
+        let encoded = format!("api_key={}", KEY.replace('_', "%5F"));
+        let in_path = format!("/v1/contacts/{KEY}");
+        for (path, query, headers) in [
+            ("/v1/contacts", Some(in_query.as_str()), vec![]),
+            ("/v1/contacts", Some(encoded.as_str()), vec![]),
+            (in_path.as_str(), None, vec![]),
+            ("/v1/contacts", None, vec![("X-Api-Key", KEY)]),
+            ("/v1/contacts", None, vec![("Cookie", in_query.as_str())]),
+        ] {
+            let result = check("GET", path, query, &headers, false);
+            assert_eq!(
+                result,
+                Err("key_in_request"),
+                "{path} {query:?} {headers:?}"
+            );
+        }
+        // Another prefix, or too short to be a key, is not a key of this deployment.
+        let other = KEY.replacen("kg_", "xx_", 1);
+        assert_eq!(
+            check("GET", "/v1", Some(&format!("k={other}")), &[], false),
+            Ok(())
+        );
+        let short = &KEY[..KEY.len() - 1];
+        assert_eq!(
+            check("GET", "/v1", Some(&format!("k={short}")), &[], false),
             Ok(())
         );
     }
@@ -190,6 +621,9 @@ mod tests {
             "/v1/files/a%20b",
             "/v1/x%25y",
             "/v1/a.b/c..d/.e",
+            "/v1/a%20b%7e%80",
+            "/v1/100%",
+            "/v1/%2",
         ] {
             assert_eq!(path_ambiguity(path), None, "{path}");
         }
@@ -202,6 +636,13 @@ mod tests {
             ("/v1/a%5Cb", "backslash"),
             ("/v1/a%2fb", "encoded slash"),
             ("/v1/a%00", "control"),
+            ("/v1/contacts/x%0d%0aX-Injected:1", "control"),
+            ("/v1/a%0A", "control"),
+            ("/v1/a%09b", "control"),
+            ("/v1/a%1B", "control"),
+            ("/v1/a%1f", "control"),
+            ("/v1/a%7f", "control"),
+            ("/v1/a%7F", "control"),
             ("/v1/analytics/..;/settings", "`;`"),
             ("/v1/analytics/..%3B/settings", "`;`"),
             ("/v1/contacts;jsessionid=1", "`;`"),
@@ -239,26 +680,190 @@ mod tests {
     }
 
     #[test]
-    fn method_override_query_parameter_is_found() {
+    fn method_override_query_parameter_is_found_in_every_spelling() {
         for query in [
             "_method=DELETE",
             "a=1&_method=put",
+            "a=1;_method=put",
             "_METHOD=x",
             "%5Fmethod=DELETE",
+            "_%6Dethod=DELETE",
+            "%5F%6D%65%74%68%6F%64=DELETE",
+            "%5f%6d%65%74%68%6f%64=DELETE",
+            ".method=DELETE",
+            "%20_method=DELETE",
+            "+.method=DELETE",
+            "_method[]=DELETE",
+            "_method[x]=DELETE",
             "_method",
         ] {
             assert!(override_in_request([], Some(query)).is_some(), "{query}");
         }
-        for query in ["method=DELETE", "a=_method", "x_method=1", ""] {
+        for query in [
+            "method=DELETE",
+            "a=_method",
+            "x_method=1",
+            "_methods=1",
+            "_method_is_a_word=1",
+            // PHP drops leading spaces: this is `method`.
+            "+method=DELETE",
+            "%255Fmethod=1",
+            "",
+        ] {
             assert_eq!(override_in_request([], Some(query)), None, "{query}");
         }
     }
 
+    fn body_override(content_type: Option<&str>, body: &str) -> Option<&'static str> {
+        override_in_body(content_type, body.as_bytes())
+    }
+
+    #[test]
+    fn form_bodies_with_a_method_field_are_found() {
+        let form = Some("application/x-www-form-urlencoded; charset=utf-8");
+        for body in [
+            "_method=DELETE",
+            "name=x&_method=DELETE",
+            "name=x&%5Fmethod=DELETE",
+            "name=x&.method=DELETE",
+            "_method[]=DELETE",
+        ] {
+            assert!(body_override(form, body).is_some(), "{body}");
+            // Rack parses a typeless body as a form.
+            assert!(body_override(None, body).is_some(), "{body}");
+        }
+        for body in [
+            "name=_method_is_a_word",
+            "note=_method%3DDELETE",
+            "a=1&b=2",
+            "",
+        ] {
+            assert_eq!(body_override(form, body), None, "{body}");
+        }
+    }
+
+    #[test]
+    fn multipart_parts_named_method_are_found() {
+        let multipart = Some("multipart/form-data; boundary=XyZ");
+        let part = |disposition: &str| {
+            format!(
+                "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--XyZ\r\n{disposition}\r\n\r\nDELETE\r\n--XyZ--\r\n"
+            )
+        };
+        for disposition in [
+            "Content-Disposition: form-data; name=\"_method\"",
+            "content-disposition: form-data; name=_method",
+            "CONTENT-DISPOSITION: form-data;name=\"_METHOD\"",
+            "Content-Disposition: form-data; filename=\"x;y\"; name=\"_method\"",
+            "Content-Disposition: form-data; name*=utf-8''%5Fmethod",
+            "Content-Disposition: form-data; name=\"_method[]\"",
+        ] {
+            assert!(
+                body_override(multipart, &part(disposition)).is_some(),
+                "{disposition}"
+            );
+        }
+        for disposition in [
+            "Content-Disposition: form-data; name=\"_method_is_a_word\"",
+            "Content-Disposition: form-data; name=\"note\"; filename=\"_method\"",
+        ] {
+            assert_eq!(
+                body_override(multipart, &part(disposition)),
+                None,
+                "{disposition}"
+            );
+        }
+    }
+
+    #[test]
+    fn json_objects_with_a_top_level_method_member_are_found() {
+        let json = Some("application/json");
+        for body in [
+            r#"{"_method":"DELETE"}"#,
+            r#" { "name": "x", "_method" : "DELETE" }"#,
+            r#"{"a":{"b":[1,{"c":"}"}]},"_method":"DELETE"}"#,
+            r#"{"_\u006dethod":"DELETE"}"#,
+            r#"{"_METHOD":"DELETE"}"#,
+            // Cut off after the member: the part keygate read already holds it.
+            r#"{"_method":"DELETE","rest":"#,
+        ] {
+            assert!(body_override(json, body).is_some(), "{body}");
+            assert!(
+                body_override(Some("application/vnd.api+json"), body).is_some(),
+                "{body}"
+            );
+            // Some origins parse JSON whatever the declared type.
+            assert!(body_override(Some("text/plain"), body).is_some(), "{body}");
+        }
+        for body in [
+            r#"{"name":"_method"}"#,
+            r#"{"nested":{"_method":"DELETE"}}"#,
+            r#"[{"_method":"DELETE"}]"#,
+            r#"{"note":"a&_method=DELETE"}"#,
+            r#"{"_method_is_a_word":1}"#,
+            "not json",
+        ] {
+            assert_eq!(body_override(json, body), None, "{body}");
+        }
+    }
+
+    #[test]
+    fn a_body_beyond_the_scan_is_refused_only_where_the_origin_reads_overrides() {
+        let form = Some("application/x-www-form-urlencoded");
+        let code = |r: Result<(), GatewayError>| r.map_err(|e| e.code());
+        assert_eq!(code(check_body(form, b"a=1", false, false)), Ok(()));
+        assert_eq!(
+            code(check_body(form, b"a=1", false, true)),
+            Err("body_too_large_to_scan")
+        );
+        assert_eq!(code(check_body(form, b"a=1", true, true)), Ok(()));
+        // Types no framework reads parameters from are forwarded, scanned or not.
+        assert_eq!(
+            code(check_body(Some("image/png"), b"\x89PNG", false, true)),
+            Ok(())
+        );
+        assert_eq!(
+            code(check_body(form, b"_method=PUT", true, false)),
+            Err("override_not_allowed")
+        );
+    }
+
     proptest! {
         #[test]
-        fn never_panics(path in "\\PC{0,60}", query in "\\PC{0,40}") {
+        fn never_panics(path in "\\PC{0,60}", query in "\\PC{0,40}", body in proptest::collection::vec(any::<u8>(), 0..200)) {
             let _ = path_ambiguity(&path);
             let _ = override_in_request([path.as_str()], Some(&query));
+            for content_type in ["application/json", "multipart/form-data", "text/plain"] {
+                let _ = override_in_body(Some(content_type), &body);
+            }
+        }
+
+        #[test]
+        fn any_encoded_control_character_is_refused(byte in 0u8..0x20, upper in any::<bool>()) {
+            let escape = if upper { format!("%{byte:02X}") } else { format!("%{byte:02x}") };
+            prop_assert_eq!(path_ambiguity(&format!("/v1/a{escape}b")), Some("a control character"));
+        }
+
+        #[test]
+        fn a_method_field_is_found_wherever_it_stands_in_a_form(
+            before in proptest::collection::vec("[a-z]{1,6}=[a-z0-9]{0,6}", 0..5),
+            after in proptest::collection::vec("[a-z]{1,6}=[a-z0-9]{0,6}", 0..5),
+        ) {
+            let body = [before, vec!["_method=DELETE".to_string()], after].concat().join("&");
+            prop_assert!(override_in_body(Some("application/x-www-form-urlencoded"), body.as_bytes()).is_some());
+            let query = body.clone();
+            prop_assert!(override_in_request([], Some(&query)).is_some());
+        }
+
+        #[test]
+        fn a_json_member_is_found_among_any_others(
+            members in proptest::collection::vec(("[a-z]{1,6}", "[a-z0-9 ]{0,8}"), 0..6),
+            at in 0usize..6,
+        ) {
+            let mut fields: Vec<String> = members.iter().map(|(k, v)| format!("\"{k}\": \"{v}\"")).collect();
+            fields.insert(at.min(fields.len()), "\"_method\": \"DELETE\"".to_string());
+            let body = format!("{{{}}}", fields.join(", "));
+            prop_assert!(override_in_body(Some("application/json"), body.as_bytes()).is_some(), "{}", body);
         }
 
         #[test]

@@ -322,7 +322,10 @@ impl From<Refusal> for GatewayError {
             Refusal::ApprovalNotOffered { required_scope } => {
                 GatewayError::ApprovalNotOffered { required_scope }
             }
-            Refusal::BodyTooLarge { max_bytes } => GatewayError::PayloadTooLarge { max_bytes },
+            Refusal::BodyTooLarge { max_bytes } => GatewayError::PayloadTooLarge {
+                max_bytes,
+                bound: crate::problem::BodyBound::Queued,
+            },
             Refusal::Throttled {
                 window,
                 retry_after_secs,
@@ -1814,7 +1817,10 @@ mod tests {
         );
         assert_eq!(
             GatewayError::from(Refusal::BodyTooLarge { max_bytes: 9 }),
-            GatewayError::PayloadTooLarge { max_bytes: 9 }
+            GatewayError::PayloadTooLarge {
+                max_bytes: 9,
+                bound: crate::problem::BodyBound::Queued
+            }
         );
         assert_eq!(
             GatewayError::from(Refusal::Throttled {

@@ -141,6 +141,31 @@ pub fn parse(text: &str, prefix: &str) -> Result<ParsedKey, KeyFormatError> {
     })
 }
 
+/// Whether `text` holds something shaped like a key with this prefix: the prefix, `_live_`
+/// or `_test_`, then at least a key's 39 base62 characters. The checksum is not checked
+/// on purpose: a key with one character wrong still gives most of a secret away.
+pub fn contains_key_shape(text: &[u8], prefix: &str) -> bool {
+    let prefix = prefix.as_bytes();
+    if prefix.is_empty() {
+        return false;
+    }
+    (0..text.len()).any(|at| {
+        let Some(rest) = text.get(at..).and_then(|rest| rest.strip_prefix(prefix)) else {
+            return false;
+        };
+        [Environment::Live, Environment::Test]
+            .iter()
+            .any(|environment| {
+                let tail = rest
+                    .strip_prefix(b"_")
+                    .and_then(|r| r.strip_prefix(environment.as_str().as_bytes()))
+                    .and_then(|r| r.strip_prefix(b"_"));
+                tail.and_then(|tail| tail.get(..BODY_CHARS + CHECKSUM_CHARS))
+                    .is_some_and(|chars| chars.iter().copied().all(is_base62))
+            })
+    })
+}
+
 /// The server-side secret under which keys are hashed (a Worker secret).
 #[derive(Clone)]
 pub struct HashingSecret(Vec<u8>);
@@ -294,6 +319,32 @@ mod tests {
     }
 
     #[test]
+    fn key_shapes_are_found_anywhere_in_a_text() {
+        let text = key(3).expose().to_string();
+        for around in [
+            text.clone(),
+            format!("api_key={text}&x=1"),
+            format!("/v1/{text}/x"),
+            // A key with a typo, or followed by more characters, still gives it away.
+            format!("{}X", &text[..text.len() - 1]),
+            format!("{text}ZZ"),
+        ] {
+            assert!(contains_key_shape(around.as_bytes(), "kg"), "{around}");
+        }
+        let test_key = ApiKey::generate("kg", Environment::Test, &[4; KEY_RANDOM_BYTES]);
+        assert!(contains_key_shape(test_key.expose().as_bytes(), "kg"));
+        for other in [
+            text[..text.len() - 1].to_string(),
+            text.replacen("kg_", "tp_", 1),
+            text.replacen("_live_", "_prod_", 1),
+            "kg_live_".to_string(),
+            String::new(),
+        ] {
+            assert!(!contains_key_shape(other.as_bytes(), "kg"), "{other}");
+        }
+    }
+
+    #[test]
     fn generated_keys_have_the_documented_shape() {
         let k = key(1);
         let text = k.expose();
@@ -410,6 +461,13 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn every_generated_key_is_found_in_any_surrounding(seed in any::<[u8; KEY_RANDOM_BYTES]>(), before in "[ -~]{0,20}", after in "[ -~]{0,20}") {
+            let key = ApiKey::generate("kg", Environment::Live, &seed);
+            let text = format!("{before}{}{after}", key.expose());
+            prop_assert!(contains_key_shape(text.as_bytes(), "kg"));
+        }
+
         #[test]
         fn every_generated_key_parses(random in any::<[u8; KEY_RANDOM_BYTES]>(), test_env in any::<bool>()) {
             let env = if test_env { Environment::Test } else { Environment::Live };

@@ -22,6 +22,7 @@ pub mod headers;
 pub mod identity;
 pub mod key;
 pub mod limits;
+pub mod percent;
 pub mod policy;
 pub mod problem;
 pub mod timestamp;

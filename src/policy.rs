@@ -48,6 +48,13 @@
 //! matches one non-empty segment, a final `*` matches zero or more remaining segments, and
 //! a trailing slash is significant (`/contacts/` does not match `/contacts`).
 //!
+//! # Method overrides in bodies
+//!
+//! keygate refuses a `_method` field in the first 64 KiB of every body (see
+//! [`crate::ambiguity::check_body`]). The top-level `origin_reads_body_overrides` (default
+//! `false`) says whether the origin acts on such a field; with `true`, a form, multipart or
+//! JSON body longer than keygate scans is refused instead of forwarded.
+//!
 //! # Key lifecycle
 //!
 //! Products disagree on what may happen to a key once it exists, so the optional
@@ -631,6 +638,7 @@ impl Route {
 pub struct Policy {
     key_prefix: String,
     unmapped_route_status: u16,
+    origin_reads_body_overrides: bool,
     limits: Limits,
     lifecycle: Lifecycle,
     approvals: ApprovalSettings,
@@ -669,6 +677,13 @@ impl Policy {
     /// The approval queue's settings (the `[approvals]` table).
     pub fn approvals(&self) -> ApprovalSettings {
         self.approvals
+    }
+
+    /// Whether the origin acts on a `_method` field in a body (Rails, Laravel, Symfony with
+    /// overrides on): then a form, multipart or JSON body longer than keygate scans is
+    /// refused rather than forwarded unchecked.
+    pub fn origin_reads_body_overrides(&self) -> bool {
+        self.origin_reads_body_overrides
     }
 
     /// The status for a request no route matches: 404 or 403.
@@ -807,6 +822,7 @@ impl Policy {
         json!({
             "key_prefix": self.key_prefix,
             "unmapped_route_status": self.unmapped_route_status,
+            "origin_reads_body_overrides": self.origin_reads_body_overrides,
             "groups": groups,
             "resources": resources,
             "routes": routes,
@@ -858,6 +874,8 @@ struct PolicyFile {
     key_prefix: Option<String>,
     // Wider than the accepted range so an out-of-range value gets our message, not serde's.
     unmapped_route_status: Option<i64>,
+    #[serde(default)]
+    origin_reads_body_overrides: bool,
     #[serde(default)]
     coarse_scopes: Vec<String>,
     limits: Option<LimitsTable>,
@@ -1014,6 +1032,7 @@ fn build_policy(file: PolicyFile) -> Result<Policy, PolicyError> {
     Ok(Policy {
         key_prefix,
         unmapped_route_status,
+        origin_reads_body_overrides: file.origin_reads_body_overrides,
         limits,
         lifecycle,
         approvals,
@@ -1602,6 +1621,7 @@ mod tests {
             r#"
             key_prefix = "tp9"
             unmapped_route_status = 403
+            origin_reads_body_overrides = true
             [limits]
             per_minute = 10
             per_day = 1000
@@ -1609,6 +1629,7 @@ mod tests {
         );
         assert_eq!(policy.key_prefix(), "tp9");
         assert_eq!(policy.unmapped_route_status(), 403);
+        assert!(policy.origin_reads_body_overrides());
         assert_eq!(policy.default_limits(), Limits::new(10, 1000).unwrap());
     }
 

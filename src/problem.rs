@@ -67,9 +67,20 @@ pub enum GatewayError {
     ApprovalNotOffered {
         required_scope: String,
     },
-    /// A request for the approval queue whose body is over the policy's limit.
+    /// A body over the bound keygate reads it with: refused as soon as the bound is passed.
     PayloadTooLarge {
         max_bytes: u64,
+        bound: BodyBound,
+    },
+    /// A form, multipart or JSON body longer than keygate scans for a method override,
+    /// for an origin the policy says reads overrides from bodies.
+    BodyTooLargeToScan {
+        max_bytes: u64,
+    },
+    /// A key of this deployment outside `Authorization` (path, query, another header),
+    /// where it would reach the origin and its logs.
+    KeyInRequest {
+        place: String,
     },
     /// Approve or reject of an approval that is no longer pending.
     ApprovalDecided {
@@ -117,6 +128,15 @@ pub enum GatewayError {
     BeyondOwnGrant(Overreach),
 }
 
+/// Which bound a body passed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyBound {
+    /// The policy's `[approvals] max_body_bytes` for a request waiting for approval.
+    Queued,
+    /// The admin API's bound on its JSON bodies.
+    Admin,
+}
+
 /// A refusal ready to send: status, extra headers, and the problem body.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Problem {
@@ -155,6 +175,8 @@ impl GatewayError {
             RateLimited { .. } => (429, "rate_limited", "Too Many Requests"),
             ApprovalNotOffered { .. } => (403, "approval_not_offered", "Forbidden"),
             PayloadTooLarge { .. } => (413, "payload_too_large", "Content Too Large"),
+            BodyTooLargeToScan { .. } => (413, "body_too_large_to_scan", "Content Too Large"),
+            KeyInRequest { .. } => (400, "key_in_request", "Bad Request"),
             ApprovalDecided { .. } => (409, "approval_decided", "Conflict"),
             SubmitterNotAllowed { .. } => (409, "submitter_not_allowed", "Conflict"),
             OwnApproval => (403, "own_approval", "Forbidden"),
@@ -205,8 +227,17 @@ impl GatewayError {
             ApprovalNotOffered { required_scope } => format!(
                 "the key holds only the approval level for this action, and key management is never queued for approval; `{required_scope}` would allow it"
             ),
-            PayloadTooLarge { max_bytes } => format!(
+            PayloadTooLarge { max_bytes, bound: BodyBound::Queued } => format!(
                 "the body is larger than the {max_bytes} bytes a request waiting for approval may carry; nothing was queued"
+            ),
+            PayloadTooLarge { max_bytes, bound: BodyBound::Admin } => format!(
+                "the body is larger than the {max_bytes} bytes an admin request may carry; nothing was changed"
+            ),
+            BodyTooLargeToScan { max_bytes } => format!(
+                "the origin reads method overrides from bodies, and keygate checks only the first {max_bytes} bytes of a form, multipart or JSON body; send a smaller body"
+            ),
+            KeyInRequest { place } => format!(
+                "{place} holds an API key; send a key only in the Authorization header, and rotate this one if it was shared"
             ),
             ApprovalDecided { status } => format!(
                 "the approval is {} and can no longer be approved or rejected",
@@ -296,7 +327,8 @@ impl GatewayError {
             | GatewayError::ApprovalNotOffered { required_scope } => {
                 body.insert("required_scope".into(), json!(required_scope));
             }
-            GatewayError::PayloadTooLarge { max_bytes } => {
+            GatewayError::PayloadTooLarge { max_bytes, .. }
+            | GatewayError::BodyTooLargeToScan { max_bytes } => {
                 body.insert("max_bytes".into(), json!(max_bytes));
             }
             // `status` is the HTTP status in a problem; the approval's is `approval_status`.
@@ -592,7 +624,14 @@ mod tests {
             ApprovalNotOffered {
                 required_scope: "api_keys:write".into(),
             },
-            PayloadTooLarge { max_bytes: 1024 },
+            PayloadTooLarge {
+                max_bytes: 1024,
+                bound: BodyBound::Queued,
+            },
+            BodyTooLargeToScan { max_bytes: 65536 },
+            KeyInRequest {
+                place: "the query string".into(),
+            },
             ApprovalDecided {
                 status: ApprovalStatus::Expired,
             },
@@ -644,6 +683,8 @@ mod tests {
                 | RouteNotMapped { .. }
                 | AmbiguousPath { .. }
                 | OverrideNotAllowed { .. }
+                | BodyTooLargeToScan { .. }
+                | KeyInRequest { .. }
                 | MethodNotSupported
                 | BodyNotAllowed
                 | RateLimited { .. }
@@ -687,7 +728,11 @@ mod tests {
         assert_eq!(failed.body["approval_status"], "failed");
         assert_eq!(failed.body["reason"], "key_revoked");
         assert!(detail(&failed).contains("revoked"), "{}", detail(&failed));
-        let large = GatewayError::PayloadTooLarge { max_bytes: 10 }.to_problem("req_1");
+        let large = GatewayError::PayloadTooLarge {
+            max_bytes: 10,
+            bound: BodyBound::Queued,
+        }
+        .to_problem("req_1");
         assert_eq!(
             (large.status, large.body["max_bytes"].as_u64()),
             (413, Some(10))

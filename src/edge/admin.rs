@@ -8,13 +8,14 @@ use crate::admin::{
     admin_route, parse_create, parse_edit, parse_list_query, parse_rotate, AdminRoute, ListCursor,
     ADMIN_PREFIX, DEFAULT_WORKSPACE, MAX_ADMIN_BODY_BYTES,
 };
-use crate::approval::APPROVALS_RESOURCE;
+use crate::approval::{Reviewer, APPROVALS_RESOURCE};
 use crate::authority::{key_object, Command, LimitHeaders, Reply};
 use crate::config::Config;
 use crate::delegation::Actor;
 use crate::directory::{DirectoryCommand, DirectoryReply};
 use crate::key::{self, hash_key, ApiKey, KeyId, KEY_ID_RANDOM_BYTES, KEY_RANDOM_BYTES};
-use crate::problem::{FieldError, GatewayError};
+use crate::policy::Action;
+use crate::problem::{BodyBound, FieldError, GatewayError};
 use crate::timestamp::format_rfc3339;
 use serde_json::Value;
 use worker::{Env, Request, Response};
@@ -91,11 +92,14 @@ async fn serve(
         AdminRoute::ListApprovals => approvals::list(query, &actor, env, answer).await,
         AdminRoute::GetApproval(id) => approvals::get(id, &actor, env, answer).await,
         AdminRoute::Approve(id) => {
+            // Only a reviewer's body is read at all.
+            Reviewer::of(&actor, &config.policy).needs(Action::Write)?;
             let body = read_body(req).await?;
             crate::approval::parse_approve(&body)?;
             approvals::approve(id, &actor, env, answer).await
         }
         AdminRoute::Reject(id) => {
+            Reviewer::of(&actor, &config.policy).needs(Action::Write)?;
             let body = read_body(req).await?;
             let reason = crate::approval::parse_reject(&body)?;
             approvals::reject(id, &actor, reason, env, answer).await
@@ -395,21 +399,29 @@ fn insert(body: &mut Value, field: &str, value: Value) {
     }
 }
 
+/// Reads an admin body with a hard bound: refused (413) as soon as it passes
+/// [`MAX_ADMIN_BODY_BYTES`], declared or not. Called only once the caller's right to the
+/// route is known.
 pub(super) async fn read_body(req: &mut Request) -> Result<Vec<u8>, GatewayError> {
-    let too_large = || GatewayError::InvalidBody {
-        errors: vec![FieldError::new(
-            "body",
-            format!("must be at most {MAX_ADMIN_BODY_BYTES} bytes"),
-        )],
+    let too_large = || GatewayError::PayloadTooLarge {
+        max_bytes: MAX_ADMIN_BODY_BYTES as u64,
+        bound: BodyBound::Admin,
     };
     let declared = platform::declared_body_length(req);
     if declared.is_some_and(|len| len > MAX_ADMIN_BODY_BYTES) {
         return Err(too_large());
     }
-    let body = req.bytes().await.map_err(|_| GatewayError::InvalidBody {
+    let unreadable = || GatewayError::InvalidBody {
         errors: vec![FieldError::new("body", "could not be read")],
-    })?;
-    if body.len() > MAX_ADMIN_BODY_BYTES {
+    };
+    let stream = match req.inner().body() {
+        Some(_) => Some(req.stream().map_err(|_| unreadable())?),
+        None => None,
+    };
+    let (body, more) = super::proxy::read_at_most(stream, MAX_ADMIN_BODY_BYTES)
+        .await
+        .map_err(|_| unreadable())?;
+    if more {
         return Err(too_large());
     }
     Ok(body)

@@ -10,6 +10,7 @@ mod directory_object;
 mod platform;
 mod proxy;
 
+use crate::ambiguity::{RequestShape, BODY_SCAN_BYTES};
 use crate::approval::{
     queued_answer, Approval, ApprovalId, QueueCommand, QueuedRequest, Submission,
     APPROVAL_ID_RANDOM_BYTES,
@@ -25,7 +26,7 @@ use worker::{event, Context, Env, Request, Response, Result};
 /// The KV namespace that maps a key's hash to its id.
 const KEY_INDEX: &str = "KEY_INDEX";
 
-/// Refused requests with a declared body up to this size have it read before the answer.
+/// Refused requests with a declared body up to this size have it drained before the answer.
 const DISCARDABLE_BODY_BYTES: usize = 1024 * 1024;
 
 #[event(fetch)]
@@ -56,15 +57,27 @@ pub async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response
 }
 
 /// workerd closes a keep-alive connection whose request body was left unread, and a client
-/// that has already reused that connection for its next request sees it reset. Reading a
-/// small body first keeps the connection usable; large ones are left (the close is cheaper).
+/// that has already reused that connection for its next request sees it reset. Draining a
+/// small body first (its bytes are dropped as they come, never kept) keeps the connection
+/// usable; large or undeclared ones are left (the close is cheaper).
 async fn discard_small_body(req: &mut Request) {
     let declared = platform::declared_body_length(req);
     if declared.is_some_and(|len| (1..=DISCARDABLE_BODY_BYTES).contains(&len))
         && !req.inner().body_used()
     {
-        let _ = req.bytes().await;
+        if let Ok(stream) = req.stream() {
+            proxy::drain(stream, DISCARDABLE_BODY_BYTES).await;
+        }
     }
+}
+
+/// A header's value from the request's headers as the platform gave them (names in
+/// lower case).
+fn header_value<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, value)| value.as_str())
 }
 
 /// One data-plane request: transport → authenticate → route → look up → admit → forward
@@ -91,19 +104,20 @@ async fn gateway(
         KeyFormatError::ChecksumMismatch => GatewayError::KeyChecksumMismatch,
     })?;
 
-    // Route: refuse whatever the origin could read differently, then find which resource
-    // and action the request needs; unmapped means denied.
+    // Route: refuse whatever the origin could read differently (or a key where it would
+    // travel on), then find which resource and action the request needs; unmapped means denied.
     let method = req.inner().method();
     let path = url.path();
     // Read once from the platform; the proxy forwards what survives sanitising.
     let headers: Vec<(String, String)> = req.headers().entries().collect();
-    crate::ambiguity::check_request(
-        &method,
+    crate::ambiguity::check_request(&RequestShape {
+        method: &method,
         path,
-        url.query(),
-        headers.iter().map(|(name, _)| name.as_str()),
-        req.inner().body().is_some(),
-    )?;
+        query: url.query(),
+        headers: &headers,
+        has_body: req.inner().body().is_some(),
+        key_prefix: config.policy.key_prefix(),
+    })?;
     let target = config
         .policy
         .route(&method, path)
@@ -114,6 +128,17 @@ async fn gateway(
     // Look up: the one KV read, from the key's hash to its id.
     let key_hash = hash_key(&config.hash_secret, &parsed.key);
     let key_id = lookup_key_id(env, &key_hash.index_name()).await?;
+
+    // Read the body's first bytes for a method override, now that the caller holds a real
+    // key and before anything is counted (a refusal here is not).
+    let content_type = header_value(&headers, "content-type");
+    let prefix = proxy::peek_body(req, BODY_SCAN_BYTES).await?;
+    crate::ambiguity::check_body(
+        content_type,
+        &prefix.bytes,
+        prefix.complete,
+        config.policy.origin_reads_body_overrides(),
+    )?;
 
     // Admit: the one Durable Object call — status, scope and both limit windows at once.
     let command = Command::Admit {
@@ -200,7 +225,10 @@ async fn queue(
                 errors: vec![crate::problem::FieldError::new("body", "could not be read")],
             })?;
     if more {
-        return Err(GatewayError::PayloadTooLarge { max_bytes });
+        return Err(GatewayError::PayloadTooLarge {
+            max_bytes,
+            bound: crate::problem::BodyBound::Queued,
+        });
     }
     let now = now_ms();
     let id = ApprovalId::generate(&platform::random::<APPROVAL_ID_RANDOM_BYTES>()?);

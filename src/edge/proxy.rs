@@ -146,7 +146,51 @@ pub async fn fetch_within(request: Request, timeout_ms: u64) -> Result<Response,
     }
 }
 
-/// Reads at most `limit` bytes of a body; the flag says whether there was more.
+/// The first bytes of a request's body, and whether they were all of it.
+pub struct BodyPrefix {
+    pub bytes: Vec<u8>,
+    pub complete: bool,
+}
+
+/// Reads at most `limit` bytes of a request's body from a copy of it (`Request.clone()`
+/// tees the stream), so the request itself is still streamed to the origin untouched.
+/// The copy is cancelled when its stream is dropped here, so the tee holds back at most
+/// what was read: `limit` bytes and one chunk.
+pub async fn peek_body(req: &Request, limit: usize) -> Result<BodyPrefix, GatewayError> {
+    if req.inner().body().is_none() {
+        return Ok(BodyPrefix {
+            bytes: Vec::new(),
+            complete: true,
+        });
+    }
+    let unreadable = || GatewayError::InvalidBody {
+        errors: vec![crate::problem::FieldError::new("body", "could not be read")],
+    };
+    let mut copy = req.clone().map_err(|_| unreadable())?;
+    let stream = copy.stream().map_err(|_| unreadable())?;
+    let (bytes, more) = read_at_most(Some(stream), limit)
+        .await
+        .map_err(|_| unreadable())?;
+    Ok(BodyPrefix {
+        bytes,
+        complete: !more,
+    })
+}
+
+/// Reads and drops up to `limit` bytes of a body, keeping none of them.
+pub async fn drain(mut stream: worker::ByteStream, limit: usize) {
+    use futures_util::StreamExt;
+    let mut seen = 0usize;
+    while seen <= limit {
+        match stream.next().await {
+            Some(Ok(chunk)) => seen += chunk.len(),
+            _ => return,
+        }
+    }
+}
+
+/// Reads at most `limit` bytes of a body; the flag says whether there was more. Stops
+/// reading as soon as the bound is passed: nothing beyond it is buffered.
 pub async fn read_at_most(
     stream: Option<worker::ByteStream>,
     limit: usize,
@@ -158,9 +202,9 @@ pub async fn read_at_most(
     };
     while let Some(chunk) = stream.next().await {
         let chunk = chunk?;
-        if body.len() + chunk.len() > limit {
-            let room = limit - body.len();
-            body.extend_from_slice(&chunk[..room]);
+        let room = limit.saturating_sub(body.len());
+        if chunk.len() > room {
+            body.extend_from_slice(chunk.get(..room).unwrap_or_default());
             return Ok((body, true));
         }
         body.extend_from_slice(&chunk);

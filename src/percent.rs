@@ -1,0 +1,108 @@
+//! Percent-decoding the way origins do it: once, and leniently.
+//!
+//! A `%` not followed by two hex digits stays as it is (what WHATWG URL parsers, Rack, PHP
+//! and Werkzeug all do), so what keygate checks is what the origin will read.
+//!
+//! ```
+//! use keygate::percent::{decode, decode_form};
+//! assert_eq!(&*decode(b"_%6Dethod"), b"_method");
+//! assert_eq!(&*decode(b"100%"), b"100%");
+//! assert_eq!(&*decode_form(b"a+b%2Bc"), b"a b+c");
+//! ```
+
+use std::borrow::Cow;
+
+/// Decodes `%XX` escapes (either case of hex) once.
+pub fn decode(bytes: &[u8]) -> Cow<'_, [u8]> {
+    decode_with(bytes, false)
+}
+
+/// As [`decode`], and `+` is a space: `application/x-www-form-urlencoded` names and values.
+pub fn decode_form(bytes: &[u8]) -> Cow<'_, [u8]> {
+    decode_with(bytes, true)
+}
+
+fn decode_with(bytes: &[u8], plus_is_space: bool) -> Cow<'_, [u8]> {
+    let has_escape = bytes.contains(&b'%') || (plus_is_space && bytes.contains(&b'+'));
+    if !has_escape {
+        return Cow::Borrowed(bytes);
+    }
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&byte) = bytes.get(i) {
+        match (byte, escaped_byte(bytes, i)) {
+            (b'%', Some(decoded)) => {
+                out.push(decoded);
+                i += 3;
+            }
+            (b'+', _) if plus_is_space => {
+                out.push(b' ');
+                i += 1;
+            }
+            _ => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// The byte a `%XX` escape starting at `at` stands for, if it is one.
+pub fn escaped_byte(bytes: &[u8], at: usize) -> Option<u8> {
+    match bytes.get(at..at + 3)? {
+        [b'%', high, low] => Some(hex_value(*high)? << 4 | hex_value(*low)?),
+        _ => None,
+    }
+}
+
+/// A hex digit's value, either case.
+pub fn hex_value(digit: u8) -> Option<u8> {
+    match digit {
+        b'0'..=b'9' => Some(digit - b'0'),
+        b'a'..=b'f' => Some(digit - b'a' + 10),
+        b'A'..=b'F' => Some(digit - b'A' + 10),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn decodes_escapes_once_in_either_case() {
+        assert_eq!(&*decode(b"%5F%6d%65%74%68%6F%64"), b"_method");
+        assert_eq!(&*decode(b"%255F"), b"%5F");
+        assert_eq!(&*decode(b"%0d%0A"), b"\r\n");
+    }
+
+    #[test]
+    fn leaves_what_is_not_an_escape() {
+        for text in [&b"%"[..], b"%4", b"%zz", b"%+5", b"%-1", b"a%", b"%%41"] {
+            let expected: &[u8] = if text == b"%%41" { b"%A" } else { text };
+            assert_eq!(
+                &*decode(text),
+                expected,
+                "{:?}",
+                String::from_utf8_lossy(text)
+            );
+        }
+        assert_eq!(&*decode(b"a+b"), b"a+b");
+        assert!(matches!(decode(b"plain"), Cow::Borrowed(_)));
+    }
+
+    proptest! {
+        #[test]
+        fn decoding_an_encoding_gives_the_bytes_back(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let encoded: String = bytes.iter().map(|b| format!("%{b:02x}")).collect();
+            prop_assert_eq!(decode(encoded.as_bytes()).into_owned(), bytes);
+        }
+
+        #[test]
+        fn never_longer_than_the_input(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+            prop_assert!(decode_form(&bytes).len() <= bytes.len());
+        }
+    }
+}
