@@ -24,6 +24,7 @@ pub mod key;
 pub mod limits;
 pub mod policy;
 pub mod problem;
+pub mod queue;
 pub mod timestamp;
 pub mod usage;
 pub mod webhook;
