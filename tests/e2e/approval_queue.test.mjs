@@ -227,8 +227,9 @@ describe("retention", () => {
     await refusedFull(env.gw, idle.key, "{}", "max_pending_per_key", 1);
     // ...and then freed, though the expired approval is still listed until it is purged.
     const again = await poll(() => submit(env.gw, idle.key, "{}"), (res) => res.status === 202, { timeoutMs: 10_000 });
-    assert.equal(again.status, 202, await again.text());
-    const renewed = (await again.json()).approval_id;
+    const againText = await again.text();
+    assert.equal(again.status, 202, againText);
+    const renewed = JSON.parse(againText).approval_id;
     assert.equal((await env.gw.admin("GET", `/approvals/${expired}`)).json.status, "expired");
 
     for (const id of [approved, rejected, failed, expired]) {

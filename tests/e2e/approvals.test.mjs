@@ -1069,12 +1069,11 @@ describe("listing", () => {
     const unnamed = await env.gw.admin("GET", "/approvals?limit=100");
     assert.equal(unnamed.status, 400, unnamed.text);
     assert.equal(unnamed.json.code, "workspace_required");
-    let cursor = null;
 
     // Pages of two: 2, 2, 1, every item exactly once, in order.
     const seen = [];
     const sizes = [];
-    cursor = null;
+    let cursor = null;
     for (let page = 0; page < 10; page++) {
       const got = await list(`?workspace=list-a&limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
       sizes.push(got.approvals.length);
