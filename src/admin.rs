@@ -2128,7 +2128,10 @@ mod tests {
     ];
 
     fn an_approval_id() -> ApprovalId {
-        ApprovalId::generate(&[9; crate::approval::APPROVAL_ID_RANDOM_BYTES])
+        ApprovalId::generate(
+            &crate::queue::QueueShard::of("acme"),
+            &[9; crate::approval::APPROVAL_ID_RANDOM_BYTES],
+        )
     }
 
     #[test]

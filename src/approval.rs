@@ -17,6 +17,7 @@ use crate::delegation::Actor;
 use crate::key::{base62_fixed, Environment, KeyId};
 use crate::policy::{Access, Action, Policy, RouteTarget};
 use crate::problem::{FieldError, GatewayError};
+use crate::queue::{QueueFull, QueueShard, SHARD_CHARS};
 use crate::timestamp::format_rfc3339;
 use crate::webhook::Delivery;
 use base64::engine::general_purpose::STANDARD;
@@ -31,20 +32,31 @@ pub const APPROVALS_RESOURCE: &str = "approvals";
 /// How much of the origin's answer to an approved request is kept.
 pub const MAX_RESULT_BODY_BYTES: usize = 64 * 1024;
 const MAX_REASON_CHARS: usize = 1000;
+/// Longer than any origin call lasts (`KEYGATE_ORIGIN_TIMEOUT_MS` is at most 5 minutes).
+pub const IN_FLIGHT_MS: u64 = 10 * 60 * 1000;
 
 const ID_PREFIX: &str = "apr_";
 const ID_CHARS: usize = 22;
-/// Random bytes behind an approval id: 128 bits, like a key id.
+/// Random bytes behind an approval id; the 16 base62 characters after the shard keep about
+/// 95 bits of them.
 pub const APPROVAL_ID_RANDOM_BYTES: usize = 16;
 
-/// An approval's public identifier, e.g. `apr_3x9…` (22 base62 characters after `apr_`).
+/// An approval's public identifier, e.g. `apr_3x9…`: 22 base62 characters after `apr_`, the
+/// first [`SHARD_CHARS`] of them its workspace's [`QueueShard`], the rest random.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct ApprovalId(String);
 
 impl ApprovalId {
-    pub fn generate(random: &[u8; APPROVAL_ID_RANDOM_BYTES]) -> ApprovalId {
-        ApprovalId(format!("{ID_PREFIX}{}", base62_fixed(random, ID_CHARS)))
+    pub fn generate(shard: &QueueShard, random: &[u8; APPROVAL_ID_RANDOM_BYTES]) -> ApprovalId {
+        let random = base62_fixed(random, ID_CHARS - SHARD_CHARS);
+        ApprovalId(format!("{ID_PREFIX}{shard}{random}"))
+    }
+
+    /// The queue object the approval lives in.
+    pub fn shard(&self) -> Option<QueueShard> {
+        let start = ID_PREFIX.len();
+        QueueShard::parse(self.0.get(start..start + SHARD_CHARS)?)
     }
 
     /// Accepts only ids this module could have made, so a path segment never reaches
@@ -77,6 +89,16 @@ pub struct QueuedRequest {
     /// Sanitised: never `Authorization`, never a reserved `X-Keygate-` header.
     pub headers: Vec<(String, String)>,
     pub body_bytes: u64,
+}
+
+impl QueuedRequest {
+    /// What the request takes in the queue, as its workspace's byte cap counts it: the
+    /// body, the request line and the headers kept.
+    pub fn stored_bytes(&self) -> u64 {
+        let line = self.method.len() + self.path.len() + self.query.as_ref().map_or(0, String::len);
+        let headers: usize = self.headers.iter().map(|(n, v)| n.len() + v.len()).sum();
+        self.body_bytes.saturating_add((line + headers) as u64)
+    }
 }
 
 /// One request waiting for (or past) a human's decision.
@@ -277,6 +299,8 @@ pub enum QueueDeclined {
     /// The approval was found pending, but its key may no longer make the request: it
     /// is now failed.
     SubmitterNotAllowed { failure: SubmitterFailure },
+    /// A submit over one of the queue's caps: nothing was stored.
+    QueueFull { full: QueueFull },
 }
 
 impl From<QueueDeclined> for GatewayError {
@@ -288,6 +312,7 @@ impl From<QueueDeclined> for GatewayError {
             QueueDeclined::SubmitterNotAllowed { failure } => {
                 GatewayError::SubmitterNotAllowed { failure }
             }
+            QueueDeclined::QueueFull { full } => GatewayError::ApprovalQueueFull(full),
         }
     }
 }
@@ -357,6 +382,28 @@ impl Approval {
                 true
             }
             _ => false,
+        }
+    }
+
+    /// When the queue forgets this approval: `retain_ms` after it settled, by a decision or
+    /// by expiring unanswered. `None` while a rejection's webhook is still being delivered
+    /// (its row is saved again after every attempt). An approval whose origin call may still
+    /// be out is kept at least [`IN_FLIGHT_MS`], so the origin's answer finds it.
+    pub fn purge_at(&self, retain_ms: u64) -> Option<u64> {
+        let after = |at: u64, keep: u64| Some(at.saturating_add(keep));
+        match &self.state {
+            ApprovalState::Pending => after(self.expires_at, retain_ms),
+            ApprovalState::Rejected {
+                webhook: Some(delivery),
+                ..
+            } if delivery.next_attempt_at.is_some() => None,
+            ApprovalState::Approved {
+                decision,
+                result: None,
+            } => after(decision.at, retain_ms.max(IN_FLIGHT_MS)),
+            ApprovalState::Approved { decision, .. }
+            | ApprovalState::Failed { decision, .. }
+            | ApprovalState::Rejected { decision, .. } => after(decision.at, retain_ms),
         }
     }
 
@@ -690,8 +737,9 @@ pub enum QueueCommand {
         id: ApprovalId,
         reviewer: Reviewer,
     },
+    /// One workspace's: a queue object holds only the workspaces of its shard.
     List {
-        workspace: Option<String>,
+        workspace: String,
         status: Option<ApprovalStatus>,
         limit: usize,
         after: Option<Position>,
@@ -778,7 +826,7 @@ mod tests {
 
     fn pending() -> Approval {
         Approval::submit(
-            ApprovalId::generate(&[3; APPROVAL_ID_RANDOM_BYTES]),
+            ApprovalId::generate(&QueueShard::of("acme"), &[3; APPROVAL_ID_RANDOM_BYTES]),
             Submission {
                 grantee: &agent(),
                 target: RouteTarget {
@@ -820,7 +868,7 @@ mod tests {
 
     #[test]
     fn ids_parse_only_in_their_own_shape() {
-        let id = ApprovalId::generate(&[0xab; APPROVAL_ID_RANDOM_BYTES]);
+        let id = ApprovalId::generate(&QueueShard::of("acme"), &[0xab; APPROVAL_ID_RANDOM_BYTES]);
         assert!(id.as_str().starts_with("apr_"));
         assert_eq!(id.as_str().len(), 4 + 22);
         assert_eq!(ApprovalId::parse(id.as_str()), Some(id.clone()));
@@ -834,6 +882,72 @@ mod tests {
         ] {
             assert_eq!(ApprovalId::parse(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn an_id_leads_to_its_workspace_queue() {
+        let acme = QueueShard::of("acme");
+        let id = ApprovalId::generate(&acme, &[0x5c; APPROVAL_ID_RANDOM_BYTES]);
+        assert_eq!(id.shard(), Some(acme.clone()));
+        assert!(id.as_str().starts_with(&format!("apr_{acme}")));
+        let parsed = ApprovalId::parse(id.as_str()).expect("an id we made parses");
+        assert_eq!(parsed.shard(), Some(acme));
+        assert_ne!(
+            ApprovalId::generate(&QueueShard::of("globex"), &[0x5c; APPROVAL_ID_RANDOM_BYTES])
+                .shard(),
+            id.shard()
+        );
+    }
+
+    #[test]
+    fn settled_approvals_are_purged_after_the_retention_and_only_then() {
+        const RETAIN: u64 = 30 * 24 * 3600 * 1000;
+        let waiting = pending();
+        // Pending: kept until it has been expired for the retention.
+        assert_eq!(waiting.purge_at(RETAIN), Some(waiting.expires_at + RETAIN));
+
+        let mut approved = pending();
+        approved
+            .decide(&root(), approve(), NOW + 5)
+            .expect("approved");
+        // The origin call is still out: kept at least until it has certainly ended.
+        assert_eq!(approved.purge_at(1_000), Some(NOW + 5 + IN_FLIGHT_MS));
+        assert_eq!(approved.purge_at(RETAIN), Some(NOW + 5 + RETAIN));
+        approved.record_result(OriginResult::Unreachable);
+        assert_eq!(approved.purge_at(1_000), Some(NOW + 5 + 1_000));
+
+        let mut failed = pending();
+        let _ = failed.decide(
+            &root(),
+            Verdict::Approve {
+                submitter: Err(SubmitterFailure::KeyDeleted),
+            },
+            NOW + 7,
+        );
+        assert_eq!(failed.purge_at(RETAIN), Some(NOW + 7 + RETAIN));
+
+        let mut rejected = pending();
+        rejected
+            .decide(&root(), reject(Some("https://h.example/x")), NOW + 9)
+            .expect("rejected");
+        // Not while its webhook is still being delivered.
+        assert_eq!(rejected.purge_at(RETAIN), None);
+        if let Some(delivery) = rejected.delivery_mut() {
+            delivery.after_attempt(Ok(()), NOW + 10);
+        }
+        assert_eq!(rejected.purge_at(RETAIN), Some(NOW + 9 + RETAIN));
+        let mut quiet = pending();
+        quiet
+            .decide(&root(), reject(None), NOW + 11)
+            .expect("rejected");
+        assert_eq!(quiet.purge_at(2), Some(NOW + 13));
+    }
+
+    #[test]
+    fn stored_bytes_count_the_body_the_request_line_and_the_headers() {
+        let request = pending().request;
+        // 14 body + "POST" + "/v1/contacts" + "notify=1" + "Content-Type" + "application/json"
+        assert_eq!(request.stored_bytes(), 14 + 4 + 12 + 8 + 12 + 16);
     }
 
     #[test]

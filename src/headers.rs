@@ -38,6 +38,44 @@ const ALWAYS_STRIPPED: &[&str] = &[
     "true-client-ip",
 ];
 
+/// The only headers a queued request keeps, for the origin when it is approved: what says
+/// how to read the body and what answer is wanted, the client's idempotency key, the
+/// preconditions that stop a late write from overwriting a newer one, and the user agent.
+/// Everything else — cookies, other services' tokens, tracing, the platform's `CF-*` and
+/// client-IP headers — is dropped: a queued request is shown to reviewers and kept for
+/// weeks, and the origin learns who sent it from keygate's signed identity.
+pub const QUEUED_HEADERS: &[&str] = &[
+    "accept",
+    "accept-language",
+    "content-encoding",
+    "content-language",
+    "content-type",
+    "idempotency-key",
+    "if-match",
+    "if-none-match",
+    "if-unmodified-since",
+    "user-agent",
+];
+
+/// The headers a request queued for approval keeps: those of [`QUEUED_HEADERS`] that
+/// [`sanitize_request_headers`] would forward, in their original order and spelling.
+///
+/// ```
+/// use keygate::headers::queued_request_headers;
+/// let kept = queued_request_headers(vec![
+///     ("Cookie".to_string(), "session=s3cret".to_string()),
+///     ("CF-Connecting-IP".to_string(), "203.0.113.9".to_string()),
+///     ("Content-Type".to_string(), "application/json".to_string()),
+/// ]);
+/// assert_eq!(kept, vec![("Content-Type".to_string(), "application/json".to_string())]);
+/// ```
+pub fn queued_request_headers(headers: Vec<(String, String)>) -> Vec<(String, String)> {
+    sanitize_request_headers(headers)
+        .into_iter()
+        .filter(|(name, _)| QUEUED_HEADERS.contains(&name.to_ascii_lowercase().as_str()))
+        .collect()
+}
+
 /// Returns the headers that may be forwarded, in their original order and spelling.
 /// Names compare with `_` as `-` (see [`normalize_header_name`]): a CGI-style origin reads
 /// `X_Keygate_Key_Id` as `X-Keygate-Key-Id`, so both spellings are stripped.
@@ -129,7 +167,49 @@ mod tests {
         assert_eq!(sanitize_request_headers(input), pairs(&[("X-Kept", "3")]));
     }
 
+    #[test]
+    fn a_queued_request_keeps_only_the_allow_list() {
+        let input = pairs(&[
+            ("Cookie", "session=s3cret"),
+            ("X-Api-Key", "third-party-token"),
+            ("CF-Connecting-IP", "203.0.113.9"),
+            ("cf-ipcountry", "NZ"),
+            ("Traceparent", "00-abc-def-01"),
+            ("Content-Type", "application/json"),
+            ("Idempotency-Key", "op-42"),
+            ("accept", "application/json"),
+            ("User-Agent", "agent/1.0"),
+            ("If-Match", "\"v7\""),
+            ("Authorization", "Bearer kg_live_x"),
+            // Named hop-by-hop by the client: not forwarded, so not kept either.
+            ("Connection", "accept-language"),
+            ("Accept-Language", "en"),
+            // `_` spellings are not the allow-listed names.
+            ("content_type", "text/plain"),
+        ]);
+        assert_eq!(
+            queued_request_headers(input),
+            pairs(&[
+                ("Content-Type", "application/json"),
+                ("Idempotency-Key", "op-42"),
+                ("accept", "application/json"),
+                ("User-Agent", "agent/1.0"),
+                ("If-Match", "\"v7\""),
+            ])
+        );
+    }
+
     proptest! {
+        #[test]
+        fn a_queued_request_keeps_nothing_outside_the_allow_list(
+            names in proptest::collection::vec("(?i)(cookie|content-type|accept|user-agent|cf-[a-z]{1,8}|x-[a-z-]{1,10}|[a-z_-]{1,14})", 0..12),
+        ) {
+            let input: Vec<(String, String)> = names.iter().map(|n| (n.clone(), "v".to_string())).collect();
+            for (name, _) in queued_request_headers(input) {
+                prop_assert!(QUEUED_HEADERS.contains(&name.to_ascii_lowercase().as_str()), "{}", name);
+            }
+        }
+
         #[test]
         fn nothing_reserved_or_authorizing_survives(
             names in proptest::collection::vec("(?i)(x[-_]keygate[-_][a-z_-]{0,10}|authorization|x[-_]forwarded[-_][a-z]{1,5}|[a-z_-]{1,12})", 0..12),

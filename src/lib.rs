@@ -25,6 +25,7 @@ pub mod limits;
 pub mod percent;
 pub mod policy;
 pub mod problem;
+pub mod queue;
 pub mod timestamp;
 pub mod usage;
 pub mod webhook;

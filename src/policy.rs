@@ -79,9 +79,14 @@
 //! A key holding exactly `<action>-approval` on a route's resource is queued for a human
 //! ([`Access::NeedsApproval`]). The optional `[approvals]` table sets `max_body_bytes` (a
 //! queued body's limit, 1 to 1 MiB, default 1 MiB), `expire_after_seconds` (how long an
-//! approval waits, default 7 days) and `webhook_retry_seconds` (how long a failed rejection
-//! webhook is retried, default 1 day). Who may review the queue is the `approvals`
-//! resource: `approvals:read` lists and shows, `approvals:write` approves and rejects.
+//! approval waits, default 7 days), `webhook_retry_seconds` (how long a failed rejection
+//! webhook is retried, default 1 day), the caps on what may wait at once
+//! ([`crate::queue::QueueCaps`]): `max_pending_per_key` (1 to 10,000, default 100),
+//! `max_pending_per_workspace` (1 to 100,000, default 1,000) and
+//! `max_pending_bytes_per_workspace` (1 to 1 GiB, default 64 MiB), and `retain_decided_seconds` (how long a decided, failed or expired
+//! approval is kept before it is purged, 1 second to 365 days, default 30 days). Who may
+//! review the queue is the `approvals` resource: `approvals:read` lists and shows,
+//! `approvals:write` approves and rejects.
 //!
 //! # Errors
 //!
@@ -93,6 +98,7 @@
 //! problem, e.g. `lifecycle.edit: must be true or false, got the string "no"`.
 
 use crate::limits::{Limits, LimitsError, MAX_PER_DAY, MAX_PER_MINUTE};
+use crate::queue::QueueCaps;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -351,6 +357,10 @@ pub struct ApprovalSettings {
     pub expire_after_ms: u64,
     /// A rejection webhook that fails is retried for this long after the rejection.
     pub webhook_retry_ms: u64,
+    /// How much may wait for a decision at once.
+    pub caps: QueueCaps,
+    /// A settled approval (decided, failed or expired) is purged this long after it settled.
+    pub retain_decided_ms: u64,
 }
 
 /// The largest body the queue keeps. A queued request is stored in one Durable Object
@@ -360,6 +370,17 @@ const DEFAULT_EXPIRE_AFTER_SECONDS: u64 = 7 * 24 * 3600;
 const MAX_EXPIRE_AFTER_SECONDS: u64 = 30 * 24 * 3600;
 const DEFAULT_WEBHOOK_RETRY_SECONDS: u64 = 24 * 3600;
 const MAX_WEBHOOK_RETRY_SECONDS: u64 = 7 * 24 * 3600;
+// Defaults that one agent key at the default limits (120 a minute) reaches in about a
+// minute; a reviewer clears some, or they expire, before it queues more.
+const DEFAULT_MAX_PENDING_PER_KEY: u64 = 100;
+const MAX_MAX_PENDING_PER_KEY: u64 = 10_000;
+const DEFAULT_MAX_PENDING_PER_WORKSPACE: u64 = 1_000;
+const MAX_MAX_PENDING_PER_WORKSPACE: u64 = 100_000;
+const DEFAULT_MAX_PENDING_BYTES_PER_WORKSPACE: u64 = 64 * 1024 * 1024;
+/// A tenth of a Durable Object's 10 GB, so the pending part of a shard stays small.
+const MAX_MAX_PENDING_BYTES_PER_WORKSPACE: u64 = 1024 * 1024 * 1024;
+const DEFAULT_RETAIN_DECIDED_SECONDS: u64 = 30 * 24 * 3600;
+const MAX_RETAIN_DECIDED_SECONDS: u64 = 365 * 24 * 3600;
 
 impl Default for ApprovalSettings {
     fn default() -> ApprovalSettings {
@@ -367,6 +388,12 @@ impl Default for ApprovalSettings {
             max_body_bytes: MAX_QUEUED_BODY_BYTES,
             expire_after_ms: DEFAULT_EXPIRE_AFTER_SECONDS * 1000,
             webhook_retry_ms: DEFAULT_WEBHOOK_RETRY_SECONDS * 1000,
+            caps: QueueCaps {
+                max_pending_per_key: DEFAULT_MAX_PENDING_PER_KEY,
+                max_pending_per_workspace: DEFAULT_MAX_PENDING_PER_WORKSPACE,
+                max_pending_bytes_per_workspace: DEFAULT_MAX_PENDING_BYTES_PER_WORKSPACE,
+            },
+            retain_decided_ms: DEFAULT_RETAIN_DECIDED_SECONDS * 1000,
         }
     }
 }
@@ -837,6 +864,10 @@ impl Policy {
                 "max_body_bytes": self.approvals.max_body_bytes,
                 "expire_after_seconds": self.approvals.expire_after_ms / 1000,
                 "webhook_retry_seconds": self.approvals.webhook_retry_ms / 1000,
+                "max_pending_per_key": self.approvals.caps.max_pending_per_key,
+                "max_pending_per_workspace": self.approvals.caps.max_pending_per_workspace,
+                "max_pending_bytes_per_workspace": self.approvals.caps.max_pending_bytes_per_workspace,
+                "retain_decided_seconds": self.approvals.retain_decided_ms / 1000,
             },
         })
     }
@@ -925,6 +956,10 @@ struct ApprovalsTable {
     max_body_bytes: Option<i64>,
     expire_after_seconds: Option<i64>,
     webhook_retry_seconds: Option<i64>,
+    max_pending_per_key: Option<i64>,
+    max_pending_per_workspace: Option<i64>,
+    max_pending_bytes_per_workspace: Option<i64>,
+    retain_decided_seconds: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -1229,6 +1264,36 @@ fn validate_approvals(table: Option<&ApprovalsTable>, problems: &mut Problems) -
             0,
             MAX_WEBHOOK_RETRY_SECONDS,
             DEFAULT_WEBHOOK_RETRY_SECONDS,
+        ) * 1000,
+        caps: QueueCaps {
+            max_pending_per_key: setting(
+                table.max_pending_per_key,
+                "max_pending_per_key",
+                1,
+                MAX_MAX_PENDING_PER_KEY,
+                DEFAULT_MAX_PENDING_PER_KEY,
+            ),
+            max_pending_per_workspace: setting(
+                table.max_pending_per_workspace,
+                "max_pending_per_workspace",
+                1,
+                MAX_MAX_PENDING_PER_WORKSPACE,
+                DEFAULT_MAX_PENDING_PER_WORKSPACE,
+            ),
+            max_pending_bytes_per_workspace: setting(
+                table.max_pending_bytes_per_workspace,
+                "max_pending_bytes_per_workspace",
+                1,
+                MAX_MAX_PENDING_BYTES_PER_WORKSPACE,
+                DEFAULT_MAX_PENDING_BYTES_PER_WORKSPACE,
+            ),
+        },
+        retain_decided_ms: setting(
+            table.retain_decided_seconds,
+            "retain_decided_seconds",
+            1,
+            MAX_RETAIN_DECIDED_SECONDS,
+            DEFAULT_RETAIN_DECIDED_SECONDS,
         ) * 1000,
     }
 }
@@ -1740,6 +1805,7 @@ mod tests {
                 max_body_bytes: 10,
                 expire_after_ms: 2_000,
                 webhook_retry_ms: 0,
+                ..ApprovalSettings::default()
             }
         );
         assert_eq!(
@@ -1751,6 +1817,55 @@ mod tests {
         let described = load("[approvals]\nexpire_after_seconds = 60").describe();
         assert_eq!(described["approvals"]["expire_after_seconds"], 60);
         assert_eq!(described["approvals"]["max_body_bytes"], 1_048_576);
+    }
+
+    #[test]
+    fn queue_caps_and_retention_default_to_a_busy_minute_and_thirty_days() {
+        let defaults = load("").approvals();
+        assert_eq!(
+            defaults.caps,
+            QueueCaps {
+                max_pending_per_key: 100,
+                max_pending_per_workspace: 1_000,
+                max_pending_bytes_per_workspace: 64 * 1024 * 1024,
+            }
+        );
+        assert_eq!(defaults.retain_decided_ms, 30 * 24 * 3600 * 1000);
+        let set = load(
+            "[approvals]\nmax_body_bytes = 100\nmax_pending_per_key = 2\nmax_pending_per_workspace = 3\nmax_pending_bytes_per_workspace = 150\nretain_decided_seconds = 1\n",
+        );
+        assert_eq!(
+            set.approvals().caps,
+            QueueCaps {
+                max_pending_per_key: 2,
+                max_pending_per_workspace: 3,
+                max_pending_bytes_per_workspace: 150,
+            }
+        );
+        assert_eq!(set.approvals().retain_decided_ms, 1_000);
+        let described = set.describe();
+        assert_eq!(described["approvals"]["max_pending_per_key"], 2);
+        assert_eq!(described["approvals"]["max_pending_per_workspace"], 3);
+        assert_eq!(
+            described["approvals"]["max_pending_bytes_per_workspace"],
+            150
+        );
+        assert_eq!(described["approvals"]["retain_decided_seconds"], 1);
+    }
+
+    #[test]
+    fn queue_caps_and_retention_out_of_range_are_refused() {
+        let message = refusal(
+            "[approvals]\nmax_pending_per_key = 0\nmax_pending_per_workspace = 100001\nmax_pending_bytes_per_workspace = 1073741825\nretain_decided_seconds = 0\n",
+        );
+        for expected in [
+            "approvals.max_pending_per_key: must be between 1 and 10000, got 0",
+            "approvals.max_pending_per_workspace: must be between 1 and 100000, got 100001",
+            "approvals.max_pending_bytes_per_workspace: must be between 1 and 1073741824, got 1073741825",
+            "approvals.retain_decided_seconds: must be between 1 and 31536000, got 0",
+        ] {
+            assert!(message.contains(expected), "{expected} in {message}");
+        }
     }
 
     #[test]

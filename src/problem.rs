@@ -8,6 +8,7 @@ use crate::authority::Status;
 use crate::delegation::Overreach;
 use crate::limits::Window;
 use crate::policy::LifecycleAction;
+use crate::queue::QueueFull;
 use serde_json::{json, Map, Value};
 
 /// One invalid field of an admin request body.
@@ -82,6 +83,11 @@ pub enum GatewayError {
     KeyInRequest {
         place: String,
     },
+    /// A request for the approval queue while one of its caps is reached; nothing is stored.
+    ApprovalQueueFull(QueueFull),
+    /// `GET /approvals` with the root token and no `?workspace=`: each workspace's queue is
+    /// its own object, so there is no list of everything.
+    WorkspaceRequired,
     /// Approve or reject of an approval that is no longer pending.
     ApprovalDecided {
         status: ApprovalStatus,
@@ -177,6 +183,8 @@ impl GatewayError {
             PayloadTooLarge { .. } => (413, "payload_too_large", "Content Too Large"),
             BodyTooLargeToScan { .. } => (413, "body_too_large_to_scan", "Content Too Large"),
             KeyInRequest { .. } => (400, "key_in_request", "Bad Request"),
+            ApprovalQueueFull(_) => (429, "approval_queue_full", "Too Many Requests"),
+            WorkspaceRequired => (400, "workspace_required", "Bad Request"),
             ApprovalDecided { .. } => (409, "approval_decided", "Conflict"),
             SubmitterNotAllowed { .. } => (409, "submitter_not_allowed", "Conflict"),
             OwnApproval => (403, "own_approval", "Forbidden"),
@@ -239,6 +247,8 @@ impl GatewayError {
             KeyInRequest { place } => format!(
                 "{place} holds an API key; send a key only in the Authorization header, and rotate this one if it was shared"
             ),
+            ApprovalQueueFull(full) => full.detail(),
+            WorkspaceRequired => "the root token lists one workspace's approvals at a time: add `?workspace=`".into(),
             ApprovalDecided { status } => format!(
                 "the approval is {} and can no longer be approved or rejected",
                 status.as_str()
@@ -330,6 +340,10 @@ impl GatewayError {
             GatewayError::PayloadTooLarge { max_bytes, .. }
             | GatewayError::BodyTooLargeToScan { max_bytes } => {
                 body.insert("max_bytes".into(), json!(max_bytes));
+            }
+            GatewayError::ApprovalQueueFull(full) => {
+                body.insert("cap".into(), json!(full.setting()));
+                body.insert("max".into(), json!(full.max()));
             }
             // `status` is the HTTP status in a problem; the approval's is `approval_status`.
             GatewayError::ApprovalDecided { status } => {
@@ -632,6 +646,8 @@ mod tests {
             KeyInRequest {
                 place: "the query string".into(),
             },
+            ApprovalQueueFull(QueueFull::PendingPerKey { max: 100 }),
+            WorkspaceRequired,
             ApprovalDecided {
                 status: ApprovalStatus::Expired,
             },
@@ -690,6 +706,8 @@ mod tests {
                 | RateLimited { .. }
                 | ApprovalNotOffered { .. }
                 | PayloadTooLarge { .. }
+                | ApprovalQueueFull(_)
+                | WorkspaceRequired
                 | ApprovalDecided { .. }
                 | SubmitterNotAllowed { .. }
                 | OwnApproval
@@ -737,6 +755,26 @@ mod tests {
             (large.status, large.body["max_bytes"].as_u64()),
             (413, Some(10))
         );
+        let full = GatewayError::ApprovalQueueFull(QueueFull::PendingPerWorkspace { max: 7 })
+            .to_problem("req_1");
+        assert_eq!(
+            (
+                full.status,
+                full.body["code"].as_str(),
+                full.body["cap"].as_str(),
+                full.body["max"].as_u64()
+            ),
+            (
+                429,
+                Some("approval_queue_full"),
+                Some("max_pending_per_workspace"),
+                Some(7)
+            )
+        );
+        assert!(
+            full.headers.iter().all(|(name, _)| *name != "Retry-After"),
+            "no promise of when a place frees up"
+        );
     }
 
     #[test]
@@ -750,6 +788,8 @@ mod tests {
             "key_status",
             "scopes",
             "max_bytes",
+            "cap",
+            "max",
             "approval_status",
             "reason",
         ]

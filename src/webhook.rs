@@ -215,7 +215,10 @@ mod tests {
             expires_at: None,
         };
         let mut approval = Approval::submit(
-            ApprovalId::generate(&[2; APPROVAL_ID_RANDOM_BYTES]),
+            ApprovalId::generate(
+                &crate::queue::QueueShard::of("acme"),
+                &[2; APPROVAL_ID_RANDOM_BYTES],
+            ),
             Submission {
                 grantee: &grantee,
                 target: RouteTarget {

@@ -2,10 +2,12 @@
 // Durable Objects and a local origin): an allowed POST (200) vs the same POST queued (202)
 // vs approving it (re-check + decide + the origin call + record).
 // Run after `sh scripts/build.sh`: node scripts/bench/approvals.mjs [N=200]
-import { startOrigin, startGateway } from "../../tests/e2e/harness.mjs";
+import { startOrigin, startGateway, policyText } from "../../tests/e2e/harness.mjs";
 const N = Number(process.argv[2] ?? 200);
 const origin = await startOrigin();
-const gw = await startGateway({ origin: origin.url });
+// Every request stays pending until the approve phase: caps above N (the default per key is 100).
+const caps = "\n[approvals]\nmax_pending_per_key = 10000\nmax_pending_per_workspace = 100000\n";
+const gw = await startGateway({ origin: origin.url, bindings: { KEYGATE_POLICY: policyText("demo") + caps } });
 const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))]; };
 const time = async (f) => { const t = performance.now(); await f(); return performance.now() - t; };
 try {

@@ -61,7 +61,8 @@ options (anywhere on the line):
 
 `keys edit --scope` replaces the whole scope list; `--default-limits` returns the key to the
 policy's limits. `keys list --all` and `approvals list --all` follow the pages to the end.
-`approvals approve` sends the stored request to the origin, once; `approvals reject` needs a
+Approval queues are per workspace: with the root token, `approvals list` needs
+`--workspace`. `approvals approve` sends the stored request to the origin, once; `approvals reject` needs a
 reason (at most 1000 characters), which the key's rejection webhook is told.
 
 exit status: 0 done, 1 the gateway refused (the reason is printed), 2 usage error,

@@ -1,16 +1,21 @@
-//! The approval queue's Durable Object: SQLite rows behind [`QueueCommand`], the call that
-//! reaches it, and the alarm that delivers rejection webhooks. See [`crate::approval`].
+//! The approval queue's Durable Objects: one per workspace shard ([`QueueShard`]), SQLite
+//! rows behind [`QueueCommand`], the call that reaches them, and the alarm that delivers
+//! rejection webhooks and purges settled approvals. See [`crate::approval`] and
+//! [`crate::queue`].
 //!
 //! SQL calls are synchronous, and each command reads, decides and writes its row without
 //! an `await` in between, so commands never interleave: of two racing approvals one finds
-//! the approval pending and the other finds it decided.
+//! the approval pending and the other finds it decided, and of two racing submits only one
+//! can take a cap's last place.
 
 use super::platform::{self, now_ms, sql_integer};
 use super::proxy::{fetch_within, FetchFailure};
 use crate::approval::{
     Approval, ApprovalId, ApprovalStatus, Position, QueueCommand, QueueDeclined, QueueReply,
 };
+use crate::policy::ApprovalSettings;
 use crate::problem::GatewayError;
+use crate::queue::{PendingUsage, QueueShard};
 use crate::webhook::{self, ATTEMPT_TIMEOUT_MS};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -20,33 +25,51 @@ use worker::{
     Response, Result, SqlStorage, SqlStorageValue, State,
 };
 
-/// The Durable Object binding; one queue for the deployment.
+/// The Durable Object binding; one object per workspace shard.
 const BINDING: &str = "APPROVAL_QUEUE";
-const NAME: &str = "approvals";
 /// Deliveries one alarm run attempts; the rest wait for the next run, right after.
 const DELIVERIES_PER_ALARM: usize = 10;
+/// Rows one alarm run purges; the rest wait for the next run, right after.
+const PURGES_PER_ALARM: usize = 500;
 
+/// A command for the queue of `shard`: a workspace's ([`QueueShard::of`]).
 pub async fn call(
     env: &Env,
+    shard: &QueueShard,
     command: &QueueCommand,
 ) -> std::result::Result<QueueReply, GatewayError> {
-    platform::call_object(env, BINDING, NAME, command).await
+    platform::call_object(env, BINDING, &shard.object_name(), command).await
+}
+
+/// A command about one approval, sent to the queue its id names.
+pub async fn call_about(
+    env: &Env,
+    id: &ApprovalId,
+    command: &QueueCommand,
+) -> std::result::Result<QueueReply, GatewayError> {
+    let shard = id.shard().ok_or(GatewayError::NotFound)?;
+    call(env, &shard, command).await
 }
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS approvals (
     id TEXT PRIMARY KEY,
     workspace TEXT NOT NULL,
+    key_id TEXT NOT NULL,
     status TEXT NOT NULL,
     created_at INTEGER NOT NULL,
     expires_at INTEGER NOT NULL,
+    stored_bytes INTEGER NOT NULL,
     next_delivery_at INTEGER,
+    purge_at INTEGER,
     record TEXT NOT NULL,
     body TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS approvals_by_time ON approvals (created_at DESC, id DESC);
 CREATE INDEX IF NOT EXISTS approvals_by_workspace ON approvals (workspace, created_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS approvals_pending_by_workspace ON approvals (workspace, status, expires_at);
+CREATE INDEX IF NOT EXISTS approvals_pending_by_key ON approvals (key_id, status, expires_at);
 CREATE INDEX IF NOT EXISTS approvals_due ON approvals (next_delivery_at);
+CREATE INDEX IF NOT EXISTS approvals_purge ON approvals (purge_at);
 ";
 
 #[durable_object]
@@ -70,11 +93,18 @@ impl DurableObject for ApprovalQueue {
             Ok(command) => command,
             Err(_) => return Response::error("malformed command", 400),
         };
+        let config = match platform::config(&self.env) {
+            Ok(config) => config,
+            Err(error) => {
+                worker::console_error!("keygate is misconfigured: {error}");
+                return Response::error("misconfigured", 503);
+            }
+        };
         let sql = self.sql()?;
-        let (reply, deliver) = handle(&sql, command)?;
-        if deliver {
-            // The webhook goes out from the alarm, so the reject answer never waits on it.
-            self.state.storage().set_alarm(0).await?;
+        let (reply, changed) = handle(&sql, command, &config.policy.approvals())?;
+        if changed {
+            // A webhook goes out from the alarm, so the reject answer never waits on it.
+            self.schedule(&sql).await?;
         }
         Response::from_json(&reply)
     }
@@ -88,6 +118,7 @@ impl DurableObject for ApprovalQueue {
                 return Response::error("misconfigured", 503);
             }
         };
+        let retain_ms = config.policy.approvals().retain_decided_ms;
         let due: Vec<IdRow> = sql
             .exec(
                 "SELECT id FROM approvals WHERE next_delivery_at <= ? ORDER BY next_delivery_at LIMIT ?",
@@ -112,11 +143,28 @@ impl DurableObject for ApprovalQueue {
                 delivery.after_attempt(outcome, now_ms());
             }
             // Only the alarm changes a rejected approval, so nothing moved it meanwhile.
-            save(&sql, &approval, None)?;
+            save(&sql, &approval, None, retain_ms)?;
         }
+        // Settled approvals past their retention: a bounded batch per run.
+        sql.exec(
+            "DELETE FROM approvals WHERE id IN
+             (SELECT id FROM approvals WHERE purge_at <= ? ORDER BY purge_at LIMIT ?)",
+            vec![sql_integer(now_ms()), sql_integer(PURGES_PER_ALARM as u64)],
+        )?;
+        self.schedule(&sql).await?;
+        Response::ok("done")
+    }
+}
+
+impl ApprovalQueue {
+    /// Sets the alarm for the earliest due delivery or purge. That time is read from the
+    /// rows, so setting it again after any change is always right.
+    async fn schedule(&self, sql: &SqlStorage) -> Result<()> {
         let next: Vec<NextRow> = sql
             .exec(
-                "SELECT min(next_delivery_at) AS next FROM approvals WHERE next_delivery_at IS NOT NULL",
+                "SELECT min(at) AS next FROM
+                 (SELECT min(next_delivery_at) AS at FROM approvals
+                  UNION ALL SELECT min(purge_at) FROM approvals)",
                 None,
             )?
             .to_array()?;
@@ -124,11 +172,9 @@ impl DurableObject for ApprovalQueue {
             let wait = (next as i64).saturating_sub(now_ms() as i64).max(0);
             self.state.storage().set_alarm(wait).await?;
         }
-        Response::ok("delivered")
+        Ok(())
     }
-}
 
-impl ApprovalQueue {
     fn sql(&self) -> Result<SqlStorage> {
         let sql = self.state.storage().sql();
         if !self.ready.get() {
@@ -139,15 +185,33 @@ impl ApprovalQueue {
     }
 }
 
-/// One command, start to end, without an `await`. The flag asks for a webhook delivery.
-fn handle(sql: &SqlStorage, command: QueueCommand) -> Result<(QueueReply, bool)> {
+/// One command, start to end, without an `await`. The flag says rows changed, so the
+/// alarm is set again.
+fn handle(
+    sql: &SqlStorage,
+    command: QueueCommand,
+    settings: &ApprovalSettings,
+) -> Result<(QueueReply, bool)> {
     let not_found = QueueReply::Declined {
         declined: QueueDeclined::NotFound,
     };
+    let retain_ms = settings.retain_decided_ms;
     Ok(match command {
         QueueCommand::Submit { approval, body } => {
-            save(sql, &approval, Some(&body))?;
-            (QueueReply::Done, false)
+            // Counted and inserted in this one synchronous step: no submit slips between.
+            let usage = pending_usage(sql, &approval, now_ms())?;
+            match settings.caps.admit(&usage, approval.request.stored_bytes()) {
+                Ok(()) => {
+                    save(sql, &approval, Some(&body), retain_ms)?;
+                    (QueueReply::Done, true)
+                }
+                Err(full) => (
+                    QueueReply::Declined {
+                        declined: QueueDeclined::QueueFull { full },
+                    },
+                    false,
+                ),
+            }
         }
         QueueCommand::Get { id, reviewer } => match load(sql, &id)? {
             Some((approval, body)) if reviewer.may_read(&approval) => (
@@ -165,7 +229,7 @@ fn handle(sql: &SqlStorage, command: QueueCommand) -> Result<(QueueReply, bool)>
             limit,
             after,
             now_ms,
-        } => (list(sql, workspace, status, limit, after, now_ms)?, false),
+        } => (list(sql, &workspace, status, limit, after, now_ms)?, false),
         QueueCommand::Decide {
             id,
             reviewer,
@@ -181,34 +245,35 @@ fn handle(sql: &SqlStorage, command: QueueCommand) -> Result<(QueueReply, bool)>
             let before = approval.state.clone();
             let outcome = approval.decide(&reviewer, verdict, now_ms);
             // A failed approval is a change too: it is recorded, then reported.
-            if approval.state != before {
-                save(sql, &approval, None)?;
+            let changed = approval.state != before;
+            if changed {
+                save(sql, &approval, None, retain_ms)?;
             }
-            let deliver = approval.delivery_mut().is_some();
             match outcome {
                 Ok(()) => (
                     QueueReply::Approval {
                         approval: Box::new(approval),
                         body,
                     },
-                    deliver,
+                    changed,
                 ),
-                Err(declined) => (QueueReply::Declined { declined }, false),
+                Err(declined) => (QueueReply::Declined { declined }, changed),
             }
         }
         QueueCommand::Record { id, result } => {
             let Some((mut approval, body)) = load(sql, &id)? else {
                 return Ok((not_found, false));
             };
-            if approval.record_result(result) {
-                save(sql, &approval, None)?;
+            let changed = approval.record_result(result);
+            if changed {
+                save(sql, &approval, None, retain_ms)?;
             }
             (
                 QueueReply::Approval {
                     approval: Box::new(approval),
                     body,
                 },
-                false,
+                changed,
             )
         }
     })
@@ -222,6 +287,12 @@ struct IdRow {
 #[derive(serde::Deserialize)]
 struct NextRow {
     next: Option<f64>,
+}
+
+#[derive(serde::Deserialize)]
+struct CountRow {
+    requests: f64,
+    bytes: f64,
 }
 
 #[derive(serde::Deserialize)]
@@ -252,9 +323,41 @@ fn load(sql: &SqlStorage, id: &ApprovalId) -> Result<Option<(Approval, Vec<u8>)>
     Ok(Some((approval, body)))
 }
 
-/// Inserts an approval with its body, or updates its state (`body` `None`).
-fn save(sql: &SqlStorage, approval: &Approval, body: Option<&[u8]>) -> Result<()> {
+/// What is pending and unexpired for `approval`'s key and workspace. The indexes on
+/// (key_id | workspace, status, expires_at) keep this to two index range scans.
+fn pending_usage(sql: &SqlStorage, approval: &Approval, now_ms: u64) -> Result<PendingUsage> {
+    let count = |column: &str, value: &str| -> Result<CountRow> {
+        let rows: Vec<CountRow> = sql
+            .exec(
+                &format!(
+                    "SELECT count(*) AS requests, coalesce(sum(stored_bytes), 0) AS bytes
+                     FROM approvals WHERE {column} = ? AND status = 'pending' AND expires_at > ?"
+                ),
+                vec![value.into(), sql_integer(now_ms)],
+            )?
+            .to_array()?;
+        Ok(rows.into_iter().next().unwrap_or(CountRow {
+            requests: 0.0,
+            bytes: 0.0,
+        }))
+    };
+    let key = count("key_id", approval.key_id.as_str())?;
+    let workspace = count("workspace", &approval.workspace)?;
+    Ok(PendingUsage {
+        key_requests: key.requests as u64,
+        workspace_requests: workspace.requests as u64,
+        workspace_bytes: workspace.bytes as u64,
+    })
+}
+
+/// Inserts an approval with its body, or updates its state (`body` `None`); either way
+/// its purge time follows from its state and `retain_ms`.
+fn save(sql: &SqlStorage, approval: &Approval, body: Option<&[u8]>, retain_ms: u64) -> Result<()> {
     let record = serde_json::to_string(approval)?;
+    let purge_at = approval
+        .purge_at(retain_ms)
+        .map(sql_integer)
+        .unwrap_or(SqlStorageValue::Null);
     let status = approval.state.stored_status().as_str();
     let next_delivery_at = match approval.state {
         crate::approval::ApprovalState::Rejected {
@@ -266,24 +369,29 @@ fn save(sql: &SqlStorage, approval: &Approval, body: Option<&[u8]>) -> Result<()
     .unwrap_or(SqlStorageValue::Null);
     match body {
         Some(body) => sql.exec(
-            "INSERT INTO approvals (id, workspace, status, created_at, expires_at, next_delivery_at, record, body)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO approvals (id, workspace, key_id, status, created_at, expires_at,
+                 stored_bytes, next_delivery_at, purge_at, record, body)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             vec![
                 approval.id.as_str().into(),
                 approval.workspace.as_str().into(),
+                approval.key_id.as_str().into(),
                 status.into(),
                 sql_integer(approval.created_at),
                 sql_integer(approval.expires_at),
+                sql_integer(approval.request.stored_bytes()),
                 next_delivery_at,
+                purge_at,
                 record.into(),
                 STANDARD.encode(body).into(),
             ],
         )?,
         None => sql.exec(
-            "UPDATE approvals SET status = ?, next_delivery_at = ?, record = ? WHERE id = ?",
+            "UPDATE approvals SET status = ?, next_delivery_at = ?, purge_at = ?, record = ? WHERE id = ?",
             vec![
                 status.into(),
                 next_delivery_at,
+                purge_at,
                 record.into(),
                 approval.id.as_str().into(),
             ],
@@ -292,20 +400,17 @@ fn save(sql: &SqlStorage, approval: &Approval, body: Option<&[u8]>) -> Result<()
     Ok(())
 }
 
+/// One workspace's page: rows of other workspaces that share the shard never show.
 fn list(
     sql: &SqlStorage,
-    workspace: Option<String>,
+    workspace: &str,
     status: Option<ApprovalStatus>,
     limit: usize,
     after: Option<Position>,
     now_ms: u64,
 ) -> Result<QueueReply> {
-    let mut query = String::from("SELECT record FROM approvals WHERE 1 = 1");
-    let mut bindings: Vec<SqlStorageValue> = Vec::new();
-    if let Some(workspace) = workspace {
-        query.push_str(" AND workspace = ?");
-        bindings.push(workspace.into());
-    }
+    let mut query = String::from("SELECT record FROM approvals WHERE workspace = ?");
+    let mut bindings: Vec<SqlStorageValue> = vec![workspace.into()];
     match status {
         None => {}
         // Expiry is computed: a pending row past its time lists as expired.

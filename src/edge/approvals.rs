@@ -15,6 +15,7 @@ use crate::authority::{Command, Reply};
 use crate::delegation::Actor;
 use crate::policy::Action;
 use crate::problem::GatewayError;
+use crate::queue::QueueShard;
 use serde_json::Value;
 use worker::{Env, Response};
 
@@ -24,9 +25,12 @@ pub async fn list(query: Option<&str>, actor: &Actor, env: &Env, answer: &Answer
     let reviewer = Reviewer::of(actor, &answer.config.policy);
     reviewer.needs(Action::Read)?;
     let list = parse_approvals_query(query)?;
+    // Each workspace's queue is its own object: there is no list of every workspace.
     let workspace = actor
         .workspace_for(list.workspace.as_deref())
-        .map_err(GatewayError::BeyondOwnGrant)?;
+        .map_err(GatewayError::BeyondOwnGrant)?
+        .ok_or(GatewayError::WorkspaceRequired)?;
+    let shard = QueueShard::of(&workspace);
     let now = now_ms();
     let command = QueueCommand::List {
         workspace,
@@ -38,7 +42,8 @@ pub async fn list(query: Option<&str>, actor: &Actor, env: &Env, answer: &Answer
         }),
         now_ms: now,
     };
-    let QueueReply::Page { approvals, next } = approval_queue::call(env, &command).await? else {
+    let QueueReply::Page { approvals, next } = approval_queue::call(env, &shard, &command).await?
+    else {
         return Err(GatewayError::Internal.into());
     };
     let approvals: Vec<Value> = approvals
@@ -118,8 +123,11 @@ pub async fn approve(id: ApprovalId, actor: &Actor, env: &Env, answer: &Answer<'
         Err(GatewayError::OriginTimeout) => OriginResult::TimedOut,
         Err(_) => OriginResult::Unreachable,
     };
-    let record = QueueCommand::Record { id, result };
-    match approval_queue::call(env, &record).await? {
+    let record = QueueCommand::Record {
+        id: id.clone(),
+        result,
+    };
+    match approval_queue::call_about(env, &id, &record).await? {
         QueueReply::Approval { approval, body } => shown(&approval, &body, answer),
         other => Err(unexpected(other)),
     }
@@ -161,7 +169,11 @@ async fn fetch(
     reviewer: Reviewer,
     env: &Env,
 ) -> Result<(Approval, Vec<u8>), Refused> {
-    match approval_queue::call(env, &QueueCommand::Get { id, reviewer }).await? {
+    let command = QueueCommand::Get {
+        id: id.clone(),
+        reviewer,
+    };
+    match approval_queue::call_about(env, &id, &command).await? {
         QueueReply::Approval { approval, body } => Ok((*approval, body)),
         other => Err(unexpected(other)),
     }
@@ -174,12 +186,12 @@ async fn decide(
     env: &Env,
 ) -> Result<(Approval, Vec<u8>), Refused> {
     let command = QueueCommand::Decide {
-        id,
+        id: id.clone(),
         reviewer,
         verdict,
         now_ms: now_ms(),
     };
-    match approval_queue::call(env, &command).await? {
+    match approval_queue::call_about(env, &id, &command).await? {
         QueueReply::Approval { approval, body } => Ok((*approval, body)),
         other => Err(unexpected(other)),
     }

@@ -12,7 +12,7 @@ mod proxy;
 
 use crate::ambiguity::{RequestShape, BODY_SCAN_BYTES};
 use crate::approval::{
-    queued_answer, Approval, ApprovalId, QueueCommand, QueuedRequest, Submission,
+    queued_answer, Approval, ApprovalId, QueueCommand, QueueReply, QueuedRequest, Submission,
     APPROVAL_ID_RANDOM_BYTES,
 };
 use crate::authority::{Command, Grantee, Queueing, Reply};
@@ -20,6 +20,7 @@ use crate::config::Config;
 use crate::key::{self, hash_key, KeyFormatError, KeyId};
 use crate::policy::RouteTarget;
 use crate::problem::GatewayError;
+use crate::queue::QueueShard;
 use platform::{now_ms, Refused};
 use worker::{event, Context, Env, Request, Response, Result};
 
@@ -231,12 +232,14 @@ async fn queue(
         });
     }
     let now = now_ms();
-    let id = ApprovalId::generate(&platform::random::<APPROVAL_ID_RANDOM_BYTES>()?);
+    // The id names the workspace's queue, so every later call goes straight to it.
+    let shard = QueueShard::of(&queued.grantee.workspace);
+    let id = ApprovalId::generate(&shard, &platform::random::<APPROVAL_ID_RANDOM_BYTES>()?);
     let request = QueuedRequest {
         method: req.inner().method(),
         path: url.path().to_string(),
         query: url.query().map(str::to_string),
-        headers: crate::headers::sanitize_request_headers(queued.headers),
+        headers: crate::headers::queued_request_headers(queued.headers),
         body_bytes: body.len() as u64,
     };
     let approval = Approval::submit(
@@ -255,7 +258,15 @@ async fn queue(
         approval: Box::new(approval),
         body,
     };
-    approval_queue::call(env, &command).await?;
+    match approval_queue::call(env, &shard, &command).await? {
+        QueueReply::Done => {}
+        QueueReply::Declined { declined } => return Err(declined.into()),
+        _ => {
+            return Err(platform::store_down(
+                "the approval queue answered unexpectedly",
+            ))
+        }
+    }
     let response =
         platform::json_response(202, &answer, request_id).map_err(|_| GatewayError::Internal)?;
     let _ = response.headers().set("Location", &location);
