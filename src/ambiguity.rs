@@ -15,6 +15,7 @@
 
 use crate::percent;
 use crate::problem::GatewayError;
+use std::borrow::Cow;
 
 /// Headers some frameworks (Symfony, Express method-override, IIS URL Rewrite) read as
 /// the request's real method or path.
@@ -231,35 +232,120 @@ pub fn override_in_body(content_type: Option<&str>, prefix: &[u8]) -> Option<&'s
     })
 }
 
-/// A request body's verdict: `prefix` is at most [`BODY_SCAN_BYTES`] of it, `complete`
-/// says whether that was all of it. An origin that reads overrides from bodies
-/// (`origin_reads_body_overrides` in the policy) cannot be given a form, multipart or JSON
-/// body keygate could not read to its end.
+/// What keygate read of a request body to check it.
+pub struct BodyPrefix<'a> {
+    pub content_type: Option<&'a str>,
+    pub content_encoding: Option<&'a str>,
+    /// At most [`BODY_SCAN_BYTES`] of the body.
+    pub bytes: &'a [u8],
+    /// Whether `bytes` is the whole body.
+    pub complete: bool,
+}
+
+/// A request body's verdict. An override in what keygate can read is refused. An origin
+/// that reads overrides from bodies (`origin_reads_body_overrides` in the policy) is not
+/// given a form, multipart, JSON or typeless body keygate could not read whole: longer
+/// than the scan, or compressed (Express's body parsers inflate gzip and deflate).
 pub fn check_body(
-    content_type: Option<&str>,
-    prefix: &[u8],
-    complete: bool,
+    body: &BodyPrefix,
     origin_reads_body_overrides: bool,
 ) -> Result<(), GatewayError> {
-    if let Some(what) = override_in_body(content_type, prefix) {
+    let readable = match body.content_encoding.map(str::trim) {
+        None | Some("") => readable_text(body.bytes, body.content_type),
+        Some(coding) if coding.eq_ignore_ascii_case("identity") => {
+            readable_text(body.bytes, body.content_type)
+        }
+        Some(_) => None,
+    };
+    if let Some(what) = readable
+        .as_deref()
+        .and_then(|text| override_in_body(body.content_type, text))
+    {
         return Err(GatewayError::OverrideNotAllowed {
             what: what.to_string(),
         });
     }
-    let may_carry_override = BodyKind::of(content_type) != BodyKind::Other;
-    if !complete && origin_reads_body_overrides && may_carry_override {
-        return Err(GatewayError::BodyTooLargeToScan {
+    let read_whole = body.complete && readable.is_some();
+    let may_carry_override = BodyKind::of(body.content_type) != BodyKind::Other;
+    if !read_whole && origin_reads_body_overrides && may_carry_override {
+        return Err(GatewayError::BodyNotScannable {
             max_bytes: BODY_SCAN_BYTES as u64,
         });
     }
     Ok(())
 }
 
+/// The body as ASCII-compatible text, the way a lenient parser would read it: UTF-16
+/// (by its BOM, its declared charset, or the NULs of ASCII in UTF-16) transcoded to UTF-8,
+/// a UTF-8 BOM dropped. `None` for what keygate does not read: UTF-32.
+fn readable_text<'a>(bytes: &'a [u8], content_type: Option<&str>) -> Option<Cow<'a, [u8]>> {
+    let charset = content_type
+        .map(str::to_ascii_lowercase)
+        .and_then(|value| {
+            value
+                .split(';')
+                .filter_map(|parameter| {
+                    parameter
+                        .trim()
+                        .strip_prefix("charset=")
+                        .map(str::to_string)
+                })
+                .next()
+        })
+        .map(|charset| charset.trim_matches('"').to_string())
+        .unwrap_or_default();
+    let utf32 = charset.starts_with("utf-32")
+        || bytes.starts_with(&[0, 0, 0xfe, 0xff])
+        || bytes.starts_with(&[0xff, 0xfe, 0, 0]);
+    if utf32 {
+        return None;
+    }
+    let big_endian = match (bytes.first(), bytes.get(1)) {
+        (Some(0xfe), Some(0xff)) => Some(true),
+        (Some(0xff), Some(0xfe)) => Some(false),
+        (Some(0), Some(second)) if *second != 0 => Some(true),
+        (Some(first), Some(0)) if *first != 0 => Some(false),
+        _ if charset == "utf-16le" => Some(false),
+        _ if charset.starts_with("utf-16") => Some(true),
+        _ => None,
+    };
+    let Some(big_endian) = big_endian else {
+        return Some(Cow::Borrowed(
+            bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes),
+        ));
+    };
+    let units = bytes.chunks_exact(2).map(|pair| match pair {
+        [a, b] if big_endian => u16::from_be_bytes([*a, *b]),
+        [a, b] => u16::from_le_bytes([*a, *b]),
+        _ => 0,
+    });
+    let text: String = char::decode_utf16(units)
+        .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
+        .collect();
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text).to_string();
+    Some(Cow::Owned(text.into_bytes()))
+}
+
+/// Part names, from every `Content-Disposition` line of the body (with any folded
+/// continuation lines joined to it, as lenient parsers do).
 fn multipart_has_override(body: &[u8]) -> bool {
-    body.split(|&b| b == b'\n').any(|line| {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        strip_prefix_ignoring_case(line, b"content-disposition:")
-            .is_some_and(|value| disposition_names(value).iter().any(|n| spells_override(n)))
+    let lines: Vec<&[u8]> = body
+        .split(|&b| b == b'\n')
+        .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
+        .collect();
+    lines.iter().enumerate().any(|(at, line)| {
+        let Some(value) = strip_prefix_ignoring_case(line, b"content-disposition:") else {
+            return false;
+        };
+        let mut value = value.to_vec();
+        for folded in lines
+            .iter()
+            .skip(at + 1)
+            .take_while(|next| next.first().is_some_and(|b| *b == b' ' || *b == b'\t'))
+        {
+            value.extend_from_slice(folded);
+        }
+        disposition_names(&value).iter().any(|n| spells_override(n))
     })
 }
 
@@ -757,6 +843,7 @@ mod tests {
             "Content-Disposition: form-data; filename=\"x;y\"; name=\"_method\"",
             "Content-Disposition: form-data; name*=utf-8''%5Fmethod",
             "Content-Disposition: form-data; name=\"_method[]\"",
+            "Content-Disposition: form-data;\r\n name=\"_method\"",
         ] {
             assert!(
                 body_override(multipart, &part(disposition)).is_some(),
@@ -807,24 +894,99 @@ mod tests {
         }
     }
 
+    fn body_verdict(
+        content_type: Option<&str>,
+        content_encoding: Option<&str>,
+        bytes: &[u8],
+        complete: bool,
+        origin_reads_body_overrides: bool,
+    ) -> Result<(), &'static str> {
+        let body = BodyPrefix {
+            content_type,
+            content_encoding,
+            bytes,
+            complete,
+        };
+        check_body(&body, origin_reads_body_overrides).map_err(|e| e.code())
+    }
+
     #[test]
-    fn a_body_beyond_the_scan_is_refused_only_where_the_origin_reads_overrides() {
+    fn a_body_keygate_cannot_read_whole_is_refused_only_where_the_origin_reads_overrides() {
         let form = Some("application/x-www-form-urlencoded");
-        let code = |r: Result<(), GatewayError>| r.map_err(|e| e.code());
-        assert_eq!(code(check_body(form, b"a=1", false, false)), Ok(()));
+        assert_eq!(body_verdict(form, None, b"a=1", false, false), Ok(()));
         assert_eq!(
-            code(check_body(form, b"a=1", false, true)),
-            Err("body_too_large_to_scan")
+            body_verdict(form, None, b"a=1", false, true),
+            Err("body_not_scannable")
         );
-        assert_eq!(code(check_body(form, b"a=1", true, true)), Ok(()));
-        // Types no framework reads parameters from are forwarded, scanned or not.
+        assert_eq!(body_verdict(form, None, b"a=1", true, true), Ok(()));
+        // Compressed: what it says cannot be read, so it counts as unread.
         assert_eq!(
-            code(check_body(Some("image/png"), b"\x89PNG", false, true)),
+            body_verdict(form, Some("gzip"), b"\x1f\x8b", true, false),
             Ok(())
         );
         assert_eq!(
-            code(check_body(form, b"_method=PUT", true, false)),
+            body_verdict(form, Some("gzip"), b"\x1f\x8b", true, true),
+            Err("body_not_scannable")
+        );
+        assert_eq!(
+            body_verdict(form, Some("identity"), b"a=1", true, true),
+            Ok(())
+        );
+        // Types no framework reads parameters from are forwarded, scanned or not.
+        assert_eq!(
+            body_verdict(Some("image/png"), None, b"\x89PNG", false, true),
+            Ok(())
+        );
+        assert_eq!(
+            body_verdict(form, None, b"_method=PUT", true, false),
             Err("override_not_allowed")
+        );
+    }
+
+    #[test]
+    fn utf16_json_is_read_as_its_parsers_read_it() {
+        let json = r#"{"_method":"DELETE"}"#;
+        let utf16 = |big_endian: bool, bom: bool| -> Vec<u8> {
+            let mut units: Vec<u16> = json.encode_utf16().collect();
+            if bom {
+                units.insert(0, 0xfeff);
+            }
+            units
+                .iter()
+                .flat_map(|u| {
+                    if big_endian {
+                        u.to_be_bytes()
+                    } else {
+                        u.to_le_bytes()
+                    }
+                })
+                .collect()
+        };
+        for (big_endian, bom) in [(true, true), (false, true), (true, false), (false, false)] {
+            let bytes = utf16(big_endian, bom);
+            let verdict = body_verdict(
+                Some("application/json; charset=utf-16"),
+                None,
+                &bytes,
+                true,
+                false,
+            );
+            assert_eq!(verdict, Err("override_not_allowed"), "{big_endian} {bom}");
+        }
+        let with_bom = [b"\xef\xbb\xbf".as_slice(), json.as_bytes()].concat();
+        assert_eq!(
+            body_verdict(Some("application/json"), None, &with_bom, true, false),
+            Err("override_not_allowed")
+        );
+        // UTF-32 is not read: refused where the origin reads overrides.
+        let utf32 = [&[0u8, 0, 0xfe, 0xff][..], b"\0\0\0{"].concat();
+        assert_eq!(
+            body_verdict(Some("application/json"), None, &utf32, true, false),
+            Ok(())
+        );
+        assert_eq!(
+            body_verdict(Some("application/json"), None, &utf32, true, true),
+            Err("body_not_scannable")
         );
     }
 

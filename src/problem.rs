@@ -73,9 +73,9 @@ pub enum GatewayError {
         max_bytes: u64,
         bound: BodyBound,
     },
-    /// A form, multipart or JSON body longer than keygate scans for a method override,
-    /// for an origin the policy says reads overrides from bodies.
-    BodyTooLargeToScan {
+    /// A form, multipart or JSON body keygate could not read whole for a method override
+    /// (longer than it scans, or compressed), for an origin the policy says reads them.
+    BodyNotScannable {
         max_bytes: u64,
     },
     /// A key of this deployment outside `Authorization` (path, query, another header),
@@ -181,7 +181,7 @@ impl GatewayError {
             RateLimited { .. } => (429, "rate_limited", "Too Many Requests"),
             ApprovalNotOffered { .. } => (403, "approval_not_offered", "Forbidden"),
             PayloadTooLarge { .. } => (413, "payload_too_large", "Content Too Large"),
-            BodyTooLargeToScan { .. } => (413, "body_too_large_to_scan", "Content Too Large"),
+            BodyNotScannable { .. } => (413, "body_not_scannable", "Content Too Large"),
             KeyInRequest { .. } => (400, "key_in_request", "Bad Request"),
             ApprovalQueueFull(_) => (429, "approval_queue_full", "Too Many Requests"),
             WorkspaceRequired => (400, "workspace_required", "Bad Request"),
@@ -241,8 +241,8 @@ impl GatewayError {
             PayloadTooLarge { max_bytes, bound: BodyBound::Admin } => format!(
                 "the body is larger than the {max_bytes} bytes an admin request may carry; nothing was changed"
             ),
-            BodyTooLargeToScan { max_bytes } => format!(
-                "the origin reads method overrides from bodies, and keygate checks only the first {max_bytes} bytes of a form, multipart or JSON body; send a smaller body"
+            BodyNotScannable { max_bytes } => format!(
+                "the origin reads method overrides from bodies, and keygate checks only the first {max_bytes} bytes of a form, multipart or JSON body, uncompressed; send a smaller or uncompressed body"
             ),
             KeyInRequest { place } => format!(
                 "{place} holds an API key; send a key only in the Authorization header, and rotate this one if it was shared"
@@ -338,7 +338,7 @@ impl GatewayError {
                 body.insert("required_scope".into(), json!(required_scope));
             }
             GatewayError::PayloadTooLarge { max_bytes, .. }
-            | GatewayError::BodyTooLargeToScan { max_bytes } => {
+            | GatewayError::BodyNotScannable { max_bytes } => {
                 body.insert("max_bytes".into(), json!(max_bytes));
             }
             GatewayError::ApprovalQueueFull(full) => {
@@ -642,7 +642,7 @@ mod tests {
                 max_bytes: 1024,
                 bound: BodyBound::Queued,
             },
-            BodyTooLargeToScan { max_bytes: 65536 },
+            BodyNotScannable { max_bytes: 65536 },
             KeyInRequest {
                 place: "the query string".into(),
             },
@@ -699,7 +699,7 @@ mod tests {
                 | RouteNotMapped { .. }
                 | AmbiguousPath { .. }
                 | OverrideNotAllowed { .. }
-                | BodyTooLargeToScan { .. }
+                | BodyNotScannable { .. }
                 | KeyInRequest { .. }
                 | MethodNotSupported
                 | BodyNotAllowed

@@ -10,7 +10,7 @@ mod directory_object;
 mod platform;
 mod proxy;
 
-use crate::ambiguity::{RequestShape, BODY_SCAN_BYTES};
+use crate::ambiguity::{BodyPrefix, RequestShape, BODY_SCAN_BYTES};
 use crate::approval::{
     queued_answer, Approval, ApprovalId, QueueCommand, QueueReply, QueuedRequest, Submission,
     APPROVAL_ID_RANDOM_BYTES,
@@ -132,14 +132,14 @@ async fn gateway(
 
     // Read the body's first bytes for a method override, now that the caller holds a real
     // key and before anything is counted (a refusal here is not).
-    let content_type = header_value(&headers, "content-type");
     let prefix = proxy::peek_body(req, BODY_SCAN_BYTES).await?;
-    crate::ambiguity::check_body(
-        content_type,
-        &prefix.bytes,
-        prefix.complete,
-        config.policy.origin_reads_body_overrides(),
-    )?;
+    let body = BodyPrefix {
+        content_type: header_value(&headers, "content-type"),
+        content_encoding: header_value(&headers, "content-encoding"),
+        bytes: &prefix.bytes,
+        complete: prefix.complete,
+    };
+    crate::ambiguity::check_body(&body, config.policy.origin_reads_body_overrides())?;
 
     // Admit: the one Durable Object call — status, scope and both limit windows at once.
     let command = Command::Admit {

@@ -147,7 +147,7 @@ pub async fn fetch_within(request: Request, timeout_ms: u64) -> Result<Response,
 }
 
 /// The first bytes of a request's body, and whether they were all of it.
-pub struct BodyPrefix {
+pub struct PeekedBody {
     pub bytes: Vec<u8>,
     pub complete: bool,
 }
@@ -156,9 +156,9 @@ pub struct BodyPrefix {
 /// tees the stream), so the request itself is still streamed to the origin untouched.
 /// The copy is cancelled when its stream is dropped here, so the tee holds back at most
 /// what was read: `limit` bytes and one chunk.
-pub async fn peek_body(req: &Request, limit: usize) -> Result<BodyPrefix, GatewayError> {
+pub async fn peek_body(req: &Request, limit: usize) -> Result<PeekedBody, GatewayError> {
     if req.inner().body().is_none() {
-        return Ok(BodyPrefix {
+        return Ok(PeekedBody {
             bytes: Vec::new(),
             complete: true,
         });
@@ -171,7 +171,7 @@ pub async fn peek_body(req: &Request, limit: usize) -> Result<BodyPrefix, Gatewa
     let (bytes, more) = read_at_most(Some(stream), limit)
         .await
         .map_err(|_| unreadable())?;
-    Ok(BodyPrefix {
+    Ok(PeekedBody {
         bytes,
         complete: !more,
     })

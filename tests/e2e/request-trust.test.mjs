@@ -5,6 +5,7 @@
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import { request as httpRequest } from "node:http";
+import { gzipSync } from "node:zlib";
 import { useGateway, startGateway, policyText, ROOT_TOKEN, SIGNING_SECRET } from "./harness.mjs";
 import { verifyKeygateRequest } from "../../examples/verify-keygate.mjs";
 
@@ -38,6 +39,7 @@ describe("method overrides in bodies", () => {
       ["JSON", JSON_TYPE, '{"name":"Ada","_method":"DELETE"}'],
       ["JSON with an escaped name", JSON_TYPE, '{"_\\u006dethod":"DELETE"}'],
       ["JSON sent as text/plain", { "content-type": "text/plain" }, '{"_method":"DELETE"}'],
+      ["UTF-16 JSON", { "content-type": "application/json; charset=utf-16le" }, Buffer.from('{"_method":"DELETE"}', "utf16le")],
     ]) {
       const res = await env.gw.request("/v1/contacts", { key, method: "POST", headers, body });
       assert.equal(res.status, 400, label);
@@ -91,7 +93,7 @@ describe("method overrides in bodies", () => {
       const refused = await strict.request("/v1/contacts", { key: strictKey, method: "POST", headers: FORM, body });
       assert.equal(refused.status, 413);
       const problem = await refused.json();
-      assert.equal(problem.code, "body_too_large_to_scan");
+      assert.equal(problem.code, "body_not_scannable");
       assert.equal(problem.max_bytes, 65536);
       assert.equal(originCalls(), before);
       // A type no framework reads parameters from is still forwarded.
@@ -103,6 +105,15 @@ describe("method overrides in bodies", () => {
       });
       assert.equal(binary.status, 200);
       assert.equal((await binary.json()).body.length, body.length);
+      // A compressed form cannot be read: refused where the origin reads overrides.
+      const gzipped = await strict.request("/v1/contacts", {
+        key: strictKey,
+        method: "POST",
+        headers: { ...FORM, "content-encoding": "gzip" },
+        body: gzipSync("_method=DELETE"),
+      });
+      assert.equal(gzipped.status, 413);
+      assert.equal((await gzipped.json()).code, "body_not_scannable");
       // And a small form is scanned whole, then forwarded.
       const small = await strict.request("/v1/contacts", { key: strictKey, method: "POST", headers: FORM, body: "name=Ada" });
       assert.equal(small.status, 200);
