@@ -8,6 +8,7 @@
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use hmac::{Hmac, Mac};
 use keygate::admin::parse_create;
+use keygate::ambiguity::{self, BodyPrefix, RequestShape, BODY_SCAN_BYTES};
 use keygate::authority::{Command, KeyState, Reply};
 use keygate::headers::sanitize_request_headers;
 use keygate::identity::{self, Identity, RequestLine, SigningSecret};
@@ -272,6 +273,69 @@ fn admit(hash: &key::KeyHash) -> Command {
 
 /// Everything one admitted request runs in Rust, in order, as a single iteration:
 /// parse → hash → route → decide → check_and_count → sign (+ identity headers) → sanitize.
+/// The request checks before routing, and the body scan on bodies of each kind at the
+/// 64 KiB the gateway reads.
+fn bench_request_checks(c: &mut Criterion) {
+    let presented = valid_key();
+    let headers = client_headers(&presented);
+    c.bench_function("check_request (GET, 15 headers)", |b| {
+        b.iter(|| {
+            ambiguity::check_request(black_box(&RequestShape {
+                method: "GET",
+                path: "/v1/contacts/c_8812",
+                query: Some("page=2&per_page=50"),
+                headers: &headers,
+                has_body: false,
+                key_prefix: "kg",
+            }))
+        })
+    });
+    let json_small =
+        br#"{"name":"Ada Lovelace","email":"ada@example.com","tags":["a","b"]}"#.to_vec();
+    let json_large = {
+        let member = r#""field":"some value with words in it","n":12345,"#;
+        let mut text = String::from("{");
+        while text.len() + member.len() < BODY_SCAN_BYTES - 20 {
+            text.push_str(member);
+        }
+        text.push_str(r#""end":true}"#);
+        text.into_bytes()
+    };
+    let form_large = "field=some+value+with+words&n=12345&"
+        .repeat(BODY_SCAN_BYTES / 36)
+        .into_bytes();
+    let multipart_large = {
+        let part = "--XyZ\r\nContent-Disposition: form-data; name=\"field\"\r\n\r\nvalue\r\n";
+        part.repeat(BODY_SCAN_BYTES / part.len()).into_bytes()
+    };
+    for (name, content_type, bytes) in [
+        ("check_body (JSON, 66 B)", "application/json", &json_small),
+        ("check_body (JSON, 64 KiB)", "application/json", &json_large),
+        (
+            "check_body (form, 64 KiB)",
+            "application/x-www-form-urlencoded",
+            &form_large,
+        ),
+        (
+            "check_body (multipart, 64 KiB)",
+            "multipart/form-data; boundary=XyZ",
+            &multipart_large,
+        ),
+    ] {
+        c.bench_function(name, |b| {
+            b.iter(|| {
+                let body = BodyPrefix {
+                    content_type: Some(content_type),
+                    content_encoding: None,
+                    bytes: black_box(bytes),
+                    complete: true,
+                };
+                ambiguity::check_body(&body, true)
+            })
+        });
+    }
+}
+
 fn bench_whole(c: &mut Criterion) {
     let policy = policy();
     let hash_secret = HashingSecret::new(HASH_SECRET.to_vec());
@@ -287,6 +351,15 @@ fn bench_whole(c: &mut Criterion) {
         b.iter_batched(
             || (state.clone(), headers.clone()),
             |(mut state, headers)| {
+                ambiguity::check_request(&RequestShape {
+                    method: "GET",
+                    path: black_box("/v1/contacts/c_8812"),
+                    query: None,
+                    headers: &headers,
+                    has_body: false,
+                    key_prefix: policy.key_prefix(),
+                })
+                .unwrap();
                 let parsed = key::parse(black_box(&presented), policy.key_prefix()).unwrap();
                 let key_hash = hash_key(&hash_secret, &parsed.key);
                 let target = policy
@@ -321,6 +394,7 @@ criterion_group!(
     bench_policy,
     bench_limits,
     bench_identity_and_headers,
+    bench_request_checks,
     bench_whole
 );
 criterion_main!(benches);

@@ -51,9 +51,11 @@
 //! # Method overrides in bodies
 //!
 //! keygate refuses a `_method` field in the first 64 KiB of every body (see
-//! [`crate::ambiguity::check_body`]). The top-level `origin_reads_body_overrides` (default
-//! `false`) says whether the origin acts on such a field; with `true`, a form, multipart or
-//! JSON body longer than keygate scans is refused instead of forwarded.
+//! [`crate::ambiguity::check_body`]). The top-level `origin_reads_body_overrides` says
+//! whether the origin may act on such a field. It defaults to `true`, the safe assumption
+//! (Rails, Laravel, Symfony, Sinatra and Express's method-override all do): a form,
+//! multipart or JSON body keygate cannot read whole is refused. An operator whose origin
+//! ignores `_method` in bodies sets `false` to have such bodies forwarded past the scan.
 //!
 //! # Key lifecycle
 //!
@@ -905,7 +907,7 @@ struct PolicyFile {
     key_prefix: Option<String>,
     // Wider than the accepted range so an out-of-range value gets our message, not serde's.
     unmapped_route_status: Option<i64>,
-    #[serde(default)]
+    #[serde(default = "assume_origin_reads_body_overrides")]
     origin_reads_body_overrides: bool,
     #[serde(default)]
     coarse_scopes: Vec<String>,
@@ -1079,6 +1081,11 @@ fn build_policy(file: PolicyFile) -> Result<Policy, PolicyError> {
         scope_grants,
         valid_scopes,
     })
+}
+
+/// Unless the operator says otherwise, an origin may act on `_method` in a body.
+fn assume_origin_reads_body_overrides() -> bool {
+    true
 }
 
 /// `^[a-z][a-z0-9]{1,9}$`
@@ -1686,7 +1693,7 @@ mod tests {
             r#"
             key_prefix = "tp9"
             unmapped_route_status = 403
-            origin_reads_body_overrides = true
+            origin_reads_body_overrides = false
             [limits]
             per_minute = 10
             per_day = 1000
@@ -1694,7 +1701,8 @@ mod tests {
         );
         assert_eq!(policy.key_prefix(), "tp9");
         assert_eq!(policy.unmapped_route_status(), 403);
-        assert!(policy.origin_reads_body_overrides());
+        assert!(!policy.origin_reads_body_overrides());
+        assert!(load("").origin_reads_body_overrides(), "assumed unless said");
         assert_eq!(policy.default_limits(), Limits::new(10, 1000).unwrap());
     }
 
