@@ -21,8 +21,10 @@ from django.views import View  # noqa: E402
 
 def answer(request, route, status=200):
     dispatched = {"method": request.method, "route": route, "framework": "django"}
-    response = JsonResponse({**dispatched, "query": request.META.get("QUERY_STRING")}, status=status)
+    response = JsonResponse(dispatched, status=status)
     response["X-Dispatched"] = json.dumps(dispatched)
+    # runserver (wsgiref) keeps no raw target: Django's own re-encoding of what it parsed.
+    response["X-Target"] = request.get_full_path()
     return response
 
 

@@ -22,7 +22,8 @@ app.use(methodOverride("_method"));
 function answer(req, res, route, status = 200) {
   const dispatched = { method: req.method, route, framework: "express" };
   res.set("x-dispatched", JSON.stringify(dispatched));
-  res.status(status).json({ ...dispatched, target: req.originalUrl });
+  res.set("x-target", req.originalUrl);
+  res.status(status).json(dispatched);
 }
 const handler = (route) => (req, res) => answer(req, res, route);
 

@@ -28,8 +28,9 @@ app.wsgi_app = HTTPMethodOverrideMiddleware(app.wsgi_app)
 
 def answer(route, status=200):
     dispatched = {"method": request.method, "route": route, "framework": "flask"}
-    response = jsonify({**dispatched, "target": request.environ.get("RAW_URI")})
+    response = jsonify(dispatched)
     response.headers["X-Dispatched"] = json.dumps(dispatched)
+    response.headers["X-Target"] = request.environ.get("RAW_URI", "")
     return response, status
 
 

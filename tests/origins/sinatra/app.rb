@@ -16,9 +16,9 @@ class Origin < Sinatra::Base
   helpers do
     def answer(route, status = 200)
       dispatched = { method: request.request_method, route: route, framework: "sinatra" }
-      headers "X-Dispatched" => JSON.generate(dispatched)
+      headers "X-Dispatched" => JSON.generate(dispatched), "X-Target" => env["REQUEST_URI"].to_s
       content_type :json
-      halt status, JSON.generate(dispatched.merge(target: env["REQUEST_URI"]))
+      halt status, JSON.generate(dispatched)
     end
   end
 

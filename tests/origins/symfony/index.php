@@ -37,6 +37,7 @@ try {
 }
 
 $dispatched = ['method' => $method, 'route' => $route, 'framework' => 'symfony'];
-$response = new JsonResponse($dispatched + ['target' => $_SERVER['REQUEST_URI'] ?? null], $status);
+$response = new JsonResponse($dispatched, $status);
 $response->headers->set('X-Dispatched', json_encode($dispatched, JSON_UNESCAPED_SLASHES));
+$response->headers->set('X-Target', $_SERVER['REQUEST_URI'] ?? '');
 $response->send();
