@@ -7,7 +7,9 @@ export PATH="$HOME/.cargo/bin:$PATH"
 
 # Debian packages (real origin frameworks, load tools). apt-get needs root; a machine
 # without it must have them already.
-APT_PACKAGES=""
+#   tests/e2e/origins.test.mjs: nginx; Sinatra (Rack::MethodOverride) on WEBrick; PHP's
+#   built-in server with Symfony HttpFoundation and Routing.
+APT_PACKAGES="nginx ruby-sinatra ruby-webrick php-cli php-symfony-http-foundation php-symfony-routing"
 missing=""
 for pkg in $APT_PACKAGES; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing="$missing $pkg"

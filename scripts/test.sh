@@ -4,7 +4,8 @@
 #   2. native unit, property and black-box tests of the pure core (cargo test),
 #   3. the release Worker build (wasm-opt included),
 #   4. end-to-end tests: the built wasm on workerd (Miniflare) with real KV, Durable
-#      Objects and local origin servers (node --test),
+#      Objects and local origin servers (node --test), among them real origin frameworks
+#      (Express, Flask, Django, Sinatra, Symfony, nginx: tests/e2e/origins.test.mjs),
 #   5. the README's run command in smoke mode (wrangler dev + demo origin + demo key).
 # Ends with one line: "N passed, N failed".
 set -euo pipefail
