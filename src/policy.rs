@@ -1702,7 +1702,10 @@ mod tests {
         assert_eq!(policy.key_prefix(), "tp9");
         assert_eq!(policy.unmapped_route_status(), 403);
         assert!(!policy.origin_reads_body_overrides());
-        assert!(load("").origin_reads_body_overrides(), "assumed unless said");
+        assert!(
+            load("").origin_reads_body_overrides(),
+            "assumed unless said"
+        );
         assert_eq!(policy.default_limits(), Limits::new(10, 1000).unwrap());
     }
 
