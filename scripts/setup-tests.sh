@@ -16,8 +16,17 @@ for pkg in $APT_PACKAGES; do
 done
 if [ -n "$missing" ]; then
   echo "setup-tests: installing Debian packages:$missing"
+  # Package scripts must not start services (nginx would listen on port 80); the tests
+  # start their own, on 127.0.0.1, and stop them.
+  policy_rc=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod +x /usr/sbin/policy-rc.d
+    policy_rc=/usr/sbin/policy-rc.d
+  fi
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
+  [ -z "$policy_rc" ] || rm -f "$policy_rc"
 fi
 
 # Python tools (real origin frameworks, the API tester), pinned in requirements-test.txt,
