@@ -16,6 +16,7 @@ use keygate::key::{self, hash_key, ApiKey, Environment, HashingSecret, KeyId};
 use keygate::limits::{self, LimiterState, Limits};
 use keygate::policy::{Access, Action, Policy, RouteTarget};
 use keygate::usage;
+use keygate::webhook::secret::{WebhookSecret, WEBHOOK_SECRET_RANDOM_BYTES};
 use sha2::Sha256;
 use std::hint::black_box;
 
@@ -235,6 +236,7 @@ fn bench_authority(c: &mut Criterion) {
     let mut state = KeyState::default();
     state.handle(
         Command::Create {
+            webhook_secret: WebhookSecret::generate(&[0; WEBHOOK_SECRET_RANDOM_BYTES]),
             record: Box::new(record),
             secret: hash.clone(),
         },

@@ -449,6 +449,7 @@ pub const ADMIN_ROUTES: &[(&str, &str)] = &[
     ("POST", "/keys/{id}/revoke"),
     ("POST", "/keys/{id}/activate"),
     ("POST", "/keys/{id}/rotate"),
+    ("POST", "/keys/{id}/webhook-secret/rotate"),
     ("GET", "/approvals"),
     ("GET", "/approvals/{id}"),
     ("POST", "/approvals/{id}/approve"),
@@ -467,6 +468,7 @@ pub enum AdminRoute {
     RevokeKey(KeyId),
     ActivateKey(KeyId),
     RotateKey(KeyId),
+    RotateWebhookSecret(KeyId),
     ListApprovals,
     GetApproval(ApprovalId),
     Approve(ApprovalId),
@@ -493,7 +495,8 @@ impl AdminRoute {
             AdminRoute::CreateKey
             | AdminRoute::EditKey(_)
             | AdminRoute::ActivateKey(_)
-            | AdminRoute::RotateKey(_) => keys(KeysAction::Write),
+            | AdminRoute::RotateKey(_)
+            | AdminRoute::RotateWebhookSecret(_) => keys(KeysAction::Write),
             AdminRoute::RevokeKey(_) | AdminRoute::DeleteKey(_) => keys(KeysAction::Delete),
             AdminRoute::ListApprovals | AdminRoute::GetApproval(_) => approvals(Action::Read),
             AdminRoute::Approve(_) | AdminRoute::Reject(_) => approvals(Action::Write),
@@ -511,6 +514,7 @@ pub fn admin_route(method: &str, path: &str) -> Result<AdminRoute, GatewayError>
         ["keys", id, "revoke"] => ("/keys/{id}/revoke", Some(*id)),
         ["keys", id, "activate"] => ("/keys/{id}/activate", Some(*id)),
         ["keys", id, "rotate"] => ("/keys/{id}/rotate", Some(*id)),
+        ["keys", id, "webhook-secret", "rotate"] => ("/keys/{id}/webhook-secret/rotate", Some(*id)),
         ["approvals"] => ("/approvals", None),
         ["approvals", id] => ("/approvals/{id}", Some(*id)),
         ["approvals", id, "approve"] => ("/approvals/{id}/approve", Some(*id)),
@@ -548,6 +552,7 @@ pub fn admin_route(method: &str, path: &str) -> Result<AdminRoute, GatewayError>
         ("POST", "/keys/{id}/revoke") => AdminRoute::RevokeKey(key()?),
         ("POST", "/keys/{id}/activate") => AdminRoute::ActivateKey(key()?),
         ("POST", "/keys/{id}/rotate") => AdminRoute::RotateKey(key()?),
+        ("POST", "/keys/{id}/webhook-secret/rotate") => AdminRoute::RotateWebhookSecret(key()?),
         ("GET", "/approvals") => AdminRoute::ListApprovals,
         ("GET", "/approvals/{id}") => AdminRoute::GetApproval(approval()?),
         ("POST", "/approvals/{id}/approve") => AdminRoute::Approve(approval()?),
@@ -785,8 +790,10 @@ fn metadata(value: Option<&Value>) -> Result<Map<String, Value>, FieldError> {
     }
 }
 
-/// HTTPS always; plain HTTP only to this machine, and only while HTTPS-only is off (local testing).
+/// HTTPS to a host name or a public address; loopback (by any spelling, and plain HTTP to
+/// it) only while HTTPS-only is off, for local testing. See [`crate::webhook::address`].
 fn webhook(value: Option<&Value>, https_only: bool) -> Result<Option<String>, FieldError> {
+    use crate::webhook::address::{receiver_host, ReceiverHost};
     let text = match value {
         None | Some(Value::Null) => return Ok(None),
         Some(Value::String(s)) => s,
@@ -801,23 +808,33 @@ fn webhook(value: Option<&Value>, https_only: bool) -> Result<Option<String>, Fi
         return error("must not contain spaces");
     }
     let without_query = text.split_once('?').map_or(text.as_str(), |(base, _)| base);
-    let origin = match crate::config::Origin::parse(without_query) {
-        Ok(origin) => origin,
-        Err(m) => return error(&m),
-    };
+    if let Err(m) = crate::config::Origin::parse(without_query) {
+        return error(&m);
+    }
     if text.len() > 2048 {
         return error("must be at most 2048 characters");
     }
-    if text.starts_with("https://") {
-        return Ok(Some(text.clone()));
+    let host = match receiver_host(text) {
+        Ok(host) => host,
+        Err(m) => return error(&m),
+    };
+    let loopback = host == ReceiverHost::Loopback;
+    if !text.starts_with("https://") {
+        if https_only {
+            return error("must be an https:// URL");
+        }
+        if !loopback {
+            return error("must be an https:// URL (plain http:// is accepted only for loopback hosts while HTTPS-only is off)");
+        }
     }
-    let loopback = origin.is_loopback();
-    if https_only {
-        error("must be an https:// URL")
-    } else if !loopback {
-        error("must be an https:// URL (plain http:// is accepted only for loopback hosts while HTTPS-only is off)")
-    } else {
-        Ok(Some(text.clone()))
+    match host {
+        ReceiverHost::Forbidden(range) => error(&format!(
+            "must not point at {range}: a webhook must reach a public receiver"
+        )),
+        ReceiverHost::Loopback if https_only => error(
+            "must not point at this machine (localhost or a loopback address) while HTTPS-only is on",
+        ),
+        _ => Ok(Some(text.clone())),
     }
 }
 
@@ -1414,7 +1431,8 @@ mod tests {
             "https://hooks.example.com/rejected",
             "https://hooks.example.com",
             "https://hooks.example.com:8443/a/b",
-            "https://127.0.0.1/r",
+            "https://203.0.113.7/r",
+            "https://[2001:db8::7]/r",
         ] {
             for https_only in [true, false] {
                 assert_eq!(
@@ -1449,6 +1467,63 @@ mod tests {
             assert_eq!(
                 refused_on("rejection_webhook", parse_with(&body, true)),
                 "must be an https:// URL"
+            );
+        }
+    }
+
+    #[test]
+    fn webhooks_at_private_link_local_or_metadata_addresses_are_refused_in_every_mode() {
+        for url in [
+            "https://169.254.169.254/latest/meta-data/",
+            "https://10.0.0.1/r",
+            "https://172.16.0.1/r",
+            "https://192.168.1.1/r",
+            "https://100.64.0.1/r",
+            "https://0.0.0.0/r",
+            "https://[fc00::1]/r",
+            "https://[fe80::1]/r",
+            "https://[::ffff:169.254.169.254]/r",
+            "https://[::ffff:10.0.0.1]/r",
+            "https://2852039166/r",
+            "https://0xa9.0xfe.0xa9.0xfe/r",
+        ] {
+            for https_only in [true, false] {
+                let message = refused_on(
+                    "rejection_webhook",
+                    parse_with(&with("rejection_webhook", json!(url)), https_only),
+                );
+                assert!(message.starts_with("must not point at"), "{url}: {message}");
+            }
+        }
+    }
+
+    #[test]
+    fn loopback_in_any_spelling_only_while_https_only_is_off() {
+        for url in [
+            "https://127.0.0.1/r",
+            "https://localhost/r",
+            "https://[::1]/r",
+            "https://[::ffff:127.0.0.1]/r",
+            "https://2130706433/",
+            "https://0x7f.1/",
+            "https://127.1/",
+            "http://2130706433/",
+            "http://0x7f.1/",
+            "http://127.1/",
+        ] {
+            let body = with("rejection_webhook", json!(url));
+            let message = refused_on("rejection_webhook", parse_with(&body, true));
+            assert!(
+                message.starts_with("must not point at this machine")
+                    || message == "must be an https:// URL",
+                "{url}: {message}"
+            );
+            assert_eq!(
+                parse_with(&body, false)
+                    .unwrap()
+                    .rejection_webhook
+                    .as_deref(),
+                Some(url)
             );
         }
     }
@@ -2172,6 +2247,11 @@ mod tests {
                 "api_keys:write",
             ),
             (
+                ("POST", "/keys/{id}/webhook-secret/rotate"),
+                AdminRoute::RotateWebhookSecret(id.clone()),
+                "api_keys:write",
+            ),
+            (
                 ("GET", "/approvals"),
                 AdminRoute::ListApprovals,
                 "approvals:read",
@@ -2280,6 +2360,7 @@ mod tests {
             ("/keys/{id}/revoke", "POST"),
             ("/keys/{id}/activate", "POST"),
             ("/keys/{id}/rotate", "POST"),
+            ("/keys/{id}/webhook-secret/rotate", "POST"),
             ("/approvals", "GET"),
             ("/approvals/{id}", "GET"),
             ("/approvals/{id}/approve", "POST"),
@@ -2334,6 +2415,9 @@ mod tests {
             format!("/keys/{id}/suspend"),
             format!("/keys/{id}/revoke/"),
             format!("/keys/{id}/rotate/now"),
+            format!("/keys/{id}/webhook-secret"),
+            format!("/keys/{id}/webhook-secret/"),
+            format!("/keys/{id}/webhook_secret/rotate"),
             format!("/keys/{id}//revoke"),
             "/policy/".into(),
             "/policy/x".into(),
@@ -2550,6 +2634,7 @@ mod tests {
             AdminRoute::RevokeKey(_) => ("POST", "/keys/{id}/revoke"),
             AdminRoute::ActivateKey(_) => ("POST", "/keys/{id}/activate"),
             AdminRoute::RotateKey(_) => ("POST", "/keys/{id}/rotate"),
+            AdminRoute::RotateWebhookSecret(_) => ("POST", "/keys/{id}/webhook-secret/rotate"),
             AdminRoute::ListApprovals => ("GET", "/approvals"),
             AdminRoute::GetApproval(_) => ("GET", "/approvals/{id}"),
             AdminRoute::Approve(_) => ("POST", "/approvals/{id}/approve"),
@@ -2645,7 +2730,7 @@ mod tests {
         #[test]
         fn admin_route_serves_only_listed_routes(
             method in prop::sample::select(METHODS.to_vec()),
-            path in "(/(keys|policy|revoke|rotate|activate|key_[A-Za-z0-9]{22}|[a-z_]{0,5})){0,4}",
+            path in "(/(keys|policy|revoke|rotate|activate|webhook-secret|key_[A-Za-z0-9]{22}|[a-z_]{0,5})){0,5}",
         ) {
             match admin_route(method, &path) {
                 Ok(route) => {
@@ -2655,7 +2740,7 @@ mod tests {
                     let id = match &route {
                         AdminRoute::GetKey(id) | AdminRoute::EditKey(id) | AdminRoute::DeleteKey(id)
                         | AdminRoute::RevokeKey(id) | AdminRoute::ActivateKey(id)
-                        | AdminRoute::RotateKey(id) => id.as_str(),
+                        | AdminRoute::RotateKey(id) | AdminRoute::RotateWebhookSecret(id) => id.as_str(),
                         _ => "",
                     };
                     prop_assert_eq!(template.replace("{id}", id), path);

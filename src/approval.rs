@@ -798,7 +798,7 @@ mod tests {
     use super::*;
     use crate::key::KEY_ID_RANDOM_BYTES;
     use crate::limits::Limits;
-    use crate::webhook::DeliveryState;
+    use crate::webhook::{DeliveryError, DeliveryState};
     use proptest::prelude::*;
 
     const NOW: u64 = 1_900_000_000_000;
@@ -1264,7 +1264,7 @@ mod tests {
         let mut delivery = Delivery::new("https://h.example/x".into(), NOW, 10_000);
         let mut waits = Vec::new();
         while let Some(now) = delivery.next_attempt_at {
-            delivery.after_attempt(Err("the receiver answered 503".into()), now);
+            delivery.after_attempt(Err(DeliveryError::ReceiverError), now);
             if let Some(next) = delivery.next_attempt_at {
                 waits.push(next - now);
             }
@@ -1272,13 +1272,10 @@ mod tests {
         assert_eq!(waits, [1_000, 2_000, 4_000]);
         assert_eq!(delivery.state, DeliveryState::Failed);
         assert_eq!(delivery.attempts, 4);
-        assert_eq!(
-            delivery.last_error.as_deref(),
-            Some("the receiver answered 503")
-        );
+        assert_eq!(delivery.last_error, Some(DeliveryError::ReceiverError));
 
         let mut delivery = Delivery::new("https://h.example/x".into(), NOW, 10_000);
-        delivery.after_attempt(Err("connection refused".into()), NOW);
+        delivery.after_attempt(Err(DeliveryError::Unreachable), NOW);
         delivery.after_attempt(Ok(()), NOW + 1_000);
         assert_eq!(delivery.state, DeliveryState::Delivered);
         assert_eq!((delivery.attempts, delivery.next_attempt_at), (2, None));
@@ -1286,7 +1283,7 @@ mod tests {
 
         // No retry window: one attempt.
         let mut once = Delivery::new("https://h.example/x".into(), NOW, 0);
-        once.after_attempt(Err("timeout".into()), NOW);
+        once.after_attempt(Err(DeliveryError::Timeout), NOW);
         assert_eq!(once.state, DeliveryState::Failed);
     }
 

@@ -16,6 +16,7 @@ use crate::limits::{self, LimiterState, Limits, Window};
 use crate::policy::{Access, Action, LifecycleAction, Policy, RouteTarget};
 use crate::problem::{FieldError, GatewayError};
 use crate::usage::{self, HourCount, UsageHistory, UsageTotals};
+use crate::webhook::secret::{WebhookSecret, WebhookSecrets};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -222,6 +223,8 @@ pub enum Command {
     Create {
         record: Box<KeyRecord>,
         secret: KeyHash,
+        /// Drawn for every create; kept only if the record has a `rejection_webhook`.
+        webhook_secret: WebhookSecret,
     },
     Admit {
         key_hash: KeyHash,
@@ -249,6 +252,8 @@ pub enum Command {
     Edit {
         actor: Actor,
         edit: KeyEdit,
+        /// Drawn for every edit; kept only if the edit gives the key a new webhook URL.
+        webhook_secret: WebhookSecret,
     },
     Revoke {
         actor: Actor,
@@ -265,6 +270,33 @@ pub enum Command {
     Delete {
         actor: Actor,
     },
+    /// A new signing secret for the key's webhook; the previous one signs too for
+    /// `grace_ms` more. Allowed to whoever may edit the key's webhook, who could get a
+    /// new secret by setting another URL anyway.
+    RotateWebhookSecret {
+        actor: Actor,
+        secret: WebhookSecret,
+        grace_ms: u64,
+    },
+    /// The secrets to sign a delivery to `url` with, from the approval queue's alarm.
+    WebhookSigners {
+        url: String,
+    },
+}
+
+/// Who signs a delivery to a rejection webhook.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "by", rename_all = "snake_case")]
+pub enum WebhookSigners {
+    /// The key's own secrets, the current one first.
+    Key { secrets: Vec<WebhookSecret> },
+    /// The deployment's `KEYGATE_WEBHOOK_SECRET`: the key's webhook was set before keys
+    /// had their own secrets, and its receiver knows no other until the key's webhook
+    /// secret is rotated (or the webhook set again).
+    Deployment,
+    /// The URL is not the key's webhook any more (changed, removed, or the key deleted):
+    /// nothing may be sent to it.
+    Nobody,
 }
 
 /// What the data plane knows of a request that may be queued, before reading its body.
@@ -351,6 +383,8 @@ pub enum Declined {
     Overreach(Overreach),
     /// An edit of one limit window that does not fit the other's current value.
     InvalidLimits { message: String },
+    /// A webhook secret rotation for a key without a webhook.
+    NoWebhook,
 }
 
 impl From<Overreach> for Declined {
@@ -369,6 +403,7 @@ impl From<Declined> for GatewayError {
             Declined::InvalidLimits { message } => GatewayError::InvalidBody {
                 errors: vec![FieldError::new("limits", message)],
             },
+            Declined::NoWebhook => GatewayError::NoRejectionWebhook,
         }
     }
 }
@@ -409,6 +444,19 @@ pub enum Reply {
         record: KeyRecord,
         last_used_at: Option<u64>,
         usage: UsageTotals,
+        /// A webhook signing secret this very command issued, to show once.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        webhook_secret: Option<WebhookSecret>,
+    },
+    WebhookSecretRotated {
+        record: KeyRecord,
+        last_used_at: Option<u64>,
+        webhook_secret: WebhookSecret,
+        /// When the secret that was current before stops signing.
+        previous_valid_until: u64,
+    },
+    WebhookSigners {
+        signers: WebhookSigners,
     },
     Rotated {
         record: KeyRecord,
@@ -461,6 +509,8 @@ pub const LAST_USED_SYNC_MS: u64 = 60_000;
 pub struct KeyState {
     pub record: Option<KeyRecord>,
     pub secrets: Vec<Secret>,
+    /// The webhook's signing secrets, stored with `secrets`; empty without a webhook.
+    pub webhook_secrets: WebhookSecrets,
     pub counters: Counters,
     pub history: UsageHistory,
     /// When `last_used_at` was last sent to the directory; in memory only (after a
@@ -471,7 +521,11 @@ pub struct KeyState {
 impl KeyState {
     pub fn handle(&mut self, command: Command, policy: &Policy, now_ms: u64) -> (Reply, Changed) {
         let outcome = match command {
-            Command::Create { record, secret } => Ok(self.create(*record, secret, now_ms)),
+            Command::Create {
+                record,
+                secret,
+                webhook_secret,
+            } => Ok(self.create(*record, secret, webhook_secret, now_ms)),
             Command::Admit {
                 key_hash,
                 resource,
@@ -492,7 +546,11 @@ impl KeyState {
             Command::Get { actor } => self
                 .reachable(&actor)
                 .map(|_| (self.key_reply(now_ms), Changed::default())),
-            Command::Edit { actor, edit } => self.edit(&actor, edit, policy, now_ms),
+            Command::Edit {
+                actor,
+                edit,
+                webhook_secret,
+            } => self.edit(&actor, edit, webhook_secret, policy, now_ms),
             Command::Revoke { actor } => self.revoke(&actor, policy, now_ms),
             Command::Activate { actor } => self.activate(&actor, policy, now_ms),
             Command::Rotate {
@@ -502,23 +560,45 @@ impl KeyState {
                 grace_ms,
             } => self.rotate(&actor, secret, hint, grace_ms, policy, now_ms),
             Command::Delete { actor } => self.delete(&actor),
+            Command::RotateWebhookSecret {
+                actor,
+                secret,
+                grace_ms,
+            } => self.rotate_webhook_secret(&actor, secret, grace_ms, policy, now_ms),
+            Command::WebhookSigners { url } => Ok((
+                Reply::WebhookSigners {
+                    signers: self.webhook_signers(&url, now_ms),
+                },
+                Changed::default(),
+            )),
         };
         outcome.unwrap_or_else(|declined| (Reply::Declined { declined }, Changed::default()))
     }
 
-    fn create(&mut self, record: KeyRecord, secret: KeyHash, now_ms: u64) -> (Reply, Changed) {
+    fn create(
+        &mut self,
+        record: KeyRecord,
+        secret: KeyHash,
+        webhook_secret: WebhookSecret,
+        now_ms: u64,
+    ) -> (Reply, Changed) {
         if self.record.is_some() {
             return (Reply::AlreadyExists, Changed::default());
         }
+        let issued = record.rejection_webhook.is_some().then_some(webhook_secret);
         *self = KeyState {
             record: Some(record),
             secrets: vec![Secret {
                 hash: secret,
                 valid_until: None,
             }],
+            webhook_secrets: issued
+                .clone()
+                .map(WebhookSecrets::issue)
+                .unwrap_or_default(),
             ..KeyState::default()
         };
-        (self.key_reply(now_ms), ADMIN_CHANGE)
+        (with_issued(self.key_reply(now_ms), issued), ADMIN_CHANGE)
     }
 
     /// Status, then scope, then limits: a refused key learns nothing about its limits, a
@@ -697,7 +777,34 @@ impl KeyState {
         Ok((self.key_reply(now_ms), ADMIN_CHANGE))
     }
 
+    /// A new webhook URL is a new receiver: it gets `webhook_secret`, and no secret of the
+    /// one before signs for it. A removed webhook takes its secrets with it.
     fn edit(
+        &mut self,
+        actor: &Actor,
+        edit: KeyEdit,
+        webhook_secret: WebhookSecret,
+        policy: &Policy,
+        now_ms: u64,
+    ) -> Result<(Reply, Changed), Declined> {
+        let receiver_before = self.reachable(actor)?.rejection_webhook.clone();
+        let (reply, changed) = self.edit_record(actor, edit, policy, now_ms)?;
+        let receiver_after = self
+            .record
+            .as_ref()
+            .and_then(|r| r.rejection_webhook.clone());
+        if receiver_after == receiver_before {
+            return Ok((reply, changed));
+        }
+        let issued = receiver_after.is_some().then_some(webhook_secret);
+        self.webhook_secrets = issued
+            .clone()
+            .map(WebhookSecrets::issue)
+            .unwrap_or_default();
+        Ok((with_issued(reply, issued), changed))
+    }
+
+    fn edit_record(
         &mut self,
         actor: &Actor,
         edit: KeyEdit,
@@ -812,6 +919,7 @@ impl KeyState {
             record,
             last_used_at,
             usage,
+            ..
         } = self.key_reply(now_ms)
         else {
             return Err(Declined::NotFound);
@@ -826,6 +934,62 @@ impl KeyState {
             },
             ADMIN_CHANGE,
         ))
+    }
+
+    /// Needs what editing the webhook needs: the lifecycle's `edit`, and a key within the
+    /// actor's grants (whoever rotates receives the secret).
+    fn rotate_webhook_secret(
+        &mut self,
+        actor: &Actor,
+        secret: WebhookSecret,
+        grace_ms: u64,
+        policy: &Policy,
+        now_ms: u64,
+    ) -> Result<(Reply, Changed), Declined> {
+        let record = self.reachable(actor)?;
+        allowed(policy, LifecycleAction::Edit)?;
+        actor.may_hold(record, policy)?;
+        if record.rejection_webhook.is_none() {
+            return Err(Declined::NoWebhook);
+        }
+        let record = record.clone();
+        // A webhook set before keys had their own secrets is signed with the deployment's;
+        // its first rotation starts the key's own.
+        let previous_valid_until = match self.webhook_secrets.is_empty() {
+            true => {
+                self.webhook_secrets = WebhookSecrets::issue(secret.clone());
+                now_ms.saturating_add(grace_ms)
+            }
+            false => self
+                .webhook_secrets
+                .rotate(secret.clone(), grace_ms, now_ms),
+        };
+        Ok((
+            Reply::WebhookSecretRotated {
+                record,
+                last_used_at: self.counters.last_used_at,
+                webhook_secret: secret,
+                previous_valid_until,
+            },
+            Changed {
+                record: true,
+                ..Changed::default()
+            },
+        ))
+    }
+
+    fn webhook_signers(&self, url: &str, now_ms: u64) -> WebhookSigners {
+        let current = self
+            .record
+            .as_ref()
+            .and_then(|r| r.rejection_webhook.as_deref());
+        if current != Some(url) {
+            return WebhookSigners::Nobody;
+        }
+        match self.webhook_secrets.live(now_ms) {
+            secrets if secrets.is_empty() => WebhookSigners::Deployment,
+            secrets => WebhookSigners::Key { secrets },
+        }
     }
 
     /// Permanent: the record, secrets, counters and usage history all go. The id then
@@ -856,6 +1020,7 @@ impl KeyState {
                 record: record.clone(),
                 last_used_at: self.counters.last_used_at,
                 usage: usage::totals(self.counters.this_hour, &self.history, now_ms),
+                webhook_secret: None,
             },
             None => Reply::Declined {
                 declined: Declined::NotFound,
@@ -873,6 +1038,24 @@ pub fn legacy_secret(record_json: &str) -> Option<KeyHash> {
         key_hash: Option<KeyHash>,
     }
     serde_json::from_str::<Legacy>(record_json).ok()?.key_hash
+}
+
+/// `reply`, showing `issued` if the command issued a webhook secret.
+fn with_issued(reply: Reply, issued: Option<WebhookSecret>) -> Reply {
+    match reply {
+        Reply::Key {
+            record,
+            last_used_at,
+            usage,
+            ..
+        } => Reply::Key {
+            record,
+            last_used_at,
+            usage,
+            webhook_secret: issued,
+        },
+        other => other,
+    }
 }
 
 /// A record change from the admin API: stored, and in the directory before the answer.
@@ -929,9 +1112,12 @@ pub fn key_object(
             "source": if record.limits.is_some() { "key" } else { "policy" },
         },
         "metadata": record.metadata,
-        "rejection_webhook": record.rejection_webhook,
+        "rejection_webhook": record.rejection_webhook.as_deref().map(crate::webhook::address::redacted),
     })
 }
+
+#[cfg(test)]
+mod webhook_secret_tests;
 
 #[cfg(test)]
 mod tests {
@@ -1025,8 +1211,14 @@ mod tests {
         state
     }
 
+    /// The webhook secret the admin API draws for every create and edit.
+    fn fresh_webhook_secret() -> WebhookSecret {
+        WebhookSecret::generate(&[0x5A; crate::webhook::secret::WEBHOOK_SECRET_RANDOM_BYTES])
+    }
+
     fn create(record: &KeyRecord, secret: &KeyHash) -> Command {
         Command::Create {
+            webhook_secret: fresh_webhook_secret(),
             record: Box::new(record.clone()),
             secret: secret.clone(),
         }
@@ -1068,6 +1260,7 @@ mod tests {
 
     fn edit(edit: KeyEdit) -> Command {
         Command::Edit {
+            webhook_secret: fresh_webhook_secret(),
             actor: Actor::Root,
             edit,
         }
@@ -1102,6 +1295,7 @@ mod tests {
                 actor: actor.clone(),
             },
             Command::Edit {
+                webhook_secret: fresh_webhook_secret(),
                 actor: actor.clone(),
                 edit: KeyEdit {
                     name: Some("Taken over".into()),
@@ -1240,6 +1434,7 @@ mod tests {
         assert_eq!(
             reply,
             Reply::Key {
+                webhook_secret: None,
                 record: record.clone(),
                 last_used_at: None,
                 usage: UsageTotals::default(),
@@ -1883,6 +2078,7 @@ mod tests {
         assert_eq!(
             reply,
             Reply::Key {
+                webhook_secret: None,
                 record: revoked.clone(),
                 last_used_at: Some(NOW + 5),
                 usage: used_once,
@@ -1897,6 +2093,7 @@ mod tests {
         assert_eq!(
             reply,
             Reply::Key {
+                webhook_secret: None,
                 record: revoked.clone(),
                 last_used_at: Some(NOW + 5),
                 usage: used_once,
@@ -1923,6 +2120,7 @@ mod tests {
         assert_eq!(
             reply,
             Reply::Key {
+                webhook_secret: None,
                 record: record.clone(),
                 last_used_at: None,
                 usage: UsageTotals::default(),
@@ -1934,6 +2132,7 @@ mod tests {
         assert_eq!(
             reply,
             Reply::Key {
+                webhook_secret: None,
                 record,
                 last_used_at: Some(NOW + 42),
                 usage: UsageTotals {
@@ -2044,6 +2243,7 @@ mod tests {
         );
         let (reply, _) = state.handle(
             Command::Edit {
+                webhook_secret: fresh_webhook_secret(),
                 actor: manager,
                 edit: KeyEdit {
                     limits: Some(LimitsEdit::PolicyDefaults),
@@ -2995,6 +3195,7 @@ mod tests {
         };
         let (reply, changed) = state.handle(
             Command::Edit {
+                webhook_secret: fresh_webhook_secret(),
                 actor: actor.clone(),
                 edit: beyond,
             },
@@ -3016,6 +3217,7 @@ mod tests {
         };
         let (reply, changed) = state.handle(
             Command::Edit {
+                webhook_secret: fresh_webhook_secret(),
                 actor,
                 edit: within,
             },
@@ -3062,6 +3264,7 @@ mod tests {
         ] {
             let (reply, changed) = state.handle(
                 Command::Edit {
+                    webhook_secret: fresh_webhook_secret(),
                     actor: actor.clone(),
                     edit: KeyEdit {
                         limits: Some(match asked {
@@ -3083,6 +3286,7 @@ mod tests {
         }
         let (reply, changed) = state.handle(
             Command::Edit {
+                webhook_secret: fresh_webhook_secret(),
                 actor,
                 edit: KeyEdit {
                     limits: Some(LimitsEdit::Set {
@@ -3116,6 +3320,7 @@ mod tests {
         let before = state.clone();
         let (reply, changed) = state.handle(
             Command::Edit {
+                webhook_secret: fresh_webhook_secret(),
                 actor,
                 edit: KeyEdit {
                     expires_at: Some(None),
@@ -3529,6 +3734,7 @@ mod tests {
             }
             for change in [edit_of_every_field(), KeyEdit::default()] {
                 round_trip_command(&Command::Edit {
+                    webhook_secret: fresh_webhook_secret(),
                     actor: actor.clone(),
                     edit: change,
                 });
@@ -3544,6 +3750,7 @@ mod tests {
         let Command::Create {
             record: back,
             secret,
+            ..
         } = serde_json::from_str(&json).unwrap()
         else {
             panic!("not a create: {json}");
@@ -3749,14 +3956,26 @@ mod tests {
         assert_eq!(state.secrets.len(), 2);
         assert_ne!(state.history, UsageHistory::default());
 
-        // The four values the Durable Object stores, each as its own JSON.
+        state.handle(
+            edit(KeyEdit {
+                rejection_webhook: Some(Some("https://hooks.example.com/r".into())),
+                ..KeyEdit::default()
+            }),
+            &policy(),
+            NOW + 3 * HOUR_MS,
+        );
+        assert!(!state.webhook_secrets.is_empty());
+
+        // The five values the Durable Object stores, each as its own JSON.
         let record_json = serde_json::to_string(&state.record).unwrap();
         let secrets_json = serde_json::to_string(&state.secrets).unwrap();
+        let webhook_secrets_json = serde_json::to_string(&state.webhook_secrets).unwrap();
         let counters_json = serde_json::to_string(&state.counters).unwrap();
         let history_json = serde_json::to_string(&state.history).unwrap();
         let restored = KeyState {
             record: serde_json::from_str(&record_json).unwrap(),
             secrets: serde_json::from_str(&secrets_json).unwrap(),
+            webhook_secrets: serde_json::from_str(&webhook_secrets_json).unwrap(),
             counters: serde_json::from_str(&counters_json).unwrap(),
             history: serde_json::from_str(&history_json).unwrap(),
             last_used_synced_at: None,

@@ -7,7 +7,7 @@
 //! | `KEYGATE_HASH_SECRET` | secret under which keys are hashed (≥ 32 characters) |
 //! | `KEYGATE_SIGNING_SECRET` | secret shared with the origin for identity signatures (≥ 32 characters) |
 //! | `KEYGATE_ROOT_TOKEN` | the admin API's root token (≥ 32 characters) |
-//! | `KEYGATE_WEBHOOK_SECRET` | secret that signs rejection webhooks, shared with their receivers (≥ 32 characters) |
+//! | `KEYGATE_WEBHOOK_SECRET` | secret for deployment-level webhook receivers; signs only webhooks set before keys had their own secrets (≥ 32 characters) |
 //! | `KEYGATE_HTTPS_ONLY` | `true` (default) or `false`; refuse plain-HTTP requests |
 //! | `KEYGATE_ORIGIN_TIMEOUT_MS` | origin timeout, 1..=300000, default 30000 |
 //!
@@ -159,8 +159,10 @@ pub struct Config {
     pub hash_secret: HashingSecret,
     pub signing_secret: SigningSecret,
     pub root_token: RootToken,
-    /// Signs rejection webhooks. Apart from `signing_secret`, so a webhook receiver can
-    /// never forge identity headers for the origin.
+    /// For deployment-level webhook receivers (the coming events feed). Each key's
+    /// rejection webhook has its own secret ([`crate::webhook::secret`]); this one signs
+    /// only webhooks set before that, until their first rotation. Apart from
+    /// `signing_secret`, so a webhook receiver can never forge identity headers for the origin.
     pub webhook_secret: SigningSecret,
     pub https_only: bool,
     pub origin_timeout_ms: u64,

@@ -132,6 +132,8 @@ pub enum GatewayError {
     },
     /// A key acting on keys tried to give (or reach) more than it holds.
     BeyondOwnGrant(Overreach),
+    /// A webhook secret rotation for a key that has no rejection webhook.
+    NoRejectionWebhook,
 }
 
 /// Which bound a body passed.
@@ -201,6 +203,7 @@ impl GatewayError {
             Conflict { .. } => (409, "conflict", "Conflict"),
             LifecycleNotAllowed { .. } => (409, "lifecycle_not_allowed", "Conflict"),
             KeyNotActive { .. } => (409, "key_not_active", "Conflict"),
+            NoRejectionWebhook => (409, "no_rejection_webhook", "Conflict"),
             BeyondOwnGrant(overreach) => match overreach {
                 Overreach::Scopes { .. } => (403, "scope_exceeds_own", "Forbidden"),
                 Overreach::Limit { .. } => (403, "limit_exceeds_own", "Forbidden"),
@@ -286,6 +289,7 @@ impl GatewayError {
                 action.as_str()
             ),
             KeyNotActive { status } => format!("the key is {}; only an active key can be rotated", status.as_str()),
+            NoRejectionWebhook => "the key has no rejection webhook, so it has no webhook secret to rotate; set `rejection_webhook` first (that answer shows its secret)".into(),
             BeyondOwnGrant(overreach) => match overreach {
                 Overreach::Scopes { scopes } => format!(
                     "a key cannot give more than it holds: {} not within the calling key's scopes",
@@ -684,6 +688,7 @@ mod tests {
                 status: Status::Revoked,
             },
             BeyondOwnGrant(Overreach::Environment),
+            NoRejectionWebhook,
         ];
         for error in &all {
             match error {
@@ -724,7 +729,8 @@ mod tests {
                 | Conflict { .. }
                 | LifecycleNotAllowed { .. }
                 | KeyNotActive { .. }
-                | BeyondOwnGrant(_) => {}
+                | BeyondOwnGrant(_)
+                | NoRejectionWebhook => {}
             }
         }
         all
@@ -830,6 +836,7 @@ mod tests {
         };
         use crate::limits::Limits;
         use crate::policy::Policy;
+        use crate::webhook::secret::{WebhookSecret, WEBHOOK_SECRET_RANDOM_BYTES};
 
         let policy = Policy::from_toml(include_str!("../policies/seed-003-modules.toml"))
             .expect("seed parses");
@@ -852,6 +859,7 @@ mod tests {
         let mut state = KeyState::default();
         state.handle(
             Command::Create {
+                webhook_secret: WebhookSecret::generate(&[7; WEBHOOK_SECRET_RANDOM_BYTES]),
                 record: Box::new(record),
                 secret: hash.clone(),
             },
@@ -874,6 +882,7 @@ mod tests {
         for actor in [Actor::Root, weaker] {
             for command in [
                 Command::Edit {
+                    webhook_secret: WebhookSecret::generate(&[7; WEBHOOK_SECRET_RANDOM_BYTES]),
                     actor: actor.clone(),
                     edit: Default::default(),
                 },

@@ -2,20 +2,30 @@
 //! rejects one of its queued requests, how it is signed, and when a failed delivery is
 //! tried again.
 //!
-//! The signature is HMAC-SHA256 under the deployment's webhook secret (never the origin's
-//! signing secret) over `KEYGATE-WEBHOOK-V1`, the timestamp and the raw body, one per line;
-//! a receiver checks it with [`verify`]:
+//! Each key's webhook has its own signing secret ([`secret`]), never the origin's signing
+//! secret nor another key's. The signature is HMAC-SHA256 under that secret over
+//! `KEYGATE-WEBHOOK-V1`, the timestamp and the raw body, one per line, sent as `v1=` and
+//! the MAC in base64url without padding. While a rotated-out secret is still in its grace
+//! period the header carries one signature per live secret, comma-separated, the current
+//! first; a receiver accepts the notice if any of them verifies under its secret, which is
+//! what [`verify`] does:
 //!
 //! ```
 //! use keygate::identity::SigningSecret;
-//! use keygate::webhook::{sign, verify};
-//! let secret = SigningSecret::new(b"shared with the receiver".to_vec());
+//! use keygate::webhook::{signatures, verify};
+//! let new = SigningSecret::new(b"whsec_the receiver's new secret".to_vec());
+//! let old = SigningSecret::new(b"whsec_the receiver's old secret".to_vec());
 //! let body = br#"{"type":"approval.rejected"}"#;
-//! let signature = sign(&secret, 1_900_000_000, body);
-//! assert!(signature.starts_with("v1="));
-//! assert_eq!(verify(&secret, "1900000000", &signature, body, 1_900_000_030, 300), Ok(()));
-//! assert!(verify(&secret, "1900000000", &signature, b"{}", 1_900_000_030, 300).is_err());
+//! let header = signatures(&[new.clone(), old.clone()], 1_900_000_000, body);
+//! assert!(header.starts_with("v1=") && header.contains(", v1="));
+//! for secret in [&new, &old] {
+//!     assert_eq!(verify(secret, "1900000000", &header, body, 1_900_000_030, 300), Ok(()));
+//! }
+//! assert!(verify(&new, "1900000000", &header, b"{}", 1_900_000_030, 300).is_err());
 //! ```
+
+pub mod address;
+pub mod secret;
 
 use crate::approval::{decider_object, insert_body, Approval, ApprovalState};
 use crate::identity::{SigningSecret, VerifyError};
@@ -34,32 +44,55 @@ pub const ATTEMPT_TIMEOUT_MS: u64 = 10_000;
 const FIRST_RETRY_MS: u64 = 1_000;
 const MAX_RETRY_MS: u64 = 300_000;
 
-/// The `X-Keygate-Signature` value for `body` sent at `timestamp` (Unix seconds).
+/// Signatures a receiver looks at, at most: more is not a header keygate sends.
+const MAX_SIGNATURES: usize = 4;
+
+/// One `v1=` signature of `body` sent at `timestamp` (Unix seconds).
 pub fn sign(secret: &SigningSecret, timestamp: u64, body: &[u8]) -> String {
     let mac = signature_over(secret, &timestamp.to_string(), body);
     format!("{SIGNATURE_PREFIX}{}", URL_SAFE_NO_PAD.encode(mac))
 }
 
-/// Checks a webhook the way a receiver should: the signature in constant time, then that
-/// the timestamp is within `tolerance_secs` of `now_secs`.
+/// The `X-Keygate-Signature` value: one signature per secret, in the order given (the
+/// current secret first), joined by `", "`.
+pub fn signatures(secrets: &[SigningSecret], timestamp: u64, body: &[u8]) -> String {
+    secrets
+        .iter()
+        .map(|secret| sign(secret, timestamp, body))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Checks a webhook the way a receiver should: that one of the header's signatures is
+/// this secret's (each compared in constant time), then that the timestamp is within
+/// `tolerance_secs` of `now_secs`.
 pub fn verify(
     secret: &SigningSecret,
     timestamp: &str,
-    signature: &str,
+    header: &str,
     body: &[u8],
     now_secs: u64,
     tolerance_secs: u64,
 ) -> Result<(), VerifyError> {
     let expected = signature_over(secret, timestamp, body);
-    crate::identity::check_signed(
-        &expected,
-        signature,
-        SIGNATURE_PREFIX,
-        timestamp,
-        now_secs,
-        tolerance_secs,
-    )
-    .map(|_| ())
+    let mut outcome = Err(VerifyError::MalformedHeader(crate::identity::SIGNATURE));
+    for presented in header.split(',').map(str::trim).take(MAX_SIGNATURES) {
+        match crate::identity::check_signed(
+            &expected,
+            presented,
+            SIGNATURE_PREFIX,
+            timestamp,
+            now_secs,
+            tolerance_secs,
+        ) {
+            Ok(_) => return Ok(()),
+            // Only a wrong signature lets another one in the header be tried.
+            Err(VerifyError::BadSignature) => outcome = Err(VerifyError::BadSignature),
+            Err(VerifyError::MalformedHeader(crate::identity::SIGNATURE)) => {}
+            Err(other) => return Err(other),
+        }
+    }
+    outcome
 }
 
 fn signature_over(secret: &SigningSecret, timestamp: &str, body: &[u8]) -> Vec<u8> {
@@ -110,9 +143,42 @@ pub struct Delivery {
     /// When to try next; `None` once delivered or given up.
     pub next_attempt_at: Option<u64>,
     pub last_attempt_at: Option<u64>,
-    pub last_error: Option<String>,
+    pub last_error: Option<DeliveryError>,
     pub delivered_at: Option<u64>,
     pub give_up_at: u64,
+}
+
+/// Why an attempt failed, as reviewers see it: coarse on purpose, so a webhook URL cannot
+/// be used to learn how some other server answers (no status code, no message).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", from = "String")]
+pub enum DeliveryError {
+    /// It answered, but not with a 2xx.
+    ReceiverError,
+    /// No answer within [`ATTEMPT_TIMEOUT_MS`].
+    Timeout,
+    /// No connection (or no request could be made to the URL).
+    Unreachable,
+    /// The key was deleted, or its webhook changed or removed, since the rejection: the
+    /// receiver it was meant for is no longer the key's, so nothing is sent.
+    ReceiverRemoved,
+    /// keygate could not reach the key's signing secrets; tried again later.
+    SigningUnavailable,
+}
+
+impl From<String> for DeliveryError {
+    /// Rows stored before errors were coarse held a sentence.
+    fn from(text: String) -> DeliveryError {
+        match text.as_str() {
+            "timeout" => DeliveryError::Timeout,
+            "unreachable" => DeliveryError::Unreachable,
+            "receiver_removed" => DeliveryError::ReceiverRemoved,
+            "signing_unavailable" => DeliveryError::SigningUnavailable,
+            _ if text.starts_with("no answer within") => DeliveryError::Timeout,
+            _ if text.contains("could not be reached") => DeliveryError::Unreachable,
+            _ => DeliveryError::ReceiverError,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -137,9 +203,8 @@ impl Delivery {
         }
     }
 
-    /// Records one attempt's outcome (`Err` says what went wrong, for the operator) and
-    /// schedules the next one, or gives up.
-    pub fn after_attempt(&mut self, outcome: Result<(), String>, now_ms: u64) {
+    /// Records one attempt's outcome and schedules the next one, or gives up.
+    pub fn after_attempt(&mut self, outcome: Result<(), DeliveryError>, now_ms: u64) {
         self.attempts = self.attempts.saturating_add(1);
         self.last_attempt_at = Some(now_ms);
         match outcome {
@@ -164,6 +229,14 @@ impl Delivery {
         }
     }
 
+    /// Ends the delivery without sending: its receiver is no longer the key's.
+    pub fn give_up(&mut self, error: DeliveryError, now_ms: u64) {
+        self.state = DeliveryState::Failed;
+        self.last_error = Some(error);
+        self.last_attempt_at = Some(now_ms);
+        self.next_attempt_at = None;
+    }
+
     /// What the admin API shows (never the URL).
     pub fn object(&self) -> Value {
         json!({
@@ -178,10 +251,10 @@ impl Delivery {
 
 /// What one attempt's HTTP answer means: any 2xx is delivered; anything else is worth
 /// another try (a receiver that is down now may be up later).
-pub fn outcome_of_status(status: u16) -> Result<(), String> {
+pub fn outcome_of_status(status: u16) -> Result<(), DeliveryError> {
     match status {
         200..=299 => Ok(()),
-        status => Err(format!("the receiver answered {status}")),
+        _ => Err(DeliveryError::ReceiverError),
     }
 }
 
@@ -322,11 +395,80 @@ mod tests {
         for status in [200, 202, 204, 299] {
             assert_eq!(outcome_of_status(status), Ok(()));
         }
-        for status in [199, 301, 400, 404, 500, 503] {
-            assert_eq!(
-                outcome_of_status(status),
-                Err(format!("the receiver answered {status}"))
-            );
+        // Every other status looks the same to a reviewer: no oracle for what answered.
+        for status in [199, 301, 400, 401, 404, 500, 503] {
+            assert_eq!(outcome_of_status(status), Err(DeliveryError::ReceiverError));
         }
+    }
+
+    #[test]
+    fn reviewers_see_a_coarse_error_and_old_rows_still_read() {
+        let mut delivery = Delivery::new("https://hooks.example.com/r?t=1".into(), NOW, 60_000);
+        delivery.after_attempt(outcome_of_status(503), NOW);
+        let shown = delivery.object();
+        assert_eq!(shown["last_error"], "receiver_error");
+        assert!(!shown.to_string().contains("503") && !shown.to_string().contains("hooks"));
+        delivery.after_attempt(Err(DeliveryError::Timeout), NOW + 1_000);
+        assert_eq!(delivery.object()["last_error"], "timeout");
+        delivery.give_up(DeliveryError::ReceiverRemoved, NOW + 2_000);
+        assert_eq!(delivery.state, DeliveryState::Failed);
+        assert_eq!(delivery.next_attempt_at, None);
+        assert_eq!(delivery.object()["last_error"], "receiver_removed");
+        let stored = serde_json::to_string(&delivery).unwrap();
+        assert_eq!(serde_json::from_str::<Delivery>(&stored).unwrap(), delivery);
+        for (old, now) in [
+            ("the receiver answered 404", DeliveryError::ReceiverError),
+            ("no answer within 10 seconds", DeliveryError::Timeout),
+            (
+                "the receiver could not be reached",
+                DeliveryError::Unreachable,
+            ),
+        ] {
+            let row = stored.replace("\"receiver_removed\"", &format!("{old:?}"));
+            let read: Delivery = serde_json::from_str(&row).unwrap();
+            assert_eq!(read.last_error, Some(now), "{old}");
+        }
+    }
+
+    #[test]
+    fn a_header_with_two_signatures_verifies_under_either_secret_only() {
+        let new = secret();
+        let old = SigningSecret::new(b"the-previous-webhook-secret-0123456".to_vec());
+        let stranger = SigningSecret::new(b"another-keys-webhook-secret-0123456".to_vec());
+        let body = br#"{"type":"approval.rejected"}"#;
+        let header = signatures(&[new.clone(), old.clone()], 1_900_000_000, body);
+        let (first, second) = header.split_once(", ").expect("two signatures");
+        assert_eq!(first, sign(&new, 1_900_000_000, body));
+        assert_eq!(second, sign(&old, 1_900_000_000, body));
+        let check = |secret: &SigningSecret, header: &str| {
+            verify(secret, "1900000000", header, body, 1_900_000_010, 300)
+        };
+        assert_eq!(check(&new, &header), Ok(()));
+        assert_eq!(check(&old, &header), Ok(()));
+        assert_eq!(check(&stranger, &header), Err(VerifyError::BadSignature));
+        // Spacing does not matter; a malformed entry does not hide a good one.
+        assert_eq!(check(&old, &format!("{first},{second}")), Ok(()));
+        assert_eq!(check(&old, &format!("v1=!!, {second}")), Ok(()));
+        assert_eq!(
+            check(&old, &format!("{first}, v1=!!")),
+            Err(VerifyError::BadSignature)
+        );
+        assert!(matches!(
+            check(&new, "garbage"),
+            Err(VerifyError::MalformedHeader(_))
+        ));
+        assert!(matches!(
+            check(&new, ""),
+            Err(VerifyError::MalformedHeader(_))
+        ));
+        // A match that is stale is stale, whatever follows it.
+        assert_eq!(
+            verify(&old, "1900000000", &header, body, 1_900_000_301, 300),
+            Err(VerifyError::StaleTimestamp { age_secs: 301 })
+        );
+        // Only the first few entries are read: a padded header is no way to make a
+        // receiver compute without end.
+        let padded = format!("{}, {second}", [first; MAX_SIGNATURES].join(", "));
+        assert_eq!(check(&old, &padded), Err(VerifyError::BadSignature));
     }
 }

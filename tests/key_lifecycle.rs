@@ -16,6 +16,7 @@ use keygate::key::{
 };
 use keygate::policy::{Action, Policy};
 use keygate::problem::GatewayError;
+use keygate::webhook::secret::{WebhookSecret, WEBHOOK_SECRET_RANDOM_BYTES};
 use std::collections::HashMap;
 
 /// 2030-03-17T17:46:40Z.
@@ -126,6 +127,7 @@ impl Deployment {
         self.index
             .insert(secret.index_name().as_str().to_string(), id.clone());
         let command = Command::Create {
+            webhook_secret: WebhookSecret::generate(&[0; WEBHOOK_SECRET_RANDOM_BYTES]),
             record: Box::new(record),
             secret,
         };
@@ -149,7 +151,14 @@ impl Deployment {
             AdminRoute::GetKey(id) => (id, Command::Get { actor }),
             AdminRoute::EditKey(id) => {
                 let edit = parse_edit(body.as_bytes(), &self.policy, now, true)?;
-                (id, Command::Edit { actor, edit })
+                (
+                    id,
+                    Command::Edit {
+                        actor,
+                        edit,
+                        webhook_secret: WebhookSecret::generate(&[0; WEBHOOK_SECRET_RANDOM_BYTES]),
+                    },
+                )
             }
             AdminRoute::RevokeKey(id) => (id, Command::Revoke { actor }),
             AdminRoute::ActivateKey(id) => (id, Command::Activate { actor }),

@@ -17,6 +17,7 @@ use crate::key::{self, hash_key, ApiKey, KeyId, KEY_ID_RANDOM_BYTES, KEY_RANDOM_
 use crate::policy::Action;
 use crate::problem::{BodyBound, FieldError, GatewayError};
 use crate::timestamp::format_rfc3339;
+use crate::webhook::secret::{WebhookSecret, WEBHOOK_SECRET_RANDOM_BYTES};
 use serde_json::Value;
 use worker::{Env, Request, Response};
 
@@ -72,7 +73,12 @@ async fn serve(
         AdminRoute::EditKey(id) => {
             let body = read_body(req).await?;
             let edit = parse_edit(&body, &config.policy, now_ms(), config.https_only)?;
-            let reply = authority_object::call(env, &id, &Command::Edit { actor, edit }).await?;
+            let command = Command::Edit {
+                actor,
+                edit,
+                webhook_secret: fresh_webhook_secret()?,
+            };
+            let reply = authority_object::call(env, &id, &command).await?;
             answer.key(reply, 200, false)
         }
         AdminRoute::RevokeKey(id) => {
@@ -87,6 +93,11 @@ async fn serve(
             let body = read_body(req).await?;
             let grace_ms = parse_rotate(&body)?;
             rotate_key(&id, actor, grace_ms, env, answer).await
+        }
+        AdminRoute::RotateWebhookSecret(id) => {
+            let body = read_body(req).await?;
+            let grace_ms = parse_rotate(&body)?;
+            rotate_webhook_secret(&id, actor, grace_ms, env, answer).await
         }
         AdminRoute::DeleteKey(id) => delete_key(&id, actor, env, request_id).await,
         AdminRoute::ListApprovals => approvals::list(query, &actor, env, answer).await,
@@ -181,16 +192,19 @@ async fn create_key(body: &[u8], actor: &Actor, env: &Env, answer: &Answer<'_>) 
     let command = Command::Create {
         record: Box::new(record),
         secret,
+        webhook_secret: fresh_webhook_secret()?,
     };
     match authority_object::call(env, &id, &command).await? {
         Reply::Key {
             record,
             last_used_at,
+            webhook_secret,
             ..
         } => {
             let mut body = key_object(&record, last_used_at, &config.policy, now);
             // The secret is in this one response only; it is never stored or shown again.
             insert(&mut body, "key", key.expose().into());
+            show_webhook_secret(&mut body, webhook_secret.as_ref());
             let response = json_response(201, &body, answer.request_id)?;
             let _ = response
                 .headers()
@@ -313,6 +327,54 @@ async fn rotate_key(
     }
 }
 
+/// A new signing secret for the key's webhook, shown in this answer only; the previous one
+/// signs deliveries too until `previous_webhook_secret_valid_until`.
+async fn rotate_webhook_secret(
+    id: &KeyId,
+    actor: Actor,
+    grace_ms: u64,
+    env: &Env,
+    answer: &Answer<'_>,
+) -> Outcome {
+    let command = Command::RotateWebhookSecret {
+        actor,
+        secret: fresh_webhook_secret()?,
+        grace_ms,
+    };
+    match authority_object::call(env, id, &command).await? {
+        Reply::WebhookSecretRotated {
+            record,
+            last_used_at,
+            webhook_secret,
+            previous_valid_until,
+        } => {
+            let mut body = key_object(&record, last_used_at, &answer.config.policy, now_ms());
+            show_webhook_secret(&mut body, Some(&webhook_secret));
+            insert(
+                &mut body,
+                "previous_webhook_secret_valid_until",
+                format_rfc3339(previous_valid_until).into(),
+            );
+            Ok(json_response(200, &body, answer.request_id)?)
+        }
+        other => Err(answer.unexpected(other)),
+    }
+}
+
+/// Drawn for every create and edit: the key's authority keeps it only for a new webhook URL.
+fn fresh_webhook_secret() -> Result<WebhookSecret, GatewayError> {
+    Ok(WebhookSecret::generate(&random::<
+        WEBHOOK_SECRET_RANDOM_BYTES,
+    >()?))
+}
+
+/// Shows a webhook secret that the answer's command issued (the one time it is shown).
+fn show_webhook_secret(body: &mut Value, secret: Option<&WebhookSecret>) {
+    if let Some(secret) = secret {
+        insert(body, "rejection_webhook_secret", secret.expose().into());
+    }
+}
+
 /// KV needs an expiry at least 60 s ahead; the authority enforces the exact end.
 const KV_EXPIRY_MARGIN_SECS: u64 = 60;
 
@@ -373,11 +435,13 @@ impl Answer<'_> {
                 record,
                 last_used_at,
                 usage,
+                webhook_secret,
             } => {
                 let mut body = key_object(&record, last_used_at, &self.config.policy, now_ms());
                 if with_usage {
                     insert(&mut body, "usage", serde_json::json!(usage));
                 }
+                show_webhook_secret(&mut body, webhook_secret.as_ref());
                 Ok(json_response(status, &body, self.request_id)?)
             }
             other => Err(self.unexpected(other)),

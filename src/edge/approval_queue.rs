@@ -8,15 +8,19 @@
 //! the approval pending and the other finds it decided, and of two racing submits only one
 //! can take a cap's last place.
 
+use super::authority_object;
 use super::platform::{self, now_ms, sql_integer};
 use super::proxy::{fetch_within, FetchFailure};
 use crate::approval::{
     Approval, ApprovalId, ApprovalStatus, Position, QueueCommand, QueueDeclined, QueueReply,
 };
+use crate::authority::{Command, Reply, WebhookSigners};
+use crate::identity::SigningSecret;
 use crate::policy::ApprovalSettings;
 use crate::problem::GatewayError;
 use crate::queue::{PendingUsage, QueueShard};
-use crate::webhook::{self, ATTEMPT_TIMEOUT_MS};
+use crate::webhook::secret::WebhookSecret;
+use crate::webhook::{self, DeliveryError, ATTEMPT_TIMEOUT_MS};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use std::cell::Cell;
@@ -138,9 +142,33 @@ impl DurableObject for ApprovalQueue {
             ) else {
                 continue;
             };
-            let outcome = deliver(&url, &approval.id, &payload, &config.webhook_secret).await;
+            // Signed with the secrets of the key's receiver as it is now, and only if that is
+            // still this URL: a receiver the key dropped gets nothing more.
+            let signers = Command::WebhookSigners { url: url.clone() };
+            let secrets = match authority_object::call(&self.env, &approval.key_id, &signers).await
+            {
+                Ok(Reply::WebhookSigners {
+                    signers: WebhookSigners::Key { secrets },
+                }) => Ok(secrets.iter().map(WebhookSecret::signing_secret).collect()),
+                Ok(Reply::WebhookSigners {
+                    signers: WebhookSigners::Deployment,
+                }) => Ok(vec![config.webhook_secret.clone()]),
+                Ok(Reply::WebhookSigners {
+                    signers: WebhookSigners::Nobody,
+                }) => Err(DeliveryError::ReceiverRemoved),
+                _ => Err(DeliveryError::SigningUnavailable),
+            };
+            let outcome = match &secrets {
+                Ok(secrets) => deliver(&url, &approval.id, &payload, secrets).await,
+                Err(error) => Err(*error),
+            };
             if let Some(delivery) = approval.delivery_mut() {
-                delivery.after_attempt(outcome, now_ms());
+                match outcome {
+                    Err(DeliveryError::ReceiverRemoved) => {
+                        delivery.give_up(DeliveryError::ReceiverRemoved, now_ms())
+                    }
+                    outcome => delivery.after_attempt(outcome, now_ms()),
+                }
             }
             // Only the alarm changes a rejected approval, so nothing moved it meanwhile.
             save(&sql, &approval, None, retain_ms)?;
@@ -446,36 +474,37 @@ fn list(
     Ok(QueueReply::Page { approvals, next })
 }
 
-/// One delivery attempt: `Err` says what went wrong, for the operator (never a secret).
+/// One delivery attempt, signed with each of `secrets`.
 async fn deliver(
     url: &str,
     id: &ApprovalId,
     payload: &[u8],
-    secret: &crate::identity::SigningSecret,
-) -> std::result::Result<(), String> {
+    secrets: &[SigningSecret],
+) -> std::result::Result<(), DeliveryError> {
     let timestamp = now_ms() / 1000;
     let headers = Headers::new();
-    let set = |name: &str, value: &str| headers.set(name, value).map_err(|e| e.to_string());
+    let set = |name: &str, value: &str| {
+        headers
+            .set(name, value)
+            .map_err(|_| DeliveryError::Unreachable)
+    };
     set("Content-Type", "application/json")?;
     set(webhook::EVENT, webhook::REJECTED_EVENT)?;
     set(crate::identity::APPROVAL_ID, id.as_str())?;
     set(crate::identity::TIMESTAMP, &timestamp.to_string())?;
     set(
         crate::identity::SIGNATURE,
-        &webhook::sign(secret, timestamp, payload),
+        &webhook::signatures(secrets, timestamp, payload),
     )?;
     let mut init = RequestInit::new();
     init.with_method(Method::Post)
         .with_headers(headers)
         .with_redirect(RequestRedirect::Manual)
         .with_body(Some(js_sys::Uint8Array::from(payload).into()));
-    let request = Request::new_with_init(url, &init).map_err(|e| e.to_string())?;
+    let request = Request::new_with_init(url, &init).map_err(|_| DeliveryError::Unreachable)?;
     match fetch_within(request, ATTEMPT_TIMEOUT_MS).await {
         Ok(response) => webhook::outcome_of_status(response.status_code()),
-        Err(FetchFailure::TimedOut) => Err(format!(
-            "no answer within {} seconds",
-            ATTEMPT_TIMEOUT_MS / 1000
-        )),
-        Err(FetchFailure::Failed(_)) => Err("the receiver could not be reached".into()),
+        Err(FetchFailure::TimedOut) => Err(DeliveryError::Timeout),
+        Err(FetchFailure::Failed(_)) => Err(DeliveryError::Unreachable),
     }
 }

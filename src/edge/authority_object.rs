@@ -14,6 +14,7 @@ use crate::directory::DirectoryCommand;
 use crate::key::KeyId;
 use crate::problem::GatewayError;
 use crate::usage::UsageHistory;
+use crate::webhook::secret::WebhookSecrets;
 use serde::Serialize;
 use std::cell::RefCell;
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
@@ -22,6 +23,9 @@ use worker::{durable_object, DurableObject, Env, Request, Response, Result, Stat
 const BINDING: &str = "KEY_AUTHORITY";
 const RECORD: &str = "record";
 const SECRETS: &str = "secrets";
+/// The webhook's signing secrets, as is (signing needs them), apart from the record that
+/// the directory copies.
+const WEBHOOK_SECRETS: &str = "webhook_secrets";
 const COUNTERS: &str = "counters";
 const HISTORY: &str = "history";
 /// Set while a deleted key's removal from the directory is still owed (the alarm retries).
@@ -132,6 +136,8 @@ impl KeyAuthority {
                 adopted = true;
             }
         }
+        let webhook_secrets: WebhookSecrets =
+            read(&storage, WEBHOOK_SECRETS).await?.unwrap_or_default();
         let counters: Counters = read(&storage, COUNTERS).await?.unwrap_or_default();
         let history: UsageHistory = read(&storage, HISTORY).await?.unwrap_or_default();
         // Another request may have loaded (and changed) the state while this one awaited.
@@ -143,6 +149,7 @@ impl KeyAuthority {
             *slot = Some(KeyState {
                 record,
                 secrets,
+                webhook_secrets,
                 counters,
                 history,
                 last_used_synced_at: None,
@@ -173,6 +180,8 @@ impl KeyAuthority {
             #[serde(skip_serializing_if = "Option::is_none")]
             secrets: Option<String>,
             #[serde(skip_serializing_if = "Option::is_none")]
+            webhook_secrets: Option<String>,
+            #[serde(skip_serializing_if = "Option::is_none")]
             counters: Option<String>,
             #[serde(skip_serializing_if = "Option::is_none")]
             history: Option<String>,
@@ -186,6 +195,7 @@ impl KeyAuthority {
             if changed.record {
                 values.record = Some(serde_json::to_string(&key.record)?);
                 values.secrets = Some(serde_json::to_string(&key.secrets)?);
+                values.webhook_secrets = Some(serde_json::to_string(&key.webhook_secrets)?);
             }
             if changed.counters {
                 values.counters = Some(serde_json::to_string(&key.counters)?);

@@ -90,6 +90,8 @@ pub fn unexpected_reply(reply: &Reply) -> Refused {
         Reply::Refused { .. } => "refused",
         Reply::Key { .. } => "key",
         Reply::Rotated { .. } => "rotated",
+        Reply::WebhookSecretRotated { .. } => "webhook_secret_rotated",
+        Reply::WebhookSigners { .. } => "webhook_signers",
         Reply::Deleted { .. } => "deleted",
         Reply::Declined { .. } => "declined",
         Reply::AlreadyExists => "already_exists",
