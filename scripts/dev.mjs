@@ -177,7 +177,7 @@ keygate is running on ${base}
   policy:         ${policyPath}
   root token:     ${rootToken}
   signing secret: ${secrets.KEYGATE_SIGNING_SECRET}   (your origin verifies X-Keygate-Signature with it)
-  webhook secret: ${secrets.KEYGATE_WEBHOOK_SECRET}   (rejection webhooks are signed with it)
+  webhook secret: ${secrets.KEYGATE_WEBHOOK_SECRET}   (deployment-level webhooks; each key's webhook gets its own secret)
   demo key:       ${demoKey}
                   scopes: ${scopes.join(" ")} (shown once; create more with the admin API)
 
