@@ -12,20 +12,30 @@ const env = useGateway({ bindings: { KEYGATE_POLICY: policyText("demo") + "\n[ap
 const WHSEC = /^whsec_[0-9A-Za-z]{43}$/;
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** A receiver on 127.0.0.1 that records every request with its raw body and answers 200. */
-async function startReceiver() {
+/** A receiver on 127.0.0.1 that records every request with its raw body and answers `status`. */
+async function startReceiver(status = 200) {
   const received = [];
   const server = createServer((req, res) => {
     const chunks = [];
     req.on("data", (c) => chunks.push(c));
     req.on("end", () => {
       received.push({ url: req.url, headers: req.headers, rawBody: Buffer.concat(chunks) });
-      res.writeHead(200).end("ok");
+      res.writeHead(status).end(status < 300 ? "ok" : "failing on purpose");
     });
+  });
+  const sockets = new Set();
+  server.on("connection", (socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
   });
   await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
   const url = `http://127.0.0.1:${server.address().port}/hooks/rejected`;
-  return { received, url, close: () => new Promise((resolve) => server.close(resolve)) };
+  const close = () =>
+    new Promise((resolve) => {
+      for (const socket of sockets) socket.destroy();
+      server.close(resolve);
+    });
+  return { received, url, close };
 }
 
 /** Queues a write from `key`, rejects it, and waits for its delivery at `receiver`. */
@@ -121,6 +131,39 @@ describe("each receiver has its own secret", () => {
     const delivery = await rejectAndReceive({ ...key, rejection_webhook_secret: moved.json.rejection_webhook_secret }, beta);
     assert.ok(verifies(delivery, moved.json.rejection_webhook_secret));
     assert.ok(!verifies(delivery, key.rejection_webhook_secret), "the old receiver's secret signs nothing for the new one");
+  });
+});
+
+describe("a receiver the key dropped", () => {
+  test("a delivery still owed to a URL the key no longer has is not sent: failed, receiver_removed", async () => {
+    const failing = await startReceiver(503);
+    const next = await startReceiver();
+    try {
+      const key = await env.gw.createKey({ name: "Dropping", scopes: ["contacts:write-approval"], workspace: "wh-drop", rejection_webhook: failing.url });
+      const res = await env.gw.request("/v1/contacts", { key: key.key, method: "POST", body: "{}", headers: { "content-type": "application/json" } });
+      const { approval_id: id } = await res.json();
+      assert.equal((await env.gw.admin("POST", `/approvals/${id}/reject`, { reason: "no" })).status, 200);
+      const deadline = Date.now() + 10_000;
+      while (failing.received.length === 0 && Date.now() < deadline) await sleep(100);
+      assert.equal(failing.received.length, 1, "the first attempt reached the first receiver");
+      const shown = (await env.gw.admin("GET", `/approvals/${id}`)).json.webhook;
+      assert.equal(shown.last_error, "receiver_error", "coarse: not 503");
+      // The owner moves the webhook before the retry: the retry goes nowhere.
+      assert.equal((await env.gw.admin("PATCH", `/keys/${key.id}`, { rejection_webhook: next.url })).status, 200);
+      let webhook;
+      while (Date.now() < deadline + 5_000) {
+        webhook = (await env.gw.admin("GET", `/approvals/${id}`)).json.webhook;
+        if (webhook.status !== "pending") break;
+        await sleep(150);
+      }
+      assert.equal(webhook.status, "failed", JSON.stringify(webhook));
+      assert.equal(webhook.last_error, "receiver_removed");
+      assert.equal(failing.received.length, 1, "no retry to the dropped receiver");
+      assert.equal(next.received.length, 0, "nor a notice meant for the old one at the new one");
+    } finally {
+      await failing.close();
+      await next.close();
+    }
   });
 });
 
