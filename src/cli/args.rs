@@ -42,6 +42,7 @@ commands:
   keys revoke ID
   keys activate ID
   keys rotate ID [--grace SECONDS]
+  keys rotate-webhook-secret ID [--grace SECONDS]
   keys delete ID
   approvals list [--status pending|approved|rejected|expired|failed] [--workspace W]
                  [--limit 1-100] [--cursor C] [--all]
@@ -145,6 +146,10 @@ pub enum KeysCommand {
         id: KeyId,
         grace_seconds: Option<u64>,
     },
+    RotateWebhookSecret {
+        id: KeyId,
+        grace_seconds: Option<u64>,
+    },
     Delete(KeyId),
 }
 
@@ -220,7 +225,7 @@ impl EditArgs {
 // --- usage lines -------------------------------------------------------------------------
 
 const KEYS_USAGE: &str =
-    "usage: keygate keys <create|list|show|edit|revoke|activate|rotate|delete> ...";
+    "usage: keygate keys <create|list|show|edit|revoke|activate|rotate|rotate-webhook-secret|delete> ...";
 const POLICY_USAGE: &str = "usage: keygate policy <show|check FILE>";
 const CREATE_USAGE: &str = "usage: keygate keys create --name N --scope S [--scope S ...] [--workspace W] [--expires-at RFC3339] [--per-minute N] [--per-day N] [--metadata JSON-OBJECT] [--webhook URL] [--environment live|test]";
 const LIST_USAGE: &str = "usage: keygate keys list [--status active|revoked|expired] [--workspace W] [--limit 1-100] [--cursor C] [--all]";
@@ -229,6 +234,8 @@ const EDIT_USAGE: &str = "usage: keygate keys edit ID [--name N] [--scope S ...]
 const REVOKE_USAGE: &str = "usage: keygate keys revoke ID";
 const ACTIVATE_USAGE: &str = "usage: keygate keys activate ID";
 const ROTATE_USAGE: &str = "usage: keygate keys rotate ID [--grace SECONDS]";
+const ROTATE_WEBHOOK_SECRET_USAGE: &str =
+    "usage: keygate keys rotate-webhook-secret ID [--grace SECONDS]";
 const DELETE_USAGE: &str = "usage: keygate keys delete ID";
 const APPROVALS_USAGE: &str = "usage: keygate approvals <list|show|approve|reject> ...";
 const APPROVALS_LIST_USAGE: &str = "usage: keygate approvals list [--status pending|approved|rejected|expired|failed] [--workspace W] [--limit 1-100] [--cursor C] [--all]";
@@ -608,6 +615,13 @@ fn parse_command(args: &[String], globals: &mut Globals) -> Result<Invocation, U
                 grace_seconds: m.number("--grace", 0, Some(MAX_GRACE_SECONDS))?,
             })
         }
+        ("keys", "rotate-webhook-secret") => {
+            let m = match_words(tail, ROTATE_OPTS, ROTATE_WEBHOOK_SECRET_USAGE, globals)?;
+            Command::Keys(KeysCommand::RotateWebhookSecret {
+                id: m.key_id()?,
+                grace_seconds: m.number("--grace", 0, Some(MAX_GRACE_SECONDS))?,
+            })
+        }
         ("keys", "delete") => Command::Keys(KeysCommand::Delete(
             match_words(tail, &[], DELETE_USAGE, globals)?.key_id()?,
         )),
@@ -972,6 +986,13 @@ mod tests {
             KeysCommand::Rotate {
                 id: id(),
                 grace_seconds: None
+            }
+        );
+        assert_eq!(
+            keys(&format!("keys rotate-webhook-secret {ID} --grace 60")),
+            KeysCommand::RotateWebhookSecret {
+                id: id(),
+                grace_seconds: Some(60)
             }
         );
         assert_eq!(

@@ -296,15 +296,22 @@ pub fn execute(
         },
         (KeysCommand::Create(_), Some(body)) => output::with_secret(body, Secret::Created),
         (KeysCommand::Rotate { .. }, Some(body)) => output::with_secret(body, Secret::Rotated),
+        (KeysCommand::RotateWebhookSecret { id, .. }, Some(body)) => format!(
+            "Rotated the webhook secret of key {id}.\n{}\n{}",
+            output::webhook_secret_notice(body),
+            output::key_details(body)
+        ),
         (KeysCommand::Revoke(id), Some(body)) => {
             format!("Revoked key {id}.\n\n{}", output::key_details(body))
         }
         (KeysCommand::Activate(id), Some(body)) => {
             format!("Activated key {id}.\n\n{}", output::key_details(body))
         }
-        (KeysCommand::Edit(id, _), Some(body)) => {
-            format!("Updated key {id}.\n\n{}", output::key_details(body))
-        }
+        (KeysCommand::Edit(id, _), Some(body)) => format!(
+            "Updated key {id}.\n{}\n{}",
+            output::webhook_secret_notice(body),
+            output::key_details(body)
+        ),
         (KeysCommand::Show(_), Some(body)) => output::key_details(body),
         (_, None) => return session.unexpected("answered with an empty body"),
     };

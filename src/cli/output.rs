@@ -228,7 +228,40 @@ const KEY_FIELDS: &[&str] = &[
 ];
 
 /// Fields shown elsewhere (the secret and rotation notice) or below (usage).
-const NOT_DETAILS: &[&str] = &["key", "previous_key_valid_until", "usage"];
+const NOT_DETAILS: &[&str] = &[
+    "key",
+    "previous_key_valid_until",
+    "rejection_webhook_secret",
+    "previous_webhook_secret_valid_until",
+    "usage",
+];
+
+/// The webhook signing secret an answer issued, on a line of its own with the warning that
+/// it is never shown again (and, after a rotation, until when the previous one signs);
+/// empty when the answer issued none.
+pub fn webhook_secret_notice(body: &Value) -> String {
+    let Some(secret) = body.get("rejection_webhook_secret").and_then(Value::as_str) else {
+        return String::new();
+    };
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\nThe rejection webhook's signing secret:\n\n    {}\n",
+        clean(secret)
+    );
+    let _ = writeln!(
+        out,
+        "It is shown once — give it to the webhook's receiver now; keygate cannot show it again."
+    );
+    if body.get("previous_webhook_secret_valid_until").is_some() {
+        let _ = writeln!(
+            out,
+            "Deliveries carry the previous secret's signature too until {}.",
+            time_or(body, "previous_webhook_secret_valid_until", "-")
+        );
+    }
+    out
+}
 
 /// `keys show` and the key after every change: one `field: value` per line, usage included.
 /// Fields this version does not know are shown too, after the known ones.
@@ -303,6 +336,7 @@ pub fn with_secret(body: &Value, made_by: Secret) -> String {
             );
         }
     }
+    out.push_str(&webhook_secret_notice(body));
     if made_by == Secret::Rotated {
         let _ = writeln!(
             out,

@@ -100,6 +100,14 @@ pub fn keys_request(command: &KeysCommand) -> ApiRequest {
             };
             ApiRequest::new(Method::Post, format!("/keys/{id}/rotate")).with_body(body)
         }
+        KeysCommand::RotateWebhookSecret { id, grace_seconds } => {
+            let body = match grace_seconds {
+                Some(seconds) => json!({ "grace_seconds": seconds }),
+                None => json!({}),
+            };
+            ApiRequest::new(Method::Post, format!("/keys/{id}/webhook-secret/rotate"))
+                .with_body(body)
+        }
         KeysCommand::Delete(id) => ApiRequest::new(Method::Delete, format!("/keys/{id}")),
     }
 }
@@ -364,6 +372,17 @@ mod tests {
                 Method::Post,
                 format!("{url}/rotate"),
                 Some(json!({"grace_seconds": 3600}))
+            )
+        );
+        assert_eq!(
+            sent(KeysCommand::RotateWebhookSecret {
+                id: id(),
+                grace_seconds: Some(60)
+            }),
+            (
+                Method::Post,
+                format!("{url}/webhook-secret/rotate"),
+                Some(json!({"grace_seconds": 60}))
             )
         );
         assert_eq!(

@@ -3,7 +3,7 @@
 use super::*;
 use crate::approval::ApprovalId;
 use crate::approval::ApprovalStatus;
-use crate::cli::args::{EditArgs, NewKeyArgs};
+use crate::cli::args::{Change, EditArgs, NewKeyArgs};
 use crate::key::KeyId;
 use serde_json::json;
 use std::collections::{HashMap, VecDeque};
@@ -300,6 +300,7 @@ fn help_prints_every_command() {
         "keys revoke",
         "keys activate",
         "keys rotate",
+        "keys rotate-webhook-secret ID [--grace SECONDS]",
         "keys delete",
         "policy show",
         "policy check",
@@ -493,6 +494,65 @@ fn create_prints_the_secret_once_prominently() {
     assert_eq!(run.out.matches("kg_live_SECRET").count(), 1);
     assert!(run.out.contains("\n    kg_live_SECRET\n"));
     assert!(run.out.contains("shown once — store it now"));
+}
+
+#[test]
+fn a_webhook_secret_is_printed_once_where_it_was_issued() {
+    let notice = "give it to the webhook's receiver now";
+    let issued = key_json(ID, "Hooked").replacen(
+        '{',
+        r#"{"key":"kg_live_SECRET","rejection_webhook_secret":"whsec_ONCE","#,
+        1,
+    );
+    let create = Command::Keys(KeysCommand::Create(NewKeyArgs {
+        name: "Hooked".into(),
+        scopes: vec!["contacts:read".into()],
+        webhook: Some("https://hooks.example.com/r".into()),
+        ..NewKeyArgs::default()
+    }));
+    let edit = Command::Keys(KeysCommand::Edit(
+        id(),
+        EditArgs {
+            webhook: Change::Set("https://hooks.example.com/new".into()),
+            ..EditArgs::default()
+        },
+    ));
+    for (command, status) in [(create, 201), (edit, 200)] {
+        let run = execute_with(command, false, vec![json_reply(status, &issued)]);
+        assert_eq!(run.exit, Exit::Done);
+        assert_eq!(run.out.matches("whsec_ONCE").count(), 1, "{}", run.out);
+        assert!(run.out.contains("\n    whsec_ONCE\n"), "{}", run.out);
+        assert!(run.out.contains(notice), "{}", run.out);
+    }
+    let rotated = key_json(ID, "Hooked").replacen(
+        '{',
+        r#"{"rejection_webhook_secret":"whsec_NEW","previous_webhook_secret_valid_until":"2030-01-01T01:00:00Z","#,
+        1,
+    );
+    let run = execute_with(
+        Command::Keys(KeysCommand::RotateWebhookSecret {
+            id: id(),
+            grace_seconds: Some(3600),
+        }),
+        false,
+        vec![json_reply(200, &rotated)],
+    );
+    assert!(run
+        .out
+        .starts_with(&format!("Rotated the webhook secret of key {ID}.")));
+    assert_eq!(run.out.matches("whsec_NEW").count(), 1, "{}", run.out);
+    assert!(
+        run.out.contains("too until 2030-01-01T01:00:00Z"),
+        "{}",
+        run.out
+    );
+    // An answer that issued none says nothing of one.
+    let run = execute_with(
+        Command::Keys(KeysCommand::Show(id())),
+        false,
+        vec![json_reply(200, &key_json(ID, "Hooked"))],
+    );
+    assert!(!run.out.contains("signing secret"), "{}", run.out);
 }
 
 #[test]
