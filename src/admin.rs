@@ -2502,6 +2502,12 @@ mod tests {
                 "https://hooks.example.com/r",
                 "http://localhost:8787/r",
                 "http://127.0.0.1.evil.com/",
+                "https://10.0.0.1/r",
+                "https://169.254.169.254/",
+                "https://[::ffff:192.168.0.1]/",
+                "https://0x7f.1/",
+                "http://2130706433/",
+                "https://localhost/r?t=1",
                 "http://user@localhost/",
                 "http://[::1]:",
                 "http://:80",
@@ -2555,8 +2561,12 @@ mod tests {
         }
         assert!(serde_json::to_string(&new_key.metadata).unwrap().len() <= MAX_METADATA_BYTES);
         if let Some(url) = &new_key.rejection_webhook {
+            use crate::webhook::address::{receiver_host, ReceiverHost};
             assert!(url.starts_with("https://") || (!https_only && url.starts_with("http://")));
             assert!(!url.contains('@'));
+            let host = receiver_host(url).expect("an accepted webhook parses");
+            assert!(!matches!(host, ReceiverHost::Forbidden(_)), "{url}");
+            assert!(!(https_only && host == ReceiverHost::Loopback), "{url}");
         }
     }
 
