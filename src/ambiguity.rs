@@ -148,7 +148,8 @@ pub fn normalize_header_name(name: &str) -> String {
 
 /// Whether a field name, as sent, is `_method` to some origin: percent-decoded once (`+`
 /// as a space), then read as PHP does (leading spaces dropped, `.` and ` ` become `_`, an
-/// array suffix like `_method[]` names the same field), in any case.
+/// array suffix like `_method[]` names the same field) and as Rack 2 does (leading `[`
+/// and `]` dropped, a `]` ends the name: `[_method]` is `_method`), in any case.
 pub fn is_override_name(raw: &[u8]) -> bool {
     let decoded = percent::decode_form(raw);
     spells_override(&decoded)
@@ -160,9 +161,15 @@ fn spells_override(name: &[u8]) -> bool {
         .position(|b| !b.is_ascii_whitespace())
         .unwrap_or(name.len());
     let name = name.get(start..).unwrap_or_default();
+    let is_bracket = |b: &u8| *b == b'[' || *b == b']';
+    let start = name
+        .iter()
+        .position(|b| !is_bracket(b))
+        .unwrap_or(name.len());
+    let name = name.get(start..).unwrap_or_default();
     let end = name
         .iter()
-        .position(|&b| b == b'[' || b == 0)
+        .position(|b| is_bracket(b) || *b == 0)
         .unwrap_or(name.len());
     let base = name.get(..end).unwrap_or_default();
     base.len() == OVERRIDE_FIELD.len()
@@ -988,6 +995,26 @@ mod tests {
             body_verdict(Some("application/json"), None, &utf32, true, true),
             Err("body_not_scannable")
         );
+    }
+
+    #[test]
+    fn rack_2_brackets_around_a_method_name_are_found() {
+        // Rack 2.2's normalize_params drops leading `[`/`]` and the `]`s after the key:
+        // `[_method]` and `_method]` are params["_method"].
+        for name in [
+            "[_method]",
+            "]_method",
+            "_method]",
+            "[[_method]]",
+            "%5B_method%5D",
+        ] {
+            let field = format!("{name}=DELETE");
+            assert!(override_in_request([], Some(&field)).is_some(), "{field}");
+            assert!(
+                body_override(Some("application/x-www-form-urlencoded"), &field).is_some(),
+                "{field}"
+            );
+        }
     }
 
     proptest! {
