@@ -206,10 +206,17 @@ pub enum BodyKind {
 }
 
 impl BodyKind {
+    /// The media type ends at the first `;`, `,` or space, as Rack (`;`, `,`) and PHP
+    /// (`;`, `,`, ` `) end it: `application/x-www-form-urlencoded,a+json` is a form to both.
     pub fn of(content_type: Option<&str>) -> BodyKind {
         let media_type = content_type
-            .and_then(|value| value.split(';').next())
-            .map(|media| media.trim().to_ascii_lowercase())
+            .map(str::trim_start)
+            .and_then(|value| {
+                value
+                    .split(|c: char| c == ';' || c == ',' || c.is_ascii_whitespace())
+                    .next()
+            })
+            .map(str::to_ascii_lowercase)
             .unwrap_or_default();
         match media_type.as_str() {
             "" | "application/x-www-form-urlencoded" => BodyKind::Form,
@@ -223,12 +230,13 @@ impl BodyKind {
 
 /// The first `_method` field in (the first [`BODY_SCAN_BYTES`] of) a body, as its
 /// framework would read it: form fields, multipart part names, a JSON object's top-level
-/// members. A body of any other type is read as a form and, if it starts with `{`, as
-/// JSON too, since some origins parse bodies whatever their declared type.
+/// members. A body of any other type is read as a form, and a body of any type that starts
+/// with `{` as JSON too, since some origins parse bodies whatever their declared type
+/// (Laravel reads JSON from any type containing `/json` or `+json`, parameters included).
 pub fn override_in_body(content_type: Option<&str>, prefix: &[u8]) -> Option<&'static str> {
     let kind = BodyKind::of(content_type);
     let found = match kind {
-        BodyKind::Multipart => multipart_has_override(prefix),
+        BodyKind::Multipart => multipart_has_override(prefix) || json_has_override(prefix),
         BodyKind::Json => json_has_override(prefix),
         BodyKind::Form | BodyKind::Other => form_has_override(prefix) || json_has_override(prefix),
     };
@@ -1015,6 +1023,25 @@ mod tests {
                 "{field}"
             );
         }
+    }
+
+    #[test]
+    fn the_media_type_ends_where_rack_and_php_end_it() {
+        // Rack splits the type on `;` or `,`, PHP on `;`, `,` or a space: both read these
+        // as forms, whatever follows.
+        for content_type in [
+            "application/x-www-form-urlencoded,application/vnd.api+json",
+            "application/x-www-form-urlencoded , a+json",
+            "application/x-www-form-urlencoded a+json",
+        ] {
+            assert!(
+                body_override(Some(content_type), "_method=DELETE").is_some(),
+                "{content_type}"
+            );
+        }
+        // Laravel reads this as JSON: its type check looks for `+json` anywhere.
+        let multipart = Some("multipart/form-data; boundary=a+json");
+        assert!(body_override(multipart, r#"{"_method":"DELETE"}"#).is_some());
     }
 
     proptest! {
