@@ -341,27 +341,103 @@ fn readable_text<'a>(bytes: &'a [u8], content_type: Option<&str>) -> Option<Cow<
     Some(Cow::Owned(text.into_bytes()))
 }
 
-/// Part names, from every `Content-Disposition` line of the body (with any folded
-/// continuation lines joined to it, as lenient parsers do).
+/// Part names as the lenient parsers find them: each `Content-Disposition` line (with any
+/// folded continuation lines joined to it) read properly; each line holding
+/// `Content-Disposition:` anywhere read as Rack 2 reads it (its pattern is neither
+/// anchored nor aware of quotes); and each `Content-ID:`, which Rack takes as the name of
+/// a part without one.
 fn multipart_has_override(body: &[u8]) -> bool {
     let lines: Vec<&[u8]> = body
         .split(|&b| b == b'\n')
         .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
         .collect();
     lines.iter().enumerate().any(|(at, line)| {
-        let Some(value) = strip_prefix_ignoring_case(line, b"content-disposition:") else {
-            return false;
-        };
-        let mut value = value.to_vec();
-        for folded in lines
+        let folded_lines = lines
             .iter()
             .skip(at + 1)
-            .take_while(|next| next.first().is_some_and(|b| *b == b' ' || *b == b'\t'))
-        {
-            value.extend_from_slice(folded);
-        }
-        disposition_names(&value).iter().any(|n| spells_override(n))
+            .take_while(|next| next.first().is_some_and(|b| *b == b' ' || *b == b'\t'));
+        let proper =
+            strip_prefix_ignoring_case(line, b"content-disposition:").is_some_and(|value| {
+                let mut value = value.to_vec();
+                for folded in folded_lines {
+                    value.extend_from_slice(folded);
+                }
+                disposition_names(&value).iter().any(|n| spells_override(n))
+            });
+        let rack = after_ignoring_case(line, b"content-disposition:")
+            .is_some_and(rack_disposition_has_override);
+        let content_id = after_ignoring_case(line, b"content-id:").is_some_and(|value| {
+            let end = value
+                .iter()
+                .position(|&b| b == b'\r')
+                .unwrap_or(value.len());
+            spells_override(trim(value.get(..end).unwrap_or_default()))
+        });
+        proper || rack || content_id
     })
+}
+
+/// What follows the first case-insensitive occurrence of `needle` in `line`.
+fn after_ignoring_case<'a>(line: &'a [u8], needle: &[u8]) -> Option<&'a [u8]> {
+    (0..line.len()).find_map(|at| strip_prefix_ignoring_case(line.get(at..)?, needle))
+}
+
+/// Whether Rack 2's `/Content-Disposition:.*;\s*name=(VALUE)/` can find `_method` in what
+/// follows `Content-Disposition:`: after any `;` (inside a quoted string or not) and
+/// optional whitespace, a `name=` with a quoted string or a token.
+fn rack_disposition_has_override(value: &[u8]) -> bool {
+    value
+        .iter()
+        .enumerate()
+        .filter(|(_, &b)| b == b';')
+        .filter_map(|(at, _)| {
+            let rest = value.get(at + 1..).unwrap_or_default();
+            let start = rest
+                .iter()
+                .position(|b| !b.is_ascii_whitespace())
+                .unwrap_or(rest.len());
+            strip_prefix_ignoring_case(rest.get(start..).unwrap_or_default(), b"name=")
+        })
+        .any(|raw| match raw.strip_prefix(b"\"") {
+            Some(quoted) => spells_override(&rack_quoted_name_start(quoted)),
+            None => {
+                let end = raw
+                    .iter()
+                    .position(|b| b.is_ascii_whitespace() || b"()<>,;:\\\"/[]?=".contains(b))
+                    .unwrap_or(raw.len());
+                spells_override(raw.get(..end).unwrap_or_default())
+            }
+        })
+}
+
+/// The start of a quoted name as Rack reads it (it ends at a `"` not after a `\`; `\x` is
+/// `x`), past any leading whitespace and brackets (Rack 2 drops leading brackets), and
+/// only as long as [`spells_override`] needs: a name's cost is bounded by its own bytes,
+/// so a line of many `;name="` stays linear.
+fn rack_quoted_name_start(quoted: &[u8]) -> Vec<u8> {
+    let mut start = Vec::new();
+    let mut previous = b'"';
+    let mut escaped = false;
+    for &byte in quoted {
+        if byte == b'"' && previous != b'\\' {
+            break;
+        }
+        previous = byte;
+        if !escaped && byte == b'\\' {
+            escaped = true;
+            continue;
+        }
+        escaped = false;
+        let leading =
+            start.is_empty() && (byte.is_ascii_whitespace() || byte == b'[' || byte == b']');
+        if !leading {
+            start.push(byte);
+        }
+        if start.len() > OVERRIDE_FIELD.len() {
+            break;
+        }
+    }
+    start
 }
 
 fn strip_prefix_ignoring_case<'a>(bytes: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
@@ -1042,6 +1118,32 @@ mod tests {
         // Laravel reads this as JSON: its type check looks for `+json` anywhere.
         let multipart = Some("multipart/form-data; boundary=a+json");
         assert!(body_override(multipart, r#"{"_method":"DELETE"}"#).is_some());
+    }
+
+    #[test]
+    fn multipart_names_are_found_where_rack_finds_them() {
+        let multipart = Some("multipart/form-data; boundary=XyZ");
+        let part = |headers: &str| format!("--XyZ\r\n{headers}\r\n\r\nDELETE\r\n--XyZ--\r\n");
+        for headers in [
+            // Rack names a part without a disposition name by its Content-ID.
+            "Content-ID: _method",
+            "content-id:_method",
+            // Rack's `Content-Disposition:.*;\s*name=` is neither anchored nor quote-aware.
+            "X-Note: Content-Disposition: form-data; name=_method",
+            "Content-Disposition: form-data; name=\"a\"; x=\"; name=_method\"",
+            "X-Note: a\rContent-Disposition: form-data; name=\"_method\"",
+        ] {
+            assert!(
+                body_override(multipart, &part(headers)).is_some(),
+                "{headers}"
+            );
+        }
+        for headers in [
+            "Content-Disposition: form-data; name=\"a\"; filename=\"_method\"",
+            "Content-Disposition: form-data; name=\"a\"\r\nContent-ID: <_method@x>",
+        ] {
+            assert_eq!(body_override(multipart, &part(headers)), None, "{headers}");
+        }
     }
 
     proptest! {
