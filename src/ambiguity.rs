@@ -273,14 +273,15 @@ pub fn check_body(
         Some(_) => None,
     };
     if let Some(what) = readable
-        .as_deref()
-        .and_then(|text| override_in_body(body.content_type, text))
+        .as_ref()
+        .and_then(|(text, _)| override_in_body(body.content_type, text))
     {
         return Err(GatewayError::OverrideNotAllowed {
             what: what.to_string(),
         });
     }
-    let read_whole = body.complete && readable.is_some();
+    let read_whole =
+        body.complete && readable.is_some_and(|(_, as_the_origin_reads_it)| as_the_origin_reads_it);
     let may_carry_override = BodyKind::of(body.content_type) != BodyKind::Other;
     if !read_whole && origin_reads_body_overrides && may_carry_override {
         return Err(GatewayError::BodyNotScannable {
@@ -292,23 +293,14 @@ pub fn check_body(
 
 /// The body as ASCII-compatible text, the way a lenient parser would read it: UTF-16
 /// (by its BOM, its declared charset, or the NULs of ASCII in UTF-16) transcoded to UTF-8,
-/// a UTF-8 BOM dropped. `None` for what keygate does not read: UTF-32.
-fn readable_text<'a>(bytes: &'a [u8], content_type: Option<&str>) -> Option<Cow<'a, [u8]>> {
-    let charset = content_type
-        .map(str::to_ascii_lowercase)
-        .and_then(|value| {
-            value
-                .split(';')
-                .filter_map(|parameter| {
-                    parameter
-                        .trim()
-                        .strip_prefix("charset=")
-                        .map(str::to_string)
-                })
-                .next()
-        })
-        .map(|charset| charset.trim_matches('"').to_string())
-        .unwrap_or_default();
+/// a UTF-8 BOM dropped; and whether that is what the origin reads. It may not be when the
+/// body declares a charset that does not spell ASCII as ASCII (body-parser decodes every
+/// `utf-*` with iconv-lite, and in UTF-7 `+AF8-` is `_`) or two charsets that differ: such
+/// a body is still scanned as ASCII (Rack ignores the charset) but counts as unread.
+/// `None` for what keygate does not read at all: UTF-32.
+fn readable_text<'a>(bytes: &'a [u8], content_type: Option<&str>) -> Option<(Cow<'a, [u8]>, bool)> {
+    let declared = declared_charset(content_type);
+    let charset = declared.clone().unwrap_or_default();
     let utf32 = charset.starts_with("utf-32")
         || bytes.starts_with(&[0, 0, 0xfe, 0xff])
         || bytes.starts_with(&[0xff, 0xfe, 0, 0]);
@@ -325,9 +317,9 @@ fn readable_text<'a>(bytes: &'a [u8], content_type: Option<&str>) -> Option<Cow<
         _ => None,
     };
     let Some(big_endian) = big_endian else {
-        return Some(Cow::Borrowed(
-            bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes),
-        ));
+        let as_the_origin_reads_it = declared.as_deref().is_some_and(is_ascii_compatible);
+        let text = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+        return Some((Cow::Borrowed(text), as_the_origin_reads_it));
     };
     let units = bytes.chunks_exact(2).map(|pair| match pair {
         [a, b] if big_endian => u16::from_be_bytes([*a, *b]),
@@ -338,7 +330,38 @@ fn readable_text<'a>(bytes: &'a [u8], content_type: Option<&str>) -> Option<Cow<
         .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
         .collect();
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text).to_string();
-    Some(Cow::Owned(text.into_bytes()))
+    Some((Cow::Owned(text.into_bytes()), true))
+}
+
+/// The `charset` a `Content-Type` declares, lower case and unquoted (`""` for none), read
+/// as the `content-type` package reads parameters (spaces around `=`, quoted strings with
+/// `\` escapes). `None` when it declares two that differ: parsers disagree on which wins.
+fn declared_charset(content_type: Option<&str>) -> Option<String> {
+    let Some(value) = content_type else {
+        return Some(String::new());
+    };
+    let mut charsets = split_parameters(value.as_bytes())
+        .into_iter()
+        .skip(1)
+        .filter_map(|parameter| {
+            let eq = parameter.iter().position(|&b| b == b'=')?;
+            let key = trim(parameter.get(..eq)?);
+            let raw = trim(parameter.get(eq + 1..)?);
+            key.eq_ignore_ascii_case(b"charset")
+                .then(|| String::from_utf8_lossy(&unquote(raw)).to_ascii_lowercase())
+        });
+    let first = charsets.next().unwrap_or_default();
+    charsets.all(|other| other == first).then_some(first)
+}
+
+/// Charsets in which the bytes keygate looks for are the ASCII bytes it reads.
+fn is_ascii_compatible(charset: &str) -> bool {
+    matches!(
+        charset,
+        "" | "utf-8" | "utf8" | "us-ascii" | "ascii" | "latin1" | "windows-1252"
+    ) || charset
+        .strip_prefix("iso-8859-")
+        .is_some_and(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Part names as the lenient parsers find them: each `Content-Disposition` line (with any
@@ -1143,6 +1166,51 @@ mod tests {
             "Content-Disposition: form-data; name=\"a\"\r\nContent-ID: <_method@x>",
         ] {
             assert_eq!(body_override(multipart, &part(headers)), None, "{headers}");
+        }
+    }
+
+    #[test]
+    fn a_charset_keygate_does_not_read_counts_as_unread() {
+        // body-parser decodes any `utf-*` charset with iconv-lite: in UTF-7 `+AF8-` is `_`.
+        let body = br#"{"+AF8-method":"DELETE"}"#;
+        for content_type in [
+            "application/json; charset=utf-7",
+            "application/json; charset = utf-7",
+            "application/json; charset=\"utf\\-7\"",
+            // The `content-type` package keeps the last of two.
+            "application/json; charset=utf-8; charset=utf-7",
+        ] {
+            assert_eq!(
+                body_verdict(Some(content_type), None, body, true, true),
+                Err("body_not_scannable"),
+                "{content_type}"
+            );
+        }
+        // Still scanned as ASCII, as Rack (which ignores the charset) reads it.
+        assert_eq!(
+            body_verdict(
+                Some("application/x-www-form-urlencoded; charset=utf-7"),
+                None,
+                b"_method=DELETE",
+                true,
+                false
+            ),
+            Err("override_not_allowed")
+        );
+        for charset in [
+            "utf-8",
+            "UTF-8",
+            "\"utf-8\"",
+            "us-ascii",
+            "iso-8859-1",
+            "latin1",
+        ] {
+            let content_type = format!("application/json; charset={charset}");
+            assert_eq!(
+                body_verdict(Some(&content_type), None, b"{}", true, true),
+                Ok(()),
+                "{charset}"
+            );
         }
     }
 
