@@ -126,8 +126,9 @@ fn has_empty_segment(path: &str) -> bool {
 }
 
 /// The first method or path override the request carries: a header (by its name as sent)
-/// or a query field the origin reads as `_method`. Header names compare with `_` as `-`,
-/// since CGI-style servers read both spellings as the same variable.
+/// or a query field the origin reads as `_method`. Header names compare with `_` (or any
+/// other byte but a letter or digit) as `-`, since CGI-style servers read those spellings
+/// as the same variable.
 pub fn override_in_request<'a>(
     header_names: impl IntoIterator<Item = &'a str>,
     query: Option<&str>,
@@ -141,9 +142,19 @@ pub fn override_in_request<'a>(
     form_has_override(query?.as_bytes()).then(|| "a `_method` query parameter".to_string())
 }
 
-/// Lower case, `_` as `-`: the spelling that CGI, WSGI and Rack servers cannot tell apart.
+/// Lower case, every byte but a letter or digit as `-`: the spelling that CGI, WSGI and
+/// Rack servers cannot tell apart (lighttpd, like Apache 2.2, turns each of them into the
+/// `_` of `HTTP_X_HTTP_METHOD_OVERRIDE`).
 pub fn normalize_header_name(name: &str) -> String {
-    name.to_ascii_lowercase().replace('_', "-")
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect()
 }
 
 /// Whether a field name, as sent, is `_method` to some origin: percent-decoded once (`+`
@@ -1211,6 +1222,18 @@ mod tests {
                 Ok(()),
                 "{charset}"
             );
+        }
+    }
+
+    #[test]
+    fn override_headers_are_found_with_any_separator() {
+        // lighttpd (and Apache 2.2) give CGI every non-alphanumeric byte of a name as `_`.
+        for name in [
+            "X.HTTP.Method.Override",
+            "x+http+method+override",
+            "X~Original~URL",
+        ] {
+            assert!(override_in_request([name], None).is_some(), "{name}");
         }
     }
 

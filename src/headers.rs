@@ -77,8 +77,9 @@ pub fn queued_request_headers(headers: Vec<(String, String)>) -> Vec<(String, St
 }
 
 /// Returns the headers that may be forwarded, in their original order and spelling.
-/// Names compare with `_` as `-` (see [`normalize_header_name`]): a CGI-style origin reads
-/// `X_Keygate_Key_Id` as `X-Keygate-Key-Id`, so both spellings are stripped.
+/// Names compare with `_` (or any byte but a letter or digit) as `-` (see
+/// [`normalize_header_name`]): a CGI-style origin reads `X_Keygate_Key_Id` and
+/// `X.Keygate.Key.Id` as `X-Keygate-Key-Id`, so every such spelling is stripped.
 pub fn sanitize_request_headers(headers: Vec<(String, String)>) -> Vec<(String, String)> {
     // A client may name any header in `Connection` to have it treated as hop-by-hop.
     let connection_listed: Vec<String> = headers
@@ -135,6 +136,20 @@ mod tests {
                 ("content-type", "application/json"),
                 ("X-Request-Tag", "kept")
             ])
+        );
+    }
+
+    #[test]
+    fn any_separator_spelling_of_a_reserved_name_is_stripped() {
+        // lighttpd hands CGI `X.Keygate.Key.Id` as `HTTP_X_KEYGATE_KEY_ID`.
+        let input = pairs(&[
+            ("X.Keygate.Key.Id", "key_spoofed"),
+            ("X+Forwarded+For", "6.6.6.6"),
+            ("x.custom.header", "kept"),
+        ]);
+        assert_eq!(
+            sanitize_request_headers(input),
+            pairs(&[("x.custom.header", "kept")])
         );
     }
 
