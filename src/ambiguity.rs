@@ -696,7 +696,9 @@ fn key_outside_authorization(shape: &RequestShape) -> Option<String> {
         .headers
         .iter()
         .filter(|(name, _)| !name.eq_ignore_ascii_case("authorization"))
-        .find(|(_, value)| holds_key(value))
+        // A name too: lower-cased by the platform, it still leaks most of the key, and
+        // the public checksum lets the rest be recovered offline.
+        .find(|(name, value)| holds_key(name) || holds_key(value))
         .map(|(name, _)| format!("the `{name}` header"))
 }
 
@@ -1223,6 +1225,15 @@ mod tests {
                 "{charset}"
             );
         }
+    }
+
+    #[test]
+    fn a_key_in_a_header_name_is_refused() {
+        let name = KEY.to_ascii_lowercase();
+        assert_eq!(
+            check("GET", "/v1/contacts", None, &[(&name, "1")], false),
+            Err("key_in_request")
+        );
     }
 
     #[test]
