@@ -48,6 +48,43 @@ describe("method overrides in bodies", () => {
     assert.equal(originCalls(), before);
   });
 
+  test("overrides spelled as Rack 2, PHP, lighttpd or body-parser read them are refused too", async () => {
+    const { key } = await env.gw.createKey({ scopes: ["contacts:write"] });
+    const before = originCalls();
+    const multipart = (headers) => `--XyZ\r\n${headers}\r\n\r\nDELETE\r\n--XyZ--\r\n`;
+    const MULTIPART = { "content-type": "multipart/form-data; boundary=XyZ" };
+    for (const [label, headers, body] of [
+      ["Rack 2 drops leading brackets", FORM, "name=Ada&[_method]=DELETE"],
+      ["Rack 2 ends a name at ]", FORM, "_method]=DELETE"],
+      ["Rack and PHP end the media type at a comma", { "content-type": "application/x-www-form-urlencoded,a+json" }, "_method=DELETE"],
+      ["Rack names a part by its Content-ID", MULTIPART, multipart("Content-ID: _method")],
+      ["Rack's disposition pattern ignores quotes", MULTIPART, multipart('Content-Disposition: form-data; name="a"; x="; name=_method"')],
+      ["Rack's disposition pattern is unanchored", MULTIPART, multipart("X-Note: Content-Disposition: form-data; name=_method")],
+    ]) {
+      const res = await env.gw.request("/v1/contacts", { key, method: "POST", headers, body });
+      assert.equal(res.status, 400, label);
+      assert.equal(await problemCode(res), "override_not_allowed", label);
+    }
+    const query = await env.gw.request("/v1/contacts?[_method]=DELETE", { key, method: "POST", headers: FORM, body: "a=1" });
+    assert.equal(query.status, 400);
+    assert.equal(await problemCode(query), "override_not_allowed");
+    const header = await env.gw.request("/v1/contacts", { key, method: "POST", headers: { ...FORM, "X.HTTP.Method.Override": "DELETE" }, body: "a=1" });
+    assert.equal(header.status, 400);
+    assert.equal(await problemCode(header), "override_not_allowed");
+    assert.equal(originCalls(), before);
+
+    // body-parser decodes UTF-7 (`+AF8-` is `_`): such a body counts as unread.
+    const utf7 = await env.gw.request("/v1/contacts", {
+      key,
+      method: "POST",
+      headers: { "content-type": "application/json; charset=utf-7" },
+      body: '{"+AF8-method":"DELETE"}',
+    });
+    assert.equal(utf7.status, 413);
+    assert.equal(await problemCode(utf7), "body_not_scannable");
+    assert.equal(originCalls(), before);
+  });
+
   test("a body that merely contains the word goes through, byte for byte", async () => {
     const { key } = await env.gw.createKey({ scopes: ["contacts:write"] });
     for (const [headers, body] of [
