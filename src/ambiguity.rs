@@ -25,6 +25,8 @@ const OVERRIDE_HEADERS: &[&str] = &[
     "x-method-override",
     "x-original-method",
     "x-original-url",
+    "x-original-uri",
+    "x-envoy-original-path",
     "x-rewrite-url",
 ];
 
@@ -880,6 +882,8 @@ mod tests {
             "X-Method-Override",
             "X-Original-URL",
             "x-rewrite-url",
+            "X-Original-URI",
+            "x-envoy-original-path",
             "X_HTTP_Method_Override",
         ] {
             let found =

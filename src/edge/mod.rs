@@ -27,8 +27,10 @@ use worker::{event, Context, Env, Request, Response, Result};
 /// The KV namespace that maps a key's hash to its id.
 const KEY_INDEX: &str = "KEY_INDEX";
 
-/// Refused requests with a declared body up to this size have it drained before the answer.
+/// Refused requests with a declared body up to this size have it drained before the answer,
+/// for at most this long (a body that has arrived drains at once).
 const DISCARDABLE_BODY_BYTES: usize = 1024 * 1024;
+const DRAIN_TIMEOUT_MS: u64 = 1000;
 
 #[event(fetch)]
 pub async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
@@ -67,7 +69,7 @@ async fn discard_small_body(req: &mut Request) {
         && !req.inner().body_used()
     {
         if let Ok(stream) = req.stream() {
-            proxy::drain(stream, DISCARDABLE_BODY_BYTES).await;
+            proxy::drain(stream, DISCARDABLE_BODY_BYTES, DRAIN_TIMEOUT_MS).await;
         }
     }
 }
@@ -132,7 +134,7 @@ async fn gateway(
 
     // Read the body's first bytes for a method override, now that the caller holds a real
     // key and before anything is counted (a refusal here is not).
-    let prefix = proxy::peek_body(req, BODY_SCAN_BYTES).await?;
+    let prefix = proxy::peek_body(req, BODY_SCAN_BYTES, config.origin_timeout_ms).await?;
     let body = BodyPrefix {
         content_type: header_value(&headers, "content-type"),
         content_encoding: header_value(&headers, "content-encoding"),

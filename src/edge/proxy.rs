@@ -155,11 +155,18 @@ pub struct PeekedBody {
 /// Reads at most `limit` bytes of a request's body from a copy of it (`Request.clone()`
 /// tees the stream), so the request itself is still streamed to the origin untouched.
 /// The copy is cancelled when its stream is dropped here, so the tee holds back at most
-/// what was read: `limit` bytes and one chunk.
-pub async fn peek_body(req: &Request, limit: usize) -> Result<PeekedBody, GatewayError> {
+/// what was read: `limit` bytes and one chunk. A body whose first `limit` bytes have not
+/// arrived within `timeout_ms` is not waited for: what came counts, the rest as unread.
+pub async fn peek_body(
+    req: &Request,
+    limit: usize,
+    timeout_ms: u64,
+) -> Result<PeekedBody, GatewayError> {
+    use futures_util::StreamExt;
+    let mut bytes = Vec::new();
     if req.inner().body().is_none() {
         return Ok(PeekedBody {
-            bytes: Vec::new(),
+            bytes,
             complete: true,
         });
     }
@@ -167,23 +174,45 @@ pub async fn peek_body(req: &Request, limit: usize) -> Result<PeekedBody, Gatewa
         errors: vec![crate::problem::FieldError::new("body", "could not be read")],
     };
     let mut copy = req.clone().map_err(|_| unreadable())?;
-    let stream = copy.stream().map_err(|_| unreadable())?;
-    let (bytes, more) = read_at_most(Some(stream), limit)
-        .await
-        .map_err(|_| unreadable())?;
-    Ok(PeekedBody {
-        bytes,
-        complete: !more,
-    })
+    let mut stream = copy.stream().map_err(|_| unreadable())?;
+    let mut deadline = Box::pin(Delay::from(Duration::from_millis(timeout_ms)));
+    loop {
+        let chunk = match select(stream.next(), deadline.as_mut()).await {
+            Either::Left((Some(chunk), _)) => chunk.map_err(|_| unreadable())?,
+            Either::Left((None, _)) => {
+                return Ok(PeekedBody {
+                    bytes,
+                    complete: true,
+                })
+            }
+            Either::Right(_) => {
+                return Ok(PeekedBody {
+                    bytes,
+                    complete: false,
+                })
+            }
+        };
+        let room = limit.saturating_sub(bytes.len());
+        if chunk.len() > room {
+            bytes.extend_from_slice(chunk.get(..room).unwrap_or_default());
+            return Ok(PeekedBody {
+                bytes,
+                complete: false,
+            });
+        }
+        bytes.extend_from_slice(&chunk);
+    }
 }
 
-/// Reads and drops up to `limit` bytes of a body, keeping none of them.
-pub async fn drain(mut stream: worker::ByteStream, limit: usize) {
+/// Reads and drops up to `limit` bytes of a body, keeping none of them, for at most
+/// `timeout_ms`: a body still on its way is not waited for.
+pub async fn drain(mut stream: worker::ByteStream, limit: usize, timeout_ms: u64) {
     use futures_util::StreamExt;
     let mut seen = 0usize;
+    let mut deadline = Box::pin(Delay::from(Duration::from_millis(timeout_ms)));
     while seen <= limit {
-        match stream.next().await {
-            Some(Ok(chunk)) => seen += chunk.len(),
+        match select(stream.next(), deadline.as_mut()).await {
+            Either::Left((Some(Ok(chunk)), _)) => seen += chunk.len(),
             _ => return,
         }
     }

@@ -154,6 +154,33 @@ describe("method overrides in bodies", () => {
     }
   });
 
+  test("a body that trickles in is not waited for past the origin timeout", async () => {
+    const { key } = await env.gw.createKey({ scopes: ["contacts:write"] });
+    const started = Date.now();
+    const res = await new Promise((resolve, reject) => {
+      const req = httpRequest(
+        `${env.gw.url}/v1/contacts`,
+        { method: "POST", headers: { authorization: `Bearer ${key}`, ...FORM, "content-length": "100" }, timeout: 20_000 },
+        (res) => {
+          const chunks = [];
+          res.on("data", (c) => chunks.push(c));
+          res.on("end", () => {
+            req.destroy();
+            resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString() });
+          });
+        },
+      );
+      req.on("timeout", () => req.destroy(new Error("the gateway waited for the whole body")));
+      req.on("error", reject);
+      // 10 of the 100 declared bytes, then nothing.
+      req.write("name=Ada&x");
+    });
+    assert.equal(res.status, 413);
+    assert.equal(JSON.parse(res.body).code, "body_not_scannable");
+    // The harness's origin timeout is 1.5 s.
+    assert.ok(Date.now() - started < 15_000);
+  });
+
   test("a 3 MiB body reaches the origin intact through the scan", async () => {
     const { key } = await env.gw.createKey({ scopes: ["contacts:write"] });
     const body = "x".repeat(3 * 1024 * 1024);
