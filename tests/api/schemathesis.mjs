@@ -24,7 +24,7 @@ const EXAMPLES = process.env.KEYGATE_SCHEMATHESIS_EXAMPLES ?? "40";
 const SEED = process.env.KEYGATE_SCHEMATHESIS_SEED ?? "20261201";
 const TIMEOUT_SECONDS = Number(process.env.KEYGATE_SCHEMATHESIS_TIMEOUT ?? "300");
 /** Pending approvals queued before the run, for the approval routes to work on. */
-const QUEUED_APPROVALS = 12;
+const QUEUED_APPROVALS = 40;
 
 function finish(ok, why) {
   console.log(ok ? "schemathesis: passed" : `schemathesis: FAILED (${why})`);
@@ -42,6 +42,16 @@ async function queueApprovals(gw) {
     });
     if (res.status !== 202) throw new Error(`queueing an approval answered ${res.status}: ${await res.text()}`);
   }
+}
+
+/** How the queued approvals stand after the run, e.g. "3 approved, 2 rejected, 7 pending". */
+async function approvalOutcome(gw) {
+  const res = await gw.admin("GET", "/approvals?workspace=default&limit=100");
+  if (res.status !== 200) throw new Error(`GET /approvals answered ${res.status}`);
+  const counts = {};
+  for (const { status } of res.json.approvals) counts[status] = (counts[status] ?? 0) + 1;
+  const decided = res.json.approvals.length - (counts.pending ?? 0);
+  return { decided, text: Object.entries(counts).map(([s, n]) => `${n} ${s}`).join(", ") };
 }
 
 /** Runs schemathesis as its own process group, so a timeout stops it and its workers. */
@@ -106,7 +116,12 @@ async function main() {
       // A stateful phase with no usable link would pass without testing anything.
       const links = Number(/API Links:\s+(\d+) covered/.exec(run.output)?.[1] ?? 0);
       const ran = /✅\s+Stateful \(in /.test(run.output);
-      finish(ran && links > 0, ran ? "no API link was followed" : "the stateful phase did not run");
+      const approvals = await approvalOutcome(gw);
+      console.log(`schemathesis: ${links} API links followed; queued approvals now ${approvals.text}`);
+      if (!ran) finish(false, "the stateful phase did not run");
+      else if (links === 0) finish(false, "no API link was followed");
+      else if (approvals.decided === 0) finish(false, "no queued approval was approved or rejected");
+      else finish(true);
     }
   } catch (error) {
     finish(false, error.message);
