@@ -6,7 +6,9 @@
 #   4. end-to-end tests: the built wasm on workerd (Miniflare) with real KV, Durable
 #      Objects and local origin servers (node --test), among them real origin frameworks
 #      (Express, Flask, Django, Sinatra, Symfony, nginx: tests/e2e/origins.test.mjs),
-#   5. the README's run command in smoke mode (wrangler dev + demo origin + demo key).
+#   5. the admin API against openapi.yaml by a real API tester: schemathesis, every phase
+#      (stateful included), --checks all, on workerd (tests/api/schemathesis.mjs, ~1-2 min),
+#   6. the README's run command in smoke mode (wrangler dev + demo origin + demo key).
 # Ends with one line: "N passed, N failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,11 +34,15 @@ echo "== end-to-end tests (workerd)"
 # Each test file starts its own gateways and origins; --test-timeout bounds any hang.
 node --test --test-concurrency=1 --test-timeout=120000 tests/e2e/*.test.mjs 2>&1 | tee -a "$log"
 
+echo "== API tester (schemathesis against openapi.yaml)"
+# Ends with "schemathesis: passed" or "schemathesis: FAILED (...)" and exits 1 on a failure.
+node tests/api/schemathesis.mjs 2>&1 | tee -a "$log"
+
 echo "== run command smoke test (wrangler dev + demo origin + demo key)"
 port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
 KEYGATE_PORT=$port timeout 180 sh scripts/dev.sh --smoke 2>&1 | tee -a "$log"
 
 # Every step above stops the script on failure, so reaching here means all of it passed.
-passed=$(awk '/^test result:/ { n += $4 } /^# pass / { n += $3 } /^smoke: .* -> 200/ { n += 1 } END { print n + 0 }' "$log")
+passed=$(awk '/^test result:/ { n += $4 } /^# pass / { n += $3 } /^smoke: .* -> 200/ { n += 1 } /^schemathesis: passed$/ { n += 1 } END { print n + 0 }' "$log")
 failed=$(awk '/^test result:/ { n += $6 } /^# fail / { n += $3 } END { print n + 0 }' "$log")
 echo "$passed passed, $failed failed"

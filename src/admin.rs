@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 pub const ADMIN_PREFIX: &str = "/_keygate/v1";
 /// Admin bodies are small; anything bigger is a mistake or an attack.
 pub const MAX_ADMIN_BODY_BYTES: usize = 64 * 1024;
-const MAX_NAME_CHARS: usize = 120;
+pub const MAX_NAME_CHARS: usize = 120;
 const MAX_METADATA_BYTES: usize = 4 * 1024;
 const MAX_WORKSPACE_CHARS: usize = 64;
 pub const DEFAULT_WORKSPACE: &str = "default";
@@ -239,7 +239,7 @@ pub fn parse_rotate(body: &[u8]) -> Result<u64, GatewayError> {
     let grace = match object.get("grace_seconds") {
         None | Some(Value::Null) => Some(0),
         Some(value) => {
-            match value.as_u64() {
+            match whole_number(value) {
                 Some(seconds) if seconds <= MAX_GRACE_SECONDS => Some(seconds),
                 _ => {
                     errors.push(FieldError::new(
@@ -326,24 +326,27 @@ pub struct ListCursor<Id = KeyId> {
     pub id: Id,
 }
 
+/// The most digits a cursor's time may have. Creation times are milliseconds up to the year
+/// 9999 (15 digits), and every 15-digit number is below 2^53, so a cursor of the documented
+/// shape always decodes and its time survives the trip through JavaScript numbers exactly.
+pub const MAX_CURSOR_TIME_DIGITS: usize = 15;
+
 impl<Id: ListedId> ListCursor<Id> {
-    /// Opaque to clients: URL-safe base64 of `<created_at>.<id>`.
+    /// `<created_at>.<id>`, e.g. `1700000000000.key_…`. Clients pass it back as is; its
+    /// shape is written in openapi.yaml, so a tester can tell a well-formed cursor from
+    /// garbage without having been given one.
     pub fn encode(&self) -> String {
-        use base64::Engine;
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!(
-            "{}.{}",
-            self.created_at,
-            self.id.as_str()
-        ))
+        format!("{}.{}", self.created_at, self.id.as_str())
     }
 
     pub fn decode(text: &str) -> Option<ListCursor<Id>> {
-        use base64::Engine;
-        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(text)
-            .ok()?;
-        let text = String::from_utf8(bytes).ok()?;
         let (created_at, id) = text.split_once('.')?;
+        // Digits only: `u64::from_str` would also take a leading `+`.
+        let digits = (1..=MAX_CURSOR_TIME_DIGITS).contains(&created_at.len())
+            && created_at.bytes().all(|b| b.is_ascii_digit());
+        if !digits {
+            return None;
+        }
         Some(ListCursor {
             created_at: created_at.parse().ok()?,
             id: Id::parse(id)?,
@@ -567,6 +570,19 @@ fn collect<T>(errors: &mut Vec<FieldError>, result: Result<T, FieldError>) -> Op
     result.map_err(|e| errors.push(e)).ok()
 }
 
+/// A JSON number that is a whole number at least 0, whichever way it is written: JSON
+/// Schema's `integer` counts `374`, `374.0` and `3.74e2` alike, so the document's integer
+/// fields accept all of them. Fractions, negatives and non-numbers are `None`.
+fn whole_number(value: &Value) -> Option<u64> {
+    if let Some(n) = value.as_u64() {
+        return Some(n);
+    }
+    let n = value.as_f64()?;
+    // `as` saturates: a whole number past `u64::MAX` (e.g. `1e300`) becomes `u64::MAX`,
+    // beyond every bound, so it is refused as out of range. `-0.0` is 0.
+    (n.fract() == 0.0 && n >= 0.0).then_some(n as u64)
+}
+
 pub(crate) fn parse_object(body: &[u8]) -> Result<Map<String, Value>, GatewayError> {
     let invalid = |message: String| GatewayError::InvalidBody {
         errors: vec![FieldError::new("body", message)],
@@ -693,7 +709,7 @@ fn limits(value: Option<&Value>, policy: &Policy) -> Result<Option<Limits>, Fiel
     let count = |field: &str, default: u32| -> Result<u64, FieldError> {
         match object.get(field) {
             None | Some(Value::Null) => Ok(u64::from(default)),
-            Some(v) => v.as_u64().ok_or_else(|| {
+            Some(v) => whole_number(v).ok_or_else(|| {
                 FieldError::new(
                     format!("limits.{field}"),
                     "must be a whole number of at least 1",
@@ -743,8 +759,7 @@ fn limits_edit(value: &Value) -> Result<LimitsEdit, FieldError> {
     let window = |field: &str, max: u32| -> Result<Option<u64>, FieldError> {
         match object.get(field) {
             None | Some(Value::Null) => Ok(None),
-            Some(v) => v
-                .as_u64()
+            Some(v) => whole_number(v)
                 .filter(|n| (1..=u64::from(max)).contains(n))
                 .map(Some)
                 .ok_or_else(|| {
@@ -1308,9 +1323,14 @@ mod tests {
                 "limits.per_minute",
             ),
             (
-                json!({"per_minute": 1.0, "per_day": 10}),
+                json!({"per_minute": 1.25e0, "per_day": 10}),
                 "limits.per_minute",
             ),
+            (
+                json!({"per_minute": -1.0, "per_day": 10}),
+                "limits.per_minute",
+            ),
+            (json!({"per_minute": 1, "per_day": 1e300}), "limits"),
             (
                 json!({"per_minute": "5", "per_day": 10}),
                 "limits.per_minute",
@@ -1961,6 +1981,49 @@ mod tests {
         }
     }
 
+    /// JSON Schema's `integer` is any whole number, however it is written (`374`, `374.0`,
+    /// `3.74e2`), so every integer field of the document takes them all.
+    #[test]
+    fn whole_numbers_written_with_a_fraction_or_exponent_are_integers() {
+        let floats = r#"{"name": "n", "scopes": ["contacts:read"], "limits": {"per_minute": 6e1, "per_day": 374.0}}"#;
+        let created = parse_create(floats.as_bytes(), &policy(), NOW, true).unwrap();
+        assert_eq!(created.limits, Some(Limits::new(60, 374).unwrap()));
+        let edit = parse_edit(
+            br#"{"limits": {"per_minute": 1.0, "per_day": 1000000000.0}}"#,
+            &policy(),
+            NOW,
+            true,
+        )
+        .unwrap();
+        assert_eq!(
+            edit.limits,
+            Some(LimitsEdit::Set {
+                per_minute: Some(1),
+                per_day: Some(1_000_000_000)
+            })
+        );
+        for (body, grace_ms) in [
+            (r#"{"grace_seconds": 6738.0}"#, 6_738_000),
+            (r#"{"grace_seconds": 3.6e3}"#, 3_600_000),
+            (r#"{"grace_seconds": 0.0}"#, 0),
+            (r#"{"grace_seconds": -0.0}"#, 0),
+            (r#"{"grace_seconds": 2592000.0}"#, MAX_GRACE_SECONDS * 1_000),
+        ] {
+            assert_eq!(parse_rotate(body.as_bytes()), Ok(grace_ms), "{body}");
+        }
+        assert_eq!(whole_number(&json!(1e16)), Some(10_000_000_000_000_000));
+        assert_eq!(whole_number(&json!(1e300)), Some(u64::MAX));
+        for not_whole in [
+            json!(0.5),
+            json!(-1.0),
+            json!(-1),
+            json!(1e-300),
+            json!("1"),
+        ] {
+            assert_eq!(whole_number(&not_whole), None, "{not_whole}");
+        }
+    }
+
     #[test]
     fn rotate_grace_must_be_whole_seconds_within_30_days() {
         for bad in [
@@ -1968,8 +2031,10 @@ mod tests {
             json!(u64::MAX),
             json!(-1),
             json!(1.5),
-            json!(1.0),
-            json!(1e3),
+            json!(-1.0),
+            json!(0.001),
+            json!(2592001.0),
+            json!(1e300),
             json!("60"),
             json!(true),
             json!([60]),
@@ -2158,38 +2223,53 @@ mod tests {
 
     #[test]
     fn garbage_cursors_decode_to_nothing() {
-        use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
         use base64::Engine;
-        let id = KeyId::generate(&[6; KEY_ID_RANDOM_BYTES]);
+        let key_id = KeyId::generate(&[6; KEY_ID_RANDOM_BYTES]);
         let valid = ListCursor {
             created_at: 1,
-            id: id.clone(),
+            id: key_id.clone(),
         }
         .encode();
+        assert_eq!(valid, format!("1.{key_id}"));
         assert!(ListCursor::<KeyId>::decode(&valid).is_some());
-        let encoded = |text: &str| URL_SAFE_NO_PAD.encode(text);
-        let id = id.as_str();
+        let id = key_id.as_str();
+        let approval_id = ApprovalId::parse("apr_0123456789ABCDEFGHIJab").unwrap();
         for garbage in [
             String::new(),
             "!!!".into(),
             "a".into(),
-            "====".into(),
-            format!("{valid}="),
-            format!("{valid} "),
-            STANDARD.encode(format!("1.{id}")),
-            encoded("123"),
-            encoded("123."),
-            encoded(&format!(".{id}")),
-            encoded(&format!("abc.{id}")),
-            encoded(&format!("-1.{id}")),
-            encoded(&format!("18446744073709551616.{id}")),
-            encoded(&format!("1.{id}.2")),
-            encoded("1.key_short"),
-            encoded("1.not-a-key-id"),
-            URL_SAFE_NO_PAD.encode(b"1.\xff\xfe"),
+            "1".into(),
+            "1.".into(),
+            format!(".{id}"),
+            format!("abc.{id}"),
+            format!("-1.{id}"),
+            format!("+1.{id}"),
+            format!(" 1.{id}"),
+            format!("1.{id} "),
+            format!("1e3.{id}"),
+            format!("1,{id}"),
+            format!("\u{ff11}.{id}"),
+            // More than 15 digits, even when the number would fit.
+            format!("18446744073709551616.{id}"),
+            format!("9007199254740993.{id}"),
+            format!("0000000000000001.{id}"),
+            format!("1.{id}.2"),
+            "1.key_short".into(),
+            "1.not-a-key-id".into(),
+            format!("1.{}", approval_id.as_str()),
+            // The encoding cursors had before they were written out plainly.
+            URL_SAFE_NO_PAD.encode(format!("1.{id}")),
         ] {
             assert_eq!(ListCursor::<KeyId>::decode(&garbage), None, "{garbage:?}");
         }
+        assert_eq!(
+            ListCursor::<KeyId>::decode(&format!("{}.{id}", "9".repeat(MAX_CURSOR_TIME_DIGITS))),
+            Some(ListCursor {
+                created_at: 999_999_999_999_999,
+                id: key_id,
+            })
+        );
     }
 
     // --- routes ---------------------------------------------------------------------
@@ -2656,13 +2736,14 @@ mod tests {
     proptest! {
         #[test]
         fn list_cursors_round_trip(
-            created_at in any::<u64>(),
+            // Creation times are milliseconds up to year 9999: 15 digits, the bound.
+            created_at in 0..=999_999_999_999_999u64,
             random in any::<[u8; KEY_ID_RANDOM_BYTES]>(),
         ) {
             let cursor = ListCursor { created_at, id: KeyId::generate(&random) };
             let text = cursor.encode();
             // Safe in a query string as is.
-            prop_assert!(text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'), "{}", text);
+            prop_assert!(text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_'), "{}", text);
             prop_assert_eq!(ListCursor::decode(&text), Some(cursor.clone()));
             let query = parse_list_query(Some(&format!("limit=3&cursor={text}"))).unwrap();
             prop_assert_eq!(query.cursor, Some(cursor));

@@ -7,14 +7,24 @@
 //! `serde_yaml` 0.9 with the same API. `serde_yml` was passed over (unsound, unmaintained).
 //! The document is read into a `serde_json::Value`, so response codes must be quoted
 //! strings (`'200'`), as OpenAPI recommends for YAML.
+//!
+//! Where the document gives a string a `pattern`, the pattern must say exactly what the
+//! server accepts (an API tester generates from it, and counts every refusal of a matching
+//! value as a bug): the tests below hold the patterns of key names, scopes and cursors
+//! against the parsers, both ways.
 
 use keygate::admin::{
-    admin_route, ADMIN_PREFIX, ADMIN_ROUTES, DEFAULT_PAGE_SIZE, MAX_GRACE_SECONDS, MAX_PAGE_SIZE,
+    admin_route, parse_approvals_query, parse_create, parse_list_query, ADMIN_PREFIX, ADMIN_ROUTES,
+    DEFAULT_PAGE_SIZE, MAX_CURSOR_TIME_DIGITS, MAX_GRACE_SECONDS, MAX_NAME_CHARS, MAX_PAGE_SIZE,
 };
 use keygate::limits::{MAX_PER_DAY, MAX_PER_MINUTE};
+use keygate::policy::Policy;
 use keygate::problem::GatewayError;
+use proptest::prelude::*;
+use regex::Regex;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::OnceLock;
 
 const DOCUMENT: &str = include_str!("../openapi.yaml");
 
@@ -372,4 +382,133 @@ fn documented_bounds_match_the_code() {
         schemas["KeyList"]["properties"]["keys"]["maxItems"].as_u64(),
         Some(MAX_PAGE_SIZE as u64)
     );
+}
+
+/// `components.schemas.<name>.pattern`, compiled once per schema for the property tests.
+fn schema_pattern(name: &'static str) -> &'static Regex {
+    static PATTERNS: OnceLock<BTreeMap<&'static str, Regex>> = OnceLock::new();
+    let patterns = PATTERNS.get_or_init(|| {
+        let doc = document();
+        ["KeyName", "KeyCursor", "ApprovalCursor", "Scope"]
+            .into_iter()
+            .map(|schema| {
+                let pattern = doc["components"]["schemas"][schema]["pattern"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("components.schemas.{schema} has a pattern"));
+                let regex = Regex::new(pattern)
+                    .unwrap_or_else(|e| panic!("{schema}'s pattern does not compile: {e}"));
+                (schema, regex)
+            })
+            .collect()
+    });
+    &patterns[name]
+}
+
+#[test]
+fn cursor_patterns_are_built_from_the_codes_bounds() {
+    let doc = document();
+    let schemas = &doc["components"]["schemas"];
+    for (schema, prefix) in [("KeyCursor", "key"), ("ApprovalCursor", "apr")] {
+        assert_eq!(
+            schemas[schema]["pattern"].as_str(),
+            Some(
+                format!("^[0-9]{{1,{MAX_CURSOR_TIME_DIGITS}}}\\.{prefix}_[0-9A-Za-z]{{22}}$")
+                    .as_str()
+            ),
+            "{schema}"
+        );
+    }
+}
+
+#[test]
+fn the_key_name_pattern_is_built_from_the_codes_bound() {
+    let doc = document();
+    let pattern = doc["components"]["schemas"]["KeyName"]["pattern"]
+        .as_str()
+        .expect("KeyName has a pattern");
+    // A first and a last character around at most MAX_NAME_CHARS - 2 others.
+    let inner = format!("{{0,{}}}", MAX_NAME_CHARS - 2);
+    assert_eq!(pattern.matches(inner.as_str()).count(), 1, "{pattern}");
+}
+
+fn demo_policy() -> &'static Policy {
+    static POLICY: OnceLock<Policy> = OnceLock::new();
+    POLICY.get_or_init(|| {
+        Policy::from_toml(include_str!("../policies/demo.toml")).expect("the demo policy parses")
+    })
+}
+
+/// Characters that sit on every edge of the name rule: whitespace that is control
+/// (`\t`, U+0085) or not (space, U+00A0, U+3000), control that is not whitespace (U+0000,
+/// U+007F, U+009F), and ordinary text.
+fn name_char() -> impl Strategy<Value = char> {
+    prop_oneof![
+        prop::sample::select(vec![
+            '\t', '\n', '\r', '\u{b}', '\u{c}', ' ', '\u{85}', '\u{a0}', '\u{1680}', '\u{2000}',
+            '\u{200a}', '\u{200b}', '\u{2028}', '\u{202f}', '\u{3000}', '\u{feff}', '\0', '\u{1b}',
+            '\u{1f}', '\u{7f}', '\u{9f}', 'a', 'Z', '0', '-', 'é', '名',
+        ]),
+        any::<char>(),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn a_name_matches_the_documented_pattern_exactly_when_the_server_takes_it(
+        chars in prop::collection::vec(name_char(), 0..8),
+        padding in 0usize..3,
+        long in prop::sample::select(vec![0usize, MAX_NAME_CHARS - 2, MAX_NAME_CHARS - 1, MAX_NAME_CHARS]),
+    ) {
+        let mut name: String = chars.into_iter().collect();
+        // Around the length bound, with and without surrounding whitespace.
+        if long > 0 {
+            name = format!("{}{}{}", " ".repeat(padding), "n".repeat(long), name);
+        }
+        let body = serde_json::json!({"name": name, "scopes": ["contacts:read"]}).to_string();
+        let accepted = parse_create(body.as_bytes(), demo_policy(), 0, true).is_ok();
+        prop_assert_eq!(schema_pattern("KeyName").is_match(&name), accepted, "{:?}", name);
+    }
+
+    #[test]
+    fn a_cursor_matches_the_documented_pattern_exactly_when_the_server_takes_it(
+        time in prop_oneof!["[0-9]{0,21}", "[0-9+ -]{0,21}"],
+        separator in prop::sample::select(vec![".", "", ",", ".."]),
+        kind in prop::sample::select(vec!["key_", "apr_", "kez_", ""]),
+        id in prop_oneof!["[0-9A-Za-z]{22}", "[0-9A-Za-z_.-]{20,24}"],
+    ) {
+        let cursor = format!("{time}{separator}{kind}{id}");
+        let query = format!("cursor={cursor}");
+        prop_assert_eq!(
+            schema_pattern("KeyCursor").is_match(&cursor),
+            parse_list_query(Some(&query)).is_ok(),
+            "{}", cursor
+        );
+        prop_assert_eq!(
+            schema_pattern("ApprovalCursor").is_match(&cursor),
+            parse_approvals_query(Some(&query)).is_ok(),
+            "{}", cursor
+        );
+    }
+}
+
+#[test]
+fn every_scope_of_every_shipped_policy_has_the_documented_shape() {
+    let scope = schema_pattern("Scope");
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/policies");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir).expect("policies/ is readable") {
+        let path = entry.expect("a policies/ entry").path();
+        if path.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("a readable policy");
+        let Ok(policy) = Policy::from_toml(&text) else {
+            continue; // a deliberately broken example is for the policy tests
+        };
+        for s in policy.valid_scopes() {
+            assert!(scope.is_match(&s), "{}: {s}", path.display());
+            checked += 1;
+        }
+    }
+    assert!(checked > 0, "no scope was checked");
 }
