@@ -116,7 +116,15 @@ pub async fn send(
     if let Some(country) = platform_country {
         let _ = headers.set("CF-IPCountry", &country);
     }
-    // What the origin will receive, so that is what gets signed.
+    // What the origin will receive, so that is what gets signed. fetch() sends
+    // `Content-Length: 0` for a request without a body unless it is a GET or HEAD; an
+    // empty body says so explicitly, so the length signed is the length sent.
+    let body = match body {
+        OutboundBody::None if !matches!(method, worker::Method::Get | worker::Method::Head) => {
+            OutboundBody::Whole(Vec::new())
+        }
+        other => other,
+    };
     let (body, content_length, digest) = match body {
         OutboundBody::None => (None, None, BodyDigest::of(b"")),
         OutboundBody::Whole(bytes) => (

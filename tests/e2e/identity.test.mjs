@@ -103,12 +103,17 @@ describe("what the origin receives verifies with the shipped verifier", () => {
     }
   });
 
-  test("a GET is signed with the digest of no body; adding a body fails", async () => {
-    const { key } = await env.gw.createKey({ scopes: ["contacts:read"] });
-    const seen = await (await env.gw.request("/v1/contacts/42?page=2", { key })).json();
-    assert.equal(seen.headers["x-keygate-content-sha256"], "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-    assert.ok(verifyKeygateRequest(received(seen), SIGNING_SECRET).ok);
-    assert.equal(verifyKeygateRequest(received(seen, { body: Buffer.from("smuggled") }), SIGNING_SECRET).code, "body_mismatch");
+  test("a GET, and a DELETE without a body, are signed with the digest of no body; adding one fails", async () => {
+    const { key } = await env.gw.createKey({ scopes: ["contacts:delete"] });
+    for (const method of ["GET", "DELETE"]) {
+      const seen = await (await env.gw.request("/v1/contacts/42?page=2", { key, method })).json();
+      assert.equal(seen.headers["x-keygate-content-sha256"], "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+      // fetch() gives a bodiless DELETE `Content-Length: 0`, and keygate signs what is sent.
+      assert.equal(seen.headers["content-length"], method === "GET" ? undefined : "0", method);
+      const verified = verifyKeygateRequest(received(seen), SIGNING_SECRET);
+      assert.ok(verified.ok, `${method}: ${verified.error}`);
+      assert.equal(verifyKeygateRequest(received(seen, { body: Buffer.from("smuggled") }), SIGNING_SECRET).code, "body_mismatch");
+    }
   });
 
   test("an approved request is signed with the digest of its stored body", async () => {
