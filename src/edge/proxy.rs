@@ -56,7 +56,7 @@ pub struct Sender<'a> {
 pub async fn forward(
     req: &Request,
     client_headers: Vec<(String, String)>,
-    prefix: BodyPrefix,
+    prefix: PeekedBody,
     url: &Url,
     config: &Config,
     grantee: &Grantee,
