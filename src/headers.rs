@@ -96,7 +96,7 @@ const NEVER_NOMINATED: &[&str] = &["cdn-loop", "accept-encoding", "host"];
 /// country is taken from the platform's own `request.cf` (see `edge::proxy`).
 const EDGE_SET: &[&str] = &["cf-ray", "cf-ipcountry"];
 
-/// Whether a header is in keygate's reserved prefix, in any `-`/`_` spelling.
+/// Whether a header is in keygate's reserved prefix, in any spelling [`normalize_header_name`] folds together.
 pub fn is_reserved(name: &str) -> bool {
     normalize_header_name(name).starts_with(RESERVED_PREFIX)
 }
