@@ -1,26 +1,33 @@
 // The demo origin: echoes every request it receives as JSON, including the identity
-// headers keygate added and whether their signature verifies.
+// headers keygate added, whether their signature (and the body's digest) verifies, and
+// whether the request id was seen before (a replay).
 // Usage: KEYGATE_SIGNING_SECRET=... node scripts/demo-origin.mjs [port]
 import { createServer } from "node:http";
-import { verifyKeygateRequest } from "../examples/verify-keygate.mjs";
+import { verifyKeygateRequest, ReplayCache } from "../examples/verify-keygate.mjs";
 
 export function startDemoOrigin({ port = 0, secret }) {
+  const replays = new ReplayCache();
   const server = createServer((req, res) => {
     const chunks = [];
     req.on("data", (chunk) => chunks.push(chunk));
     req.on("end", () => {
-      const verification = verifyKeygateRequest(
-        { method: req.method, host: req.headers.host, pathAndQuery: req.url, headers: req.headers },
+      const received = Buffer.concat(chunks);
+      let verification = verifyKeygateRequest(
+        { method: req.method, host: req.headers.host, pathAndQuery: req.url, headers: req.headers, body: received },
         secret,
       );
+      if (verification.ok && !replays.firstSeen(verification.identity)) {
+        verification = { ok: false, code: "replayed", error: "request id seen before within the window" };
+      }
       const body = JSON.stringify(
         {
           origin: "keygate demo origin",
           method: req.method,
           path: req.url,
           headers: req.headers,
-          body: Buffer.concat(chunks).toString("utf8"),
+          body: received.toString("utf8"),
           identity_verified: verification.ok,
+          body_signed: verification.ok ? verification.bodySigned : undefined,
           identity: verification.ok ? verification.identity : { error: verification.error },
         },
         null,

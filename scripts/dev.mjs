@@ -115,6 +115,8 @@ const args = [
   "--var", `KEYGATE_ORIGIN:${originUrl}`,
   "--var", "KEYGATE_HTTPS_ONLY:false",
   "--var", `KEYGATE_POLICY:${policyText}`,
+  // A plain http:// origin that is not loopback is refused unless this says so.
+  ...(process.env.KEYGATE_ALLOW_PLAIN_HTTP_ORIGIN ? ["--var", `KEYGATE_ALLOW_PLAIN_HTTP_ORIGIN:${process.env.KEYGATE_ALLOW_PLAIN_HTTP_ORIGIN}`] : []),
 ];
 const child = spawn(`${ROOT}node_modules/.bin/wrangler`, args, {
   cwd: ROOT,

@@ -2,7 +2,8 @@
 //!
 //! | variable | meaning |
 //! |---|---|
-//! | `KEYGATE_ORIGIN` | origin base URL, `http(s)://host[:port][/base/path]` |
+//! | `KEYGATE_ORIGIN` | origin base URL, `https://host[:port][/base/path]`; `http://` only to a loopback host, or with `KEYGATE_ALLOW_PLAIN_HTTP_ORIGIN` |
+//! | `KEYGATE_ALLOW_PLAIN_HTTP_ORIGIN` | `true` allows an `http://` origin that is not loopback; default `false` |
 //! | `KEYGATE_POLICY` | the policy file's text (TOML) |
 //! | `KEYGATE_HASH_SECRET` | secret under which keys are hashed (≥ 32 characters) |
 //! | `KEYGATE_SIGNING_SECRET` | secret shared with the origin for identity signatures (≥ 32 characters) |
@@ -12,6 +13,8 @@
 //! | `KEYGATE_ORIGIN_TIMEOUT_MS` | origin timeout, 1..=300000, default 30000 |
 //!
 //! A bad value is reported with the variable's name and what is wrong, never its value.
+//! The four secrets must differ from one another: each protects something else (a webhook
+//! receiver must never be able to sign for the origin, nor the origin to mint admin calls).
 
 use crate::identity::SigningSecret;
 use crate::key::HashingSecret;
@@ -29,7 +32,7 @@ pub struct Origin {
     pub scheme_and_authority: String,
     /// The `Host` the origin will see: the host name, and the port unless it is the default.
     pub host: String,
-    /// The host name alone (a bracketed IPv6 literal stays bracketed).
+    /// The host name alone, in lower case (a bracketed IPv6 literal stays bracketed).
     pub hostname: String,
     /// `""` or a path like `/api/v2` (no trailing slash).
     pub base_path: String,
@@ -52,6 +55,9 @@ impl Origin {
             return Err("must not contain user info".into());
         }
         let (hostname, port) = split_host_port(authority)?;
+        // Host names are case-insensitive, and fetch() sends them in lower case: the host
+        // that gets signed must be the one the origin sees.
+        let hostname = hostname.to_ascii_lowercase();
         // fetch() omits a default port from `Host`; so must the host that gets signed.
         let default_port = if scheme == "https" { 443 } else { 80 };
         let host = match port {
@@ -60,10 +66,15 @@ impl Origin {
         };
         Ok(Origin {
             scheme_and_authority: format!("{scheme}://{host}"),
-            hostname: hostname.to_string(),
+            hostname,
             host,
             base_path: path.trim_end_matches('/').to_string(),
         })
+    }
+
+    /// Whether requests to it travel unencrypted.
+    pub fn is_plain_http(&self) -> bool {
+        self.scheme_and_authority.starts_with("http://")
     }
 
     /// `localhost`, `[::1]` or an IPv4 address in 127.0.0.0/8 — not a name that merely starts with `127.`.
@@ -212,16 +223,32 @@ impl Config {
             variable: "KEYGATE_POLICY",
             problem: e.to_string(),
         })?;
-        let https_only = match lookup("KEYGATE_HTTPS_ONLY").as_deref().map(str::trim) {
-            None | Some("") | Some("true") => true,
-            Some("false") => false,
-            Some(_) => {
-                return Err(ConfigError {
-                    variable: "KEYGATE_HTTPS_ONLY",
-                    problem: "must be `true` or `false`".into(),
-                })
-            }
+        let flag = |variable: &'static str, default: bool| match lookup(variable)
+            .as_deref()
+            .map(str::trim)
+        {
+            None | Some("") => Ok(default),
+            Some("true") => Ok(true),
+            Some("false") => Ok(false),
+            Some(_) => Err(ConfigError {
+                variable,
+                problem: "must be `true` or `false`".into(),
+            }),
         };
+        let https_only = flag("KEYGATE_HTTPS_ONLY", true)?;
+        // Identity headers and the body travel to the origin in the clear over http://, for
+        // anyone on the path to read and replay; only loopback is safe without saying so.
+        if origin.is_plain_http()
+            && !origin.is_loopback()
+            && !flag("KEYGATE_ALLOW_PLAIN_HTTP_ORIGIN", false)?
+        {
+            return Err(ConfigError {
+                variable: "KEYGATE_ORIGIN",
+                problem: "is plain http:// to a host that is not loopback; use https://, or set \
+                          KEYGATE_ALLOW_PLAIN_HTTP_ORIGIN=true if the path to it is private"
+                    .into(),
+            });
+        }
         let origin_timeout_ms = match lookup("KEYGATE_ORIGIN_TIMEOUT_MS") {
             None => DEFAULT_ORIGIN_TIMEOUT_MS,
             Some(text) => text
@@ -236,13 +263,31 @@ impl Config {
                     ),
                 })?,
         };
+        let hash_secret = secret("KEYGATE_HASH_SECRET")?;
+        let signing_secret = secret("KEYGATE_SIGNING_SECRET")?;
+        let root_token = secret("KEYGATE_ROOT_TOKEN")?;
+        let webhook_secret = secret("KEYGATE_WEBHOOK_SECRET")?;
+        let secrets = [
+            ("KEYGATE_HASH_SECRET", &hash_secret),
+            ("KEYGATE_SIGNING_SECRET", &signing_secret),
+            ("KEYGATE_ROOT_TOKEN", &root_token),
+            ("KEYGATE_WEBHOOK_SECRET", &webhook_secret),
+        ];
+        for (i, (first, a)) in secrets.iter().enumerate() {
+            if let Some((second, _)) = secrets.iter().skip(i + 1).find(|(_, b)| a == b) {
+                return Err(ConfigError {
+                    variable: second,
+                    problem: format!("must differ from {first}"),
+                });
+            }
+        }
         Ok(Config {
             origin,
             policy,
-            hash_secret: HashingSecret::new(secret("KEYGATE_HASH_SECRET")?.into_bytes()),
-            signing_secret: SigningSecret::new(secret("KEYGATE_SIGNING_SECRET")?.into_bytes()),
-            root_token: RootToken(secret("KEYGATE_ROOT_TOKEN")?),
-            webhook_secret: SigningSecret::new(secret("KEYGATE_WEBHOOK_SECRET")?.into_bytes()),
+            hash_secret: HashingSecret::new(hash_secret.into_bytes()),
+            signing_secret: SigningSecret::new(signing_secret.into_bytes()),
+            root_token: RootToken(root_token),
+            webhook_secret: SigningSecret::new(webhook_secret.into_bytes()),
             https_only,
             origin_timeout_ms,
         })
@@ -353,6 +398,117 @@ mod tests {
             "http://128.0.0.1",
         ] {
             assert!(!Origin::parse(host).unwrap().is_loopback(), "{host}");
+        }
+    }
+
+    #[test]
+    fn plain_http_origins_must_be_loopback_unless_allowed() {
+        for origin in [
+            "http://api.internal",
+            "http://10.0.0.5:8080",
+            "http://127.0.0.1.evil.com",
+        ] {
+            let error = load(&[("KEYGATE_ORIGIN", origin)]).unwrap_err();
+            assert_eq!(error.variable, "KEYGATE_ORIGIN", "{origin}");
+            assert!(error.problem.contains("KEYGATE_ALLOW_PLAIN_HTTP_ORIGIN"));
+            let allowed = load(&[
+                ("KEYGATE_ORIGIN", origin),
+                ("KEYGATE_ALLOW_PLAIN_HTTP_ORIGIN", "true"),
+            ]);
+            assert!(allowed.is_ok(), "{origin}");
+        }
+        for origin in [
+            "https://api.internal",
+            "http://127.0.0.1:9000",
+            "http://localhost:1",
+            "http://[::1]:2",
+        ] {
+            assert!(load(&[("KEYGATE_ORIGIN", origin)]).is_ok(), "{origin}");
+        }
+        let error = load(&[
+            ("KEYGATE_ORIGIN", "http://api.internal"),
+            ("KEYGATE_ALLOW_PLAIN_HTTP_ORIGIN", "yes"),
+        ])
+        .unwrap_err();
+        assert_eq!(error.variable, "KEYGATE_ALLOW_PLAIN_HTTP_ORIGIN");
+    }
+
+    #[test]
+    fn an_uppercase_origin_host_is_signed_as_the_origin_sees_it() {
+        use crate::identity::{
+            sign, verify, BodyDigest, Content, Identity, ReceivedBody, RequestLine,
+        };
+        let config = load(&[("KEYGATE_ORIGIN", "https://API.Internal.Example:8443/V2")]).unwrap();
+        assert_eq!(config.origin.host, "api.internal.example:8443");
+        assert_eq!(config.origin.hostname, "api.internal.example");
+        // The base path is not a host: its case is the origin's business.
+        assert_eq!(
+            config.origin.url_for("/x"),
+            "https://api.internal.example:8443/V2/x"
+        );
+        let identity = Identity {
+            key_id: "key_1".into(),
+            key_name: "n".into(),
+            workspace: "w".into(),
+            environment: "live".into(),
+            scopes: vec![],
+            request_id: "req_1".into(),
+            approval_id: None,
+            approved_by: None,
+            timestamp: 1_900_000_000,
+        };
+        let content = Content {
+            content_type: None,
+            content_length: None,
+            body: BodyDigest::of(b""),
+        };
+        let signed_line = RequestLine {
+            method: "GET",
+            host: &config.origin.host,
+            path_and_query: "/V2/x",
+        };
+        let headers = identity.headers(
+            &content,
+            &sign(&config.signing_secret, &signed_line, &content, &identity),
+        );
+        // The origin rebuilds the line from the `Host` it received: lower case.
+        let received = RequestLine {
+            host: "api.internal.example:8443",
+            ..signed_line
+        };
+        let header = |name: &str| {
+            headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_str())
+        };
+        assert!(verify(
+            &config.signing_secret,
+            &received,
+            header,
+            ReceivedBody::Bytes(b""),
+            1_900_000_000,
+            300
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn no_two_secrets_may_be_equal_and_the_error_names_only_variables() {
+        let same = "x".repeat(40);
+        let names = [
+            "KEYGATE_HASH_SECRET",
+            "KEYGATE_SIGNING_SECRET",
+            "KEYGATE_ROOT_TOKEN",
+            "KEYGATE_WEBHOOK_SECRET",
+        ];
+        for (i, first) in names.iter().enumerate() {
+            for second in &names[i + 1..] {
+                let error = load(&[(first, &same), (second, &same)]).unwrap_err();
+                assert_eq!(error.variable, *second);
+                assert!(error.problem.contains(first), "{error}");
+                assert!(!error.to_string().contains(&same));
+            }
         }
     }
 

@@ -1,9 +1,15 @@
-//! What a client's headers become before they reach the origin.
+//! What a client's headers become before they reach the origin, and an origin's before
+//! they reach the client.
 //!
 //! Strip first, then add: every header the client may use to impersonate keygate or to
 //! smuggle hop-by-hop semantics is removed here, and only afterwards does the caller add
 //! keygate's own identity headers. Doing it the other way round lets a client-named
 //! `Connection: X-Keygate-Key-Id` strip the real identity header.
+//!
+//! A client's `Connection` header may nominate hop-by-hop headers of its own, never one
+//! the platform adds or one the body's meaning rests on (`CF-*`, `CDN-Loop`, `Content-*`,
+//! `Accept-Encoding`, `Host`): such a nomination is ignored and the header kept, so
+//! `Connection: CF-Connecting-IP` cannot take the client's address away from the origin.
 //!
 //! ```
 //! use keygate::headers::sanitize_request_headers;
@@ -36,6 +42,10 @@ const ALWAYS_STRIPPED: &[&str] = &[
     // Client IP claims a client can forge; the platform's own (CF-Connecting-IP) stays.
     "x-real-ip",
     "true-client-ip",
+    "x-client-ip",
+    "client-ip",
+    "x-cluster-client-ip",
+    "fastly-client-ip",
 ];
 
 /// The only headers a queued request keeps, for the origin when it is approved: what says
@@ -76,18 +86,39 @@ pub fn queued_request_headers(headers: Vec<(String, String)>) -> Vec<(String, St
         .collect()
 }
 
+/// Headers a `Connection` nomination cannot remove (see the module docs), besides every
+/// `cf-` and `content-` header.
+const NEVER_NOMINATED: &[&str] = &["cdn-loop", "accept-encoding", "host"];
+
+/// Set by Cloudflare's edge on the request keygate receives, overwriting a client's; run
+/// anywhere else (workerd locally) a value can only be the client's. keygate forwards
+/// neither: the ray names the client's hop, not keygate's request to the origin, and the
+/// country is taken from the platform's own `request.cf` (see `edge::proxy`).
+const EDGE_SET: &[&str] = &["cf-ray", "cf-ipcountry"];
+
+/// Whether a header is in keygate's reserved prefix, in any spelling [`normalize_header_name`] folds together.
+pub fn is_reserved(name: &str) -> bool {
+    normalize_header_name(name).starts_with(RESERVED_PREFIX)
+}
+
+fn may_be_nominated(normalized: &str) -> bool {
+    !(normalized.starts_with("cf-")
+        || normalized.starts_with("content-")
+        || NEVER_NOMINATED.contains(&normalized))
+}
+
 /// Returns the headers that may be forwarded, in their original order and spelling.
 /// Names compare with `_` (or any byte but a letter or digit) as `-` (see
 /// [`normalize_header_name`]): a CGI-style origin reads `X_Keygate_Key_Id` and
 /// `X.Keygate.Key.Id` as `X-Keygate-Key-Id`, so every such spelling is stripped.
 pub fn sanitize_request_headers(headers: Vec<(String, String)>) -> Vec<(String, String)> {
-    // A client may name any header in `Connection` to have it treated as hop-by-hop.
+    // A client may name headers in `Connection` to have them treated as hop-by-hop.
     let connection_listed: Vec<String> = headers
         .iter()
         .filter(|(name, _)| name.eq_ignore_ascii_case("connection"))
         .flat_map(|(_, value)| value.split(','))
         .map(|token| normalize_header_name(token.trim()))
-        .filter(|token| !token.is_empty())
+        .filter(|token| !token.is_empty() && may_be_nominated(token))
         .collect();
     headers
         .into_iter()
@@ -96,8 +127,18 @@ pub fn sanitize_request_headers(headers: Vec<(String, String)>) -> Vec<(String, 
             !(ALWAYS_STRIPPED.contains(&lower.as_str())
                 || lower.starts_with(RESERVED_PREFIX)
                 || lower.starts_with("x-forwarded-")
+                || EDGE_SET.contains(&lower.as_str())
                 || connection_listed.contains(&lower))
         })
+        .collect()
+}
+
+/// An origin's response headers without any in keygate's reserved prefix: only keygate
+/// sets those for the client (its request id, its limit state).
+pub fn sanitize_response_headers(headers: Vec<(String, String)>) -> Vec<(String, String)> {
+    headers
+        .into_iter()
+        .filter(|(name, _)| !is_reserved(name))
         .collect()
 }
 
@@ -172,6 +213,73 @@ mod tests {
     }
 
     #[test]
+    fn strips_every_client_ip_claim_and_edge_header() {
+        let input = pairs(&[
+            ("X-Client-IP", "6.6.6.6"),
+            ("Client-IP", "6.6.6.6"),
+            ("X-Cluster-Client-IP", "6.6.6.6"),
+            ("Fastly-Client-IP", "6.6.6.6"),
+            ("true_client_ip", "6.6.6.6"),
+            ("CF-Ray", "forged-LHR"),
+            ("cf_ipcountry", "XX"),
+            ("CF-Connecting-IP", "203.0.113.7"),
+            ("Accept", "*/*"),
+        ]);
+        assert_eq!(
+            sanitize_request_headers(input),
+            pairs(&[("CF-Connecting-IP", "203.0.113.7"), ("Accept", "*/*")])
+        );
+    }
+
+    #[test]
+    fn connection_cannot_nominate_platform_or_content_headers() {
+        let input = pairs(&[
+            (
+                "Connection",
+                "CF-Connecting-IP, cf_visitor, Content-Length, Content-Type, content-encoding, CDN-Loop, Accept-Encoding, Host, x-hop",
+            ),
+            ("CF-Connecting-IP", "203.0.113.7"),
+            ("CF-Visitor", "{\"scheme\":\"https\"}"),
+            ("Content-Length", "2"),
+            ("Content-Type", "application/json"),
+            ("Content-Encoding", "gzip"),
+            ("CDN-Loop", "cloudflare"),
+            ("Accept-Encoding", "gzip"),
+            ("X-Hop", "1"),
+        ]);
+        assert_eq!(
+            sanitize_request_headers(input),
+            pairs(&[
+                ("CF-Connecting-IP", "203.0.113.7"),
+                ("CF-Visitor", "{\"scheme\":\"https\"}"),
+                ("Content-Length", "2"),
+                ("Content-Type", "application/json"),
+                ("Content-Encoding", "gzip"),
+                ("CDN-Loop", "cloudflare"),
+                ("Accept-Encoding", "gzip"),
+            ])
+        );
+    }
+
+    #[test]
+    fn origin_responses_lose_every_reserved_header() {
+        let input = pairs(&[
+            ("X-Keygate-Request-Id", "req_forged"),
+            ("x_keygate_key_id", "key_forged"),
+            ("X-Keygate_Approved-By", "root"),
+            ("Content-Type", "application/json"),
+            ("X-Keygatefoo", "kept: not the prefix"),
+        ]);
+        assert_eq!(
+            sanitize_response_headers(input),
+            pairs(&[
+                ("Content-Type", "application/json"),
+                ("X-Keygatefoo", "kept: not the prefix")
+            ])
+        );
+    }
+
+    #[test]
     fn strips_headers_named_in_connection() {
         let input = pairs(&[
             ("Connection", "keep-alive, X-Secret-Hop ,x-other"),
@@ -235,6 +343,32 @@ mod tests {
                 prop_assert!(!lower.starts_with("x-keygate-"));
                 prop_assert!(!lower.starts_with("x-forwarded-"));
                 prop_assert!(lower != "authorization" && lower != "connection");
+            }
+        }
+
+        #[test]
+        fn connection_never_removes_a_protected_header(
+            protected in "(?i)(cf[-_][a-z-]{1,12}|content[-_][a-z]{1,8}|cdn[-_]loop|accept[-_]encoding)",
+            others in proptest::collection::vec("[a-z_-]{1,12}", 0..4),
+        ) {
+            let nominated = others.iter().chain(std::iter::once(&protected)).cloned().collect::<Vec<_>>().join(", ");
+            let input = vec![("Connection".to_string(), nominated), (protected.clone(), "v".to_string())];
+            let kept = sanitize_request_headers(input);
+            let lower = normalize_header_name(&protected);
+            // Every protected header stays, except the two edge headers keygate never forwards.
+            prop_assert_eq!(
+                kept.iter().any(|(n, _)| n == &protected),
+                lower != "cf-ray" && lower != "cf-ipcountry"
+            );
+        }
+
+        #[test]
+        fn no_reserved_header_reaches_the_client(
+            names in proptest::collection::vec("(?i)(x[-_]keygate[-_][a-z_-]{0,10}|[a-z_-]{1,12})", 0..12),
+        ) {
+            let input: Vec<(String, String)> = names.iter().map(|n| (n.clone(), "v".to_string())).collect();
+            for (name, _) in sanitize_response_headers(input) {
+                prop_assert!(!normalize_header_name(&name).starts_with("x-keygate-"));
             }
         }
     }

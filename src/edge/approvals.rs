@@ -101,7 +101,14 @@ pub async fn approve(id: ApprovalId, actor: &Actor, env: &Env, answer: &Answer<'
         method: worker::Method::from(request.method.clone()),
         path_and_query,
         headers: request.headers.clone(),
-        body: (!body.is_empty()).then(|| js_sys::Uint8Array::from(body.as_slice()).into()),
+        // Stored whole, so always signed by its digest.
+        body: if body.is_empty() {
+            proxy::OutboundBody::None
+        } else {
+            proxy::OutboundBody::Whole(body)
+        },
+        // The client's request is long gone; the approver's country is not the client's.
+        platform_country: None,
     };
     let sender = Sender {
         grantee: &grantee,

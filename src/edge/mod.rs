@@ -189,7 +189,7 @@ async fn gateway(
 
     // Forward: strip, sign, stream to the origin. The request was counted, so even an
     // origin failure shows the key's limit state.
-    match proxy::forward(req, headers, &url, config, &grantee, request_id, now_ms()).await {
+    match proxy::forward(req, headers, prefix, &url, config, &grantee, request_id).await {
         Ok(response) => Ok(proxy::with_headers(response, &limit_headers, request_id)),
         Err(error) => Err(Refused {
             error,

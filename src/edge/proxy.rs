@@ -2,14 +2,33 @@
 
 use crate::authority::Grantee;
 use crate::config::Config;
-use crate::headers::sanitize_request_headers;
-use crate::identity::{self, sign, Identity, RequestLine};
+use crate::headers::{sanitize_request_headers, sanitize_response_headers};
+use crate::identity::{
+    self, sign, BodyDigest, Content, Identity, RequestLine, SIGNED_BODY_MAX_BYTES,
+};
 use crate::problem::GatewayError;
 use futures_util::future::{select, Either};
 use std::time::Duration;
 use worker::{
     AbortController, Delay, Fetch, Headers, Request, RequestInit, RequestRedirect, Response, Url,
 };
+
+// One peek of the body serves the override scan and the signature: a body the scan read
+// whole is the body that gets signed.
+const _: () = assert!(crate::ambiguity::BODY_SCAN_BYTES == SIGNED_BODY_MAX_BYTES);
+
+/// A body on its way to the origin.
+pub enum OutboundBody {
+    None,
+    /// Read whole (a small client body, or a stored one): signed by its digest.
+    Whole(Vec<u8>),
+    /// Longer than [`SIGNED_BODY_MAX_BYTES`]: streamed as it arrives, signed as
+    /// `unsigned-body` with the length the client declared (none when chunked).
+    Streamed {
+        stream: web_sys::ReadableStream,
+        declared_length: Option<u64>,
+    },
+}
 
 /// A request on its way to the origin, before keygate's identity is added.
 pub struct Outbound {
@@ -18,7 +37,10 @@ pub struct Outbound {
     pub path_and_query: String,
     /// The client's headers; sanitised again here, so nothing reserved survives.
     pub headers: Vec<(String, String)>,
-    pub body: Option<wasm_bindgen::JsValue>,
+    pub body: OutboundBody,
+    /// The client's country as the platform determined it (`request.cf.country`), sent as
+    /// `CF-IPCountry` in place of any the client sent.
+    pub platform_country: Option<String>,
 }
 
 /// Who the origin is told sent the request: the key, and for an approved request the
@@ -28,30 +50,42 @@ pub struct Sender<'a> {
     pub approval: Option<(&'a str, &'a str)>,
 }
 
-/// Forwards a client's request as it arrives: its body is streamed, never buffered.
+/// Forwards a client's request. `prefix` is what [`peek_body`] read of its body: a body
+/// that ended within [`SIGNED_BODY_MAX_BYTES`] is sent as those bytes, signed by their
+/// digest; a longer one is streamed from the request itself, never buffered.
 pub async fn forward(
     req: &Request,
     client_headers: Vec<(String, String)>,
+    prefix: PeekedBody,
     url: &Url,
     config: &Config,
     grantee: &Grantee,
     request_id: &str,
-    now_ms: u64,
 ) -> Result<Response, GatewayError> {
     let path_and_query = match url.query() {
         Some(query) => format!("{}?{query}", url.path()),
         None => url.path().to_string(),
     };
+    let body = match req.inner().body() {
+        None => OutboundBody::None,
+        Some(_) if prefix.complete => OutboundBody::Whole(prefix.bytes),
+        Some(stream) => OutboundBody::Streamed {
+            stream,
+            declared_length: super::platform::declared_body_length(req).map(|len| len as u64),
+        },
+    };
     let outbound = Outbound {
         method: req.method(),
         path_and_query,
         headers: client_headers,
-        body: req.inner().body().map(Into::into),
+        body,
+        platform_country: req.cf().and_then(|cf| cf.country()),
     };
     let sender = Sender {
         grantee,
         approval: None,
     };
+    let now_ms = super::platform::now_ms();
     send(outbound, config, &sender, request_id, now_ms).await
 }
 
@@ -68,6 +102,7 @@ pub async fn send(
         path_and_query,
         headers: client_headers,
         body,
+        platform_country,
     } = outbound;
     let target = config.origin.url_for(&path_and_query);
     let origin_path = format!("{}{path_and_query}", config.origin.base_path);
@@ -78,6 +113,40 @@ pub async fn send(
     for (name, value) in sanitize_request_headers(client_headers) {
         let _ = headers.append(&name, &value);
     }
+    if let Some(country) = platform_country {
+        let _ = headers.set("CF-IPCountry", &country);
+    }
+    // What the origin will receive, so that is what gets signed. fetch() sends
+    // `Content-Length: 0` for a request without a body unless it is a GET or HEAD; an
+    // empty body says so explicitly, so the length signed is the length sent.
+    let body = match body {
+        OutboundBody::None if !matches!(method, worker::Method::Get | worker::Method::Head) => {
+            OutboundBody::Whole(Vec::new())
+        }
+        other => other,
+    };
+    let (body, content_length, digest) = match body {
+        OutboundBody::None => (None, None, BodyDigest::of(b"")),
+        OutboundBody::Whole(bytes) => (
+            Some(js_sys::Uint8Array::from(bytes.as_slice()).into()),
+            Some(bytes.len() as u64),
+            BodyDigest::of(&bytes),
+        ),
+        OutboundBody::Streamed {
+            stream,
+            declared_length,
+        } => (Some(stream.into()), declared_length, BodyDigest::Unsigned),
+    };
+    let _ = match content_length {
+        Some(length) => headers.set("Content-Length", &length.to_string()),
+        None => headers.delete("Content-Length"),
+    };
+    let content_type = headers.get("Content-Type").ok().flatten();
+    let content = Content {
+        content_type: content_type.as_deref(),
+        content_length,
+        body: digest,
+    };
     let grantee = sender.grantee;
     let identity = Identity {
         key_id: grantee.key_id.to_string(),
@@ -95,8 +164,8 @@ pub async fn send(
         host: &config.origin.host,
         path_and_query: &origin_path,
     };
-    let signature = sign(&config.signing_secret, &line, &identity);
-    for (name, value) in identity.headers(&signature) {
+    let signature = sign(&config.signing_secret, &line, &content, &identity);
+    for (name, value) in identity.headers(&content, &signature) {
         // Identity values are visible ASCII by construction (the name is percent-encoded).
         let _ = headers.set(name, &value);
     }
@@ -247,9 +316,10 @@ pub fn with_headers(
     limit_headers: &[(String, String)],
     request_id: &str,
 ) -> Response {
-    // A fetched response's headers are immutable; copy them into a new set.
+    // A fetched response's headers are immutable; copy them into a new set, without any
+    // the origin set in keygate's prefix: only keygate speaks for keygate to the client.
     let headers = Headers::new();
-    for (name, value) in response.headers().entries() {
+    for (name, value) in sanitize_response_headers(response.headers().entries().collect()) {
         let _ = headers.append(&name, &value);
     }
     for (name, value) in limit_headers {

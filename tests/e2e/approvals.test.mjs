@@ -98,7 +98,7 @@ function assertWebhookSigned(delivery, secret) {
 /** Verifies an origin-side record with the example verifier; returns the identity. */
 function verifiedAtOrigin(origin, record) {
   const result = verifyKeygateRequest(
-    { method: record.method, host: origin.host, pathAndQuery: record.url, headers: record.headers },
+    { method: record.method, host: origin.host, pathAndQuery: record.url, headers: record.headers, body: record.body },
     SIGNING_SECRET,
   );
   assert.ok(result.ok, `origin signature: ${result.error}`);
@@ -968,7 +968,7 @@ describe("who may review", () => {
     assert.equal(identity.keyId, submitter.id);
     // A forged approver fails verification.
     const forged = { ...seen[0], headers: { ...seen[0].headers, "x-keygate-approved-by": "root" } };
-    assert.equal(verifyKeygateRequest({ method: forged.method, host: env.origin.host, pathAndQuery: forged.url, headers: forged.headers }, SIGNING_SECRET).ok, false);
+    assert.equal(verifyKeygateRequest({ method: forged.method, host: env.origin.host, pathAndQuery: forged.url, headers: forged.headers, body: forged.body }, SIGNING_SECRET).ok, false);
 
     // The reject by a key is recorded with that key.
     const second = await queue(env.gw, submitter.key, "/v1/email/send", { body: '{"to":"q@y.z"}' });
