@@ -265,6 +265,7 @@ fn bench_authority(c: &mut Criterion) {
         &key,
         NOW_MS - 1,
         "default",
+        keygate::delegation::Principal::Root,
     );
     let mut state = KeyState::default();
     state.handle(

@@ -2,7 +2,7 @@
 
 use crate::approval::{ApprovalId, ApprovalStatus, APPROVALS_RESOURCE};
 use crate::authority::{KeyEdit, KeyRecord, LimitsEdit, Status};
-use crate::delegation::{KeysAction, KEYS_RESOURCE};
+use crate::delegation::{KeysAction, Principal, KEYS_RESOURCE};
 use crate::key::{ApiKey, Environment, KeyId};
 use crate::limits::{Limits, LimitsError};
 use crate::policy::{Action, Policy, RouteTarget};
@@ -53,6 +53,7 @@ impl NewKey {
         key: &ApiKey,
         now_ms: u64,
         fallback_workspace: &str,
+        created_by: Principal,
     ) -> KeyRecord {
         KeyRecord {
             id,
@@ -66,6 +67,8 @@ impl NewKey {
             created_at: now_ms,
             expires_at: self.expires_at,
             revoked_at: None,
+            revoked_by: None,
+            created_by: Some(created_by),
             limits: self.limits,
             metadata: self.metadata,
             rejection_webhook: self.rejection_webhook,
@@ -975,7 +978,7 @@ mod tests {
         assert_eq!(parse(&nulls).unwrap(), expected);
         let key = ApiKey::generate("kg", Environment::Live, &[3; KEY_RANDOM_BYTES]);
         let id = KeyId::generate(&[4; KEY_ID_RANDOM_BYTES]);
-        let record = expected.into_record(id, &key, NOW, DEFAULT_WORKSPACE);
+        let record = expected.into_record(id, &key, NOW, DEFAULT_WORKSPACE, Principal::Root);
         assert_eq!(record.workspace, "default");
     }
 
@@ -986,9 +989,10 @@ mod tests {
         let hash = hash_key(&HashingSecret::new(b"secret".to_vec()), &key);
         let id = KeyId::generate(&[4; KEY_ID_RANDOM_BYTES]);
         // A workspace named in the body wins over the fallback.
-        let record = new_key
-            .clone()
-            .into_record(id.clone(), &key, NOW, "fallback");
+        let record =
+            new_key
+                .clone()
+                .into_record(id.clone(), &key, NOW, "fallback", Principal::Root);
         assert_eq!(record.id, id);
         assert_eq!(record.name, new_key.name);
         assert_eq!(record.hint, key.hint());
@@ -1013,7 +1017,7 @@ mod tests {
         // No workspace named: the fallback (the acting key's own workspace).
         let unnamed = parse(&with("name", json!("Zapier"))).unwrap();
         assert_eq!(unnamed.workspace, None);
-        let record = unnamed.into_record(id, &key, NOW, "acme-team");
+        let record = unnamed.into_record(id, &key, NOW, "acme-team", Principal::Root);
         assert_eq!(record.workspace, "acme-team");
     }
 

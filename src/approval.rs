@@ -13,7 +13,7 @@
 //! expired; nothing needs to run for that.
 
 use crate::authority::Grantee;
-use crate::delegation::Actor;
+use crate::delegation::{Actor, Principal};
 use crate::key::{base62_fixed, Environment, KeyId};
 use crate::policy::{Access, Action, Policy, RouteTarget};
 use crate::problem::{FieldError, GatewayError};
@@ -115,6 +115,14 @@ pub struct Approval {
     pub created_at: u64,
     pub expires_at: u64,
     pub state: ApprovalState,
+    /// The submitting key's creator, copied at submit time (a key's creator never
+    /// changes): a key reviewer related to the submitter may not decide. `None`: unknown.
+    #[serde(default)]
+    pub submitter_created_by: Option<Principal>,
+    /// The serial of the secret that submitted the request; it must still be live when the
+    /// request is approved. `None` in approvals stored before serials were recorded.
+    #[serde(default)]
+    pub secret: Option<u64>,
 }
 
 /// Where an approval stands. Every state but `Pending` is final.
@@ -186,7 +194,12 @@ pub enum SubmitterFailure {
     KeyRevoked,
     KeyExpired,
     KeyDeleted,
-    ScopeLost { required_scope: String },
+    ScopeLost {
+        required_scope: String,
+    },
+    /// The secret that queued the request was rotated out, or the key was revoked and
+    /// re-activated since: whoever held that secret may not have been the key's owner.
+    SecretRetired,
 }
 
 impl SubmitterFailure {
@@ -196,6 +209,7 @@ impl SubmitterFailure {
             SubmitterFailure::KeyExpired => "key_expired",
             SubmitterFailure::KeyDeleted => "key_deleted",
             SubmitterFailure::ScopeLost { .. } => "scope_lost",
+            SubmitterFailure::SecretRetired => "secret_retired",
         }
     }
 
@@ -213,6 +227,9 @@ impl SubmitterFailure {
             SubmitterFailure::ScopeLost { required_scope } => format!(
                 "the key that submitted the request no longer holds `{required_scope}` or its approval level"
             ),
+            SubmitterFailure::SecretRetired => {
+                "the secret that submitted the request no longer works (rotated out, or the key was revoked since)".into()
+            }
         }
     }
 }
@@ -296,6 +313,8 @@ pub enum QueueDeclined {
     NotPending { status: ApprovalStatus },
     /// A key may not decide on the requests it submitted itself.
     OwnApproval,
+    /// A key may not decide on a request of a key related to it (see [`Reviewer`]).
+    RelatedApproval,
     /// The approval was found pending, but its key may no longer make the request: it
     /// is now failed.
     SubmitterNotAllowed { failure: SubmitterFailure },
@@ -309,6 +328,7 @@ impl From<QueueDeclined> for GatewayError {
             QueueDeclined::NotFound => GatewayError::NotFound,
             QueueDeclined::NotPending { status } => GatewayError::ApprovalDecided { status },
             QueueDeclined::OwnApproval => GatewayError::OwnApproval,
+            QueueDeclined::RelatedApproval => GatewayError::RelatedKeyApproval,
             QueueDeclined::SubmitterNotAllowed { failure } => {
                 GatewayError::SubmitterNotAllowed { failure }
             }
@@ -420,6 +440,14 @@ impl Approval {
 }
 
 /// Who is looking at the queue, and what they may do there.
+///
+/// A key reviewer sees and decides only approvals of its own workspace and environment (a
+/// test key never sends a request to production), and never decides one submitted by
+/// itself or by a key related to it: a key it created, the key that created it, or a
+/// sibling made by the same key — else one key could make a twin, submit through it and
+/// approve as itself. Keys made by the root token (or a person) are not siblings. Where
+/// either creator is unknown (keys stored before keygate recorded it), a relation cannot
+/// be ruled out, and only the root token or an unrelated key with known creator decides.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reviewer {
     pub decider: Decider,
@@ -434,6 +462,10 @@ pub enum Reach {
     /// A key: its own submissions, and its workspace's as far as its `approvals` grant goes.
     Workspace {
         workspace: String,
+        environment: Environment,
+        /// The reviewing key's creator; `None`: unknown.
+        #[serde(default)]
+        created_by: Option<Principal>,
         may_read: bool,
         may_decide: bool,
     },
@@ -463,6 +495,8 @@ impl Reviewer {
                     },
                     reach: Reach::Workspace {
                         workspace: grantee.workspace.clone(),
+                        environment: grantee.environment,
+                        created_by: grantee.created_by.clone(),
                         may_read: allowed(Action::Read),
                         may_decide: allowed(Action::Write),
                     },
@@ -486,19 +520,34 @@ impl Reviewer {
         }
     }
 
-    /// Whether the reviewer may see `approval`: its workspace's with `approvals:read`, and a
-    /// key always its own submissions (so an agent can poll for the outcome).
+    /// The environment a key reviewer works in; `None` for the root token (both).
+    pub fn environment(&self) -> Option<Environment> {
+        match &self.reach {
+            Reach::Everything => None,
+            Reach::Workspace { environment, .. } => Some(*environment),
+        }
+    }
+
+    /// Whether the reviewer may see `approval`: its workspace's and environment's with
+    /// `approvals:read`, and a key always its own submissions (so an agent can poll for the
+    /// outcome).
     pub fn may_read(&self, approval: &Approval) -> bool {
         match (&self.reach, &self.decider) {
             (Reach::Everything, _) => true,
             (
                 Reach::Workspace {
                     workspace,
+                    environment,
                     may_read,
                     ..
                 },
                 Decider::Key { key_id, .. },
-            ) => (*may_read && *workspace == approval.workspace) || *key_id == approval.key_id,
+            ) => {
+                (*may_read
+                    && *workspace == approval.workspace
+                    && *environment == approval.environment)
+                    || *key_id == approval.key_id
+            }
             (Reach::Workspace { .. }, Decider::Root) => false,
         }
     }
@@ -509,6 +558,8 @@ impl Reviewer {
             (
                 Reach::Workspace {
                     workspace,
+                    environment,
+                    created_by,
                     may_decide,
                     ..
                 },
@@ -517,10 +568,15 @@ impl Reviewer {
                 if *key_id == approval.key_id {
                     // A human checkpoint the submitter can pass itself is no checkpoint.
                     Err(QueueDeclined::OwnApproval)
-                } else if *may_decide && *workspace == approval.workspace {
-                    Ok(())
-                } else {
+                } else if !(*may_decide
+                    && *workspace == approval.workspace
+                    && *environment == approval.environment)
+                {
                     Err(QueueDeclined::NotFound)
+                } else if related(key_id, created_by.as_ref(), approval) {
+                    Err(QueueDeclined::RelatedApproval)
+                } else {
+                    Ok(())
                 }
             }
             (Reach::Workspace { .. }, Decider::Root) => Err(QueueDeclined::NotFound),
@@ -528,9 +584,26 @@ impl Reviewer {
     }
 }
 
+/// Whether the reviewing key (`reviewer`, made by `reviewer_creator`) and the key that
+/// submitted `approval` are related: one made the other, or one key made both. An
+/// unknown creator on either side may hide a relation, so it counts as one.
+fn related(reviewer: &KeyId, reviewer_creator: Option<&Principal>, approval: &Approval) -> bool {
+    let made_by = |creator: Option<&Principal>, key: &KeyId| matches!(creator, Some(Principal::Key { key_id }) if key_id == key);
+    match (reviewer_creator, approval.submitter_created_by.as_ref()) {
+        (None, _) | (_, None) => true,
+        (Some(mine), Some(theirs)) => {
+            made_by(Some(theirs), reviewer)
+                || made_by(Some(mine), &approval.key_id)
+                || matches!((mine, theirs), (Principal::Key { key_id: a }, Principal::Key { key_id: b }) if a == b)
+        }
+    }
+}
+
 /// The request to queue: what the data plane read, and who sent it.
 pub struct Submission<'a> {
     pub grantee: &'a Grantee,
+    /// The serial of the secret that sent it.
+    pub secret: u64,
     pub target: RouteTarget,
     pub request: QueuedRequest,
     pub now_ms: u64,
@@ -541,6 +614,7 @@ impl Approval {
     pub fn submit(id: ApprovalId, submission: Submission) -> Approval {
         let Submission {
             grantee,
+            secret,
             target,
             request,
             now_ms,
@@ -559,6 +633,8 @@ impl Approval {
             // the approval stops being pending.
             expires_at: now_ms.saturating_add(expire_after_ms).div_ceil(1000) * 1000,
             state: ApprovalState::Pending,
+            submitter_created_by: grantee.created_by.clone(),
+            secret: Some(secret),
         }
     }
 }
@@ -740,6 +816,9 @@ pub enum QueueCommand {
     /// One workspace's: a queue object holds only the workspaces of its shard.
     List {
         workspace: String,
+        /// A key reviewer's environment: it lists only that environment's approvals.
+        #[serde(default)]
+        environment: Option<Environment>,
         status: Option<ApprovalStatus>,
         limit: usize,
         after: Option<Position>,
@@ -817,9 +896,11 @@ mod tests {
             scopes: scopes.iter().map(|s| s.to_string()).collect(),
             limits: Limits::new(10, 100).expect("valid limits"),
             expires_at: None,
+            created_by: Some(Principal::Root),
         }
     }
 
+    /// Made by the root token, like every [`grantee`]: unrelated to one another.
     fn agent() -> Grantee {
         grantee(1, "acme", &["contacts:write-approval"])
     }
@@ -829,6 +910,7 @@ mod tests {
             ApprovalId::generate(&QueueShard::of("acme"), &[3; APPROVAL_ID_RANDOM_BYTES]),
             Submission {
                 grantee: &agent(),
+                secret: 1,
                 target: RouteTarget {
                     resource: "contacts".into(),
                     action: Action::Write,
@@ -959,6 +1041,7 @@ mod tests {
             approval.id.clone(),
             Submission {
                 grantee: &agent(),
+                secret: 1,
                 target: approval.target.clone(),
                 request: approval.request.clone(),
                 now_ms: NOW + 1,

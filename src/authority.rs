@@ -10,7 +10,7 @@
 //! the same object, checked against who asks ([`Actor`]) in the same step.
 
 use crate::approval::SubmitterFailure;
-use crate::delegation::{Actor, Overreach};
+use crate::delegation::{Actor, Overreach, Principal, Stronger};
 use crate::key::{Environment, IndexName, KeyHash, KeyId};
 use crate::limits::{self, LimiterState, Limits, Window};
 use crate::policy::{Access, Action, LifecycleAction, Policy, RouteTarget};
@@ -35,6 +35,14 @@ pub struct KeyRecord {
     pub created_at: u64,
     pub expires_at: Option<u64>,
     pub revoked_at: Option<u64>,
+    /// Who revoked the key; cleared with `revoked_at` when it is re-activated. `None` on a
+    /// revoked key stored before keygate recorded it: treated as the root token's.
+    #[serde(default)]
+    pub revoked_by: Option<Principal>,
+    /// Who created the key. `None` for a key stored before keygate recorded it: an unknown
+    /// creator, which only the root token stands in for.
+    #[serde(default)]
+    pub created_by: Option<Principal>,
     /// Per-key limits; `None` follows the policy's defaults, even when they change.
     pub limits: Option<Limits>,
     pub metadata: Map<String, Value>,
@@ -86,6 +94,7 @@ impl KeyRecord {
             scopes: self.scopes.clone(),
             limits,
             expires_at: self.expires_at,
+            created_by: self.created_by.clone(),
         }
     }
 }
@@ -96,11 +105,29 @@ impl KeyRecord {
 pub struct Secret {
     pub hash: KeyHash,
     pub valid_until: Option<u64>,
+    /// Names the secret without revealing anything of it, so a queued request can say which
+    /// secret sent it ([`Command::Recheck`]). Unique among the key's secrets; 0 in secrets
+    /// stored before serials existed, which [`number_secrets`] makes unique on load.
+    #[serde(default)]
+    pub serial: u64,
 }
 
 impl Secret {
     fn is_live(&self, now_ms: u64) -> bool {
         self.valid_until.is_none_or(|until| now_ms < until)
+    }
+}
+
+/// Gives secrets stored before serials existed (all 0) serials of their own, by their
+/// stored order; secrets that already have distinct serials are left as they are. The
+/// same stored list always gets the same serials, so this may run on every load.
+pub fn number_secrets(secrets: &mut [Secret]) {
+    let mut seen = std::collections::BTreeSet::new();
+    if secrets.iter().all(|secret| seen.insert(secret.serial)) {
+        return;
+    }
+    for (serial, secret) in (1..).zip(secrets.iter_mut()) {
+        secret.serial = serial;
     }
 }
 
@@ -245,6 +272,10 @@ pub enum Command {
     Recheck {
         resource: String,
         action: Action,
+        /// The serial of the secret that queued it (`None` for approvals stored before
+        /// serials were recorded): that secret must still be live.
+        #[serde(default)]
+        secret: Option<u64>,
     },
     Get {
         actor: Actor,
@@ -318,6 +349,9 @@ pub struct Grantee {
     pub scopes: Vec<String>,
     pub limits: Limits,
     pub expires_at: Option<u64>,
+    /// Who created the key, as its record says: the approval queue's related-key rule.
+    #[serde(default)]
+    pub created_by: Option<Principal>,
 }
 
 /// Why an authority refused a request, in a form that crosses the Durable Object boundary.
@@ -381,6 +415,8 @@ pub enum Declined {
     NotActive { status: Status },
     /// A key acting on keys tried to give more than it holds.
     Overreach(Overreach),
+    /// A key tried a change only a stronger actor may make (see [`Stronger`]).
+    Stronger(Stronger),
     /// An edit of one limit window that does not fit the other's current value.
     InvalidLimits { message: String },
     /// A webhook secret rotation for a key without a webhook.
@@ -393,6 +429,12 @@ impl From<Overreach> for Declined {
     }
 }
 
+impl From<Stronger> for Declined {
+    fn from(stronger: Stronger) -> Declined {
+        Declined::Stronger(stronger)
+    }
+}
+
 impl From<Declined> for GatewayError {
     fn from(declined: Declined) -> GatewayError {
         match declined {
@@ -400,6 +442,8 @@ impl From<Declined> for GatewayError {
             Declined::NotAllowed { action } => GatewayError::LifecycleNotAllowed { action },
             Declined::NotActive { status } => GatewayError::KeyNotActive { status },
             Declined::Overreach(overreach) => GatewayError::BeyondOwnGrant(overreach),
+            Declined::Stronger(Stronger::NotCreator) => GatewayError::NotKeyCreator,
+            Declined::Stronger(Stronger::RevokedByOther) => GatewayError::ReactivationNotAllowed,
             Declined::InvalidLimits { message } => GatewayError::InvalidBody {
                 errors: vec![FieldError::new("limits", message)],
             },
@@ -430,6 +474,8 @@ pub enum Reply {
     Queued {
         grantee: Grantee,
         limit_headers: LimitHeaders,
+        /// The serial of the secret presented, for [`Command::Recheck`] at approval time.
+        secret: u64,
     },
     /// The answer to [`Command::Recheck`]: the key as it is now, or why it may no longer.
     Rechecked {
@@ -539,8 +585,13 @@ impl KeyState {
                 now_ms,
             )),
             Command::Identify { key_hash } => Ok(self.admit(&key_hash, None, None, policy, now_ms)),
-            Command::Recheck { resource, action } => {
-                let standing = self.recheck(&RouteTarget { resource, action }, policy, now_ms);
+            Command::Recheck {
+                resource,
+                action,
+                secret,
+            } => {
+                let target = RouteTarget { resource, action };
+                let standing = self.recheck(&target, secret, policy, now_ms);
                 Ok((Reply::Rechecked { standing }, Changed::default()))
             }
             Command::Get { actor } => self
@@ -591,6 +642,7 @@ impl KeyState {
             secrets: vec![Secret {
                 hash: secret,
                 valid_until: None,
+                serial: 1,
             }],
             webhook_secrets: issued
                 .clone()
@@ -624,13 +676,14 @@ impl KeyState {
             return refuse(Refusal::Unknown, Vec::new());
         };
         // KV may still map a retired hash to this id; the authority decides which are live.
-        let presented_is_live = self
+        let Some(presented_serial) = self
             .secrets
             .iter()
-            .any(|secret| secret.hash.matches(presented) && secret.is_live(now_ms));
-        if !presented_is_live {
+            .find(|secret| secret.hash.matches(presented) && secret.is_live(now_ms))
+            .map(|secret| secret.serial)
+        else {
             return refuse(Refusal::Unknown, Vec::new());
-        }
+        };
         match record.status(now_ms) {
             Status::Active => {}
             Status::Revoked => return refuse(Refusal::Revoked, Vec::new()),
@@ -696,6 +749,7 @@ impl KeyState {
                         true => Reply::Queued {
                             grantee,
                             limit_headers,
+                            secret: presented_serial,
                         },
                         false => Reply::Admitted {
                             grantee,
@@ -722,10 +776,12 @@ impl KeyState {
     }
 
     /// Whether the key, as it is now, may still make a request to `target` that it queued
-    /// for approval: it exists, is active, and holds the target's level or its approval level.
+    /// for approval: it exists, is active, the secret that queued it still works, and it
+    /// holds the target's level or its approval level.
     fn recheck(
         &self,
         target: &RouteTarget,
+        secret: Option<u64>,
         policy: &Policy,
         now_ms: u64,
     ) -> Result<Grantee, SubmitterFailure> {
@@ -734,6 +790,17 @@ impl KeyState {
             Status::Active => {}
             Status::Revoked => return Err(SubmitterFailure::KeyRevoked),
             Status::Expired => return Err(SubmitterFailure::KeyExpired),
+        }
+        // A secret rotated out (or renumbered by a re-activation) may have leaked: what it
+        // queued is not sent on its behalf.
+        if let Some(serial) = secret {
+            let live = self
+                .secrets
+                .iter()
+                .any(|s| s.serial == serial && s.is_live(now_ms));
+            if !live {
+                return Err(SubmitterFailure::SecretRetired);
+            }
         }
         match policy.decide(&record.scopes, target) {
             Access::Allowed | Access::NeedsApproval => {
@@ -745,10 +812,11 @@ impl KeyState {
         }
     }
 
-    /// The record, if `actor` may see it. Another workspace's key answers as if absent.
+    /// The record, if `actor` may see it. Another workspace's or environment's key
+    /// answers as if absent.
     fn reachable(&self, actor: &Actor) -> Result<&KeyRecord, Declined> {
         match &self.record {
-            Some(record) if actor.reaches(&record.workspace) => Ok(record),
+            Some(record) if actor.reaches_key(record) => Ok(record),
             _ => Err(Declined::NotFound),
         }
     }
@@ -813,6 +881,7 @@ impl KeyState {
     ) -> Result<(Reply, Changed), Declined> {
         let record = self.reachable(actor)?;
         allowed(policy, LifecycleAction::Edit)?;
+        actor.may_change(record)?;
         // A new expiry would bring an expired key back: that is a re-activation.
         if edit.expires_at.is_some() && record.status(now_ms) == Status::Expired {
             allowed(policy, LifecycleAction::Reactivate)?;
@@ -827,15 +896,15 @@ impl KeyState {
         })
     }
 
-    /// Idempotent: revoking a revoked key keeps the first revocation time. A key that may
-    /// revoke keys may revoke any key of its workspace, however much that key holds.
+    /// Idempotent: revoking a revoked key keeps the first revocation time and revoker. A
+    /// key that may revoke keys may revoke any key it reaches, however much that key holds.
     fn revoke(
         &mut self,
         actor: &Actor,
         policy: &Policy,
         now_ms: u64,
     ) -> Result<(Reply, Changed), Declined> {
-        actor.may_touch(self.reachable(actor)?)?;
+        self.reachable(actor)?;
         allowed(policy, LifecycleAction::Revoke)?;
         let Some(record) = self.record.as_mut() else {
             return Err(Declined::NotFound);
@@ -844,24 +913,44 @@ impl KeyState {
             return Ok((self.key_reply(now_ms), Changed::default()));
         }
         record.revoked_at = Some(now_ms);
+        record.revoked_by = Some(actor.principal());
         record.version = record.version.saturating_add(1);
         Ok((self.key_reply(now_ms), ADMIN_CHANGE))
     }
 
-    /// Undoes a revoke. The key must be within what the actor holds: re-activating is
-    /// handing its power back out.
+    /// Undoes a revoke, if the actor is as strong as the revoker ([`Actor::may_undo`]). The
+    /// key must be within what the actor holds: re-activating is handing its power back
+    /// out. Its secrets work again, under new serials: a request queued before the
+    /// revocation can no longer be approved.
     fn activate(
         &mut self,
         actor: &Actor,
         policy: &Policy,
         now_ms: u64,
     ) -> Result<(Reply, Changed), Declined> {
-        self.reachable(actor)?;
+        let record = self.reachable(actor)?;
         allowed(policy, LifecycleAction::Reactivate)?;
-        self.change_record(actor, policy, now_ms, |record| {
+        if record.revoked_at.is_none() {
+            return Ok((self.key_reply(now_ms), Changed::default()));
+        }
+        actor.may_undo(record, policy)?;
+        let reply = self.change_record(actor, policy, now_ms, |record| {
             record.revoked_at = None;
+            record.revoked_by = None;
             Ok(())
-        })
+        })?;
+        let mut serial = self.next_serial();
+        for secret in &mut self.secrets {
+            secret.serial = serial;
+            serial = serial.saturating_add(1);
+        }
+        Ok(reply)
+    }
+
+    /// A serial no secret of the key has had: one above the highest.
+    fn next_serial(&self) -> u64 {
+        let highest = self.secrets.iter().map(|s| s.serial).max().unwrap_or(0);
+        highest.saturating_add(1)
     }
 
     /// A new current secret; the previous one works for `grace_ms` more, never past the
@@ -877,8 +966,10 @@ impl KeyState {
     ) -> Result<(Reply, Changed), Declined> {
         let record = self.reachable(actor)?;
         allowed(policy, LifecycleAction::Rotate)?;
-        // Whoever rotates receives the new secret, so the key must be within their grants.
+        // Whoever rotates receives the new secret, so the key must be within their grants,
+        // and theirs to change.
         actor.may_hold(record, policy)?;
+        actor.may_change(record)?;
         match record.status(now_ms) {
             Status::Active => {}
             status => return Err(Declined::NotActive { status }),
@@ -886,6 +977,7 @@ impl KeyState {
         let previous_valid_until = now_ms
             .saturating_add(grace_ms)
             .min(record.expires_at.unwrap_or(u64::MAX));
+        let serial = self.next_serial();
         let Some(record) = self.record.as_mut() else {
             return Err(Declined::NotFound);
         };
@@ -912,6 +1004,7 @@ impl KeyState {
         self.secrets.push(Secret {
             hash: secret,
             valid_until: None,
+            serial,
         });
         record.hint = hint;
         record.version = record.version.saturating_add(1);
@@ -936,8 +1029,8 @@ impl KeyState {
         ))
     }
 
-    /// Needs what editing the webhook needs: the lifecycle's `edit`, and a key within the
-    /// actor's grants (whoever rotates receives the secret).
+    /// Needs what editing the webhook needs: the lifecycle's `edit`, a key within the
+    /// actor's grants (whoever rotates receives the secret), and the key's creator.
     fn rotate_webhook_secret(
         &mut self,
         actor: &Actor,
@@ -949,6 +1042,7 @@ impl KeyState {
         let record = self.reachable(actor)?;
         allowed(policy, LifecycleAction::Edit)?;
         actor.may_hold(record, policy)?;
+        actor.may_change(record)?;
         if record.rejection_webhook.is_none() {
             return Err(Declined::NoWebhook);
         }
@@ -995,9 +1089,7 @@ impl KeyState {
     /// Permanent: the record, secrets, counters and usage history all go. The id then
     /// answers as unknown, like one that never existed.
     fn delete(&mut self, actor: &Actor) -> Result<(Reply, Changed), Declined> {
-        let record = self.reachable(actor)?;
-        actor.may_touch(record)?;
-        let id = record.id.clone();
+        let id = self.reachable(actor)?.id.clone();
         let index_names = self
             .secrets
             .iter()
@@ -1105,6 +1197,8 @@ pub fn key_object(
         "created_at": format_rfc3339(record.created_at),
         "expires_at": record.expires_at.map(format_rfc3339),
         "revoked_at": record.revoked_at.map(format_rfc3339),
+        "revoked_by": record.revoked_by,
+        "created_by": record.created_by,
         "last_used_at": last_used_at.map(format_rfc3339),
         "limits": {
             "per_minute": limits.per_minute.get(),
@@ -1176,7 +1270,7 @@ mod tests {
         );
         let hash = hash_key(&secret(), &key);
         let id = KeyId::generate(&[seed; KEY_ID_RANDOM_BYTES]);
-        let record = new_key.into_record(id, &key, NOW, DEFAULT_WORKSPACE);
+        let record = new_key.into_record(id, &key, NOW, DEFAULT_WORKSPACE, Principal::Root);
         Fixture { record, hash }
     }
 
@@ -1324,17 +1418,23 @@ mod tests {
         Limits::new(per_minute, per_day).expect("valid limits")
     }
 
+    /// The id of every [`key_actor`].
+    fn manager_id() -> KeyId {
+        KeyId::generate(&[200; KEY_ID_RANDOM_BYTES])
+    }
+
     /// A key acting on keys, as its own authority admitted it.
     fn key_actor(workspace: &str, scopes: &[&str], own: Limits) -> Actor {
         Actor::Key {
             grantee: Grantee {
-                key_id: KeyId::generate(&[200; KEY_ID_RANDOM_BYTES]),
+                key_id: manager_id(),
                 key_name: "Manager".into(),
                 workspace: workspace.into(),
                 environment: Environment::Live,
                 scopes: scopes.iter().map(|s| s.to_string()).collect(),
                 limits: own,
                 expires_at: None,
+                created_by: None,
             },
         }
     }
@@ -1447,7 +1547,8 @@ mod tests {
             state.secrets,
             [Secret {
                 hash: hash.clone(),
-                valid_until: None
+                valid_until: None,
+                serial: 1,
             }]
         );
         assert_eq!(state.counters, Counters::default());
@@ -1671,11 +1772,14 @@ mod tests {
             let Reply::Queued {
                 grantee,
                 limit_headers,
+                secret,
             } = &reply
             else {
                 panic!("{resource}: not queued: {reply:?}");
             };
             assert_eq!(grantee.key_id, record.id);
+            // The key's one secret, named for the approval's later recheck.
+            assert_eq!(*secret, 1);
             assert_eq!(
                 header(limit_headers, "X-RateLimit-Remaining"),
                 Some(remaining)
@@ -1754,6 +1858,7 @@ mod tests {
         let recheck = || Command::Recheck {
             resource: "contacts".into(),
             action: Action::Write,
+            secret: None,
         };
         let standing = |state: &mut KeyState, now| match state.handle(recheck(), &policy(), now) {
             (Reply::Rechecked { standing }, changed) => {
@@ -1840,6 +1945,7 @@ mod tests {
                 // The limits in force: the policy's defaults, as the key has none of its own.
                 limits: limits(120, 50_000),
                 expires_at: None,
+                created_by: Some(Principal::Root),
             }
         );
         assert_limit_headers_present(&limit_headers);
@@ -2074,6 +2180,7 @@ mod tests {
         let (reply, changed) = state.handle(revoke(), &policy(), NOW + 10);
         let mut revoked = record.clone();
         revoked.revoked_at = Some(NOW + 10);
+        revoked.revoked_by = Some(Principal::Root);
         revoked.version = record.version + 1;
         assert_eq!(
             reply,
@@ -2234,7 +2341,10 @@ mod tests {
 
     #[test]
     fn a_key_that_a_key_sets_back_to_defaults_gets_them_as_its_own_limits() {
-        let Fixture { record, hash } = full();
+        let Fixture { mut record, hash } = full();
+        record.created_by = Some(Principal::Key {
+            key_id: manager_id(),
+        });
         let mut state = created(&record, &hash);
         let manager = key_actor(
             &record.workspace,
@@ -2310,7 +2420,7 @@ mod tests {
     }
 
     #[test]
-    fn a_test_key_revokes_and_deletes_only_test_keys() {
+    fn a_test_key_finds_no_live_key_to_revoke_or_delete() {
         let Fixture { record, hash } = reader();
         let mut state = created(&record, &hash);
         let Actor::Key { mut grantee } = key_actor("default", &["admin"], limits(120, 50_000))
@@ -2329,7 +2439,8 @@ mod tests {
             },
         ] {
             let (reply, changed) = state.handle(command, &policy(), NOW);
-            assert_eq!(reply, declined(Declined::Overreach(Overreach::Environment)));
+            // As if absent, like another workspace's key: a test key never learns of it.
+            assert_eq!(reply, declined(Declined::NotFound));
             assert_eq!(changed, NOTHING);
             assert_eq!(state, before);
         }
@@ -3138,13 +3249,18 @@ mod tests {
     // --- who asks: keys acting on keys ------------------------------------------------
 
     /// A key in workspace `acme` for the actor tests.
+    /// A key of workspace `acme` that the [`key_actor`] created.
     fn acme_key(scopes: &str, seed: u8) -> Fixture {
-        fixture(
+        let mut made = fixture(
             &format!(
                 r#"{{"name": "Acme", "scopes": {scopes}, "workspace": "acme", "limits": {{"per_minute": 10, "per_day": 1000}}}}"#
             ),
             seed,
-        )
+        );
+        made.record.created_by = Some(Principal::Key {
+            key_id: manager_id(),
+        });
+        made
     }
 
     #[test]
@@ -3343,7 +3459,7 @@ mod tests {
         let Fixture { record, hash } = acme_key(r#"["contacts:delete", "email:send"]"#, 54);
         let actor = key_actor(
             "acme",
-            &["api_keys:write", "contacts:read"],
+            &["api_keys:delete", "contacts:read"],
             limits(60, 10_000),
         );
         let overreach = declined(Declined::Overreach(Overreach::Scopes {
@@ -3370,7 +3486,11 @@ mod tests {
             "the old secret still works, the new one does not"
         );
 
-        state.handle(revoke(), &policy(), NOW + 1);
+        // Its own revocation, so only the grants stand in the way of undoing it.
+        let revoke_as_actor = Command::Revoke {
+            actor: actor.clone(),
+        };
+        state.handle(revoke_as_actor, &policy(), NOW + 1);
         let before = state.clone();
         let (reply, changed) = state.handle(Command::Activate { actor }, &policy(), NOW + 2);
         assert_eq!(reply, overreach);
@@ -3404,7 +3524,7 @@ mod tests {
         let Fixture { record, hash } = acme_key(r#"["contacts:read"]"#, 56);
         let actor = key_actor(
             "acme",
-            &["api_keys:write", "contacts:write"],
+            &["api_keys:delete", "contacts:write"],
             limits(60, 10_000),
         );
         let mut state = created(&record, &hash);
@@ -3421,7 +3541,10 @@ mod tests {
         );
         assert!(matches!(reply, Reply::Rotated { .. }), "{reply:?}");
         assert_eq!(changed, ADMIN);
-        state.handle(revoke(), &policy(), NOW + 1);
+        let revoke_as_actor = Command::Revoke {
+            actor: actor.clone(),
+        };
+        state.handle(revoke_as_actor, &policy(), NOW + 1);
         let (reply, changed) = state.handle(
             Command::Activate {
                 actor: actor.clone(),
@@ -3612,6 +3735,8 @@ mod tests {
             "metadata",
             "rejection_webhook",
             "revoked_at",
+            "revoked_by",
+            "created_by",
         ]
         .into_iter()
         .collect();

@@ -1,12 +1,14 @@
 //! Who may manage keys, and how far: the root token, or a key acting within its workspace
 //! that can never hand out more than it holds itself.
 //!
-//! A key with grants on the `api_keys` resource manages the keys of its own workspace
-//! (read: list and get; write: create, edit, rotate, activate; delete: revoke and delete).
-//! Whatever it creates, edits, rotates or re-activates must fit inside its own grants:
-//! scopes ([`Policy::grants_within`]), both limit windows, expiry and environment — else a
-//! key with `api_keys:write` could mint itself a more powerful twin. The check runs inside
-//! the target key's Durable Object, in the same step as the change.
+//! A key with grants on the `api_keys` resource manages the keys of its own workspace and
+//! environment (read: list and get; write: create, edit, rotate, activate; delete: revoke
+//! and delete). Whatever it creates, edits, rotates or re-activates must fit inside its own
+//! grants: scopes ([`Policy::grants_within`]), both limit windows, expiry and environment —
+//! else a key with `api_keys:write` could mint itself a more powerful twin. Editing and
+//! rotating need more: the acting key must be the key's creator ([`Actor::may_change`]),
+//! and re-activating must not undo a stronger actor's revocation ([`Actor::may_undo`]).
+//! The checks run inside the target key's Durable Object, in the same step as the change.
 //!
 //! ```
 //! use keygate::delegation::Actor;
@@ -14,9 +16,9 @@
 //! ```
 
 use crate::authority::{Grantee, KeyRecord};
-use crate::key::Environment;
+use crate::key::{Environment, KeyId};
 use crate::limits::Window;
-use crate::policy::{Action, Policy};
+use crate::policy::{Access, Action, Policy, RouteTarget};
 use serde::{Deserialize, Serialize};
 
 /// The resource whose grants let a key manage keys.
@@ -32,6 +34,26 @@ pub enum Actor {
     Key { grantee: Grantee },
 }
 
+/// Who did something to a key, as its record remembers it (`created_by`, `revoked_by`):
+/// shown as `{"type": "root"}` or `{"type": "key", "key_id": "key_…"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Principal {
+    Root,
+    Key { key_id: KeyId },
+}
+
+/// Why a key may not make a lifecycle change that is otherwise within its grants.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stronger {
+    /// Edit and rotate: only the root token and the key's creator.
+    NotCreator,
+    /// Re-activate: the revocation was made by the root token, another key, or before
+    /// keygate recorded who revoked.
+    RevokedByOther,
+}
+
 /// What a key acting on keys tried to give beyond its own grants.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "beyond", rename_all = "snake_case")]
@@ -42,7 +64,7 @@ pub enum Overreach {
     Limit { window: Window, own: u32 },
     /// The acting key expires; a key it manages must expire no later.
     Expiry { own: u64 },
-    /// A test key may only manage test keys.
+    /// A key manages only keys of its own environment (live or test).
     Environment,
     /// A key manages only its own workspace.
     Workspace { own: String },
@@ -54,6 +76,77 @@ impl Actor {
         match self {
             Actor::Root => true,
             Actor::Key { grantee } => grantee.workspace == workspace,
+        }
+    }
+
+    /// Whether the actor may see `record` at all: a key sees only its own workspace's keys
+    /// of its own environment, so a test key never learns of live keys, nor a live key of
+    /// test ones.
+    pub fn reaches_key(&self, record: &KeyRecord) -> bool {
+        self.reaches(&record.workspace)
+            && self
+                .environment()
+                .is_none_or(|own| own == record.environment)
+    }
+
+    /// The environment a key acts in; `None` for the root token, which sees both.
+    pub fn environment(&self) -> Option<Environment> {
+        match self {
+            Actor::Root => None,
+            Actor::Key { grantee } => Some(grantee.environment),
+        }
+    }
+
+    /// The actor as a key record remembers it.
+    pub fn principal(&self) -> Principal {
+        match self {
+            Actor::Root => Principal::Root,
+            Actor::Key { grantee } => Principal::Key {
+                key_id: grantee.key_id.clone(),
+            },
+        }
+    }
+
+    /// `Ok` when the actor may edit or rotate `record`: the root token, or the key that
+    /// created it. Whoever rotates receives the key's new secret, and an edit can narrow a
+    /// stronger key down to what the editor holds before a rotation; both would let a key
+    /// take over an identity it never had. A key whose creator is unknown (made before
+    /// keygate recorded creators) is changed by the root token only.
+    pub fn may_change(&self, record: &KeyRecord) -> Result<(), Stronger> {
+        match (self, &record.created_by) {
+            (Actor::Root, _) => Ok(()),
+            (Actor::Key { grantee }, Some(Principal::Key { key_id }))
+                if *key_id == grantee.key_id =>
+            {
+                Ok(())
+            }
+            (Actor::Key { .. }, _) => Err(Stronger::NotCreator),
+        }
+    }
+
+    /// `Ok` when the actor may undo `record`'s revocation: the root token always; a key
+    /// only a revocation it made itself, and only while it could still make it (it holds
+    /// `api_keys:delete`). "As strong as the revoker" is thus exact: the root token is
+    /// stronger than every key, and a key is as strong as itself and no other key. A
+    /// revocation with no recorded revoker counts as the root token's.
+    pub fn may_undo(&self, record: &KeyRecord, policy: &Policy) -> Result<(), Stronger> {
+        let Actor::Key { grantee } = self else {
+            return Ok(());
+        };
+        let revoked_by_itself = matches!(
+            &record.revoked_by,
+            Some(Principal::Key { key_id }) if *key_id == grantee.key_id
+        );
+        let may_revoke = policy.decide(
+            &grantee.scopes,
+            &RouteTarget {
+                resource: KEYS_RESOURCE.to_string(),
+                action: Action::Delete,
+            },
+        ) == Access::Allowed;
+        match revoked_by_itself && may_revoke {
+            true => Ok(()),
+            false => Err(Stronger::RevokedByOther),
         }
     }
 
@@ -77,20 +170,6 @@ impl Actor {
     pub fn pin_limits(&self, record: &mut KeyRecord, policy: &Policy) {
         if let (Actor::Key { .. }, None) = (self, record.limits) {
             record.limits = Some(policy.default_limits());
-        }
-    }
-
-    /// `Ok` when the actor may revoke or delete `record`: any key of its workspace, however
-    /// much that key holds — but a test key only test keys.
-    pub fn may_touch(&self, record: &KeyRecord) -> Result<(), Overreach> {
-        match self {
-            Actor::Key { grantee }
-                if grantee.environment == Environment::Test
-                    && record.environment != Environment::Test =>
-            {
-                Err(Overreach::Environment)
-            }
-            _ => Ok(()),
         }
     }
 
@@ -136,7 +215,7 @@ impl Actor {
                 return Err(Overreach::Expiry { own });
             }
         }
-        if grantee.environment == Environment::Test && record.environment != Environment::Test {
+        if grantee.environment != record.environment {
             return Err(Overreach::Environment);
         }
         Ok(())
@@ -167,7 +246,6 @@ impl KeysAction {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::key::KeyId;
     use crate::limits::Limits;
     use serde_json::Map;
 
@@ -190,6 +268,7 @@ mod tests {
             scopes: scopes.iter().map(|s| s.to_string()).collect(),
             limits: limits(60, 10_000),
             expires_at: None,
+            created_by: None,
         }
     }
 
@@ -204,6 +283,8 @@ mod tests {
             created_at: NOW,
             expires_at: None,
             revoked_at: None,
+            revoked_by: None,
+            created_by: None,
             limits: Some(limits(60, 10_000)),
             metadata: Map::new(),
             rejection_webhook: None,
@@ -327,7 +408,7 @@ mod tests {
     }
 
     #[test]
-    fn a_test_key_manages_only_test_keys() {
+    fn a_key_manages_only_keys_of_its_own_environment() {
         let mut grantee = manager(&["api_keys:write"]);
         grantee.environment = Environment::Test;
         let acting = actor(grantee);
@@ -338,11 +419,13 @@ mod tests {
         );
         made.environment = Environment::Test;
         assert_eq!(acting.may_hold(&made, &policy()), Ok(()));
-        // A live key may manage test keys.
-        assert_eq!(
-            actor(manager(&["api_keys:write"])).may_hold(&made, &policy()),
-            Ok(())
-        );
+        // Nor a live key test keys: each environment is managed apart.
+        let live = actor(manager(&["api_keys:write"]));
+        assert_eq!(live.may_hold(&made, &policy()), Err(Overreach::Environment));
+        assert!(!live.reaches_key(&made));
+        assert!(acting.reaches_key(&made));
+        assert!(!acting.reaches_key(&record(&[])));
+        assert!(Actor::Root.reaches_key(&made));
     }
 
     #[test]

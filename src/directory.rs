@@ -12,7 +12,7 @@
 
 use crate::admin::ListCursor;
 use crate::authority::{KeyRecord, Status};
-use crate::key::KeyId;
+use crate::key::{Environment, KeyId};
 use serde::{Deserialize, Serialize};
 
 /// Requests to the directory (the body of its Durable Object call).
@@ -28,6 +28,9 @@ pub enum DirectoryCommand {
     Remove { id: KeyId },
     List {
         workspace: Option<String>,
+        /// An acting key's environment: it lists only that environment's keys.
+        #[serde(default)]
+        environment: Option<Environment>,
         status: Option<Status>,
         limit: usize,
         after: Option<Position>,
@@ -80,7 +83,7 @@ pub enum DirectoryReply {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::key::{Environment, KEY_ID_RANDOM_BYTES};
+    use crate::key::KEY_ID_RANDOM_BYTES;
     use crate::limits::Limits;
 
     #[test]
@@ -105,6 +108,8 @@ mod tests {
             created_at: 1_900_000_000_000,
             expires_at: Some(1_900_000_100_000),
             revoked_at: Some(1_900_000_050_000),
+            revoked_by: None,
+            created_by: None,
             limits: Some(Limits::new(5, 50).expect("valid limits")),
             metadata: serde_json::json!({"big": u64::MAX, "f": 0.1, "a": [null]})
                 .as_object()
@@ -120,6 +125,7 @@ mod tests {
         let commands = [
             DirectoryCommand::List {
                 workspace: Some("acme".into()),
+                environment: Some(Environment::Test),
                 status: Some(Status::Expired),
                 limit: 20,
                 after: None,
@@ -127,6 +133,7 @@ mod tests {
             },
             DirectoryCommand::List {
                 workspace: None,
+                environment: None,
                 status: None,
                 limit: 100,
                 after: Some(Position {

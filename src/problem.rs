@@ -98,6 +98,9 @@ pub enum GatewayError {
     },
     /// A key deciding on a request it submitted itself.
     OwnApproval,
+    /// A key deciding on a request of a key it created, that created it, or that was made
+    /// by the same key (or whose creator is unknown).
+    RelatedKeyApproval,
     OriginUnreachable,
     OriginTimeout,
     /// KV or the key's Durable Object failed: authentication fails closed.
@@ -134,6 +137,11 @@ pub enum GatewayError {
     BeyondOwnGrant(Overreach),
     /// A webhook secret rotation for a key that has no rejection webhook.
     NoRejectionWebhook,
+    /// A key editing or rotating a key it did not create.
+    NotKeyCreator,
+    /// A key re-activating a key that the root token, another key, or nobody on record
+    /// revoked.
+    ReactivationNotAllowed,
 }
 
 /// Which bound a body passed.
@@ -190,6 +198,7 @@ impl GatewayError {
             ApprovalDecided { .. } => (409, "approval_decided", "Conflict"),
             SubmitterNotAllowed { .. } => (409, "submitter_not_allowed", "Conflict"),
             OwnApproval => (403, "own_approval", "Forbidden"),
+            RelatedKeyApproval => (403, "related_key_approval", "Forbidden"),
             OriginUnreachable => (502, "origin_unreachable", "Bad Gateway"),
             OriginTimeout => (504, "origin_timeout", "Gateway Timeout"),
             StoreUnavailable => (503, "store_unavailable", "Service Unavailable"),
@@ -211,6 +220,8 @@ impl GatewayError {
                 Overreach::Environment => (403, "environment_exceeds_own", "Forbidden"),
                 Overreach::Workspace { .. } => (403, "workspace_forbidden", "Forbidden"),
             },
+            NotKeyCreator => (403, "not_key_creator", "Forbidden"),
+            ReactivationNotAllowed => (403, "reactivation_not_allowed", "Forbidden"),
         }
     }
 
@@ -261,6 +272,7 @@ impl GatewayError {
                 failure.detail()
             ),
             OwnApproval => "a key cannot approve or reject a request it submitted itself; ask another reviewer".into(),
+            RelatedKeyApproval => "a key cannot approve or reject a request of a key it created, of the key that created it, or of a key made by the same key (nor where a creator is unknown); ask another reviewer".into(),
             OriginUnreachable => "the upstream API could not be reached".into(),
             OriginTimeout => "the upstream API did not answer in time".into(),
             StoreUnavailable => "keygate could not reach its key store; the request was refused to stay safe".into(),
@@ -304,9 +316,11 @@ impl GatewayError {
                     "the calling key expires at {}; a key it manages must expire no later",
                     crate::timestamp::format_rfc3339(*own)
                 ),
-                Overreach::Environment => "a test key can only manage test keys".into(),
+                Overreach::Environment => "a key manages only keys of its own environment: a test key test keys, a live key live keys".into(),
                 Overreach::Workspace { own } => format!("the calling key manages only keys of its own workspace, `{own}`"),
             },
+            NotKeyCreator => "only the root token or the key that created this key may edit or rotate it".into(),
+            ReactivationNotAllowed => "only the root token, or the key that revoked this key (while it still holds `api_keys:delete`), may re-activate it".into(),
         }
     }
 
@@ -563,7 +577,7 @@ mod tests {
             (
                 Overreach::Environment,
                 "environment_exceeds_own",
-                "a test key can only manage test keys",
+                "a key manages only keys of its own environment: a test key test keys, a live key live keys",
             ),
             (
                 Overreach::Workspace { own: "acme".into() },
@@ -661,6 +675,7 @@ mod tests {
                 },
             },
             OwnApproval,
+            RelatedKeyApproval,
             OriginUnreachable,
             OriginTimeout,
             StoreUnavailable,
@@ -689,6 +704,8 @@ mod tests {
             },
             BeyondOwnGrant(Overreach::Environment),
             NoRejectionWebhook,
+            NotKeyCreator,
+            ReactivationNotAllowed,
         ];
         for error in &all {
             match error {
@@ -716,6 +733,7 @@ mod tests {
                 | ApprovalDecided { .. }
                 | SubmitterNotAllowed { .. }
                 | OwnApproval
+                | RelatedKeyApproval
                 | OriginUnreachable
                 | OriginTimeout
                 | StoreUnavailable
@@ -730,7 +748,9 @@ mod tests {
                 | LifecycleNotAllowed { .. }
                 | KeyNotActive { .. }
                 | BeyondOwnGrant(_)
-                | NoRejectionWebhook => {}
+                | NoRejectionWebhook
+                | NotKeyCreator
+                | ReactivationNotAllowed => {}
             }
         }
         all
@@ -855,6 +875,7 @@ mod tests {
             &key,
             1_900_000_000_000,
             DEFAULT_WORKSPACE,
+            crate::delegation::Principal::Root,
         );
         let mut state = KeyState::default();
         state.handle(
@@ -875,6 +896,7 @@ mod tests {
                 scopes: vec!["api_keys:delete".into(), "cases:read".into()],
                 limits: Limits::new(1, 1).unwrap(),
                 expires_at: Some(1_900_000_001_000),
+                created_by: None,
             },
         };
         let next = ApiKey::generate("tpr", Environment::Live, &[6; KEY_RANDOM_BYTES]);

@@ -286,6 +286,7 @@ mod tests {
             scopes: vec!["contacts:write-approval".into()],
             limits: Limits::new(1, 1).expect("valid limits"),
             expires_at: None,
+            created_by: None,
         };
         let mut approval = Approval::submit(
             ApprovalId::generate(
@@ -294,6 +295,7 @@ mod tests {
             ),
             Submission {
                 grantee: &grantee,
+                secret: 1,
                 target: RouteTarget {
                     resource: "contacts".into(),
                     action: Action::Write,

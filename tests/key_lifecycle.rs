@@ -118,7 +118,7 @@ impl Deployment {
             new_key.environment,
             &[draw; KEY_RANDOM_BYTES],
         );
-        let mut record = new_key.into_record(id.clone(), &key, now, &workspace);
+        let mut record = new_key.into_record(id.clone(), &key, now, &workspace, actor.principal());
         actor.pin_limits(&mut record, &self.policy);
         actor
             .may_hold(&record, &self.policy)

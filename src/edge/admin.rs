@@ -182,7 +182,7 @@ async fn create_key(body: &[u8], actor: &Actor, env: &Env, answer: &Answer<'_>) 
         new_key.environment,
         &random::<KEY_RANDOM_BYTES>()?,
     );
-    let mut record = new_key.into_record(id.clone(), &key, now, &workspace);
+    let mut record = new_key.into_record(id.clone(), &key, now, &workspace, actor.principal());
     actor.pin_limits(&mut record, &config.policy);
     actor
         .may_hold(&record, &config.policy)
@@ -227,6 +227,7 @@ async fn list_keys(query: Option<&str>, actor: &Actor, env: &Env, answer: &Answe
     let now = now_ms();
     let command = DirectoryCommand::List {
         workspace: list.workspace,
+        environment: actor.environment(),
         status: list.status,
         limit: list.limit,
         after: list.cursor.map(Into::into),

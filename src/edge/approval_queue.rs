@@ -17,6 +17,7 @@ use crate::approval::{
 use crate::authority::{Command, Reply, WebhookSigners};
 use crate::identity::SigningSecret;
 use crate::policy::ApprovalSettings;
+use crate::key::Environment;
 use crate::problem::GatewayError;
 use crate::queue::{PendingUsage, QueueShard};
 use crate::webhook::secret::WebhookSecret;
@@ -253,11 +254,15 @@ fn handle(
         },
         QueueCommand::List {
             workspace,
+            environment,
             status,
             limit,
             after,
             now_ms,
-        } => (list(sql, &workspace, status, limit, after, now_ms)?, false),
+        } => (
+            list(sql, (&workspace, environment), status, limit, after, now_ms)?,
+            false,
+        ),
         QueueCommand::Decide {
             id,
             reviewer,
@@ -431,7 +436,7 @@ fn save(sql: &SqlStorage, approval: &Approval, body: Option<&[u8]>, retain_ms: u
 /// One workspace's page: rows of other workspaces that share the shard never show.
 fn list(
     sql: &SqlStorage,
-    workspace: &str,
+    (workspace, environment): (&str, Option<Environment>),
     status: Option<ApprovalStatus>,
     limit: usize,
     after: Option<Position>,
@@ -439,6 +444,11 @@ fn list(
 ) -> Result<QueueReply> {
     let mut query = String::from("SELECT record FROM approvals WHERE workspace = ?");
     let mut bindings: Vec<SqlStorageValue> = vec![workspace.into()];
+    // Read from the stored record, so rows stored before this filter need no migration.
+    if let Some(environment) = environment {
+        query.push_str(" AND json_extract(record, '$.environment') = ?");
+        bindings.push(environment.as_str().into());
+    }
     match status {
         None => {}
         // Expiry is computed: a pending row past its time lists as expired.

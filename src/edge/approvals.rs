@@ -34,6 +34,7 @@ pub async fn list(query: Option<&str>, actor: &Actor, env: &Env, answer: &Answer
     let now = now_ms();
     let command = QueueCommand::List {
         workspace,
+        environment: reviewer.environment(),
         status: list.status,
         limit: list.limit,
         after: list.cursor.map(|cursor| Position {
@@ -78,6 +79,7 @@ pub async fn approve(id: ApprovalId, actor: &Actor, env: &Env, answer: &Answer<'
     let recheck = Command::Recheck {
         resource: approval.target.resource.clone(),
         action: approval.target.action,
+        secret: approval.secret,
     };
     let standing = match authority_object::call(env, &approval.key_id, &recheck).await? {
         Reply::Rechecked { standing } => standing,

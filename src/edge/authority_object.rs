@@ -132,10 +132,12 @@ impl KeyAuthority {
                 secrets.push(Secret {
                     hash,
                     valid_until: None,
+                    serial: 1,
                 });
                 adopted = true;
             }
         }
+        crate::authority::number_secrets(&mut secrets);
         let webhook_secrets: WebhookSecrets =
             read(&storage, WEBHOOK_SECRETS).await?.unwrap_or_default();
         let counters: Counters = read(&storage, COUNTERS).await?.unwrap_or_default();

@@ -4,6 +4,7 @@
 use super::platform::{self, sql_integer};
 use crate::authority::{KeyRecord, Status};
 use crate::directory::{DirectoryCommand, DirectoryReply, Listed, Position};
+use crate::key::Environment;
 use crate::problem::GatewayError;
 use std::cell::Cell;
 use worker::{
@@ -122,11 +123,19 @@ impl DurableObject for KeyDirectory {
             }
             DirectoryCommand::List {
                 workspace,
+                environment,
                 status,
                 limit,
                 after,
                 now_ms,
-            } => list(&sql, workspace, status, limit, after, now_ms)?,
+            } => {
+                let filter = Filter {
+                    workspace,
+                    environment,
+                    status,
+                };
+                list(&sql, filter, limit, after, now_ms)?
+            }
         };
         Response::from_json(&reply)
     }
@@ -138,10 +147,20 @@ struct Row {
     last_used_at: Option<f64>,
 }
 
+/// Which keys a list shows.
+struct Filter {
+    workspace: Option<String>,
+    environment: Option<Environment>,
+    status: Option<Status>,
+}
+
 fn list(
     sql: &worker::SqlStorage,
-    workspace: Option<String>,
-    status: Option<Status>,
+    Filter {
+        workspace,
+        environment,
+        status,
+    }: Filter,
     limit: usize,
     after: Option<Position>,
     now_ms: u64,
@@ -151,6 +170,11 @@ fn list(
     if let Some(workspace) = workspace {
         query.push_str(" AND workspace = ?");
         bindings.push(workspace.into());
+    }
+    // Read from the stored record, so rows copied before this filter existed need nothing.
+    if let Some(environment) = environment {
+        query.push_str(" AND json_extract(record, '$.environment') = ?");
+        bindings.push(environment.as_str().into());
     }
     match status {
         None => {}

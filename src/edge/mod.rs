@@ -160,9 +160,11 @@ async fn gateway(
         Reply::Queued {
             grantee,
             limit_headers,
+            secret,
         } => {
             let queued = Queued {
                 grantee,
+                secret,
                 target,
                 headers,
             };
@@ -201,6 +203,8 @@ async fn gateway(
 /// A request admitted to the approval queue, before its body is read.
 struct Queued {
     grantee: Grantee,
+    /// The serial of the secret that sent it.
+    secret: u64,
     target: RouteTarget,
     headers: Vec<(String, String)>,
 }
@@ -248,6 +252,7 @@ async fn queue(
         id,
         Submission {
             grantee: &queued.grantee,
+            secret: queued.secret,
             target: queued.target,
             request,
             now_ms: now,
