@@ -7,6 +7,7 @@ const env = useGateway();
 
 const KEY_FIELDS = [
   "created_at",
+  "created_by",
   "environment",
   "expires_at",
   "hint",
@@ -17,6 +18,7 @@ const KEY_FIELDS = [
   "name",
   "rejection_webhook",
   "revoked_at",
+  "revoked_by",
   "scopes",
   "status",
   "workspace",
