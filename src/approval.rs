@@ -1370,6 +1370,95 @@ mod tests {
         assert_eq!(once.state, DeliveryState::Failed);
     }
 
+    /// A key reviewer with `approvals:write`, made by `creator`.
+    fn related_reviewer(seed: u8, creator: Option<Principal>) -> Reviewer {
+        reviewer(Grantee {
+            created_by: creator,
+            ..grantee(seed, "acme", &["approvals:write"])
+        })
+    }
+
+    fn made_by_key(seed: u8) -> Option<Principal> {
+        Some(Principal::Key {
+            key_id: KeyId::generate(&[seed; KEY_ID_RANDOM_BYTES]),
+        })
+    }
+
+    /// `pending()`, as submitted by a key made by `creator`.
+    fn submitted_by_child_of(creator: Option<Principal>) -> Approval {
+        Approval {
+            submitter_created_by: creator,
+            ..pending()
+        }
+    }
+
+    #[test]
+    fn a_key_never_decides_for_its_maker_its_making_or_a_sibling() {
+        let decide = |reviewer: &Reviewer, approval: Approval| {
+            let mut approval = approval;
+            approval.decide(reviewer, approve(), NOW)
+        };
+        let related = Err(QueueDeclined::RelatedApproval);
+        // The reviewer (key 2) made the submitter.
+        let reviewer = related_reviewer(2, Some(Principal::Root));
+        assert_eq!(
+            decide(&reviewer, submitted_by_child_of(made_by_key(2))),
+            related
+        );
+        // The submitter (key 1, the agent) made the reviewer.
+        let child = related_reviewer(2, made_by_key(1));
+        assert_eq!(decide(&child, pending()), related);
+        // Both made by key 7.
+        let sibling = related_reviewer(2, made_by_key(7));
+        assert_eq!(
+            decide(&sibling, submitted_by_child_of(made_by_key(7))),
+            related
+        );
+        // Either creator unknown: a relation cannot be ruled out.
+        assert_eq!(decide(&reviewer, submitted_by_child_of(None)), related);
+        assert_eq!(decide(&related_reviewer(2, None), pending()), related);
+        // Made by the root token, both: not siblings. Made by different keys: unrelated.
+        assert_eq!(decide(&reviewer, pending()), Ok(()));
+        assert_eq!(
+            decide(&sibling, submitted_by_child_of(made_by_key(8))),
+            Ok(())
+        );
+        // The root token decides whatever the relations.
+        assert_eq!(decide(&root(), submitted_by_child_of(None)), Ok(()));
+        // Rejecting is deciding too.
+        let mut approval = submitted_by_child_of(made_by_key(2));
+        assert_eq!(approval.decide(&reviewer, reject(None), NOW), related);
+        assert_eq!(approval.state, ApprovalState::Pending);
+    }
+
+    #[test]
+    fn reviewers_see_and_decide_only_their_own_environment() {
+        let tester = reviewer(Grantee {
+            environment: Environment::Test,
+            ..grantee(2, "acme", &["approvals:write"])
+        });
+        let live = pending();
+        assert_eq!(tester.environment(), Some(Environment::Test));
+        assert_eq!(root().environment(), None);
+        assert!(!tester.may_read(&live));
+        assert_eq!(
+            live.clone().decide(&tester, approve(), NOW),
+            Err(QueueDeclined::NotFound)
+        );
+        let test_request = Approval {
+            environment: Environment::Test,
+            ..pending()
+        };
+        assert!(tester.may_read(&test_request));
+        assert_eq!(test_request.clone().decide(&tester, approve(), NOW), Ok(()));
+        let live_reviewer = reviewer(grantee(3, "acme", &["approvals:write"]));
+        assert!(!live_reviewer.may_read(&test_request));
+        assert_eq!(
+            test_request.clone().decide(&live_reviewer, approve(), NOW),
+            Err(QueueDeclined::NotFound)
+        );
+    }
+
     proptest! {
         /// Whatever reviewers try, in whatever order, an approval leaves `pending` at most
         /// once, and only the first decision that was allowed takes effect.
@@ -1403,6 +1492,38 @@ mod tests {
                     prop_assert_eq!(&approval, &before);
                 }
             }
+        }
+
+        /// Relations go both ways: if a key may not decide for another, the other may not
+        /// decide for it either, and the root token always may.
+        #[test]
+        fn related_keys_are_refused_both_ways(
+            reviewer_seed in 1u8..5, submitter_seed in 1u8..5,
+            reviewer_maker in 0u8..6, submitter_maker in 0u8..6,
+        ) {
+            // 0: unknown, 1: the root token, 2..=5: the key with that seed (1..=4 overlap).
+            let maker = |m: u8| match m {
+                0 => None,
+                1 => Some(Principal::Root),
+                seed => Some(Principal::Key { key_id: KeyId::generate(&[seed - 1; KEY_ID_RANDOM_BYTES]) }),
+            };
+            let as_submitter = |seed: u8, m: u8| Approval {
+                key_id: KeyId::generate(&[seed; KEY_ID_RANDOM_BYTES]),
+                submitter_created_by: maker(m),
+                ..pending()
+            };
+            let forward = as_submitter(submitter_seed, submitter_maker)
+                .decide(&related_reviewer(reviewer_seed, maker(reviewer_maker)), approve(), NOW);
+            let backward = as_submitter(reviewer_seed, reviewer_maker)
+                .decide(&related_reviewer(submitter_seed, maker(submitter_maker)), approve(), NOW);
+            prop_assert_eq!(&forward, &backward);
+            if reviewer_maker == 0 || submitter_maker == 0 {
+                prop_assert!(forward.is_err());
+            }
+            prop_assert_eq!(
+                as_submitter(submitter_seed, submitter_maker).decide(&root(), approve(), NOW),
+                Ok(())
+            );
         }
     }
 }

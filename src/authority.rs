@@ -4348,4 +4348,196 @@ mod tests {
             prop_assert_eq!(last_used_at, admitted.last().copied());
         }
     }
+
+    // --- who may undo what: creators, revokers, the secret behind a queued request ----
+
+    #[test]
+    fn only_the_creator_or_the_root_token_edits_or_rotates_a_key() {
+        // Made by the root token, within the manager's grants: still not the manager's.
+        let Fixture { record, hash } = fixture(
+            r#"{"name": "Peer", "scopes": ["contacts:read"], "workspace": "acme", "limits": {"per_minute": 10, "per_day": 1000}}"#,
+            60,
+        );
+        let manager = key_actor(
+            "acme",
+            &["api_keys:write", "contacts:write"],
+            limits(60, 10_000),
+        );
+        let next = new_secret(60);
+        let mut state = created(&record, &hash);
+        let before = state.clone();
+        for command in [
+            Command::Edit {
+                actor: manager.clone(),
+                edit: KeyEdit {
+                    scopes: Some(vec!["contacts:read".into()]),
+                    ..KeyEdit::default()
+                },
+            },
+            Command::Rotate {
+                actor: manager.clone(),
+                secret: next.hash.clone(),
+                hint: next.hint.clone(),
+                grace_ms: 0,
+            },
+        ] {
+            let (reply, changed) = state.handle(command, &policy(), NOW);
+            assert_eq!(reply, declined(Declined::Stronger(Stronger::NotCreator)));
+            assert_eq!(changed, NOTHING);
+            assert_eq!(state, before);
+        }
+        // The root token may; so may the creator.
+        let (reply, _) = state.handle(rotate(&next, 0), &policy(), NOW);
+        assert!(matches!(reply, Reply::Rotated { .. }), "{reply:?}");
+        let Fixture { record, hash } = acme_key(r#"["contacts:read"]"#, 61);
+        let mut own = created(&record, &hash);
+        let (reply, _) = own.handle(
+            Command::Edit {
+                actor: manager,
+                edit: KeyEdit {
+                    name: Some("Renamed".into()),
+                    ..KeyEdit::default()
+                },
+            },
+            &policy(),
+            NOW,
+        );
+        assert_eq!(key_of(&reply).name, "Renamed");
+    }
+
+    #[test]
+    fn a_revocation_records_its_revoker_and_only_an_equal_undoes_it() {
+        let Fixture { record, hash } = acme_key(r#"["contacts:read"]"#, 62);
+        let manager = key_actor(
+            "acme",
+            &["api_keys:delete", "contacts:read"],
+            limits(60, 10_000),
+        );
+        let mut state = created(&record, &hash);
+        // The root token's revocation: the manager may not undo it.
+        let (reply, _) = state.handle(revoke(), &policy(), NOW);
+        assert_eq!(key_of(&reply).revoked_by, Some(Principal::Root));
+        let before = state.clone();
+        let undo = Command::Activate {
+            actor: manager.clone(),
+        };
+        let (reply, changed) = state.handle(undo.clone(), &policy(), NOW + 1);
+        assert_eq!(
+            reply,
+            declined(Declined::Stronger(Stronger::RevokedByOther))
+        );
+        assert_eq!((changed, &state), (NOTHING, &before));
+        let (reply, _) = state.handle(read_contacts(&hash), &policy(), NOW + 2);
+        assert_eq!(refusal_of(&reply).0, &Refusal::Revoked);
+        // A revocation stored before revokers were recorded counts as the root token's.
+        if let Some(record) = state.record.as_mut() {
+            record.revoked_by = None;
+        }
+        let (reply, _) = state.handle(undo.clone(), &policy(), NOW + 3);
+        assert_eq!(
+            reply,
+            declined(Declined::Stronger(Stronger::RevokedByOther))
+        );
+        // The root token undoes it; then the manager's own revocation it may undo.
+        let (reply, _) = state.handle(activate(), &policy(), NOW + 4);
+        assert_eq!(key_of(&reply).revoked_by, None);
+        let (reply, _) = state.handle(
+            Command::Revoke {
+                actor: manager.clone(),
+            },
+            &policy(),
+            NOW + 5,
+        );
+        assert_eq!(key_of(&reply).revoked_by, Some(manager.principal()));
+        let (reply, changed) = state.handle(undo, &policy(), NOW + 6);
+        assert_eq!((key_of(&reply).revoked_at, changed), (None, ADMIN));
+        let (reply, _) = state.handle(read_contacts(&hash), &policy(), NOW + 7);
+        assert!(is_admitted(&reply), "{reply:?}");
+    }
+
+    /// The serial an admit from the data plane reports for the secret `hash`.
+    fn queued_serial(state: &mut KeyState, hash: &KeyHash, now: u64) -> u64 {
+        let command = admit_queueable(hash, "contacts", Action::Write, None);
+        match state.handle(command, &policy(), now).0 {
+            Reply::Queued { secret, .. } => secret,
+            other => panic!("not queued: {other:?}"),
+        }
+    }
+
+    fn recheck_with(
+        state: &mut KeyState,
+        secret: Option<u64>,
+        now: u64,
+    ) -> Result<(), SubmitterFailure> {
+        let command = Command::Recheck {
+            resource: "contacts".into(),
+            action: Action::Write,
+            secret,
+        };
+        match state.handle(command, &policy(), now) {
+            (Reply::Rechecked { standing }, _) => standing.map(|_| ()),
+            (other, _) => panic!("not a recheck answer: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_request_queued_by_a_secret_that_no_longer_works_is_not_approvable() {
+        let Fixture { record, hash } = fixture(
+            r#"{"name": "Agent", "scopes": ["contacts:write-approval"]}"#,
+            63,
+        );
+        let mut state = created(&record, &hash);
+        let first = queued_serial(&mut state, &hash, NOW);
+        assert_eq!(recheck_with(&mut state, Some(first), NOW), Ok(()));
+        // Rotated with a grace: the old secret, and what it queued, still work until it ends.
+        let next = new_secret(64);
+        state.handle(rotate(&next, 1_000), &policy(), NOW + 1);
+        let second = queued_serial(&mut state, &next.hash, NOW + 2);
+        assert_ne!(first, second);
+        assert_eq!(recheck_with(&mut state, Some(first), NOW + 999), Ok(()));
+        assert_eq!(
+            recheck_with(&mut state, Some(first), NOW + 1_001),
+            Err(SubmitterFailure::SecretRetired)
+        );
+        // Approvals stored before serials existed are checked as before.
+        assert_eq!(recheck_with(&mut state, None, NOW + 1_001), Ok(()));
+        // A revoke and a re-activation retire what every secret queued before.
+        assert_eq!(recheck_with(&mut state, Some(second), NOW + 1_002), Ok(()));
+        state.handle(revoke(), &policy(), NOW + 1_003);
+        state.handle(activate(), &policy(), NOW + 1_004);
+        assert_eq!(
+            recheck_with(&mut state, Some(second), NOW + 1_005),
+            Err(SubmitterFailure::SecretRetired)
+        );
+        // The secret itself works again, under a serial nothing was queued with.
+        let third = queued_serial(&mut state, &next.hash, NOW + 1_006);
+        assert!(third > second);
+        assert_eq!(recheck_with(&mut state, Some(third), NOW + 1_007), Ok(()));
+    }
+
+    #[test]
+    fn stored_records_and_secrets_from_before_load_with_unknown_creator_and_fresh_serials() {
+        let Fixture { record, hash } = reader();
+        let mut json = serde_json::to_value(&record).expect("serializes");
+        if let Some(fields) = json.as_object_mut() {
+            fields.remove("created_by");
+            fields.remove("revoked_by");
+        }
+        let old: KeyRecord = serde_json::from_value(json).expect("an old record loads");
+        assert_eq!((old.created_by, old.revoked_by), (None, None));
+
+        let next = new_secret(65);
+        let stored = json!([
+            {"hash": hash, "valid_until": NOW + 10},
+            {"hash": next.hash, "valid_until": null},
+        ]);
+        let mut secrets: Vec<Secret> = serde_json::from_value(stored).expect("old secrets load");
+        assert!(secrets.iter().all(|s| s.serial == 0));
+        number_secrets(&mut secrets);
+        assert_eq!(secrets.iter().map(|s| s.serial).collect::<Vec<_>>(), [1, 2]);
+        // Numbered once, they keep their serials.
+        let numbered = secrets.clone();
+        number_secrets(&mut secrets);
+        assert_eq!(secrets, numbered);
+    }
 }

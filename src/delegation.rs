@@ -516,4 +516,50 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn only_the_root_token_and_the_creator_change_a_key() {
+        let acting = actor(manager(&["api_keys:write"]));
+        let other = Principal::Key {
+            key_id: KeyId::generate(&[9; crate::key::KEY_ID_RANDOM_BYTES]),
+        };
+        let mut made = record(&[]);
+        // Unknown, the root token, another key: not the acting key's.
+        for creator in [None, Some(Principal::Root), Some(other)] {
+            made.created_by = creator;
+            assert_eq!(Actor::Root.may_change(&made), Ok(()));
+            assert_eq!(acting.may_change(&made), Err(Stronger::NotCreator));
+        }
+        made.created_by = Some(acting.principal());
+        assert_eq!(acting.may_change(&made), Ok(()));
+    }
+
+    #[test]
+    fn a_key_undoes_only_its_own_revocation_while_it_may_still_revoke() {
+        let revoker = actor(manager(&["api_keys:delete"]));
+        let other = Principal::Key {
+            key_id: KeyId::generate(&[9; crate::key::KEY_ID_RANDOM_BYTES]),
+        };
+        let mut revoked = record(&[]);
+        revoked.revoked_at = Some(NOW);
+        for by in [None, Some(Principal::Root), Some(other)] {
+            revoked.revoked_by = by;
+            assert_eq!(Actor::Root.may_undo(&revoked, &policy()), Ok(()));
+            assert_eq!(
+                revoker.may_undo(&revoked, &policy()),
+                Err(Stronger::RevokedByOther)
+            );
+        }
+        revoked.revoked_by = Some(revoker.principal());
+        assert_eq!(revoker.may_undo(&revoked, &policy()), Ok(()));
+        assert_eq!(
+            actor(manager(&["admin"])).may_undo(&revoked, &policy()),
+            Ok(())
+        );
+        // The same key, since narrowed to `api_keys:write`: it could not revoke it now.
+        assert_eq!(
+            actor(manager(&["api_keys:write"])).may_undo(&revoked, &policy()),
+            Err(Stronger::RevokedByOther)
+        );
+    }
 }
