@@ -16,8 +16,9 @@ use crate::approval::{
 };
 use crate::authority::{Command, Reply, WebhookSigners};
 use crate::identity::SigningSecret;
-use crate::policy::ApprovalSettings;
 use crate::key::Environment;
+use crate::policy::ApprovalSettings;
+use crate::policy::ApprovalSettings;
 use crate::problem::GatewayError;
 use crate::queue::{PendingUsage, QueueShard};
 use crate::webhook::secret::WebhookSecret;
