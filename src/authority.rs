@@ -4368,6 +4368,7 @@ mod tests {
         let before = state.clone();
         for command in [
             Command::Edit {
+                webhook_secret: fresh_webhook_secret(),
                 actor: manager.clone(),
                 edit: KeyEdit {
                     scopes: Some(vec!["contacts:read".into()]),
@@ -4393,6 +4394,7 @@ mod tests {
         let mut own = created(&record, &hash);
         let (reply, _) = own.handle(
             Command::Edit {
+                webhook_secret: fresh_webhook_secret(),
                 actor: manager,
                 edit: KeyEdit {
                     name: Some("Renamed".into()),

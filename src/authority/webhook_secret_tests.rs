@@ -30,6 +30,7 @@ fn create(webhook: Option<&str>) -> (KeyState, Reply) {
         &key,
         NOW,
         DEFAULT_WORKSPACE,
+        crate::delegation::Principal::Root,
     );
     let mut state = KeyState::default();
     let command = Command::Create {
@@ -230,6 +231,7 @@ fn rotating_needs_a_webhook_the_edit_right_and_the_keys_grants() {
             scopes: vec!["api_keys:write".into()],
             limits: Limits::new(1_000, 100_000).expect("valid"),
             expires_at: None,
+            created_by: None,
         },
     };
     let reply = rotate(&mut state, weaker, 2, 0, NOW);
@@ -251,6 +253,7 @@ fn rotating_needs_a_webhook_the_edit_right_and_the_keys_grants() {
             scopes: vec!["api_keys:write".into(), "contacts:read".into()],
             limits: Limits::new(1_000, 100_000).expect("valid"),
             expires_at: None,
+            created_by: None,
         },
     };
     assert_eq!(

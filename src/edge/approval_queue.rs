@@ -18,7 +18,6 @@ use crate::authority::{Command, Reply, WebhookSigners};
 use crate::identity::SigningSecret;
 use crate::key::Environment;
 use crate::policy::ApprovalSettings;
-use crate::policy::ApprovalSettings;
 use crate::problem::GatewayError;
 use crate::queue::{PendingUsage, QueueShard};
 use crate::webhook::secret::WebhookSecret;
