@@ -266,6 +266,7 @@ fn bench_authority(c: &mut Criterion) {
         NOW_MS - 1,
         "default",
         keygate::delegation::Principal::Root,
+        None,
     );
     let mut state = KeyState::default();
     state.handle(

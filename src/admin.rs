@@ -54,6 +54,7 @@ impl NewKey {
         now_ms: u64,
         fallback_workspace: &str,
         created_by: Principal,
+        family: Option<KeyId>,
     ) -> KeyRecord {
         KeyRecord {
             id,
@@ -69,6 +70,7 @@ impl NewKey {
             revoked_at: None,
             revoked_by: None,
             created_by: Some(created_by),
+            family,
             limits: self.limits,
             metadata: self.metadata,
             rejection_webhook: self.rejection_webhook,
@@ -978,7 +980,7 @@ mod tests {
         assert_eq!(parse(&nulls).unwrap(), expected);
         let key = ApiKey::generate("kg", Environment::Live, &[3; KEY_RANDOM_BYTES]);
         let id = KeyId::generate(&[4; KEY_ID_RANDOM_BYTES]);
-        let record = expected.into_record(id, &key, NOW, DEFAULT_WORKSPACE, Principal::Root);
+        let record = expected.into_record(id, &key, NOW, DEFAULT_WORKSPACE, Principal::Root, None);
         assert_eq!(record.workspace, "default");
     }
 
@@ -992,7 +994,7 @@ mod tests {
         let record =
             new_key
                 .clone()
-                .into_record(id.clone(), &key, NOW, "fallback", Principal::Root);
+                .into_record(id.clone(), &key, NOW, "fallback", Principal::Root, None);
         assert_eq!(record.id, id);
         assert_eq!(record.name, new_key.name);
         assert_eq!(record.hint, key.hint());
@@ -1017,7 +1019,7 @@ mod tests {
         // No workspace named: the fallback (the acting key's own workspace).
         let unnamed = parse(&with("name", json!("Zapier"))).unwrap();
         assert_eq!(unnamed.workspace, None);
-        let record = unnamed.into_record(id, &key, NOW, "acme-team", Principal::Root);
+        let record = unnamed.into_record(id, &key, NOW, "acme-team", Principal::Root, None);
         assert_eq!(record.workspace, "acme-team");
     }
 

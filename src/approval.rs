@@ -119,6 +119,10 @@ pub struct Approval {
     /// changes): a key reviewer related to the submitter may not decide. `None`: unknown.
     #[serde(default)]
     pub submitter_created_by: Option<Principal>,
+    /// The submitting key's family ([`crate::authority::KeyRecord::family_id`]), copied at
+    /// submit time: no key of the same family may decide. `None`: stored before families.
+    #[serde(default)]
+    pub submitter_family: Option<KeyId>,
     /// The serial of the secret that submitted the request; it must still be live when the
     /// request is approved. `None` in approvals stored before serials were recorded.
     #[serde(default)]
@@ -466,6 +470,9 @@ pub enum Reach {
         /// The reviewing key's creator; `None`: unknown.
         #[serde(default)]
         created_by: Option<Principal>,
+        /// The reviewing key's family; `None`: unknown.
+        #[serde(default)]
+        family: Option<KeyId>,
         may_read: bool,
         may_decide: bool,
     },
@@ -497,6 +504,7 @@ impl Reviewer {
                         workspace: grantee.workspace.clone(),
                         environment: grantee.environment,
                         created_by: grantee.created_by.clone(),
+                        family: grantee.family.clone(),
                         may_read: allowed(Action::Read),
                         may_decide: allowed(Action::Write),
                     },
@@ -560,6 +568,7 @@ impl Reviewer {
                     workspace,
                     environment,
                     created_by,
+                    family,
                     may_decide,
                     ..
                 },
@@ -573,7 +582,7 @@ impl Reviewer {
                     && *environment == approval.environment)
                 {
                     Err(QueueDeclined::NotFound)
-                } else if related(key_id, created_by.as_ref(), approval) {
+                } else if related(key_id, created_by.as_ref(), family.as_ref(), approval) {
                     Err(QueueDeclined::RelatedApproval)
                 } else {
                     Ok(())
@@ -584,15 +593,27 @@ impl Reviewer {
     }
 }
 
-/// Whether the reviewing key (`reviewer`, made by `reviewer_creator`) and the key that
-/// submitted `approval` are related: one made the other, or one key made both. An
-/// unknown creator on either side may hide a relation, so it counts as one.
-fn related(reviewer: &KeyId, reviewer_creator: Option<&Principal>, approval: &Approval) -> bool {
+/// Whether the reviewing key (`reviewer`, made by `reviewer_creator`, of `reviewer_family`)
+/// and the key that submitted `approval` are related: of one family — one made the other,
+/// one key made both, or any longer chain of keys making keys (a key's family is the top
+/// of its chain of makers). An unknown creator on either side may hide a relation, so it
+/// counts as one; without families (older records) the direct relations are checked.
+fn related(
+    reviewer: &KeyId,
+    reviewer_creator: Option<&Principal>,
+    reviewer_family: Option<&KeyId>,
+    approval: &Approval,
+) -> bool {
     let made_by = |creator: Option<&Principal>, key: &KeyId| matches!(creator, Some(Principal::Key { key_id }) if key_id == key);
     match (reviewer_creator, approval.submitter_created_by.as_ref()) {
         (None, _) | (_, None) => true,
         (Some(mine), Some(theirs)) => {
-            made_by(Some(theirs), reviewer)
+            let same_family = matches!(
+                (reviewer_family, approval.submitter_family.as_ref()),
+                (Some(a), Some(b)) if a == b
+            );
+            same_family
+                || made_by(Some(theirs), reviewer)
                 || made_by(Some(mine), &approval.key_id)
                 || matches!((mine, theirs), (Principal::Key { key_id: a }, Principal::Key { key_id: b }) if a == b)
         }
@@ -634,6 +655,7 @@ impl Approval {
             expires_at: now_ms.saturating_add(expire_after_ms).div_ceil(1000) * 1000,
             state: ApprovalState::Pending,
             submitter_created_by: grantee.created_by.clone(),
+            submitter_family: grantee.family.clone(),
             secret: Some(secret),
         }
     }
@@ -897,6 +919,7 @@ mod tests {
             limits: Limits::new(10, 100).expect("valid limits"),
             expires_at: None,
             created_by: Some(Principal::Root),
+            family: None,
         }
     }
 
@@ -1429,6 +1452,37 @@ mod tests {
         let mut approval = submitted_by_child_of(made_by_key(2));
         assert_eq!(approval.decide(&reviewer, reject(None), NOW), related);
         assert_eq!(approval.state, ApprovalState::Pending);
+    }
+
+    #[test]
+    fn no_key_decides_for_any_key_of_its_family() {
+        let id = |seed: u8| KeyId::generate(&[seed; KEY_ID_RANDOM_BYTES]);
+        // A (key 2, made by the root token) made B (key 5), which made C (key 1, the
+        // agent): C's creator is B, its family A. A is neither C's maker nor its sibling.
+        let a = reviewer(Grantee {
+            created_by: Some(Principal::Root),
+            family: Some(id(2)),
+            ..grantee(2, "acme", &["approvals:write"])
+        });
+        let from_grandchild = Approval {
+            submitter_created_by: made_by_key(5),
+            submitter_family: Some(id(2)),
+            ..pending()
+        };
+        assert_eq!(
+            from_grandchild.clone().decide(&a, approve(), NOW),
+            Err(QueueDeclined::RelatedApproval)
+        );
+        // A key of another family, made by the root token, decides it.
+        let outsider = reviewer(Grantee {
+            created_by: Some(Principal::Root),
+            family: Some(id(9)),
+            ..grantee(9, "acme", &["approvals:write"])
+        });
+        assert!(from_grandchild
+            .clone()
+            .decide(&outsider, approve(), NOW)
+            .is_ok());
     }
 
     #[test]

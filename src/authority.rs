@@ -43,6 +43,11 @@ pub struct KeyRecord {
     /// creator, which only the root token stands in for.
     #[serde(default)]
     pub created_by: Option<Principal>,
+    /// The key at the top of the chain of keys that made this one: its maker's family, or
+    /// its maker. `None` for a key the root token (or a person) made, which heads its own
+    /// family. Keys of one family may not decide one another's approvals.
+    #[serde(default)]
+    pub family: Option<KeyId>,
     /// Per-key limits; `None` follows the policy's defaults, even when they change.
     pub limits: Option<Limits>,
     pub metadata: Map<String, Value>,
@@ -84,6 +89,19 @@ impl KeyRecord {
         self.limits.unwrap_or_else(|| policy.default_limits())
     }
 
+    /// The family the key belongs to: the top of its chain of makers, or itself. A record
+    /// stored before families were kept falls back to its maker.
+    pub fn family_id(&self) -> KeyId {
+        let maker = match &self.created_by {
+            Some(Principal::Key { key_id }) => Some(key_id.clone()),
+            _ => None,
+        };
+        self.family
+            .clone()
+            .or(maker)
+            .unwrap_or_else(|| self.id.clone())
+    }
+
     /// The key as a request's maker: what the identity headers carry.
     fn grantee(&self, limits: Limits) -> Grantee {
         Grantee {
@@ -95,6 +113,7 @@ impl KeyRecord {
             limits,
             expires_at: self.expires_at,
             created_by: self.created_by.clone(),
+            family: Some(self.family_id()),
         }
     }
 }
@@ -352,6 +371,9 @@ pub struct Grantee {
     /// Who created the key, as its record says: the approval queue's related-key rule.
     #[serde(default)]
     pub created_by: Option<Principal>,
+    /// The key's family ([`KeyRecord::family_id`]); `None` only from an older authority.
+    #[serde(default)]
+    pub family: Option<KeyId>,
 }
 
 /// Why an authority refused a request, in a form that crosses the Durable Object boundary.
@@ -1270,7 +1292,7 @@ mod tests {
         );
         let hash = hash_key(&secret(), &key);
         let id = KeyId::generate(&[seed; KEY_ID_RANDOM_BYTES]);
-        let record = new_key.into_record(id, &key, NOW, DEFAULT_WORKSPACE, Principal::Root);
+        let record = new_key.into_record(id, &key, NOW, DEFAULT_WORKSPACE, Principal::Root, None);
         Fixture { record, hash }
     }
 
@@ -1435,6 +1457,7 @@ mod tests {
                 limits: own,
                 expires_at: None,
                 created_by: None,
+                family: None,
             },
         }
     }
@@ -1946,6 +1969,8 @@ mod tests {
                 limits: limits(120, 50_000),
                 expires_at: None,
                 created_by: Some(Principal::Root),
+                // Made by the root token: it heads its own family.
+                family: Some(record.id.clone()),
             }
         );
         assert_limit_headers_present(&limit_headers);

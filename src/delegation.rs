@@ -97,6 +97,20 @@ impl Actor {
         }
     }
 
+    /// The family a key this actor makes joins: the acting key's own (so a key, its
+    /// children and their children are one family); `None` for the root token.
+    pub fn family_for_new_key(&self) -> Option<KeyId> {
+        match self {
+            Actor::Root => None,
+            Actor::Key { grantee } => Some(
+                grantee
+                    .family
+                    .clone()
+                    .unwrap_or_else(|| grantee.key_id.clone()),
+            ),
+        }
+    }
+
     /// The actor as a key record remembers it.
     pub fn principal(&self) -> Principal {
         match self {
@@ -269,6 +283,7 @@ mod tests {
             limits: limits(60, 10_000),
             expires_at: None,
             created_by: None,
+            family: None,
         }
     }
 
@@ -289,6 +304,7 @@ mod tests {
             metadata: Map::new(),
             rejection_webhook: None,
             version: 1,
+            family: None,
         }
     }
 

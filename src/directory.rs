@@ -117,6 +117,7 @@ mod tests {
                 .unwrap_or_default(),
             rejection_webhook: Some("https://hooks.example.com/r".into()),
             version: 7,
+            family: None,
         }
     }
 

@@ -876,6 +876,7 @@ mod tests {
             1_900_000_000_000,
             DEFAULT_WORKSPACE,
             crate::delegation::Principal::Root,
+            None,
         );
         let mut state = KeyState::default();
         state.handle(
@@ -897,6 +898,7 @@ mod tests {
                 limits: Limits::new(1, 1).unwrap(),
                 expires_at: Some(1_900_000_001_000),
                 created_by: None,
+                family: None,
             },
         };
         let next = ApiKey::generate("tpr", Environment::Live, &[6; KEY_RANDOM_BYTES]);

@@ -287,6 +287,7 @@ mod tests {
             limits: Limits::new(1, 1).expect("valid limits"),
             expires_at: None,
             created_by: None,
+            family: None,
         };
         let mut approval = Approval::submit(
             ApprovalId::generate(

@@ -118,7 +118,14 @@ impl Deployment {
             new_key.environment,
             &[draw; KEY_RANDOM_BYTES],
         );
-        let mut record = new_key.into_record(id.clone(), &key, now, &workspace, actor.principal());
+        let mut record = new_key.into_record(
+            id.clone(),
+            &key,
+            now,
+            &workspace,
+            actor.principal(),
+            actor.family_for_new_key(),
+        );
         actor.pin_limits(&mut record, &self.policy);
         actor
             .may_hold(&record, &self.policy)

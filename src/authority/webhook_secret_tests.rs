@@ -31,6 +31,7 @@ fn create(webhook: Option<&str>) -> (KeyState, Reply) {
         NOW,
         DEFAULT_WORKSPACE,
         crate::delegation::Principal::Root,
+        None,
     );
     let mut state = KeyState::default();
     let command = Command::Create {
@@ -232,6 +233,7 @@ fn rotating_needs_a_webhook_the_edit_right_and_the_keys_grants() {
             limits: Limits::new(1_000, 100_000).expect("valid"),
             expires_at: None,
             created_by: None,
+            family: None,
         },
     };
     let reply = rotate(&mut state, weaker, 2, 0, NOW);
@@ -254,6 +256,7 @@ fn rotating_needs_a_webhook_the_edit_right_and_the_keys_grants() {
             limits: Limits::new(1_000, 100_000).expect("valid"),
             expires_at: None,
             created_by: None,
+            family: None,
         },
     };
     assert_eq!(

@@ -182,7 +182,14 @@ async fn create_key(body: &[u8], actor: &Actor, env: &Env, answer: &Answer<'_>) 
         new_key.environment,
         &random::<KEY_RANDOM_BYTES>()?,
     );
-    let mut record = new_key.into_record(id.clone(), &key, now, &workspace, actor.principal());
+    let mut record = new_key.into_record(
+        id.clone(),
+        &key,
+        now,
+        &workspace,
+        actor.principal(),
+        actor.family_for_new_key(),
+    );
     actor.pin_limits(&mut record, &config.policy);
     actor
         .may_hold(&record, &config.policy)

@@ -133,6 +133,20 @@ describe("related keys", () => {
     assert.equal(res.status, 200, res.text);
     assert.equal(reachedOrigin(id).length, 1);
   });
+
+  test("a key cannot approve for a grandchild: the whole family of keys it made is related", async () => {
+    const top = await rootKey("lineage", ["api_keys:write", "approvals:write", "contacts:write-approval"]);
+    const middle = await madeBy(top, { scopes: ["api_keys:write", "contacts:write-approval"] });
+    const bottom = await madeBy(middle, { scopes: ["contacts:write-approval"] });
+    const id = await submit(bottom);
+    const res = await env.gw.admin("POST", `/approvals/${id}/approve`, undefined, top.key);
+    assert.equal(res.status, 403, res.text);
+    assert.equal(res.json.code, "related_key_approval");
+    assert.deepEqual(reachedOrigin(id), []);
+    // An unrelated reviewer decides it.
+    const reviewer = await rootKey("lineage", ["approvals:write"]);
+    assert.equal((await env.gw.admin("POST", `/approvals/${id}/approve`, undefined, reviewer.key)).status, 200);
+  });
 });
 
 describe("rotation and edits", () => {
