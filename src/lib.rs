@@ -15,6 +15,7 @@ pub mod admin;
 pub mod ambiguity;
 pub mod approval;
 pub mod authority;
+pub mod bearer;
 pub mod config;
 pub mod delegation;
 pub mod directory;

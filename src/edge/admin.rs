@@ -131,7 +131,7 @@ async fn authenticate(
     route: &AdminRoute,
 ) -> Result<(Actor, LimitHeaders), Refused> {
     let authorization = req.headers().get("Authorization").ok().flatten();
-    let token = super::bearer_token(authorization.as_deref())
+    let token = crate::bearer::bearer_token(authorization.as_deref())
         .map_err(|_| GatewayError::InvalidAdminToken)?;
     if config.root_token.matches(token) {
         return Ok((Actor::Root, LimitHeaders::new()));

@@ -101,7 +101,7 @@ async fn gateway(
 
     // Authenticate the key's shape: no storage is touched for garbage.
     let authorization = req.headers().get("Authorization").ok().flatten();
-    let presented = bearer_token(authorization.as_deref())?;
+    let presented = crate::bearer::bearer_token(authorization.as_deref())?;
     let parsed = key::parse(presented, config.policy.key_prefix()).map_err(|e| match e {
         KeyFormatError::Malformed => GatewayError::KeyMalformed,
         KeyFormatError::ChecksumMismatch => GatewayError::KeyChecksumMismatch,
@@ -278,22 +278,6 @@ async fn queue(
         platform::json_response(202, &answer, request_id).map_err(|_| GatewayError::Internal)?;
     let _ = response.headers().set("Location", &location);
     Ok(response)
-}
-
-fn bearer_token(authorization: Option<&str>) -> std::result::Result<&str, GatewayError> {
-    let value = authorization.ok_or(GatewayError::MissingCredentials)?;
-    let (scheme, token) = value
-        .trim()
-        .split_once(' ')
-        .ok_or(GatewayError::InvalidScheme)?;
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(GatewayError::InvalidScheme);
-    }
-    let token = token.trim();
-    if token.is_empty() {
-        return Err(GatewayError::MissingCredentials);
-    }
-    Ok(token)
 }
 
 /// KV is the replicated index; a miss is an unknown key, an error fails closed.
