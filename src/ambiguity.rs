@@ -88,10 +88,7 @@ pub fn path_ambiguity(path: &str) -> Option<&'static str> {
         Some("an encoded slash")
     } else if contains(";") || contains("%3b") {
         Some("a `;` path parameter")
-    } else if ["%252e", "%252f", "%255c", "%253b", "%2500"]
-        .iter()
-        .any(|n| contains(n))
-    {
+    } else if hides_an_escape(path) {
         Some("a double-encoded character")
     } else if path.split('/').any(is_dot_segment) {
         Some("a `.` or `..` segment")
@@ -110,6 +107,26 @@ fn is_control(byte: u8) -> bool {
 /// `%00`–`%1F` or `%7F`, in either case of hex.
 fn has_encoded_control(bytes: &[u8]) -> bool {
     (0..bytes.len()).any(|at| percent::escaped_byte(bytes, at).is_some_and(is_control))
+}
+
+/// Escapes of a dot or a separator: harmless as text, but what the next decoding turns
+/// into one (escaped controls are [`has_encoded_control`]'s).
+const HIDING_ESCAPES: [&[u8]; 4] = [b"%2e", b"%2f", b"%5c", b"%3b"];
+
+/// Origins behind a proxy may decode a path twice (the proxy, then the framework), so what
+/// one decoding leaves must hold no escape the checks above refuse. Every spelling counts:
+/// `%252e` and `%25%32%65` both decode to `%2e`. Two decodings are looked at, one more than
+/// any stack is known to do.
+fn hides_an_escape(path: &str) -> bool {
+    let once = percent::decode(path.as_bytes());
+    let twice = percent::decode(&once).into_owned();
+    [once.into_owned(), twice].iter().any(|decoded| {
+        let lower = decoded.to_ascii_lowercase();
+        has_encoded_control(&lower)
+            || HIDING_ESCAPES
+                .iter()
+                .any(|escape| lower.windows(escape.len()).any(|w| w == *escape))
+    })
 }
 
 /// `.` and `..` in any of the spellings URL parsers treat alike (WHATWG: `%2e` is a dot).
@@ -863,6 +880,10 @@ mod tests {
             ("/v1/contacts;jsessionid=1", "`;`"),
             ("/v1/a%252e%252e/b", "double-encoded"),
             ("/v1/a%252fb", "double-encoded"),
+            // Found by fuzzing: each character of `%2e` encoded on its own.
+            ("/v1/%25%32%65%25%32%65/admin", "double-encoded"),
+            ("/v1/%25%32%66etc", "double-encoded"),
+            ("/v1/%2525%32%65", "double-encoded"),
             ("/v1/./contacts", "`.`"),
             ("/v1/%2e%2E/contacts", "`.`"),
             ("/v1//settings", "empty segment"),
