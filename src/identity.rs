@@ -452,9 +452,12 @@ pub(crate) fn check_signed(
     let timestamp: u64 = timestamp
         .parse()
         .map_err(|_| VerifyError::MalformedHeader(TIMESTAMP))?;
-    let age_secs =
-        i64::try_from(now_secs).unwrap_or(i64::MAX) - i64::try_from(timestamp).unwrap_or(i64::MAX);
-    if age_secs.unsigned_abs() > tolerance_secs {
+    // Compared as u64: clamping both to i64 first made any two times past i64::MAX equal.
+    if now_secs.abs_diff(timestamp) > tolerance_secs {
+        let age_secs = match now_secs.checked_sub(timestamp) {
+            Some(age) => i64::try_from(age).unwrap_or(i64::MAX),
+            None => i64::try_from(timestamp - now_secs).map_or(i64::MIN, |ahead| -ahead),
+        };
         return Err(VerifyError::StaleTimestamp { age_secs });
     }
     Ok(timestamp)
@@ -462,7 +465,7 @@ pub(crate) fn check_signed(
 
 /// Header values must be visible ASCII; names are free text. Percent-encode every byte
 /// outside printable ASCII, and `%` itself, so the encoding is reversible.
-fn percent_encode(text: &str) -> String {
+pub fn percent_encode(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for byte in text.bytes() {
         if (0x20..0x7f).contains(&byte) && byte != b'%' {
@@ -475,29 +478,13 @@ fn percent_encode(text: &str) -> String {
     out
 }
 
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let decoded = match (bytes.get(i), bytes.get(i + 1..i + 3)) {
-            (Some(b'%'), Some(hex)) => std::str::from_utf8(hex)
-                .ok()
-                .and_then(|h| u8::from_str_radix(h, 16).ok()),
-            _ => None,
-        };
-        match decoded {
-            Some(byte) => {
-                out.push(byte);
-                i += 3;
-            }
-            None => {
-                out.extend(bytes.get(i).copied());
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+/// Reads a [`percent_encode`]d value (the `X-Keygate-Key-Name` header) back: what
+/// [`verify`] does for an origin. A `%` not followed by two hex digits stays as is, and
+/// bytes that are not UTF-8 become U+FFFD.
+pub fn percent_decode(text: &str) -> String {
+    // Exactly two hex digits after `%`, as origins decode (`u8::from_str_radix` would take
+    // a sign and read `%+4` as 0x04).
+    String::from_utf8_lossy(&crate::percent::decode(text.as_bytes())).into_owned()
 }
 
 #[cfg(test)]
@@ -810,6 +797,32 @@ mod tests {
             at(1_899_999_000),
             Err(VerifyError::StaleTimestamp { age_secs: -1000 })
         );
+    }
+
+    #[test]
+    fn only_percent_and_two_hex_digits_is_an_escape() {
+        // Found by fuzzing: `%+4` was read as the byte 0x04.
+        assert_eq!(percent_decode("%41%+41%-1%zz%4"), "A%+41%-1%zz%4");
+        assert_eq!(percent_decode("100%25 %e2%80%94"), "100% —");
+    }
+
+    #[test]
+    fn times_past_i64_max_are_not_taken_for_now() {
+        // Found by fuzzing: both clamped to i64::MAX, they compared as 0 s apart.
+        let id = Identity {
+            timestamp: u64::MAX - 1_000,
+            ..identity()
+        };
+        let headers = headers_of(&id, &sign(&secret(), &LINE, &id));
+        assert_eq!(
+            verify(&secret(), &LINE, lookup(&headers), u64::MAX, 300),
+            Err(VerifyError::StaleTimestamp { age_secs: 1_000 })
+        );
+        assert_eq!(
+            verify(&secret(), &LINE, lookup(&headers), 1_900_000_000, 300),
+            Err(VerifyError::StaleTimestamp { age_secs: i64::MIN })
+        );
+        assert!(verify(&secret(), &LINE, lookup(&headers), u64::MAX - 1_100, 300).is_ok());
     }
 
     #[test]
