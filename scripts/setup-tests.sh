@@ -42,3 +42,11 @@ if [ -s requirements-test.txt ]; then
     cp requirements-test.txt .venv/.installed-requirements
   fi
 fi
+
+# cargo-fuzz, for the fuzz targets in fuzz/ (scripts/fuzz.sh). The targets build with the
+# nightly toolchain, which rustup provides beside stable.
+if ! cargo fuzz --version >/dev/null 2>&1; then
+  echo "setup-tests: installing cargo-fuzz"
+  rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+  cargo install cargo-fuzz --locked
+fi

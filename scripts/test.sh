@@ -2,13 +2,14 @@
 # Runs every test keygate has, after installing what they need (scripts/setup.sh):
 #   1. formatting and lints (native and wasm32),
 #   2. native unit, property and black-box tests of the pure core (cargo test),
-#   3. the release Worker build (wasm-opt included),
-#   4. end-to-end tests: the built wasm on workerd (Miniflare) with real KV, Durable
+#   3. fuzzing: every fuzz target in fuzz/ for a few seconds each (scripts/fuzz.sh),
+#   4. the release Worker build (wasm-opt included),
+#   5. end-to-end tests: the built wasm on workerd (Miniflare) with real KV, Durable
 #      Objects and local origin servers (node --test), among them real origin frameworks
 #      (Express, Flask, Django, Sinatra, Symfony, nginx: tests/e2e/origins.test.mjs),
-#   5. the admin API against openapi.yaml by a real API tester: schemathesis, every phase
+#   6. the admin API against openapi.yaml by a real API tester: schemathesis, every phase
 #      (stateful included), --checks all, on workerd (tests/api/schemathesis.mjs, ~1-2 min),
-#   6. the README's run command in smoke mode (wrangler dev + demo origin + demo key).
+#   7. the README's run command in smoke mode (wrangler dev + demo origin + demo key).
 # Ends with one line: "N passed, N failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +28,10 @@ cargo clippy --quiet --lib --target wasm32-unknown-unknown -- -D warnings
 echo "== native tests"
 cargo test 2>&1 | tee -a "$log"
 
+echo "== fuzzing (every target, time-boxed; FUZZING.md has the long runs)"
+# 8 s per target keeps the step, build included, within about 5 minutes on 2 cores.
+sh scripts/fuzz.sh "${KEYGATE_FUZZ_SECONDS:-8}" 2>&1 | tee -a "$log"
+
 echo "== build"
 sh scripts/build.sh
 
@@ -43,6 +48,6 @@ port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{
 KEYGATE_PORT=$port timeout 180 sh scripts/dev.sh --smoke 2>&1 | tee -a "$log"
 
 # Every step above stops the script on failure, so reaching here means all of it passed.
-passed=$(awk '/^test result:/ { n += $4 } /^# pass / { n += $3 } /^smoke: .* -> 200/ { n += 1 } /^schemathesis: passed$/ { n += 1 } END { print n + 0 }' "$log")
-failed=$(awk '/^test result:/ { n += $6 } /^# fail / { n += $3 } END { print n + 0 }' "$log")
+passed=$(awk '/^test result:/ { n += $4 } /^# pass / { n += $3 } /^smoke: .* -> 200/ { n += 1 } /^schemathesis: passed$/ { n += 1 } /^fuzz result:/ { n += $3 } END { print n + 0 }' "$log")
+failed=$(awk '/^test result:/ { n += $6 } /^# fail / { n += $3 } /^fuzz result:/ { n += $6 } END { print n + 0 }' "$log")
 echo "$passed passed, $failed failed"

@@ -1,0 +1,62 @@
+//! Header sanitising: nothing that authorises, claims to be keygate, claims a forwarding
+//! hop or is named hop-by-hop in `Connection` survives, and everything else survives in
+//! order, untouched.
+//!
+//! Input: one `name: value` per line.
+#![no_main]
+
+use keygate::ambiguity::normalize_header_name;
+use keygate::headers::sanitize_request_headers;
+use libfuzzer_sys::fuzz_target;
+
+const NEVER_FORWARDED: &[&str] = &[
+    "authorization",
+    "proxy-authorization",
+    "connection",
+    "forwarded",
+    "host",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "x-real-ip",
+    "true-client-ip",
+];
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let headers: Vec<(String, String)> = text
+        .split('\n')
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.to_string(), value.trim().to_string()))
+        .collect();
+    let listed: Vec<String> = headers
+        .iter()
+        .filter(|(name, _)| name.eq_ignore_ascii_case("connection"))
+        .flat_map(|(_, value)| value.split(','))
+        .map(|token| normalize_header_name(token.trim()))
+        .filter(|token| !token.is_empty())
+        .collect();
+    let forbidden = |name: &str| {
+        let name = normalize_header_name(name);
+        NEVER_FORWARDED.contains(&name.as_str())
+            || name.starts_with("x-keygate-")
+            || name.starts_with("x-forwarded-")
+            || listed.contains(&name)
+    };
+
+    let kept = sanitize_request_headers(headers.clone());
+    for (name, _) in &kept {
+        assert!(!forbidden(name), "{name:?} reached the origin");
+    }
+    let expected: Vec<(String, String)> = headers
+        .into_iter()
+        .filter(|(name, _)| !forbidden(name))
+        .collect();
+    assert_eq!(kept, expected, "a harmless header was dropped or changed");
+});

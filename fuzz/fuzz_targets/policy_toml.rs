@@ -1,0 +1,57 @@
+//! Policy files: any text is a policy or a precise error; a policy that loads offers only
+//! scopes it accepts back, routes nothing ambiguous, and describes itself.
+#![no_main]
+
+use keygate::ambiguity::path_ambiguity;
+use keygate::policy::{Access, Policy};
+use libfuzzer_sys::fuzz_target;
+
+const PATHS: &[&str] = &[
+    "/",
+    "/v1/contacts",
+    "/v1/contacts/42",
+    "/v1/contacts/42/notes",
+    "/v1/analytics/..;/settings",
+    "/v1//settings",
+    "/v1/%2e%2e/admin",
+    "/email/send",
+    "/files/a/b/c",
+];
+const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let policy = match Policy::from_toml(text) {
+        Ok(policy) => policy,
+        Err(error) => {
+            let _ = error.to_string();
+            let _ = error.problems();
+            return;
+        }
+    };
+    assert!(!policy.key_prefix().is_empty());
+    let limits = policy.default_limits();
+    assert!(limits.per_minute <= limits.per_day);
+    assert!([403, 404].contains(&policy.unmapped_route_status()));
+    let valid = policy.valid_scopes();
+    assert_eq!(policy.check_scopes(&valid), Ok(()));
+    assert!(policy.grants_within(&valid, &valid));
+    let _ = policy.describe().to_string();
+    for method in METHODS {
+        for path in PATHS {
+            let Some(target) = policy.route(method, path) else {
+                continue;
+            };
+            assert_eq!(path_ambiguity(path), None, "{path} was routed");
+            // The scope named on a denial is one the policy offers or a plain `resource:action`.
+            if let Access::Denied { required_scope } = policy.decide(&[], &target) {
+                assert_eq!(
+                    required_scope,
+                    format!("{}:{}", target.resource, target.action.as_str())
+                );
+            }
+        }
+    }
+});
