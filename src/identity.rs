@@ -290,6 +290,9 @@ pub enum VerifyError {
     /// A header holds a value no keygate could have sent (bad timestamp, newline, an older
     /// signature version, ...).
     MalformedHeader(&'static str),
+    /// The method, host or request target holds a line break: no request keygate signed
+    /// does, and the canonical string separates its fields with them.
+    MalformedRequestLine,
     /// Older or newer than the tolerance allows: possibly a replay.
     StaleTimestamp {
         age_secs: i64,
@@ -305,6 +308,7 @@ impl VerifyError {
         match self {
             Self::MissingHeader(_) => "missing_header",
             Self::MalformedHeader(_) => "malformed_header",
+            Self::MalformedRequestLine => "malformed_request_line",
             Self::StaleTimestamp { .. } => "stale_timestamp",
             Self::BadSignature => "bad_signature",
             Self::BodyMismatch => "body_mismatch",
@@ -317,6 +321,7 @@ impl fmt::Display for VerifyError {
         match self {
             Self::MissingHeader(h) => write!(f, "missing header {h}"),
             Self::MalformedHeader(h) => write!(f, "malformed header {h}"),
+            Self::MalformedRequestLine => f.write_str("line break in the request line"),
             Self::StaleTimestamp { age_secs } => {
                 write!(
                     f,
@@ -352,6 +357,14 @@ pub fn verify<'h>(
         }
     };
     let get = |name: &'static str| optional(name)?.ok_or(VerifyError::MissingHeader(name));
+    // Otherwise a line break moved from the request line into a header (or back) would
+    // leave the canonical string, and so the signature, unchanged.
+    if [line.method, line.host, line.path_and_query]
+        .iter()
+        .any(|field| field.contains(['\n', '\r']))
+    {
+        return Err(VerifyError::MalformedRequestLine);
+    }
     let content_sha256 = get(CONTENT_SHA256)?;
     let signed_digest = match content_sha256 {
         UNSIGNED_BODY => None,
@@ -800,6 +813,35 @@ mod tests {
     }
 
     #[test]
+    fn a_line_break_cannot_move_within_the_request_line() {
+        // Found by fuzzing: the canonical string joins fields with line breaks, so what was
+        // signed for host "api\ninternal" also verified for method "POST\napi", host "internal".
+        let signed_for = RequestLine {
+            host: "api\ninternal",
+            ..LINE
+        };
+        let body = content(BODY);
+        let signature = sign(&secret(), &signed_for, &body, &identity());
+        let headers = headers_of(&identity(), &body, &signature);
+        let moved = RequestLine {
+            method: "POST\napi",
+            host: "internal",
+            ..LINE
+        };
+        assert_eq!(
+            verify(
+                &secret(),
+                &moved,
+                lookup(&headers),
+                ReceivedBody::Bytes(BODY),
+                1_900_000_000,
+                300
+            ),
+            Err(VerifyError::MalformedRequestLine)
+        );
+    }
+
+    #[test]
     fn only_percent_and_two_hex_digits_is_an_escape() {
         // Found by fuzzing: `%+4` was read as the byte 0x04.
         assert_eq!(percent_decode("%41%+41%-1%zz%4"), "A%+41%-1%zz%4");
@@ -813,16 +855,26 @@ mod tests {
             timestamp: u64::MAX - 1_000,
             ..identity()
         };
-        let headers = headers_of(&id, &sign(&secret(), &LINE, &id));
+        let headers = signed(&id, &content(BODY));
+        let at = |now| {
+            verify(
+                &secret(),
+                &LINE,
+                lookup(&headers),
+                ReceivedBody::Bytes(BODY),
+                now,
+                300,
+            )
+        };
         assert_eq!(
-            verify(&secret(), &LINE, lookup(&headers), u64::MAX, 300),
+            at(u64::MAX),
             Err(VerifyError::StaleTimestamp { age_secs: 1_000 })
         );
         assert_eq!(
-            verify(&secret(), &LINE, lookup(&headers), 1_900_000_000, 300),
+            at(1_900_000_000),
             Err(VerifyError::StaleTimestamp { age_secs: i64::MIN })
         );
-        assert!(verify(&secret(), &LINE, lookup(&headers), u64::MAX - 1_100, 300).is_ok());
+        assert!(at(u64::MAX - 1_100).is_ok());
     }
 
     #[test]
