@@ -1,12 +1,12 @@
 //! Header sanitising: nothing that authorises, claims to be keygate, claims a forwarding
 //! hop or is named hop-by-hop in `Connection` survives, and everything else survives in
-//! order, untouched.
+//! order, untouched. A queued request keeps only the allow-listed ones of those.
 //!
 //! Input: one `name: value` per line.
 #![no_main]
 
 use keygate::ambiguity::normalize_header_name;
-use keygate::headers::sanitize_request_headers;
+use keygate::headers::{queued_request_headers, sanitize_request_headers, QUEUED_HEADERS};
 use libfuzzer_sys::fuzz_target;
 
 const NEVER_FORWARDED: &[&str] = &[
@@ -55,8 +55,16 @@ fuzz_target!(|data: &[u8]| {
         assert!(!forbidden(name), "{name:?} reached the origin");
     }
     let expected: Vec<(String, String)> = headers
-        .into_iter()
+        .iter()
         .filter(|(name, _)| !forbidden(name))
+        .cloned()
         .collect();
     assert_eq!(kept, expected, "a harmless header was dropped or changed");
+
+    // A queued request keeps only allow-listed headers, and only ones that may be forwarded.
+    let queued = queued_request_headers(headers.clone());
+    for header in &queued {
+        assert!(QUEUED_HEADERS.contains(&header.0.to_ascii_lowercase().as_str()));
+        assert!(kept.contains(header));
+    }
 });

@@ -3,7 +3,10 @@
 #![no_main]
 
 use keygate::approval::ApprovalId;
-use keygate::key::{parse, ApiKey, Environment, KeyFormatError, KeyId, KEY_RANDOM_BYTES};
+use keygate::key::{
+    contains_key_shape, parse, ApiKey, Environment, KeyFormatError, KeyId, KEY_RANDOM_BYTES,
+};
+use keygate::queue::QueueShard;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -21,6 +24,12 @@ fuzz_target!(|data: &[u8]| {
         }
         if let Some(id) = ApprovalId::parse(text) {
             assert_eq!(id.as_str(), text);
+            let shard = id.shard().expect("a valid approval id names its queue");
+            assert_eq!(QueueShard::parse(shard.as_str()), Some(shard));
+        }
+        // Any text that parses as a key is found by the key-in-request check.
+        if parse(text, "kg").is_ok() {
+            assert!(contains_key_shape(text.as_bytes(), "kg"));
         }
     }
     // Generated keys: the first bytes are the randomness, the next pick a byte to change.
@@ -32,6 +41,10 @@ fuzz_target!(|data: &[u8]| {
         let key = ApiKey::generate("kg", environment, random);
         let parsed = parse(key.expose(), "kg").expect("a generated key parses");
         assert_eq!(parsed.environment, environment);
+        // Wherever it is put, the key-in-request check finds it.
+        let (before, after) = rest.split_at(rest.len() / 2);
+        let embedded = [before, key.expose().as_bytes(), after].concat();
+        assert!(contains_key_shape(&embedded, "kg"), "{embedded:?}");
         if let [_, position, replacement, ..] = rest {
             let mut changed = key.expose().as_bytes().to_vec();
             let at = usize::from(*position) % changed.len();

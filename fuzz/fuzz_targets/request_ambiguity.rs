@@ -1,13 +1,14 @@
 //! The request shape checks: whatever passes them means the same to keygate and to an
 //! origin that decodes the path once or twice, normalises `\`, `;` or `//`, or reads a
-//! method override from a header or the query.
+//! method override from a header or the query, and no key travels outside `Authorization`.
 //!
-//! Input: `METHOD\nPATH\nQUERY\nheader-name\nheader-name…`; a method starting with `+`
+//! Input: `METHOD\nPATH\nQUERY\nname: value\nname: value…`; a method starting with `+`
 //! means the request has a body.
 #![no_main]
 
-use keygate::ambiguity::{check_request, is_dot_segment, normalize_header_name};
-use keygate_fuzz::percent_decode_once;
+use keygate::ambiguity::{check_request, is_dot_segment, normalize_header_name, RequestShape};
+use keygate::key::contains_key_shape;
+use keygate_fuzz::{percent_decode_form, percent_decode_once};
 use libfuzzer_sys::fuzz_target;
 
 const OVERRIDE_HEADERS: &[&str] = &[
@@ -31,22 +32,49 @@ fuzz_target!(|data: &[u8]| {
     };
     let path = lines.next().unwrap_or("/");
     let query = lines.next().filter(|q| !q.is_empty());
-    let names: Vec<&str> = lines.collect();
-
-    if check_request(method, path, query, names.iter().copied(), has_body).is_err() {
+    let headers: Vec<(String, String)> = lines
+        .map(|line| line.split_once(':').unwrap_or((line, "")))
+        .map(|(name, value)| (name.to_string(), value.trim().to_string()))
+        .collect();
+    let shape = RequestShape {
+        method,
+        path,
+        query,
+        headers: &headers,
+        has_body,
+        key_prefix: "kg",
+    };
+    if check_request(&shape).is_err() {
         return;
     }
     assert!(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"].contains(&method));
     assert!(!(has_body && (method == "GET" || method == "HEAD")));
-    for name in &names {
+    for (name, value) in &headers {
         assert!(!OVERRIDE_HEADERS.contains(&normalize_header_name(name).as_str()));
-    }
-    if let Some(query) = query {
-        for pair in query.split('&') {
-            let name = pair.split_once('=').map_or(pair, |(name, _)| name);
-            assert_ne!(name.to_ascii_lowercase(), "_method", "{query:?}");
+        if !name.eq_ignore_ascii_case("authorization") {
+            assert!(
+                !contains_key_shape(value.as_bytes(), "kg"),
+                "a key in {name}"
+            );
         }
     }
+    if let Some(query) = query {
+        assert!(!contains_key_shape(
+            &percent_decode_form(query.as_bytes()),
+            "kg"
+        ));
+        for pair in query.split('&') {
+            // As Rack, PHP and Werkzeug read a field name: decoded once, `+` as a space.
+            let name = pair.split_once('=').map_or(pair, |(name, _)| name);
+            let decoded = percent_decode_form(name.as_bytes());
+            assert_ne!(
+                decoded.to_ascii_lowercase().trim_ascii_start(),
+                b"_method",
+                "{query:?}"
+            );
+        }
+    }
+    assert!(!contains_key_shape(path.as_bytes(), "kg"));
 
     // The path as the origin may read it: as sent, decoded once, decoded twice. None of
     // them may hold a separator the others lack, or a segment that moves up or stays.

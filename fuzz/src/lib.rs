@@ -45,8 +45,18 @@ pub fn assert_round_trips<T: Serialize + DeserializeOwned>(value: &T) {
 }
 
 /// One round of percent-decoding, as an origin's URL parser does it (bytes; `%` followed
-/// by anything but two hex digits stays as is).
+/// by anything but two hex digits stays as is). Written apart from keygate's own decoder,
+/// so the targets check it against something else.
 pub fn percent_decode_once(text: &[u8]) -> Vec<u8> {
+    decode(text, false)
+}
+
+/// As [`percent_decode_once`], with `+` as a space: a form field or query parameter.
+pub fn percent_decode_form(text: &[u8]) -> Vec<u8> {
+    decode(text, true)
+}
+
+fn decode(text: &[u8], plus_is_space: bool) -> Vec<u8> {
     let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
     let mut out = Vec::with_capacity(text.len());
     let mut i = 0;
@@ -58,7 +68,11 @@ pub fn percent_decode_once(text: &[u8]) -> Vec<u8> {
                 continue;
             }
         }
-        out.push(text[i]);
+        out.push(if plus_is_space && text[i] == b'+' {
+            b' '
+        } else {
+            text[i]
+        });
         i += 1;
     }
     out
