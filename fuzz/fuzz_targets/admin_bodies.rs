@@ -8,6 +8,7 @@
 use keygate::admin::{parse_create, parse_edit, parse_rotate, MAX_GRACE_SECONDS};
 use keygate::approval::{parse_approve, parse_reject};
 use keygate::authority::{key_object, LimitsEdit};
+use keygate::delegation::Principal;
 use keygate::key::{ApiKey, Environment, KeyId};
 use keygate::problem::GatewayError;
 use keygate_fuzz::{demo_policy, NOW_MS};
@@ -69,8 +70,13 @@ fuzz_target!(|data: &[u8]| {
                     check_webhook(url, https_only);
                 }
                 let key = ApiKey::generate("kg", Environment::Live, &[7; 24]);
-                let record =
-                    new_key.into_record(KeyId::generate(&[1; 16]), &key, NOW_MS, "default");
+                let record = new_key.into_record(
+                    KeyId::generate(&[1; 16]),
+                    &key,
+                    NOW_MS,
+                    "default",
+                    Principal::Root,
+                );
                 let _ = key_object(&record, None, policy, NOW_MS).to_string();
             }
             Err(error) => check_refusal(error),

@@ -4,7 +4,10 @@
 //! did not produce with that secret.
 #![no_main]
 
-use keygate::identity::{self, sign, verify, Identity, RequestLine, SigningSecret, VerifyError};
+use keygate::identity::{
+    self, sign, verify, BodyDigest, Content, Identity, ReceivedBody, RequestLine, SigningSecret,
+    VerifyError,
+};
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
 
@@ -23,6 +26,10 @@ struct Input {
     method: String,
     host: String,
     path_and_query: String,
+    content_type: Option<String>,
+    declare_length: bool,
+    body: Vec<u8>,
+    received_body: Option<Vec<u8>>,
     clock_skew: i32,
     tolerance: u16,
     changes: Vec<Change>,
@@ -49,7 +56,10 @@ const SIGNED: &[&str] = &[
     identity::APPROVAL_ID,
     identity::APPROVED_BY,
     identity::TIMESTAMP,
+    identity::CONTENT_SHA256,
     identity::SIGNATURE,
+    "Content-Type",
+    "Content-Length",
 ];
 
 fn lookup<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
@@ -77,12 +87,24 @@ fuzz_target!(|input: Input| {
         host: &input.host,
         path_and_query: &input.path_and_query,
     };
-    let signature = sign(&secret, &line, &signed);
-    let headers: Vec<(String, String)> = signed
-        .headers(&signature)
+    let content = Content {
+        content_type: input.content_type.as_deref(),
+        content_length: input.declare_length.then_some(input.body.len() as u64),
+        body: BodyDigest::of(&input.body),
+    };
+    let signature = sign(&secret, &line, &content, &signed);
+    let mut headers: Vec<(String, String)> = signed
+        .headers(&content, &signature)
         .into_iter()
         .map(|(name, value)| (name.to_string(), value))
         .collect();
+    // What the origin also receives, and keygate signed.
+    if let Some(content_type) = &input.content_type {
+        headers.push(("Content-Type".to_string(), content_type.clone()));
+    }
+    if input.declare_length {
+        headers.push(("Content-Length".to_string(), input.body.len().to_string()));
+    }
     let now = input
         .timestamp
         .saturating_add_signed(i64::from(input.clock_skew));
@@ -93,6 +115,7 @@ fuzz_target!(|input: Input| {
         &secret,
         &line,
         |name| lookup(&headers, name),
+        ReceivedBody::Bytes(&input.body),
         now,
         tolerance,
     );
@@ -101,7 +124,8 @@ fuzz_target!(|input: Input| {
         .iter()
         .any(|field| field.contains(['\n', '\r']));
     match verified {
-        Ok(back) => {
+        Ok(verified) => {
+            let back = verified.identity;
             assert!(!has_newline && !line_has_newline);
             assert!(now.abs_diff(input.timestamp) <= tolerance);
             let mut expected = signed.clone();
@@ -162,15 +186,18 @@ fuzz_target!(|input: Input| {
         host: &host,
         path_and_query: &path,
     };
+    let received = input.received_body.unwrap_or_else(|| input.body.clone());
     if verify(
         &secret,
         &changed_line,
         |name| lookup(&changed, name),
+        ReceivedBody::Bytes(&received),
         now,
         tolerance,
     )
     .is_ok()
     {
+        assert_eq!(received, input.body, "another body verified");
         assert_eq!(
             (method.as_str(), host.as_str(), path.as_str()),
             (

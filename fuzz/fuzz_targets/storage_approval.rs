@@ -9,7 +9,7 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use keygate::approval::{approval_object, Approval, QueueCommand, QueueReply};
-use keygate::webhook::rejection_payload;
+use keygate::webhook::{rejection_payload, DeliveryError};
 use keygate_fuzz::{assert_round_trips, parts, stored, NOW_MS};
 use libfuzzer_sys::fuzz_target;
 
@@ -66,7 +66,7 @@ fuzz_target!(|data: &[u8]| {
             serde_json::from_slice(&payload).expect("the webhook body is JSON");
     }
     if let Some(delivery) = approval.delivery_mut() {
-        delivery.after_attempt(Err("refused".into()), now_ms);
+        delivery.after_attempt(Err(DeliveryError::Unreachable), now_ms);
         let _ = delivery.object().to_string();
     }
     assert_round_trips(&approval);

@@ -4,12 +4,14 @@
 //! panics, what is read is written back unchanged, and the reply and the new state survive
 //! the trip through JSON.
 //!
-//! Input: `record`, `secrets`, `counters`, `history`, `command` and `now_ms`, split at 0xFF
+//! Input: `record`, `secrets`, `counters`, `history`, `command`, `now_ms` and
+//! `webhook_secrets`, split at 0xFF
 //! bytes; an empty part is a missing value.
 #![no_main]
 
 use keygate::authority::{legacy_secret, Command, Counters, KeyRecord, KeyState, Reply, Secret};
 use keygate::usage::UsageHistory;
+use keygate::webhook::secret::WebhookSecrets;
 use keygate_fuzz::{assert_round_trips, demo_policy, parts, stored, NOW_MS};
 use libfuzzer_sys::fuzz_target;
 
@@ -50,6 +52,9 @@ fuzz_target!(|data: &[u8]| {
     let Some(command) = parts.get(4).and_then(|b| stored::<Command>(b)) else {
         return;
     };
+    let Some(webhook_secrets) = part::<WebhookSecrets>(parts.get(6)) else {
+        return;
+    };
     let now_ms = parts
         .get(5)
         .and_then(|b| std::str::from_utf8(b).ok())
@@ -59,6 +64,7 @@ fuzz_target!(|data: &[u8]| {
     let mut state = KeyState {
         record,
         secrets,
+        webhook_secrets,
         counters,
         history,
         last_used_synced_at: None,
@@ -78,6 +84,7 @@ fuzz_target!(|data: &[u8]| {
     // What the object writes back, it reads back as the same state.
     assert_round_trips(&state.record);
     assert_round_trips(&state.secrets);
+    assert_round_trips(&state.webhook_secrets);
     assert_round_trips(&state.counters);
     assert_round_trips(&state.history);
 });
