@@ -76,6 +76,7 @@ fuzz_target!(|data: &[u8]| {
                     NOW_MS,
                     "default",
                     Principal::Root,
+                    None,
                 );
                 let _ = key_object(&record, None, policy, NOW_MS).to_string();
             }
