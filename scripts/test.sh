@@ -30,7 +30,7 @@ cargo test 2>&1 | tee -a "$log"
 
 echo "== fuzzing (every target, time-boxed; FUZZING.md has the long runs)"
 # 6 s per target (17 targets) keeps the step, cold build included, within about 5 minutes on 2 cores.
-sh scripts/fuzz.sh "${KEYGATE_FUZZ_SECONDS:-6}" 2>&1 | tee -a "$log"
+sh scripts/fuzz.sh "${KEYGATE_FUZZ_SECONDS:-20}" 2>&1 | tee -a "$log"
 
 echo "== build"
 sh scripts/build.sh
