@@ -29,7 +29,7 @@ echo "== native tests"
 cargo test 2>&1 | tee -a "$log"
 
 echo "== fuzzing (every target, time-boxed; FUZZING.md has the long runs)"
-# 6 s per target (17 targets) keeps the step, cold build included, within about 5 minutes on 2 cores.
+# 20 s per target (17 targets): about 6 minutes on 2 cores plus the cold build of fuzz/.
 sh scripts/fuzz.sh "${KEYGATE_FUZZ_SECONDS:-20}" 2>&1 | tee -a "$log"
 
 echo "== build"
