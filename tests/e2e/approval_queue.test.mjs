@@ -4,20 +4,11 @@
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
-import { startGateway, startOrigin, policyText } from "./harness.mjs";
+import { startGateway, startOrigin, policyText, poll as harnessPoll, sleep } from "./harness.mjs";
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Calls `probe` until `done(value)` or `timeoutMs`; returns the last value either way. */
-async function poll(probe, done, { timeoutMs = 20_000, intervalMs = 200 } = {}) {
-  const deadline = Date.now() + timeoutMs;
-  let value = await probe();
-  while (!done(value) && Date.now() < deadline) {
-    await sleep(intervalMs);
-    value = await probe();
-  }
-  return value;
-}
+/** The harness's poll, with this file's longer patience (purges run from an alarm). */
+const poll = (probe, done, options) => harnessPoll(probe, done, { timeoutMs: 20_000, intervalMs: 200, ...options });
 
 /** What the queue counts against `max_pending_bytes_per_workspace`, from a shown approval. */
 function storedBytes(approval) {

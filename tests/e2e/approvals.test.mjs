@@ -10,7 +10,7 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { useGateway, startGateway, startOrigin, deadPort, policyText, SIGNING_SECRET, WEBHOOK_SECRET } from "./harness.mjs";
+import { useGateway, startGateway, startOrigin, deadPort, policyText, poll, sleep, SIGNING_SECRET, WEBHOOK_SECRET } from "./harness.mjs";
 import { verifyKeygateRequest } from "../../examples/verify-keygate.mjs";
 
 const MAX_BODY = 1024;
@@ -19,21 +19,6 @@ const env = useGateway({ bindings: { KEYGATE_POLICY: policyText("demo") + APPROV
 
 const APPROVAL_ID = /^apr_[0-9A-Za-z]{22}$/;
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/**
- * Calls `probe` every `intervalMs` until `done(value)` holds or `timeoutMs` passes; returns
- * the last value either way (the caller asserts on it), never loops unbounded.
- */
-async function poll(probe, done, { timeoutMs = 10_000, intervalMs = 150 } = {}) {
-  const deadline = Date.now() + timeoutMs;
-  let value = await probe();
-  while (!done(value) && Date.now() < deadline) {
-    await sleep(intervalMs);
-    value = await probe();
-  }
-  return value;
-}
 
 /**
  * A real webhook receiver on 127.0.0.1. `answer` is the status it replies with: a number,

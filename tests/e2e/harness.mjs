@@ -174,6 +174,22 @@ export function useGateway(options = {}) {
   return env;
 }
 
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Calls `probe` every `intervalMs` until `done(value)` holds or `timeoutMs` passes; returns
+ * the last value either way (the caller asserts on it), never loops unbounded.
+ */
+export async function poll(probe, done, { timeoutMs = 10_000, intervalMs = 150 } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  let value = await probe();
+  while (!done(value) && Date.now() < deadline) {
+    await sleep(intervalMs);
+    value = await probe();
+  }
+  return value;
+}
+
 /** Parses an IETF `RateLimit` field into { policyName: { r, t } }. */
 export function parseRateLimit(value) {
   const out = {};
