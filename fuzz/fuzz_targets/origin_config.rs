@@ -67,10 +67,15 @@ fuzz_target!(|data: &[u8]| {
         }
         Err(error) => {
             assert!(VARIABLES.contains(&error.variable));
-            // Never the value: a secret must not reach the operator's log.
+            // Never the value: a secret must not reach the operator's log. The message names
+            // variables, and a value may be a piece of a name ("E_HASH_S"), so names are
+            // taken out before looking for the value.
             if let Some(value) = vars.get(error.variable) {
                 if value.trim().len() >= 8 && error.variable.ends_with("SECRET") {
-                    assert!(!error.to_string().contains(value.trim()));
+                    let without_names = VARIABLES
+                        .iter()
+                        .fold(error.to_string(), |text, name| text.replace(name, ""));
+                    assert!(!without_names.contains(value.trim()));
                 }
             }
         }
