@@ -462,9 +462,12 @@ pub(crate) fn check_signed(
     )) {
         return Err(VerifyError::BadSignature);
     }
-    let timestamp: u64 = timestamp
-        .parse()
-        .map_err(|_| VerifyError::MalformedHeader(TIMESTAMP))?;
+    // Decimal digits only, as keygate sends it: `str::parse` would also take "+1900000000",
+    // which verifiers in other languages refuse, and every verifier must agree.
+    let timestamp: u64 = Some(timestamp)
+        .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|t| t.parse().ok())
+        .ok_or(VerifyError::MalformedHeader(TIMESTAMP))?;
     // Compared as u64: clamping both to i64 first made any two times past i64::MAX equal.
     if now_secs.abs_diff(timestamp) > tolerance_secs {
         let age_secs = match now_secs.checked_sub(timestamp) {

@@ -95,6 +95,21 @@ pub fn verify(
     outcome
 }
 
+/// [`verify`] for a whole delivery: reads `X-Keygate-Timestamp` and `X-Keygate-Signature`
+/// through `header` (a name → value lookup, any case), so a receiver need not.
+pub fn verify_delivery<'h>(
+    secret: &SigningSecret,
+    header: impl Fn(&str) -> Option<&'h str>,
+    body: &[u8],
+    now_secs: u64,
+    tolerance_secs: u64,
+) -> Result<(), VerifyError> {
+    use crate::identity::{SIGNATURE, TIMESTAMP};
+    let timestamp = header(TIMESTAMP).ok_or(VerifyError::MissingHeader(TIMESTAMP))?;
+    let signature = header(SIGNATURE).ok_or(VerifyError::MissingHeader(SIGNATURE))?;
+    verify(secret, timestamp, signature, body, now_secs, tolerance_secs)
+}
+
 fn signature_over(secret: &SigningSecret, timestamp: &str, body: &[u8]) -> Vec<u8> {
     let mut mac = secret.mac();
     hmac::Mac::update(&mut mac, SCHEME.as_bytes());
