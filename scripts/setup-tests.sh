@@ -41,6 +41,14 @@ if [ -s requirements-test.txt ]; then
     .venv/bin/pip install --quiet --disable-pip-version-check -r requirements-test.txt
     cp requirements-test.txt .venv/.installed-requirements
   fi
+  # keygate's own Python verifier, installed by path as its users do, again whenever its
+  # sources change (packages/verify-py's tests import the installed copy).
+  verify_py=$(find packages/verify-py/pyproject.toml packages/verify-py/src -type f -name '*.py' -o -type f -name '*.toml' | sort | xargs cat | sha256sum)
+  if [ "$verify_py" != "$(cat .venv/.installed-verify-py 2>/dev/null)" ]; then
+    echo "setup-tests: installing packages/verify-py"
+    .venv/bin/pip install --quiet --disable-pip-version-check --force-reinstall --no-deps ./packages/verify-py
+    echo "$verify_py" > .venv/.installed-verify-py
+  fi
 fi
 
 # cargo-fuzz, for the fuzz targets in fuzz/ (scripts/fuzz.sh). The targets build with the

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test keygate has, after installing what they need (scripts/setup.sh):
 #   1. formatting and lints (native and wasm32),
-#   2. native unit, property and black-box tests of the pure core (cargo test),
+#   2. native unit, property and black-box tests of the pure core (cargo test), and the
+#      Python verifier's tests (packages/verify-py, pytest),
 #   3. fuzzing: every fuzz target in fuzz/ for a few seconds each (scripts/fuzz.sh),
 #   4. the release Worker build (wasm-opt included),
 #   5. end-to-end tests: the built wasm on workerd (Miniflare) with real KV, Durable
@@ -28,6 +29,10 @@ cargo clippy --quiet --lib --target wasm32-unknown-unknown -- -D warnings
 echo "== native tests"
 cargo test 2>&1 | tee -a "$log"
 
+echo "== Python verifier (packages/verify-py: the vectors, Flask, Django, Starlette, FastAPI)"
+# Ends with "pytest result: N passed, N failed"; a failure stops the script.
+(cd packages/verify-py && ../../.venv/bin/python -m pytest -q -p no:cacheprovider) 2>&1 | tee -a "$log"
+
 echo "== fuzzing (every target, time-boxed; FUZZING.md has the long runs)"
 # 20 s per target (17 targets): about 6 minutes on 2 cores plus the cold build of fuzz/.
 KEYGATE_FUZZ_SEED="${KEYGATE_FUZZ_SEED:-20261201}" sh scripts/fuzz.sh "${KEYGATE_FUZZ_SECONDS:-20}" 2>&1 | tee -a "$log"
@@ -48,6 +53,6 @@ port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{
 KEYGATE_PORT=$port timeout 180 sh scripts/dev.sh --smoke 2>&1 | tee -a "$log"
 
 # Every step above stops the script on failure, so reaching here means all of it passed.
-passed=$(awk '/^test result:/ { n += $4 } /^# pass / { n += $3 } /^smoke: .* -> 200/ { n += 1 } /^schemathesis: passed$/ { n += 1 } /^fuzz result:/ { n += $3 } END { print n + 0 }' "$log")
-failed=$(awk '/^test result:/ { n += $6 } /^# fail / { n += $3 } /^fuzz result:/ { n += $6 } END { print n + 0 }' "$log")
+passed=$(awk '/^test result:/ { n += $4 } /^# pass / { n += $3 } /^smoke: .* -> 200/ { n += 1 } /^schemathesis: passed$/ { n += 1 } /^fuzz result:/ { n += $3 } /^pytest result:/ { n += $3 } END { print n + 0 }' "$log")
+failed=$(awk '/^test result:/ { n += $6 } /^# fail / { n += $3 } /^fuzz result:/ { n += $6 } /^pytest result:/ { n += $5 } END { print n + 0 }' "$log")
 echo "$passed passed, $failed failed"
