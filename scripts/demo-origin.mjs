@@ -3,7 +3,7 @@
 // whether the request id was seen before (a replay).
 // Usage: KEYGATE_SIGNING_SECRET=... node scripts/demo-origin.mjs [port]
 import { createServer } from "node:http";
-import { verifyKeygateRequest, ReplayCache } from "../examples/verify-keygate.mjs";
+import { verifyRequest as verifyKeygateRequest, ReplayCache } from "@keygate/verify";
 
 export function startDemoOrigin({ port = 0, secret }) {
   const replays = new ReplayCache();

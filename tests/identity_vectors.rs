@@ -1,7 +1,7 @@
 //! The identity signature's shared test vectors (`tests/vectors/identity-v3.json`): keygate's
 //! Rust verifier must reach the file's verdict on every case, and keygate's signer must
 //! produce the file's signature for every case that verifies. The JavaScript verifier in
-//! `examples/` is held to the same file by `tests/e2e/identity.test.mjs`.
+//! `packages/verify-js` is held to the same file by its own tests.
 
 use keygate::identity::{
     sign, verify, BodyDigest, Content, Identity, ReceivedBody, RequestLine, SigningSecret,

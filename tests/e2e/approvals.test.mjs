@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { useGateway, startGateway, startOrigin, deadPort, policyText, poll, sleep, SIGNING_SECRET, WEBHOOK_SECRET } from "./harness.mjs";
-import { verifyKeygateRequest } from "../../examples/verify-keygate.mjs";
+import { verifyRequest as verifyKeygateRequest } from "@keygate/verify";
 
 const MAX_BODY = 1024;
 const APPROVALS_TABLE = `\n[approvals]\nmax_body_bytes = ${MAX_BODY}\nwebhook_retry_seconds = 3\n`;

@@ -2,7 +2,7 @@
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import { useGateway, startGateway, deadPort, SIGNING_SECRET } from "./harness.mjs";
-import { verifyKeygateRequest } from "../../examples/verify-keygate.mjs";
+import { verifyRequest as verifyKeygateRequest } from "@keygate/verify";
 
 const env = useGateway();
 

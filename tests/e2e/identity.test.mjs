@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { createServer } from "node:http";
 import { useGateway, startGateway, startOrigin, SIGNING_SECRET, ROOT_TOKEN } from "./harness.mjs";
-import { verifyKeygateRequest, ReplayCache } from "../../examples/verify-keygate.mjs";
+import { verifyRequest as verifyKeygateRequest, ReplayCache } from "@keygate/verify";
 
 const VECTORS = JSON.parse(readFileSync(new URL("../vectors/identity-v3.json", import.meta.url), "utf8"));
 

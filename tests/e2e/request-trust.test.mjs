@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { request as httpRequest } from "node:http";
 import { gzipSync } from "node:zlib";
 import { useGateway, startGateway, policyText, ROOT_TOKEN, SIGNING_SECRET } from "./harness.mjs";
-import { verifyKeygateRequest } from "../../examples/verify-keygate.mjs";
+import { verifyRequest as verifyKeygateRequest } from "@keygate/verify";
 
 const env = useGateway();
 

@@ -6,7 +6,7 @@ import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { useGateway, policyText, SIGNING_SECRET, WEBHOOK_SECRET } from "./harness.mjs";
-import { verifyKeygateWebhook } from "../../examples/verify-keygate-webhook.mjs";
+import { verifyWebhook } from "@keygate/verify";
 
 const env = useGateway({ bindings: { KEYGATE_POLICY: policyText("demo") + "\n[approvals]\nwebhook_retry_seconds = 3\n" } });
 const WHSEC = /^whsec_[0-9A-Za-z]{43}$/;
@@ -56,7 +56,7 @@ async function rejectAndReceive(key, receiver) {
   return delivery;
 }
 
-const verifies = (delivery, secret) => verifyKeygateWebhook(delivery, secret).ok;
+const verifies = (delivery, secret) => verifyWebhook({ headers: delivery.headers, body: delivery.rawBody }, secret).ok;
 
 describe("each receiver has its own secret", () => {
   let alpha;
