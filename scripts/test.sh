@@ -2,7 +2,7 @@
 # Runs every test keygate has, after installing what they need (scripts/setup.sh):
 #   1. formatting and lints (native and wasm32),
 #   2. native unit, property and black-box tests of the pure core (cargo test), and the
-#      Python verifier's tests (packages/verify-py, pytest),
+#      verifier packages' tests (packages/verify-py: pytest; packages/verify-js: node --test),
 #   3. fuzzing: every fuzz target in fuzz/ for a few seconds each (scripts/fuzz.sh),
 #   4. the release Worker build (wasm-opt included),
 #   5. end-to-end tests: the built wasm on workerd (Miniflare) with real KV, Durable
@@ -32,6 +32,10 @@ cargo test 2>&1 | tee -a "$log"
 echo "== Python verifier (packages/verify-py: the vectors, Flask, Django, Starlette, FastAPI)"
 # Ends with "pytest result: N passed, N failed"; a failure stops the script.
 (cd packages/verify-py && ../../.venv/bin/python -m pytest -q -p no:cacheprovider) 2>&1 | tee -a "$log"
+
+echo "== JavaScript verifier (packages/verify-js: the vectors, Express, Hono)"
+# node --test's "# pass N" / "# fail N" lines are counted below (2-4 s).
+node --test packages/verify-js/test/ 2>&1 | tee -a "$log"
 
 echo "== fuzzing (every target, time-boxed; FUZZING.md has the long runs)"
 # 20 s per target (17 targets): about 6 minutes on 2 cores plus the cold build of fuzz/.
