@@ -6,7 +6,8 @@
 //
 // node:crypto rather than Web Crypto: it is synchronous, so a verdict is a plain value an
 // origin can use anywhere (and check its replay cache right after, with no await between),
-// and it is there on Node, Bun, Deno and Cloudflare Workers (with the nodejs_compat flag).
+// and it is there on Node, Bun, Deno and Cloudflare Workers (with the nodejs_compat flag;
+// tests/e2e/verify-js.test.mjs runs the vectors on workerd).
 import { Buffer } from "node:buffer";
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 

@@ -32,7 +32,7 @@ export function keygate(options) {
       pathAndQuery: req.originalUrl ?? req.url,
       headers: req.headers,
     };
-    check(settings, request, (limit) => rawBody(req, limit)).then(
+    check(settings, request, (limit) => rawBody(req, limit), req).then(
       (outcome) => {
         if (!outcome.ok) {
           res.statusCode = outcome.status;

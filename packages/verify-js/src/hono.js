@@ -21,7 +21,7 @@ export function keygate(options) {
       pathAndQuery: url.pathname + url.search,
       headers: c.req.raw.headers,
     };
-    const outcome = await check(settings, request, (limit) => rawBody(c, limit));
+    const outcome = await check(settings, request, (limit) => rawBody(c, limit), c);
     if (!outcome.ok) {
       return new Response(JSON.stringify(outcome.problem), {
         status: outcome.status,

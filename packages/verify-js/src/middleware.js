@@ -5,8 +5,10 @@ import { verifySignedHeaders, checkBody, sha256Hex, secretList, ReplayCache, SIG
 
 /**
  * @typedef {object} KeygateOptions
- * @property {Array<string|Uint8Array>|string|Uint8Array} secrets  KEYGATE_SIGNING_SECRET; during a
- *           rotation every secret still accepted, newest first
+ * @property {Array<string|Uint8Array>|string|Uint8Array|Function} secrets  KEYGATE_SIGNING_SECRET;
+ *           during a rotation every secret still accepted, newest first. Or a function of the
+ *           request's context (Express: req; Hono: c) that returns them, for runtimes where
+ *           secrets arrive with each request (Workers: `(c) => [c.env.KEYGATE_SIGNING_SECRET]`)
  * @property {number} [toleranceSecs=300]  how far a timestamp may be from now, either way
  * @property {ReplayCache|null} [replayCache]  refuses a request id seen before within the
  *           window; by default one in memory, per middleware; `null` turns it off (only for an
@@ -24,7 +26,8 @@ import { verifySignedHeaders, checkBody, sha256Hex, secretList, ReplayCache, SIG
 /** The options, checked once when the middleware is made, so a missing secret fails at start-up. */
 export function settle(options) {
   const { secrets, toleranceSecs = DEFAULT_TOLERANCE_SECS, host, pathPrefix = "", requireSignedBody = false, nowSecs = () => Date.now() / 1000 } = options ?? {};
-  secretList(secrets);
+  // A function's secrets are checked on each request, when it gives them.
+  if (typeof secrets !== "function") secretList(secrets);
   const replayCache = options?.replayCache === undefined ? new ReplayCache({ toleranceSecs }) : options.replayCache;
   return { secrets, toleranceSecs, host, pathPrefix, requireSignedBody, nowSecs, replayCache };
 }
@@ -32,14 +35,16 @@ export function settle(options) {
 /**
  * Runs every check on one request. `request` is { method, host, pathAndQuery, headers } as
  * the framework received it; `readBody(limit)` gives the body's exact bytes, or null when it
- * is longer than `limit` (it is called only for a body keygate signed by its digest).
- * Resolves to { ok: true, keygate } or { ok: false, status, problem }.
+ * is longer than `limit` (it is called only for a body keygate signed by its digest);
+ * `context` is what a `secrets` function is given. Resolves to { ok: true, keygate } or
+ * { ok: false, status, problem }.
  */
-export async function check(settings, request, readBody) {
+export async function check(settings, request, readBody, context) {
   const now = settings.nowSecs();
+  const secrets = typeof settings.secrets === "function" ? settings.secrets(context) : settings.secrets;
   const signed = verifySignedHeaders(
     { ...request, host: settings.host ?? request.host, pathAndQuery: settings.pathPrefix + request.pathAndQuery },
-    settings.secrets,
+    secrets,
     { nowSecs: now, toleranceSecs: settings.toleranceSecs },
   );
   if (!signed.ok) return refused(401, signed.code, signed.error);

@@ -4,8 +4,8 @@ import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import express from "express";
 import { keygate, keepRawBody } from "@keygate/verify/express";
-import { ReplayCache } from "@keygate/verify";
-import { signedHeaders, NOW } from "./sign.js";
+import { ReplayCache, verifyWebhook } from "@keygate/verify";
+import { signedHeaders, webhookSignature, NOW } from "./sign.js";
 
 const SECRET = "express-test-secret";
 const clock = { nowSecs: () => NOW + 5 };
@@ -196,6 +196,33 @@ describe("replays, mounting, hosts and prefixes", () => {
     try {
       const res = await app.send("/up", { method: "POST", body: "x".repeat(70_000), contentType: "text/plain" });
       assert.deepEqual([res.status, res.json.code], [401, "body_mismatch"]);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe("a webhook receiver on express.raw (the package README's example)", () => {
+  test("a delivery verifies under [new, old]; a changed body does not", async () => {
+    const a = express();
+    a.post("/hooks/keygate", express.raw({ type: "application/json" }), (req, res) => {
+      const verdict = verifyWebhook({ headers: req.headers, body: req.body }, ["whsec_new", "whsec_old"], { nowSecs: clock.nowSecs() });
+      if (!verdict.ok) return res.status(401).json({ code: verdict.code });
+      res.json({ secretIndex: verdict.secretIndex, event: JSON.parse(req.body.toString("utf8")) });
+    });
+    const app = await serve(a);
+    try {
+      const body = '{"type":"approval.rejected","approval_id":"apr_1"}';
+      const deliver = (sent) =>
+        fetch(`http://${app.host}/hooks/keygate`, {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-keygate-timestamp": String(NOW), "x-keygate-signature": webhookSignature("whsec_old", NOW, body) },
+          body: sent,
+        }).then(async (r) => ({ status: r.status, json: await r.json() }));
+      const ok = await deliver(body);
+      assert.deepEqual([ok.status, ok.json.secretIndex, ok.json.event.approval_id], [200, 1, "apr_1"]);
+      const changed = await deliver(body.replace("apr_1", "apr_2"));
+      assert.deepEqual([changed.status, changed.json.code], [401, "bad_signature"]);
     } finally {
       await app.close();
     }

@@ -52,6 +52,23 @@ describe("Hono middleware", () => {
     assert.equal(res.json.keygate.secretIndex, 1);
   });
 
+  test("secrets from the request's context, as on Workers: (c) => [c.env.KEYGATE_SIGNING_SECRET]", async () => {
+    const app = new Hono();
+    app.use("*", keygate({ secrets: (c) => [c.env.KEYGATE_SIGNING_SECRET], ...clock }));
+    app.get("*", (c) => c.json(c.get("keygate")));
+    const headers = signedHeaders(SECRET, { method: "GET", host: HOST, pathAndQuery: "/v1/x" }, { requestId: "req_env" });
+    const res = await app.request(`http://${HOST}/v1/x`, { headers }, { KEYGATE_SIGNING_SECRET: SECRET });
+    assert.equal(res.status, 200, await res.clone().text());
+    const again = signedHeaders(SECRET, { method: "GET", host: HOST, pathAndQuery: "/v1/x" }, { requestId: "req_env2" });
+    const wrong = await app.request(`http://${HOST}/v1/x`, { headers: again }, { KEYGATE_SIGNING_SECRET: "another" });
+    assert.equal((await wrong.json()).code, "bad_signature");
+  });
+
+  test("a middleware without a secret fails when it is made, not on the first request", () => {
+    assert.throws(() => keygate({}), TypeError);
+    assert.throws(() => keygate({ secrets: [] }), TypeError);
+  });
+
   test("a replayed request is a 401 replayed", async () => {
     const app = appWith({ replayCache: new ReplayCache() });
     const headers = signedHeaders(SECRET, { method: "GET", host: HOST, pathAndQuery: "/v1/x" }, { requestId: "req_once" });
