@@ -196,7 +196,8 @@ export function verifyWebhook(delivery, secrets, { nowSecs = Date.now() / 1000, 
   if (timestamp === undefined) return refuse("missing_header", "x-keygate-timestamp");
   const signatures = header("x-keygate-signature");
   if (signatures === undefined) return refuse("missing_header", "x-keygate-signature");
-  if (typeof timestamp !== "string" || typeof signatures !== "string") return refuse("malformed_header", "x-keygate-signature");
+  if (typeof timestamp !== "string") return refuse("malformed_header", "x-keygate-timestamp");
+  if (typeof signatures !== "string") return refuse("malformed_header", "x-keygate-signature");
   const message = Buffer.concat([Buffer.from(`${WEBHOOK_SCHEME}\n${timestamp}\n`, "utf8"), toBytes(delivery.body ?? "")]);
   const expected = keys.map((key) => createHmac("sha256", key).update(message).digest());
   // One "v1=" signature per secret keygate signs with, comma-separated. Only the first few
