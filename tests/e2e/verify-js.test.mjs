@@ -47,9 +47,9 @@ const expressOrigin = origin("Express", {
       state.received.push({ method: req.method, path: req.originalUrl, headers: { ...req.headers } });
       next();
     });
-    app.use(express.json({ verify: keepRawBody }));
+    app.use(express.json({ limit: "1mb", verify: keepRawBody }));
     app.use((req, res, next) => state.verify(req, res, next));
-    app.all("/{*rest}", (req, res) => res.json({ keygate: req.keygate, body: req.body ?? null }));
+    app.all("/{*rest}", (req, res) => res.json({ keygate: req.keygate, body: req.body ?? null, bytes: (req.rawBody ?? []).length }));
     return new Promise((resolve) => {
       const server = app.listen(0, "127.0.0.1", () => resolve(server));
     });
@@ -67,7 +67,9 @@ const honoOrigin = origin("Hono", {
       await next();
     });
     app.use("*", (c, next) => state.verify(c, next));
-    app.all("*", async (c) => c.json({ keygate: c.get("keygate"), body: c.req.header("content-type") === "application/json" ? await c.req.json() : null }));
+    app.all("*", async (c) =>
+      c.json({ keygate: c.get("keygate"), body: c.req.header("content-type") === "application/json" ? await c.req.json() : null, bytes: (await c.req.arrayBuffer()).byteLength }),
+    );
     return new Promise((resolve) => {
       const server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, () => resolve(server));
     });
@@ -147,6 +149,25 @@ for (const framework of [expressOrigin, honoOrigin]) {
       const genuine = framework.state.received.at(-1);
       const replay = await sendDirect(server, genuine, body);
       assert.deepEqual([replay.status, replay.json.code], [401, "replayed"]);
+    });
+
+    test("an approved write with a body over 64 KiB verifies: keygate signs a stored body by its digest", async () => {
+      const { key: agent } = await gw.createKey({ name: "agent", scopes: ["contacts:write-approval"], workspace: "acme" });
+      // Not JSON: the demo policy's origin reads method overrides from JSON and form bodies,
+      // which keygate scans only up to 64 KiB.
+      const large = "n".repeat(100_000);
+      const queued = await gw.request("/v1/contacts", { key: agent, method: "POST", headers: { "content-type": "application/octet-stream" }, body: large });
+      assert.equal(queued.status, 202, await queued.clone().text());
+      const { approval_id: id } = await queued.json();
+      const approved = await gw.admin("POST", `/approvals/${id}/approve`);
+      assert.equal(approved.status, 200, approved.text);
+      const result = approved.json.result;
+      assert.equal(result.origin_status, 200, JSON.stringify(result));
+      const seen = JSON.parse(result.body);
+      assert.equal(seen.keygate.identity.approvalId, id);
+      assert.equal(seen.keygate.identity.approvedBy, "root");
+      assert.equal(seen.keygate.bodySigned, true);
+      assert.equal(seen.bytes, 100_000);
     });
 
     test("rotation: an origin holding only [B] refuses what keygate signs with A", async () => {

@@ -13,8 +13,13 @@ import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 
 /** What `X-Keygate-Content-SHA256` says of a body keygate streamed to the origin unseen. */
 export const UNSIGNED_BODY = "unsigned-body";
-/** The largest body keygate signs by its digest; a longer one is sent as `unsigned-body`. */
+/** The largest body keygate signs by its digest as it forwards it; a longer one is sent as `unsigned-body`. */
 export const SIGNED_BODY_MAX_BYTES = 64 * 1024;
+/**
+ * The largest body of an approved request, which keygate sends from the stored body and so
+ * always signs by its digest: the most `[approvals] max_body_bytes` allows.
+ */
+export const APPROVED_BODY_MAX_BYTES = 1024 * 1024;
 /** How far (seconds, either way) a timestamp may be from the verifier's clock. */
 export const DEFAULT_TOLERANCE_SECS = 300;
 

@@ -8,10 +8,11 @@
 //       app.use(express.json({ verify: keepRawBody }))
 //   - `req.body` when it is a Buffer, as express.raw() leaves it:
 //       app.use(express.raw({ type: () => true, limit: "64kb" }))
-//   - the request stream, when nothing read it yet: the middleware reads it (at most 64 KiB,
-//     all keygate signs) and leaves the bytes in `req.rawBody`. A body parser mounted after
-//     it then finds the stream finished and parses nothing: parse `req.rawBody` yourself, or
-//     mount the parser first with `verify: keepRawBody`.
+//   - the request stream, when nothing read it yet: the middleware reads it (at most what
+//     keygate signs: 64 KiB, 1 MiB for an approved request) and leaves the bytes in
+//     `req.rawBody`. A body parser mounted after it then finds the stream finished and
+//     parses nothing: parse `req.rawBody` yourself, or mount the parser first with
+//     `verify: keepRawBody`.
 // A body parsed by an earlier middleware without keeping its bytes cannot be checked: that
 // request fails with a RawBodyUnavailable error (a 500), never with a guess.
 import { settle, check, RawBodyUnavailable } from "./middleware.js";

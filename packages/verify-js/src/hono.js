@@ -1,7 +1,7 @@
 // Hono middleware: verifies keygate's identity headers and the body's digest, refuses
 // replays, and sets c.get("keygate") = { identity, bodySigned, secretIndex }. Mount it before
-// anything that reads the body. It reads a signed body itself (at most 64 KiB, all keygate
-// signs) and hands the bytes to Hono's body cache, so c.req.json(), c.req.text() and the
+// anything that reads the body. It reads a signed body itself (at most what keygate signs:
+// 64 KiB, 1 MiB for an approved request) and hands the bytes to Hono's body cache, so c.req.json(), c.req.text() and the
 // validators still work after it; a body over 64 KiB (`unsigned-body`) is left unread.
 // No import of hono: the middleware is a plain (c, next) function.
 import { settle, check, RawBodyUnavailable } from "./middleware.js";

@@ -10,5 +10,6 @@ export {
   ReplayCache,
   UNSIGNED_BODY,
   SIGNED_BODY_MAX_BYTES,
+  APPROVED_BODY_MAX_BYTES,
   DEFAULT_TOLERANCE_SECS,
 } from "./core.js";

@@ -1,7 +1,7 @@
 // What the Express and Hono middleware share: their options, the order of the checks, and the
 // problem+json answer to a refused request. Each adapter only says how its framework gives
 // the request line, the headers and the body's bytes.
-import { verifySignedHeaders, checkBody, sha256Hex, secretList, ReplayCache, SIGNED_BODY_MAX_BYTES, DEFAULT_TOLERANCE_SECS } from "./core.js";
+import { verifySignedHeaders, checkBody, sha256Hex, secretList, ReplayCache, SIGNED_BODY_MAX_BYTES, APPROVED_BODY_MAX_BYTES, DEFAULT_TOLERANCE_SECS } from "./core.js";
 
 /**
  * @typedef {object} KeygateOptions
@@ -50,9 +50,11 @@ export async function check(settings, request, readBody, context) {
   if (!signed.ok) return refused(401, signed.code, signed.error);
   let verified;
   if (signed.bodySigned) {
-    // keygate signs a body by its digest only up to 64 KiB, so a longer one cannot match:
-    // it is refused without being held in memory.
-    const body = await readBody(SIGNED_BODY_MAX_BYTES);
+    // keygate signs a forwarded body by its digest only up to 64 KiB, and an approved one
+    // (the approval id is signed) up to 1 MiB, so a longer one cannot match: it is refused
+    // without being held in memory.
+    const limit = signed.identity.approvalId ? APPROVED_BODY_MAX_BYTES : SIGNED_BODY_MAX_BYTES;
+    const body = await readBody(limit);
     verified = body === null ? { ok: false, code: "body_mismatch", error: "body longer than any keygate signs" } : checkBody(signed, sha256Hex(body));
     if (!verified.ok) return refused(401, verified.code, verified.error);
   } else {

@@ -86,6 +86,19 @@ describe("Hono middleware", () => {
     assert.deepEqual([refused.status, refused.json.code], [413, "unsigned_body"]);
   });
 
+  test("an approved request's body is signed by its digest up to 1 MiB (keygate sends it from storage)", async () => {
+    const approved = (size) => ({ method: "POST", body: "x".repeat(size), contentType: "application/octet-stream", approvalId: "apr_1", approvedBy: "root" });
+    const sendApproved = (size) => {
+      const request = approved(size);
+      const headers = signedHeaders(SECRET, { ...request, host: HOST, pathAndQuery: "/up" }, { requestId: `req_a${size}` });
+      return appWith().request(`http://${HOST}/up`, { method: "POST", headers, body: request.body });
+    };
+    const res = await sendApproved(200_000);
+    assert.equal(res.status, 200, await res.clone().text());
+    assert.equal((await res.json()).keygate.identity.approvalId, "apr_1");
+    assert.equal((await (await sendApproved(1024 * 1024 + 1)).json()).code, "body_mismatch");
+  });
+
   test("a body already parsed by an earlier middleware is a setup error, not a guess", async () => {
     const app = new Hono();
     app.use("*", async (c, next) => {
