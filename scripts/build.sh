@@ -2,19 +2,26 @@
 # Builds the Worker (build/index.js + build/index_bg.wasm) without any download:
 # worker-build gets the wasm-bindgen CLI and esbuild that scripts/setup.sh installed,
 # and wasm-opt comes from npm's binaryen. KEYGATE_WASM_OPT=0 skips wasm-opt (faster dev loop).
+#
+# The policy is compiled into the Worker (build.rs): KEYGATE_POLICY_FILE names the file,
+# relative to the repository root (default policies/demo.toml; wrangler.toml's [build]
+# command names it for each deployment). It is checked first, so a bad policy stops the
+# build and `wrangler deploy` here, and never reaches a request.
 set -eu
 cd "$(dirname "$0")/.."
+policy_file="${KEYGATE_POLICY_FILE:-policies/demo.toml}"
 export PATH="$HOME/.cargo/bin:$PATH"
 export WASM_BINDGEN_BIN="${WASM_BINDGEN_BIN:-$HOME/.cargo/bin/wasm-bindgen}"
 esbuild="$PWD/node_modules/@esbuild/linux-x64/bin/esbuild"
 if [ -z "${ESBUILD_BIN:-}" ] && [ -x "$esbuild" ]; then
   export ESBUILD_BIN="$esbuild"
 fi
-worker-build --release --no-opt
+cargo run --quiet --bin keygate -- policy check "$policy_file"
+KEYGATE_POLICY_FILE="$policy_file" worker-build --release --no-opt
 if [ "${KEYGATE_WASM_OPT:-1}" != "0" ]; then
   node_modules/.bin/wasm-opt -Os \
     --enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int \
     --enable-bulk-memory --enable-multivalue --enable-reference-types --enable-exception-handling \
     build/index_bg.wasm -o build/index_bg.wasm
 fi
-echo "build: build/index_bg.wasm $(wc -c < build/index_bg.wasm) bytes ($(gzip -9c build/index_bg.wasm | wc -c) gzipped)"
+echo "build: build/index_bg.wasm $(wc -c < build/index_bg.wasm) bytes ($(gzip -9c build/index_bg.wasm | wc -c) gzipped), policy $policy_file bundled"

@@ -4,7 +4,9 @@
 #   2. native unit, property and black-box tests of the pure core (cargo test), and the
 #      verifier packages' tests (packages/verify-py: pytest; packages/verify-js: node --test),
 #   3. fuzzing: every fuzz target in fuzz/ for a few seconds each (scripts/fuzz.sh),
-#   4. the release Worker build (wasm-opt included),
+#   4. the release Worker build (wasm-opt included), then the deployment checks: wrangler.toml,
+#      the policy bundled into the build (a 50 KB one on workerd), `wrangler deploy --dry-run`
+#      for production and staging, offline,
 #   5. end-to-end tests: the built wasm on workerd (Miniflare) with real KV, Durable
 #      Objects and local origin servers (node --test), among them real origin frameworks
 #      (Express, Flask, Django, Sinatra, Symfony, nginx: tests/e2e/origins.test.mjs),
@@ -43,6 +45,10 @@ KEYGATE_FUZZ_SEED="${KEYGATE_FUZZ_SEED:-20261201}" sh scripts/fuzz.sh "${KEYGATE
 
 echo "== build"
 sh scripts/build.sh
+
+echo "== deploy: wrangler.toml, the bundled policy (50 KB on workerd), wrangler deploy --dry-run offline"
+# Rebuilds twice (a 50 KB policy, then the demo one) and leaves build/ as the step above made it.
+node --test --test-timeout=900000 tests/deploy/dry-run.test.mjs 2>&1 | tee -a "$log"
 
 echo "== end-to-end tests (workerd)"
 # Each test file starts its own gateways and origins; --test-timeout bounds any hang.

@@ -1,10 +1,15 @@
 //! The deployment's settings, read from Worker variables and secrets and checked once.
 //!
+//! The policy is part of the build: `scripts/build.sh` checks the file `KEYGATE_POLICY_FILE`
+//! names and compiles it into the Worker (`build.rs`), because a Worker variable holds at
+//! most 5 KB and a deploy replaces the variables. A `KEYGATE_POLICY` variable overrides
+//! the bundled policy (local runs and tests pass the text that way).
+//!
 //! | variable | meaning |
 //! |---|---|
 //! | `KEYGATE_ORIGIN` | origin base URL, `https://host[:port][/base/path]`; `http://` only to a loopback host, or with `KEYGATE_ALLOW_PLAIN_HTTP_ORIGIN` |
 //! | `KEYGATE_ALLOW_PLAIN_HTTP_ORIGIN` | `true` allows an `http://` origin that is not loopback; default `false` |
-//! | `KEYGATE_POLICY` | the policy file's text (TOML) |
+//! | `KEYGATE_POLICY` | optional: a policy's text (TOML), used instead of the bundled policy |
 //! | `KEYGATE_HASH_SECRET` | secret under which keys are hashed (≥ 32 characters) |
 //! | `KEYGATE_SIGNING_SECRET` | secret shared with the origin for identity signatures (≥ 32 characters) |
 //! | `KEYGATE_ROOT_TOKEN` | the admin API's root token (≥ 32 characters) |
@@ -163,10 +168,20 @@ impl RootToken {
     }
 }
 
+/// Where the policy in force came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PolicySource {
+    /// The file compiled into the Worker at build time.
+    Bundled,
+    /// A `KEYGATE_POLICY` variable, overriding the bundled policy.
+    Variable,
+}
+
 #[derive(Debug)]
 pub struct Config {
     pub origin: Origin,
     pub policy: Policy,
+    pub policy_source: PolicySource,
     pub hash_secret: HashingSecret,
     pub signing_secret: SigningSecret,
     pub root_token: RootToken,
@@ -194,8 +209,12 @@ impl fmt::Display for ConfigError {
 
 impl Config {
     /// Reads every setting through `lookup` (name → value), so the Workers layer and the
-    /// tests supply variables the same way.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+    /// tests supply variables the same way. `bundled_policy` is the policy compiled into the
+    /// Worker; a non-blank `KEYGATE_POLICY` variable is used instead.
+    pub fn from_lookup(
+        bundled_policy: &str,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
         let required = |variable: &'static str| {
             lookup(variable)
                 .filter(|v| !v.trim().is_empty())
@@ -219,9 +238,22 @@ impl Config {
                 variable: "KEYGATE_ORIGIN",
                 problem,
             })?;
-        let policy = Policy::from_toml(&required("KEYGATE_POLICY")?).map_err(|e| ConfigError {
-            variable: "KEYGATE_POLICY",
-            problem: e.to_string(),
+        let policy_variable = lookup("KEYGATE_POLICY").filter(|v| !v.trim().is_empty());
+        let (policy_text, policy_source) = match &policy_variable {
+            Some(text) => (text.as_str(), PolicySource::Variable),
+            None => (bundled_policy, PolicySource::Bundled),
+        };
+        let policy = Policy::from_toml(policy_text).map_err(|e| match policy_source {
+            PolicySource::Variable => ConfigError {
+                variable: "KEYGATE_POLICY",
+                problem: e.to_string(),
+            },
+            // scripts/build.sh checks the file before bundling it, so this takes a build
+            // that skipped the check.
+            PolicySource::Bundled => ConfigError {
+                variable: "KEYGATE_POLICY_FILE",
+                problem: format!("the bundled policy is invalid (build with scripts/build.sh, which checks it): {e}"),
+            },
         })?;
         let flag = |variable: &'static str, default: bool| match lookup(variable)
             .as_deref()
@@ -284,6 +316,7 @@ impl Config {
         Ok(Config {
             origin,
             policy,
+            policy_source,
             hash_secret: HashingSecret::new(hash_secret.into_bytes()),
             signing_secret: SigningSecret::new(signing_secret.into_bytes()),
             root_token: RootToken(root_token),
@@ -304,7 +337,6 @@ mod tests {
     fn vars(overrides: &[(&str, &str)]) -> HashMap<String, String> {
         let mut map: HashMap<String, String> = [
             ("KEYGATE_ORIGIN", "http://127.0.0.1:9000"),
-            ("KEYGATE_POLICY", POLICY),
             ("KEYGATE_HASH_SECRET", "h".repeat(32).as_str()),
             ("KEYGATE_SIGNING_SECRET", "s".repeat(40).as_str()),
             ("KEYGATE_ROOT_TOKEN", "r".repeat(32).as_str()),
@@ -319,9 +351,90 @@ mod tests {
         map
     }
 
+    /// The configuration of a Worker built with the demo policy.
     fn load(overrides: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        load_bundled(POLICY, overrides)
+    }
+
+    fn load_bundled(bundled: &str, overrides: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let map = vars(overrides);
-        Config::from_lookup(|name| map.get(name).cloned())
+        Config::from_lookup(bundled, |name| map.get(name).cloned())
+    }
+
+    /// A policy as a large API has one: `resources` resources, five routes each, every
+    /// table documented as the demo policy documents its own.
+    fn large_policy(resources: usize) -> String {
+        let mut text = String::from(
+            "# A generated policy for a large API.\nkey_prefix = \"kg\"\n\n[limits]\nper_minute = 600\nper_day = 100000\n",
+        );
+        for i in 0..resources {
+            text += &format!(
+                "\n[[resources]]\nname = \"res_{i:03}\"\nkind = \"ladder\"\ndescription = \"Generated resource {i}: records of kind {i}.\"\n"
+            );
+            for (method, path, action) in [
+                ("GET", "items", "read"),
+                ("GET", "items/{id}", "read"),
+                ("POST", "items", "write"),
+                ("PATCH", "items/{id}", "write"),
+                ("DELETE", "items/{id}", "delete"),
+            ] {
+                text += &format!(
+                    "\n[[routes]]\nmethod = \"{method}\"\npath = \"/v1/res{i:03}/{path}\"\nresource = \"res_{i:03}\"\naction = \"{action}\"\n"
+                );
+            }
+        }
+        text
+    }
+
+    #[test]
+    fn without_a_policy_variable_the_bundled_policy_is_in_force() {
+        let config = load(&[]).unwrap();
+        assert_eq!(config.policy_source, PolicySource::Bundled);
+        assert!(config.policy.route("DELETE", "/v1/contacts/7").is_some());
+        // A blank variable (a dashboard field left empty) is no policy either.
+        let blank = load(&[("KEYGATE_POLICY", " \n")]).unwrap();
+        assert_eq!(blank.policy_source, PolicySource::Bundled);
+    }
+
+    #[test]
+    fn a_policy_variable_overrides_the_bundled_policy() {
+        let other = large_policy(1);
+        let config = load(&[("KEYGATE_POLICY", &other)]).unwrap();
+        assert_eq!(config.policy_source, PolicySource::Variable);
+        assert!(config.policy.route("GET", "/v1/res000/items").is_some());
+        assert!(config.policy.route("GET", "/v1/contacts").is_none());
+    }
+
+    #[test]
+    fn an_invalid_bundled_policy_names_the_build_setting() {
+        let error = load_bundled("key_prefix = 5", &[]).unwrap_err();
+        assert_eq!(error.variable, "KEYGATE_POLICY_FILE");
+        assert!(error.problem.contains("key_prefix"), "{error}");
+        // A valid variable still overrides it: the bundle is not read then.
+        let demo = load_bundled("key_prefix = 5", &[("KEYGATE_POLICY", POLICY)]).unwrap();
+        assert_eq!(demo.policy_source, PolicySource::Variable);
+    }
+
+    #[test]
+    fn a_50_kb_policy_works_bundled_and_as_a_variable() {
+        let text = large_policy(100);
+        // Ten times what a Worker variable may hold (5 KB), the reason policies are bundled.
+        assert!(text.len() > 50_000, "{} bytes", text.len());
+        for config in [
+            load_bundled(&text, &[]).unwrap(),
+            load(&[("KEYGATE_POLICY", &text)]).unwrap(),
+        ] {
+            assert_eq!(
+                config.policy.describe()["routes"].as_array().unwrap().len(),
+                500
+            );
+            let last = config
+                .policy
+                .route("DELETE", "/v1/res099/items/42")
+                .unwrap();
+            assert_eq!(last.resource, "res_099");
+            assert!(config.policy.route("GET", "/v1/res100/items").is_none());
+        }
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Small pieces of the platform: clock, randomness, configuration, and refusals as responses.
 
 use crate::authority::{LimitHeaders, Reply};
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, PolicySource};
 use crate::key::base62_fixed;
 use crate::problem::GatewayError;
 use std::cell::RefCell;
@@ -34,6 +34,9 @@ pub fn request_id() -> String {
     format!("req_{}", base62_fixed(&bytes, 22))
 }
 
+/// The policy file scripts/build.sh checked and build.rs copied (`KEYGATE_POLICY_FILE`).
+const BUNDLED_POLICY: &str = include_str!(concat!(env!("OUT_DIR"), "/policy.toml"));
+
 thread_local! {
     /// Variables are fixed for an isolate's life, so the policy is parsed once per isolate.
     static CONFIG: RefCell<Option<Rc<Config>>> = const { RefCell::new(None) };
@@ -45,9 +48,16 @@ pub fn config(env: &Env) -> std::result::Result<Rc<Config>, ConfigError> {
         return Ok(config);
     }
     // Secrets and plain variables are both strings in `env`; `var` reads either.
-    let config = Rc::new(Config::from_lookup(|name| {
+    let config = Rc::new(Config::from_lookup(BUNDLED_POLICY, |name| {
         env.var(name).ok().map(|v| v.to_string())
     })?);
+    // Once per isolate: a KEYGATE_POLICY left behind (a secret outlives every deploy) would
+    // otherwise hide that the deployed bundle's policy is not the one in force.
+    if config.policy_source == PolicySource::Variable {
+        worker::console_log!(
+            "keygate: policy from the KEYGATE_POLICY variable, not the bundled one"
+        );
+    }
     CONFIG.with(|c| *c.borrow_mut() = Some(config.clone()));
     Ok(config)
 }

@@ -73,7 +73,9 @@ export async function deadPort() {
 }
 
 /**
- * Starts keygate on workerd. `bindings` override the defaults; `withStore: false` leaves
+ * Starts keygate on workerd. `policy` names a file in policies/ passed as KEYGATE_POLICY;
+ * `policy: null` passes none, so the policy bundled into the build is in force.
+ * `bindings` override the defaults; `withStore: false` leaves
  * out the KV and Durable Object bindings, to prove which refusals never touch storage.
  * `persist` names a directory that keeps storage across a restart of the runtime.
  */
@@ -97,7 +99,7 @@ export async function startGateway({ origin, policy = "demo", bindings = {}, wit
         durableObjects: withStore ? { KEY_AUTHORITY: { className: "KeyAuthority", useSQLite: true }, KEY_DIRECTORY: { className: "KeyDirectory", useSQLite: true }, APPROVAL_QUEUE: { className: "ApprovalQueue", useSQLite: true } } : {},
         bindings: {
           KEYGATE_ORIGIN: origin,
-          KEYGATE_POLICY: policyText(policy),
+          ...(policy === null ? {} : { KEYGATE_POLICY: policyText(policy) }),
           KEYGATE_HASH_SECRET: HASH_SECRET,
           KEYGATE_SIGNING_SECRET: SIGNING_SECRET,
           KEYGATE_ROOT_TOKEN: ROOT_TOKEN,
