@@ -2,7 +2,7 @@
 //! and any set of variables is a configuration or an error naming one variable.
 //!
 //! Input: one byte choosing the target, then an origin URL, or `NAME=value` lines (the
-//! demo policy stands in for a missing `KEYGATE_POLICY`).
+//! demo policy is the bundled one a `KEYGATE_POLICY` variable may override).
 #![no_main]
 
 use keygate::config::{Config, Origin};
@@ -12,6 +12,7 @@ use std::collections::HashMap;
 const VARIABLES: &[&str] = &[
     "KEYGATE_ORIGIN",
     "KEYGATE_POLICY",
+    "KEYGATE_POLICY_FILE",
     "KEYGATE_HASH_SECRET",
     "KEYGATE_SIGNING_SECRET",
     "KEYGATE_ROOT_TOKEN",
@@ -19,6 +20,9 @@ const VARIABLES: &[&str] = &[
     "KEYGATE_HTTPS_ONLY",
     "KEYGATE_ORIGIN_TIMEOUT_MS",
 ];
+
+/// What a build bundles when no `KEYGATE_POLICY` variable overrides it.
+const BUNDLED_POLICY: &str = include_str!("../../policies/demo.toml");
 
 const SECRETS: &[&str] = &[
     "KEYGATE_HASH_SECRET",
@@ -78,9 +82,7 @@ fuzz_target!(|data: &[u8]| {
             vars.insert(name.to_string(), value.replace("\\n", "\n"));
         }
     }
-    vars.entry("KEYGATE_POLICY".into())
-        .or_insert_with(|| include_str!("../../policies/demo.toml").to_string());
-    match Config::from_lookup(|name| vars.get(name).cloned()) {
+    match Config::from_lookup(BUNDLED_POLICY, |name| vars.get(name).cloned()) {
         Ok(config) => {
             assert!((1..=300_000).contains(&config.origin_timeout_ms));
             assert!(!format!("{config:?}").contains(vars["KEYGATE_ROOT_TOKEN"].as_str()));
@@ -101,7 +103,7 @@ fuzz_target!(|data: &[u8]| {
                     (name.clone(), value)
                 })
                 .collect();
-            let again = Config::from_lookup(|name| disguised.get(name).cloned());
+            let again = Config::from_lookup(BUNDLED_POLICY, |name| disguised.get(name).cloned());
             assert_eq!(again.err().map(|e| e.to_string()), Some(error.to_string()));
         }
     }
