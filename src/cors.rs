@@ -141,10 +141,16 @@ pub enum Preflight {
     Refused(PreflightRefusal),
 }
 
-/// Whether a request is a CORS preflight (Fetch: an `OPTIONS` with `Origin` and
-/// `Access-Control-Request-Method`). Any other `OPTIONS` is an ordinary request.
-pub fn is_preflight(method: &str, origin: Option<&str>, request_method: Option<&str>) -> bool {
-    method == "OPTIONS" && origin.is_some() && request_method.is_some()
+/// The origin and the method asked for, when a request is a CORS preflight (Fetch: an
+/// `OPTIONS` with `Origin` and `Access-Control-Request-Method`). Any other `OPTIONS` is an
+/// ordinary request, with a key like any other.
+pub fn preflight_of<'a>(
+    method: &str,
+    origin: Option<&'a str>,
+    request_method: Option<&'a str>,
+) -> Option<(&'a str, &'a str)> {
+    (method == "OPTIONS").then_some(())?;
+    Some((origin?, request_method?))
 }
 
 /// Whether a response header is one CORS gives meaning to. An origin's own are dropped
@@ -705,14 +711,14 @@ mod tests {
 
     #[test]
     fn only_an_options_with_origin_and_request_method_is_a_preflight() {
-        assert!(is_preflight(
-            "OPTIONS",
-            Some("https://a.example"),
-            Some("GET")
-        ));
-        assert!(!is_preflight("OPTIONS", Some("https://a.example"), None));
-        assert!(!is_preflight("OPTIONS", None, Some("GET")));
-        assert!(!is_preflight("GET", Some("https://a.example"), Some("GET")));
+        let origin = Some("https://a.example");
+        assert_eq!(
+            preflight_of("OPTIONS", origin, Some("GET")),
+            Some(("https://a.example", "GET"))
+        );
+        assert_eq!(preflight_of("OPTIONS", origin, None), None);
+        assert_eq!(preflight_of("OPTIONS", None, Some("GET")), None);
+        assert_eq!(preflight_of("GET", origin, Some("GET")), None);
     }
 
     #[test]
