@@ -1771,6 +1771,49 @@ mod tests {
     }
 
     #[test]
+    fn a_denied_scope_names_its_approval_level_only_where_the_request_could_queue() {
+        let Fixture { record, hash } = reader();
+        let mut state = created(&record, &hash);
+        for (resource, action, approval) in [
+            ("contacts", Action::Write, Some("contacts:write-approval")),
+            ("contacts", Action::Delete, Some("contacts:delete-approval")),
+            ("email", Action::Send, Some("email:send-approval")),
+            ("settings", Action::Read, None),
+        ] {
+            let queueable = admit_queueable(&hash, resource, action, None);
+            let (reply, changed) = state.handle(queueable, &policy(), NOW);
+            assert_eq!(
+                refusal_of(&reply).0,
+                &Refusal::Scope {
+                    required_scope: format!("{resource}:{}", action.as_str()),
+                    approval_scope: approval.map(str::to_string),
+                }
+            );
+            assert_eq!(changed, NOTHING);
+            // Where nothing can be queued (the admin API), no level is named.
+            let (reply, _) = state.handle(admit(&hash, resource, action), &policy(), NOW);
+            assert!(matches!(
+                refusal_of(&reply).0,
+                Refusal::Scope {
+                    approval_scope: None,
+                    ..
+                }
+            ));
+        }
+        // An older authority's refusal, without the field, still reads.
+        let older: Refusal =
+            serde_json::from_str(r#"{"reason": "scope", "required_scope": "contacts:write"}"#)
+                .expect("reads");
+        assert_eq!(
+            older,
+            Refusal::Scope {
+                required_scope: "contacts:write".into(),
+                approval_scope: None,
+            }
+        );
+    }
+
+    #[test]
     fn an_approval_level_where_nothing_can_queue_is_refused_and_not_counted() {
         let Fixture { record, hash } = fixture(
             r#"{"name": "Agent", "scopes": ["contacts:write-approval", "email:send-approval", "ai:use-approval"]}"#,
