@@ -240,11 +240,11 @@ fn bench_identity_and_headers(c: &mut Criterion) {
     }
 
     let headers = client_headers(&valid_key());
-    assert_eq!(sanitize_request_headers(headers.clone()).len(), 8);
+    assert_eq!(sanitize_request_headers(headers.clone(), None).len(), 8);
     c.bench_function("headers::sanitize_request_headers/15", |b| {
         b.iter_batched(
             || headers.clone(),
-            |h| sanitize_request_headers(black_box(h)),
+            |h| sanitize_request_headers(black_box(h), None),
             BatchSize::SmallInput,
         )
     });
@@ -324,6 +324,7 @@ fn bench_request_checks(c: &mut Criterion) {
                 headers: &headers,
                 has_body: false,
                 key_prefix: "kg",
+                credential_header: None,
             }))
         })
     });
@@ -395,6 +396,7 @@ fn bench_whole(c: &mut Criterion) {
                     headers: &headers,
                     has_body: false,
                     key_prefix: policy.key_prefix(),
+                    credential_header: policy.credential_header(),
                 })
                 .unwrap();
                 let parsed = key::parse(black_box(&presented), policy.key_prefix()).unwrap();
@@ -415,7 +417,7 @@ fn bench_whole(c: &mut Criterion) {
                     body: BodyDigest::of(b""),
                 };
                 let signature = identity::sign(&signing_secret, &line, &content, &identity);
-                let mut forwarded = sanitize_request_headers(headers);
+                let mut forwarded = sanitize_request_headers(headers, None);
                 forwarded.extend(
                     identity
                         .headers(&content, &signature)

@@ -49,8 +49,13 @@ pub struct RequestShape<'a> {
     pub query: Option<&'a str>,
     pub headers: &'a [(String, String)],
     pub has_body: bool,
-    /// The deployment's key prefix: a key anywhere but `Authorization` is refused.
+    /// The deployment's key prefix: a key anywhere but `Authorization` (and the
+    /// credential header) is refused.
     pub key_prefix: &'a str,
+    /// The policy's `[credentials] header`, where a key may travel too (`None`: only
+    /// `Authorization`). Exactly that name, in any case: another spelling (`X_API_Key`)
+    /// is another header to HTTP and is not read for a key, so a key in it is refused.
+    pub credential_header: Option<&'a str>,
 }
 
 /// Everything keygate checks about a request's shape before routing it: the method, the
@@ -711,10 +716,16 @@ fn key_outside_authorization(shape: &RequestShape) -> Option<String> {
     if shape.query.is_some_and(holds_key) {
         return Some("the query string".to_string());
     }
+    let carries_credentials = |name: &str| {
+        name.eq_ignore_ascii_case("authorization")
+            || shape
+                .credential_header
+                .is_some_and(|credential| name.eq_ignore_ascii_case(credential))
+    };
     shape
         .headers
         .iter()
-        .filter(|(name, _)| !name.eq_ignore_ascii_case("authorization"))
+        .filter(|(name, _)| !carries_credentials(name))
         // A name too: lower-cased by the platform, it still leaks most of the key, and
         // the public checksum lets the rest be recovered offline.
         .find(|(name, value)| holds_key(name) || holds_key(value))
@@ -735,6 +746,17 @@ mod tests {
         headers: &[(&str, &str)],
         has_body: bool,
     ) -> Result<(), &'static str> {
+        check_with(method, path, query, headers, has_body, None)
+    }
+
+    fn check_with(
+        method: &str,
+        path: &str,
+        query: Option<&str>,
+        headers: &[(&str, &str)],
+        has_body: bool,
+        credential_header: Option<&str>,
+    ) -> Result<(), &'static str> {
         let headers: Vec<(String, String)> = headers
             .iter()
             .map(|(n, v)| (n.to_string(), v.to_string()))
@@ -746,6 +768,7 @@ mod tests {
             headers: &headers,
             has_body,
             key_prefix: PREFIX,
+            credential_header,
         })
         .map_err(|e| e.code())
     }
@@ -1250,6 +1273,53 @@ mod tests {
                 "{charset}"
             );
         }
+    }
+
+    #[test]
+    fn a_key_is_allowed_in_exactly_the_configured_credential_header() {
+        let with_header = |name: &str, value: &str| {
+            check_with(
+                "GET",
+                "/v1/contacts",
+                None,
+                &[(name, value)],
+                false,
+                Some("X-API-Key"),
+            )
+        };
+        for name in ["X-API-Key", "x-api-key", "X-Api-KEY"] {
+            assert_eq!(with_header(name, KEY), Ok(()), "{name}");
+        }
+        // Another spelling is another header to HTTP, though a CGI origin reads it as
+        // `HTTP_X_API_KEY`: keygate does not read a key there, so one there is refused.
+        for name in [
+            "X_API_Key",
+            "X.API.Key",
+            "X-API-Key2",
+            "Authorization-X-API-Key",
+            "X-API-Key-Id",
+        ] {
+            assert_eq!(with_header(name, KEY), Err("key_in_request"), "{name}");
+        }
+        // The exemption is for the value, not the place: a key in the path or query is
+        // still refused.
+        let in_path = format!("/v1/contacts/{KEY}");
+        assert_eq!(
+            check_with(
+                "GET",
+                &in_path,
+                None,
+                &[("X-API-Key", KEY)],
+                false,
+                Some("X-API-Key")
+            ),
+            Err("key_in_request")
+        );
+        // Without the setting, the header is like any other.
+        assert_eq!(
+            check("GET", "/v1/contacts", None, &[("X-API-Key", KEY)], false),
+            Err("key_in_request")
+        );
     }
 
     #[test]

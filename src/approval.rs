@@ -524,6 +524,7 @@ impl Reviewer {
             true => Ok(()),
             false => Err(GatewayError::InsufficientScope {
                 required_scope: format!("{APPROVALS_RESOURCE}:{}", action.as_str()),
+                approval_scope: None,
             }),
         }
     }
@@ -1174,13 +1175,15 @@ mod tests {
         assert_eq!(
             reader.needs(Action::Write),
             Err(GatewayError::InsufficientScope {
-                required_scope: "approvals:write".into()
+                required_scope: "approvals:write".into(),
+                approval_scope: None,
             })
         );
         assert_eq!(
             bystander.needs(Action::Read),
             Err(GatewayError::InsufficientScope {
-                required_scope: "approvals:read".into()
+                required_scope: "approvals:read".into(),
+                approval_scope: None,
             })
         );
 

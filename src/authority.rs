@@ -385,6 +385,9 @@ pub enum Refusal {
     Expired,
     Scope {
         required_scope: String,
+        /// The approval level that would queue the request, where it could be queued.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        approval_scope: Option<String>,
     },
     /// The key holds only the approval level, and this request cannot be queued.
     ApprovalNotOffered {
@@ -406,7 +409,13 @@ impl From<Refusal> for GatewayError {
             Refusal::Unknown => GatewayError::KeyUnknown,
             Refusal::Revoked => GatewayError::KeyRevoked,
             Refusal::Expired => GatewayError::KeyExpired,
-            Refusal::Scope { required_scope } => GatewayError::InsufficientScope { required_scope },
+            Refusal::Scope {
+                required_scope,
+                approval_scope,
+            } => GatewayError::InsufficientScope {
+                required_scope,
+                approval_scope,
+            },
             Refusal::ApprovalNotOffered { required_scope } => {
                 GatewayError::ApprovalNotOffered { required_scope }
             }
@@ -743,11 +752,23 @@ impl KeyState {
                     peek_headers(&self.counters),
                 );
             }
-            (Access::Denied { required_scope }, _) => {
+            (
+                Access::Denied {
+                    required_scope,
+                    approval_scope,
+                },
+                queueing,
+            ) => {
+                // Only where a request can be queued does its approval level mean anything
+                // (never on keygate's own admin API).
+                let approval_scope = approval_scope.filter(|_| queueing.is_some());
                 return refuse(
-                    Refusal::Scope { required_scope },
+                    Refusal::Scope {
+                        required_scope,
+                        approval_scope,
+                    },
                     peek_headers(&self.counters),
-                )
+                );
             }
         };
         match limits::check_and_count(&mut self.counters.limiter, &limits, now_ms) {
@@ -828,7 +849,7 @@ impl KeyState {
             Access::Allowed | Access::NeedsApproval => {
                 Ok(record.grantee(record.effective_limits(policy)))
             }
-            Access::Denied { required_scope } => {
+            Access::Denied { required_scope, .. } => {
                 Err(SubmitterFailure::ScopeLost { required_scope })
             }
         }
@@ -1736,7 +1757,8 @@ mod tests {
             assert_eq!(
                 refusal,
                 &Refusal::Scope {
-                    required_scope: format!("{resource}:{}", action.as_str())
+                    required_scope: format!("{resource}:{}", action.as_str()),
+                    approval_scope: None,
                 }
             );
             assert_limit_headers_present(headers);
@@ -1746,6 +1768,49 @@ mod tests {
             assert_eq!(changed, NOTHING);
             assert_eq!(state, before);
         }
+    }
+
+    #[test]
+    fn a_denied_scope_names_its_approval_level_only_where_the_request_could_queue() {
+        let Fixture { record, hash } = reader();
+        let mut state = created(&record, &hash);
+        for (resource, action, approval) in [
+            ("contacts", Action::Write, Some("contacts:write-approval")),
+            ("contacts", Action::Delete, Some("contacts:delete-approval")),
+            ("email", Action::Send, Some("email:send-approval")),
+            ("settings", Action::Read, None),
+        ] {
+            let queueable = admit_queueable(&hash, resource, action, None);
+            let (reply, changed) = state.handle(queueable, &policy(), NOW);
+            assert_eq!(
+                refusal_of(&reply).0,
+                &Refusal::Scope {
+                    required_scope: format!("{resource}:{}", action.as_str()),
+                    approval_scope: approval.map(str::to_string),
+                }
+            );
+            assert_eq!(changed, NOTHING);
+            // Where nothing can be queued (the admin API), no level is named.
+            let (reply, _) = state.handle(admit(&hash, resource, action), &policy(), NOW);
+            assert!(matches!(
+                refusal_of(&reply).0,
+                Refusal::Scope {
+                    approval_scope: None,
+                    ..
+                }
+            ));
+        }
+        // An older authority's refusal, without the field, still reads.
+        let older: Refusal =
+            serde_json::from_str(r#"{"reason": "scope", "required_scope": "contacts:write"}"#)
+                .expect("reads");
+        assert_eq!(
+            older,
+            Refusal::Scope {
+                required_scope: "contacts:write".into(),
+                approval_scope: None,
+            }
+        );
     }
 
     #[test]
@@ -2127,10 +2192,12 @@ mod tests {
         );
         assert_eq!(
             GatewayError::from(Refusal::Scope {
-                required_scope: "contacts:write".into()
+                required_scope: "contacts:write".into(),
+                approval_scope: Some("contacts:write-approval".into()),
             }),
             GatewayError::InsufficientScope {
-                required_scope: "contacts:write".into()
+                required_scope: "contacts:write".into(),
+                approval_scope: Some("contacts:write-approval".into()),
             }
         );
         assert_eq!(
@@ -2690,7 +2757,8 @@ mod tests {
         assert_eq!(
             refusal,
             Refusal::Scope {
-                required_scope: "contacts:write".into()
+                required_scope: "contacts:write".into(),
+                approval_scope: None,
             }
         );
         assert_eq!(GatewayError::from(refusal).status(), 403);

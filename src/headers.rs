@@ -15,9 +15,10 @@
 //! use keygate::headers::sanitize_request_headers;
 //! let clean = sanitize_request_headers(vec![
 //!     ("Authorization".to_string(), "Bearer kg_live_…".to_string()),
+//!     ("X_API_Key".to_string(), "legacy-key".to_string()),
 //!     ("X-Keygate-Workspace".to_string(), "someone-else".to_string()),
 //!     ("Accept".to_string(), "application/json".to_string()),
-//! ]);
+//! ], Some("X-API-Key"));
 //! assert_eq!(clean, vec![("Accept".to_string(), "application/json".to_string())]);
 //! ```
 
@@ -68,7 +69,8 @@ pub const QUEUED_HEADERS: &[&str] = &[
 ];
 
 /// The headers a request queued for approval keeps: those of [`QUEUED_HEADERS`] that
-/// [`sanitize_request_headers`] would forward, in their original order and spelling.
+/// [`sanitize_request_headers`] would forward, in their original order and spelling. (A
+/// policy's credential header is never one of them: the policy refuses those names.)
 ///
 /// ```
 /// use keygate::headers::queued_request_headers;
@@ -80,7 +82,7 @@ pub const QUEUED_HEADERS: &[&str] = &[
 /// assert_eq!(kept, vec![("Content-Type".to_string(), "application/json".to_string())]);
 /// ```
 pub fn queued_request_headers(headers: Vec<(String, String)>) -> Vec<(String, String)> {
-    sanitize_request_headers(headers)
+    sanitize_request_headers(headers, None)
         .into_iter()
         .filter(|(name, _)| QUEUED_HEADERS.contains(&name.to_ascii_lowercase().as_str()))
         .collect()
@@ -110,8 +112,15 @@ fn may_be_nominated(normalized: &str) -> bool {
 /// Returns the headers that may be forwarded, in their original order and spelling.
 /// Names compare with `_` (or any byte but a letter or digit) as `-` (see
 /// [`normalize_header_name`]): a CGI-style origin reads `X_Keygate_Key_Id` and
-/// `X.Keygate.Key.Id` as `X-Keygate-Key-Id`, so every such spelling is stripped.
-pub fn sanitize_request_headers(headers: Vec<(String, String)>) -> Vec<(String, String)> {
+/// `X.Keygate.Key.Id` as `X-Keygate-Key-Id`, so every such spelling is stripped. The
+/// policy's `credential_header` (`[credentials] header`, e.g. `X-API-Key`) is a
+/// credential like `Authorization` and goes the same way, in every spelling: an origin
+/// still reading legacy keys from `HTTP_X_API_KEY` must not be handed one as `X_API_Key`.
+pub fn sanitize_request_headers(
+    headers: Vec<(String, String)>,
+    credential_header: Option<&str>,
+) -> Vec<(String, String)> {
+    let credential = credential_header.map(normalize_header_name);
     // A client may name headers in `Connection` to have them treated as hop-by-hop.
     let connection_listed: Vec<String> = headers
         .iter()
@@ -125,6 +134,7 @@ pub fn sanitize_request_headers(headers: Vec<(String, String)>) -> Vec<(String, 
         .filter(|(name, _)| {
             let lower = normalize_header_name(name);
             !(ALWAYS_STRIPPED.contains(&lower.as_str())
+                || credential.as_ref() == Some(&lower)
                 || lower.starts_with(RESERVED_PREFIX)
                 || lower.starts_with("x-forwarded-")
                 || EDGE_SET.contains(&lower.as_str())
@@ -172,12 +182,29 @@ mod tests {
             ("X-Request-Tag", "kept"),
         ]);
         assert_eq!(
-            sanitize_request_headers(input),
+            sanitize_request_headers(input, None),
             pairs(&[
                 ("content-type", "application/json"),
                 ("X-Request-Tag", "kept")
             ])
         );
+    }
+
+    #[test]
+    fn the_credential_header_is_stripped_in_every_spelling() {
+        let input = pairs(&[
+            ("x-api-key", "kg_live_…"),
+            ("X_API_Key", "legacy-1"),
+            ("X.Api.Key", "legacy-2"),
+            ("X-API-Key-Id", "kept"),
+            ("X-Other", "kept"),
+        ]);
+        assert_eq!(
+            sanitize_request_headers(input.clone(), Some("X-API-Key")),
+            pairs(&[("X-API-Key-Id", "kept"), ("X-Other", "kept")])
+        );
+        // Without the setting, nothing of the kind is a credential.
+        assert_eq!(sanitize_request_headers(input.clone(), None), input);
     }
 
     #[test]
@@ -189,7 +216,7 @@ mod tests {
             ("x.custom.header", "kept"),
         ]);
         assert_eq!(
-            sanitize_request_headers(input),
+            sanitize_request_headers(input, None),
             pairs(&[("x.custom.header", "kept")])
         );
     }
@@ -207,7 +234,7 @@ mod tests {
             ("x_custom_header", "kept"),
         ]);
         assert_eq!(
-            sanitize_request_headers(input),
+            sanitize_request_headers(input, None),
             pairs(&[("x_custom_header", "kept")])
         );
     }
@@ -226,7 +253,7 @@ mod tests {
             ("Accept", "*/*"),
         ]);
         assert_eq!(
-            sanitize_request_headers(input),
+            sanitize_request_headers(input, None),
             pairs(&[("CF-Connecting-IP", "203.0.113.7"), ("Accept", "*/*")])
         );
     }
@@ -248,7 +275,7 @@ mod tests {
             ("X-Hop", "1"),
         ]);
         assert_eq!(
-            sanitize_request_headers(input),
+            sanitize_request_headers(input, None),
             pairs(&[
                 ("CF-Connecting-IP", "203.0.113.7"),
                 ("CF-Visitor", "{\"scheme\":\"https\"}"),
@@ -287,7 +314,10 @@ mod tests {
             ("X-Other", "2"),
             ("X-Kept", "3"),
         ]);
-        assert_eq!(sanitize_request_headers(input), pairs(&[("X-Kept", "3")]));
+        assert_eq!(
+            sanitize_request_headers(input, None),
+            pairs(&[("X-Kept", "3")])
+        );
     }
 
     #[test]
@@ -335,14 +365,15 @@ mod tests {
 
         #[test]
         fn nothing_reserved_or_authorizing_survives(
-            names in proptest::collection::vec("(?i)(x[-_]keygate[-_][a-z_-]{0,10}|authorization|x[-_]forwarded[-_][a-z]{1,5}|[a-z_-]{1,12})", 0..12),
+            names in proptest::collection::vec("(?i)(x[-_]keygate[-_][a-z_-]{0,10}|authorization|x[-_.]api[-_.]key|x[-_]forwarded[-_][a-z]{1,5}|[a-z_-]{1,12})", 0..12),
         ) {
             let input: Vec<(String, String)> = names.iter().map(|n| (n.clone(), "v".to_string())).collect();
-            for (name, _) in sanitize_request_headers(input) {
+            for (name, _) in sanitize_request_headers(input, Some("X-API-Key")) {
                 let lower = normalize_header_name(&name);
                 prop_assert!(!lower.starts_with("x-keygate-"));
                 prop_assert!(!lower.starts_with("x-forwarded-"));
                 prop_assert!(lower != "authorization" && lower != "connection");
+                prop_assert!(lower != "x-api-key");
             }
         }
 
@@ -353,7 +384,7 @@ mod tests {
         ) {
             let nominated = others.iter().chain(std::iter::once(&protected)).cloned().collect::<Vec<_>>().join(", ");
             let input = vec![("Connection".to_string(), nominated), (protected.clone(), "v".to_string())];
-            let kept = sanitize_request_headers(input);
+            let kept = sanitize_request_headers(input, None);
             let lower = normalize_header_name(&protected);
             // Every protected header stays, except the two edge headers keygate never forwards.
             prop_assert_eq!(

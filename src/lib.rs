@@ -17,6 +17,7 @@ pub mod approval;
 pub mod authority;
 pub mod bearer;
 pub mod config;
+pub mod cors;
 pub mod delegation;
 pub mod directory;
 pub mod headers;

@@ -99,6 +99,7 @@
 //! carry toml's line and column; a `[lifecycle]` value that is not a boolean is an ordinary
 //! problem, e.g. `lifecycle.edit: must be true or false, got the string "no"`.
 
+use crate::cors::{CorsSettings, CorsTable};
 use crate::limits::{Limits, LimitsError, MAX_PER_DAY, MAX_PER_MINUTE};
 use crate::queue::QueueCaps;
 use serde::{Deserialize, Serialize};
@@ -497,9 +498,12 @@ pub enum Access {
     Allowed,
     /// The key holds the `<action>-approval` level: queue the request for a human.
     NeedsApproval,
-    /// `required_scope` is `<resource>:<action>`, the scope the key would need.
+    /// `required_scope` is `<resource>:<action>`, the scope the key would need;
+    /// `approval_scope` the resource's `<action>-approval` level, where its kind has one
+    /// (with it the request would be queued for a human).
     Denied {
         required_scope: String,
+        approval_scope: Option<String>,
     },
 }
 
@@ -671,6 +675,9 @@ pub struct Policy {
     limits: Limits,
     lifecycle: Lifecycle,
     approvals: ApprovalSettings,
+    credential_header: Option<String>,
+    cors: Option<CorsSettings>,
+    problem_type_base: Option<String>,
     coarse_scopes: Vec<CoarseScope>,
     groups: Vec<Group>,
     resources: Vec<Resource>,
@@ -715,6 +722,23 @@ impl Policy {
         self.origin_reads_body_overrides
     }
 
+    /// The one header besides `Authorization` that may carry a key (`[credentials]
+    /// header`), as written; `None` unless the policy names one.
+    pub fn credential_header(&self) -> Option<&str> {
+        self.credential_header.as_deref()
+    }
+
+    /// Cross-origin requests from browsers (the `[cors]` table); `None`: CORS is off.
+    pub fn cors(&self) -> Option<&CorsSettings> {
+        self.cors.as_ref()
+    }
+
+    /// The base a data-plane problem's `type` is this plus its `code` under (`[problems]
+    /// type_base`); `None` keeps `urn:keygate:problem:<code>`.
+    pub fn problem_type_base(&self) -> Option<&str> {
+        self.problem_type_base.as_deref()
+    }
+
     /// The status for a request no route matches: 404 or 403.
     pub fn unmapped_route_status(&self) -> u16 {
         self.unmapped_route_status
@@ -744,7 +768,8 @@ impl Policy {
     /// Whether a key holding `scopes` may do `target`. Allocates only to name the missing
     /// scope when denying.
     pub fn decide(&self, scopes: &[String], target: &RouteTarget) -> Access {
-        let verdict = match self.resource_by_name(&target.resource) {
+        let resource = self.resource_by_name(&target.resource);
+        let verdict = match resource {
             Some((index, resource)) => resource
                 .kind
                 .judge(target.action, self.held_levels(scopes, index, resource)),
@@ -756,6 +781,11 @@ impl Policy {
             Verdict::NeedsApproval => Access::NeedsApproval,
             Verdict::Denied => Access::Denied {
                 required_scope: format!("{}:{}", target.resource, target.action.as_str()),
+                approval_scope: resource
+                    .and_then(|(_, resource)| {
+                        resource.kind.level_index(target.action.approval_level())
+                    })
+                    .map(|_| format!("{}:{}", target.resource, target.action.approval_level())),
             },
         }
     }
@@ -871,6 +901,9 @@ impl Policy {
                 "max_pending_bytes_per_workspace": self.approvals.caps.max_pending_bytes_per_workspace,
                 "retain_decided_seconds": self.approvals.retain_decided_ms / 1000,
             },
+            "credentials": {"header": self.credential_header},
+            "cors": self.cors.as_ref().map(CorsSettings::describe),
+            "problems": {"type_base": self.problem_type_base},
         })
     }
 
@@ -914,6 +947,9 @@ struct PolicyFile {
     limits: Option<LimitsTable>,
     lifecycle: Option<LifecycleTable>,
     approvals: Option<ApprovalsTable>,
+    credentials: Option<CredentialsTable>,
+    cors: Option<CorsTable>,
+    problems: Option<ProblemsTable>,
     #[serde(default)]
     groups: Vec<GroupTable>,
     #[serde(default)]
@@ -962,6 +998,18 @@ struct ApprovalsTable {
     max_pending_per_workspace: Option<i64>,
     max_pending_bytes_per_workspace: Option<i64>,
     retain_decided_seconds: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CredentialsTable {
+    header: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProblemsTable {
+    type_base: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -1035,6 +1083,17 @@ fn build_policy(file: PolicyFile) -> Result<Policy, PolicyError> {
     let limits = validate_limits(file.limits.as_ref(), &mut problems);
     let lifecycle = validate_lifecycle(file.lifecycle.as_ref(), &mut problems);
     let approvals = validate_approvals(file.approvals.as_ref(), &mut problems);
+    let credential_header = validate_credential_header(file.credentials.as_ref(), &mut problems);
+    let cors = file.cors.as_ref().and_then(|table| {
+        CorsSettings::from_table(table, credential_header.as_deref())
+            .map_err(|found| {
+                for problem in found {
+                    problems.add(format!("cors.{}", problem.field), problem.message);
+                }
+            })
+            .ok()
+    });
+    let problem_type_base = validate_problem_type_base(file.problems.as_ref(), &mut problems);
     let groups = validate_groups(&file.groups, &mut problems);
     let (resources, resource_index) = validate_resources(&file.resources, &groups, &mut problems);
     let routes = validate_routes(&file.routes, &resources, &resource_index, &mut problems);
@@ -1073,6 +1132,9 @@ fn build_policy(file: PolicyFile) -> Result<Policy, PolicyError> {
         limits,
         lifecycle,
         approvals,
+        credential_header,
+        cors,
+        problem_type_base,
         coarse_scopes,
         groups,
         resources,
@@ -1081,6 +1143,113 @@ fn build_policy(file: PolicyFile) -> Result<Policy, PolicyError> {
         scope_grants,
         valid_scopes,
     })
+}
+
+/// Names a credential header cannot take: those HTTP, the platform or keygate already
+/// give a meaning to (so reading a key from them would change what they do, or hide a key
+/// in what keygate keeps), and the method and path overrides keygate refuses. Compared in
+/// lower case; the name itself is letters, digits and single `-`, so no other spelling
+/// folds onto one of these.
+const CREDENTIAL_HEADER_TAKEN: &[&str] = &[
+    "authorization",
+    "cookie",
+    "host",
+    "origin",
+    "referer",
+    "user-agent",
+    "connection",
+    "keep-alive",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "expect",
+    "range",
+    "forwarded",
+    "idempotency-key",
+    "cdn-loop",
+    "x-real-ip",
+    "true-client-ip",
+    "x-client-ip",
+    "client-ip",
+    "x-cluster-client-ip",
+    "fastly-client-ip",
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+    "x-original-method",
+    "x-original-url",
+    "x-original-uri",
+    "x-envoy-original-path",
+    "x-rewrite-url",
+];
+/// Families of names with the same standing: keygate's own, the platform's, the body's,
+/// forwarding hops, what browsers set, CORS's, preconditions and content negotiation.
+const CREDENTIAL_HEADER_TAKEN_PREFIXES: &[&str] = &[
+    "x-keygate-",
+    "cf-",
+    "content-",
+    "x-forwarded-",
+    "proxy-",
+    "sec-",
+    "access-control-",
+    "if-",
+    "accept",
+];
+
+/// The `[credentials] header`: a plain header name ([`crate::cors::is_plain_header_name`])
+/// not taken by anything else.
+fn validate_credential_header(
+    table: Option<&CredentialsTable>,
+    problems: &mut Problems,
+) -> Option<String> {
+    let name = table?.header.as_ref()?;
+    let lower = name.to_ascii_lowercase();
+    if !crate::cors::is_plain_header_name(name) {
+        problems.add(
+            "credentials.header",
+            format!("{name:?} must be a header name of letters, digits and single `-` (at most 64 characters), such as \"X-API-Key\""),
+        );
+        return None;
+    }
+    let taken = CREDENTIAL_HEADER_TAKEN.contains(&lower.as_str())
+        || CREDENTIAL_HEADER_TAKEN_PREFIXES
+            .iter()
+            .any(|prefix| lower.starts_with(prefix));
+    if taken {
+        problems.add(
+            "credentials.header",
+            format!("{name:?} already means something to HTTP, the platform or keygate; choose a header of its own, such as \"X-API-Key\""),
+        );
+        return None;
+    }
+    Some(name.clone())
+}
+
+const MAX_TYPE_BASE_CHARS: usize = 200;
+
+/// The `[problems] type_base`: an absolute `https://` (or `http://`) URL of URI
+/// characters, to which a problem's `code` is appended as is.
+fn validate_problem_type_base(
+    table: Option<&ProblemsTable>,
+    problems: &mut Problems,
+) -> Option<String> {
+    let base = table?.type_base.as_ref()?;
+    let is_uri_char = |b: u8| b.is_ascii_alphanumeric() || b"-._~:/?#[]@!$&'()*+,;=%".contains(&b);
+    let after_scheme = base
+        .strip_prefix("https://")
+        .or_else(|| base.strip_prefix("http://"));
+    let valid = base.len() <= MAX_TYPE_BASE_CHARS
+        && after_scheme.is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/'))
+        && base.bytes().all(is_uri_char);
+    if !valid {
+        problems.add(
+            "problems.type_base",
+            format!("{base:?} must be an absolute https:// URL of at most {MAX_TYPE_BASE_CHARS} URI characters, such as \"https://docs.example.com/errors/\"; each problem's code is appended to it"),
+        );
+        return None;
+    }
+    Some(base.clone())
 }
 
 /// Unless the operator says otherwise, an origin may act on `_method` in a body.
@@ -1627,9 +1796,19 @@ mod tests {
         }
     }
 
+    /// Denied, naming the scope, on a resource whose kind has no approval level for it.
     fn denied(scope: &str) -> Access {
         Access::Denied {
             required_scope: scope.to_string(),
+            approval_scope: None,
+        }
+    }
+
+    /// Denied, naming the scope and the approval level that would queue the request.
+    fn denied_but_queueable(scope: &str) -> Access {
+        Access::Denied {
+            required_scope: scope.to_string(),
+            approval_scope: Some(format!("{scope}-approval")),
         }
     }
 
@@ -2051,9 +2230,148 @@ mod tests {
             "[[resources]]\nname = \"a1\"\nkind = \"ladder\"\ngroups = \"x\"",
             "[[routes]]\nmethod = \"GET\"\npath = \"/\"\nresource = \"a\"\naction = \"read\"\nscope = \"x\"",
             "[lifecycle]\ndisable = true",
+            "[credentials]\nheaders = \"X-API-Key\"",
+            "[cors]\norigins = [\"*\"]",
+            "[problems]\nbase = \"https://x.example/\"",
         ] {
             let message = refusal(text);
             assert!(message.contains("unknown field"), "{text}: {message}");
+        }
+    }
+
+    // ----- client settings ----------------------------------------------------------
+
+    #[test]
+    fn client_settings_are_off_by_default() {
+        let policy = load("");
+        assert_eq!(policy.credential_header(), None);
+        assert_eq!(policy.cors(), None);
+        assert_eq!(policy.problem_type_base(), None);
+        let described = policy.describe();
+        assert_eq!(described["credentials"], json!({"header": null}));
+        assert_eq!(described["cors"], json!(null));
+        assert_eq!(described["problems"], json!({"type_base": null}));
+    }
+
+    #[test]
+    fn a_credential_header_is_a_plain_name_of_its_own() {
+        for good in ["X-API-Key", "Api-Key", "apikey", "X-Auth-Token"] {
+            let policy = load(&format!("[credentials]\nheader = {good:?}"));
+            assert_eq!(policy.credential_header(), Some(good));
+        }
+        for bad in [
+            "X_API_Key",
+            "X API Key",
+            "X-API-Key:",
+            "-x",
+            "x--y",
+            "",
+            "X.API.Key",
+        ] {
+            let message = refusal(&format!("[credentials]\nheader = {bad:?}"));
+            assert!(
+                message.starts_with("credentials.header: "),
+                "{bad}: {message}"
+            );
+            assert!(message.contains("letters, digits"), "{bad}: {message}");
+        }
+        for taken in [
+            "Authorization",
+            "authorization",
+            "Proxy-Authorization",
+            "Host",
+            "Cookie",
+            "X-Keygate-Key",
+            "X-Forwarded-For",
+            "CF-Access-Token",
+            "Content-Type",
+            "Idempotency-Key",
+            "X-HTTP-Method-Override",
+            "Origin",
+            "Access-Control-Request-Headers",
+            "Sec-Fetch-Mode",
+            "Accept",
+            "If-Match",
+        ] {
+            let message = refusal(&format!("[credentials]\nheader = {taken:?}"));
+            assert!(
+                message.contains("already means something"),
+                "{taken}: {message}"
+            );
+        }
+        // The table may be left empty: no header.
+        assert_eq!(load("[credentials]").credential_header(), None);
+    }
+
+    #[test]
+    fn the_cors_table_is_validated_and_described() {
+        let policy = load(
+            r#"
+            [credentials]
+            header = "X-API-Key"
+
+            [cors]
+            allowed_origins = ["https://app.example.com"]
+            allowed_methods = ["GET", "DELETE"]
+            allowed_headers = ["Idempotency-Key"]
+            exposed_headers = ["ETag"]
+            max_age_seconds = 3600
+            "#,
+        );
+        let described = policy.describe();
+        assert_eq!(
+            described["cors"]["allowed_origins"],
+            json!(["https://app.example.com"])
+        );
+        assert_eq!(
+            described["cors"]["allowed_methods"],
+            json!(["GET", "DELETE"])
+        );
+        assert_eq!(described["cors"]["max_age_seconds"], json!(3600));
+        let headers = described["cors"]["allowed_headers"].as_array().unwrap();
+        assert!(headers.contains(&json!("x-api-key")), "{headers:?}");
+        assert!(headers.contains(&json!("idempotency-key")), "{headers:?}");
+        let message = refusal(
+            r#"
+            [cors]
+            allowed_origins = ["https://app.example.com/", "*"]
+            max_age_seconds = 100000
+            "#,
+        );
+        assert_eq!(
+            message,
+            "cors.allowed_origins: \"*\" allows every origin, so it must be the only entry\n\
+             cors.max_age_seconds: must be between 0 and 86400, got 100000"
+        );
+        assert!(
+            refusal("[cors]").starts_with("cors.allowed_origins: must list at least one origin")
+        );
+    }
+
+    #[test]
+    fn a_problem_type_base_is_an_absolute_url() {
+        for good in [
+            "https://docs.example.com/errors/",
+            "https://docs.example.com/errors#",
+            "http://localhost:8080/e?code=",
+        ] {
+            let policy = load(&format!("[problems]\ntype_base = {good:?}"));
+            assert_eq!(policy.problem_type_base(), Some(good));
+        }
+        for bad in [
+            "docs.example.com/errors/",
+            "https://",
+            "https:///errors",
+            "https://docs.example.com/a b/",
+            "https://docs.example.com/\"x",
+            "ftp://docs.example.com/",
+            &format!("https://docs.example.com/{}", "a".repeat(200)),
+        ] {
+            let message = refusal(&format!("[problems]\ntype_base = {bad:?}"));
+            assert!(
+                message.starts_with("problems.type_base: "),
+                "{bad}: {message}"
+            );
         }
     }
 
@@ -2531,7 +2849,10 @@ mod tests {
         let key = scopes(&["contacts:write-approval"]);
         assert_eq!(policy.decide(&key, &read), Access::Allowed);
         assert_eq!(policy.decide(&key, &write), Access::NeedsApproval);
-        assert_eq!(policy.decide(&key, &delete), denied("contacts:delete"));
+        assert_eq!(
+            policy.decide(&key, &delete),
+            denied_but_queueable("contacts:delete")
+        );
         let key = scopes(&["contacts:delete-approval"]);
         assert_eq!(policy.decide(&key, &write), Access::Allowed);
         assert_eq!(policy.decide(&key, &delete), Access::NeedsApproval);
@@ -2578,7 +2899,7 @@ mod tests {
         let key = scopes(&["email:read"]);
         assert_eq!(
             policy.decide(&key, &target("email", Action::Send)),
-            denied("email:send")
+            denied_but_queueable("email:send")
         );
     }
 
@@ -2644,7 +2965,7 @@ mod tests {
         );
         assert_eq!(
             policy.decide(&read_all, &target("ai", Action::Use)),
-            denied("ai:use")
+            denied_but_queueable("ai:use")
         );
 
         let write_all = scopes(&["write:all"]);
@@ -2658,7 +2979,7 @@ mod tests {
         );
         assert_eq!(
             policy.decide(&write_all, &target("contacts", Action::Delete)),
-            denied("contacts:delete")
+            denied_but_queueable("contacts:delete")
         );
         assert_eq!(
             policy.decide(&write_all, &target("calls", Action::Write)),
@@ -2674,7 +2995,7 @@ mod tests {
         );
         assert_eq!(
             policy.decide(&write_all, &target("email", Action::Send)),
-            denied("email:send")
+            denied_but_queueable("email:send")
         );
 
         let admin = scopes(&["admin"]);

@@ -5,6 +5,7 @@
 
 use crate::approval::{ApprovalStatus, SubmitterFailure};
 use crate::authority::Status;
+use crate::cors::PreflightRefusal;
 use crate::delegation::Overreach;
 use crate::limits::Window;
 use crate::policy::LifecycleAction;
@@ -39,9 +40,21 @@ pub enum GatewayError {
     KeyUnknown,
     KeyRevoked,
     KeyExpired,
-    /// The key is valid but lacks the grant the route needs.
+    /// The key is valid but lacks the grant the route needs. `approval_scope` is the
+    /// level that would have queued the request for a human, where the policy has one.
     InsufficientScope {
         required_scope: String,
+        approval_scope: Option<String>,
+    },
+    /// A key in `Authorization` and in the policy's credential header at once, or a
+    /// credential header sent more than once: keygate does not pick one (RFC 6750's
+    /// `invalid_request`).
+    CredentialsAmbiguous {
+        what: String,
+    },
+    /// A CORS preflight the policy's `[cors]` table does not allow.
+    CorsPreflightRefused {
+        refused: PreflightRefusal,
     },
     /// No route in the scope table matches; the policy picks 404 or 403.
     RouteNotMapped {
@@ -109,8 +122,10 @@ pub enum GatewayError {
     Misconfigured,
     /// Something keygate itself did failed; the precise reason is in the log.
     Internal,
-    /// Admin API: the root token is missing or wrong.
-    InvalidAdminToken,
+    /// Admin API: the root token is missing (`credentials_sent: false`) or wrong.
+    InvalidAdminToken {
+        credentials_sent: bool,
+    },
     InvalidBody {
         errors: Vec<FieldError>,
     },
@@ -161,6 +176,20 @@ pub struct Problem {
     pub body: Value,
 }
 
+impl Problem {
+    /// The problem with its `type` under a base URL of the provider's documentation
+    /// (the policy's `[problems] type_base`): base + `code`, e.g.
+    /// `https://docs.example.com/errors/key_revoked`.
+    pub fn with_type_base(mut self, type_base: &str) -> Problem {
+        if let Some(body) = self.body.as_object_mut() {
+            let code = body.get("code").and_then(Value::as_str).unwrap_or_default();
+            let typed = format!("{type_base}{code}");
+            body.insert("type".into(), json!(typed));
+        }
+        self
+    }
+}
+
 impl GatewayError {
     /// The stable machine-readable code clients may branch on.
     pub fn code(&self) -> &'static str {
@@ -183,6 +212,8 @@ impl GatewayError {
             KeyRevoked => (401, "key_revoked", "Unauthorized"),
             KeyExpired => (401, "key_expired", "Unauthorized"),
             InsufficientScope { .. } => (403, "insufficient_scope", "Forbidden"),
+            CredentialsAmbiguous { .. } => (400, "credentials_ambiguous", "Bad Request"),
+            CorsPreflightRefused { .. } => (403, "cors_preflight_refused", "Forbidden"),
             RouteNotMapped { status } => (*status, "route_not_mapped", "Route not available"),
             AmbiguousPath { .. } => (400, "path_ambiguous", "Bad Request"),
             OverrideNotAllowed { .. } => (400, "override_not_allowed", "Bad Request"),
@@ -204,7 +235,7 @@ impl GatewayError {
             StoreUnavailable => (503, "store_unavailable", "Service Unavailable"),
             Misconfigured => (503, "gateway_misconfigured", "Service Unavailable"),
             Internal => (500, "internal_error", "Internal Server Error"),
-            InvalidAdminToken => (401, "invalid_admin_token", "Unauthorized"),
+            InvalidAdminToken { .. } => (401, "invalid_admin_token", "Unauthorized"),
             InvalidBody { .. } => (400, "invalid_request", "Bad Request"),
             UnknownScopes { .. } => (400, "unknown_scopes", "Bad Request"),
             NotFound => (404, "not_found", "Not Found"),
@@ -236,7 +267,12 @@ impl GatewayError {
             KeyUnknown => "the key is not recognised".into(),
             KeyRevoked => "the key has been revoked".into(),
             KeyExpired => "the key has expired".into(),
-            InsufficientScope { required_scope } => format!("this request needs the scope `{required_scope}`, which the key does not have"),
+            InsufficientScope { required_scope, approval_scope: None } => format!("this request needs the scope `{required_scope}`, which the key does not have"),
+            InsufficientScope { required_scope, approval_scope: Some(approval_scope) } => format!(
+                "this request needs the scope `{required_scope}`, which the key does not have; with `{approval_scope}` it would be queued for a human to approve"
+            ),
+            CredentialsAmbiguous { what } => format!("{what}; send one key, once, in one header"),
+            CorsPreflightRefused { refused } => format!("{refused}; this deployment's CORS settings do not allow the request"),
             RouteNotMapped { .. } => "no route matches this method and path".into(),
             AmbiguousPath { reason } => format!("the path contains {reason}, which the origin could read as a different path; keygate does not forward it"),
             OverrideNotAllowed { what } => format!("{what} could make the origin act on another method or path than the one authorised; send the real method and path instead"),
@@ -278,7 +314,7 @@ impl GatewayError {
             StoreUnavailable => "keygate could not reach its key store; the request was refused to stay safe".into(),
             Misconfigured => "keygate is misconfigured; the operator has been told in the logs".into(),
             Internal => "keygate failed unexpectedly; quote the request_id to the operator".into(),
-            InvalidAdminToken => "send the root token as `Authorization: Bearer <token>`".into(),
+            InvalidAdminToken { .. } => "send the root token as `Authorization: Bearer <token>`".into(),
             InvalidBody { errors } => match errors.as_slice() {
                 [one] => format!("{}: {}", one.field, one.message),
                 _ => format!("{} fields are invalid; see `errors`", errors.len()),
@@ -324,6 +360,38 @@ impl GatewayError {
         }
     }
 
+    /// The `WWW-Authenticate` challenge (RFC 6750 §3) of a refusal about the credential.
+    /// A request that sent none, or not as a bearer token, gets the bare challenge (§3.1:
+    /// no error code when authentication information is missing or of an unsupported
+    /// method); a token that is not accepted `invalid_token`; a malformed request
+    /// `invalid_request`; a token without the grant `insufficient_scope` with the `scope`
+    /// it needs. Scopes are policy names (`[a-z0-9_:-]`), never in need of escaping.
+    fn challenge(&self) -> Option<String> {
+        use GatewayError::*;
+        let data_plane = r#"Bearer realm="keygate""#;
+        match self {
+            MissingCredentials | InvalidScheme => Some(data_plane.to_string()),
+            KeyMalformed | KeyChecksumMismatch | KeyUnknown | KeyRevoked | KeyExpired => {
+                Some(format!(r#"{data_plane}, error="invalid_token""#))
+            }
+            CredentialsAmbiguous { .. } => {
+                Some(format!(r#"{data_plane}, error="invalid_request""#))
+            }
+            InsufficientScope { required_scope, .. } | ApprovalNotOffered { required_scope } => {
+                Some(format!(
+                    r#"{data_plane}, error="insufficient_scope", scope="{required_scope}""#
+                ))
+            }
+            InvalidAdminToken {
+                credentials_sent: false,
+            } => Some(r#"Bearer realm="keygate-admin""#.to_string()),
+            InvalidAdminToken {
+                credentials_sent: true,
+            } => Some(r#"Bearer realm="keygate-admin", error="invalid_token""#.to_string()),
+            _ => None,
+        }
+    }
+
     /// The response for this refusal. `request_id` ties the body to keygate's logs.
     pub fn to_problem(&self, request_id: &str) -> Problem {
         let (status, code, title) = self.describe();
@@ -335,24 +403,20 @@ impl GatewayError {
         body.insert("detail".into(), json!(self.detail()));
         body.insert("request_id".into(), json!(request_id));
         let mut headers = Vec::new();
+        if let Some(challenge) = self.challenge() {
+            headers.push(("WWW-Authenticate", challenge));
+        }
         match self {
-            GatewayError::MissingCredentials
-            | GatewayError::InvalidScheme
-            | GatewayError::KeyMalformed
-            | GatewayError::KeyChecksumMismatch
-            | GatewayError::KeyUnknown
-            | GatewayError::KeyRevoked
-            | GatewayError::KeyExpired => {
-                headers.push(("WWW-Authenticate", r#"Bearer realm="keygate""#.to_string()));
+            GatewayError::InsufficientScope {
+                required_scope,
+                approval_scope,
+            } => {
+                body.insert("required_scope".into(), json!(required_scope));
+                if let Some(approval_scope) = approval_scope {
+                    body.insert("approval_scope".into(), json!(approval_scope));
+                }
             }
-            GatewayError::InvalidAdminToken => {
-                headers.push((
-                    "WWW-Authenticate",
-                    r#"Bearer realm="keygate-admin""#.to_string(),
-                ));
-            }
-            GatewayError::InsufficientScope { required_scope }
-            | GatewayError::ApprovalNotOffered { required_scope } => {
+            GatewayError::ApprovalNotOffered { required_scope } => {
                 body.insert("required_scope".into(), json!(required_scope));
             }
             GatewayError::PayloadTooLarge { max_bytes, .. }
@@ -450,14 +514,142 @@ mod tests {
     fn scope_refusal_names_the_scope() {
         let p = GatewayError::InsufficientScope {
             required_scope: "contacts:write".into(),
+            approval_scope: None,
         }
         .to_problem("r");
         assert_eq!(p.status, 403);
         assert_eq!(p.body["required_scope"], "contacts:write");
-        assert!(p.body["detail"]
-            .as_str()
-            .unwrap()
-            .contains("contacts:write"));
+        assert_eq!(
+            detail(&p),
+            "this request needs the scope `contacts:write`, which the key does not have"
+        );
+        assert_eq!(members(&p), with_base(&["required_scope"]));
+    }
+
+    #[test]
+    fn scope_refusal_names_the_approval_level_that_would_queue_it() {
+        let p = GatewayError::InsufficientScope {
+            required_scope: "contacts:delete".into(),
+            approval_scope: Some("contacts:delete-approval".into()),
+        }
+        .to_problem("r");
+        assert_eq!(p.body["required_scope"], "contacts:delete");
+        assert_eq!(p.body["approval_scope"], "contacts:delete-approval");
+        assert_eq!(
+            detail(&p),
+            "this request needs the scope `contacts:delete`, which the key does not have; with `contacts:delete-approval` it would be queued for a human to approve"
+        );
+    }
+
+    /// RFC 6750 §3 and §3.1, case by case.
+    #[test]
+    fn the_challenge_follows_rfc_6750() {
+        let challenge = |error: GatewayError| {
+            let p = error.to_problem("r");
+            let found: Vec<&String> = p
+                .headers
+                .iter()
+                .filter(|(name, _)| *name == "WWW-Authenticate")
+                .map(|(_, value)| value)
+                .collect();
+            assert!(found.len() <= 1, "{found:?}");
+            found.first().map(|v| v.to_string())
+        };
+        let bare = Some(r#"Bearer realm="keygate""#.to_string());
+        assert_eq!(challenge(GatewayError::MissingCredentials), bare);
+        assert_eq!(challenge(GatewayError::InvalidScheme), bare);
+        for error in [
+            GatewayError::KeyMalformed,
+            GatewayError::KeyChecksumMismatch,
+            GatewayError::KeyUnknown,
+            GatewayError::KeyRevoked,
+            GatewayError::KeyExpired,
+        ] {
+            assert_eq!(
+                challenge(error),
+                Some(r#"Bearer realm="keygate", error="invalid_token""#.into())
+            );
+        }
+        assert_eq!(
+            challenge(GatewayError::CredentialsAmbiguous { what: "x".into() }),
+            Some(r#"Bearer realm="keygate", error="invalid_request""#.into())
+        );
+        assert_eq!(
+            challenge(GatewayError::InsufficientScope {
+                required_scope: "contacts:delete".into(),
+                approval_scope: Some("contacts:delete-approval".into()),
+            }),
+            Some(
+                r#"Bearer realm="keygate", error="insufficient_scope", scope="contacts:delete""#
+                    .into()
+            )
+        );
+        assert_eq!(
+            challenge(GatewayError::ApprovalNotOffered {
+                required_scope: "api_keys:write".into(),
+            }),
+            Some(
+                r#"Bearer realm="keygate", error="insufficient_scope", scope="api_keys:write""#
+                    .into()
+            )
+        );
+        assert_eq!(
+            challenge(GatewayError::InvalidAdminToken {
+                credentials_sent: false
+            }),
+            Some(r#"Bearer realm="keygate-admin""#.into())
+        );
+        assert_eq!(
+            challenge(GatewayError::InvalidAdminToken {
+                credentials_sent: true
+            }),
+            Some(r#"Bearer realm="keygate-admin", error="invalid_token""#.into())
+        );
+        for error in [
+            GatewayError::HttpsRequired,
+            GatewayError::RouteNotMapped { status: 403 },
+            GatewayError::KeyInRequest {
+                place: "the path".into(),
+            },
+            GatewayError::RateLimited {
+                window: Window::Minute,
+                retry_after_secs: 1,
+            },
+        ] {
+            assert_eq!(challenge(error), None);
+        }
+    }
+
+    #[test]
+    fn a_type_base_puts_the_code_under_the_providers_docs() {
+        for error in every_error() {
+            let code = error.code();
+            let p = error
+                .to_problem("r")
+                .with_type_base("https://docs.example.com/errors/");
+            assert_eq!(
+                p.body["type"],
+                format!("https://docs.example.com/errors/{code}")
+            );
+            assert_eq!(p.body["code"], code);
+        }
+    }
+
+    #[test]
+    fn a_refused_preflight_says_which_part_without_echoing_the_request() {
+        for (refused, part) in [
+            (PreflightRefusal::Origin, "origin"),
+            (PreflightRefusal::Method, "method"),
+            (PreflightRefusal::Headers, "header"),
+        ] {
+            let p = GatewayError::CorsPreflightRefused { refused }.to_problem("r");
+            assert_eq!(
+                (p.status, p.body["code"].as_str()),
+                (403, Some("cors_preflight_refused"))
+            );
+            assert!(detail(&p).contains(part), "{}", detail(&p));
+            assert!(p.headers.is_empty());
+        }
     }
 
     #[test]
@@ -639,6 +831,13 @@ mod tests {
             KeyExpired,
             InsufficientScope {
                 required_scope: "contacts:write".into(),
+                approval_scope: Some("contacts:write-approval".into()),
+            },
+            CredentialsAmbiguous {
+                what: "the request sends a key in both `Authorization` and `X-API-Key`".into(),
+            },
+            CorsPreflightRefused {
+                refused: PreflightRefusal::Origin,
             },
             RouteNotMapped { status: 404 },
             AmbiguousPath {
@@ -681,7 +880,9 @@ mod tests {
             StoreUnavailable,
             Misconfigured,
             Internal,
-            InvalidAdminToken,
+            InvalidAdminToken {
+                credentials_sent: true,
+            },
             InvalidBody {
                 errors: vec![FieldError::new("name", "is required")],
             },
@@ -718,6 +919,8 @@ mod tests {
                 | KeyRevoked
                 | KeyExpired
                 | InsufficientScope { .. }
+                | CredentialsAmbiguous { .. }
+                | CorsPreflightRefused { .. }
                 | RouteNotMapped { .. }
                 | AmbiguousPath { .. }
                 | OverrideNotAllowed { .. }
@@ -739,7 +942,7 @@ mod tests {
                 | StoreUnavailable
                 | Misconfigured
                 | Internal
-                | InvalidAdminToken
+                | InvalidAdminToken { .. }
                 | InvalidBody { .. }
                 | UnknownScopes { .. }
                 | NotFound
@@ -807,6 +1010,7 @@ mod tests {
     fn every_problem_has_the_rfc_9457_members_and_a_stable_code() {
         let extras: BTreeSet<&str> = [
             "required_scope",
+            "approval_scope",
             "retry_after",
             "errors",
             "unknown_scopes",

@@ -342,7 +342,9 @@ fn a_manager_key_creates_edits_rotates_and_a_root_deletes() {
     assert_eq!(
         error,
         GatewayError::InsufficientScope {
-            required_scope: "api_keys:delete".into()
+            required_scope: "api_keys:delete".into(),
+            // Key management is never queued: no approval level is named.
+            approval_scope: None,
         }
     );
     assert_eq!(error.status(), 403);

@@ -33,9 +33,16 @@ fn scopes(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
 }
 
-fn denied(scope: &str) -> Access {
+/// Denied, naming `scope`, and the approval level that would queue the request exactly
+/// when the policy offers `<scope>-approval`.
+fn denied(policy: &Policy, scope: &str) -> Access {
+    let approval = format!("{scope}-approval");
     Access::Denied {
         required_scope: scope.to_string(),
+        approval_scope: policy
+            .valid_scopes()
+            .contains(&approval)
+            .then_some(approval),
     }
 }
 
@@ -258,11 +265,11 @@ fn demo_shows_each_kind() {
     );
     assert_eq!(
         access(&policy, &["documents:write"], "GET", "/v1/documents/7"),
-        denied("documents:read")
+        denied(&policy, "documents:read")
     );
     assert_eq!(
         access(&policy, &["write:all"], "PATCH", "/v1/settings"),
-        denied("settings:write")
+        denied(&policy, "settings:write")
     );
     assert_eq!(
         access(&policy, &["read:all"], "GET", "/v1/analytics/x"),
@@ -308,12 +315,12 @@ fn seed_000_ladders_with_approval_levels() {
     );
     assert_eq!(
         access(&policy, &agent, "DELETE", "/v1/contacts/1"),
-        denied("contacts:delete")
+        denied(&policy, "contacts:delete")
     );
     // The ladder is per resource.
     assert_eq!(
         access(&policy, &agent, "GET", "/v1/deals"),
-        denied("deals:read")
+        denied(&policy, "deals:read")
     );
 
     let careful = ["contacts:delete-approval"];
@@ -350,7 +357,7 @@ fn seed_000_communication_and_ai_ladders() {
     );
     assert_eq!(
         access(&policy, &["email:read"], "POST", "/v1/email/send"),
-        denied("email:send")
+        denied(&policy, "email:send")
     );
     assert_eq!(
         access(&policy, &["email:send"], "POST", "/v1/email/send"),
@@ -366,7 +373,7 @@ fn seed_000_communication_and_ai_ladders() {
     );
     assert_eq!(
         access(&policy, &["contacts:delete"], "POST", "/v1/ai/draft"),
-        denied("ai:use")
+        denied(&policy, "ai:use")
     );
 }
 
@@ -444,14 +451,14 @@ fn seed_001_one_scope_opens_the_api_and_key_manage_is_separate() {
     }
     assert_eq!(
         access(&policy, &["api:read"], "POST", "/v1/orders"),
-        denied("api:write")
+        denied(&policy, "api:write")
     );
     // An integration's key cannot manage keys; "Key: Manage" (api_keys:delete) can list,
     // create and delete, but cannot call the API.
     for action in [Action::Read, Action::Write, Action::Delete] {
         assert_eq!(
             policy.decide(&scopes(&integration), &on("api_keys", action)),
-            denied(&format!("api_keys:{}", action.as_str()))
+            denied(&policy, &format!("api_keys:{}", action.as_str()))
         );
         assert_eq!(
             policy.decide(&scopes(&["api_keys:delete"]), &on("api_keys", action)),
@@ -460,7 +467,7 @@ fn seed_001_one_scope_opens_the_api_and_key_manage_is_separate() {
     }
     assert_eq!(
         access(&policy, &["api_keys:delete"], "GET", "/v1/orders"),
-        denied("api:read")
+        denied(&policy, "api:read")
     );
     assert_eq!(policy.route("GET", "/v2/orders"), None);
 }
@@ -496,11 +503,11 @@ fn seed_002_write_does_not_imply_read() {
     );
     assert_eq!(
         access(&policy, &writer, "GET", "/v1/calls"),
-        denied("calls:read")
+        denied(&policy, "calls:read")
     );
     assert_eq!(
         access(&policy, &writer, "GET", "/v1/calls/1"),
-        denied("calls:read")
+        denied(&policy, "calls:read")
     );
 
     let reader = ["knowledge_base:read"];
@@ -510,7 +517,7 @@ fn seed_002_write_does_not_imply_read() {
     );
     assert_eq!(
         access(&policy, &reader, "POST", "/v1/knowledge-base"),
-        denied("knowledge_base:write")
+        denied(&policy, "knowledge_base:write")
     );
 
     let both = ["leads:read", "leads:write"];
@@ -595,7 +602,7 @@ fn seed_003_read_write_includes_read() {
     assert_eq!(access(&policy, &key, "GET", "/v1/cases/5"), Access::Allowed);
     assert_eq!(
         access(&policy, &key, "POST", "/v1/cases/5/comments"),
-        denied("cases:write")
+        denied(&policy, "cases:write")
     );
     assert_eq!(
         access(&policy, &["cases:write"], "PUT", "/v1/cases/5/override"),
@@ -603,7 +610,7 @@ fn seed_003_read_write_includes_read() {
     );
     assert_eq!(
         access(&policy, &["payment_check:write"], "GET", "/v1/vendor-pairs"),
-        denied("company_account_audit:read")
+        denied(&policy, "company_account_audit:read")
     );
 }
 
@@ -628,7 +635,7 @@ fn seed_003_users_and_paid_payment_have_no_write() {
     );
     assert_eq!(
         policy.decide(&scopes(&["users:read"]), &on("users", Action::Write)),
-        denied("users:write")
+        denied(&policy, "users:write")
     );
 }
 
@@ -662,7 +669,7 @@ fn seed_004_read_all_and_write_all() {
     }
     assert_eq!(
         access(&policy, &reader, "POST", "/v1/projects"),
-        denied("projects:write")
+        denied(&policy, "projects:write")
     );
 
     let writer = ["write:all"];
@@ -684,7 +691,7 @@ fn seed_004_read_all_and_write_all() {
     // Create and update only: deleting is above write.
     assert_eq!(
         access(&policy, &writer, "DELETE", "/v1/projects/1"),
-        denied("projects:delete")
+        denied(&policy, "projects:delete")
     );
 }
 
@@ -694,20 +701,20 @@ fn seed_004_write_all_stops_at_administrative_resources() {
     let writer = ["read:all", "write:all"];
     assert_eq!(
         access(&policy, &writer, "POST", "/v1/team/invitations"),
-        denied("team:write")
+        denied(&policy, "team:write")
     );
     assert_eq!(
         access(&policy, &writer, "PUT", "/v1/billing/payment-method"),
-        denied("billing:write")
+        denied(&policy, "billing:write")
     );
     assert_eq!(
         policy.decide(&scopes(&writer), &on("api_keys", Action::Write)),
-        denied("api_keys:write")
+        denied(&policy, "api_keys:write")
     );
     // Without read:all, write:all does not even read them.
     assert_eq!(
         access(&policy, &["write:all"], "GET", "/v1/team"),
-        denied("team:read")
+        denied(&policy, "team:read")
     );
 }
 
@@ -888,7 +895,15 @@ impl GeneratedPolicy {
         } else if granted.contains(approval.as_str()) {
             Access::NeedsApproval
         } else {
-            denied(&format!("r{index}:{}", action.as_str()))
+            let offers_approval = self
+                .resources
+                .get(index)
+                .and_then(|&(kind, _)| REFERENCE_KINDS.get(kind))
+                .is_some_and(|(_, levels, _)| levels.contains(&approval.as_str()));
+            Access::Denied {
+                required_scope: format!("r{index}:{}", action.as_str()),
+                approval_scope: offers_approval.then(|| format!("r{index}:{approval}")),
+            }
         }
     }
 }

@@ -46,11 +46,20 @@ fuzz_target!(|data: &[u8]| {
             };
             assert_eq!(path_ambiguity(path), None, "{path} was routed");
             // The scope named on a denial is one the policy offers or a plain `resource:action`.
-            if let Access::Denied { required_scope } = policy.decide(&[], &target) {
+            if let Access::Denied {
+                required_scope,
+                approval_scope,
+            } = policy.decide(&[], &target)
+            {
                 assert_eq!(
                     required_scope,
                     format!("{}:{}", target.resource, target.action.as_str())
                 );
+                // An approval level named is one the policy offers, for this action.
+                if let Some(approval_scope) = approval_scope {
+                    assert_eq!(approval_scope, format!("{required_scope}-approval"));
+                    assert!(valid.contains(&approval_scope), "{approval_scope}");
+                }
             }
         }
     }

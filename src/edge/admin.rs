@@ -131,13 +131,19 @@ async fn authenticate(
     route: &AdminRoute,
 ) -> Result<(Actor, LimitHeaders), Refused> {
     let authorization = req.headers().get("Authorization").ok().flatten();
-    let token = crate::bearer::bearer_token(authorization.as_deref())
-        .map_err(|_| GatewayError::InvalidAdminToken)?;
+    let token = crate::bearer::bearer_token(authorization.as_deref()).map_err(|error| {
+        GatewayError::InvalidAdminToken {
+            credentials_sent: error != GatewayError::MissingCredentials,
+        }
+    })?;
     if config.root_token.matches(token) {
         return Ok((Actor::Root, LimitHeaders::new()));
     }
-    let parsed = key::parse(token, config.policy.key_prefix())
-        .map_err(|_| GatewayError::InvalidAdminToken)?;
+    let parsed = key::parse(token, config.policy.key_prefix()).map_err(|_| {
+        GatewayError::InvalidAdminToken {
+            credentials_sent: true,
+        }
+    })?;
     let key_hash = hash_key(&config.hash_secret, &parsed.key);
     let key_id = super::lookup_key_id(env, &key_hash.index_name()).await?;
     let grant = route.required_grant();

@@ -16,13 +16,15 @@ use crate::approval::{
     APPROVAL_ID_RANDOM_BYTES,
 };
 use crate::authority::{Command, Grantee, Queueing, Reply};
+use crate::bearer::CredentialHeader;
 use crate::config::Config;
+use crate::cors::{CorsSettings, Preflight};
 use crate::key::{self, hash_key, KeyFormatError, KeyId};
 use crate::policy::RouteTarget;
 use crate::problem::GatewayError;
 use crate::queue::QueueShard;
 use platform::{now_ms, Refused};
-use worker::{event, Context, Env, Request, Response, Result};
+use worker::{event, Context, Env, Headers, Request, Response, Result};
 
 /// The KV namespace that maps a key's hash to its id.
 const KEY_INDEX: &str = "KEY_INDEX";
@@ -39,24 +41,123 @@ pub async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response
         Ok(config) => config,
         Err(error) => {
             worker::console_error!("keygate is misconfigured: {error}");
-            return platform::refusal_response(GatewayError::Misconfigured.into(), &request_id);
+            return platform::refusal_response(
+                GatewayError::Misconfigured.into(),
+                &request_id,
+                None,
+            );
         }
     };
     let path = req.path();
     let is_admin = path == crate::admin::ADMIN_PREFIX
         || path.starts_with(&format!("{}/", crate::admin::ADMIN_PREFIX));
-    let outcome = if is_admin {
-        admin::handle(&mut req, &env, &config, &request_id).await
-    } else {
-        gateway(&mut req, &env, &config, &request_id).await
-    };
+    if is_admin {
+        // The admin API is keygate's own: its problems keep keygate's `type`, and it
+        // answers no cross-origin calls.
+        let outcome = admin::handle(&mut req, &env, &config, &request_id).await;
+        return answer(outcome, &mut req, &request_id, None).await;
+    }
+    // A cross-origin preflight carries no key: answered from the policy alone, before
+    // anything else, without the origin and without counting anything.
+    let cors = config.policy.cors();
+    let origin = req.headers().get("Origin").ok().flatten();
+    if let Some(cors) = cors {
+        let requested = req
+            .headers()
+            .get("Access-Control-Request-Method")
+            .ok()
+            .flatten();
+        let method = req.inner().method();
+        if let Some((origin, requested)) =
+            crate::cors::preflight_of(&method, origin.as_deref(), requested.as_deref())
+        {
+            let request_headers = req
+                .headers()
+                .get("Access-Control-Request-Headers")
+                .ok()
+                .flatten();
+            let type_base = config.policy.problem_type_base();
+            return preflight(
+                cors,
+                origin,
+                requested,
+                request_headers.as_deref(),
+                &request_id,
+                type_base,
+            );
+        }
+    }
+    let outcome = gateway(&mut req, &env, &config, &request_id).await;
+    let response = answer(
+        outcome,
+        &mut req,
+        &request_id,
+        config.policy.problem_type_base(),
+    )
+    .await?;
+    // Every answer, keygate's refusals included: a script must read an error to show it.
+    Ok(match cors {
+        Some(cors) => with_cors(response, cors, origin.as_deref()),
+        None => response,
+    })
+}
+
+/// The response for an outcome: a refusal becomes its problem (its body drained first).
+async fn answer(
+    outcome: std::result::Result<Response, Refused>,
+    req: &mut Request,
+    request_id: &str,
+    type_base: Option<&str>,
+) -> Result<Response> {
     match outcome {
         Ok(response) => Ok(response),
         Err(refused) => {
-            discard_small_body(&mut req).await;
-            platform::refusal_response(refused, &request_id)
+            discard_small_body(req).await;
+            platform::refusal_response(refused, request_id, type_base)
         }
     }
+}
+
+/// A preflight's answer: 204 with what is allowed, or a 403 problem without any
+/// `Access-Control-Allow-*` (a browser fails the preflight on either a non-2xx status or
+/// missing headers; the problem tells a person with devtools or curl which part failed).
+fn preflight(
+    cors: &CorsSettings,
+    origin: &str,
+    requested: &str,
+    request_headers: Option<&str>,
+    request_id: &str,
+    type_base: Option<&str>,
+) -> Result<Response> {
+    let (name, vary) = CorsSettings::preflight_vary();
+    match cors.preflight(origin, requested, request_headers) {
+        Preflight::Allowed(allowed) => {
+            let headers = Headers::new();
+            for (name, value) in allowed {
+                headers.set(name, &value)?;
+            }
+            headers.set(name, &vary)?;
+            headers.set(crate::identity::REQUEST_ID, request_id)?;
+            Ok(Response::empty()?.with_status(204).with_headers(headers))
+        }
+        Preflight::Refused(refused) => {
+            let error = GatewayError::CorsPreflightRefused { refused };
+            let mut response = platform::refusal_response(error.into(), request_id, type_base)?;
+            response.headers_mut().set(name, &vary)?;
+            Ok(response)
+        }
+    }
+}
+
+/// A response with keygate's CORS headers in place of the origin's own. A fetched
+/// response's headers are immutable, so they are copied into a new set.
+fn with_cors(response: Response, cors: &CorsSettings, origin: Option<&str>) -> Response {
+    let headers = Headers::new();
+    for (name, value) in cors.apply(origin, response.headers().entries().collect()) {
+        // Names and values came from a response or from the policy: valid already.
+        let _ = headers.append(&name, &value);
+    }
+    response.with_headers(headers)
 }
 
 /// workerd closes a keep-alive connection whose request body was left unread, and a client
@@ -99,9 +200,19 @@ async fn gateway(
         return Err(GatewayError::HttpsRequired.into());
     }
 
-    // Authenticate the key's shape: no storage is touched for garbage.
+    // Authenticate the key's shape: no storage is touched for garbage. The key is in
+    // `Authorization`, or in the policy's credential header: never both, never twice.
     let authorization = req.headers().get("Authorization").ok().flatten();
-    let presented = crate::bearer::bearer_token(authorization.as_deref())?;
+    let credential_header = config.policy.credential_header();
+    let credential_value =
+        credential_header.and_then(|name| req.headers().get(name).ok().flatten());
+    let presented = crate::bearer::presented_key(
+        authorization.as_deref(),
+        credential_header.map(|name| CredentialHeader {
+            name,
+            value: credential_value.as_deref(),
+        }),
+    )?;
     let parsed = key::parse(presented, config.policy.key_prefix()).map_err(|e| match e {
         KeyFormatError::Malformed => GatewayError::KeyMalformed,
         KeyFormatError::ChecksumMismatch => GatewayError::KeyChecksumMismatch,
@@ -120,6 +231,7 @@ async fn gateway(
         headers: &headers,
         has_body: req.inner().body().is_some(),
         key_prefix: config.policy.key_prefix(),
+        credential_header,
     })?;
     let target = config
         .policy

@@ -109,8 +109,18 @@ pub fn unexpected_reply(reply: &Reply) -> Refused {
     store_down(&format!("key authority answered `{kind}` unexpectedly")).into()
 }
 
-pub fn refusal_response(refused: Refused, request_id: &str) -> Result<Response> {
+/// A refusal as a problem response. `type_base` (the policy's `[problems] type_base`, for
+/// the data plane) puts the problem's `type` under the provider's documentation.
+pub fn refusal_response(
+    refused: Refused,
+    request_id: &str,
+    type_base: Option<&str>,
+) -> Result<Response> {
     let problem = refused.error.to_problem(request_id);
+    let problem = match type_base {
+        Some(base) => problem.with_type_base(base),
+        None => problem,
+    };
     let headers = Headers::new();
     headers.set("Content-Type", "application/problem+json")?;
     headers.set("Cache-Control", "no-store")?;

@@ -110,7 +110,8 @@ pub async fn send(
     // Strip first, then add: nothing the client sent can stand in for keygate's headers.
     // Names and values came from a parsed request, so setting them again cannot fail.
     let headers = Headers::new();
-    for (name, value) in sanitize_request_headers(client_headers) {
+    for (name, value) in sanitize_request_headers(client_headers, config.policy.credential_header())
+    {
         let _ = headers.append(&name, &value);
     }
     if let Some(country) = platform_country {
