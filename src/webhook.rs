@@ -3,122 +3,23 @@
 //! tried again.
 //!
 //! Each key's webhook has its own signing secret ([`secret`]), never the origin's signing
-//! secret nor another key's. The signature is HMAC-SHA256 under that secret over
-//! `KEYGATE-WEBHOOK-V1`, the timestamp and the raw body, one per line, sent as `v1=` and
-//! the MAC in base64url without padding. While a rotated-out secret is still in its grace
-//! period the header carries one signature per live secret, comma-separated, the current
-//! first; a receiver accepts the notice if any of them verifies under its secret, which is
-//! what [`verify`] does:
-//!
-//! ```
-//! use keygate::identity::SigningSecret;
-//! use keygate::webhook::{signatures, verify};
-//! let new = SigningSecret::new(b"whsec_the receiver's new secret".to_vec());
-//! let old = SigningSecret::new(b"whsec_the receiver's old secret".to_vec());
-//! let body = br#"{"type":"approval.rejected"}"#;
-//! let header = signatures(&[new.clone(), old.clone()], 1_900_000_000, body);
-//! assert!(header.starts_with("v1=") && header.contains(", v1="));
-//! for secret in [&new, &old] {
-//!     assert_eq!(verify(secret, "1900000000", &header, body, 1_900_000_030, 300), Ok(()));
-//! }
-//! assert!(verify(&new, "1900000000", &header, b"{}", 1_900_000_030, 300).is_err());
-//! ```
+//! secret nor another key's. The signature (`KEYGATE-WEBHOOK-V1`, `v1=`, one per live
+//! secret during a rotation) is the `keygate-verify` crate's, which receivers use to
+//! verify it; re-exported here.
 
 pub mod address;
 pub mod secret;
 
 use crate::approval::{decider_object, insert_body, Approval, ApprovalState};
-use crate::identity::{SigningSecret, VerifyError};
 use crate::timestamp::format_rfc3339;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
+pub use keygate_verify::webhook::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-pub const EVENT: &str = "X-Keygate-Event";
-pub const REJECTED_EVENT: &str = "approval.rejected";
-const SCHEME: &str = "KEYGATE-WEBHOOK-V1";
-const SIGNATURE_PREFIX: &str = "v1=";
 /// How long one delivery attempt may take.
 pub const ATTEMPT_TIMEOUT_MS: u64 = 10_000;
 const FIRST_RETRY_MS: u64 = 1_000;
 const MAX_RETRY_MS: u64 = 300_000;
-
-/// Signatures a receiver looks at, at most: more is not a header keygate sends.
-const MAX_SIGNATURES: usize = 4;
-
-/// One `v1=` signature of `body` sent at `timestamp` (Unix seconds).
-pub fn sign(secret: &SigningSecret, timestamp: u64, body: &[u8]) -> String {
-    let mac = signature_over(secret, &timestamp.to_string(), body);
-    format!("{SIGNATURE_PREFIX}{}", URL_SAFE_NO_PAD.encode(mac))
-}
-
-/// The `X-Keygate-Signature` value: one signature per secret, in the order given (the
-/// current secret first), joined by `", "`.
-pub fn signatures(secrets: &[SigningSecret], timestamp: u64, body: &[u8]) -> String {
-    secrets
-        .iter()
-        .map(|secret| sign(secret, timestamp, body))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// Checks a webhook the way a receiver should: that one of the header's signatures is
-/// this secret's (each compared in constant time), then that the timestamp is within
-/// `tolerance_secs` of `now_secs`.
-pub fn verify(
-    secret: &SigningSecret,
-    timestamp: &str,
-    header: &str,
-    body: &[u8],
-    now_secs: u64,
-    tolerance_secs: u64,
-) -> Result<(), VerifyError> {
-    let expected = signature_over(secret, timestamp, body);
-    let mut outcome = Err(VerifyError::MalformedHeader(crate::identity::SIGNATURE));
-    for presented in header.split(',').map(str::trim).take(MAX_SIGNATURES) {
-        match crate::identity::check_signed(
-            &expected,
-            presented,
-            SIGNATURE_PREFIX,
-            timestamp,
-            now_secs,
-            tolerance_secs,
-        ) {
-            Ok(_) => return Ok(()),
-            // Only a wrong signature lets another one in the header be tried.
-            Err(VerifyError::BadSignature) => outcome = Err(VerifyError::BadSignature),
-            Err(VerifyError::MalformedHeader(crate::identity::SIGNATURE)) => {}
-            Err(other) => return Err(other),
-        }
-    }
-    outcome
-}
-
-/// [`verify`] for a whole delivery: reads `X-Keygate-Timestamp` and `X-Keygate-Signature`
-/// through `header` (a name → value lookup, any case), so a receiver need not.
-pub fn verify_delivery<'h>(
-    secret: &SigningSecret,
-    header: impl Fn(&str) -> Option<&'h str>,
-    body: &[u8],
-    now_secs: u64,
-    tolerance_secs: u64,
-) -> Result<(), VerifyError> {
-    use crate::identity::{SIGNATURE, TIMESTAMP};
-    let timestamp = header(TIMESTAMP).ok_or(VerifyError::MissingHeader(TIMESTAMP))?;
-    let signature = header(SIGNATURE).ok_or(VerifyError::MissingHeader(SIGNATURE))?;
-    verify(secret, timestamp, signature, body, now_secs, tolerance_secs)
-}
-
-fn signature_over(secret: &SigningSecret, timestamp: &str, body: &[u8]) -> Vec<u8> {
-    let mut mac = secret.mac();
-    hmac::Mac::update(&mut mac, SCHEME.as_bytes());
-    hmac::Mac::update(&mut mac, b"\n");
-    hmac::Mac::update(&mut mac, timestamp.as_bytes());
-    hmac::Mac::update(&mut mac, b"\n");
-    hmac::Mac::update(&mut mac, body);
-    hmac::Mac::finalize(mac).into_bytes().to_vec()
-}
 
 /// The JSON body POSTed for a rejected approval; `None` if it is not rejected.
 pub fn rejection_payload(approval: &Approval, body: &[u8]) -> Option<Vec<u8>> {
@@ -288,10 +189,6 @@ mod tests {
 
     const NOW: u64 = 1_900_000_000_000;
 
-    fn secret() -> SigningSecret {
-        SigningSecret::new(b"webhook-secret-for-tests-0123456789".to_vec())
-    }
-
     fn rejected(body: &[u8]) -> (Approval, Vec<u8>) {
         let grantee = Grantee {
             key_id: KeyId::generate(&[1; KEY_ID_RANDOM_BYTES]),
@@ -367,60 +264,6 @@ mod tests {
     }
 
     #[test]
-    fn signatures_verify_and_any_change_breaks_them() {
-        let body = br#"{"type":"approval.rejected"}"#;
-        let signature = sign(&secret(), 1_900_000_000, body);
-        assert_eq!(
-            verify(
-                &secret(),
-                "1900000000",
-                &signature,
-                body,
-                1_900_000_000,
-                300
-            ),
-            Ok(())
-        );
-        let other = SigningSecret::new(b"another".to_vec());
-        for (secret, timestamp, body) in [
-            (&other, "1900000000", &body[..]),
-            (&secret(), "1900000001", &body[..]),
-            (&secret(), "1900000000", &b"{}"[..]),
-        ] {
-            assert_eq!(
-                verify(secret, timestamp, &signature, body, 1_900_000_000, 300),
-                Err(VerifyError::BadSignature)
-            );
-        }
-        assert_eq!(
-            verify(
-                &secret(),
-                "1900000000",
-                &signature,
-                body,
-                1_900_000_301,
-                300
-            ),
-            Err(VerifyError::StaleTimestamp { age_secs: 301 })
-        );
-        assert!(verify(&secret(), "1900000000", "v2=abc", body, 1_900_000_000, 300).is_err());
-        // Not the origin's identity scheme: the same secret signs something else there.
-        assert!(signature.starts_with("v1=") && signature.len() == 3 + 43);
-    }
-
-    #[test]
-    fn a_far_future_timestamp_is_stale_even_for_a_far_future_clock() {
-        // Found by fuzzing: times past i64::MAX all compared as "now".
-        let body = b"{}";
-        let at = u64::MAX - 1_000;
-        let signature = sign(&secret(), at, body);
-        assert_eq!(
-            verify(&secret(), &at.to_string(), &signature, body, u64::MAX, 300),
-            Err(VerifyError::StaleTimestamp { age_secs: 1_000 })
-        );
-    }
-
-    #[test]
     fn only_2xx_is_delivered() {
         for status in [200, 202, 204, 299] {
             assert_eq!(outcome_of_status(status), Ok(()));
@@ -458,47 +301,5 @@ mod tests {
             let read: Delivery = serde_json::from_str(&row).unwrap();
             assert_eq!(read.last_error, Some(now), "{old}");
         }
-    }
-
-    #[test]
-    fn a_header_with_two_signatures_verifies_under_either_secret_only() {
-        let new = secret();
-        let old = SigningSecret::new(b"the-previous-webhook-secret-0123456".to_vec());
-        let stranger = SigningSecret::new(b"another-keys-webhook-secret-0123456".to_vec());
-        let body = br#"{"type":"approval.rejected"}"#;
-        let header = signatures(&[new.clone(), old.clone()], 1_900_000_000, body);
-        let (first, second) = header.split_once(", ").expect("two signatures");
-        assert_eq!(first, sign(&new, 1_900_000_000, body));
-        assert_eq!(second, sign(&old, 1_900_000_000, body));
-        let check = |secret: &SigningSecret, header: &str| {
-            verify(secret, "1900000000", header, body, 1_900_000_010, 300)
-        };
-        assert_eq!(check(&new, &header), Ok(()));
-        assert_eq!(check(&old, &header), Ok(()));
-        assert_eq!(check(&stranger, &header), Err(VerifyError::BadSignature));
-        // Spacing does not matter; a malformed entry does not hide a good one.
-        assert_eq!(check(&old, &format!("{first},{second}")), Ok(()));
-        assert_eq!(check(&old, &format!("v1=!!, {second}")), Ok(()));
-        assert_eq!(
-            check(&old, &format!("{first}, v1=!!")),
-            Err(VerifyError::BadSignature)
-        );
-        assert!(matches!(
-            check(&new, "garbage"),
-            Err(VerifyError::MalformedHeader(_))
-        ));
-        assert!(matches!(
-            check(&new, ""),
-            Err(VerifyError::MalformedHeader(_))
-        ));
-        // A match that is stale is stale, whatever follows it.
-        assert_eq!(
-            verify(&old, "1900000000", &header, body, 1_900_000_301, 300),
-            Err(VerifyError::StaleTimestamp { age_secs: 301 })
-        );
-        // Only the first few entries are read: a padded header is no way to make a
-        // receiver compute without end.
-        let padded = format!("{}, {second}", [first; MAX_SIGNATURES].join(", "));
-        assert_eq!(check(&old, &padded), Err(VerifyError::BadSignature));
     }
 }

@@ -1,19 +1,17 @@
-//! The rejection webhook's shared test vectors (`tests/vectors/webhook-v1.json`): keygate's
-//! Rust verifier must reach the file's verdict on every case, and keygate's signer must
-//! produce the file's first signature for every case that verifies under the signing
-//! secret. Every webhook verifier keygate ships is held to the same file.
+//! The rejection webhook's shared test vectors (the repository's
+//! `tests/vectors/webhook-v1.json`): the Rust verifier (this crate, which keygate signs
+//! with) must reach the file's verdict on every case, with the receiver's one secret and
+//! with it behind another during a rotation, and the signer must produce the file's first
+//! signature. Every webhook verifier keygate ships is held to the same file.
 
-use keygate::identity::SigningSecret;
-use keygate::webhook::{sign, verify_delivery};
+use keygate_verify::webhook::{sign, verify_delivery, verify_delivery_any};
+use keygate_verify::SigningSecret;
 use serde_json::Value;
 
-const VECTORS: &str = include_str!("vectors/webhook-v1.json");
+mod common;
+use common::{header, text};
 
-fn text<'a>(value: &'a Value, field: &str) -> &'a str {
-    value[field]
-        .as_str()
-        .unwrap_or_else(|| panic!("{field} is text"))
-}
+const VECTORS: &str = include_str!("../../../tests/vectors/webhook-v1.json");
 
 #[test]
 fn the_rust_webhook_verifier_agrees_with_every_vector() {
@@ -27,15 +25,17 @@ fn the_rust_webhook_verifier_agrees_with_every_vector() {
         let secret = SigningSecret::new(text(case, "receiver_secret").as_bytes().to_vec());
         let delivery = &case["delivery"];
         let headers = delivery["headers"].as_object().expect("headers");
-        let header = |wanted: &str| {
-            headers
-                .iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case(wanted))
-                .and_then(|(_, v)| v.as_str())
-        };
+        let header = |wanted: &str| header(headers, wanted);
         let body = text(delivery, "body").as_bytes();
         let now = case["now_secs"].as_u64().expect("now_secs");
         let outcome = verify_delivery(&secret, header, body, now, tolerance);
+        let newer = SigningSecret::new(b"whsec_the receiver's next secret".to_vec());
+        let rotating = verify_delivery_any(&[newer, secret.clone()], header, body, now, tolerance);
+        assert_eq!(
+            rotating,
+            outcome.clone().map(|()| 1),
+            "{name}: the same verdict under two secrets"
+        );
         let expected = &case["expect"];
         if expected["ok"] == Value::Bool(true) {
             assert_eq!(outcome, Ok(()), "{name}");

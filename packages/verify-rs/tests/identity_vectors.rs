@@ -1,21 +1,21 @@
-//! The identity signature's shared test vectors (`tests/vectors/identity-v3.json`): keygate's
-//! Rust verifier must reach the file's verdict on every case, and keygate's signer must
-//! produce the file's signature for every case that verifies. The JavaScript verifier in
-//! `packages/verify-js` is held to the same file by its own tests.
+//! The identity signature's shared test vectors (the repository's
+//! `tests/vectors/identity-v3.json`): the Rust verifier (this crate, which keygate signs
+//! with) must reach the file's verdict on every case, with one secret and with the secret
+//! behind another during a rotation, and the signer must produce the file's signature for
+//! every case that verifies. Every other verifier keygate ships (`packages/verify-js`,
+//! `packages/verify-py`) is held to the same file.
 
-use keygate::identity::{
-    sign, verify, BodyDigest, Content, Identity, ReceivedBody, RequestLine, SigningSecret,
+use keygate_verify::identity::{
+    sign, verify, verify_any, BodyDigest, Content, Identity, ReceivedBody, RequestLine,
     UNSIGNED_BODY,
 };
+use keygate_verify::SigningSecret;
 use serde_json::Value;
 
-const VECTORS: &str = include_str!("vectors/identity-v3.json");
+mod common;
+use common::{header, text};
 
-fn text<'a>(value: &'a Value, field: &str) -> &'a str {
-    value[field]
-        .as_str()
-        .unwrap_or_else(|| panic!("{field} is text"))
-}
+const VECTORS: &str = include_str!("../../../tests/vectors/identity-v3.json");
 
 fn optional_text(value: &Value, field: &str) -> Option<String> {
     value[field].as_str().map(String::from)
@@ -47,18 +47,14 @@ fn the_rust_verifier_and_signer_agree_with_every_vector() {
     let file: Value = serde_json::from_str(VECTORS).expect("the vectors are JSON");
     let secret = SigningSecret::new(text(&file, "secret").as_bytes().to_vec());
     let tolerance = file["tolerance_secs"].as_u64().expect("a tolerance");
+    let newer = SigningSecret::new(b"the origin's next secret".to_vec());
     let cases = file["cases"].as_array().expect("cases");
     assert!(cases.len() >= 15);
     for case in cases {
         let name = text(case, "name");
         let request = &case["request"];
         let headers = request["headers"].as_object().expect("headers");
-        let header = |wanted: &str| {
-            headers
-                .iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case(wanted))
-                .and_then(|(_, v)| v.as_str())
-        };
+        let header = |wanted: &str| header(headers, wanted);
         let line = RequestLine {
             method: text(request, "method"),
             host: text(request, "host"),
@@ -73,6 +69,20 @@ fn the_rust_verifier_and_signer_agree_with_every_vector() {
             ReceivedBody::Bytes(body),
             now,
             tolerance,
+        );
+        // During a rotation: the origin's newer secret first, the one that signed second.
+        let rotating = verify_any(
+            &[newer.clone(), secret.clone()],
+            &line,
+            header,
+            ReceivedBody::Bytes(body),
+            now,
+            tolerance,
+        );
+        assert_eq!(
+            rotating.map(|verified| verified.secret_index),
+            outcome.as_ref().map(|_| 1).map_err(Clone::clone),
+            "{name}"
         );
         let expected = &case["expect"];
         if expected["ok"] == Value::Bool(true) {
