@@ -290,6 +290,48 @@ pub fn verify_any<'h>(
     now_secs: u64,
     tolerance_secs: u64,
 ) -> Result<Verified, VerifyError> {
+    verify_headers_any(secrets, line, header, now_secs, tolerance_secs)?.check_body(body)
+}
+
+/// Signed headers whose body is still to be checked: what [`verify_headers_any`] returns.
+#[derive(Clone, Debug)]
+pub struct SignedHeaders {
+    verified: Verified,
+    /// `None` for `unsigned-body`.
+    digest: Option<[u8; 32]>,
+}
+
+impl SignedHeaders {
+    /// `false` when keygate forwarded the body unsigned: [`Self::check_body`] then
+    /// accepts any.
+    pub fn body_signed(&self) -> bool {
+        self.verified.body_signed
+    }
+
+    /// The last step of [`verify_any`]: `body` must be the one keygate signed.
+    pub fn check_body(self, body: ReceivedBody) -> Result<Verified, VerifyError> {
+        if let Some(signed) = self.digest {
+            let received: [u8; 32] = match body {
+                ReceivedBody::Bytes(bytes) => Sha256::digest(bytes).into(),
+                ReceivedBody::Sha256(digest) => digest,
+            };
+            if received != signed {
+                return Err(VerifyError::BodyMismatch);
+            }
+        }
+        Ok(self.verified)
+    }
+}
+
+/// [`verify_any`] before the body has arrived: everything but the body's digest, so a
+/// forgery is refused before its body is read. Finish with [`SignedHeaders::check_body`].
+pub fn verify_headers_any<'h>(
+    secrets: &[SigningSecret],
+    line: &RequestLine,
+    header: impl Fn(&str) -> Option<&'h str>,
+    now_secs: u64,
+    tolerance_secs: u64,
+) -> Result<SignedHeaders, VerifyError> {
     let optional = |name: &'static str| -> Result<Option<&'h str>, VerifyError> {
         match header(name) {
             Some(value) if value.contains(['\n', '\r']) => Err(VerifyError::MalformedHeader(name)),
@@ -333,15 +375,6 @@ pub fn verify_any<'h>(
     let secret_index =
         signature::matching(&expected, &presented).ok_or(VerifyError::BadSignature)?;
     let timestamp = signature::check_timestamp(fields.timestamp, now_secs, tolerance_secs)?;
-    if let Some(signed) = signed_digest {
-        let received = match body {
-            ReceivedBody::Bytes(bytes) => Sha256::digest(bytes).into(),
-            ReceivedBody::Sha256(digest) => digest,
-        };
-        if received != signed {
-            return Err(VerifyError::BodyMismatch);
-        }
-    }
     let identity = Identity {
         key_id: fields.key_id.to_string(),
         key_name: percent_decode(fields.key_name),
@@ -362,10 +395,13 @@ pub fn verify_any<'h>(
             .map(String::from),
         timestamp,
     };
-    Ok(Verified {
-        identity,
-        body_signed: signed_digest.is_some(),
-        secret_index,
+    Ok(SignedHeaders {
+        verified: Verified {
+            identity,
+            body_signed: signed_digest.is_some(),
+            secret_index,
+        },
+        digest: signed_digest,
     })
 }
 
@@ -873,7 +909,53 @@ mod tests {
         );
     }
 
+    #[test]
+    fn the_headers_verify_before_the_body_arrives() {
+        let headers = signed(&identity(), &content(BODY));
+        let at = |secret: SigningSecret| {
+            verify_headers_any(&[secret], &LINE, lookup(&headers), 1_900_000_000, 300)
+        };
+        let pending = at(secret()).unwrap();
+        assert!(pending.body_signed());
+        assert_eq!(
+            pending.clone().check_body(ReceivedBody::Bytes(b"{}")),
+            Err(VerifyError::BodyMismatch)
+        );
+        let verified = pending.check_body(ReceivedBody::Bytes(BODY)).unwrap();
+        assert_eq!(verified.identity, identity());
+        let forger = SigningSecret::new(b"another".to_vec());
+        assert_eq!(at(forger).map(|_| ()), Err(VerifyError::BadSignature));
+    }
+
     proptest! {
+        #[test]
+        fn any_changed_byte_of_a_signed_field_fails(
+            field in any::<prop::sample::Index>(),
+            at in any::<prop::sample::Index>(),
+            replacement in 0x21u8..0x7f,
+        ) {
+            let headers = signed(&identity(), &content(BODY));
+            let signed_fields: Vec<usize> = (0..headers.len() + 3)
+                .filter(|&i| headers.get(i).is_none_or(|(name, _)| name != SIGNATURE))
+                .collect();
+            let mut changed = headers.clone();
+            let (mut method, mut host, mut target) =
+                (LINE.method.to_string(), LINE.host.to_string(), LINE.path_and_query.to_string());
+            let value = match signed_fields[field.index(signed_fields.len())] {
+                i if i < headers.len() => &mut changed[i].1,
+                i if i == headers.len() => &mut method,
+                i if i == headers.len() + 1 => &mut host,
+                _ => &mut target,
+            };
+            let mut bytes = value.clone().into_bytes();
+            let at = at.index(bytes.len());
+            prop_assume!(bytes[at] != replacement);
+            bytes[at] = replacement;
+            *value = String::from_utf8(bytes).expect("ASCII");
+            let line = RequestLine { method: &method, host: &host, path_and_query: &target };
+            prop_assert!(verify(&secret(), &line, lookup(&changed), ReceivedBody::Bytes(BODY), 1_900_000_000, 300).is_err());
+        }
+
         #[test]
         fn percent_encoding_round_trips(text in "\\PC{0,40}") {
             let encoded = percent_encode(&text);

@@ -5,7 +5,8 @@
 //! Each reads the body, bounded (a `Content-Length` over the limit is refused before any
 //! of it is read, a chunked body as soon as it passes the limit), verifies it with the
 //! headers, and passes the request on with the result in its extensions ([`Verified`] or
-//! [`VerifiedWebhook`]) and the body it read. Anything else is answered here, as
+//! [`VerifiedWebhook`]) and the body it read. The identity layer checks the headers and
+//! their signature first, so a forgery is refused before its body is read. Anything else is answered here, as
 //! `application/problem+json` with a stable `code` ([`Refusal`]), and never reaches the
 //! service. With the `axum` feature a handler takes the result as an argument.
 //!
@@ -32,8 +33,8 @@
 //! under `Router::nest`, it reads axum's `OriginalUri`).
 
 use crate::identity::{
-    self, ReceivedBody, RequestLine, Verified, APPROVAL_ID, APPROVED_BY, CONTENT_SHA256,
-    ENVIRONMENT, KEY_ID, KEY_NAME, REQUEST_ID, SCOPES, SIGNATURE, SIGNED_BODY_MAX_BYTES, TIMESTAMP,
+    self, ReceivedBody, RequestLine, SignedHeaders, Verified, APPROVAL_ID, APPROVED_BY,
+    CONTENT_SHA256, ENVIRONMENT, KEY_ID, KEY_NAME, REQUEST_ID, SCOPES, SIGNATURE, TIMESTAMP,
     WORKSPACE,
 };
 use crate::replay::{Replay, ReplayCache};
@@ -56,8 +57,11 @@ pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
 
 /// keygate's default window: a timestamp further than this from now is stale.
 pub const DEFAULT_TOLERANCE_SECS: u64 = 300;
+/// The largest body keygate signs: an approved request's, sent from the stored body, which
+/// keygate's policy caps at 1 MiB (a live request's is signed up to 64 KiB).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 /// A rejection notice carries the queued request's body (base64 when binary): room for it.
-pub const DEFAULT_WEBHOOK_MAX_BODY_BYTES: usize = 1024 * 1024;
+pub const DEFAULT_WEBHOOK_MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 
 /// Why a layer answered instead of the service. Also put into the response's extensions,
 /// so a logging layer outside can count refusals by [`Refusal::code`].
@@ -67,8 +71,8 @@ pub enum Refusal {
     Unverified(VerifyError),
     /// The body is longer than the layer's limit.
     BodyTooLarge,
-    /// keygate forwarded the body without signing it (it was over
-    /// [`SIGNED_BODY_MAX_BYTES`]), and the layer was not told to accept that.
+    /// keygate forwarded the body without signing it (a live request's over
+    /// [`identity::SIGNED_BODY_MAX_BYTES`]), and the layer was not told to allow that.
     BodyUnsigned,
     /// The body could not be read to its end (the connection broke).
     BodyUnreadable,
@@ -92,7 +96,7 @@ impl Refusal {
         match self {
             Refusal::Unverified(error) => error.code(),
             Refusal::BodyTooLarge => "body_too_large",
-            Refusal::BodyUnsigned => "body_unsigned",
+            Refusal::BodyUnsigned => "unsigned_body",
             Refusal::BodyUnreadable => "body_unreadable",
             Refusal::Replayed(replay) => replay.code(),
         }
@@ -202,28 +206,35 @@ impl<'h> LookUp<'h> {
 }
 
 mod sealed {
-    /// What a layer checks once it holds the body. Sealed: the two layers are the only ones.
+    use super::Refusal;
+    use http::request::Parts;
+
+    /// What a layer checks: what it can before reading the body, then the rest with it.
+    /// Sealed: the two layers are the only ones.
     pub trait Check: Clone + Send + Sync + 'static {
+        type Pending: Send + 'static;
         type Verified: Clone + Send + Sync + 'static;
         fn max_body_bytes(&self) -> usize;
-        fn check(
+        fn check_headers(&self, parts: &Parts) -> Result<Self::Pending, Refusal>;
+        fn check_body(
             &self,
-            parts: &http::request::Parts,
+            pending: Self::Pending,
+            parts: &Parts,
             body: &[u8],
-        ) -> Result<Self::Verified, super::Refusal>;
+        ) -> Result<Self::Verified, Refusal>;
     }
 }
 use sealed::Check;
 
 /// Verifies keygate's identity headers (`X-Keygate-*`, V3) on every request.
 ///
-/// Defaults: a 300 s window, bodies up to [`SIGNED_BODY_MAX_BYTES`] (the largest keygate
-/// signs), unsigned bodies refused, no replay cache, the `Host` header as the host.
+/// Defaults: a 300 s window, bodies up to [`DEFAULT_MAX_BODY_BYTES`], unsigned bodies
+/// refused, no replay cache, the `Host` header as the host.
 #[derive(Clone)]
 pub struct VerifyIdentityLayer {
     settings: Settings,
     host: Option<Arc<str>>,
-    accept_unsigned_body: bool,
+    allow_unsigned_body: bool,
     replay: Option<Arc<Mutex<ReplayCache>>>,
 }
 
@@ -231,9 +242,9 @@ impl VerifyIdentityLayer {
     /// The origin's signing secrets, newest first (two while one is being rotated).
     pub fn new(secrets: Vec<SigningSecret>) -> VerifyIdentityLayer {
         VerifyIdentityLayer {
-            settings: Settings::new(secrets, SIGNED_BODY_MAX_BYTES),
+            settings: Settings::new(secrets, DEFAULT_MAX_BODY_BYTES),
             host: None,
-            accept_unsigned_body: false,
+            allow_unsigned_body: false,
             replay: None,
         }
     }
@@ -253,11 +264,12 @@ impl VerifyIdentityLayer {
         self
     }
 
-    /// Accept bodies keygate forwarded unsigned (`unsigned-body`, over
-    /// [`SIGNED_BODY_MAX_BYTES`]): [`Verified::body_signed`] is then `false`, and the bytes
-    /// are not vouched for. Raise [`Self::max_body_bytes`] too.
-    pub fn accept_unsigned_body(mut self, accept: bool) -> Self {
-        self.accept_unsigned_body = accept;
+    /// Let through bodies keygate forwarded unsigned (`unsigned-body`: a live request's
+    /// over [`identity::SIGNED_BODY_MAX_BYTES`]): [`Verified::body_signed`] is then `false`,
+    /// and the bytes are not vouched for. They are still read whole, up to
+    /// [`Self::max_body_bytes`].
+    pub fn allow_unsigned_body(mut self, allow: bool) -> Self {
+        self.allow_unsigned_body = allow;
         self
     }
 
@@ -343,28 +355,41 @@ const IDENTITY_HEADERS: [&str; 13] = [
 ];
 
 impl Check for VerifyIdentityLayer {
+    /// The verified headers, and when they were checked.
+    type Pending = (SignedHeaders, u64);
     type Verified = Verified;
 
     fn max_body_bytes(&self) -> usize {
         self.settings.max_body_bytes
     }
 
-    fn check(&self, parts: &Parts, body: &[u8]) -> Result<Verified, Refusal> {
+    fn check_headers(&self, parts: &Parts) -> Result<(SignedHeaders, u64), Refusal> {
         let line = self.request_line(parts)?;
         let headers = lookup(&parts.headers, &IDENTITY_HEADERS)?;
         let now = (self.settings.clock)();
-        let verified = identity::verify_any(
+        let signed = identity::verify_headers_any(
             &self.settings.secrets,
             &line,
             |name| headers.get(name),
-            ReceivedBody::Bytes(body),
             now,
             self.settings.tolerance_secs,
         )
         .map_err(Refusal::Unverified)?;
-        if !verified.body_signed && !self.accept_unsigned_body {
+        if !signed.body_signed() && !self.allow_unsigned_body {
             return Err(Refusal::BodyUnsigned);
         }
+        Ok((signed, now))
+    }
+
+    fn check_body(
+        &self,
+        (signed, now): (SignedHeaders, u64),
+        _: &Parts,
+        body: &[u8],
+    ) -> Result<Verified, Refusal> {
+        let verified = signed
+            .check_body(ReceivedBody::Bytes(body))
+            .map_err(Refusal::Unverified)?;
         if let Some(replay) = &self.replay {
             // A poisoned lock is a panic elsewhere mid-update: fail closed.
             let mut seen = replay.lock().map_err(|_| Refusal::Replayed(Replay::Full))?;
@@ -420,15 +445,30 @@ impl VerifyWebhookLayer {
     }
 }
 
+const WEBHOOK_HEADERS: [&str; 2] = [TIMESTAMP, SIGNATURE];
+
 impl Check for VerifyWebhookLayer {
+    type Pending = ();
     type Verified = VerifiedWebhook;
 
     fn max_body_bytes(&self) -> usize {
         self.settings.max_body_bytes
     }
 
-    fn check(&self, parts: &Parts, body: &[u8]) -> Result<VerifiedWebhook, Refusal> {
-        let headers = lookup(&parts.headers, &[TIMESTAMP, SIGNATURE])?;
+    /// The signature covers the body: only that both headers are there, once each.
+    fn check_headers(&self, parts: &Parts) -> Result<(), Refusal> {
+        let headers = lookup(&parts.headers, &WEBHOOK_HEADERS)?;
+        match WEBHOOK_HEADERS
+            .into_iter()
+            .find(|name| headers.get(name).is_none())
+        {
+            Some(missing) => Err(Refusal::Unverified(VerifyError::MissingHeader(missing))),
+            None => Ok(()),
+        }
+    }
+
+    fn check_body(&self, (): (), parts: &Parts, body: &[u8]) -> Result<VerifiedWebhook, Refusal> {
+        let headers = lookup(&parts.headers, &WEBHOOK_HEADERS)?;
         let secret_index = webhook::verify_delivery_any(
             &self.settings.secrets,
             |name| headers.get(name),
@@ -517,12 +557,13 @@ where
         let check = self.check.clone();
         Box::pin(async move {
             let (mut parts, body) = request.into_parts();
-            let verified = match read_bounded(&parts.headers, body, check.max_body_bytes()).await {
-                Ok(bytes) => check
-                    .check(&parts, &bytes)
-                    .map(|verified| (verified, bytes)),
-                Err(refusal) => Err(refusal),
-            };
+            let verified = async {
+                let pending = check.check_headers(&parts)?;
+                let bytes = read_bounded(&parts.headers, body, check.max_body_bytes()).await?;
+                let verified = check.check_body(pending, &parts, &bytes)?;
+                Ok::<_, Refusal>((verified, bytes))
+            }
+            .await;
             match verified {
                 Ok((verified, bytes)) => {
                     parts.extensions.insert(verified);

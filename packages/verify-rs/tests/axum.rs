@@ -36,12 +36,23 @@ fn identity(request_id: &str) -> Identity {
     }
 }
 
-/// A request as keygate forwards it: its identity headers, signed for `body`.
+/// A request as keygate forwards it: its identity headers, signed for `body`, with its
+/// length declared unless `chunked`.
 fn forwarded(
     secret: &SigningSecret,
     request_id: &str,
     body: &[u8],
     digest: BodyDigest,
+) -> Request<Body> {
+    forwarded_with(secret, request_id, body, digest, false)
+}
+
+fn forwarded_with(
+    secret: &SigningSecret,
+    request_id: &str,
+    body: &[u8],
+    digest: BodyDigest,
+    chunked: bool,
 ) -> Request<Body> {
     let line = RequestLine {
         method: "POST",
@@ -50,15 +61,17 @@ fn forwarded(
     };
     let content = Content {
         content_type: Some("application/json"),
-        content_length: Some(body.len() as u64),
+        content_length: (!chunked).then_some(body.len() as u64),
         body: digest,
     };
     let identity = identity(request_id);
     let signature = sign(secret, &line, &content, &identity);
     let mut request = Request::post(TARGET)
         .header("host", HOST)
-        .header("content-type", "application/json")
-        .header("content-length", body.len());
+        .header("content-type", "application/json");
+    if !chunked {
+        request = request.header("content-length", body.len());
+    }
     for (name, value) in identity.headers(&content, &signature) {
         request = request.header(name, value);
     }
@@ -132,6 +145,14 @@ async fn a_forgery_is_refused_before_the_handler() {
         refused(response).await,
         (StatusCode::UNAUTHORIZED, "bad_signature")
     );
+    // The headers are checked first: a forged upload is refused before its body is read.
+    let huge = vec![b'x'; 2 << 20];
+    let forged = forwarded(&forger, "req_1", &huge, BodyDigest::of(&huge));
+    let response = app(layer()).oneshot(forged).await.unwrap();
+    assert_eq!(
+        refused(response).await,
+        (StatusCode::UNAUTHORIZED, "bad_signature")
+    );
     let unsigned = Request::post(TARGET)
         .header("host", HOST)
         .body(Body::from(BODY))
@@ -192,8 +213,7 @@ async fn a_body_over_the_limit_is_refused_declared_or_not() {
         (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large")
     );
     // No Content-Length (chunked): refused once the bytes read pass the limit.
-    let mut undeclared = signed("req_1");
-    undeclared.headers_mut().remove("content-length");
+    let undeclared = forwarded_with(&secret(), "req_1", BODY, BodyDigest::of(BODY), true);
     let response = app.oneshot(undeclared).await.unwrap();
     assert_eq!(
         refused(response).await,
@@ -202,20 +222,20 @@ async fn a_body_over_the_limit_is_refused_declared_or_not() {
 }
 
 #[tokio::test]
-async fn an_unsigned_body_is_refused_unless_accepted() {
+async fn an_unsigned_body_is_refused_unless_allowed() {
     let large = vec![b'x'; 70_000];
     let unsigned = || forwarded(&secret(), "req_1", &large, BodyDigest::Unsigned);
     let strict = app(layer().max_body_bytes(100_000));
     assert_eq!(
         refused(strict.oneshot(unsigned()).await.unwrap()).await,
-        (StatusCode::PAYLOAD_TOO_LARGE, "body_unsigned")
+        (StatusCode::PAYLOAD_TOO_LARGE, "unsigned_body")
     );
     let lenient = Router::new()
         .route(
             "/v1/contacts",
             post(|verified: Verified| async move { verified.body_signed.to_string() }),
         )
-        .layer(layer().max_body_bytes(100_000).accept_unsigned_body(true));
+        .layer(layer().max_body_bytes(100_000).allow_unsigned_body(true));
     let response = lenient.oneshot(unsigned()).await.unwrap();
     assert_eq!(text(response).await, "false");
 }
