@@ -302,6 +302,11 @@ pub struct SignedHeaders {
 }
 
 impl SignedHeaders {
+    /// Who keygate says is calling (the body still unchecked).
+    pub fn identity(&self) -> &Identity {
+        &self.verified.identity
+    }
+
     /// `false` when keygate forwarded the body unsigned: [`Self::check_body`] then
     /// accepts any.
     pub fn body_signed(&self) -> bool {

@@ -43,6 +43,7 @@ use bytes::Bytes;
 use http::request::Parts;
 use http::{header, HeaderMap, Request, Response, StatusCode};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
+use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -214,7 +215,8 @@ mod sealed {
     pub trait Check: Clone + Send + Sync + 'static {
         type Pending: Send + 'static;
         type Verified: Clone + Send + Sync + 'static;
-        fn max_body_bytes(&self) -> usize;
+        /// The most of the body to read, knowing what the headers said.
+        fn body_limit(&self, pending: &Self::Pending) -> usize;
         fn check_headers(&self, parts: &Parts) -> Result<Self::Pending, Refusal>;
         fn check_body(
             &self,
@@ -234,6 +236,7 @@ use sealed::Check;
 pub struct VerifyIdentityLayer {
     settings: Settings,
     host: Option<Arc<str>>,
+    path_prefix: Option<Arc<str>>,
     allow_unsigned_body: bool,
     replay: Option<Arc<Mutex<ReplayCache>>>,
 }
@@ -244,6 +247,7 @@ impl VerifyIdentityLayer {
         VerifyIdentityLayer {
             settings: Settings::new(secrets, DEFAULT_MAX_BODY_BYTES),
             host: None,
+            path_prefix: None,
             allow_unsigned_body: false,
             replay: None,
         }
@@ -280,6 +284,13 @@ impl VerifyIdentityLayer {
         self
     }
 
+    /// The path prefix a proxy between keygate and the origin strips (`/svc` when keygate
+    /// signs `/svc/v1/contacts` and the origin receives `/v1/contacts`).
+    pub fn path_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.path_prefix = Some(prefix.into().into());
+        self
+    }
+
     /// Refuse a second request with the same `X-Keygate-Request-Id` within the window,
     /// remembering at most `capacity` ids; when they are all still in the window a new
     /// request is refused (503 `replay_cache_full`) rather than one forgotten. One cache
@@ -303,8 +314,8 @@ impl VerifyIdentityLayer {
         Some(cache.capacity())
     }
 
-    fn request_line<'p>(&'p self, parts: &'p Parts) -> Result<RequestLine<'p>, Refusal> {
-        let host = match &self.host {
+    fn signed_host<'p>(&'p self, parts: &'p Parts) -> Result<&'p str, Refusal> {
+        Ok(match &self.host {
             Some(host) => host,
             None => match single(&parts.headers, "host")? {
                 Some(host) => host,
@@ -315,18 +326,21 @@ impl VerifyIdentityLayer {
                     .map(|authority| authority.as_str())
                     .ok_or(Refusal::Unverified(VerifyError::MissingHeader("Host")))?,
             },
-        };
-        Ok(RequestLine {
-            method: parts.method.as_str(),
-            host,
-            path_and_query: signed_target(parts),
         })
+    }
+
+    /// The request target keygate signed: with the prefix a proxy stripped put back.
+    fn signed_target<'p>(&self, parts: &'p Parts) -> Cow<'p, str> {
+        let received = received_target(parts);
+        match &self.path_prefix {
+            Some(prefix) => Cow::Owned(format!("{prefix}{received}")),
+            None => Cow::Borrowed(received),
+        }
     }
 }
 
-/// The request target keygate signed: the path and query before any router stripped a
-/// prefix.
-fn signed_target(parts: &Parts) -> &str {
+/// The path and query as the request arrived, before any router stripped a prefix.
+fn received_target(parts: &Parts) -> &str {
     #[cfg(feature = "axum")]
     let uri = parts
         .extensions
@@ -359,12 +373,26 @@ impl Check for VerifyIdentityLayer {
     type Pending = (SignedHeaders, u64);
     type Verified = Verified;
 
-    fn max_body_bytes(&self) -> usize {
-        self.settings.max_body_bytes
+    /// A live request's body is signed only up to [`identity::SIGNED_BODY_MAX_BYTES`]
+    /// (longer is `unsigned-body`); an approved one's, from storage, up to the limit.
+    fn body_limit(&self, (signed, _): &(SignedHeaders, u64)) -> usize {
+        let approved = signed.identity().approval_id.is_some();
+        if signed.body_signed() && !approved {
+            self.settings
+                .max_body_bytes
+                .min(identity::SIGNED_BODY_MAX_BYTES)
+        } else {
+            self.settings.max_body_bytes
+        }
     }
 
     fn check_headers(&self, parts: &Parts) -> Result<(SignedHeaders, u64), Refusal> {
-        let line = self.request_line(parts)?;
+        let target = self.signed_target(parts);
+        let line = RequestLine {
+            method: parts.method.as_str(),
+            host: self.signed_host(parts)?,
+            path_and_query: &target,
+        };
         let headers = lookup(&parts.headers, &IDENTITY_HEADERS)?;
         let now = (self.settings.clock)();
         let signed = identity::verify_headers_any(
@@ -451,7 +479,7 @@ impl Check for VerifyWebhookLayer {
     type Pending = ();
     type Verified = VerifiedWebhook;
 
-    fn max_body_bytes(&self) -> usize {
+    fn body_limit(&self, (): &()) -> usize {
         self.settings.max_body_bytes
     }
 
@@ -559,7 +587,8 @@ where
             let (mut parts, body) = request.into_parts();
             let verified = async {
                 let pending = check.check_headers(&parts)?;
-                let bytes = read_bounded(&parts.headers, body, check.max_body_bytes()).await?;
+                let limit = check.body_limit(&pending);
+                let bytes = read_bounded(&parts.headers, body, limit).await?;
                 let verified = check.check_body(pending, &parts, &bytes)?;
                 Ok::<_, Refusal>((verified, bytes))
             }

@@ -44,12 +44,14 @@ fn forwarded(
     body: &[u8],
     digest: BodyDigest,
 ) -> Request<Body> {
-    forwarded_with(secret, request_id, body, digest, false)
+    forwarded_with(secret, &identity(request_id), TARGET, body, digest, false)
 }
 
+/// As keygate forwards `identity`'s request to `target`.
 fn forwarded_with(
     secret: &SigningSecret,
-    request_id: &str,
+    identity: &Identity,
+    target: &str,
     body: &[u8],
     digest: BodyDigest,
     chunked: bool,
@@ -57,15 +59,14 @@ fn forwarded_with(
     let line = RequestLine {
         method: "POST",
         host: HOST,
-        path_and_query: TARGET,
+        path_and_query: target,
     };
     let content = Content {
         content_type: Some("application/json"),
         content_length: (!chunked).then_some(body.len() as u64),
         body: digest,
     };
-    let identity = identity(request_id);
-    let signature = sign(secret, &line, &content, &identity);
+    let signature = sign(secret, &line, &content, identity);
     let mut request = Request::post(TARGET)
         .header("host", HOST)
         .header("content-type", "application/json");
@@ -213,10 +214,44 @@ async fn a_body_over_the_limit_is_refused_declared_or_not() {
         (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large")
     );
     // No Content-Length (chunked): refused once the bytes read pass the limit.
-    let undeclared = forwarded_with(&secret(), "req_1", BODY, BodyDigest::of(BODY), true);
+    let undeclared = forwarded_with(
+        &secret(),
+        &identity("req_1"),
+        TARGET,
+        BODY,
+        BodyDigest::of(BODY),
+        true,
+    );
     let response = app.oneshot(undeclared).await.unwrap();
     assert_eq!(
         refused(response).await,
+        (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large")
+    );
+}
+
+#[tokio::test]
+async fn an_approved_body_is_read_up_to_the_limit_a_live_one_up_to_what_keygate_signs() {
+    // keygate signs a live request's body only up to 64 KiB (longer is unsigned-body); an
+    // approved request's, sent from storage, up to 1 MiB.
+    let long = vec![b'x'; 100_000];
+    let approved = Identity {
+        approval_id: Some("apr_9Kd2LmQ8xVb4Nt1ZkR8mWs".into()),
+        approved_by: Some("root".into()),
+        ..identity("req_1")
+    };
+    let request = forwarded_with(
+        &secret(),
+        &approved,
+        TARGET,
+        &long,
+        BodyDigest::of(&long),
+        false,
+    );
+    let response = app(layer()).oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let live = forwarded(&secret(), "req_2", &long, BodyDigest::of(&long));
+    assert_eq!(
+        refused(app(layer()).oneshot(live).await.unwrap()).await,
         (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large")
     );
 }
@@ -289,6 +324,37 @@ async fn behind_a_proxy_that_rewrites_host_the_signed_host_is_configured() {
         .insert("host", "origin-pod-7:8080".parse().unwrap());
     let response = app(layer().host(HOST)).oneshot(proxied).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn behind_a_proxy_that_strips_a_prefix_the_prefix_is_configured() {
+    // keygate signed /svc/v1/contacts (KEYGATE_ORIGIN=https://api.internal:8443/svc); the
+    // proxy in front of the origin took /svc off.
+    let request = forwarded_with(
+        &secret(),
+        &identity("req_1"),
+        "/svc/v1/contacts?notify=1",
+        BODY,
+        BodyDigest::of(BODY),
+        false,
+    );
+    let response = app(layer().path_prefix("/svc"))
+        .oneshot(request)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let request = forwarded_with(
+        &secret(),
+        &identity("req_1"),
+        "/svc/v1/contacts?notify=1",
+        BODY,
+        BodyDigest::of(BODY),
+        false,
+    );
+    assert_eq!(
+        refused(app(layer()).oneshot(request).await.unwrap()).await,
+        (StatusCode::UNAUTHORIZED, "bad_signature")
+    );
 }
 
 #[tokio::test]
