@@ -309,20 +309,18 @@ async fn under_a_nested_router_the_original_target_is_the_one_checked() {
 
 #[tokio::test]
 async fn behind_a_proxy_that_rewrites_host_the_signed_host_is_configured() {
-    let mut proxied = signed("req_1");
-    proxied
-        .headers_mut()
-        .insert("host", "origin-pod-7:8080".parse().unwrap());
-    let response = app(layer()).oneshot(proxied).await.unwrap();
+    let proxied = || {
+        let mut request = signed("req_1");
+        let rewritten = "origin-pod-7:8080".parse().unwrap();
+        request.headers_mut().insert("host", rewritten);
+        request
+    };
+    let response = app(layer()).oneshot(proxied()).await.unwrap();
     assert_eq!(
         refused(response).await,
         (StatusCode::UNAUTHORIZED, "bad_signature")
     );
-    let mut proxied = signed("req_1");
-    proxied
-        .headers_mut()
-        .insert("host", "origin-pod-7:8080".parse().unwrap());
-    let response = app(layer().host(HOST)).oneshot(proxied).await.unwrap();
+    let response = app(layer().host(HOST)).oneshot(proxied()).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
 }
 
@@ -330,29 +328,22 @@ async fn behind_a_proxy_that_rewrites_host_the_signed_host_is_configured() {
 async fn behind_a_proxy_that_strips_a_prefix_the_prefix_is_configured() {
     // keygate signed /svc/v1/contacts (KEYGATE_ORIGIN=https://api.internal:8443/svc); the
     // proxy in front of the origin took /svc off.
-    let request = forwarded_with(
-        &secret(),
-        &identity("req_1"),
-        "/svc/v1/contacts?notify=1",
-        BODY,
-        BodyDigest::of(BODY),
-        false,
-    );
-    let response = app(layer().path_prefix("/svc"))
-        .oneshot(request)
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let request = forwarded_with(
-        &secret(),
-        &identity("req_1"),
-        "/svc/v1/contacts?notify=1",
-        BODY,
-        BodyDigest::of(BODY),
-        false,
-    );
+    let stripped = || {
+        let signed_target = "/svc/v1/contacts?notify=1";
+        let digest = BodyDigest::of(BODY);
+        forwarded_with(
+            &secret(),
+            &identity("req_1"),
+            signed_target,
+            BODY,
+            digest,
+            false,
+        )
+    };
+    let response = app(layer().path_prefix("/svc")).oneshot(stripped()).await;
+    assert_eq!(response.unwrap().status(), StatusCode::OK);
     assert_eq!(
-        refused(app(layer()).oneshot(request).await.unwrap()).await,
+        refused(app(layer()).oneshot(stripped()).await.unwrap()).await,
         (StatusCode::UNAUTHORIZED, "bad_signature")
     );
 }
