@@ -40,7 +40,8 @@ pub const BODY_SCAN_BYTES: usize = 64 * 1024;
 
 /// The methods keygate forwards. Others (TRACE, CONNECT, WebDAV verbs, ...) the platform
 /// cannot forward faithfully, and no policy route should need them.
-const FORWARDABLE_METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+pub const FORWARDABLE_METHODS: &[&str] =
+    &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 
 /// What keygate checks about a request before routing it, in one place.
 pub struct RequestShape<'a> {

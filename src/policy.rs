@@ -99,6 +99,10 @@
 //! carry toml's line and column; a `[lifecycle]` value that is not a boolean is an ordinary
 //! problem, e.g. `lifecycle.edit: must be true or false, got the string "no"`.
 
+pub mod lint;
+mod region;
+mod syntax;
+
 use crate::cors::{CorsSettings, CorsTable};
 use crate::limits::{Limits, LimitsError, MAX_PER_DAY, MAX_PER_MINUTE};
 use crate::queue::QueueCaps;

@@ -1,0 +1,150 @@
+use super::*;
+use proptest::prelude::*;
+
+const SHIPPED: [&str; 6] = [
+    include_str!("../../../policies/demo.toml"),
+    include_str!("../../../policies/seed-000-ladders.toml"),
+    include_str!("../../../policies/seed-001-simple.toml"),
+    include_str!("../../../policies/seed-002-read-write.toml"),
+    include_str!("../../../policies/seed-003-modules.toml"),
+    include_str!("../../../policies/seed-004-coarse.toml"),
+];
+
+fn places(text: &str) -> Vec<(usize, usize)> {
+    errors(text).iter().map(|e| (e.line, e.column)).collect()
+}
+
+#[test]
+fn a_valid_file_has_no_errors() {
+    for text in SHIPPED {
+        assert_eq!(errors(text), []);
+    }
+}
+
+#[test]
+fn errors_in_several_tables_are_all_reported_with_their_places() {
+    let text = "\
+key_prefix = \"kg\"
+[limits
+per_minute = 10
+
+[[resources]]
+name = \"contacts\"
+kind = = \"ladder\"
+
+[[routes]]
+method = \"GET\"
+path = \"/v1/contacts\"
+resource = \"contacts\"
+action = \"read\"
+";
+    let found = errors(text);
+    assert_eq!(places(text), [(2, 8), (7, 8)], "{found:?}");
+    assert!(
+        found[0].message.contains("invalid table header"),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn unknown_fields_and_wrong_types_are_all_reported() {
+    let text = "\
+[limits]
+per_minute = \"ten\"
+
+[[resources]]
+name = \"contacts\"
+kind = \"ladder\"
+colour = \"blue\"
+
+[[routes]]
+metod = \"GET\"
+path = \"/v1/contacts\"
+resource = \"contacts\"
+action = \"read\"
+";
+    let found = errors(text);
+    assert_eq!(
+        found.iter().map(|e| e.line).collect::<Vec<_>>(),
+        [2, 7, 10],
+        "{found:?}"
+    );
+    assert!(
+        found[1].message.contains("unknown field `colour`"),
+        "{found:?}"
+    );
+    assert!(
+        found[2].message.contains("unknown field `metod`"),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn a_header_inside_a_multi_line_string_or_array_is_no_place_to_restart() {
+    // Restarting at the `[[routes]]` inside the string would report its closing quotes.
+    let text = "\
+key_prefix = 7
+[[resources]]
+name = \"contacts\"
+kind = \"ladder\"
+description = \"\"\"
+[[routes]]
+\"\"\"
+";
+    assert_eq!(places(text), [(1, 14)]);
+    let text = "\
+coarse_scopes = [
+  \"read:all\" \"admin\",
+  [nested]
+]
+";
+    assert_eq!(errors(text).len(), 1);
+    let text = "\
+description = '''
+[limits]
+'''
+per_minute = x
+";
+    assert_eq!(errors(text).len(), 1);
+}
+
+#[test]
+fn the_lexer_finds_only_headers_with_nothing_open() {
+    let text = "a = 1\n[limits]\nb = [\n[x]\n]\n  [[routes]]  # c\ns = \"[y]\"\n[\"quoted\"]\n";
+    let points: Vec<&str> = restart_points(text)
+        .into_iter()
+        .map(|at| text[at..].lines().next().unwrap())
+        .collect();
+    assert_eq!(points, ["[limits]", "  [[routes]]  # c"]);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// Breaking some lines of a valid policy: at least one error is found, and every error
+    /// found is on a broken line.
+    #[test]
+    fn every_error_reported_is_on_a_broken_line(
+        which in 0..SHIPPED.len(),
+        breaks in prop::collection::btree_map(0usize..400, 0usize..5, 1..5),
+    ) {
+        let original: Vec<&str> = SHIPPED[which].lines().collect();
+        let mut lines: Vec<String> = Vec::new();
+        let mut broken: Vec<usize> = Vec::new();
+        for (number, line) in original.iter().enumerate() {
+            if let Some(kind) = breaks.get(&number) {
+                let garbage = ["this is not toml", "x = ", "[[routes]", "nonsense_field = 1", "= 3"][*kind];
+                lines.push(garbage.to_string());
+                broken.push(lines.len());
+            }
+            lines.push(line.to_string());
+        }
+        prop_assume!(!broken.is_empty());
+        let text = lines.join("\n");
+        let found = errors(&text);
+        prop_assert!(!found.is_empty());
+        for error in &found {
+            prop_assert!(broken.contains(&error.line), "{:?} not on a broken line {:?}", error, broken);
+        }
+    }
+}
