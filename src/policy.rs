@@ -99,6 +99,7 @@
 //! carry toml's line and column; a `[lifecycle]` value that is not a boolean is an ordinary
 //! problem, e.g. `lifecycle.edit: must be true or false, got the string "no"`.
 
+pub mod diff;
 pub mod lint;
 mod region;
 mod syntax;

@@ -68,6 +68,8 @@ pub enum Severity {
 pub struct Finding {
     pub severity: Severity,
     pub location: String,
+    /// The line the route's table starts on, when the finding came from a file's text.
+    pub line: Option<usize>,
     pub message: String,
 }
 
@@ -77,7 +79,11 @@ impl fmt::Display for Finding {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        write!(f, "{}: {severity}: {}", self.location, self.message)
+        f.write_str(&self.location)?;
+        if let Some(line) = self.line {
+            write!(f, " (line {line})")?;
+        }
+        write!(f, ": {severity}: {}", self.message)
     }
 }
 
@@ -112,7 +118,12 @@ pub enum Checked {
 pub fn check(text: &str) -> Checked {
     match Policy::from_toml(text) {
         Ok(policy) => {
-            let findings = lint(&policy);
+            let lines = route_lines(text);
+            let mut findings = lint(&policy);
+            for finding in &mut findings {
+                let position = route_position(&finding.location);
+                finding.line = lines.get(position).copied();
+            }
             Checked::Loaded {
                 policy: Box::new(policy),
                 findings,
@@ -159,6 +170,7 @@ pub fn lint(policy: &Policy) -> Vec<Finding> {
                     findings.push(Finding {
                         severity: Severity::Error,
                         location: location.clone(),
+                        line: None,
                         message: format!(
                             "{named}: segment {text:?} is another router's parameter; keygate matches it as the literal text {text:?}. Write {{{name}}}"
                         ),
@@ -170,6 +182,7 @@ pub fn lint(policy: &Policy) -> Vec<Finding> {
             findings.push(Finding {
                 severity: Severity::Error,
                 location: location.clone(),
+                line: None,
                 message: format!(
                     "{named}: never reached: keygate refuses the method {} with 501 method_not_supported before routing (it forwards {})",
                     route.method.as_str(),
@@ -181,6 +194,7 @@ pub fn lint(policy: &Policy) -> Vec<Finding> {
             findings.push(Finding {
                 severity: Severity::Error,
                 location: location.clone(),
+                line: None,
                 message: format!(
                     "{named}: never reached: its path holds {reason}, and keygate refuses such requests with 400 path_ambiguous before routing"
                 ),
@@ -191,11 +205,33 @@ pub fn lint(policy: &Policy) -> Vec<Finding> {
         findings.push(Finding {
             severity: Severity::Warning,
             location: "routes".to_string(),
+            line: None,
             message: "the route patterns overlap too much to check which requests reach which route; shadowed routes are not reported".to_string(),
         });
     }
     findings.sort_by_key(|finding| route_position(&finding.location));
     findings
+}
+
+/// The line each route's table starts on, in file order.
+fn route_lines(text: &str) -> Vec<usize> {
+    #[derive(serde::Deserialize)]
+    struct Routes {
+        #[serde(default)]
+        routes: Vec<toml::Spanned<toml::Value>>,
+    }
+    toml::from_str::<Routes>(text).map_or_else(
+        |_| Vec::new(),
+        |file| {
+            file.routes
+                .iter()
+                .map(|route| {
+                    let before = text.get(..route.span().start).unwrap_or("");
+                    before.matches('\n').count() + 1
+                })
+                .collect()
+        },
+    )
 }
 
 /// `routes[7]` → 7, so findings come out in file order; anything else last.
@@ -271,6 +307,7 @@ fn shadowing(policy: &Policy, findings: &mut Vec<Finding>) -> Result<(), TooComp
             findings.push(Finding {
                 severity: Severity::Error,
                 location,
+                line: None,
                 message: format!(
                     "{named}: never reached: every request it matches is decided first by {}. Routes are tried in file order; move it above routes[{first}]",
                     by.join("; and ")
@@ -289,6 +326,7 @@ fn shadowing(policy: &Policy, findings: &mut Vec<Finding>) -> Result<(), TooComp
             findings.push(Finding {
                 severity: Severity::Warning,
                 location: location.clone(),
+                line: None,
                 message: format!(
                     "{named}: some of its requests{example} are decided first by routes[{earlier}] {} {:?}, which needs {} instead",
                     other.method.as_str(),

@@ -40,7 +40,7 @@ fn a_literal_after_a_parameter_that_covers_it_is_never_reached() {
     );
     assert_eq!(
         shown(&found),
-        ["routes[1]: error: GET \"/api/invoices/summary\" (invoices:write): never reached: every request it matches is decided first by routes[0] GET \"/api/invoices/{id}\" (invoices:read), e.g. GET /api/invoices/summary. Routes are tried in file order; move it above routes[0]"]
+        ["routes[1] (line 11): error: GET \"/api/invoices/summary\" (invoices:write): never reached: every request it matches is decided first by routes[0] GET \"/api/invoices/{id}\" (invoices:read), e.g. GET /api/invoices/summary. Routes are tried in file order; move it above routes[0]"]
     );
     // The fix: the specific route first.
     let found = findings(
@@ -153,7 +153,7 @@ fn crossing_patterns_with_another_scope_are_a_warning_with_an_example() {
     );
     assert_eq!(
         shown(&found),
-        ["routes[1]: warning: GET \"/a/c/{y}\" (y:read): some of its requests (e.g. GET /a/c/b) are decided first by routes[0] GET \"/a/{x}/b\", which needs x:read instead"]
+        ["routes[1] (line 15): warning: GET \"/a/c/{y}\" (y:read): some of its requests (e.g. GET /a/c/b) are decided first by routes[0] GET \"/a/{x}/b\", which needs x:read instead"]
     );
     // The same scope either way: nothing to say.
     let found = findings(
