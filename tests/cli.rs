@@ -551,15 +551,33 @@ fn a_bad_number_exits_2_without_a_request() {
 }
 
 #[test]
-fn policy_check_works_as_before() {
+fn policy_check_and_diff_exit_codes() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/policies/demo.toml");
     let out = keygate(&["policy", "check", path], &[]);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert_eq!(
-        out.stdout,
-        format!("{path}: ok (9 resources, 16 routes, 27 scopes)\n")
+    assert!(
+        out.stdout.starts_with(&format!(
+            "{path}: ok (9 resources, 16 routes, 27 scopes)\nscopes:\n  contacts:read "
+        )),
+        "{}",
+        out.stdout
     );
+    assert_eq!(out.stderr, "");
     let out = keygate(&["policy", "check"], &[]);
+    assert_eq!(out.code, 2);
+
+    let seed = concat!(env!("CARGO_MANIFEST_DIR"), "/policies/seed-004-coarse.toml");
+    let out = keygate(&["policy", "diff", path, path], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = keygate(&["policy", "diff", path, seed], &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains("  key_prefix: \"kg\" → \"sk\": every existing key stops working"),
+        "{}",
+        out.stdout
+    );
+    let out = keygate(&["policy", "diff", path], &[]);
     assert_eq!(out.code, 2);
 }
 

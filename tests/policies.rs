@@ -2,6 +2,7 @@
 //!
 //! Black-box: only `keygate::policy`'s public API, on the files exactly as they ship.
 
+use keygate::policy::lint::{check, Checked};
 use keygate::policy::{Access, Action, LifecycleAction, Policy, RouteTarget};
 use proptest::prelude::*;
 use std::collections::BTreeSet;
@@ -165,6 +166,18 @@ fn every_shipped_policy_loads_and_its_routes_are_consistent() {
                     "{name}: admin on {route}"
                 );
             }
+        }
+    }
+}
+
+/// `keygate policy check` finds nothing in any shipped policy: no route is shadowed, no
+/// foreign parameter spelling, no refused method or path.
+#[test]
+fn every_shipped_policy_passes_policy_check_without_findings() {
+    for (name, text) in SHIPPED {
+        match check(text) {
+            Checked::Loaded { findings, .. } => assert_eq!(findings, [], "{name}"),
+            Checked::Refused(refusals) => panic!("{name}: {refusals:?}"),
         }
     }
 }

@@ -51,6 +51,7 @@ commands:
   approvals reject ID --reason TEXT
   policy show
   policy check FILE
+  policy diff OLD NEW
 
 options (anywhere on the line):
   --endpoint URL   the gateway's base URL (default: $KEYGATE_ENDPOINT, else http://127.0.0.1:8787)
@@ -66,8 +67,14 @@ Approval queues are per workspace: with the root token, `approvals list` needs
 `--workspace`. `approvals approve` sends the stored request to the origin, once; `approvals reject` needs a
 reason (at most 1000 characters), which the key's rejection webhook is told.
 
-exit status: 0 done, 1 the gateway refused (the reason is printed), 2 usage error,
-             3 the gateway could not be reached or did not answer with JSON";
+`policy check` checks a policy file offline: every syntax error, every broken rule, and routes
+that can never be reached; it prints the scopes the policy defines. `policy diff` says what
+deploying NEW over OLD does to existing keys (exit 1 when something does).
+
+exit status: 0 done, 1 the gateway refused (the reason is printed), the policy file is invalid,
+             or `policy diff` found changes that affect existing keys; 2 usage error (or a
+             `policy diff` file that cannot be read or loaded); 3 the gateway could not be
+             reached or did not answer with JSON";
 
 /// Why the command line was not understood, with the usage of the command concerned.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -129,6 +136,7 @@ pub struct Invocation {
 pub enum Command {
     Help,
     PolicyCheck { path: String },
+    PolicyDiff { old: String, new: String },
     PolicyShow,
     Keys(KeysCommand),
     Approvals(ApprovalsCommand),
@@ -226,7 +234,7 @@ impl EditArgs {
 
 const KEYS_USAGE: &str =
     "usage: keygate keys <create|list|show|edit|revoke|activate|rotate|rotate-webhook-secret|delete> ...";
-const POLICY_USAGE: &str = "usage: keygate policy <show|check FILE>";
+const POLICY_USAGE: &str = "usage: keygate policy <show|check FILE|diff OLD NEW>";
 const CREATE_USAGE: &str = "usage: keygate keys create --name N --scope S [--scope S ...] [--workspace W] [--expires-at RFC3339] [--per-minute N] [--per-day N] [--metadata JSON-OBJECT] [--webhook URL] [--environment live|test]";
 const LIST_USAGE: &str = "usage: keygate keys list [--status active|revoked|expired] [--workspace W] [--limit 1-100] [--cursor C] [--all]";
 const SHOW_USAGE: &str = "usage: keygate keys show ID";
@@ -244,6 +252,7 @@ const APPROVE_USAGE: &str = "usage: keygate approvals approve ID";
 const REJECT_USAGE: &str = "usage: keygate approvals reject ID --reason TEXT";
 const POLICY_SHOW_USAGE: &str = "usage: keygate policy show";
 const POLICY_CHECK_USAGE: &str = "usage: keygate policy check FILE";
+const POLICY_DIFF_USAGE: &str = "usage: keygate policy diff OLD NEW";
 const TOP_USAGE: &str =
     "usage: keygate [--endpoint URL] [--token TOKEN] [--json] <keys ...|approvals ...|policy ...>";
 
@@ -665,6 +674,17 @@ fn parse_command(args: &[String], globals: &mut Globals) -> Result<Invocation, U
                 [_, extra, ..] => return Err(m.error(format!("unexpected argument `{extra}`"))),
             }
         }
+        ("policy", "diff") => {
+            let m = match_words(tail, &[], POLICY_DIFF_USAGE, globals)?;
+            match m.positionals.as_slice() {
+                [old, new] => Command::PolicyDiff {
+                    old: old.clone(),
+                    new: new.clone(),
+                },
+                [] | [_] => return Err(m.error("needs two policy files: OLD and NEW")),
+                [_, _, extra, ..] => return Err(m.error(format!("unexpected argument `{extra}`"))),
+            }
+        }
         (_, other) => {
             return Err(UsageError::new(
                 format!("unknown policy command `{other}`"),
@@ -1020,6 +1040,13 @@ mod tests {
             }
         );
         assert_eq!(ok("policy show").command, Command::PolicyShow);
+        assert_eq!(
+            ok("policy diff old.toml new.toml").command,
+            Command::PolicyDiff {
+                old: "old.toml".into(),
+                new: "new.toml".into()
+            }
+        );
         for line in ["--help", "-h", "help", "keys create --help", "keys -h"] {
             assert_eq!(ok(line).command, Command::Help, "{line}");
         }
@@ -1236,6 +1263,12 @@ mod tests {
         refused("policy show extra", "unexpected argument `extra`");
         refused("policy check", "missing the policy FILE");
         refused("policy check a.toml b.toml", "unexpected argument `b.toml`");
+        refused("policy diff", "needs two policy files: OLD and NEW");
+        refused("policy diff a.toml", "needs two policy files: OLD and NEW");
+        refused(
+            "policy diff a.toml b.toml c.toml",
+            "unexpected argument `c.toml`",
+        );
     }
 
     #[test]

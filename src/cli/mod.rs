@@ -1,6 +1,6 @@
 //! The operator's command line: `keygate keys …`, `keygate approvals …` and
-//! `keygate policy show` against a gateway's admin API, and `keygate policy check` on a
-//! policy file. Native only; the Worker never links it.
+//! `keygate policy show` against a gateway's admin API, and `keygate policy check` and
+//! `keygate policy diff` on policy files. Native only; the Worker never links it.
 //!
 //! ```no_run
 //! let args: Vec<String> = ["keys", "list", "--status", "active"].map(String::from).to_vec();
@@ -16,8 +16,8 @@
 //! (text for people, or the JSON as it came with `--json`). Everything but `send` is pure
 //! and tested natively; `tests/cli.rs` runs the binary against a local HTTP server.
 //!
-//! Arguments are parsed by hand rather than with `clap`: the grammar is fourteen small
-//! commands (eight for keys, four for approvals, two for the policy) with a score of options,
+//! Arguments are parsed by hand rather than with `clap`: the grammar is fifteen small
+//! commands (eight for keys, four for approvals, three for the policy) with a score of options,
 //! every usage error must exit 2 with a message precise enough to act on
 //! (`--per-minute: \`ten\` is not a whole number of at least 1`), and values are checked with
 //! this crate's own rules (key and approval ids, RFC 3339 times). That costs ~850 lines in
@@ -29,16 +29,17 @@ pub mod answer;
 pub mod args;
 mod http;
 pub mod output;
+mod policy_file;
 pub mod request;
 
 use crate::admin::ADMIN_PREFIX;
 use crate::config::Origin;
-use crate::policy::Policy;
 use answer::{Answer, Reply};
 use args::{
     ApprovalListArgs, ApprovalsCommand, Command, Globals, KeysCommand, ListArgs, Token, UsageError,
 };
 use output::Secret;
+pub use policy_file::{check_policy, diff_policies};
 use request::ApiRequest;
 use serde_json::Value;
 use std::collections::HashSet;
@@ -52,7 +53,8 @@ pub const TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Exit {
     Done,
-    /// The gateway answered with a refusal (or the policy file is invalid).
+    /// The gateway answered with a refusal (or the policy file is invalid, or `policy diff`
+    /// found changes that affect existing keys).
     Refused,
     /// The command line is wrong; nothing was sent.
     Usage,
@@ -162,6 +164,7 @@ pub fn run(
             Exit::Done
         }
         Command::PolicyCheck { path } => check_policy(path, out, err),
+        Command::PolicyDiff { old, new } => diff_policies(old, new, out, err),
         command => {
             let connection = match connection(&invocation.globals, env) {
                 Ok(connection) => connection,
@@ -192,38 +195,6 @@ fn usage_error(error: &UsageError, err: &mut dyn Write) -> Exit {
     let _ = writeln!(err, "keygate: {}\n{}", error.message, error.usage);
     let _ = writeln!(err, "Run `keygate --help` for every command and option.");
     Exit::Usage
-}
-
-/// `keygate policy check FILE`: the Worker's own validation, every problem with its location.
-pub fn check_policy(path: &str, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(error) => {
-            let _ = writeln!(err, "keygate: cannot read {path}: {error}");
-            return Exit::Refused;
-        }
-    };
-    match Policy::from_toml(&text) {
-        Ok(policy) => {
-            let description = policy.describe();
-            let count = |field: &str| description[field].as_array().map_or(0, Vec::len);
-            let _ = writeln!(
-                out,
-                "{path}: ok ({} resources, {} routes, {} scopes)",
-                count("resources"),
-                count("routes"),
-                count("scopes")
-            );
-            Exit::Done
-        }
-        Err(error) => {
-            let _ = writeln!(err, "{path}: invalid policy");
-            for line in error.to_string().lines() {
-                let _ = writeln!(err, "  {line}");
-            }
-            Exit::Refused
-        }
-    }
 }
 
 /// An admin command from request to printed result. `endpoint` only names the gateway in
@@ -260,7 +231,9 @@ pub fn execute(
                 Err(exit) => exit,
             };
         }
-        Command::Help | Command::PolicyCheck { .. } => return Exit::Usage,
+        Command::Help | Command::PolicyCheck { .. } | Command::PolicyDiff { .. } => {
+            return Exit::Usage
+        }
     };
     if let KeysCommand::List(list) = keys {
         if list.all {

@@ -304,6 +304,7 @@ fn help_prints_every_command() {
         "keys delete",
         "policy show",
         "policy check",
+        "policy diff OLD NEW",
         "approvals list [--status pending|approved|rejected|expired|failed]",
         "approvals show ID",
         "approvals approve ID",
@@ -316,11 +317,26 @@ fn help_prints_every_command() {
 #[test]
 fn policy_check_keeps_its_output_and_exit_codes() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/policies/demo.toml");
-    let (exit, out, _) = run_line(&format!("policy check {path}"), &[]);
+    let (exit, out, err) = run_line(&format!("policy check {path}"), &[]);
     assert_eq!(exit, Exit::Done);
+    assert_eq!(err, "");
     assert_eq!(
         out,
-        format!("{path}: ok (9 resources, 16 routes, 27 scopes)\n")
+        format!(
+            "{path}: ok (9 resources, 16 routes, 27 scopes)
+scopes:
+  contacts:read contacts:write-approval contacts:write contacts:delete-approval contacts:delete
+  email:read email:send-approval email:send
+  ai:use-approval ai:use
+  tags:read tags:write
+  documents:read documents:write
+  analytics:read
+  settings:read settings:write
+  api_keys:read api_keys:write-approval api_keys:write api_keys:delete-approval api_keys:delete
+  approvals:read approvals:write
+  read:all write:all admin
+"
+        )
     );
 
     let (exit, _, err) = run_line("policy check /nonexistent/policy.toml", &[]);
@@ -341,6 +357,162 @@ fn policy_check_keeps_its_output_and_exit_codes() {
         "{err}"
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A file under a fresh directory of this test process, removed when dropped.
+struct PolicyFiles(std::path::PathBuf);
+
+impl PolicyFiles {
+    fn new(test: &str) -> PolicyFiles {
+        let dir = std::env::temp_dir().join(format!("keygate-cli-{test}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        PolicyFiles(dir)
+    }
+
+    fn write(&self, name: &str, text: &str) -> String {
+        let path = self.0.join(name);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    }
+}
+
+impl Drop for PolicyFiles {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+const INVOICES: &str = "[[resources]]\nname = \"invoices\"\nkind = \"read_write\"\n";
+
+fn route(method: &str, path: &str, action: &str) -> String {
+    format!("[[routes]]\nmethod = \"{method}\"\npath = \"{path}\"\nresource = \"invoices\"\naction = \"{action}\"\n")
+}
+
+#[test]
+fn policy_check_refuses_a_route_no_request_reaches() {
+    let files = PolicyFiles::new("shadow");
+    let path = files.write(
+        "shadowed.toml",
+        &format!(
+            "{INVOICES}{}{}",
+            route("GET", "/api/invoices/{id}", "read"),
+            route("GET", "/api/invoices/summary", "write")
+        ),
+    );
+    let (exit, out, err) = run_line(&format!("policy check {path}"), &[]);
+    assert_eq!(exit.code(), 1);
+    assert_eq!(out, "");
+    assert_eq!(
+        err,
+        format!("{path}: invalid policy\n  routes[1] (line 9): error: GET \"/api/invoices/summary\" (invoices:write): never reached: every request it matches is decided first by routes[0] GET \"/api/invoices/{{id}}\" (invoices:read), e.g. GET /api/invoices/summary. Routes are tried in file order; move it above routes[0]\n")
+    );
+    let express = files.write(
+        "express.toml",
+        &format!("{INVOICES}{}", route("GET", "/api/invoices/:id", "read")),
+    );
+    let (exit, _, err) = run_line(&format!("policy check {express}"), &[]);
+    assert_eq!(exit.code(), 1);
+    assert!(err.contains("error: GET \"/api/invoices/:id\" (invoices:read): segment \":id\" is another router's parameter; keygate matches it as the literal text \":id\". Write {id}\n"), "{err}");
+}
+
+#[test]
+fn policy_check_passes_with_a_warning_for_crossing_routes() {
+    let files = PolicyFiles::new("crossing");
+    let path = files.write(
+        "crossing.toml",
+        &format!(
+            "{INVOICES}{}{}",
+            route("GET", "/a/{x}/b", "read"),
+            route("GET", "/a/c/{y}", "write")
+        ),
+    );
+    let (exit, out, err) = run_line(&format!("policy check {path}"), &[]);
+    assert_eq!(exit, Exit::Done);
+    assert!(out.starts_with(&format!("{path}: ok (1 resources, 2 routes, 2 scopes)\nscopes:\n  invoices:read invoices:write\n")), "{out}");
+    assert_eq!(
+        err,
+        format!("{path}: routes[1] (line 9): warning: GET \"/a/c/{{y}}\" (invoices:write): some of its requests (e.g. GET /a/c/b) are decided first by routes[0] GET \"/a/{{x}}/b\", which needs invoices:read instead\n")
+    );
+}
+
+#[test]
+fn policy_check_reports_every_syntax_error_with_its_place() {
+    let files = PolicyFiles::new("syntax");
+    let path = files.write(
+        "broken.toml",
+        "key_prefix = \"kg\n[limits]\nper_minute = 10\nper_dya = 5\n\n[[resources]]\nname = \"a\"\nkind \"ladder\"\n",
+    );
+    let (exit, _, err) = run_line(&format!("policy check {path}"), &[]);
+    assert_eq!(exit.code(), 1);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(
+        lines.first().copied(),
+        Some(format!("{path}: invalid policy").as_str())
+    );
+    let places: Vec<&str> = lines[1..]
+        .iter()
+        .map(|line| line.trim_start().split(':').next().unwrap())
+        .collect();
+    assert_eq!(
+        places,
+        ["line 1, column 17", "line 4, column 1", "line 8, column 6"],
+        "{err}"
+    );
+}
+
+#[test]
+fn policy_diff_exits_by_whether_existing_keys_see_a_change() {
+    let files = PolicyFiles::new("diff");
+    let old = files.write(
+        "old.toml",
+        &format!("{INVOICES}{}", route("GET", "/api/invoices/{id}", "read")),
+    );
+    let same = files.write(
+        "same.toml",
+        &format!(
+            "# reformatted\n{INVOICES}\n{}",
+            route("GET", "/api/invoices/{id}", "read")
+        ),
+    );
+    let (exit, out, err) = run_line(&format!("policy diff {old} {same}"), &[]);
+    assert_eq!((exit, err.as_str()), (Exit::Done, ""));
+    assert_eq!(
+        out,
+        format!("{same} over {old}: no change affects existing keys\n")
+    );
+
+    let new = files.write(
+        "new.toml",
+        &format!(
+            "key_prefix = \"acme\"\n{INVOICES}{}",
+            route("GET", "/api/invoices/{id}", "write")
+        ),
+    );
+    let (exit, out, _) = run_line(&format!("policy diff {old} {new}"), &[]);
+    assert_eq!(exit.code(), 1);
+    assert_eq!(
+        out,
+        format!("{new} over {old}: 2 change(s) affect existing keys:
+  key_prefix: \"kg\" → \"acme\": every existing key stops working. A key carries its prefix in its text, so each kg_… key is refused with 401 key_prefix_unknown before any lookup, and every client needs a new key
+  GET /api/invoices/x: requests like it: needed invoices:read (routes[0] GET \"/api/invoices/{{id}}\" (invoices:read)), now needs invoices:write (routes[0] GET \"/api/invoices/{{id}}\" (invoices:write))
+")
+    );
+
+    let broken = files.write("broken.toml", "key_prefix = 1\n");
+    let (exit, out, err) = run_line(&format!("policy diff {old} {broken}"), &[]);
+    assert_eq!((exit.code(), out.as_str()), (2, ""));
+    assert!(
+        err.starts_with(&format!(
+            "keygate: {broken}: invalid policy\n  line 1, column 14: "
+        )),
+        "{err}"
+    );
+    let (exit, _, err) = run_line(&format!("policy diff {old} /nonexistent.toml"), &[]);
+    assert_eq!(exit.code(), 2);
+    assert!(
+        err.starts_with("keygate: cannot read /nonexistent.toml: "),
+        "{err}"
+    );
 }
 
 // --- execute: requests, output and exits -----------------------------------------------

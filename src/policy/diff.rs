@@ -74,16 +74,15 @@ fn resource_names(policy: &Policy) -> impl Iterator<Item = &str> {
 /// Scopes that stop existing or give something else, and scopes that are new.
 fn scope_changes(old: &Policy, new: &Policy, changes: &mut Vec<Change>) {
     let resources: BTreeSet<&str> = resource_names(old).chain(resource_names(new)).collect();
+    // Scopes that vanish for one reason (a resource removed, a kind changed) are one change.
+    let mut gone: Vec<(String, Vec<&str>)> = Vec::new();
     for scope in &old.valid_scopes {
         if !new.scope_grants.contains_key(scope) {
-            changes.push(Change {
-                affects_keys: true,
-                subject: format!("scope {scope}"),
-                message: format!(
-                    "no longer exists ({}). Keys holding it keep it in their record and in X-Keygate-Scopes, but it grants nothing: what needed it is 403 insufficient_scope (or 404 route_not_mapped where no route is left), and an edit of such a key's scopes must leave it out (400 unknown_scopes)",
-                    why_gone(old, new, scope)
-                ),
-            });
+            let reason = why_gone(old, new, scope);
+            match gone.iter_mut().find(|(r, _)| *r == reason) {
+                Some((_, scopes)) => scopes.push(scope),
+                None => gone.push((reason, vec![scope])),
+            }
             continue;
         }
         let held = [scope.clone()];
@@ -114,6 +113,15 @@ fn scope_changes(old: &Policy, new: &Policy, changes: &mut Vec<Change>) {
                 ),
             });
         }
+    }
+    for (reason, scopes) in gone {
+        changes.push(Change {
+            affects_keys: true,
+            subject: format!("scopes {}", scopes.join(", ")),
+            message: format!(
+                "no longer exist ({reason}). Keys holding them keep them in their record and in X-Keygate-Scopes, but they grant nothing: what needed them is 403 insufficient_scope (or 404 route_not_mapped where no route is left), and an edit of such a key's scopes must leave them out (400 unknown_scopes)"
+            ),
+        });
     }
     let added: Vec<&str> = new
         .valid_scopes

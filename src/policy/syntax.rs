@@ -2,7 +2,9 @@
 //! found for sure — not only the first, where the toml parser stops.
 //!
 //! After an error, the file is parsed again from the next table header below the error's
-//! line (`[limits]`, `[[routes]]`), as if it began there, and so on. A header is a place to
+//! line (`[limits]`, `[[routes]]`), as if it began there, and so on; after a syntax error,
+//! the whole tables above its line are also judged for their shape (unknown fields, wrong
+//! types), which the parser only does once the whole text parses. A header is a place to
 //! restart only where the text above it leaves nothing open — no multi-line string, array
 //! or inline table — as a small lexer over the whole file tells, so the parser reads what
 //! follows exactly as it reads it in the whole file. A restarted parse can therefore miss an
@@ -26,16 +28,49 @@ pub struct SyntaxError {
 pub fn errors(text: &str) -> Vec<SyntaxError> {
     let restarts = restart_points(text);
     let mut errors = Vec::new();
-    let mut offset = 0;
+    errors_between(text, 0, text.len(), &restarts, &mut errors);
+    errors.truncate(MAX_ERRORS);
+    errors
+}
+
+/// The errors in `text[start..end]`, where `start` is the file's start or a restart point
+/// and `end` the file's end or a restart point.
+fn errors_between(
+    text: &str,
+    mut start: usize,
+    end: usize,
+    restarts: &[usize],
+    errors: &mut Vec<SyntaxError>,
+) {
     while errors.len() < MAX_ERRORS {
-        let Some(rest) = text.get(offset..) else {
-            break;
+        let Some(part) = text.get(start..end) else {
+            return;
         };
-        let Err(error) = toml::from_str::<PolicyFile>(rest) else {
-            break;
+        // Syntax first: the shape is only judged once the whole text parses.
+        let error = match toml::from_str::<toml::Table>(part) {
+            Err(error) => {
+                let at = start + error.span().map_or(0, |span| span.start);
+                // The whole tables above the line of a syntax error parsed; judge their shape.
+                let line_start = text
+                    .get(..at)
+                    .and_then(|b| b.rfind('\n'))
+                    .map_or(0, |n| n + 1);
+                if let Some(&table_end) = restarts
+                    .iter()
+                    .rev()
+                    .find(|&&point| point > start && point <= line_start)
+                {
+                    errors_between(text, start, table_end, restarts, errors);
+                }
+                error
+            }
+            Ok(_) => match toml::from_str::<PolicyFile>(part) {
+                Ok(_) => return,
+                Err(error) => error,
+            },
         };
         let span = error.span();
-        let at = offset + span.as_ref().map_or(0, |span| span.start);
+        let at = start + span.as_ref().map_or(0, |span| span.start);
         let (line, column) = line_and_column(text, at);
         errors.push(SyntaxError {
             line,
@@ -43,18 +78,20 @@ pub fn errors(text: &str) -> Vec<SyntaxError> {
             message: one_line(error.message()),
         });
         if span.is_none() {
-            break;
+            return;
         }
         let end_of_line = text
             .get(at..)
             .and_then(|after| after.find('\n'))
             .map_or(text.len(), |newline| at + newline);
-        match restarts.iter().find(|&&point| point > end_of_line) {
-            Some(&point) => offset = point,
-            None => break,
+        match restarts
+            .iter()
+            .find(|&&point| point > end_of_line && point < end)
+        {
+            Some(&point) => start = point,
+            None => return,
         }
     }
-    errors
 }
 
 fn one_line(message: &str) -> String {

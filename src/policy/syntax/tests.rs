@@ -47,6 +47,26 @@ action = \"read\"
 }
 
 #[test]
+fn the_tables_above_a_syntax_error_are_judged_for_their_shape() {
+    let text = "\
+key_prefix = \"kg
+[limits]
+per_minute = 10
+per_dya = 5
+
+[[resources]]
+name = \"invoices\"
+kind \"ladder\"
+";
+    let found = errors(text);
+    assert_eq!(places(text), [(1, 17), (4, 1), (8, 6)], "{found:?}");
+    assert!(
+        found[1].message.contains("unknown field `per_dya`"),
+        "{found:?}"
+    );
+}
+
+#[test]
 fn unknown_fields_and_wrong_types_are_all_reported() {
     let text = "\
 [limits]

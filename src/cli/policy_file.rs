@@ -1,0 +1,137 @@
+//! `keygate policy check FILE` and `keygate policy diff OLD NEW`: commands on policy files,
+//! offline. The analysis is [`crate::policy::lint`] and [`crate::policy::diff`]; this only
+//! reads the files and prints.
+
+use super::Exit;
+use crate::policy::diff::diff;
+use crate::policy::lint::{check, Checked, Severity};
+use crate::policy::Policy;
+use serde_json::Value;
+use std::io::Write;
+
+/// `keygate policy check FILE`: the Worker's own validation (every syntax error that can be
+/// found, every broken rule), then routes that would not work as written; on success the
+/// scopes keys can be granted, one resource per line.
+pub fn check_policy(path: &str, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(error) => {
+            let _ = writeln!(err, "keygate: cannot read {path}: {error}");
+            return Exit::Refused;
+        }
+    };
+    match check(&text) {
+        Checked::Refused(refusals) => {
+            let _ = writeln!(err, "{path}: invalid policy");
+            for refusal in refusals {
+                let _ = writeln!(err, "  {refusal}");
+            }
+            Exit::Refused
+        }
+        Checked::Loaded { findings, .. }
+            if findings.iter().any(|f| f.severity == Severity::Error) =>
+        {
+            let _ = writeln!(err, "{path}: invalid policy");
+            for finding in findings {
+                let _ = writeln!(err, "  {finding}");
+            }
+            Exit::Refused
+        }
+        Checked::Loaded { policy, findings } => {
+            let description = policy.describe();
+            let count = |field: &str| description[field].as_array().map_or(0, Vec::len);
+            let _ = writeln!(
+                out,
+                "{path}: ok ({} resources, {} routes, {} scopes)",
+                count("resources"),
+                count("routes"),
+                count("scopes")
+            );
+            let _ = write!(out, "{}", scope_lines(&description));
+            for finding in findings {
+                let _ = writeln!(err, "{path}: {finding}");
+            }
+            Exit::Done
+        }
+    }
+}
+
+/// `scopes:` and then each resource's scopes low to high, and the coarse scopes, a line each.
+fn scope_lines(description: &Value) -> String {
+    let mut text = String::from("scopes:\n");
+    let empty = Vec::new();
+    for resource in description["resources"].as_array().unwrap_or(&empty) {
+        let name = resource["name"].as_str().unwrap_or_default();
+        let levels: Vec<String> = resource["levels"]
+            .as_array()
+            .unwrap_or(&empty)
+            .iter()
+            .filter_map(Value::as_str)
+            .map(|level| format!("{name}:{level}"))
+            .collect();
+        text.push_str(&format!("  {}\n", levels.join(" ")));
+    }
+    let coarse: Vec<&str> = description["coarse_scopes"]
+        .as_array()
+        .unwrap_or(&empty)
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    if !coarse.is_empty() {
+        text.push_str(&format!("  {}\n", coarse.join(" ")));
+    }
+    text
+}
+
+/// `keygate policy diff OLD NEW`: exit 0 when existing keys see no difference, 1 when some
+/// change affects them (each printed), 2 when a file cannot be read or loaded.
+pub fn diff_policies(old: &str, new: &str, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
+    let (Some(before), Some(after)) = (load(old, err), load(new, err)) else {
+        return Exit::Usage;
+    };
+    let changes = diff(&before, &after);
+    let (affecting, other): (Vec<_>, Vec<_>) = changes.iter().partition(|c| c.affects_keys);
+    if !affecting.is_empty() {
+        let _ = writeln!(
+            out,
+            "{new} over {old}: {} change(s) affect existing keys:",
+            affecting.len()
+        );
+        for change in &affecting {
+            let _ = writeln!(out, "  {}: {}", change.subject, change.message);
+        }
+    } else {
+        let _ = writeln!(out, "{new} over {old}: no change affects existing keys");
+    }
+    if !other.is_empty() {
+        let _ = writeln!(out, "Changes existing keys do not see:");
+        for change in &other {
+            let _ = writeln!(out, "  {}: {}", change.subject, change.message);
+        }
+    }
+    if affecting.is_empty() {
+        Exit::Done
+    } else {
+        Exit::Refused
+    }
+}
+
+fn load(path: &str, err: &mut dyn Write) -> Option<Policy> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(error) => {
+            let _ = writeln!(err, "keygate: cannot read {path}: {error}");
+            return None;
+        }
+    };
+    match check(&text) {
+        Checked::Loaded { policy, .. } => Some(*policy),
+        Checked::Refused(refusals) => {
+            let _ = writeln!(err, "keygate: {path}: invalid policy");
+            for refusal in refusals {
+                let _ = writeln!(err, "  {refusal}");
+            }
+            None
+        }
+    }
+}
