@@ -105,6 +105,10 @@ fn hint_of(key: &str) -> String {
 pub enum KeyFormatError {
     /// Wrong prefix, environment, length or alphabet.
     Malformed,
+    /// A whole key, checksum and all, but under another prefix: issued before the policy's
+    /// `key_prefix` changed (or by another deployment). Saying so reveals nothing: anyone
+    /// can compute the public checksum, and the prefix is in every key.
+    OtherPrefix,
     /// Well formed, but the checksum does not match: a typo or a made-up key.
     ChecksumMismatch,
 }
@@ -118,6 +122,28 @@ pub struct ParsedKey {
 
 /// Checks a presented key's shape and checksum. Pure; touches no storage.
 pub fn parse(text: &str, prefix: &str) -> Result<ParsedKey, KeyFormatError> {
+    parse_with_prefix(text, prefix).map_err(|error| match text.split_once('_') {
+        Some((other, _))
+            if error == KeyFormatError::Malformed
+                && other != prefix
+                && is_key_prefix(other)
+                && parse_with_prefix(text, other).is_ok() =>
+        {
+            KeyFormatError::OtherPrefix
+        }
+        _ => error,
+    })
+}
+
+/// The policy's rule for a prefix: a lowercase letter, then 1 to 9 lowercase letters or digits.
+fn is_key_prefix(text: &str) -> bool {
+    let mut bytes = text.bytes();
+    bytes.next().is_some_and(|first| first.is_ascii_lowercase())
+        && (2..=10).contains(&text.len())
+        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+}
+
+fn parse_with_prefix(text: &str, prefix: &str) -> Result<ParsedKey, KeyFormatError> {
     let rest = text
         .strip_prefix(prefix)
         .and_then(|r| r.strip_prefix('_'))
@@ -382,6 +408,37 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn a_whole_key_of_another_prefix_is_told_apart() {
+        let old = ApiKey::generate("acme", Environment::Test, &[7; KEY_RANDOM_BYTES]);
+        assert_eq!(
+            parse(old.expose(), "kg").unwrap_err(),
+            KeyFormatError::OtherPrefix
+        );
+        assert!(parse(old.expose(), "acme").is_ok());
+        // Garbage under another prefix, or a key of it with a typo, is only malformed.
+        let mut typo = old.expose().to_string();
+        typo.replace_range(10..11, if &typo[10..11] == "a" { "b" } else { "a" });
+        for bad in [
+            typo,
+            "acme_live_short".to_string(),
+            old.expose().replacen("acme", "Acme", 1),
+        ] {
+            assert_eq!(
+                parse(&bad, "kg").unwrap_err(),
+                KeyFormatError::Malformed,
+                "{bad}"
+            );
+        }
+        // A key of this prefix never is.
+        let own = key(8).expose().to_string();
+        assert!(parse(&own, "kg").is_ok());
+        assert_eq!(
+            parse(&own[..own.len() - 1], "kg").unwrap_err(),
+            KeyFormatError::Malformed
+        );
     }
 
     #[test]

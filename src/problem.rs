@@ -36,6 +36,8 @@ pub enum GatewayError {
     /// `Authorization` present but not `Bearer <token>`.
     InvalidScheme,
     KeyMalformed,
+    /// A whole key under another prefix: issued before the policy's `key_prefix` changed.
+    KeyPrefixUnknown,
     KeyChecksumMismatch,
     KeyUnknown,
     KeyRevoked,
@@ -207,6 +209,7 @@ impl GatewayError {
             MissingCredentials => (401, "missing_credentials", "Unauthorized"),
             InvalidScheme => (401, "invalid_authorization_scheme", "Unauthorized"),
             KeyMalformed => (401, "key_malformed", "Unauthorized"),
+            KeyPrefixUnknown => (401, "key_prefix_unknown", "Unauthorized"),
             KeyChecksumMismatch => (401, "key_checksum_mismatch", "Unauthorized"),
             KeyUnknown => (401, "key_unknown", "Unauthorized"),
             KeyRevoked => (401, "key_revoked", "Unauthorized"),
@@ -263,6 +266,8 @@ impl GatewayError {
             MissingCredentials => "send the key as `Authorization: Bearer <key>`".into(),
             InvalidScheme => "the Authorization header must use the Bearer scheme: `Authorization: Bearer <key>`".into(),
             KeyMalformed => "the key is not in the expected format; copy it again without spaces or line breaks".into(),
+            // Names neither prefix: the client has its own, and needs no more than "get a new key".
+            KeyPrefixUnknown => "the key was not issued under this gateway's key prefix; keys issued before the prefix changed no longer work, so ask for a new one".into(),
             KeyChecksumMismatch => "the key's checksum does not match; it was probably mistyped or truncated".into(),
             KeyUnknown => "the key is not recognised".into(),
             KeyRevoked => "the key has been revoked".into(),
@@ -371,7 +376,8 @@ impl GatewayError {
         let data_plane = r#"Bearer realm="keygate""#;
         match self {
             MissingCredentials | InvalidScheme => Some(data_plane.to_string()),
-            KeyMalformed | KeyChecksumMismatch | KeyUnknown | KeyRevoked | KeyExpired => {
+            KeyMalformed | KeyPrefixUnknown | KeyChecksumMismatch | KeyUnknown | KeyRevoked
+            | KeyExpired => {
                 Some(format!(r#"{data_plane}, error="invalid_token""#))
             }
             CredentialsAmbiguous { .. } => {
@@ -560,6 +566,7 @@ mod tests {
         assert_eq!(challenge(GatewayError::InvalidScheme), bare);
         for error in [
             GatewayError::KeyMalformed,
+            GatewayError::KeyPrefixUnknown,
             GatewayError::KeyChecksumMismatch,
             GatewayError::KeyUnknown,
             GatewayError::KeyRevoked,
@@ -825,6 +832,7 @@ mod tests {
             MissingCredentials,
             InvalidScheme,
             KeyMalformed,
+            KeyPrefixUnknown,
             KeyChecksumMismatch,
             KeyUnknown,
             KeyRevoked,
@@ -914,6 +922,7 @@ mod tests {
                 | MissingCredentials
                 | InvalidScheme
                 | KeyMalformed
+                | KeyPrefixUnknown
                 | KeyChecksumMismatch
                 | KeyUnknown
                 | KeyRevoked

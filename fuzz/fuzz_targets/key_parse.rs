@@ -27,6 +27,12 @@ fuzz_target!(|data: &[u8]| {
             let shard = id.shard().expect("a valid approval id names its queue");
             assert_eq!(QueueShard::parse(shard.as_str()), Some(shard));
         }
+        // "A key of another prefix" only for a whole key of the prefix it starts with.
+        if matches!(parse(text, "kg"), Err(KeyFormatError::OtherPrefix)) {
+            let (other, _) = text.split_once('_').expect("a key has a prefix");
+            assert_ne!(other, "kg");
+            assert!(parse(text, other).is_ok());
+        }
         // Any text that parses as a key is found by the key-in-request check.
         if parse(text, "kg").is_ok() {
             assert!(contains_key_shape(text.as_bytes(), "kg"));

@@ -215,6 +215,7 @@ async fn gateway(
     )?;
     let parsed = key::parse(presented, config.policy.key_prefix()).map_err(|e| match e {
         KeyFormatError::Malformed => GatewayError::KeyMalformed,
+        KeyFormatError::OtherPrefix => GatewayError::KeyPrefixUnknown,
         KeyFormatError::ChecksumMismatch => GatewayError::KeyChecksumMismatch,
     })?;
 

@@ -1,7 +1,7 @@
 // The data plane, end to end: built wasm on workerd, real KV and Durable Objects, real origin.
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
-import { useGateway, startGateway, deadPort, SIGNING_SECRET } from "./harness.mjs";
+import { useGateway, startGateway, deadPort, policyText, SIGNING_SECRET } from "./harness.mjs";
 import { verifyRequest as verifyKeygateRequest } from "@keygate/verify";
 
 const env = useGateway();
@@ -47,6 +47,30 @@ describe("authentication", () => {
     const mistyped = await env.gw.request("/v1/contacts", { key: typo });
     assert.equal(mistyped.status, 401);
     assert.equal((await problem(mistyped)).code, "key_checksum_mismatch");
+  });
+
+  test("a key issued before the policy's key_prefix changed is a 401 key_prefix_unknown, not key_malformed", async () => {
+    const { key } = await env.gw.createKey({ scopes: ["contacts:read"] });
+    const renamed = policyText("demo").replace('key_prefix = "kg"', 'key_prefix = "acme"');
+    assert.notEqual(renamed, policyText("demo"));
+    const other = await startGateway({ origin: env.origin.url, bindings: { KEYGATE_POLICY: renamed } });
+    try {
+      const before = originCalls();
+      const res = await other.request("/v1/contacts", { key });
+      assert.equal(res.status, 401);
+      assert.match(res.headers.get("www-authenticate"), /^Bearer/);
+      const body = await problem(res);
+      assert.equal(body.code, "key_prefix_unknown");
+      assert.match(body.detail, /ask for a new one/);
+      // Neither the key nor the gateway's own prefix is repeated.
+      assert.ok(!body.detail.includes(key) && !body.detail.includes("acme"));
+      assert.equal(originCalls(), before);
+      // A key of the old prefix with a typo is just malformed: no claim it ever was a key.
+      const typo = key.slice(0, 12) + (key[12] === "a" ? "b" : "a") + key.slice(13);
+      assert.equal((await problem(await other.request("/v1/contacts", { key: typo }))).code, "key_malformed");
+    } finally {
+      await other.dispose();
+    }
   });
 
   test("an unknown well-formed key is a 401 key_unknown that leaks nothing", async () => {
