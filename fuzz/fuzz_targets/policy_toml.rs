@@ -1,8 +1,12 @@
 //! Policy files: any text is a policy or a precise error; a policy that loads offers only
-//! scopes it accepts back, routes nothing ambiguous, and describes itself.
+//! scopes it accepts back, routes nothing ambiguous, and describes itself. `policy check`
+//! agrees with the Worker on what loads, and `policy diff` finds nothing between a policy
+//! and itself.
 #![no_main]
 
 use keygate::ambiguity::path_ambiguity;
+use keygate::policy::diff::diff;
+use keygate::policy::lint::{check, Checked};
 use keygate::policy::{Access, Policy};
 use libfuzzer_sys::fuzz_target;
 
@@ -23,14 +27,20 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
+    // `policy check` on any text: refused exactly when the Worker refuses it.
+    let checked = check(text);
     let policy = match Policy::from_toml(text) {
         Ok(policy) => policy,
         Err(error) => {
             let _ = error.to_string();
             let _ = error.problems();
+            assert!(matches!(checked, Checked::Refused(ref errors) if !errors.is_empty()));
             return;
         }
     };
+    assert!(matches!(checked, Checked::Loaded { .. }));
+    // A policy deployed over itself changes nothing.
+    assert_eq!(diff(&policy, &policy), []);
     assert!(!policy.key_prefix().is_empty());
     let limits = policy.default_limits();
     assert!(limits.per_minute <= limits.per_day);

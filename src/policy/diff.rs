@@ -23,7 +23,7 @@
 //! is listed as not affecting them.
 
 use super::region::{Region, Space, TooComplex};
-use super::{Access, Action, Policy, Route, RouteTarget};
+use super::{Action, Policy, Route, Verdict};
 use serde_json::Value;
 use std::collections::BTreeSet;
 
@@ -59,11 +59,22 @@ pub fn diff(old: &Policy, new: &Policy) -> Vec<Change> {
     changes
 }
 
-fn verdict(access: &Access) -> &'static str {
-    match access {
-        Access::Allowed => "allowed",
-        Access::NeedsApproval => "queued for approval",
-        Access::Denied { .. } => "denied",
+/// What `held` gets for `action` on `resource`: [`Policy::decide`] without naming the
+/// missing scope (this runs for every scope, resource and action of both policies).
+fn verdict(policy: &Policy, held: &[String], resource: &str, action: Action) -> Verdict {
+    match policy.resource_by_name(resource) {
+        Some((index, found)) => found
+            .kind
+            .judge(action, policy.held_levels(held, index, found)),
+        None => Verdict::Denied,
+    }
+}
+
+fn verdict_name(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Allowed => "allowed",
+        Verdict::NeedsApproval => "queued for approval",
+        Verdict::Denied => "denied",
     }
 }
 
@@ -89,16 +100,15 @@ fn scope_changes(old: &Policy, new: &Policy, changes: &mut Vec<Change>) {
         let mut differences = Vec::new();
         for resource in &resources {
             for action in Action::ALL {
-                let target = RouteTarget {
-                    resource: (*resource).to_string(),
-                    action,
-                };
-                let (before, after) = (old.decide(&held, &target), new.decide(&held, &target));
-                if verdict(&before) != verdict(&after) {
+                let (before, after) = (
+                    verdict(old, &held, resource, action),
+                    verdict(new, &held, resource, action),
+                );
+                if before != after {
                     differences.push(format!(
                         "{resource}:{action} {} → {}",
-                        verdict(&before),
-                        verdict(&after)
+                        verdict_name(before),
+                        verdict_name(after)
                     ));
                 }
             }
@@ -203,11 +213,14 @@ fn compare_routes(old: &Policy, new: &Policy, changes: &mut Vec<Change>) -> Resu
             if left.is_empty() {
                 break;
             }
+            if !left.overlaps(other_reached) {
+                continue;
+            }
             let both = left.intersect(other_reached)?;
             if both.is_empty() {
                 continue;
             }
-            left = left.minus(other_reached)?;
+            left = left.without(other_reached)?;
             if same_target(route, other) {
                 continue;
             }
@@ -244,7 +257,9 @@ fn compare_routes(old: &Policy, new: &Policy, changes: &mut Vec<Change>) -> Resu
             if left.is_empty() {
                 break;
             }
-            left = left.minus(old_region)?;
+            if left.overlaps(old_region) {
+                left = left.without(old_region)?;
+            }
         }
         if !left.is_empty() {
             changes.push(request_change(

@@ -285,6 +285,9 @@ fn shadowing(policy: &Policy, findings: &mut Vec<Finding>) -> Result<(), TooComp
             if earlier >= position {
                 break;
             }
+            if !other_reached.overlaps(own) {
+                continue;
+            }
             let taken = other_reached.intersect(own)?;
             if !taken.is_empty() {
                 takers.push((earlier, other, taken));

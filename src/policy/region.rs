@@ -57,19 +57,31 @@ impl Strings {
         }
     }
 
-    fn complement(&self) -> Strings {
-        match self {
-            Strings::Only(set) => Strings::AllBut(set.clone()),
-            Strings::AllBut(set) => Strings::Only(set.clone()),
-        }
-    }
-
     fn minus(&self, other: &Strings) -> Strings {
-        self.intersect(&other.complement())
+        match (self, other) {
+            (Strings::Only(a), Strings::Only(b)) => Strings::Only(a - b),
+            (Strings::Only(a), Strings::AllBut(b)) => Strings::Only(a & b),
+            (Strings::AllBut(a), Strings::Only(b)) => Strings::AllBut(a | b),
+            (Strings::AllBut(a), Strings::AllBut(b)) => Strings::Only(b - a),
+        }
     }
 
     fn is_empty(&self) -> bool {
         matches!(self, Strings::Only(set) if set.is_empty())
+    }
+
+    /// Whether the two sets share a member (a non-empty one, if `non_empty`), without
+    /// building the intersection.
+    fn overlaps(&self, other: &Strings, non_empty: bool) -> bool {
+        let fits = |s: &String| !non_empty || !s.is_empty();
+        match (self, other) {
+            (Strings::Only(a), Strings::Only(b)) => a.iter().any(|s| fits(s) && b.contains(s)),
+            (Strings::Only(a), Strings::AllBut(b)) | (Strings::AllBut(b), Strings::Only(a)) => {
+                a.iter().any(|s| fits(s) && !b.contains(s))
+            }
+            // Both leave out finitely many of infinitely many strings.
+            (Strings::AllBut(_), Strings::AllBut(_)) => true,
+        }
     }
 
     /// Whether the set holds a segment that may stand before another (not empty).
@@ -134,8 +146,24 @@ impl Cube {
             })
     }
 
+    /// Whether [`Cube::intersect`] would find a request, without building it.
+    fn overlaps(&self, other: &Cube) -> bool {
+        let last = match self.length {
+            Length::Exactly(n) => n.checked_sub(1),
+            Length::Beyond => None,
+        };
+        self.length == other.length
+            && self.methods & other.methods != 0
+            && self
+                .segments
+                .iter()
+                .zip(&other.segments)
+                .enumerate()
+                .all(|(i, (a, b))| a.overlaps(b, Some(i) != last))
+    }
+
     fn intersect(&self, other: &Cube) -> Option<Cube> {
-        if self.length != other.length {
+        if !self.overlaps(other) {
             return None;
         }
         let cube = Cube {
@@ -152,9 +180,9 @@ impl Cube {
     }
 
     /// `self` without `other`, as disjoint inhabited cubes.
-    fn minus(&self, other: &Cube, out: &mut Vec<Cube>) {
-        if self.length != other.length {
-            out.push(self.clone());
+    fn minus(self, other: &Cube, out: &mut Vec<Cube>) {
+        if !self.overlaps(other) {
+            out.push(self);
             return;
         }
         let mut keep = |cube: Cube| {
@@ -163,26 +191,29 @@ impl Cube {
             }
         };
         // Peel off one coordinate at a time: outside `other` there, inside it before.
-        let mut inside = self.clone();
-        keep(Cube {
-            methods: self.methods & !other.methods,
-            ..self.clone()
-        });
-        inside.methods &= other.methods;
-        if inside.methods == 0 {
-            return;
+        let outside_methods = self.methods & !other.methods;
+        let mut inside = self;
+        if outside_methods != 0 {
+            keep(Cube {
+                methods: outside_methods,
+                ..inside.clone()
+            });
         }
+        inside.methods &= other.methods;
         for (i, theirs) in other.segments.iter().enumerate() {
-            let Some(ours) = inside.segments.get(i).cloned() else {
+            let Some(ours) = inside.segments.get(i) else {
                 return;
             };
-            let mut outside = inside.clone();
-            if let Some(slot) = outside.segments.get_mut(i) {
-                *slot = ours.minus(theirs);
+            let (outside_here, inside_here) = (ours.minus(theirs), ours.intersect(theirs));
+            if !outside_here.is_empty() {
+                let mut outside = inside.clone();
+                if let Some(slot) = outside.segments.get_mut(i) {
+                    *slot = outside_here;
+                }
+                keep(outside);
             }
-            keep(outside);
             if let Some(slot) = inside.segments.get_mut(i) {
-                *slot = ours.intersect(theirs);
+                *slot = inside_here;
             }
             if !inside.is_inhabited() {
                 return;
@@ -231,11 +262,23 @@ impl Region {
         Ok(Region { cubes })
     }
 
+    /// Whether the two regions share a request.
+    pub fn overlaps(&self, other: &Region) -> bool {
+        self.cubes
+            .iter()
+            .any(|a| other.cubes.iter().any(|b| a.overlaps(b)))
+    }
+
     pub fn minus(&self, other: &Region) -> Result<Region, TooComplex> {
-        let mut cubes = self.cubes.clone();
+        self.clone().without(other)
+    }
+
+    /// [`Region::minus`], reusing `self`'s pieces.
+    pub fn without(self, other: &Region) -> Result<Region, TooComplex> {
+        let mut cubes = self.cubes;
         for theirs in &other.cubes {
             let mut next = Vec::with_capacity(cubes.len());
-            for ours in &cubes {
+            for ours in cubes {
                 ours.minus(theirs, &mut next);
                 if next.len() > MAX_PIECES {
                     return Err(TooComplex);
@@ -360,7 +403,9 @@ impl Space {
                 if left.is_empty() {
                     break;
                 }
-                left = left.minus(earlier)?;
+                if left.overlaps(earlier) {
+                    left = left.without(earlier)?;
+                }
             }
             reached.push(left);
         }
