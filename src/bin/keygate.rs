@@ -1,5 +1,7 @@
 //! The keygate command-line tool: `keygate policy check <file>` validates a policy file with
-//! exactly the rules the Worker applies, and `keygate keys …`, `keygate approvals …` and
+//! exactly the rules the Worker applies (and finds routes that would not work as written),
+//! `keygate policy diff <old> <new>` says what a new policy does to existing keys, and
+//! `keygate keys …`, `keygate approvals …` and
 //! `keygate policy show` operate a gateway through its admin API. The logic lives in
 //! `keygate::cli`; run `keygate --help`.
 
