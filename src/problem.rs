@@ -377,9 +377,7 @@ impl GatewayError {
         match self {
             MissingCredentials | InvalidScheme => Some(data_plane.to_string()),
             KeyMalformed | KeyPrefixUnknown | KeyChecksumMismatch | KeyUnknown | KeyRevoked
-            | KeyExpired => {
-                Some(format!(r#"{data_plane}, error="invalid_token""#))
-            }
+            | KeyExpired => Some(format!(r#"{data_plane}, error="invalid_token""#)),
             CredentialsAmbiguous { .. } => {
                 Some(format!(r#"{data_plane}, error="invalid_request""#))
             }

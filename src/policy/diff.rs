@@ -346,6 +346,13 @@ fn setting_change(subject: &str, before: Option<&Value>, after: Option<&Value>) 
         "origin_reads_body_overrides" => {
             "which form, multipart and JSON bodies keygate cannot read whole are refused (413 body_not_scannable)"
         }
+        "credentials.header" => {
+            "the one header besides Authorization a key may be sent in; a key in any other header is a 400 key_in_request"
+        }
+        "problems.type_base" => "the type URL of every data-plane problem",
+        _ if subject == "cors" || subject.starts_with("cors.") => {
+            "which browser origins, methods and headers preflights allow (403 cors_preflight_refused otherwise)"
+        }
         _ if subject.starts_with("approvals.") => {
             "what agents' queued requests may hold and how long approvals wait and are kept"
         }

@@ -210,6 +210,23 @@ fn settings_are_compared_field_by_field() {
 }
 
 #[test]
+fn client_settings_are_compared_too() {
+    let new = format!(
+        "{BASE}\n[credentials]\nheader = \"X-API-Key\"\n[cors]\nallowed_origins = [\"https://app.example.com\"]\n[problems]\ntype_base = \"https://docs.example.com/errors/\"\n"
+    );
+    let found = changes(BASE, &new);
+    assert_eq!(
+        subjects(&found),
+        ["cors", "credentials.header", "problems.type_base"],
+        "{found:#?}"
+    );
+    assert!(found.iter().all(|c| c.affects_keys));
+    assert!(found[1]
+        .message
+        .starts_with("null → \"X-API-Key\": the one header"));
+}
+
+#[test]
 fn new_scopes_alone_do_not_affect_existing_keys() {
     let new = format!("{BASE}\n[[resources]]\nname = \"tags\"\nkind = \"read_only\"\n");
     // read:all now reaches tags: that does affect keys holding it.
