@@ -98,6 +98,9 @@
 //! (and unknown or mistyped fields: every table denies unknown fields) stop at the first and
 //! carry toml's line and column; a `[lifecycle]` value that is not a boolean is an ordinary
 //! problem, e.g. `lifecycle.edit: must be true or false, got the string "no"`.
+//! `keygate policy check` ([`lint::check`]) reports every syntax error it can find, and what
+//! loads but would not work as written (a route no request reaches); [`diff::diff`] says
+//! what a new policy does to existing keys.
 
 pub mod diff;
 pub mod lint;
