@@ -52,6 +52,10 @@ commands:
   policy show
   policy check FILE
   policy diff OLD NEW
+  deploy secrets [--out FILE] [--env NAME]
+  deploy secrets --rotate NAME --in FILE [--force]
+  deploy secrets --upload --in FILE [--env NAME]
+  doctor [--policy FILE] [--path /PATH]
 
 options (anywhere on the line):
   --endpoint URL   the gateway's base URL (default: $KEYGATE_ENDPOINT, else http://127.0.0.1:8787)
@@ -140,6 +144,66 @@ pub enum Command {
     PolicyShow,
     Keys(KeysCommand),
     Approvals(ApprovalsCommand),
+    DeploySecrets(SecretsCommand),
+    Doctor(DoctorArgs),
+}
+
+/// `keygate deploy secrets …`: the Worker's four secrets in a local file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SecretsCommand {
+    /// A new file with four new secrets; `out` defaults to [`crate::cli::deploy::default_file`].
+    Generate {
+        out: Option<String>,
+        env: Option<String>,
+    },
+    /// A new value for one secret in an existing file.
+    Rotate {
+        name: SecretName,
+        file: String,
+        force: bool,
+    },
+    /// The file's four current secrets to `wrangler secret bulk`.
+    Upload { file: String, env: Option<String> },
+}
+
+/// The Worker's secrets, in the order the file lists them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SecretName {
+    Hash,
+    Signing,
+    RootToken,
+    Webhook,
+}
+
+impl SecretName {
+    pub const ALL: [SecretName; 4] = [
+        SecretName::Hash,
+        SecretName::Signing,
+        SecretName::RootToken,
+        SecretName::Webhook,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SecretName::Hash => "KEYGATE_HASH_SECRET",
+            SecretName::Signing => "KEYGATE_SIGNING_SECRET",
+            SecretName::RootToken => "KEYGATE_ROOT_TOKEN",
+            SecretName::Webhook => "KEYGATE_WEBHOOK_SECRET",
+        }
+    }
+
+    fn parse(text: &str) -> Option<SecretName> {
+        SecretName::ALL.into_iter().find(|n| n.as_str() == text)
+    }
+}
+
+/// `keygate doctor`: a smoke test of a deployment.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DoctorArgs {
+    /// A local policy file the deployed policy must equal.
+    pub policy: Option<String>,
+    /// A GET path to call with a short-lived test key; starts with `/`.
+    pub path: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -253,8 +317,11 @@ const REJECT_USAGE: &str = "usage: keygate approvals reject ID --reason TEXT";
 const POLICY_SHOW_USAGE: &str = "usage: keygate policy show";
 const POLICY_CHECK_USAGE: &str = "usage: keygate policy check FILE";
 const POLICY_DIFF_USAGE: &str = "usage: keygate policy diff OLD NEW";
+const DEPLOY_USAGE: &str = "usage: keygate deploy secrets [--out FILE] [--env NAME] | --rotate NAME --in FILE [--force] | --upload --in FILE [--env NAME]";
+const DOCTOR_USAGE: &str =
+    "usage: keygate [--endpoint URL] doctor [--policy FILE] [--path /PATH]   (token: $KEYGATE_TOKEN)";
 const TOP_USAGE: &str =
-    "usage: keygate [--endpoint URL] [--token TOKEN] [--json] <keys ...|approvals ...|policy ...>";
+    "usage: keygate [--endpoint URL] [--token TOKEN] [--json] <keys ...|approvals ...|policy ...|deploy ...|doctor>";
 
 // --- option specs ------------------------------------------------------------------------
 
@@ -340,6 +407,17 @@ const APPROVALS_LIST_OPTS: &[Opt] = &[
 ];
 
 const REJECT_OPTS: &[Opt] = &[valued("--reason", "TEXT")];
+
+const SECRETS_OPTS: &[Opt] = &[
+    valued("--out", "FILE"),
+    valued("--in", "FILE"),
+    valued("--env", "NAME"),
+    valued("--rotate", "NAME"),
+    flag("--force"),
+    flag("--upload"),
+];
+
+const DOCTOR_OPTS: &[Opt] = &[valued("--policy", "FILE"), valued("--path", "/PATH")];
 
 /// The words of a command line after the options were taken out: positionals in order, and
 /// each option with its value (`None` for flags), in order.
@@ -587,6 +665,29 @@ fn parse_command(args: &[String], globals: &mut Globals) -> Result<Invocation, U
             [] => return Err(UsageError::new("missing a policy command", POLICY_USAGE)),
             [sub, tail @ ..] => (("policy", sub.as_str()), tail),
         },
+        [group, tail @ ..] if group == "deploy" => match tail {
+            [sub, tail @ ..] if sub == "secrets" => {
+                let m = match_words(tail, SECRETS_OPTS, DEPLOY_USAGE, globals)?;
+                return Ok(Invocation {
+                    globals: globals.clone(),
+                    command: Command::DeploySecrets(secrets(&m)?),
+                });
+            }
+            [] => return Err(UsageError::new("missing a deploy command", DEPLOY_USAGE)),
+            [other, ..] => {
+                return Err(UsageError::new(
+                    format!("unknown deploy command `{other}`"),
+                    DEPLOY_USAGE,
+                ))
+            }
+        },
+        [group, tail @ ..] if group == "doctor" => {
+            let m = match_words(tail, DOCTOR_OPTS, DOCTOR_USAGE, globals)?;
+            return Ok(Invocation {
+                globals: globals.clone(),
+                command: Command::Doctor(doctor(&m)?),
+            });
+        }
         [other, ..] => {
             return Err(UsageError::new(
                 format!("unknown command `{other}`"),
@@ -766,6 +867,77 @@ fn status<S: ListedStatus>(m: &Matches) -> Result<Option<S>, UsageError> {
             })
         })
         .transpose()
+}
+
+/// `deploy secrets`: which of generate, rotate and upload, with the options that one takes.
+fn secrets(m: &Matches) -> Result<SecretsCommand, UsageError> {
+    m.no_positionals()?;
+    m.conflict("--rotate", "--upload")?;
+    m.conflict("--out", "--in")?;
+    m.conflict("--rotate", "--env")?;
+    let env = m
+        .value("--env")
+        .map(|name| {
+            let valid = !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            match valid {
+                true => Ok(name.to_string()),
+                false => Err(m.error(format!(
+                    "--env: `{name}` is not a wrangler environment name (letters, digits, - and _)"
+                ))),
+            }
+        })
+        .transpose()?;
+    let file = || {
+        m.value("--in")
+            .map(str::to_string)
+            .ok_or_else(|| m.error("--in FILE is required: the secrets file to change or upload"))
+    };
+    if let Some(name) = m.value("--rotate") {
+        let name = SecretName::parse(name).ok_or_else(|| {
+            let names: Vec<&str> = SecretName::ALL.iter().map(|n| n.as_str()).collect();
+            m.error(format!(
+                "--rotate: `{name}` is not one of {}",
+                names.join(", ")
+            ))
+        })?;
+        return Ok(SecretsCommand::Rotate {
+            name,
+            file: file()?,
+            force: m.flag("--force"),
+        });
+    }
+    if m.flag("--force") {
+        return Err(m.error("--force only goes with --rotate"));
+    }
+    if m.flag("--upload") {
+        return Ok(SecretsCommand::Upload { file: file()?, env });
+    }
+    if m.flag("--in") {
+        return Err(m.error("--in goes with --rotate or --upload; a new file is named with --out"));
+    }
+    Ok(SecretsCommand::Generate {
+        out: m.value("--out").map(str::to_string),
+        env,
+    })
+}
+
+fn doctor(m: &Matches) -> Result<DoctorArgs, UsageError> {
+    m.no_positionals()?;
+    let path = m.value("--path").map(str::to_string);
+    if let Some(path) = &path {
+        if !path.starts_with('/') || path.bytes().any(|b| !b.is_ascii_graphic()) {
+            return Err(m.error(format!(
+                "--path: `{path}` must start with / and contain no spaces, e.g. /v1/contacts"
+            )));
+        }
+    }
+    Ok(DoctorArgs {
+        policy: m.value("--policy").map(str::to_string),
+        path,
+    })
 }
 
 /// `--reason`, trimmed: the gateway refuses an empty one and one over 1000 characters.

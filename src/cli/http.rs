@@ -108,3 +108,40 @@ fn transport_error(error: ureq::Error) -> TransportError {
         other => TransportError::Failed(other.to_string()),
     }
 }
+
+/// The doctor's view: the admin API as above, and the data plane as a client calls it.
+impl super::doctor::Gateway for HttpTransport {
+    fn admin(&mut self, request: &ApiRequest) -> Result<Reply, TransportError> {
+        self.send(request)
+    }
+
+    fn get(
+        &mut self,
+        path: &str,
+        key: Option<&Token>,
+    ) -> Result<super::doctor::Probe, TransportError> {
+        let url = format!("{}{path}", self.endpoint);
+        let mut request = self.agent.get(&url);
+        if let Some(key) = key {
+            request = request.header("Authorization", &format!("Bearer {}", key.expose()));
+        }
+        let mut response = request.call().map_err(transport_error)?;
+        let headers = response
+            .headers()
+            .iter()
+            .filter_map(|(name, value)| {
+                Some((name.as_str().to_string(), value.to_str().ok()?.to_string()))
+            })
+            .collect();
+        let status = response.status().as_u16();
+        let body = response
+            .body_mut()
+            .read_to_string()
+            .map_err(|error| TransportError::Unreadable(error.to_string()))?;
+        Ok(super::doctor::Probe {
+            status,
+            headers,
+            body,
+        })
+    }
+}

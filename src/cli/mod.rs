@@ -27,6 +27,8 @@
 
 pub mod answer;
 pub mod args;
+pub mod deploy;
+pub mod doctor;
 mod http;
 pub mod output;
 mod policy_file;
@@ -165,6 +167,14 @@ pub fn run(
         }
         Command::PolicyCheck { path } => check_policy(path, out, err),
         Command::PolicyDiff { old, new } => diff_policies(old, new, out, err),
+        Command::DeploySecrets(secrets) => deploy::run(secrets, env, out, err),
+        Command::Doctor(doctor_args) => {
+            let connection = match connection(&invocation.globals, env) {
+                Ok(connection) => connection,
+                Err(error) => return usage_error(&error, err),
+            };
+            doctor::run(doctor_args, &connection, out, err)
+        }
         command => {
             let connection = match connection(&invocation.globals, env) {
                 Ok(connection) => connection,
@@ -231,9 +241,11 @@ pub fn execute(
                 Err(exit) => exit,
             };
         }
-        Command::Help | Command::PolicyCheck { .. } | Command::PolicyDiff { .. } => {
-            return Exit::Usage
-        }
+        Command::Help
+        | Command::PolicyCheck { .. }
+        | Command::PolicyDiff { .. }
+        | Command::DeploySecrets(_)
+        | Command::Doctor(_) => return Exit::Usage,
     };
     if let KeysCommand::List(list) = keys {
         if list.all {
