@@ -859,3 +859,274 @@ fn reject_without_a_reason_exits_2_without_a_request() {
         assert!(server.nothing_received(), "{args:?}");
     }
 }
+
+// --- deploy secrets ----------------------------------------------------------------------
+
+/// A fresh directory under the system's temporary one, removed when dropped.
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("keygate-cli-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create a temporary directory");
+        TempDir(dir)
+    }
+
+    fn path(&self, file: &str) -> String {
+        self.0.join(file).to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+const SECRET_NAMES: [&str; 4] = [
+    "KEYGATE_HASH_SECRET",
+    "KEYGATE_SIGNING_SECRET",
+    "KEYGATE_ROOT_TOKEN",
+    "KEYGATE_WEBHOOK_SECRET",
+];
+
+fn read_json(path: &str) -> serde_json::Map<String, Value> {
+    let text = std::fs::read_to_string(path).expect("read the secrets file");
+    match serde_json::from_str(&text).expect("the secrets file is JSON") {
+        Value::Object(map) => map,
+        other => panic!("not a JSON object: {other}"),
+    }
+}
+
+fn mode(path: &str) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// Asserts that no value of `secrets` appears in what the command printed.
+fn prints_no_secret(output: &Output, secrets: &serde_json::Map<String, Value>) {
+    for (name, value) in secrets {
+        let value = value.as_str().unwrap();
+        assert!(
+            !output.stdout.contains(value) && !output.stderr.contains(value),
+            "{name}'s value was printed:\n{}\n{}",
+            output.stdout,
+            output.stderr
+        );
+    }
+}
+
+#[test]
+fn deploy_secrets_writes_four_distinct_secrets_to_a_private_file_and_prints_none() {
+    let dir = TempDir::new("generate");
+    let file = dir.path("keygate-secrets.json");
+    let out = keygate(&["deploy", "secrets", "--out", &file], &[]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(mode(&file), 0o600);
+    let secrets = read_json(&file);
+    // Exactly what `wrangler secret bulk FILE` takes: an object of four names to strings.
+    let mut names: Vec<&str> = secrets.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    let mut expected = SECRET_NAMES.to_vec();
+    expected.sort_unstable();
+    assert_eq!(names, expected);
+    let values: Vec<&str> = secrets.values().map(|v| v.as_str().unwrap()).collect();
+    assert!(values.iter().all(|v| v.len() >= 32), "{values:?}");
+    let mut distinct = values.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 4, "two secrets are equal");
+    prints_no_secret(&out, &secrets);
+    assert!(out
+        .stdout
+        .contains(&format!("Wrote four new secrets to {file} (mode 0600)")));
+    assert!(out
+        .stdout
+        .contains("KEYGATE_SIGNING_SECRET  give this one to your origin"));
+    assert!(out.stdout.contains("Never commit"));
+    assert!(out
+        .stdout
+        .contains(&format!("keygate deploy secrets --upload --in {file}\n")));
+    // Another run makes other secrets.
+    let other = dir.path("other.json");
+    assert_eq!(
+        keygate(&["deploy", "secrets", "--out", &other], &[]).code,
+        0
+    );
+    assert_ne!(read_json(&other), secrets);
+}
+
+#[test]
+fn deploy_secrets_never_overwrites_a_file() {
+    let dir = TempDir::new("overwrite");
+    let file = dir.path("keygate-secrets.json");
+    std::fs::write(&file, "my only copy").unwrap();
+    let out = keygate(&["deploy", "secrets", "--out", &file], &[]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.starts_with(&format!(
+            "keygate: {file} already exists; keygate never overwrites a secrets file"
+        )),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "my only copy");
+}
+
+/// A stand-in for wrangler that records its arguments and standard input, and exits with
+/// `status`.
+fn fake_wrangler(dir: &TempDir, status: u8) -> String {
+    let script = dir.path("wrangler");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"$@\" > '{}'\ncat > '{}'\necho 'wrangler: uploaded'\nexit {status}\n",
+            dir.path("args"),
+            dir.path("stdin")
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    script
+}
+
+#[test]
+fn rotating_the_signing_secret_keeps_the_old_one_and_the_upload_sends_only_the_four() {
+    let dir = TempDir::new("rotate");
+    let file = dir.path("s.json");
+    assert_eq!(keygate(&["deploy", "secrets", "--out", &file], &[]).code, 0);
+    let before = read_json(&file);
+    let out = keygate(
+        &[
+            "deploy",
+            "secrets",
+            "--rotate",
+            "KEYGATE_SIGNING_SECRET",
+            "--in",
+            &file,
+        ],
+        &[],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let after = read_json(&file);
+    assert_eq!(mode(&file), 0o600, "the rewritten file is private too");
+    assert_eq!(after.len(), 5);
+    assert_eq!(
+        after["KEYGATE_SIGNING_SECRET_PREVIOUS"],
+        before["KEYGATE_SIGNING_SECRET"]
+    );
+    assert_ne!(
+        after["KEYGATE_SIGNING_SECRET"],
+        before["KEYGATE_SIGNING_SECRET"]
+    );
+    for name in [
+        "KEYGATE_HASH_SECRET",
+        "KEYGATE_ROOT_TOKEN",
+        "KEYGATE_WEBHOOK_SECRET",
+    ] {
+        assert_eq!(after[name], before[name], "{name} changed");
+    }
+    prints_no_secret(&out, &after);
+    assert!(out
+        .stdout
+        .contains("1. Give your origin both secrets, the new one first"));
+
+    let wrangler = fake_wrangler(&dir, 0);
+    let out = keygate(
+        &[
+            "deploy", "secrets", "--upload", "--in", &file, "--env", "staging",
+        ],
+        &[("KEYGATE_WRANGLER", wrangler.as_str())],
+    );
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    prints_no_secret(&out, &after);
+    assert_eq!(
+        std::fs::read_to_string(dir.path("args")).unwrap(),
+        "secret bulk --env staging\n"
+    );
+    let uploaded: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path("stdin")).unwrap()).unwrap();
+    let mut expected = after.clone();
+    expected.remove("KEYGATE_SIGNING_SECRET_PREVIOUS");
+    assert_eq!(uploaded, Value::Object(expected));
+    assert!(out.stdout.contains(&format!(
+        "Uploaded the four secrets of {file} to the staging environment."
+    )));
+}
+
+#[test]
+fn a_failed_upload_exits_1_and_says_so() {
+    let dir = TempDir::new("upload-fails");
+    let file = dir.path("s.json");
+    assert_eq!(keygate(&["deploy", "secrets", "--out", &file], &[]).code, 0);
+    let wrangler = fake_wrangler(&dir, 1);
+    let out = keygate(
+        &["deploy", "secrets", "--upload", "--in", &file],
+        &[("KEYGATE_WRANGLER", wrangler.as_str())],
+    );
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("secret bulk` failed"), "{}", out.stderr);
+    assert_eq!(
+        std::fs::read_to_string(dir.path("args")).unwrap(),
+        "secret bulk\n"
+    );
+}
+
+#[test]
+fn rotating_the_hash_secret_needs_force() {
+    let dir = TempDir::new("rotate-hash");
+    let file = dir.path("s.json");
+    assert_eq!(keygate(&["deploy", "secrets", "--out", &file], &[]).code, 0);
+    let before = read_json(&file);
+    let rotate = [
+        "deploy",
+        "secrets",
+        "--rotate",
+        "KEYGATE_HASH_SECRET",
+        "--in",
+        &file,
+    ];
+    let out = keygate(&rotate, &[]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr
+            .contains("rotating KEYGATE_HASH_SECRET invalidates every key"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(read_json(&file), before);
+    let mut forced = rotate.to_vec();
+    forced.push("--force");
+    let out = keygate(&forced, &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let after = read_json(&file);
+    assert_eq!(after.len(), 4, "no overlap for the hash secret");
+    assert_ne!(after["KEYGATE_HASH_SECRET"], before["KEYGATE_HASH_SECRET"]);
+    prints_no_secret(&out, &after);
+}
+
+#[test]
+fn a_file_others_can_read_is_warned_about() {
+    let dir = TempDir::new("readable");
+    let file = dir.path("s.json");
+    assert_eq!(keygate(&["deploy", "secrets", "--out", &file], &[]).code, 0);
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = keygate(
+        &[
+            "deploy",
+            "secrets",
+            "--rotate",
+            "KEYGATE_ROOT_TOKEN",
+            "--in",
+            &file,
+        ],
+        &[],
+    );
+    assert_eq!(out.code, 0);
+    assert!(out.stderr.contains(&format!(
+        "warning: {file} can be read by other users (mode 0644); run `chmod 600 {file}`"
+    )));
+}
