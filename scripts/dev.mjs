@@ -1,76 +1,231 @@
 // Runs keygate locally with `wrangler dev` (workerd, local KV and Durable Objects) in front
-// of an origin, creates a demo key and prints a curl that works. Started by scripts/dev.sh.
+// of an origin, with a demo key, and prints a curl that works. Started by scripts/dev.sh.
 //
 // Environment: KEYGATE_ORIGIN (default: the demo origin, started here), KEYGATE_ROOT_TOKEN
-// (default: generated and printed), KEYGATE_PORT (default 8787), KEYGATE_POLICY (policy
-// file path, default policies/demo.toml).
+// (default: generated once and kept in .keygate/dev-secrets.json), KEYGATE_PORT (default
+// 8787), KEYGATE_POLICY (policy file path, default policies/demo.toml),
+// KEYGATE_ALLOW_PLAIN_HTTP_ORIGIN (true/false), KEYGATE_STATE_DIR (default .keygate).
+// `--check`: check the settings and exit (scripts/dev.sh does this before installing,
+// building or starting anything).
 // `--smoke`: after start-up, send the printed request, check the answer, stop (for tests).
+//
+// It cannot strand you: every setting is checked before anything starts, and whatever it
+// started (the demo origin, wrangler dev with its workerd) is stopped — by process group
+// id, never by name — on any failure, on Ctrl-C, and on exit.
+//
+// The demo key is made once: its id and secret are kept in the 0600 dev-secrets file beside
+// the other dev secrets, and reused while the gateway still knows it as an active key with
+// the same scopes. Otherwise it is deleted and a new one made, so demo keys never pile up.
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startDemoOrigin } from "./demo-origin.mjs";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
-const STATE_DIR = `${ROOT}.keygate`;
+const DEMO_SCOPES = ["contacts:write", "email:send-approval", "analytics:read"];
+const DEMO_KEY_NAME = "demo key";
+const SECRET_NAMES = ["KEYGATE_HASH_SECRET", "KEYGATE_SIGNING_SECRET", "KEYGATE_ROOT_TOKEN", "KEYGATE_WEBHOOK_SECRET"];
 const smoke = process.argv.includes("--smoke");
-const port = Number(process.env.KEYGATE_PORT ?? 8787);
-const policyPath = process.env.KEYGATE_POLICY ?? "policies/demo.toml";
-const usingDemoPolicy = process.env.KEYGATE_POLICY === undefined;
 
-function fail(message) {
-  console.error(`keygate dev: ${message}`);
-  process.exit(1);
+/** A refusal to report as it is (no stack trace). */
+class DevError extends Error {}
+
+// --- settings, all checked before anything starts ---------------------------------------
+
+function isLoopback(hostname) {
+  return hostname === "localhost" || hostname === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
 }
 
-if (!Number.isInteger(port) || port < 1 || port > 65535) fail(`KEYGATE_PORT must be a port number, got ${process.env.KEYGATE_PORT}`);
-if (!existsSync(`${ROOT}build/index.js`)) fail("build/index.js is missing; run scripts/dev.sh, which builds first");
+/** The origin URL's shape, by the Worker's own rules (src/config.rs): else a 503 later. */
+function checkOrigin(text, allowPlainHttp) {
+  const why = (reason) => new DevError(`KEYGATE_ORIGIN: \`${text}\` ${reason}, e.g. http://127.0.0.1:3000 or https://api.internal/v2`);
+  if (!/^https?:\/\//.test(text)) throw why("must start with http:// or https://");
+  if (/[?# ]/.test(text)) throw why("must not contain a query, fragment or space");
+  let url;
+  try {
+    url = new URL(text);
+  } catch {
+    throw why("is not a URL (check the host and port)");
+  }
+  if (url.username || url.password) throw why("must not contain user info");
+  if (!url.hostname) throw why("must name a host");
+  if (url.protocol === "http:" && !isLoopback(url.hostname) && !allowPlainHttp) {
+    throw why("is plain http to a host that is not this machine; use https://, or set KEYGATE_ALLOW_PLAIN_HTTP_ORIGIN=true");
+  }
+}
 
-/** Secrets that must survive restarts (keys in .keygate/state are hashed with them). */
-function devSecrets() {
-  mkdirSync(STATE_DIR, { recursive: true });
-  const file = `${STATE_DIR}/dev-secrets.json`;
-  const stored = existsSync(file) ? JSON.parse(readFileSync(file, "utf8")) : {};
-  // A secret added by a newer keygate is generated once and kept with the others.
-  const secrets = { ...stored };
-  for (const name of ["KEYGATE_HASH_SECRET", "KEYGATE_SIGNING_SECRET", "KEYGATE_WEBHOOK_SECRET"]) {
-    secrets[name] ??= randomBytes(32).toString("base64url");
+/** Every setting, checked; throws a DevError naming the variable and what is wrong. */
+export function checkSettings(env = process.env) {
+  const portText = env.KEYGATE_PORT ?? "8787";
+  const port = Number(portText);
+  if (!/^\d+$/.test(portText) || port < 1 || port > 65535) {
+    throw new DevError(`KEYGATE_PORT: \`${portText}\` is not a port number (1-65535)`);
   }
-  if (Object.keys(secrets).length !== Object.keys(stored).length) {
-    writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  const plain = env.KEYGATE_ALLOW_PLAIN_HTTP_ORIGIN;
+  if (plain !== undefined && plain !== "true" && plain !== "false") {
+    throw new DevError(`KEYGATE_ALLOW_PLAIN_HTTP_ORIGIN: \`${plain}\` must be true or false`);
   }
-  return secrets;
+  const origin = env.KEYGATE_ORIGIN || null;
+  if (origin) checkOrigin(origin, plain === "true");
+  const rootToken = env.KEYGATE_ROOT_TOKEN || null;
+  if (rootToken && (rootToken.length < 32 || /\s/.test(rootToken))) {
+    throw new DevError("KEYGATE_ROOT_TOKEN: must be at least 32 characters, without spaces");
+  }
+  const policyPath = env.KEYGATE_POLICY ?? "policies/demo.toml";
+  let policyText;
+  try {
+    policyText = readFileSync(resolve(ROOT, policyPath), "utf8");
+  } catch (e) {
+    throw new DevError(`KEYGATE_POLICY: cannot read the policy file ${policyPath}: ${e.code ?? e.message}`);
+  }
+  if (!policyText.trim()) throw new DevError(`KEYGATE_POLICY: ${policyPath} is empty`);
+  return {
+    port,
+    origin,
+    rootToken,
+    policyPath,
+    policyText,
+    usingDemoPolicy: env.KEYGATE_POLICY === undefined,
+    allowPlainHttp: plain,
+    stateDir: resolve(ROOT, env.KEYGATE_STATE_DIR ?? ".keygate"),
+  };
+}
+
+/** Resolves when nothing listens on 127.0.0.1:port; throws a DevError when something does. */
+function checkPortFree(port) {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once("error", (e) =>
+      reject(new DevError(`KEYGATE_PORT: 127.0.0.1:${port} is ${e.code === "EADDRINUSE" ? "in use (another keygate dev?)" : `unavailable (${e.code})`}; choose another KEYGATE_PORT`)),
+    );
+    server.listen(port, "127.0.0.1", () => server.close(() => resolvePort()));
+  });
 }
 
 function freePort() {
-  return new Promise((resolve, reject) => {
+  return new Promise((resolvePort, reject) => {
     const server = createServer();
     server.on("error", reject);
     server.listen(0, "127.0.0.1", () => {
-      const { port: p } = server.address();
-      server.close(() => resolve(p));
+      const { port } = server.address();
+      server.close(() => resolvePort(port));
     });
   });
 }
 
-async function waitUntilReady(base, rootToken, child, timeoutMs) {
+// --- the dev secrets file ----------------------------------------------------------------
+
+/**
+ * The dev secrets, kept across restarts in a 0600 file (keys in the state directory are
+ * hashed with them, and the root token and demo key stay the same): each generated once.
+ * A given KEYGATE_ROOT_TOKEN is used for this run and never written to the file.
+ */
+function loadDevSecrets(stateDir) {
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  const file = `${stateDir}/dev-secrets.json`;
+  let stored = {};
+  if (existsSync(file)) {
+    try {
+      stored = JSON.parse(readFileSync(file, "utf8"));
+    } catch (e) {
+      throw new DevError(`${file} is not valid JSON (${e.message}); fix it, or remove it to start over with new secrets`);
+    }
+  }
+  const secrets = { ...stored };
+  for (const name of SECRET_NAMES) secrets[name] ??= randomBytes(32).toString("base64url");
+  const save = () => {
+    writeFileSync(file, JSON.stringify(secrets, null, 2) + "\n", { mode: 0o600 });
+    chmodSync(file, 0o600); // an older file may have been made with other permissions
+  };
+  if (SECRET_NAMES.some((name) => stored[name] === undefined)) save();
+  return { file, secrets, save };
+}
+
+// --- what it starts, and stopping it ------------------------------------------------------
+
+const started = { origin: null, wrangler: null };
+let stopping = false;
+/** wrangler's output in smoke mode, shown only if something fails. */
+const smokeOutput = [];
+
+function alive(child) {
+  return child && child.exitCode === null && child.signalCode === null;
+}
+
+function signalGroup(child, signal) {
+  try {
+    process.kill(-child.pid, signal); // wrangler runs in its own process group, with workerd
+  } catch {
+    // already gone
+  }
+}
+
+/** Stops what was started: wrangler's process group (TERM, then KILL after 5 s), the origin. */
+async function stopAll() {
+  const wrangler = started.wrangler;
+  if (wrangler) {
+    if (alive(wrangler)) {
+      const exited = new Promise((done) => wrangler.once("exit", done));
+      signalGroup(wrangler, "SIGTERM");
+      const timer = new Promise((done) => setTimeout(done, 5000).unref());
+      await Promise.race([exited, timer]);
+    }
+    // workerd may outlive wrangler by a moment: nothing of the group may stay.
+    signalGroup(wrangler, "SIGKILL");
+  }
+  if (started.origin) {
+    started.origin.closeAllConnections?.();
+    await new Promise((done) => started.origin.close(done));
+  }
+}
+
+async function shutdown(code) {
+  if (stopping) return;
+  stopping = true;
+  await stopAll();
+  process.exit(code);
+}
+
+async function fail(error) {
+  const message = error instanceof DevError ? error.message : error?.stack ?? String(error);
+  console.error(`keygate dev: ${message}`);
+  if (smoke && smokeOutput.length) console.error(Buffer.concat(smokeOutput).toString());
+  await shutdown(1);
+}
+
+// Last resort, synchronous: whatever way this process ends, wrangler's group ends with it.
+process.on("exit", () => {
+  if (started.wrangler) signalGroup(started.wrangler, "SIGKILL");
+});
+process.on("SIGINT", () => shutdown(0));
+process.on("SIGTERM", () => shutdown(0));
+process.on("SIGHUP", () => shutdown(0));
+process.on("uncaughtException", fail);
+process.on("unhandledRejection", fail);
+
+// --- the gateway --------------------------------------------------------------------------
+
+async function waitUntilReady(base, rootToken, timeoutMs) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) fail(`wrangler dev exited with code ${child.exitCode}; see its output above`);
+    if (!alive(started.wrangler)) throw new DevError(`wrangler dev exited with code ${started.wrangler.exitCode}; see its output above`);
     try {
       const res = await fetch(`${base}/_keygate/v1/policy`, {
         headers: { authorization: `Bearer ${rootToken}` },
         signal: AbortSignal.timeout(2000),
       });
       if (res.status === 200) return res.json();
-      if (res.status === 503) fail(`the gateway reports a configuration error: ${await res.text()}`);
-    } catch {
+      if (res.status === 503) throw new DevError(`the gateway reports a configuration error: ${await res.text()}`);
+    } catch (e) {
+      if (e instanceof DevError) throw e;
       // not listening yet
     }
-    await new Promise((resolve) => setTimeout(resolve, 250));
+    await new Promise((done) => setTimeout(done, 250));
   }
-  fail(`the gateway did not answer within ${timeoutMs / 1000}s`);
+  throw new DevError(`the gateway did not answer within ${timeoutMs / 1000}s`);
 }
 
 /** A request the demo key may make: the policy's first GET route, parameters filled in. */
@@ -80,119 +235,139 @@ function exampleRequest(policy) {
   return route.path.replace(/\{[^}]+\}/g, "1").replace(/\/\*$/, "/example");
 }
 
-const secrets = devSecrets();
-const rootToken = process.env.KEYGATE_ROOT_TOKEN ?? randomBytes(24).toString("base64url");
-if (rootToken.length < 32) fail("KEYGATE_ROOT_TOKEN must be at least 32 characters");
-let policyText;
-try {
-  policyText = readFileSync(policyPath, "utf8");
-} catch (e) {
-  fail(`cannot read the policy file ${policyPath}: ${e.message}`);
-}
+const sameScopes = (a, b) => JSON.stringify([...a].sort()) === JSON.stringify([...b].sort());
 
-let demoOrigin = null;
-let originUrl = process.env.KEYGATE_ORIGIN;
-if (!originUrl) {
-  demoOrigin = await startDemoOrigin({ port: 0, secret: secrets.KEYGATE_SIGNING_SECRET });
-  originUrl = `http://127.0.0.1:${demoOrigin.address().port}`;
-}
-
-// Secrets go through an env file, so wrangler lists them as hidden rather than printing them.
-const envFile = `${STATE_DIR}/dev.env`;
-writeFileSync(
-  envFile,
-  [`KEYGATE_HASH_SECRET=${secrets.KEYGATE_HASH_SECRET}`, `KEYGATE_SIGNING_SECRET=${secrets.KEYGATE_SIGNING_SECRET}`, `KEYGATE_ROOT_TOKEN=${rootToken}`, `KEYGATE_WEBHOOK_SECRET=${secrets.KEYGATE_WEBHOOK_SECRET}`].join("\n") + "\n",
-  { mode: 0o600 },
-);
-const args = [
-  "dev",
-  "--ip", "127.0.0.1",
-  "--port", String(port),
-  "--inspector-port", String(await freePort()),
-  "--persist-to", `${STATE_DIR}/state`,
-  "--env-file", envFile,
-  "--show-interactive-dev-session=false",
-  "--var", `KEYGATE_ORIGIN:${originUrl}`,
-  "--var", "KEYGATE_HTTPS_ONLY:false",
-  "--var", `KEYGATE_POLICY:${policyText}`,
-  // A plain http:// origin that is not loopback is refused unless this says so.
-  ...(process.env.KEYGATE_ALLOW_PLAIN_HTTP_ORIGIN ? ["--var", `KEYGATE_ALLOW_PLAIN_HTTP_ORIGIN:${process.env.KEYGATE_ALLOW_PLAIN_HTTP_ORIGIN}`] : []),
-];
-const child = spawn(`${ROOT}node_modules/.bin/wrangler`, args, {
-  cwd: ROOT,
-  stdio: ["ignore", smoke ? "pipe" : "inherit", "inherit"],
-  detached: true, // own process group, so stopping it stops workerd too
-  env: {
-    ...process.env,
-    WRANGLER_SEND_METRICS: "false",
-    CLOUDFLARE_CF_FETCH_ENABLED: "false",
-    KEYGATE_WASM_OPT: "0", // wrangler re-runs the build on start; skip wasm-opt there
-  },
-});
-const smokeOutput = [];
-child.stdout?.on("data", (chunk) => smokeOutput.push(chunk));
-
-let stopping = false;
-function stop(code) {
-  if (stopping) return;
-  stopping = true;
-  try {
-    process.kill(-child.pid, "SIGTERM");
-  } catch {
-    // already gone
+/**
+ * The demo key: the stored one while the gateway knows it as active with `scopes`; else a
+ * new one (the stale one deleted first), stored for the next start.
+ */
+async function demoKey(admin, scopes, dev) {
+  const stored = dev.secrets.demo_key;
+  if (stored?.id && stored?.key) {
+    const res = await admin("GET", `/keys/${encodeURIComponent(stored.id)}`);
+    if (res.status === 200) {
+      const record = await res.json();
+      if (record.status === "active" && sameScopes(record.scopes, scopes)) return { ...stored, reused: true };
+      const deleted = await admin("DELETE", `/keys/${encodeURIComponent(stored.id)}`);
+      if (deleted.status !== 204) throw new DevError(`could not delete the old demo key ${stored.id}: ${deleted.status} ${await deleted.text()}`);
+    } else if (res.status !== 404) {
+      throw new DevError(`could not read the demo key ${stored.id}: ${res.status} ${await res.text()}`);
+    }
   }
-  demoOrigin?.close();
-  setTimeout(() => process.exit(code), 500).unref();
+  const created = await admin("POST", "/keys", { name: DEMO_KEY_NAME, scopes, workspace: "demo", limits: { per_minute: 60, per_day: 1000 } });
+  if (created.status !== 201) throw new DevError(`could not create the demo key: ${created.status} ${await created.text()}`);
+  const { id, key } = await created.json();
+  dev.secrets.demo_key = { id, key, scopes };
+  dev.save();
+  return { id, key, scopes, reused: false };
 }
-process.on("SIGINT", () => stop(0));
-process.on("SIGTERM", () => stop(0));
-child.on("exit", (code) => {
-  if (!stopping) {
-    console.error(`keygate dev: wrangler dev exited (${code})`);
-    if (smoke) console.error(Buffer.concat(smokeOutput).toString());
-    stop(code ?? 1);
+
+async function main() {
+  const settings = checkSettings();
+  await checkPortFree(settings.port);
+  if (process.argv.includes("--check")) return 0;
+  if (!existsSync(`${ROOT}build/index.js`)) throw new DevError("build/index.js is missing; run scripts/dev.sh, which builds first");
+  const dev = loadDevSecrets(settings.stateDir);
+  const { secrets } = dev;
+  const rootToken = settings.rootToken ?? secrets.KEYGATE_ROOT_TOKEN;
+  for (const name of ["KEYGATE_HASH_SECRET", "KEYGATE_SIGNING_SECRET", "KEYGATE_WEBHOOK_SECRET"]) {
+    if (secrets[name] === rootToken) throw new DevError(`KEYGATE_ROOT_TOKEN: equals ${name}; the gateway refuses two equal secrets`);
   }
-});
+  await checkPortFree(settings.port); // again: the build ran since the check
+  const inspectorPort = await freePort();
 
-const base = `http://127.0.0.1:${port}`;
-const policy = await waitUntilReady(base, rootToken, child, 120_000);
-const scopes = usingDemoPolicy ? ["contacts:write", "email:send-approval", "analytics:read"] : policy.scopes;
-const created = await fetch(`${base}/_keygate/v1/keys`, {
-  method: "POST",
-  headers: { authorization: `Bearer ${rootToken}`, "content-type": "application/json" },
-  body: JSON.stringify({ name: "demo key", scopes, workspace: "demo", limits: { per_minute: 60, per_day: 1000 } }),
-});
-if (created.status !== 201) fail(`could not create the demo key: ${created.status} ${await created.text()}`);
-const demoKey = (await created.json()).key;
-const path = exampleRequest(policy);
+  // Nothing was started before this line.
+  let originUrl = settings.origin;
+  if (!originUrl) {
+    started.origin = await startDemoOrigin({ port: 0, secret: secrets.KEYGATE_SIGNING_SECRET });
+    originUrl = `http://127.0.0.1:${started.origin.address().port}`;
+  }
 
-if (smoke) {
-  const res = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${demoKey}` } });
-  const body = await res.text();
-  const verified = demoOrigin ? JSON.parse(body).identity_verified === true : true;
-  console.log(`smoke: GET ${path} -> ${res.status}, identity verified at the origin: ${verified}`);
-  stop(res.status === 200 && verified ? 0 : 1);
-} else {
+  // Secrets go through an env file, so wrangler lists them as hidden rather than printing them.
+  const envFile = `${settings.stateDir}/dev.env`;
+  writeFileSync(envFile, SECRET_NAMES.map((name) => `${name}=${name === "KEYGATE_ROOT_TOKEN" ? rootToken : secrets[name]}`).join("\n") + "\n", { mode: 0o600 });
+  const args = [
+    "dev",
+    "--ip", "127.0.0.1",
+    "--port", String(settings.port),
+    "--inspector-port", String(inspectorPort),
+    "--persist-to", `${settings.stateDir}/state`,
+    "--env-file", envFile,
+    "--show-interactive-dev-session=false",
+    "--var", `KEYGATE_ORIGIN:${originUrl}`,
+    "--var", "KEYGATE_HTTPS_ONLY:false",
+    "--var", `KEYGATE_POLICY:${settings.policyText}`,
+    // A plain http:// origin that is not loopback is refused unless this says so.
+    ...(settings.allowPlainHttp ? ["--var", `KEYGATE_ALLOW_PLAIN_HTTP_ORIGIN:${settings.allowPlainHttp}`] : []),
+  ];
+  started.wrangler = spawn(`${ROOT}node_modules/.bin/wrangler`, args, {
+    cwd: ROOT,
+    stdio: ["ignore", smoke ? "pipe" : "inherit", "inherit"],
+    detached: true, // its own process group, so stopping it stops workerd too
+    env: {
+      ...process.env,
+      WRANGLER_SEND_METRICS: "false",
+      CLOUDFLARE_CF_FETCH_ENABLED: "false",
+      KEYGATE_WASM_OPT: "0", // wrangler re-runs the build on start; skip wasm-opt there
+    },
+  });
+  started.wrangler.stdout?.on("data", (chunk) => smokeOutput.push(chunk));
+  started.wrangler.on("exit", (code) => {
+    if (!stopping) fail(new DevError(`wrangler dev exited (${code})`));
+  });
+
+  const base = `http://127.0.0.1:${settings.port}`;
+  const policy = await waitUntilReady(base, rootToken, 120_000);
+  const admin = (method, path, body) =>
+    fetch(`${base}/_keygate/v1${path}`, {
+      method,
+      headers: { authorization: `Bearer ${rootToken}`, ...(body ? { "content-type": "application/json" } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+      signal: AbortSignal.timeout(10_000),
+    });
+  const scopes = settings.usingDemoPolicy ? DEMO_SCOPES : policy.scopes;
+  const demo = await demoKey(admin, scopes, dev);
+  const path = exampleRequest(policy);
+
+  if (smoke) {
+    const res = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${demo.key}` } });
+    const body = await res.text();
+    const verified = started.origin ? JSON.parse(body).identity_verified === true : true;
+    const listed = await admin("GET", "/keys?limit=100&workspace=demo");
+    const demoKeys = listed.status === 200 ? (await listed.json()).keys.filter((k) => k.name === DEMO_KEY_NAME).length : "unknown";
+    console.log(`smoke: demo key ${demo.id} ${demo.reused ? "reused" : "created"}; demo keys in the store: ${demoKeys}`);
+    console.log(`smoke: GET ${path} -> ${res.status}, identity verified at the origin: ${verified}`);
+    return res.status === 200 && verified ? 0 : 1;
+  }
   console.log(`
 keygate is running on ${base}
-  origin:         ${originUrl}${demoOrigin ? " (demo origin: echoes what it receives, verifies the signature)" : ""}
-  policy:         ${policyPath}
-  root token:     ${rootToken}
+  origin:         ${originUrl}${started.origin ? " (demo origin: echoes what it receives, verifies the signature)" : ""}
+  policy:         ${settings.policyPath}
+  root token:     ${rootToken}${settings.rootToken ? "   (from KEYGATE_ROOT_TOKEN)" : ""}
   signing secret: ${secrets.KEYGATE_SIGNING_SECRET}   (your origin verifies X-Keygate-Signature with it)
   webhook secret: ${secrets.KEYGATE_WEBHOOK_SECRET}   (deployment-level webhooks; each key's webhook gets its own secret)
-  demo key:       ${demoKey}
-                  scopes: ${scopes.join(" ")} (shown once; create more with the admin API)
+  demo key:       ${demo.key}   (${demo.reused ? "the one from the last start" : "new"}; ${demo.id})
+                  scopes: ${scopes.join(" ")}
+  kept in:        ${dev.file} (the same root token and demo key on every start)
 
 Try it:
-  curl -s ${base}${path} -H "Authorization: Bearer ${demoKey}"
+  curl -s ${base}${path} -H "Authorization: Bearer ${demo.key}"
 ${
-  usingDemoPolicy
-    ? `  curl -s -X DELETE ${base}/v1/contacts/1 -H "Authorization: Bearer ${demoKey}"     # 403: needs contacts:delete
+  settings.usingDemoPolicy
+    ? `  curl -s -X DELETE ${base}/v1/contacts/1 -H "Authorization: Bearer ${demo.key}"     # 403: needs contacts:delete
   curl -s ${base}/v1/contacts                                                   # 401: no key
 `
     : ""
 }  curl -s ${base}/_keygate/v1/policy -H "Authorization: Bearer ${rootToken}"
 
-Press Ctrl-C to stop. State persists in .keygate/state.
+Press Ctrl-C to stop. State persists in ${settings.stateDir}/state.
 `);
+  return null; // keep running until Ctrl-C
+}
+
+try {
+  const code = await main();
+  if (code !== null) await shutdown(code);
+} catch (error) {
+  await fail(error);
 }

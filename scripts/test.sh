@@ -13,7 +13,8 @@
 #      (Express, Flask, Django, Sinatra, Symfony, nginx: tests/e2e/origins.test.mjs),
 #   6. the admin API against openapi.yaml by a real API tester: schemathesis, every phase
 #      (stateful included), --checks all, on workerd (tests/api/schemathesis.mjs, ~1-2 min),
-#   7. the README's run command in smoke mode (wrangler dev + demo origin + demo key).
+#   7. the README's run command in smoke mode (wrangler dev + demo origin + demo key), and
+#      the tests of what dev.sh does with bad settings, failures and restarts (tests/dev/).
 # Ends with one line: "N passed, N failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -63,6 +64,10 @@ node tests/api/schemathesis.mjs 2>&1 | tee -a "$log"
 echo "== run command smoke test (wrangler dev + demo origin + demo key)"
 port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
 KEYGATE_PORT=$port timeout 180 sh scripts/dev.sh --smoke 2>&1 | tee -a "$log"
+# dev.sh/dev.mjs cannot strand you: bad settings refused before anything starts, a failure
+# after start-up stops what was started, restarts keep the root token and the one demo key
+# (~55 s; after the workerd tests, since wrangler's start-up rebuild replaces the build).
+node --test --test-concurrency=1 --test-timeout=180000 tests/dev/*.test.mjs 2>&1 | tee -a "$log"
 
 # Every step above stops the script on failure, so reaching here means all of it passed.
 passed=$(awk '/^test result:/ { n += $4 } /^# pass / { n += $3 } /^smoke: .* -> 200/ { n += 1 } /^schemathesis: passed$/ { n += 1 } /^fuzz result:/ { n += $3 } /^pytest result:/ { n += $3 } END { print n + 0 }' "$log")
