@@ -1130,3 +1130,37 @@ fn a_file_others_can_read_is_warned_about() {
         "warning: {file} can be read by other users (mode 0644); run `chmod 600 {file}`"
     )));
 }
+
+#[test]
+fn a_rotation_leaves_a_leftover_temporary_file_alone() {
+    let dir = TempDir::new("leftover");
+    let file = dir.path("s.json");
+    assert_eq!(keygate(&["deploy", "secrets", "--out", &file], &[]).code, 0);
+    let before = read_json(&file);
+    let leftover = format!("{file}.new");
+    std::fs::write(&leftover, "from an interrupted run").unwrap();
+    let out = keygate(
+        &[
+            "deploy",
+            "secrets",
+            "--rotate",
+            "KEYGATE_ROOT_TOKEN",
+            "--in",
+            &file,
+        ],
+        &[],
+    );
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains(&format!(
+            "{leftover} exists (left by an interrupted rotation?); compare it with the file and remove it"
+        )),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(read_json(&file), before);
+    assert_eq!(
+        std::fs::read_to_string(&leftover).unwrap(),
+        "from an interrupted run"
+    );
+}

@@ -1,8 +1,9 @@
 //! The keygate command-line tool: `keygate policy check <file>` validates a policy file with
 //! exactly the rules the Worker applies (and finds routes that would not work as written),
-//! `keygate policy diff <old> <new>` says what a new policy does to existing keys, and
-//! `keygate keys …`, `keygate approvals …` and
-//! `keygate policy show` operate a gateway through its admin API. The logic lives in
+//! `keygate policy diff <old> <new>` says what a new policy does to existing keys,
+//! `keygate keys …`, `keygate approvals …` and `keygate policy show` operate a gateway
+//! through its admin API, `keygate deploy secrets` keeps a deployment's secrets and
+//! `keygate doctor` smoke-tests it. The logic lives in
 //! `keygate::cli`; run `keygate --help`.
 
 use std::ffi::OsString;

@@ -70,6 +70,13 @@ policy's limits. `keys list --all` and `approvals list --all` follow the pages t
 Approval queues are per workspace: with the root token, `approvals list` needs
 `--workspace`. `approvals approve` sends the stored request to the origin, once; `approvals reject` needs a
 reason (at most 1000 characters), which the key's rejection webhook is told.
+`deploy secrets` writes the Worker's four secrets to a new 0600 file (default
+keygate-secrets.json, never overwritten) and prints no value; `--rotate` changes one
+(the signing and webhook secrets keep the old value as NAME_PREVIOUS for an overlap;
+KEYGATE_HASH_SECRET, which invalidates every key, needs --force); `--upload` runs
+`npx wrangler secret bulk` ($KEYGATE_WRANGLER) with the four current values on its input.
+`doctor` smoke-tests a deployment (admin API, policy, 401 without a key, a temporary test key
+on GET --path); it exits 1 if any check failed.
 
 `policy check` checks a policy file offline: every syntax error, every broken rule, and routes
 that can never be reached; it prints the scopes the policy defines. `policy diff` says what

@@ -421,8 +421,22 @@ fn replace(path: &Path, text: &str) -> std::io::Result<()> {
     let mut temporary = path.as_os_str().to_owned();
     temporary.push(".new");
     let temporary = Path::new(&temporary);
-    let written = write_new(temporary, text).and_then(|()| std::fs::rename(temporary, path));
-    if written.is_err() && temporary.exists() {
+    let mut file = create_private(temporary).map_err(|error| match error.kind() {
+        // Not ours to remove: it may hold the only copy of a value an interrupted run made.
+        ErrorKind::AlreadyExists => std::io::Error::new(
+            ErrorKind::AlreadyExists,
+            format!(
+                "{} exists (left by an interrupted rotation?); compare it with the file and remove it",
+                temporary.display()
+            ),
+        ),
+        _ => error,
+    })?;
+    let written = file
+        .write_all(text.as_bytes())
+        .and_then(|()| file.sync_all())
+        .and_then(|()| std::fs::rename(temporary, path));
+    if written.is_err() {
         let _ = std::fs::remove_file(temporary);
     }
     written

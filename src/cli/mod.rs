@@ -1,6 +1,8 @@
 //! The operator's command line: `keygate keys …`, `keygate approvals …` and
-//! `keygate policy show` against a gateway's admin API, and `keygate policy check` and
-//! `keygate policy diff` on policy files. Native only; the Worker never links it.
+//! `keygate policy show` against a gateway's admin API, `keygate policy check` and
+//! `keygate policy diff` on policy files, `keygate deploy secrets` ([`deploy`]) for the
+//! Worker's secrets and `keygate doctor` ([`doctor`]) to smoke-test a deployment. Native
+//! only; the Worker never links it.
 //!
 //! ```no_run
 //! let args: Vec<String> = ["keys", "list", "--status", "active"].map(String::from).to_vec();
