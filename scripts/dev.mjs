@@ -27,6 +27,8 @@ import { startDemoOrigin } from "./demo-origin.mjs";
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const DEMO_SCOPES = ["contacts:write", "email:send-approval", "analytics:read"];
 const DEMO_KEY_NAME = "demo key";
+/** A loaded 2-core machine can take seconds for a Durable Object's first answer. */
+const ADMIN_TIMEOUT_MS = 30_000;
 const SECRET_NAMES = ["KEYGATE_HASH_SECRET", "KEYGATE_SIGNING_SECRET", "KEYGATE_ROOT_TOKEN", "KEYGATE_WEBHOOK_SECRET"];
 const smoke = process.argv.includes("--smoke");
 
@@ -318,13 +320,18 @@ async function main() {
 
   const base = `http://127.0.0.1:${settings.port}`;
   const policy = await waitUntilReady(base, rootToken, 120_000);
-  const admin = (method, path, body) =>
-    fetch(`${base}/_keygate/v1${path}`, {
-      method,
-      headers: { authorization: `Bearer ${rootToken}`, ...(body ? { "content-type": "application/json" } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-      signal: AbortSignal.timeout(10_000),
-    });
+  const admin = async (method, path, body) => {
+    try {
+      return await fetch(`${base}/_keygate/v1${path}`, {
+        method,
+        headers: { authorization: `Bearer ${rootToken}`, ...(body ? { "content-type": "application/json" } : {}) },
+        body: body ? JSON.stringify(body) : undefined,
+        signal: AbortSignal.timeout(ADMIN_TIMEOUT_MS),
+      });
+    } catch (e) {
+      throw new DevError(`the admin API did not answer ${method} /_keygate/v1${path}: ${e.name === "TimeoutError" ? `no answer within ${ADMIN_TIMEOUT_MS / 1000} s` : e.message}`);
+    }
+  };
   const scopes = settings.usingDemoPolicy ? DEMO_SCOPES : policy.scopes;
   const demo = await demoKey(admin, scopes, dev);
   const path = exampleRequest(policy);
