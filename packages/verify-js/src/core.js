@@ -239,9 +239,12 @@ export class ReplayCache {
 
   /** True the first time `identity.requestId` is seen within the window; false after, or when full. */
   firstSeen(identity, nowSecs = Date.now() / 1000) {
+    // Whole seconds, as the timestamp check counts them: at NOW + 300.5 a request signed at
+    // NOW still verifies, so it must still be remembered.
+    const now = Math.floor(nowSecs);
     // Ids arrive roughly in timestamp order, so expired ones sit at the front of the Map.
     for (const [id, expiry] of this.expiries) {
-      if (expiry >= nowSecs) break;
+      if (expiry >= now) break;
       this.expiries.delete(id);
     }
     if (this.expiries.has(identity.requestId) || this.expiries.size >= this.maxEntries) return false;

@@ -119,6 +119,28 @@ describe("express.raw, and the middleware reading the stream itself", () => {
 });
 
 describe("replays, mounting, hosts and prefixes", () => {
+  test("a replay in the window's last second, when the clock has a fraction, is still a 401 replayed", async () => {
+    // The timestamp check compares whole seconds, so at NOW + 300.5 a request signed at NOW
+    // still verifies: the cache must still remember it then.
+    let now = NOW + 5;
+    const a = express();
+    a.use(keygate({ secrets: SECRET, replayCache: new ReplayCache(), nowSecs: () => now }));
+    a.get("/{*rest}", echo);
+    const app = await serve(a);
+    try {
+      const headers = signedHeaders(SECRET, { method: "GET", host: app.host, pathAndQuery: "/v1/x" }, { requestId: "req_edge" });
+      const send = () => fetch(`http://${app.host}/v1/x`, { headers }).then(async (r) => ({ status: r.status, json: await r.json() }));
+      assert.equal((await send()).status, 200);
+      now = NOW + 300.5;
+      const again = await send();
+      assert.deepEqual([again.status, again.json.code], [401, "replayed"]);
+      now = NOW + 301;
+      assert.equal((await send()).json.code, "stale_timestamp", "and after the window it is stale, not forgotten into a success");
+    } finally {
+      await app.close();
+    }
+  });
+
   test("the same signed request twice: the second is a 401 replayed; a full cache is a 503", async () => {
     const a = express();
     a.use(keygate({ secrets: SECRET, replayCache: new ReplayCache({ maxEntries: 2 }), ...clock }));
