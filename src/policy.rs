@@ -660,8 +660,13 @@ impl Route {
         for segment in &self.segments {
             match segment {
                 Segment::Rest => return true,
+                // Compared decoded: an origin that routes on the decoded path (Starlette,
+                // Django, Flask) reads `%65xport` as `export`, so it must not match `{id}`
+                // where the `export` route needs another scope.
                 Segment::Literal(literal) => match parts.next() {
-                    Some(part) if part == literal => {}
+                    Some(part)
+                        if crate::percent::decode(part.as_bytes())
+                            == crate::percent::decode(literal.as_bytes()) => {}
                     _ => return false,
                 },
                 Segment::Param => match parts.next() {
@@ -2823,6 +2828,50 @@ mod tests {
         assert_eq!(routed(&policy, "GET", ""), None);
         assert_eq!(routed(&policy, "GET", "v1/contacts"), None);
         assert_eq!(routed(&policy, "GET", "//"), None);
+    }
+
+    #[test]
+    fn an_escaped_literal_segment_routes_as_the_literal_a_decoding_origin_reads() {
+        // Starlette, Django and Flask route on the decoded path: `/v1/contacts/%65xport` is
+        // their `/v1/contacts/export`, so it must need what that route needs, not match `{id}`.
+        let policy = load(
+            r#"
+            [[resources]]
+            name = "contacts"
+            kind = "ladder"
+            [[resources]]
+            name = "exports"
+            kind = "read_only"
+
+            [[routes]]
+            method = "GET"
+            path = "/v1/contacts/export"
+            resource = "exports"
+            action = "read"
+
+            [[routes]]
+            method = "GET"
+            path = "/v1/contacts/{id}"
+            resource = "contacts"
+            action = "read"
+        "#,
+        );
+        for path in [
+            "/v1/contacts/export",
+            "/v1/contacts/%65xport",
+            "/v1/contacts/%65%78%70%6F%72%74",
+            "/v1/%63ontacts/expor%74",
+        ] {
+            assert_eq!(
+                routed(&policy, "GET", path),
+                some("exports", Action::Read),
+                "{path}"
+            );
+        }
+        assert_eq!(
+            routed(&policy, "GET", "/v1/contacts/%65xports"),
+            some("contacts", Action::Read)
+        );
     }
 
     #[test]
