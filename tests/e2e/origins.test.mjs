@@ -65,10 +65,13 @@ function pathMatches(pattern, path) {
     if (segment === "*") return true;
     const part = parts[i];
     if (part === undefined) return false;
-    if (segment.startsWith("{") ? part === "" : part !== segment) return false;
+    if (segment.startsWith("{") ? part === "" : decodeEscapes(part) !== segment) return false;
   }
   return parts.length === segments.length;
 }
+
+/** A segment with each `%XX` as its byte, as keygate compares literal segments. */
+const decodeEscapes = (segment) => segment.replace(/%([0-9A-Fa-f]{2})/g, (_, hex) => String.fromCharCode(parseInt(hex, 16)));
 
 // ------------------------------------------------------------------------------------
 // The frameworks: how to start each on a port, bound to 127.0.0.1, for at most 4 minutes,
