@@ -177,6 +177,17 @@ pub enum PolicySource {
     Variable,
 }
 
+impl PolicySource {
+    /// What `GET /policy` calls it: a secret named `KEYGATE_POLICY` outlives every deploy
+    /// and rollback, so a smoke test must be able to see that the bundle is not in force.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PolicySource::Bundled => "bundled",
+            PolicySource::Variable => "variable",
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct Config {
     pub origin: Origin,

@@ -115,7 +115,13 @@ async fn serve(
             let reason = crate::approval::parse_reject(&body)?;
             approvals::reject(id, &actor, reason, env, answer).await
         }
-        AdminRoute::Policy => Ok(json_response(200, &config.policy.describe(), request_id)?),
+        AdminRoute::Policy => {
+            let mut policy = config.policy.describe();
+            if let Some(fields) = policy.as_object_mut() {
+                fields.insert("source".into(), config.policy_source.as_str().into());
+            }
+            Ok(json_response(200, &policy, request_id)?)
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 // The admin API, first part: create (shown once), get, revoke, policy; validation.
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
-import { useGateway, ROOT_TOKEN } from "./harness.mjs";
+import { useGateway, startGateway, ROOT_TOKEN } from "./harness.mjs";
 
 const env = useGateway();
 
@@ -203,5 +203,18 @@ describe("policy", () => {
     assert.ok(policy.scopes.includes("email:send-approval"));
     assert.ok(policy.scopes.includes("read:all"));
     assert.deepEqual(policy.limits, { per_minute: 120, per_day: 50000 });
+  });
+
+  test("GET /policy says whether the bundled policy is in force or a KEYGATE_POLICY overrides it", async () => {
+    // A KEYGATE_POLICY secret outlives every deploy and rollback: only this shows it.
+    assert.equal((await env.gw.admin("GET", "/policy")).json.source, "variable");
+    const bundled = await startGateway({ origin: env.origin.url, policy: null });
+    try {
+      const policy = (await bundled.admin("GET", "/policy")).json;
+      assert.equal(policy.source, "bundled");
+      assert.equal(policy.key_prefix, "kg", "the demo policy build.sh bundled");
+    } finally {
+      await bundled.dispose();
+    }
   });
 });
