@@ -265,9 +265,10 @@ fn check_policy_file(plan: &Plan, deployed: Option<&Value>, report: &mut Report<
     let Some(deployed) = deployed else {
         return report.skip(format!("policy {file}: needs the admin API (see above)"));
     };
+    // `source` says where the deployed one came from, which a file cannot say.
     let differing: Vec<&str> = field_names(local, deployed)
         .into_iter()
-        .filter(|field| local.get(field) != deployed.get(field))
+        .filter(|field| *field != "source" && local.get(field) != deployed.get(field))
         .collect();
     if differing.is_empty() {
         report.ok(format!("the deployed policy is {file}"));
