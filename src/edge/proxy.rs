@@ -10,7 +10,8 @@ use crate::problem::GatewayError;
 use futures_util::future::{select, Either};
 use std::time::Duration;
 use worker::{
-    AbortController, Delay, Fetch, Headers, Request, RequestInit, RequestRedirect, Response, Url,
+    AbortController, CacheMode, Delay, Fetch, Headers, Request, RequestInit, RequestRedirect,
+    Response, Url,
 };
 
 // One peek of the body serves the override scan and the signature: a body the scan read
@@ -176,6 +177,10 @@ pub async fn send(
         .with_headers(headers)
         // Never follow: a redirect must not carry identity headers to another host.
         .with_redirect(RequestRedirect::Manual)
+        // Never from or into Cloudflare's cache: its key is the URL, not the caller, so an
+        // origin on a Cloudflare zone answering `Cache-Control: public` would otherwise have
+        // one key's answer served to another key, past its scopes and its limits.
+        .with_cache(CacheMode::NoStore)
         .with_body(body);
     let outbound = Request::new_with_init(&target, &init).map_err(|e| {
         worker::console_error!("could not build the origin request: {e}");

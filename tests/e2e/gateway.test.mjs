@@ -188,6 +188,17 @@ describe("proxying", () => {
     assert.equal(res.headers.get("location"), "http://127.0.0.1:9/elsewhere");
   });
 
+  test("the origin request bypasses Cloudflare's cache (its key is the URL, not the caller)", async () => {
+    // fetch() with cache "no-store" neither reads nor fills the cache, and, as the Fetch
+    // standard says, sends Cache-Control and Pragma no-cache when the client sent neither.
+    const { key } = await env.gw.createKey({ scopes: ["contacts:read"] });
+    const res = await env.gw.rawRequest("/v1/contacts", { authorization: `Bearer ${key}` });
+    assert.equal(res.status, 200);
+    const seen = env.origin.received.at(-1).headers;
+    assert.equal(seen["cache-control"], "no-cache");
+    assert.equal(seen.pragma, "no-cache");
+  });
+
   test("an origin that is down is a 502, one that hangs is a 504", async () => {
     const down = await startGateway({ origin: `http://127.0.0.1:${await deadPort()}` });
     try {
