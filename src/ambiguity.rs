@@ -13,6 +13,7 @@
 //! assert!(override_in_request(["accept", "x-http-method-override"], None).is_some());
 //! ```
 
+use crate::methods::FORWARDABLE_METHODS;
 use crate::percent;
 use crate::problem::GatewayError;
 use std::borrow::Cow;
@@ -37,11 +38,6 @@ const OVERRIDE_FIELD: &[u8] = b"_method";
 /// How much of a body keygate reads to look for a method override. The body is still
 /// streamed to the origin; only this prefix is held, and only while it is checked.
 pub const BODY_SCAN_BYTES: usize = 64 * 1024;
-
-/// The methods keygate forwards. Others (TRACE, CONNECT, WebDAV verbs, ...) the platform
-/// cannot forward faithfully, and no policy route should need them.
-pub const FORWARDABLE_METHODS: &[&str] =
-    &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 
 /// What keygate checks about a request before routing it, in one place.
 pub struct RequestShape<'a> {

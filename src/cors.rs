@@ -28,6 +28,7 @@
 //! assert!(matches!(no, Preflight::Refused(_)));
 //! ```
 
+use crate::methods::FORWARDABLE_METHODS;
 use std::fmt;
 
 /// At most this many allowed origins, and this many names in each header list of the
@@ -47,8 +48,6 @@ pub const MAX_MAX_AGE_SECONDS: u64 = 86_400;
 /// The methods a preflight may ask for unless the policy lists its own: those keygate
 /// forwards, but `OPTIONS` (a browser never preflights a preflight).
 const DEFAULT_METHODS: [&str; 6] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"];
-/// Every method keygate forwards (`crate::ambiguity`'s list); nothing else can be allowed.
-const FORWARDABLE_METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 
 /// Request headers always allowed: the key's header, and the CORS-safelisted ones, which a
 /// browser lists in a preflight only when their value is unusual (`Content-Type:

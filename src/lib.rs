@@ -24,6 +24,7 @@ pub mod headers;
 pub mod identity;
 pub mod key;
 pub mod limits;
+pub mod methods;
 pub mod percent;
 pub mod policy;
 pub mod problem;

@@ -52,7 +52,7 @@
 
 use super::region::{refused_path, Region, Space, TooComplex};
 use super::{syntax, MethodPattern, Policy, PolicyError, Route, Segment};
-use crate::ambiguity::FORWARDABLE_METHODS;
+use crate::methods::FORWARDABLE_METHODS;
 use std::fmt;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -14,7 +14,8 @@
 //! encoded `/`, …) matches nothing.
 
 use super::{MethodPattern, Route, Segment};
-use crate::ambiguity::{path_ambiguity, FORWARDABLE_METHODS};
+use crate::ambiguity::path_ambiguity;
+use crate::methods::FORWARDABLE_METHODS;
 use std::collections::BTreeSet;
 
 /// The most cubes one region may be split into. Overlapping patterns can multiply pieces;
