@@ -2,7 +2,9 @@
 // Miniflare, with real KV and Durable Objects, in front of a real local origin server.
 import { before, after } from "node:test";
 import { Miniflare } from "miniflare";
+import { spawn } from "node:child_process";
 import { createServer, request as httpRequest } from "node:http";
+import { connect } from "node:net";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
@@ -70,6 +72,41 @@ export async function deadPort() {
   const { port } = server.address();
   await new Promise((resolve) => server.close(resolve));
   return port;
+}
+
+/**
+ * Starts a server process (a real origin framework) on a free 127.0.0.1 port, killed after
+ * 4 minutes whatever happens, and resolves once it accepts connections (30 s at most).
+ * `commandFor(port)` is the command line. Resolves to { port, log, stop }.
+ */
+export async function startServerProcess(name, commandFor, { cwd }) {
+  const port = await deadPort();
+  const [command, ...args] = commandFor(port);
+  const child = spawn("timeout", ["-k", "5", "240", command, ...args], { cwd, stdio: ["ignore", "ignore", "pipe"] });
+  let log = "";
+  child.stderr.on("data", (chunk) => (log = (log + chunk).slice(-4000)));
+  const exited = new Promise((resolve) => child.on("exit", resolve));
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const up = await new Promise((resolve) => {
+      const socket = connect(port, "127.0.0.1", () => (socket.destroy(), resolve(true)));
+      socket.on("error", () => resolve(false));
+    });
+    if (up) break;
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill("SIGTERM");
+      throw new Error(`${name} did not start on port ${port}: ${log}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return {
+    port,
+    log: () => log,
+    stop: async () => {
+      if (child.exitCode === null) process.kill(child.pid, "SIGTERM");
+      await exited;
+    },
+  };
 }
 
 /**

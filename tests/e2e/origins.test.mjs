@@ -13,13 +13,12 @@
 // default, a form body longer than the 64 KiB keygate scans carries its override through.
 import { test, describe, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { connect, createServer } from "node:net";
+import { connect } from "node:net";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { startGateway } from "./harness.mjs";
+import { startGateway, startServerProcess } from "./harness.mjs";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const ORIGINS = `${ROOT}tests/origins/`;
@@ -97,43 +96,20 @@ const FRAMEWORKS = {
   },
 };
 
-async function freePort() {
-  const server = createServer();
-  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 async function startFramework(name) {
-  const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), `keygate-origin-${name}-`));
-  const [command, args, portInArgs] = FRAMEWORKS[name].start(port, dir);
-  const child = spawn("timeout", ["-k", "5", "240", command, ...args, ...(portInArgs ? [] : [String(port)])], {
-    cwd: dir,
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  let log = "";
-  child.stderr.on("data", (chunk) => (log = (log + chunk).slice(-4000)));
-  const exited = new Promise((resolve) => child.on("exit", resolve));
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const up = await new Promise((resolve) => {
-      const socket = connect(port, "127.0.0.1", () => (socket.destroy(), resolve(true)));
-      socket.on("error", () => resolve(false));
-    });
-    if (up) break;
-    if (child.exitCode !== null || Date.now() > deadline) {
-      child.kill("SIGTERM");
-      throw new Error(`${name} did not start on port ${port}: ${log}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  const server = await startServerProcess(
+    name,
+    (port) => {
+      const [command, args, portInArgs] = FRAMEWORKS[name].start(port, dir);
+      return [command, ...args, ...(portInArgs ? [] : [String(port)])];
+    },
+    { cwd: dir },
+  );
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://127.0.0.1:${server.port}`,
     stop: async () => {
-      if (child.exitCode === null) process.kill(child.pid, "SIGTERM");
-      await exited;
+      await server.stop();
       rmSync(dir, { recursive: true, force: true });
     },
   };

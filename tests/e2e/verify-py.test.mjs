@@ -6,12 +6,10 @@
 // sent again straight to the origin), and, after a rotation, a secret it no longer lists.
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { connect, createServer } from "node:net";
 import { request as httpRequest } from "node:http";
 import { createHash } from "node:crypto";
 import { fileURLToPath } from "node:url";
-import { startGateway } from "./harness.mjs";
+import { startGateway, startServerProcess } from "./harness.mjs";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const ORIGINS = `${ROOT}packages/verify-py/tests/origins/`;
@@ -26,46 +24,10 @@ const POLICY = [
 ].join("\n\n");
 const BASE_PATH = "/svc";
 
-async function freePort() {
-  const server = createServer();
-  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-/** Starts a Python origin on 127.0.0.1 for at most 4 minutes (as origins.test.mjs does). */
+/** Starts a Python origin on 127.0.0.1 for at most 4 minutes. */
 async function startPythonOrigin(script) {
-  const port = await freePort();
-  const child = spawn("timeout", ["-k", "5", "240", PYTHON, `${ORIGINS}${script}`, String(port)], {
-    cwd: ORIGINS,
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  let log = "";
-  child.stderr.on("data", (chunk) => (log = (log + chunk).slice(-4000)));
-  const exited = new Promise((resolve) => child.on("exit", resolve));
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const up = await new Promise((resolve) => {
-      const socket = connect(port, "127.0.0.1", () => (socket.destroy(), resolve(true)));
-      socket.on("error", () => resolve(false));
-    });
-    if (up) break;
-    if (child.exitCode !== null || Date.now() > deadline) {
-      child.kill("SIGTERM");
-      throw new Error(`${script} did not start on port ${port}: ${log}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return {
-    port,
-    url: `http://127.0.0.1:${port}${BASE_PATH}`,
-    log: () => log,
-    stop: async () => {
-      if (child.exitCode === null) process.kill(child.pid, "SIGTERM");
-      await exited;
-    },
-  };
+  const server = await startServerProcess(script, (port) => [PYTHON, `${ORIGINS}${script}`, String(port)], { cwd: ORIGINS });
+  return { ...server, url: `http://127.0.0.1:${server.port}${BASE_PATH}` };
 }
 
 /** Straight to the origin, bypassing keygate: exactly these headers and body. */
