@@ -265,7 +265,7 @@ fn bench_authority(c: &mut Criterion) {
         &key,
         NOW_MS - 1,
         "default",
-        keygate::delegation::Principal::Root,
+        keygate::record::Principal::Root,
         None,
     );
     let mut state = KeyState::default();

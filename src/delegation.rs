@@ -15,10 +15,10 @@
 //! assert!(Actor::Root.reaches("any-workspace"));
 //! ```
 
-use crate::authority::{Grantee, KeyRecord};
 use crate::key::{Environment, KeyId};
 use crate::limits::Window;
 use crate::policy::{Access, Action, Policy, RouteTarget};
+use crate::record::{Grantee, KeyRecord, Principal};
 use serde::{Deserialize, Serialize};
 
 /// The resource whose grants let a key manage keys.
@@ -32,15 +32,6 @@ pub enum Actor {
     Root,
     /// A keygate key with grants on [`KEYS_RESOURCE`], as its authority admitted it.
     Key { grantee: Grantee },
-}
-
-/// Who did something to a key, as its record remembers it (`created_by`, `revoked_by`):
-/// shown as `{"type": "root"}` or `{"type": "key", "key_id": "key_…"}`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Principal {
-    Root,
-    Key { key_id: KeyId },
 }
 
 /// Why a key may not make a lifecycle change that is otherwise within its grants.
@@ -212,7 +203,7 @@ impl Actor {
                 scopes: record.scopes.clone(),
             });
         }
-        let limits = record.effective_limits(policy);
+        let limits = record.effective_limits(policy.default_limits());
         for (window, wanted, own) in [
             (Window::Minute, limits.per_minute, grantee.limits.per_minute),
             (Window::Day, limits.per_day, grantee.limits.per_day),

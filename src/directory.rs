@@ -10,9 +10,9 @@
 //! so copies that arrive out of order cannot roll a key back. A deleted key leaves a
 //! tombstone, so a late copy cannot bring it back into lists.
 
-use crate::admin::ListCursor;
-use crate::authority::{KeyRecord, Status};
 use crate::key::{Environment, KeyId};
+use crate::page::Position;
+use crate::record::{KeyRecord, Status};
 use serde::{Deserialize, Serialize};
 
 /// Requests to the directory (the body of its Durable Object call).
@@ -33,34 +33,9 @@ pub enum DirectoryCommand {
         environment: Option<Environment>,
         status: Option<Status>,
         limit: usize,
-        after: Option<Position>,
+        after: Option<Position<KeyId>>,
         now_ms: u64,
     },
-}
-
-/// A key's place in list order: newest first, ties broken by id.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Position {
-    pub created_at: u64,
-    pub id: KeyId,
-}
-
-impl From<ListCursor> for Position {
-    fn from(cursor: ListCursor) -> Position {
-        Position {
-            created_at: cursor.created_at,
-            id: cursor.id,
-        }
-    }
-}
-
-impl From<Position> for ListCursor {
-    fn from(position: Position) -> ListCursor {
-        ListCursor {
-            created_at: position.created_at,
-            id: position.id,
-        }
-    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -76,7 +51,7 @@ pub enum DirectoryReply {
     Page {
         keys: Vec<Listed>,
         /// Where the next page starts; `None` on the last page.
-        next: Option<Position>,
+        next: Option<Position<KeyId>>,
     },
 }
 
@@ -85,17 +60,6 @@ mod tests {
     use super::*;
     use crate::key::KEY_ID_RANDOM_BYTES;
     use crate::limits::Limits;
-
-    #[test]
-    fn positions_and_cursors_convert_both_ways() {
-        let position = Position {
-            created_at: 1_900_000_000_000,
-            id: KeyId::generate(&[7; KEY_ID_RANDOM_BYTES]),
-        };
-        let cursor = ListCursor::from(position.clone());
-        let decoded = ListCursor::decode(&cursor.encode()).expect("decodes");
-        assert_eq!(Position::from(decoded), position);
-    }
 
     fn record() -> KeyRecord {
         KeyRecord {

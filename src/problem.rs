@@ -3,13 +3,15 @@
 //! what status and code it answers with. Bodies never carry a key, a hash or internal
 //! error text; the `detail` of each variant is written here, not passed through.
 
-use crate::approval::{ApprovalStatus, SubmitterFailure};
-use crate::authority::Status;
+use crate::approval::{ApprovalStatus, QueueDeclined};
+use crate::authority::SubmitterFailure;
+use crate::authority::{Declined, Refusal};
 use crate::cors::PreflightRefusal;
-use crate::delegation::Overreach;
+use crate::delegation::{Overreach, Stronger};
 use crate::limits::Window;
 use crate::policy::LifecycleAction;
 use crate::queue::QueueFull;
+use crate::record::Status;
 use serde_json::{json, Map, Value};
 
 /// One invalid field of an admin request body.
@@ -471,6 +473,72 @@ impl GatewayError {
             status,
             headers,
             body: Value::Object(body),
+        }
+    }
+}
+
+// What each layer's own refusals become on the wire. They live here, with the error they
+// build, so the layers below never import the HTTP face.
+
+impl From<Refusal> for GatewayError {
+    fn from(refusal: Refusal) -> GatewayError {
+        match refusal {
+            Refusal::Unknown => GatewayError::KeyUnknown,
+            Refusal::Revoked => GatewayError::KeyRevoked,
+            Refusal::Expired => GatewayError::KeyExpired,
+            Refusal::Scope {
+                required_scope,
+                approval_scope,
+            } => GatewayError::InsufficientScope {
+                required_scope,
+                approval_scope,
+            },
+            Refusal::ApprovalNotOffered { required_scope } => {
+                GatewayError::ApprovalNotOffered { required_scope }
+            }
+            Refusal::BodyTooLarge { max_bytes } => GatewayError::PayloadTooLarge {
+                max_bytes,
+                bound: BodyBound::Queued,
+            },
+            Refusal::Throttled {
+                window,
+                retry_after_secs,
+            } => GatewayError::RateLimited {
+                window,
+                retry_after_secs,
+            },
+        }
+    }
+}
+
+impl From<Declined> for GatewayError {
+    fn from(declined: Declined) -> GatewayError {
+        match declined {
+            Declined::NotFound => GatewayError::NotFound,
+            Declined::NotAllowed { action } => GatewayError::LifecycleNotAllowed { action },
+            Declined::NotActive { status } => GatewayError::KeyNotActive { status },
+            Declined::Overreach(overreach) => GatewayError::BeyondOwnGrant(overreach),
+            Declined::Stronger(Stronger::NotCreator) => GatewayError::NotKeyCreator,
+            Declined::Stronger(Stronger::RevokedByOther) => GatewayError::ReactivationNotAllowed,
+            Declined::InvalidLimits { message } => GatewayError::InvalidBody {
+                errors: vec![FieldError::new("limits", message)],
+            },
+            Declined::NoWebhook => GatewayError::NoRejectionWebhook,
+        }
+    }
+}
+
+impl From<QueueDeclined> for GatewayError {
+    fn from(declined: QueueDeclined) -> GatewayError {
+        match declined {
+            QueueDeclined::NotFound => GatewayError::NotFound,
+            QueueDeclined::NotPending { status } => GatewayError::ApprovalDecided { status },
+            QueueDeclined::OwnApproval => GatewayError::OwnApproval,
+            QueueDeclined::RelatedApproval => GatewayError::RelatedKeyApproval,
+            QueueDeclined::SubmitterNotAllowed { failure } => {
+                GatewayError::SubmitterNotAllowed { failure }
+            }
+            QueueDeclined::QueueFull { full } => GatewayError::ApprovalQueueFull(full),
         }
     }
 }
@@ -1059,7 +1127,7 @@ mod tests {
     #[test]
     fn no_problem_from_a_key_lifecycle_carries_a_secret() {
         use crate::admin::{parse_create, DEFAULT_WORKSPACE};
-        use crate::authority::{Command, Grantee, KeyState, Reply};
+        use crate::authority::{Command, KeyState, Reply};
         use crate::delegation::Actor;
         use crate::key::{
             hash_key, ApiKey, Environment, HashingSecret, KeyId, KEY_ID_RANDOM_BYTES,
@@ -1067,6 +1135,7 @@ mod tests {
         };
         use crate::limits::Limits;
         use crate::policy::Policy;
+        use crate::record::Grantee;
         use crate::webhook::secret::{WebhookSecret, WEBHOOK_SECRET_RANDOM_BYTES};
 
         let policy = Policy::from_toml(include_str!("../policies/seed-003-modules.toml"))
@@ -1086,7 +1155,7 @@ mod tests {
             &key,
             1_900_000_000_000,
             DEFAULT_WORKSPACE,
-            crate::delegation::Principal::Root,
+            crate::record::Principal::Root,
             None,
         );
         let mut state = KeyState::default();

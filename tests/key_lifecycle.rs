@@ -8,7 +8,7 @@
 use keygate::admin::{
     admin_route, parse_create, parse_edit, parse_rotate, AdminRoute, DEFAULT_WORKSPACE,
 };
-use keygate::authority::{key_object, Command, Declined, KeyRecord, KeyState, Refusal, Reply};
+use keygate::authority::{key_object, Command, Declined, KeyState, Refusal, Reply};
 use keygate::delegation::{Actor, Overreach};
 use keygate::key::{
     self, hash_key, ApiKey, Environment, HashingSecret, KeyId, KEY_ID_RANDOM_BYTES,
@@ -16,6 +16,7 @@ use keygate::key::{
 };
 use keygate::policy::{Action, Policy};
 use keygate::problem::GatewayError;
+use keygate::record::KeyRecord;
 use keygate::webhook::secret::{WebhookSecret, WEBHOOK_SECRET_RANDOM_BYTES};
 use std::collections::HashMap;
 

@@ -15,9 +15,10 @@
 
 use keygate::admin::{
     admin_route, parse_approvals_query, parse_create, parse_list_query, ADMIN_PREFIX, ADMIN_ROUTES,
-    DEFAULT_PAGE_SIZE, MAX_CURSOR_TIME_DIGITS, MAX_GRACE_SECONDS, MAX_NAME_CHARS, MAX_PAGE_SIZE,
+    MAX_GRACE_SECONDS, MAX_NAME_CHARS,
 };
 use keygate::limits::{MAX_PER_DAY, MAX_PER_MINUTE};
+use keygate::page::{DEFAULT_PAGE_SIZE, MAX_CURSOR_TIME_DIGITS, MAX_PAGE_SIZE};
 use keygate::policy::Policy;
 use keygate::problem::GatewayError;
 use proptest::prelude::*;

@@ -5,10 +5,11 @@
 //! Input: one byte choosing the parser and the HTTPS-only setting, then the body.
 #![no_main]
 
-use keygate::admin::{parse_create, parse_edit, parse_rotate, MAX_GRACE_SECONDS};
-use keygate::approval::{parse_approve, parse_reject};
+use keygate::admin::{
+    parse_approve, parse_create, parse_edit, parse_reject, parse_rotate, MAX_GRACE_SECONDS,
+};
 use keygate::authority::{key_object, LimitsEdit};
-use keygate::delegation::Principal;
+use keygate::record::Principal;
 use keygate::key::{ApiKey, Environment, KeyId};
 use keygate::problem::GatewayError;
 use keygate_fuzz::{demo_policy, NOW_MS};

@@ -4,9 +4,8 @@
 //! Input: one byte choosing the parser, then the query, or `METHOD\nPATH` for routes.
 #![no_main]
 
-use keygate::admin::{
-    admin_route, parse_approvals_query, parse_list_query, ListCursor, MAX_PAGE_SIZE,
-};
+use keygate::admin::{admin_route, parse_approvals_query, parse_list_query};
+use keygate::page::{Position, MAX_PAGE_SIZE};
 use keygate::problem::GatewayError;
 use libfuzzer_sys::fuzz_target;
 
@@ -38,7 +37,7 @@ fuzz_target!(|data: &[u8]| {
                 assert!((1..=MAX_PAGE_SIZE).contains(&list.limit));
                 check_workspace(&list.workspace);
                 if let Some(cursor) = list.cursor {
-                    assert_eq!(ListCursor::decode(&cursor.encode()), Some(cursor));
+                    assert_eq!(Position::decode(&cursor.encode()), Some(cursor));
                 }
             }
             Err(error) => check_refusal(error),
@@ -48,7 +47,7 @@ fuzz_target!(|data: &[u8]| {
                 assert!((1..=MAX_PAGE_SIZE).contains(&list.limit));
                 check_workspace(&list.workspace);
                 if let Some(cursor) = list.cursor {
-                    assert_eq!(ListCursor::decode(&cursor.encode()), Some(cursor));
+                    assert_eq!(Position::decode(&cursor.encode()), Some(cursor));
                 }
             }
             Err(error) => check_refusal(error),

@@ -8,8 +8,9 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use keygate::approval::{approval_object, Approval, QueueCommand, QueueReply};
-use keygate::webhook::{rejection_payload, DeliveryError};
+use keygate::approval::{
+    approval_object, rejection_payload, Approval, DeliveryError, QueueCommand, QueueReply,
+};
 use keygate_fuzz::{assert_round_trips, parts, stored, NOW_MS};
 use libfuzzer_sys::fuzz_target;
 

@@ -9,7 +9,8 @@
 //! bytes; an empty part is a missing value.
 #![no_main]
 
-use keygate::authority::{legacy_secret, Command, Counters, KeyRecord, KeyState, Reply, Secret};
+use keygate::authority::{legacy_secret, Command, Counters, KeyState, Reply, Secret};
+use keygate::record::KeyRecord;
 use keygate::usage::UsageHistory;
 use keygate::webhook::secret::WebhookSecrets;
 use keygate_fuzz::{assert_round_trips, demo_policy, parts, stored, NOW_MS};

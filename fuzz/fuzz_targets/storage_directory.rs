@@ -5,7 +5,8 @@
 //! Input: `record`, `last_used_at`, `command` and `reply`, split at 0xFF bytes.
 #![no_main]
 
-use keygate::authority::{key_object, KeyRecord};
+use keygate::authority::key_object;
+use keygate::record::KeyRecord;
 use keygate::directory::{DirectoryCommand, DirectoryReply, Listed};
 use keygate_fuzz::{assert_round_trips, demo_policy, parts, stored, NOW_MS};
 use libfuzzer_sys::fuzz_target;
@@ -26,7 +27,7 @@ fuzz_target!(|data: &[u8]| {
         .and_then(|b| std::str::from_utf8(b).ok())
         .and_then(|t| t.trim().parse::<u64>().ok());
     let _ = record.status(NOW_MS);
-    let _ = record.effective_limits(demo_policy());
+    let _ = record.effective_limits(demo_policy().default_limits());
     let object = key_object(&record, last_used_at, demo_policy(), NOW_MS).to_string();
     // A hash's hex can only be there if the record itself (its name, metadata...) held one.
     let written = serde_json::to_string(&record).expect("a record serialises");

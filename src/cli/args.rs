@@ -9,8 +9,8 @@
 
 use crate::admin::{parse_status, ListedStatus};
 use crate::approval::{ApprovalId, ApprovalStatus};
-use crate::authority::Status;
 use crate::key::{Environment, KeyId};
+use crate::record::Status;
 use crate::timestamp::parse_rfc3339;
 use serde_json::{Map, Value};
 use std::fmt;

@@ -252,9 +252,9 @@ fn edit_body(args: &EditArgs) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::authority::Status;
     use crate::key::Environment;
     use crate::key::KeyId;
+    use crate::record::Status;
 
     const ID: &str = "key_5C6oug3qxDqDYRHASGJgAo";
 

@@ -834,7 +834,7 @@ fn one_page_mentions_the_next_cursor() {
 fn all_follows_next_cursor_to_the_end() {
     let list = ListArgs {
         all: true,
-        status: Some(crate::authority::Status::Active),
+        status: Some(crate::record::Status::Active),
         limit: Some(2),
         ..ListArgs::default()
     };

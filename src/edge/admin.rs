@@ -5,7 +5,7 @@
 use super::platform::{self, json_response, now_ms, random, Refused};
 use super::{approvals, authority_object, directory_object, KEY_INDEX};
 use crate::admin::{
-    admin_route, parse_create, parse_edit, parse_list_query, parse_rotate, AdminRoute, ListCursor,
+    admin_route, parse_create, parse_edit, parse_list_query, parse_rotate, AdminRoute,
     ADMIN_PREFIX, DEFAULT_WORKSPACE, MAX_ADMIN_BODY_BYTES,
 };
 use crate::approval::{Reviewer, APPROVALS_RESOURCE};
@@ -104,15 +104,19 @@ async fn serve(
         AdminRoute::GetApproval(id) => approvals::get(id, &actor, env, answer).await,
         AdminRoute::Approve(id) => {
             // Only a reviewer's body is read at all.
-            Reviewer::of(&actor, &config.policy).needs(Action::Write)?;
+            Reviewer::of(&actor, &config.policy)
+                .needs(Action::Write)
+                .map_err(GatewayError::from)?;
             let body = read_body(req).await?;
-            crate::approval::parse_approve(&body)?;
+            crate::admin::parse_approve(&body)?;
             approvals::approve(id, &actor, env, answer).await
         }
         AdminRoute::Reject(id) => {
-            Reviewer::of(&actor, &config.policy).needs(Action::Write)?;
+            Reviewer::of(&actor, &config.policy)
+                .needs(Action::Write)
+                .map_err(GatewayError::from)?;
             let body = read_body(req).await?;
-            let reason = crate::approval::parse_reject(&body)?;
+            let reason = crate::admin::parse_reject(&body)?;
             approvals::reject(id, &actor, reason, env, answer).await
         }
         AdminRoute::Policy => {
@@ -249,7 +253,7 @@ async fn list_keys(query: Option<&str>, actor: &Actor, env: &Env, answer: &Answe
         environment: actor.environment(),
         status: list.status,
         limit: list.limit,
-        after: list.cursor.map(Into::into),
+        after: list.cursor,
         now_ms: now,
     };
     let DirectoryReply::Page { keys, next } = directory_object::call(env, &command).await? else {
@@ -266,7 +270,7 @@ async fn list_keys(query: Option<&str>, actor: &Actor, env: &Env, answer: &Answe
             )
         })
         .collect();
-    let next_cursor = next.map(|position| ListCursor::from(position).encode());
+    let next_cursor = next.map(|position| position.encode());
     let body = serde_json::json!({ "keys": keys, "next_cursor": next_cursor });
     Ok(json_response(200, &body, answer.request_id)?)
 }

@@ -12,16 +12,18 @@ use super::authority_object;
 use super::platform::{self, now_ms, sql_integer};
 use super::proxy::{fetch_within, FetchFailure};
 use crate::approval::{
-    Approval, ApprovalId, ApprovalStatus, Position, QueueCommand, QueueDeclined, QueueReply,
+    self, Approval, ApprovalId, ApprovalStatus, DeliveryError, QueueCommand, QueueDeclined,
+    QueueReply, ATTEMPT_TIMEOUT_MS,
 };
 use crate::authority::{Command, Reply, WebhookSigners};
 use crate::identity::SigningSecret;
 use crate::key::Environment;
+use crate::page::Position;
 use crate::policy::ApprovalSettings;
 use crate::problem::GatewayError;
 use crate::queue::{PendingUsage, QueueShard};
+use crate::webhook;
 use crate::webhook::secret::WebhookSecret;
-use crate::webhook::{self, DeliveryError, ATTEMPT_TIMEOUT_MS};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use std::cell::Cell;
@@ -138,7 +140,7 @@ impl DurableObject for ApprovalQueue {
                 continue;
             };
             let (Some(payload), Some(url)) = (
-                webhook::rejection_payload(&approval, &body),
+                approval::rejection_payload(&approval, &body),
                 approval.delivery_mut().map(|d| d.url.clone()),
             ) else {
                 continue;
@@ -439,7 +441,7 @@ fn list(
     (workspace, environment): (&str, Option<Environment>),
     status: Option<ApprovalStatus>,
     limit: usize,
-    after: Option<Position>,
+    after: Option<Position<ApprovalId>>,
     now_ms: u64,
 ) -> Result<QueueReply> {
     let mut query = String::from("SELECT record FROM approvals WHERE workspace = ?");
@@ -513,7 +515,7 @@ async fn deliver(
         .with_body(Some(js_sys::Uint8Array::from(payload).into()));
     let request = Request::new_with_init(url, &init).map_err(|_| DeliveryError::Unreachable)?;
     match fetch_within(request, ATTEMPT_TIMEOUT_MS).await {
-        Ok(response) => webhook::outcome_of_status(response.status_code()),
+        Ok(response) => approval::outcome_of_status(response.status_code()),
         Err(FetchFailure::TimedOut) => Err(DeliveryError::Timeout),
         Err(FetchFailure::Failed(_)) => Err(DeliveryError::Unreachable),
     }

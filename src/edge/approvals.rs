@@ -6,10 +6,10 @@ use super::admin::Answer;
 use super::platform::{json_response, now_ms, Refused};
 use super::proxy::{self, Outbound, Sender};
 use super::{approval_queue, authority_object};
-use crate::admin::{parse_approvals_query, ListCursor};
+use crate::admin::parse_approvals_query;
 use crate::approval::{
-    approval_object, Approval, ApprovalId, ApprovalStatus, OriginResult, Position, QueueCommand,
-    QueueReply, Reviewer, Verdict, MAX_RESULT_BODY_BYTES,
+    approval_object, Approval, ApprovalId, ApprovalStatus, OriginResult, QueueCommand, QueueReply,
+    Reviewer, Verdict, MAX_RESULT_BODY_BYTES,
 };
 use crate::authority::{Command, Reply};
 use crate::delegation::Actor;
@@ -23,7 +23,7 @@ type Outcome = Result<Response, Refused>;
 
 pub async fn list(query: Option<&str>, actor: &Actor, env: &Env, answer: &Answer<'_>) -> Outcome {
     let reviewer = Reviewer::of(actor, &answer.config.policy);
-    reviewer.needs(Action::Read)?;
+    reviewer.needs(Action::Read).map_err(GatewayError::from)?;
     let list = parse_approvals_query(query)?;
     // Each workspace's queue is its own object: there is no list of every workspace.
     let workspace = actor
@@ -37,10 +37,7 @@ pub async fn list(query: Option<&str>, actor: &Actor, env: &Env, answer: &Answer
         environment: reviewer.environment(),
         status: list.status,
         limit: list.limit,
-        after: list.cursor.map(|cursor| Position {
-            created_at: cursor.created_at,
-            id: cursor.id,
-        }),
+        after: list.cursor,
         now_ms: now,
     };
     let QueueReply::Page { approvals, next } = approval_queue::call(env, &shard, &command).await?
@@ -51,13 +48,7 @@ pub async fn list(query: Option<&str>, actor: &Actor, env: &Env, answer: &Answer
         .iter()
         .map(|approval| approval_object(approval, None, now))
         .collect();
-    let next_cursor = next.map(|position| {
-        ListCursor {
-            created_at: position.created_at,
-            id: position.id,
-        }
-        .encode()
-    });
+    let next_cursor = next.map(|position| position.encode());
     let body = serde_json::json!({ "approvals": approvals, "next_cursor": next_cursor });
     Ok(json_response(200, &body, answer.request_id)?)
 }
@@ -73,7 +64,7 @@ pub async fn get(id: ApprovalId, actor: &Actor, env: &Env, answer: &Answer<'_>) 
 pub async fn approve(id: ApprovalId, actor: &Actor, env: &Env, answer: &Answer<'_>) -> Outcome {
     let config = answer.config;
     let reviewer = Reviewer::of(actor, &config.policy);
-    reviewer.needs(Action::Write)?;
+    reviewer.needs(Action::Write).map_err(GatewayError::from)?;
     let (approval, _) = fetch(id.clone(), reviewer.clone(), env).await?;
     still_pending(&approval)?;
     let recheck = Command::Recheck {
@@ -153,7 +144,7 @@ pub async fn reject(
 ) -> Outcome {
     let config = answer.config;
     let reviewer = Reviewer::of(actor, &config.policy);
-    reviewer.needs(Action::Write)?;
+    reviewer.needs(Action::Write).map_err(GatewayError::from)?;
     let (approval, _) = fetch(id.clone(), reviewer.clone(), env).await?;
     still_pending(&approval)?;
     let owner = Command::Get { actor: Actor::Root };

@@ -7,12 +7,11 @@
 
 use super::directory_object;
 use super::platform::{self, now_ms};
-use crate::authority::{
-    Changed, Command, Counters, DirectorySync, KeyRecord, KeyState, Reply, Secret,
-};
+use crate::authority::{Changed, Command, Counters, DirectorySync, KeyState, Reply, Secret};
 use crate::directory::DirectoryCommand;
 use crate::key::KeyId;
 use crate::problem::GatewayError;
+use crate::record::KeyRecord;
 use crate::usage::UsageHistory;
 use crate::webhook::secret::WebhookSecrets;
 use serde::Serialize;

@@ -2,10 +2,12 @@
 //! call that reaches it. See [`crate::directory`] for why it exists.
 
 use super::platform::{self, sql_integer};
-use crate::authority::{KeyRecord, Status};
-use crate::directory::{DirectoryCommand, DirectoryReply, Listed, Position};
+use crate::directory::{DirectoryCommand, DirectoryReply, Listed};
 use crate::key::Environment;
+use crate::key::KeyId;
+use crate::page::Position;
 use crate::problem::GatewayError;
+use crate::record::{KeyRecord, Status};
 use std::cell::Cell;
 use worker::{
     durable_object, DurableObject, Env, Request, Response, Result, SqlStorageValue, State,
@@ -162,7 +164,7 @@ fn list(
         status,
     }: Filter,
     limit: usize,
-    after: Option<Position>,
+    after: Option<Position<KeyId>>,
     now_ms: u64,
 ) -> Result<DirectoryReply> {
     let mut query = String::from("SELECT record, last_used_at FROM keys WHERE deleted = 0");

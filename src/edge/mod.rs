@@ -15,7 +15,7 @@ use crate::approval::{
     queued_answer, Approval, ApprovalId, QueueCommand, QueueReply, QueuedRequest, Submission,
     APPROVAL_ID_RANDOM_BYTES,
 };
-use crate::authority::{Command, Grantee, Queueing, Reply};
+use crate::authority::{Command, Queueing, Reply};
 use crate::bearer::CredentialHeader;
 use crate::config::Config;
 use crate::cors::{CorsSettings, Preflight};
@@ -23,6 +23,7 @@ use crate::key::{self, hash_key, KeyFormatError, KeyId};
 use crate::policy::RouteTarget;
 use crate::problem::GatewayError;
 use crate::queue::QueueShard;
+use crate::record::Grantee;
 use platform::{now_ms, Refused};
 use worker::{event, Context, Env, Headers, Request, Response, Result};
 

@@ -1,12 +1,12 @@
 //! The outbound request to the origin: streamed, stripped, signed, bounded in time.
 
-use crate::authority::Grantee;
 use crate::config::Config;
 use crate::headers::{sanitize_request_headers, sanitize_response_headers};
 use crate::identity::{
     self, sign, BodyDigest, Content, Identity, RequestLine, SIGNED_BODY_MAX_BYTES,
 };
 use crate::problem::GatewayError;
+use crate::record::Grantee;
 use futures_util::future::{select, Either};
 use std::time::Duration;
 use worker::{

@@ -1,18 +1,11 @@
 //! Rejection webhooks: what keygate POSTs to a key's `rejection_webhook` when a reviewer
-//! rejects one of its queued requests, how it is signed, and when a failed delivery is
-//! tried again.
-//!
-//! Each key's webhook has its own signing secret ([`secret`]), never the origin's signing
-//! secret nor another key's. The signature (`KEYGATE-WEBHOOK-V1`, `v1=`, one per live
-//! secret during a rotation) is the `keygate-verify` crate's, which receivers use to
-//! verify it; re-exported here.
+//! rejects one of its queued requests, and when a failed delivery is tried again. Each
+//! key's webhook is signed with its own secret ([`crate::webhook`]), never the origin's
+//! signing secret nor another key's.
 
-pub mod address;
-pub mod secret;
-
-use crate::approval::{decider_object, insert_body, Approval, ApprovalState};
+use super::{decider_object, insert_body, Approval, ApprovalState};
 use crate::timestamp::format_rfc3339;
-pub use keygate_verify::webhook::*;
+use crate::webhook::REJECTED_EVENT;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
@@ -181,11 +174,11 @@ mod tests {
         Approval, ApprovalId, QueuedRequest, Reviewer, Submission, Verdict,
         APPROVAL_ID_RANDOM_BYTES,
     };
-    use crate::authority::Grantee;
     use crate::delegation::Actor;
     use crate::key::{Environment, KeyId, KEY_ID_RANDOM_BYTES};
     use crate::limits::Limits;
     use crate::policy::{Action, Policy, RouteTarget};
+    use crate::record::Grantee;
 
     const NOW: u64 = 1_900_000_000_000;
 

@@ -12,7 +12,7 @@ const NOW: u64 = 1_900_000_000_000;
 const HOOK: &str = "https://hooks.example.com/r?token=t0ps3cret";
 
 fn policy() -> Policy {
-    Policy::from_toml(include_str!("../../policies/demo.toml")).expect("demo policy parses")
+    Policy::from_toml(include_str!("../../../policies/demo.toml")).expect("demo policy parses")
 }
 
 fn webhook_secret(seed: u8) -> WebhookSecret {
@@ -30,7 +30,7 @@ fn create(webhook: Option<&str>) -> (KeyState, Reply) {
         &key,
         NOW,
         DEFAULT_WORKSPACE,
-        crate::delegation::Principal::Root,
+        crate::record::Principal::Root,
         None,
     );
     let mut state = KeyState::default();
@@ -265,7 +265,7 @@ fn rotating_needs_a_webhook_the_edit_right_and_the_keys_grants() {
             declined: Declined::NotFound
         }
     );
-    let frozen = Policy::from_toml(include_str!("../../policies/seed-001-simple.toml"))
+    let frozen = Policy::from_toml(include_str!("../../../policies/seed-001-simple.toml"))
         .expect("seed parses");
     let command = Command::RotateWebhookSecret {
         actor: Actor::Root,

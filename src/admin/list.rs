@@ -1,0 +1,130 @@
+//! List queries: `GET /keys` and `GET /approvals`, with one set of rules.
+
+use super::fields::{collect, workspace};
+use crate::approval::{ApprovalId, ApprovalStatus};
+use crate::key::KeyId;
+use crate::page::{ListedId, Position, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+use crate::problem::{FieldError, GatewayError};
+use crate::record::Status;
+use serde_json::Value;
+
+/// The `?status=` values a list accepts: every status, by its name.
+pub trait ListedStatus: Copy + 'static {
+    const ALL: &'static [Self];
+    fn as_str(self) -> &'static str;
+}
+
+impl ListedStatus for Status {
+    const ALL: &'static [Status] = &[Status::Active, Status::Revoked, Status::Expired];
+    fn as_str(self) -> &'static str {
+        Status::as_str(self)
+    }
+}
+
+impl ListedStatus for ApprovalStatus {
+    const ALL: &'static [ApprovalStatus] = &ApprovalStatus::ALL;
+    fn as_str(self) -> &'static str {
+        ApprovalStatus::as_str(self)
+    }
+}
+
+/// The status named `text`, if the list has one (the CLI checks `--status` with it too).
+pub fn parse_status<S: ListedStatus>(text: &str) -> Option<S> {
+    S::ALL
+        .iter()
+        .copied()
+        .find(|status| status.as_str() == text)
+}
+
+/// The statuses for a message, e.g. "`active`, `revoked` or `expired`".
+fn status_choices<S: ListedStatus>() -> String {
+    let names: Vec<String> = S::ALL.iter().map(|s| format!("`{}`", s.as_str())).collect();
+    match names.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
+
+/// `GET /keys?status=&workspace=&limit=&cursor=` (or `/approvals`), checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListQuery<S = Status, Id = KeyId> {
+    pub status: Option<S>,
+    pub workspace: Option<String>,
+    pub limit: usize,
+    pub cursor: Option<Position<Id>>,
+}
+
+impl<S, Id> Default for ListQuery<S, Id> {
+    fn default() -> Self {
+        ListQuery {
+            status: None,
+            workspace: None,
+            limit: DEFAULT_PAGE_SIZE,
+            cursor: None,
+        }
+    }
+}
+
+/// `GET /approvals?status=&workspace=&limit=&cursor=`, checked.
+pub type ApprovalsQuery = ListQuery<ApprovalStatus, ApprovalId>;
+
+/// Parses the query of `GET /keys`. Every bad parameter is reported, by name.
+pub fn parse_list_query(query: Option<&str>) -> Result<ListQuery, GatewayError> {
+    parse_any_list_query(query)
+}
+
+/// Parses the query of `GET /approvals`, with the same rules as [`parse_list_query`].
+pub fn parse_approvals_query(query: Option<&str>) -> Result<ApprovalsQuery, GatewayError> {
+    parse_any_list_query(query)
+}
+
+fn parse_any_list_query<S: ListedStatus, Id: ListedId>(
+    query: Option<&str>,
+) -> Result<ListQuery<S, Id>, GatewayError> {
+    let mut list = ListQuery::default();
+    let mut errors = Vec::new();
+    let mut seen: Vec<&str> = Vec::new();
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if seen.contains(&name) {
+            errors.push(FieldError::new(name, "is given more than once"));
+            continue;
+        }
+        seen.push(name);
+        match name {
+            "status" => match parse_status(value) {
+                Some(status) => list.status = Some(status),
+                None => errors.push(FieldError::new(
+                    "status",
+                    format!("must be {}", status_choices::<S>()),
+                )),
+            },
+            "workspace" => {
+                list.workspace = collect(&mut errors, workspace(Some(&Value::String(value.into()))))
+            }
+            "limit" => match value.parse::<usize>() {
+                Ok(n) if (1..=MAX_PAGE_SIZE).contains(&n) => list.limit = n,
+                _ => errors.push(FieldError::new(
+                    "limit",
+                    format!("must be a whole number from 1 to {MAX_PAGE_SIZE}"),
+                )),
+            },
+            "cursor" => match Position::decode(value) {
+                Some(cursor) => list.cursor = Some(cursor),
+                None => errors.push(FieldError::new(
+                    "cursor",
+                    "is not a cursor this API returned; pass `next_cursor` as is",
+                )),
+            },
+            other => errors.push(FieldError::new(
+                other,
+                "unknown parameter; allowed: status, workspace, limit, cursor",
+            )),
+        }
+    }
+    match errors.is_empty() {
+        true => Ok(list),
+        false => Err(GatewayError::InvalidBody { errors }),
+    }
+}

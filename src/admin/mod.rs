@@ -1,0 +1,26 @@
+//! The admin API's HTTP face: which route a request asks for, and its body or query
+//! checked — a JSON body in, a checked value or every field's error out.
+
+mod approvals;
+mod fields;
+mod keys;
+mod list;
+mod routes;
+
+pub use approvals::{parse_approve, parse_reject, MAX_REASON_CHARS};
+pub use keys::{
+    parse_create, parse_edit, parse_rotate, NewKey, DEFAULT_WORKSPACE, MAX_GRACE_SECONDS,
+    MAX_NAME_CHARS,
+};
+pub use list::{
+    parse_approvals_query, parse_list_query, parse_status, ApprovalsQuery, ListQuery, ListedStatus,
+};
+pub use routes::{admin_route, AdminRoute, ADMIN_ROUTES};
+
+/// The prefix every admin route lives under.
+pub const ADMIN_PREFIX: &str = "/_keygate/v1";
+/// Admin bodies are small; anything bigger is a mistake or an attack.
+pub const MAX_ADMIN_BODY_BYTES: usize = 64 * 1024;
+
+#[cfg(test)]
+mod tests;

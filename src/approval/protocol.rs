@@ -1,0 +1,79 @@
+//! The approval queue's Durable Object protocol: its commands, its replies and the list
+//! order.
+
+use super::{Approval, ApprovalId, ApprovalStatus, OriginResult, QueueDeclined, Reviewer, Verdict};
+use crate::key::Environment;
+use crate::page::Position;
+use serde::{Deserialize, Serialize};
+
+/// Requests to the approval queue's Durable Object.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum QueueCommand {
+    Submit {
+        approval: Box<Approval>,
+        #[serde(with = "base64_bytes")]
+        body: Vec<u8>,
+    },
+    Get {
+        id: ApprovalId,
+        reviewer: Reviewer,
+    },
+    /// One workspace's: a queue object holds only the workspaces of its shard.
+    List {
+        workspace: String,
+        /// A key reviewer's environment: it lists only that environment's approvals.
+        #[serde(default)]
+        environment: Option<Environment>,
+        status: Option<ApprovalStatus>,
+        limit: usize,
+        after: Option<Position<ApprovalId>>,
+        now_ms: u64,
+    },
+    Decide {
+        id: ApprovalId,
+        reviewer: Reviewer,
+        verdict: Verdict,
+        now_ms: u64,
+    },
+    /// The origin's answer to an approved request.
+    Record {
+        id: ApprovalId,
+        result: OriginResult,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum QueueReply {
+    Done,
+    Approval {
+        approval: Box<Approval>,
+        #[serde(with = "base64_bytes")]
+        body: Vec<u8>,
+    },
+    Page {
+        approvals: Vec<Approval>,
+        /// Where the next page starts; `None` on the last page.
+        next: Option<Position<ApprovalId>>,
+    },
+    Declined {
+        declined: QueueDeclined,
+    },
+}
+
+/// Stored bodies are base64 inside JSON.
+pub mod base64_bytes {
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&STANDARD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        STANDARD.decode(text).map_err(serde::de::Error::custom)
+    }
+}
