@@ -15,7 +15,6 @@
 
 use crate::methods::FORWARDABLE_METHODS;
 use crate::percent;
-use crate::problem::GatewayError;
 use std::borrow::Cow;
 
 /// Headers some frameworks (Symfony, Express method-override, IIS URL Rewrite) read as
@@ -39,6 +38,23 @@ const OVERRIDE_FIELD: &[u8] = b"_method";
 /// streamed to the origin; only this prefix is held, and only while it is checked.
 pub const BODY_SCAN_BYTES: usize = 64 * 1024;
 
+/// Why a request's shape is refused before it is routed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ambiguity {
+    /// Not one of the standard methods keygate forwards faithfully.
+    MethodNotSupported,
+    /// A path the origin could read as a different path ([`path_ambiguity`]'s reason).
+    Path { reason: &'static str },
+    /// A method or path override, named as the request spelled it.
+    Override { what: String },
+    /// A key of this deployment where it would travel on to the origin.
+    KeyInRequest { place: String },
+    /// A GET or HEAD request with a body.
+    BodyNotAllowed,
+    /// A body keygate could not read whole, for an origin that reads overrides in bodies.
+    BodyNotScannable { max_bytes: u64 },
+}
+
 /// What keygate checks about a request before routing it, in one place.
 pub struct RequestShape<'a> {
     pub method: &'a str,
@@ -58,22 +74,22 @@ pub struct RequestShape<'a> {
 /// Everything keygate checks about a request's shape before routing it: the method, the
 /// path, method/path overrides in headers and the query, a key where it would travel on,
 /// and a body where none can be sent. The body's own overrides are [`check_body`]'s.
-pub fn check_request(shape: &RequestShape) -> Result<(), GatewayError> {
+pub fn check_request(shape: &RequestShape) -> Result<(), Ambiguity> {
     if !FORWARDABLE_METHODS.contains(&shape.method) {
-        return Err(GatewayError::MethodNotSupported);
+        return Err(Ambiguity::MethodNotSupported);
     }
     if let Some(reason) = path_ambiguity(shape.path) {
-        return Err(GatewayError::AmbiguousPath { reason });
+        return Err(Ambiguity::Path { reason });
     }
     let header_names = shape.headers.iter().map(|(name, _)| name.as_str());
     if let Some(what) = override_in_request(header_names, shape.query) {
-        return Err(GatewayError::OverrideNotAllowed { what });
+        return Err(Ambiguity::Override { what });
     }
     if let Some(place) = key_outside_authorization(shape) {
-        return Err(GatewayError::KeyInRequest { place });
+        return Err(Ambiguity::KeyInRequest { place });
     }
     if shape.has_body && (shape.method == "GET" || shape.method == "HEAD") {
-        return Err(GatewayError::BodyNotAllowed);
+        return Err(Ambiguity::BodyNotAllowed);
     }
     Ok(())
 }
@@ -293,10 +309,7 @@ pub struct BodyPrefix<'a> {
 /// that reads overrides from bodies (`origin_reads_body_overrides` in the policy) is not
 /// given a form, multipart, JSON or typeless body keygate could not read whole: longer
 /// than the scan, or compressed (Express's body parsers inflate gzip and deflate).
-pub fn check_body(
-    body: &BodyPrefix,
-    origin_reads_body_overrides: bool,
-) -> Result<(), GatewayError> {
+pub fn check_body(body: &BodyPrefix, origin_reads_body_overrides: bool) -> Result<(), Ambiguity> {
     let readable = match body.content_encoding.map(str::trim) {
         None | Some("") => readable_text(body.bytes, body.content_type),
         Some(coding) if coding.eq_ignore_ascii_case("identity") => {
@@ -308,7 +321,7 @@ pub fn check_body(
         .as_ref()
         .and_then(|(text, _)| override_in_body(body.content_type, text))
     {
-        return Err(GatewayError::OverrideNotAllowed {
+        return Err(Ambiguity::Override {
             what: what.to_string(),
         });
     }
@@ -316,7 +329,7 @@ pub fn check_body(
         body.complete && readable.is_some_and(|(_, as_the_origin_reads_it)| as_the_origin_reads_it);
     let may_carry_override = BodyKind::of(body.content_type) != BodyKind::Other;
     if !read_whole && origin_reads_body_overrides && may_carry_override {
-        return Err(GatewayError::BodyNotScannable {
+        return Err(Ambiguity::BodyNotScannable {
             max_bytes: BODY_SCAN_BYTES as u64,
         });
     }
@@ -732,6 +745,8 @@ fn key_outside_authorization(shape: &RequestShape) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    // The wire codes a refusal gets, so each case reads as a client sees it.
+    use crate::problem::GatewayError;
     use proptest::prelude::*;
 
     const PREFIX: &str = "kg";
@@ -767,7 +782,7 @@ mod tests {
             key_prefix: PREFIX,
             credential_header,
         })
-        .map_err(|e| e.code())
+        .map_err(|e| GatewayError::from(e).code())
     }
 
     /// A key-shaped string (the checksum is not checked by the exposure rule).
@@ -1079,7 +1094,7 @@ mod tests {
             bytes,
             complete,
         };
-        check_body(&body, origin_reads_body_overrides).map_err(|e| e.code())
+        check_body(&body, origin_reads_body_overrides).map_err(|e| GatewayError::from(e).code())
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! what status and code it answers with. Bodies never carry a key, a hash or internal
 //! error text; the `detail` of each variant is written here, not passed through.
 
+use crate::ambiguity::Ambiguity;
 use crate::approval::{ApprovalStatus, QueueDeclined};
 use crate::authority::SubmitterFailure;
 use crate::authority::{Declined, Refusal};
@@ -479,6 +480,21 @@ impl GatewayError {
 
 // What each layer's own refusals become on the wire. They live here, with the error they
 // build, so the layers below never import the HTTP face.
+
+impl From<Ambiguity> for GatewayError {
+    fn from(ambiguity: Ambiguity) -> GatewayError {
+        match ambiguity {
+            Ambiguity::MethodNotSupported => GatewayError::MethodNotSupported,
+            Ambiguity::Path { reason } => GatewayError::AmbiguousPath { reason },
+            Ambiguity::Override { what } => GatewayError::OverrideNotAllowed { what },
+            Ambiguity::KeyInRequest { place } => GatewayError::KeyInRequest { place },
+            Ambiguity::BodyNotAllowed => GatewayError::BodyNotAllowed,
+            Ambiguity::BodyNotScannable { max_bytes } => {
+                GatewayError::BodyNotScannable { max_bytes }
+            }
+        }
+    }
+}
 
 impl From<Refusal> for GatewayError {
     fn from(refusal: Refusal) -> GatewayError {

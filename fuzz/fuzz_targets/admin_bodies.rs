@@ -9,9 +9,9 @@ use keygate::admin::{
     parse_approve, parse_create, parse_edit, parse_reject, parse_rotate, MAX_GRACE_SECONDS,
 };
 use keygate::authority::{key_object, LimitsEdit};
-use keygate::record::Principal;
 use keygate::key::{ApiKey, Environment, KeyId};
 use keygate::problem::GatewayError;
+use keygate::record::Principal;
 use keygate_fuzz::{demo_policy, NOW_MS};
 use libfuzzer_sys::fuzz_target;
 

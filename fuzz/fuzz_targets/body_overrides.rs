@@ -7,8 +7,9 @@
 //! put a plain `_method` field in front), then the body.
 #![no_main]
 
-use keygate::ambiguity::{check_body, override_in_body, BodyKind, BodyPrefix, BODY_SCAN_BYTES};
-use keygate::problem::GatewayError;
+use keygate::ambiguity::{
+    check_body, override_in_body, Ambiguity, BodyKind, BodyPrefix, BODY_SCAN_BYTES,
+};
 use keygate_fuzz::percent_decode_form;
 use libfuzzer_sys::fuzz_target;
 
@@ -62,7 +63,7 @@ fuzz_target!(|data: &[u8]| {
         && !content_type.is_some_and(|t| t.to_ascii_lowercase().contains("charset=utf-"));
     if flags & 4 != 0 && plain_encoding && plain_text {
         assert!(
-            matches!(verdict, Err(GatewayError::OverrideNotAllowed { .. })),
+            matches!(verdict, Err(Ambiguity::Override { .. })),
             "a planted override passed: {verdict:?}"
         );
     }
@@ -88,7 +89,7 @@ fuzz_target!(|data: &[u8]| {
         }
         Err(error) => assert!(matches!(
             error,
-            GatewayError::OverrideNotAllowed { .. } | GatewayError::BodyNotScannable { .. }
+            Ambiguity::Override { .. } | Ambiguity::BodyNotScannable { .. }
         )),
     }
 });

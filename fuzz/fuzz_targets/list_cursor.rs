@@ -17,10 +17,7 @@ fuzz_target!(|data: &[u8]| {
         assert!(encoded
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_'));
-        assert_eq!(
-            Position::<KeyId>::decode(&encoded).as_ref(),
-            Some(&cursor)
-        );
+        assert_eq!(Position::<KeyId>::decode(&encoded).as_ref(), Some(&cursor));
     }
     if let Some(cursor) = Position::<ApprovalId>::decode(text) {
         assert!(ApprovalId::parse(cursor.id.as_str()).is_some());

@@ -6,8 +6,8 @@
 #![no_main]
 
 use keygate::authority::key_object;
-use keygate::record::KeyRecord;
 use keygate::directory::{DirectoryCommand, DirectoryReply, Listed};
+use keygate::record::KeyRecord;
 use keygate_fuzz::{assert_round_trips, demo_policy, parts, stored, NOW_MS};
 use libfuzzer_sys::fuzz_target;
 

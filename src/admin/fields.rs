@@ -1,6 +1,5 @@
 //! One body field at a time, each with its own error, shared by the bodies above.
 
-use super::keys::{DEFAULT_WORKSPACE, MAX_NAME_CHARS};
 use super::MAX_ADMIN_BODY_BYTES;
 use crate::authority::LimitsEdit;
 use crate::key::Environment;
@@ -10,6 +9,10 @@ use crate::problem::{FieldError, GatewayError};
 use crate::timestamp::parse_rfc3339;
 use serde_json::{Map, Value};
 
+/// The longest key name.
+pub const MAX_NAME_CHARS: usize = 120;
+/// The workspace of a key whose body names none, made by the root token.
+pub const DEFAULT_WORKSPACE: &str = "default";
 /// Metadata is for the operator's own labels, not a store.
 pub(super) const MAX_METADATA_BYTES: usize = 4 * 1024;
 pub(super) const MAX_WORKSPACE_CHARS: usize = 64;

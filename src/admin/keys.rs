@@ -12,9 +12,6 @@ use crate::problem::{FieldError, GatewayError};
 use crate::record::{KeyRecord, Principal};
 use serde_json::{Map, Value};
 
-pub const MAX_NAME_CHARS: usize = 120;
-pub const DEFAULT_WORKSPACE: &str = "default";
-
 pub(super) const CREATE_FIELDS: &[&str] = &[
     "name",
     "scopes",

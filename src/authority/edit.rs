@@ -1,6 +1,6 @@
 //! An edit of a key, as the admin API's `PATCH` asks for it and the authority applies it.
 
-use super::protocol::Declined;
+use super::refusal::Declined;
 use crate::limits::Limits;
 use crate::policy::Policy;
 use crate::record::KeyRecord;

@@ -11,15 +11,16 @@
 
 mod edit;
 mod protocol;
+mod refusal;
 mod secrets;
 mod state;
 mod view;
 
 pub use edit::{KeyEdit, LimitsEdit};
 pub use protocol::{
-    Changed, Command, Declined, DirectorySync, LimitHeaders, Queueing, Refusal, Reply,
-    RetiredSecret, SubmitterFailure, WebhookSigners,
+    Changed, Command, DirectorySync, LimitHeaders, Queueing, Reply, RetiredSecret, WebhookSigners,
 };
+pub use refusal::{Declined, Refusal, SubmitterFailure};
 pub use secrets::{number_secrets, Secret, MAX_LIVE_SECRETS};
 pub use state::{legacy_secret, Counters, KeyState, LAST_USED_SYNC_MS};
 pub use view::key_object;

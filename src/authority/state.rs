@@ -3,9 +3,9 @@
 
 use super::edit::{KeyEdit, LimitsEdit};
 use super::protocol::{
-    Changed, Command, Declined, DirectorySync, LimitHeaders, Queueing, Refusal, Reply,
-    RetiredSecret, SubmitterFailure, WebhookSigners,
+    Changed, Command, DirectorySync, LimitHeaders, Queueing, Reply, RetiredSecret, WebhookSigners,
 };
+use super::refusal::{Declined, Refusal, SubmitterFailure};
 use super::secrets::{Secret, MAX_LIVE_SECRETS};
 use crate::delegation::Actor;
 use crate::key::KeyHash;

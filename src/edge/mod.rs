@@ -234,7 +234,8 @@ async fn gateway(
         has_body: req.inner().body().is_some(),
         key_prefix: config.policy.key_prefix(),
         credential_header,
-    })?;
+    })
+    .map_err(GatewayError::from)?;
     let target = config
         .policy
         .route(&method, path)
@@ -255,7 +256,8 @@ async fn gateway(
         bytes: &prefix.bytes,
         complete: prefix.complete,
     };
-    crate::ambiguity::check_body(&body, config.policy.origin_reads_body_overrides())?;
+    crate::ambiguity::check_body(&body, config.policy.origin_reads_body_overrides())
+        .map_err(GatewayError::from)?;
 
     // Admit: the one Durable Object call — status, scope and both limit windows at once.
     let command = Command::Admit {

@@ -34,6 +34,7 @@
 //! ```
 
 use crate::signature;
+pub use crate::signature::{SIGNATURE, TIMESTAMP};
 pub use crate::{SigningSecret, VerifyError};
 use sha2::{Digest, Sha256};
 
@@ -47,8 +48,6 @@ pub const REQUEST_ID: &str = "X-Keygate-Request-Id";
 pub const APPROVAL_ID: &str = "X-Keygate-Approval-Id";
 /// Who approved it: `root`, or the approving key's id; signed as empty when not approved.
 pub const APPROVED_BY: &str = "X-Keygate-Approved-By";
-pub const TIMESTAMP: &str = "X-Keygate-Timestamp";
-pub const SIGNATURE: &str = "X-Keygate-Signature";
 /// The body's SHA-256 as lowercase hex, or [`UNSIGNED_BODY`]; always sent, always signed.
 pub const CONTENT_SHA256: &str = "X-Keygate-Content-SHA256";
 /// The origin's own request headers the signature covers.

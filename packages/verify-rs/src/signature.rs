@@ -2,11 +2,15 @@
 //! compared in constant time against each secret's MAC, and a signed timestamp within a
 //! tolerance of now.
 
-use crate::identity::{SIGNATURE, TIMESTAMP};
 use crate::VerifyError;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use subtle::ConstantTimeEq;
+
+/// The header with the signed time, in Unix seconds, for the identity and the webhook alike.
+pub const TIMESTAMP: &str = "X-Keygate-Timestamp";
+/// The header with the signature (the webhook's may hold one per live secret).
+pub const SIGNATURE: &str = "X-Keygate-Signature";
 
 /// The `<prefix><base64url without padding>` value of a MAC.
 pub(crate) fn encode(prefix: &str, mac: &[u8; 32]) -> String {

@@ -26,7 +26,7 @@
 //! assert_eq!(verify_any(&[new, old], "1900000000", &only_old, body, 1_900_000_030, 300), Ok(1));
 //! ```
 
-use crate::identity::{SIGNATURE, TIMESTAMP};
+use crate::signature::{SIGNATURE, TIMESTAMP};
 use crate::{signature, SigningSecret, VerifyError};
 
 /// The notice's type, in `X-Keygate-Event` and the body's `type`.
