@@ -196,8 +196,7 @@ fn override_headers_are_found_in_any_spelling() {
         "x-envoy-original-path",
         "X_HTTP_Method_Override",
     ] {
-        let found =
-            override_in_request(["accept", name], None).unwrap_or_else(|| panic!("{name}"));
+        let found = override_in_request(["accept", name], None).unwrap_or_else(|| panic!("{name}"));
         assert!(found.contains(name));
     }
     assert_eq!(

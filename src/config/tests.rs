@@ -217,9 +217,7 @@ fn plain_http_origins_must_be_loopback_unless_allowed() {
 
 #[test]
 fn an_uppercase_origin_host_is_signed_as_the_origin_sees_it() {
-    use crate::identity::{
-        sign, verify, BodyDigest, Content, Identity, ReceivedBody, RequestLine,
-    };
+    use crate::identity::{sign, verify, BodyDigest, Content, Identity, ReceivedBody, RequestLine};
     let config = load(&[("KEYGATE_ORIGIN", "https://API.Internal.Example:8443/V2")]).unwrap();
     assert_eq!(config.origin.host, "api.internal.example:8443");
     assert_eq!(config.origin.hostname, "api.internal.example");

@@ -106,8 +106,7 @@ fn the_challenge_follows_rfc_6750() {
             approval_scope: Some("contacts:delete-approval".into()),
         }),
         Some(
-            r#"Bearer realm="keygate", error="insufficient_scope", scope="contacts:delete""#
-                .into()
+            r#"Bearer realm="keygate", error="insufficient_scope", scope="contacts:delete""#.into()
         )
     );
     assert_eq!(
@@ -115,8 +114,7 @@ fn the_challenge_follows_rfc_6750() {
             required_scope: "api_keys:write".into(),
         }),
         Some(
-            r#"Bearer realm="keygate", error="insufficient_scope", scope="api_keys:write""#
-                .into()
+            r#"Bearer realm="keygate", error="insufficient_scope", scope="api_keys:write""#.into()
         )
     );
     assert_eq!(
@@ -583,8 +581,7 @@ fn no_problem_from_a_key_lifecycle_carries_a_secret() {
     use crate::authority::{Command, KeyState, Reply};
     use crate::delegation::Actor;
     use crate::key::{
-        hash_key, ApiKey, Environment, HashingSecret, KeyId, KEY_ID_RANDOM_BYTES,
-        KEY_RANDOM_BYTES,
+        hash_key, ApiKey, Environment, HashingSecret, KeyId, KEY_ID_RANDOM_BYTES, KEY_RANDOM_BYTES,
     };
     use crate::limits::Limits;
     use crate::policy::Policy;

@@ -1,0 +1,285 @@
+//! Which method and path ask for what.
+
+use super::*;
+
+// --- routes ---------------------------------------------------------------------
+
+fn an_id() -> KeyId {
+    KeyId::generate(&[9; KEY_ID_RANDOM_BYTES])
+}
+
+pub(super) const METHODS: [&str; 9] = [
+    "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "get",
+];
+
+fn an_approval_id() -> ApprovalId {
+    ApprovalId::generate(
+        &crate::queue::QueueShard::of("acme"),
+        &[9; crate::approval::APPROVAL_ID_RANDOM_BYTES],
+    )
+}
+
+#[test]
+fn every_admin_route_is_served_with_the_grant_it_needs() {
+    let id = an_id();
+    let approval = an_approval_id();
+    let expected = [
+        (("POST", "/keys"), AdminRoute::CreateKey, "api_keys:write"),
+        (("GET", "/keys"), AdminRoute::ListKeys, "api_keys:read"),
+        (
+            ("GET", "/keys/{id}"),
+            AdminRoute::GetKey(id.clone()),
+            "api_keys:read",
+        ),
+        (
+            ("PATCH", "/keys/{id}"),
+            AdminRoute::EditKey(id.clone()),
+            "api_keys:write",
+        ),
+        (
+            ("DELETE", "/keys/{id}"),
+            AdminRoute::DeleteKey(id.clone()),
+            "api_keys:delete",
+        ),
+        (
+            ("POST", "/keys/{id}/revoke"),
+            AdminRoute::RevokeKey(id.clone()),
+            "api_keys:delete",
+        ),
+        (
+            ("POST", "/keys/{id}/activate"),
+            AdminRoute::ActivateKey(id.clone()),
+            "api_keys:write",
+        ),
+        (
+            ("POST", "/keys/{id}/rotate"),
+            AdminRoute::RotateKey(id.clone()),
+            "api_keys:write",
+        ),
+        (
+            ("POST", "/keys/{id}/webhook-secret/rotate"),
+            AdminRoute::RotateWebhookSecret(id.clone()),
+            "api_keys:write",
+        ),
+        (
+            ("GET", "/approvals"),
+            AdminRoute::ListApprovals,
+            "approvals:read",
+        ),
+        (
+            ("GET", "/approvals/{id}"),
+            AdminRoute::GetApproval(approval.clone()),
+            "approvals:read",
+        ),
+        (
+            ("POST", "/approvals/{id}/approve"),
+            AdminRoute::Approve(approval.clone()),
+            "approvals:write",
+        ),
+        (
+            ("POST", "/approvals/{id}/reject"),
+            AdminRoute::Reject(approval.clone()),
+            "approvals:write",
+        ),
+        (("GET", "/policy"), AdminRoute::Policy, "api_keys:read"),
+    ];
+    let listed: Vec<(&str, &str)> = expected.iter().map(|(route, ..)| *route).collect();
+    assert_eq!(listed, ADMIN_ROUTES, "ADMIN_ROUTES lists exactly these");
+    for ((method, template), route, grant) in expected {
+        let id = match template.starts_with("/keys") {
+            true => id.as_str(),
+            false => approval.as_str(),
+        };
+        let path = template.replace("{id}", id);
+        assert_eq!(
+            admin_route(method, &path),
+            Ok(route.clone()),
+            "{method} {path}"
+        );
+        let needed = route.required_grant();
+        assert_eq!(
+            format!("{}:{}", needed.resource, needed.action.as_str()),
+            grant,
+            "{method} {template}"
+        );
+    }
+}
+
+#[test]
+fn an_id_of_the_other_kind_is_404() {
+    let key = an_id();
+    let approval = an_approval_id();
+    for (method, template) in ADMIN_ROUTES {
+        let wrong = match template.starts_with("/keys") {
+            true => approval.as_str(),
+            false => key.as_str(),
+        };
+        if template.contains("{id}") {
+            let path = template.replace("{id}", wrong);
+            assert_eq!(
+                admin_route(method, &path),
+                Err(GatewayError::NotFound),
+                "{path}"
+            );
+        }
+    }
+}
+
+#[test]
+fn approval_list_queries_take_approval_statuses_and_cursors() {
+    let query = parse_approvals_query(Some("status=expired&workspace=acme&limit=5")).unwrap();
+    assert_eq!(query.status, Some(ApprovalStatus::Expired));
+    assert_eq!((query.workspace.as_deref(), query.limit), (Some("acme"), 5));
+    let cursor = Position {
+        created_at: 7,
+        id: an_approval_id(),
+    };
+    let query = parse_approvals_query(Some(&format!("cursor={}", cursor.encode()))).unwrap();
+    assert_eq!(query.cursor, Some(cursor));
+    // A key list's cursor or status is no approval list's.
+    let key_cursor = Position {
+        created_at: 7,
+        id: an_id(),
+    }
+    .encode();
+    for (bad, field) in [
+        ("status=active", "status"),
+        (&*format!("cursor={key_cursor}"), "cursor"),
+    ] {
+        let Err(GatewayError::InvalidBody { errors }) = parse_approvals_query(Some(bad)) else {
+            panic!("{bad} accepted");
+        };
+        assert_eq!(errors[0].field, field);
+    }
+    let Err(GatewayError::InvalidBody { errors }) = parse_approvals_query(Some("status=active"))
+    else {
+        panic!("accepted");
+    };
+    assert!(errors[0]
+        .message
+        .contains("`pending`, `approved`, `rejected`, `expired` or `failed`"));
+}
+
+#[test]
+fn a_known_path_with_another_method_is_405_naming_the_allowed_ones() {
+    let id = an_id();
+    for (template, allowed) in [
+        ("/keys", "POST, GET"),
+        ("/keys/{id}", "GET, PATCH, DELETE"),
+        ("/keys/{id}/revoke", "POST"),
+        ("/keys/{id}/activate", "POST"),
+        ("/keys/{id}/rotate", "POST"),
+        ("/keys/{id}/webhook-secret/rotate", "POST"),
+        ("/approvals", "GET"),
+        ("/approvals/{id}", "GET"),
+        ("/approvals/{id}/approve", "POST"),
+        ("/approvals/{id}/reject", "POST"),
+        ("/policy", "GET"),
+    ] {
+        // The Allow list is ADMIN_ROUTES' methods for the path, in its order.
+        let from_table: Vec<&str> = ADMIN_ROUTES
+            .iter()
+            .filter(|(_, t)| *t == template)
+            .map(|(m, _)| *m)
+            .collect();
+        assert_eq!(from_table.join(", "), allowed);
+        let path = match template.starts_with("/keys") {
+            true => template.replace("{id}", id.as_str()),
+            false => template.replace("{id}", an_approval_id().as_str()),
+        };
+        for method in METHODS {
+            let result = admin_route(method, &path);
+            if from_table.contains(&method) {
+                assert!(result.is_ok(), "{method} {path}: {result:?}");
+                continue;
+            }
+            let error = result.expect_err("not an allowed method");
+            assert_eq!(
+                error,
+                GatewayError::MethodNotAllowed {
+                    allowed: allowed.into()
+                },
+                "{method} {path}"
+            );
+            let problem = error.to_problem("r");
+            assert_eq!(problem.status, 405);
+            assert_eq!(problem.headers, [("Allow", allowed.to_string())]);
+        }
+    }
+}
+
+#[test]
+fn unknown_paths_are_404_for_every_method() {
+    let id = an_id();
+    let id = id.as_str();
+    for path in [
+        String::new(),
+        "/".into(),
+        "keys".into(),
+        "//keys".into(),
+        "/key".into(),
+        "/KEYS".into(),
+        "/keys/".into(),
+        format!("/keys/{id}/"),
+        format!("/keys/{id}/suspend"),
+        format!("/keys/{id}/revoke/"),
+        format!("/keys/{id}/rotate/now"),
+        format!("/keys/{id}/webhook-secret"),
+        format!("/keys/{id}/webhook-secret/"),
+        format!("/keys/{id}/webhook_secret/rotate"),
+        format!("/keys/{id}//revoke"),
+        "/policy/".into(),
+        "/policy/x".into(),
+        "/approvals/".into(),
+        "/approval".into(),
+        format!("/approvals/{}/decline", an_approval_id()),
+        format!("/approvals/{}/approve/", an_approval_id()),
+        "/v1/keys".into(),
+        "/_keygate/v1/keys".into(),
+    ] {
+        for method in METHODS {
+            let result = admin_route(method, &path);
+            // A trailing slash after /keys reads as an empty id: 404 where the method fits.
+            if path == "/keys/" && !["GET", "PATCH", "DELETE"].contains(&method) {
+                continue;
+            }
+            if path == "/approvals/" && method != "GET" {
+                continue;
+            }
+            assert_eq!(result, Err(GatewayError::NotFound), "{method} {path:?}");
+        }
+    }
+}
+
+#[test]
+fn an_id_that_cannot_exist_is_404() {
+    let id = an_id();
+    let id = id.as_str();
+    let mut wrong_char = id.to_string();
+    wrong_char.replace_range(5..6, "-");
+    for bad in [
+        "".to_string(),
+        "nope".into(),
+        "key_".into(),
+        "key_short".into(),
+        id[..id.len() - 1].to_string(),
+        format!("{id}x"),
+        wrong_char,
+        id.to_uppercase(),
+        id.replacen("key_", "kez_", 1),
+        "..".into(),
+        "%2e%2e".into(),
+    ] {
+        for (method, template) in ADMIN_ROUTES {
+            if !template.contains("{id}") {
+                continue;
+            }
+            let path = template.replace("{id}", &bad);
+            assert_eq!(
+                admin_route(method, &path),
+                Err(GatewayError::NotFound),
+                "{method} {path}"
+            );
+        }
+    }
+}
