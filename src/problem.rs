@@ -13,10 +13,11 @@ use crate::limits::Window;
 use crate::policy::LifecycleAction;
 use crate::queue::QueueFull;
 use crate::record::Status;
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use serde_json::Value;
 
 /// One invalid field of an admin request body.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct FieldError {
     pub field: String,
     pub message: String,
@@ -189,7 +190,7 @@ impl Problem {
         if let Some(body) = self.body.as_object_mut() {
             let code = body.get("code").and_then(Value::as_str).unwrap_or_default();
             let typed = format!("{type_base}{code}");
-            body.insert("type".into(), json!(typed));
+            body.insert("type".into(), Value::String(typed));
         }
         self
     }
@@ -402,80 +403,138 @@ impl GatewayError {
     /// The response for this refusal. `request_id` ties the body to keygate's logs.
     pub fn to_problem(&self, request_id: &str) -> Problem {
         let (status, code, title) = self.describe();
-        let mut body = Map::new();
-        body.insert("type".into(), json!(format!("urn:keygate:problem:{code}")));
-        body.insert("title".into(), json!(title));
-        body.insert("status".into(), json!(status));
-        body.insert("code".into(), json!(code));
-        body.insert("detail".into(), json!(self.detail()));
-        body.insert("request_id".into(), json!(request_id));
         let mut headers = Vec::new();
         if let Some(challenge) = self.challenge() {
             headers.push(("WWW-Authenticate", challenge));
         }
         match self {
-            GatewayError::InsufficientScope {
-                required_scope,
-                approval_scope,
-            } => {
-                body.insert("required_scope".into(), json!(required_scope));
-                if let Some(approval_scope) = approval_scope {
-                    body.insert("approval_scope".into(), json!(approval_scope));
-                }
-            }
-            GatewayError::ApprovalNotOffered { required_scope } => {
-                body.insert("required_scope".into(), json!(required_scope));
-            }
-            GatewayError::PayloadTooLarge { max_bytes, .. }
-            | GatewayError::BodyNotScannable { max_bytes } => {
-                body.insert("max_bytes".into(), json!(max_bytes));
-            }
-            GatewayError::ApprovalQueueFull(full) => {
-                body.insert("cap".into(), json!(full.setting()));
-                body.insert("max".into(), json!(full.max()));
-            }
-            // `status` is the HTTP status in a problem; the approval's is `approval_status`.
-            GatewayError::ApprovalDecided { status } => {
-                body.insert("approval_status".into(), json!(status));
-            }
-            GatewayError::SubmitterNotAllowed { failure } => {
-                body.insert("approval_status".into(), json!(ApprovalStatus::Failed));
-                body.insert("reason".into(), json!(failure.code()));
-            }
             GatewayError::RateLimited {
                 retry_after_secs, ..
-            } => {
-                headers.push(("Retry-After", retry_after_secs.to_string()));
-                body.insert("retry_after".into(), json!(retry_after_secs));
-            }
-            GatewayError::InvalidBody { errors } => {
-                let list: Vec<Value> = errors
-                    .iter()
-                    .map(|e| json!({"field": e.field, "message": e.message}))
-                    .collect();
-                body.insert("errors".into(), Value::Array(list));
-            }
-            GatewayError::UnknownScopes { unknown, valid } => {
-                body.insert("unknown_scopes".into(), json!(unknown));
-                body.insert("valid_scopes".into(), json!(valid));
-            }
-            GatewayError::MethodNotAllowed { allowed } => {
-                headers.push(("Allow", allowed.clone()));
-            }
-            GatewayError::KeyNotActive { status } => {
-                body.insert("key_status".into(), json!(status));
-            }
-            GatewayError::BeyondOwnGrant(Overreach::Scopes { scopes }) => {
-                body.insert("scopes".into(), json!(scopes));
-            }
+            } => headers.push(("Retry-After", retry_after_secs.to_string())),
+            GatewayError::MethodNotAllowed { allowed } => headers.push(("Allow", allowed.clone())),
             _ => {}
         }
+        let body = ProblemBody {
+            problem_type: format!("urn:keygate:problem:{code}"),
+            title,
+            status,
+            code,
+            detail: self.detail(),
+            request_id,
+            members: self.members(),
+        };
         Problem {
             status,
             headers,
-            body: Value::Object(body),
+            // A map of plain values cannot fail to serialize.
+            body: serde_json::to_value(body).unwrap_or_default(),
         }
     }
+
+    /// The members this refusal adds to the standard ones, for clients to act on.
+    fn members(&self) -> Option<Members<'_>> {
+        Some(match self {
+            GatewayError::InsufficientScope {
+                required_scope,
+                approval_scope,
+            } => Members::Scope {
+                required_scope,
+                approval_scope: approval_scope.as_deref(),
+            },
+            GatewayError::ApprovalNotOffered { required_scope } => Members::Scope {
+                required_scope,
+                approval_scope: None,
+            },
+            GatewayError::PayloadTooLarge { max_bytes, .. }
+            | GatewayError::BodyNotScannable { max_bytes } => Members::MaxBytes {
+                max_bytes: *max_bytes,
+            },
+            GatewayError::ApprovalQueueFull(full) => Members::QueueCap {
+                cap: full.setting(),
+                max: full.max(),
+            },
+            // `status` is the HTTP status in a problem; the approval's is `approval_status`.
+            GatewayError::ApprovalDecided { status } => Members::ApprovalStatus {
+                approval_status: *status,
+                reason: None,
+            },
+            GatewayError::SubmitterNotAllowed { failure } => Members::ApprovalStatus {
+                approval_status: ApprovalStatus::Failed,
+                reason: Some(failure.code()),
+            },
+            GatewayError::RateLimited {
+                retry_after_secs, ..
+            } => Members::RetryAfter {
+                retry_after: *retry_after_secs,
+            },
+            GatewayError::InvalidBody { errors } => Members::Errors { errors },
+            GatewayError::UnknownScopes { unknown, valid } => Members::UnknownScopes {
+                unknown_scopes: unknown,
+                valid_scopes: valid,
+            },
+            GatewayError::KeyNotActive { status } => Members::KeyStatus {
+                key_status: *status,
+            },
+            GatewayError::BeyondOwnGrant(Overreach::Scopes { scopes }) => {
+                Members::Scopes { scopes }
+            }
+            _ => return None,
+        })
+    }
+}
+
+/// A problem body (RFC 9457) as keygate sends it: the standard members, keygate's `code`
+/// and `request_id`, and the members one refusal adds.
+#[derive(Serialize)]
+struct ProblemBody<'a> {
+    #[serde(rename = "type")]
+    problem_type: String,
+    title: &'static str,
+    status: u16,
+    code: &'static str,
+    detail: String,
+    request_id: &'a str,
+    #[serde(flatten)]
+    members: Option<Members<'a>>,
+}
+
+/// The members a refusal adds, by what a client does with them.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Members<'a> {
+    Scope {
+        required_scope: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        approval_scope: Option<&'a str>,
+    },
+    MaxBytes {
+        max_bytes: u64,
+    },
+    QueueCap {
+        cap: &'static str,
+        max: u64,
+    },
+    ApprovalStatus {
+        approval_status: ApprovalStatus,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<&'static str>,
+    },
+    RetryAfter {
+        retry_after: u64,
+    },
+    Errors {
+        errors: &'a [FieldError],
+    },
+    UnknownScopes {
+        unknown_scopes: &'a [String],
+        valid_scopes: &'a [String],
+    },
+    KeyStatus {
+        key_status: Status,
+    },
+    Scopes {
+        scopes: &'a [String],
+    },
 }
 
 // What each layer's own refusals become on the wire. They live here, with the error they

@@ -3,11 +3,10 @@
 //! key's webhook is signed with its own secret ([`crate::webhook`]), never the origin's
 //! signing secret nor another key's.
 
-use super::{decider_object, insert_body, Approval, ApprovalState};
+use super::{Approval, ApprovalState, BodyView, DeciderView};
 use crate::timestamp::format_rfc3339;
 use crate::webhook::REJECTED_EVENT;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
 
 /// How long one delivery attempt may take.
 pub const ATTEMPT_TIMEOUT_MS: u64 = 10_000;
@@ -22,23 +21,47 @@ pub fn rejection_payload(approval: &Approval, body: &[u8]) -> Option<Vec<u8>> {
     else {
         return None;
     };
-    let mut request = Map::new();
-    request.insert("method".into(), json!(approval.request.method));
-    request.insert("path".into(), json!(approval.request.path));
-    request.insert("query".into(), json!(approval.request.query));
-    insert_body(&mut request, body);
-    let payload = json!({
-        "type": REJECTED_EVENT,
-        "approval_id": approval.id.as_str(),
-        "key_id": approval.key_id.as_str(),
-        "key_name": approval.key_name,
-        "workspace": approval.workspace,
-        "reason": reason,
-        "rejected_at": format_rfc3339(decision.at),
-        "rejected_by": decider_object(&decision.by),
-        "request": request,
-    });
-    Some(payload.to_string().into_bytes())
+    let payload = RejectionPayload {
+        event: REJECTED_EVENT,
+        approval_id: approval.id.as_str(),
+        key_id: approval.key_id.as_str(),
+        key_name: &approval.key_name,
+        workspace: &approval.workspace,
+        reason,
+        rejected_at: format_rfc3339(decision.at),
+        rejected_by: DeciderView::of(&decision.by),
+        request: RejectedRequest {
+            method: &approval.request.method,
+            path: &approval.request.path,
+            query: approval.request.query.as_deref(),
+            body: BodyView::of(body),
+        },
+    };
+    serde_json::to_vec(&payload).ok()
+}
+
+/// The JSON body POSTed for a rejected approval.
+#[derive(Serialize)]
+struct RejectionPayload<'a> {
+    #[serde(rename = "type")]
+    event: &'static str,
+    approval_id: &'a str,
+    key_id: &'a str,
+    key_name: &'a str,
+    workspace: &'a str,
+    reason: &'a str,
+    rejected_at: String,
+    rejected_by: DeciderView<'a>,
+    request: RejectedRequest<'a>,
+}
+
+#[derive(Serialize)]
+struct RejectedRequest<'a> {
+    method: &'a str,
+    path: &'a str,
+    query: Option<&'a str>,
+    #[serde(flatten)]
+    body: BodyView,
 }
 
 /// A rejection webhook's delivery: tried at once, then again after 1 s, 2 s, 4 s, … (at
@@ -145,17 +168,6 @@ impl Delivery {
         self.last_attempt_at = Some(now_ms);
         self.next_attempt_at = None;
     }
-
-    /// What the admin API shows (never the URL).
-    pub fn object(&self) -> Value {
-        json!({
-            "status": self.state,
-            "attempts": self.attempts,
-            "last_attempt_at": self.last_attempt_at.map(format_rfc3339),
-            "last_error": self.last_error,
-            "delivered_at": self.delivered_at.map(format_rfc3339),
-        })
-    }
 }
 
 /// What one attempt's HTTP answer means: any 2xx is delivered; anything else is worth
@@ -170,6 +182,7 @@ pub fn outcome_of_status(status: u16) -> Result<(), DeliveryError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::approval::DeliveryView;
     use crate::approval::{
         Approval, ApprovalId, QueuedRequest, Reviewer, Submission, Verdict,
         APPROVAL_ID_RANDOM_BYTES,
@@ -179,6 +192,7 @@ mod tests {
     use crate::limits::Limits;
     use crate::policy::{Action, Policy, RouteTarget};
     use crate::record::Grantee;
+    use serde_json::{json, Value};
 
     const NOW: u64 = 1_900_000_000_000;
 
@@ -271,15 +285,23 @@ mod tests {
     fn reviewers_see_a_coarse_error_and_old_rows_still_read() {
         let mut delivery = Delivery::new("https://hooks.example.com/r?t=1".into(), NOW, 60_000);
         delivery.after_attempt(outcome_of_status(503), NOW);
-        let shown = delivery.object();
+        let shown = serde_json::to_value(DeliveryView::of(&delivery)).expect("a view serializes");
         assert_eq!(shown["last_error"], "receiver_error");
         assert!(!shown.to_string().contains("503") && !shown.to_string().contains("hooks"));
         delivery.after_attempt(Err(DeliveryError::Timeout), NOW + 1_000);
-        assert_eq!(delivery.object()["last_error"], "timeout");
+        assert_eq!(
+            serde_json::to_value(DeliveryView::of(&delivery)).expect("a view serializes")
+                ["last_error"],
+            "timeout"
+        );
         delivery.give_up(DeliveryError::ReceiverRemoved, NOW + 2_000);
         assert_eq!(delivery.state, DeliveryState::Failed);
         assert_eq!(delivery.next_attempt_at, None);
-        assert_eq!(delivery.object()["last_error"], "receiver_removed");
+        assert_eq!(
+            serde_json::to_value(DeliveryView::of(&delivery)).expect("a view serializes")
+                ["last_error"],
+            "receiver_removed"
+        );
         let stored = serde_json::to_string(&delivery).unwrap();
         assert_eq!(serde_json::from_str::<Delivery>(&stored).unwrap(), delivery);
         for (old, now) in [

@@ -28,7 +28,7 @@ pub use lifecycle::{
 };
 pub use protocol::{base64_bytes, QueueCommand, QueueReply};
 pub use review::{Reach, Reviewer};
-pub use view::{approval_object, decider_object, insert_body, queued_answer};
+pub use view::{approval_object, queued_answer, BodyView, DeciderView, DeliveryView, QueuedAnswer};
 
 /// The policy resource whose grants let a key review the queue: read lists and shows,
 /// write approves and rejects.

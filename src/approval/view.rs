@@ -1,18 +1,61 @@
-//! Approvals as the admin API and the 202 answer show them.
+//! Approvals as the admin API, the 202 answer and the rejection webhook show them: one
+//! serde type per shape, so each field is named and typed once.
 
-use super::{Approval, ApprovalState, ApprovalStatus, Decider, OriginResult};
+use super::{Approval, ApprovalState, ApprovalStatus, Decider, Delivery, OriginResult};
 use crate::timestamp::format_rfc3339;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
 
-/// The body of a 202: where the request waits.
-pub fn queued_answer(approval: &Approval) -> Value {
-    json!({
-        "approval_id": approval.id.as_str(),
-        "status": ApprovalStatus::Pending.as_str(),
-        "expires_at": format_rfc3339(approval.expires_at),
-    })
+/// The body of a 202: where the request waits. Owned, as the approval goes on to the queue.
+#[derive(Serialize)]
+pub struct QueuedAnswer {
+    approval_id: String,
+    status: &'static str,
+    expires_at: String,
+}
+
+pub fn queued_answer(approval: &Approval) -> QueuedAnswer {
+    QueuedAnswer {
+        approval_id: approval.id.to_string(),
+        status: ApprovalStatus::Pending.as_str(),
+        expires_at: format_rfc3339(approval.expires_at),
+    }
+}
+
+/// An approval as the admin API shows it.
+#[derive(Serialize)]
+struct ApprovalView<'a> {
+    id: &'a str,
+    status: &'static str,
+    workspace: &'a str,
+    key_id: &'a str,
+    key_name: &'a str,
+    environment: &'static str,
+    required_scope: String,
+    method: &'a str,
+    path: &'a str,
+    query: Option<&'a str>,
+    body_bytes: u64,
+    created_at: String,
+    expires_at: String,
+    decided_at: Option<String>,
+    decided_by: Option<DeciderView<'a>>,
+    reason: Option<&'a str>,
+    result: Option<ResultView<'a>>,
+    webhook: Option<DeliveryView<'a>>,
+    /// Only for a single approval: a list leaves out the headers and the body.
+    #[serde(flatten)]
+    stored: Option<StoredRequest<'a>>,
+}
+
+#[derive(Serialize)]
+struct StoredRequest<'a> {
+    headers: BTreeMap<String, &'a str>,
+    #[serde(flatten)]
+    body: BodyView,
 }
 
 /// An approval as the admin API shows it. `body` is the stored body for a single
@@ -20,96 +63,166 @@ pub fn queued_answer(approval: &Approval) -> Value {
 pub fn approval_object(approval: &Approval, body: Option<&[u8]>, now_ms: u64) -> Value {
     let request = &approval.request;
     let decision = approval.state.decision();
-    let mut object = json!({
-        "id": approval.id.as_str(),
-        "status": approval.status(now_ms).as_str(),
-        "workspace": approval.workspace,
-        "key_id": approval.key_id.as_str(),
-        "key_name": approval.key_name,
-        "environment": approval.environment.as_str(),
-        "required_scope": approval.required_scope(),
-        "method": request.method,
-        "path": request.path,
-        "query": request.query,
-        "body_bytes": request.body_bytes,
-        "created_at": format_rfc3339(approval.created_at),
-        "expires_at": format_rfc3339(approval.expires_at),
-        "decided_at": decision.map(|d| format_rfc3339(d.at)),
-        "decided_by": decision.map(|d| decider_object(&d.by)),
-        "reason": match &approval.state {
+    let view = ApprovalView {
+        id: approval.id.as_str(),
+        status: approval.status(now_ms).as_str(),
+        workspace: &approval.workspace,
+        key_id: approval.key_id.as_str(),
+        key_name: &approval.key_name,
+        environment: approval.environment.as_str(),
+        required_scope: approval.required_scope(),
+        method: &request.method,
+        path: &request.path,
+        query: request.query.as_deref(),
+        body_bytes: request.body_bytes,
+        created_at: format_rfc3339(approval.created_at),
+        expires_at: format_rfc3339(approval.expires_at),
+        decided_at: decision.map(|d| format_rfc3339(d.at)),
+        decided_by: decision.map(|d| DeciderView::of(&d.by)),
+        reason: match &approval.state {
             ApprovalState::Rejected { reason, .. } => Some(reason.as_str()),
             _ => None,
         },
-        "result": result_object(&approval.state),
-        "webhook": match &approval.state {
-            ApprovalState::Rejected { webhook: Some(delivery), .. } => delivery.object(),
-            _ => Value::Null,
+        result: ResultView::of(&approval.state),
+        webhook: match &approval.state {
+            ApprovalState::Rejected {
+                webhook: Some(delivery),
+                ..
+            } => Some(DeliveryView::of(delivery)),
+            _ => None,
         },
-    });
-    if let (Some(body), Some(fields)) = (body, object.as_object_mut()) {
-        let headers: Map<String, Value> = request
-            .headers
-            .iter()
-            .map(|(name, value)| (name.to_ascii_lowercase(), Value::from(value.as_str())))
-            .collect();
-        fields.insert("headers".into(), Value::Object(headers));
-        insert_body(fields, body);
-    }
-    object
+        stored: body.map(|body| StoredRequest {
+            headers: request
+                .headers
+                .iter()
+                .map(|(name, value)| (name.to_ascii_lowercase(), value.as_str()))
+                .collect(),
+            body: BodyView::of(body),
+        }),
+    };
+    // Strings, numbers and maps of them cannot fail to serialize.
+    serde_json::to_value(view).unwrap_or_default()
 }
 
 /// Who decided, as the admin API and the rejection webhook show it.
-pub fn decider_object(decider: &Decider) -> Value {
-    match decider {
-        Decider::Root => json!({"type": "root"}),
-        Decider::Key { key_id, key_name } => {
-            json!({"type": "key", "key_id": key_id.as_str(), "key_name": key_name})
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum DeciderView<'a> {
+    Root,
+    Key { key_id: &'a str, key_name: &'a str },
+}
+
+impl DeciderView<'_> {
+    pub fn of(decider: &Decider) -> DeciderView<'_> {
+        match decider {
+            Decider::Root => DeciderView::Root,
+            Decider::Key { key_id, key_name } => DeciderView::Key {
+                key_id: key_id.as_str(),
+                key_name,
+            },
         }
     }
 }
 
-fn result_object(state: &ApprovalState) -> Value {
-    match state {
-        ApprovalState::Approved {
-            result:
-                Some(OriginResult::Answered {
-                    status,
-                    body,
-                    truncated,
-                }),
-            ..
-        } => {
-            let mut fields = Map::new();
-            fields.insert("origin_status".into(), json!(status));
-            insert_body(&mut fields, body);
-            fields.insert("body_truncated".into(), json!(truncated));
-            Value::Object(fields)
+/// What came of an approval that was carried out, or could not be.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum ResultView<'a> {
+    Answered {
+        origin_status: u16,
+        #[serde(flatten)]
+        body: BodyView,
+        body_truncated: bool,
+    },
+    Error {
+        error: &'static str,
+        detail: std::borrow::Cow<'a, str>,
+    },
+}
+
+impl ResultView<'_> {
+    fn of(state: &ApprovalState) -> Option<ResultView<'_>> {
+        let error = |error, detail: &'static str| ResultView::Error {
+            error,
+            detail: detail.into(),
+        };
+        match state {
+            ApprovalState::Approved {
+                result:
+                    Some(OriginResult::Answered {
+                        status,
+                        body,
+                        truncated,
+                    }),
+                ..
+            } => Some(ResultView::Answered {
+                origin_status: *status,
+                body: BodyView::of(body),
+                body_truncated: *truncated,
+            }),
+            ApprovalState::Approved {
+                result: Some(OriginResult::Unreachable),
+                ..
+            } => Some(error(
+                "origin_unreachable",
+                "the upstream API could not be reached; the request was sent once and is not retried",
+            )),
+            ApprovalState::Approved {
+                result: Some(OriginResult::TimedOut),
+                ..
+            } => Some(error(
+                "origin_timeout",
+                "the upstream API did not answer in time; it may have acted on the request",
+            )),
+            ApprovalState::Failed { failure, .. } => Some(ResultView::Error {
+                error: failure.code(),
+                detail: failure.detail().into(),
+            }),
+            _ => None,
         }
-        ApprovalState::Approved {
-            result: Some(OriginResult::Unreachable),
-            ..
-        } => {
-            json!({"error": "origin_unreachable", "detail": "the upstream API could not be reached; the request was sent once and is not retried"})
+    }
+}
+
+/// A rejection webhook's delivery, as reviewers see it: never its URL.
+#[derive(Serialize)]
+pub struct DeliveryView<'a> {
+    status: &'a super::DeliveryState,
+    attempts: u32,
+    last_attempt_at: Option<String>,
+    last_error: Option<&'a super::DeliveryError>,
+    delivered_at: Option<String>,
+}
+
+impl DeliveryView<'_> {
+    pub fn of(delivery: &Delivery) -> DeliveryView<'_> {
+        DeliveryView {
+            status: &delivery.state,
+            attempts: delivery.attempts,
+            last_attempt_at: delivery.last_attempt_at.map(format_rfc3339),
+            last_error: delivery.last_error.as_ref(),
+            delivered_at: delivery.delivered_at.map(format_rfc3339),
         }
-        ApprovalState::Approved {
-            result: Some(OriginResult::TimedOut),
-            ..
-        } => {
-            json!({"error": "origin_timeout", "detail": "the upstream API did not answer in time; it may have acted on the request"})
-        }
-        ApprovalState::Failed { failure, .. } => {
-            json!({"error": failure.code(), "detail": failure.detail()})
-        }
-        _ => Value::Null,
     }
 }
 
 /// `body` and `body_encoding`: the text when it is UTF-8, base64 otherwise.
-pub fn insert_body(fields: &mut Map<String, Value>, body: &[u8]) {
-    let (text, encoding) = match std::str::from_utf8(body) {
-        Ok(text) => (text.to_string(), "utf8"),
-        Err(_) => (STANDARD.encode(body), "base64"),
-    };
-    fields.insert("body".into(), Value::from(text));
-    fields.insert("body_encoding".into(), Value::from(encoding));
+#[derive(Serialize)]
+pub struct BodyView {
+    body: String,
+    body_encoding: &'static str,
+}
+
+impl BodyView {
+    pub fn of(body: &[u8]) -> BodyView {
+        match std::str::from_utf8(body) {
+            Ok(text) => BodyView {
+                body: text.to_string(),
+                body_encoding: "utf8",
+            },
+            Err(_) => BodyView {
+                body: STANDARD.encode(body),
+                body_encoding: "base64",
+            },
+        }
+    }
 }

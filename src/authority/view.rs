@@ -1,38 +1,80 @@
 //! A key as the admin API shows it.
 
+use crate::key::{Environment, KeyId};
 use crate::policy::Policy;
-use crate::record::KeyRecord;
-use serde_json::Value;
+use crate::record::{KeyRecord, Principal, Status};
+use crate::timestamp::format_rfc3339;
+use serde::Serialize;
+use serde_json::{Map, Value};
 
 /// The public view of a key: every field the admin API shows, and never a secret's hash.
+#[derive(Serialize)]
+struct KeyView<'a> {
+    id: &'a KeyId,
+    name: &'a str,
+    hint: &'a str,
+    workspace: &'a str,
+    scopes: &'a [String],
+    status: Status,
+    environment: Environment,
+    created_at: String,
+    expires_at: Option<String>,
+    revoked_at: Option<String>,
+    revoked_by: &'a Option<Principal>,
+    created_by: &'a Option<Principal>,
+    last_used_at: Option<String>,
+    limits: LimitsView,
+    metadata: &'a Map<String, Value>,
+    /// Redacted: a webhook URL may carry a token of the receiver's.
+    rejection_webhook: Option<String>,
+}
+
+#[derive(Serialize)]
+struct LimitsView {
+    per_minute: u32,
+    per_day: u32,
+    /// `key` when the key has its own, `policy` when it follows the policy's defaults.
+    source: &'static str,
+}
+
+/// The key as the admin API shows it, as JSON the admin handlers add to (the secret shown
+/// once, the usage).
 pub fn key_object(
     record: &KeyRecord,
     last_used_at: Option<u64>,
     policy: &Policy,
     now_ms: u64,
 ) -> Value {
-    use crate::timestamp::format_rfc3339;
     let limits = record.effective_limits(policy.default_limits());
-    serde_json::json!({
-        "id": record.id,
-        "name": record.name,
-        "hint": record.hint,
-        "workspace": record.workspace,
-        "scopes": record.scopes,
-        "status": record.status(now_ms),
-        "environment": record.environment,
-        "created_at": format_rfc3339(record.created_at),
-        "expires_at": record.expires_at.map(format_rfc3339),
-        "revoked_at": record.revoked_at.map(format_rfc3339),
-        "revoked_by": record.revoked_by,
-        "created_by": record.created_by,
-        "last_used_at": last_used_at.map(format_rfc3339),
-        "limits": {
-            "per_minute": limits.per_minute.get(),
-            "per_day": limits.per_day.get(),
-            "source": if record.limits.is_some() { "key" } else { "policy" },
+    let view = KeyView {
+        id: &record.id,
+        name: &record.name,
+        hint: &record.hint,
+        workspace: &record.workspace,
+        scopes: &record.scopes,
+        status: record.status(now_ms),
+        environment: record.environment,
+        created_at: format_rfc3339(record.created_at),
+        expires_at: record.expires_at.map(format_rfc3339),
+        revoked_at: record.revoked_at.map(format_rfc3339),
+        revoked_by: &record.revoked_by,
+        created_by: &record.created_by,
+        last_used_at: last_used_at.map(format_rfc3339),
+        limits: LimitsView {
+            per_minute: limits.per_minute.get(),
+            per_day: limits.per_day.get(),
+            source: if record.limits.is_some() {
+                "key"
+            } else {
+                "policy"
+            },
         },
-        "metadata": record.metadata,
-        "rejection_webhook": record.rejection_webhook.as_deref().map(crate::webhook::address::redacted),
-    })
+        metadata: &record.metadata,
+        rejection_webhook: record
+            .rejection_webhook
+            .as_deref()
+            .map(crate::webhook::address::redacted),
+    };
+    // Strings, numbers and maps of them cannot fail to serialize.
+    serde_json::to_value(view).unwrap_or_default()
 }

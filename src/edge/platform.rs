@@ -136,13 +136,18 @@ pub fn refusal_response(
         .with_headers(headers))
 }
 
-pub fn json_response(status: u16, body: &serde_json::Value, request_id: &str) -> Result<Response> {
+pub fn json_response(
+    status: u16,
+    body: &impl serde::Serialize,
+    request_id: &str,
+) -> Result<Response> {
     let headers = Headers::new();
     headers.set("Content-Type", "application/json")?;
     // Admin answers can carry a key shown once; no cache may keep one.
     headers.set("Cache-Control", "no-store")?;
     headers.set(crate::identity::REQUEST_ID, request_id)?;
-    Ok(Response::from_bytes(body.to_string().into_bytes())?
+    let bytes = serde_json::to_vec(body).map_err(|e| worker::Error::RustError(e.to_string()))?;
+    Ok(Response::from_bytes(bytes)?
         .with_status(status)
         .with_headers(headers))
 }

@@ -1,5 +1,6 @@
 use super::*;
 use crate::timestamp::format_rfc3339;
+use serde_json::json;
 use std::collections::BTreeSet;
 
 #[test]
