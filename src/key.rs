@@ -29,7 +29,8 @@ pub const KEY_ID_RANDOM_BYTES: usize = 16;
 const ID_CHARS: usize = 22;
 const ID_PREFIX: &str = "key_";
 
-/// Which kind of traffic a key is for, as the seeds' `tp_live_` keys show it.
+/// Which kind of traffic a key is for: `live` keys reach production data, `test` keys
+/// never act on live keys or approvals.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Environment {

@@ -1,15 +1,27 @@
 //! keygate — an API-key gateway for Cloudflare Workers.
 //!
-//! The crate is split in two. Everything that is logic lives in the pure modules below:
-//! no I/O, `now` passed in, compiled and tested natively with `cargo test`. The Workers
-//! glue (`edge`) is compiled only for `wasm32` and does nothing but move data between the
-//! platform (KV, Durable Objects, fetch) and these modules.
+//! Everything that decides lives in the pure modules below: no I/O, `now` passed in,
+//! compiled and tested natively with `cargo test`. The Workers glue (`edge`, wasm32 only)
+//! and the operator CLI (`cli`, native only) move data between the outside and them.
 //!
-//! A request's path, in order: [`config`] (transport rules) → [`key::parse`] (bearer key,
-//! no storage touched) → KV lookup of the key's hash → [`policy::Policy::route`] (which
-//! resource and action the request needs) → the key's Durable Object runs
-//! [`authority::KeyState::handle`] (status, scope, limits, all at once) → [`headers`] and [`identity`]
-//! (strip, then add signed identity) → origin.
+//! The modules stand in floors, each importing only its own floor and those below
+//! (`tests/layers.rs` holds them to it, and to having no circle):
+//! 1. nouns every layer shares — [`key`], [`limits`], [`usage`], [`timestamp`],
+//!    [`percent`], [`methods`], [`identity`], [`record`], [`page`], [`queue`], [`webhook`],
+//!    and the request's shape: [`ambiguity`], [`headers`], [`cors`];
+//! 2. what the operator configured — [`policy`] and [`config`];
+//! 3. decisions — [`delegation`], [`authority`], [`approval`], [`directory`];
+//! 4. the HTTP face — [`problem`] (every refusal's status, code and body), [`admin`];
+//! 5. `edge` and `cli`.
+//!
+//! A request's path, in order: [`config`] (transport rules) → [`key::parse`] (the bearer
+//! key, no storage touched) → [`ambiguity::check_request`] (methods, paths and overrides
+//! the origin could read differently, a key where it would travel on) →
+//! [`policy::Policy::route`] (which resource and action the request needs) → KV lookup of
+//! the key's hash → [`ambiguity::check_body`] → the key's Durable Object runs
+//! [`authority::KeyState::handle`] (status, scope, limits, all at once) → an approval level
+//! queues the request instead ([`approval`]: 202, and a reviewer sends it on once) →
+//! [`headers`] and [`identity`] (strip, then add signed identity) → origin.
 
 pub mod admin;
 pub mod ambiguity;

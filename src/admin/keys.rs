@@ -28,7 +28,7 @@ pub(super) const CREATE_FIELDS: &[&str] = &[
 pub struct NewKey {
     pub name: String,
     pub scopes: Vec<String>,
-    /// `None` when the body names none: the acting key's own, or [`DEFAULT_WORKSPACE`].
+    /// `None` when the body names none: the acting key's own, or [`super::DEFAULT_WORKSPACE`].
     pub workspace: Option<String>,
     pub expires_at: Option<u64>,
     pub limits: Option<Limits>,

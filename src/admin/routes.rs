@@ -6,7 +6,7 @@ use crate::key::KeyId;
 use crate::policy::{Action, RouteTarget};
 use crate::problem::GatewayError;
 
-/// Every admin route: method and path under [`ADMIN_PREFIX`]. The Worker serves exactly
+/// Every admin route: method and path under [`super::ADMIN_PREFIX`]. The Worker serves exactly
 /// these (see [`admin_route`]) and `openapi.yaml` documents exactly these; a test holds
 /// the two together.
 pub const ADMIN_ROUTES: &[(&str, &str)] = &[
@@ -73,7 +73,7 @@ impl AdminRoute {
     }
 }
 
-/// Finds the route for `method` and `path` (the part after [`ADMIN_PREFIX`]). A path that
+/// Finds the route for `method` and `path` (the part after [`super::ADMIN_PREFIX`]). A path that
 /// exists with other methods is a 405 naming them; an id that cannot exist is a 404.
 pub fn admin_route(method: &str, path: &str) -> Result<AdminRoute, GatewayError> {
     let segments: Vec<&str> = path.split('/').skip(1).collect();

@@ -167,7 +167,7 @@ impl Decider {
 pub enum OriginResult {
     Answered {
         status: u16,
-        /// At most [`MAX_RESULT_BODY_BYTES`], base64 in storage.
+        /// At most [`super::MAX_RESULT_BODY_BYTES`], base64 in storage.
         #[serde(with = "base64_bytes")]
         body: Vec<u8>,
         truncated: bool,

@@ -7,7 +7,7 @@
 //! status and expiry, the scope and both limit windows together — so a revoke or an edit
 //! is in force for the very next request, and a limit can never be overshot by concurrent
 //! requests. Every lifecycle change (edit, revoke, activate, rotate, delete) goes through
-//! the same object, checked against who asks ([`Actor`]) in the same step.
+//! the same object, checked against who asks ([`crate::delegation::Actor`]) in the same step.
 
 mod edit;
 mod protocol;

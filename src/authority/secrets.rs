@@ -10,7 +10,7 @@ pub struct Secret {
     pub hash: KeyHash,
     pub valid_until: Option<u64>,
     /// Names the secret without revealing anything of it, so a queued request can say which
-    /// secret sent it ([`Command::Recheck`]). Unique among the key's secrets; 0 in secrets
+    /// secret sent it ([`super::Command::Recheck`]). Unique among the key's secrets; 0 in secrets
     /// stored before serials existed, which [`number_secrets`] makes unique on load.
     #[serde(default)]
     pub serial: u64,

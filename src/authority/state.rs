@@ -602,9 +602,9 @@ impl KeyState {
     }
 }
 
-/// Up to commit cb39fe8 a key's one secret hash was stored inside its record. Returns that
-/// hash from a stored record's JSON, so the Durable Object can adopt it as the key's
-/// current secret; `None` for a record in today's form.
+/// Early 0.1.0 builds stored a key's one secret hash inside its record. Returns that hash
+/// from a stored record's JSON, so the Durable Object can adopt it as the key's current
+/// secret; `None` for a record in today's form. Goes in 0.2.0, which reads only today's.
 pub fn legacy_secret(record_json: &str) -> Option<KeyHash> {
     #[derive(Deserialize)]
     struct Legacy {

@@ -122,8 +122,8 @@ impl KeyAuthority {
         let storage = self.state.storage();
         let record: Option<KeyRecord> = read(&storage, RECORD).await?;
         let mut secrets: Vec<Secret> = read(&storage, SECRETS).await?.unwrap_or_default();
-        // Keys stored before secrets were kept apart (up to cb39fe8) had one hash inside the
-        // record: adopt it as the current secret, write it back, and get the key listed.
+        // Keys stored by early 0.1.0 builds had one hash inside the record: adopt it as the
+        // current secret, write it back, and get the key listed (until 0.2.0).
         let mut adopted = false;
         if record.is_some() && secrets.is_empty() {
             let stored: Option<String> = storage.get(RECORD).await?;

@@ -4,7 +4,7 @@
 //! This is the one implementation of both schemes: the keygate gateway signs with the same
 //! code an origin verifies with. Everything here is pure: the current time is passed in,
 //! nothing is read from a clock, a socket or the environment. With the `tower` feature,
-//! [`layer::VerifyIdentityLayer`] and [`layer::VerifyWebhookLayer`] do it for a whole
+//! `layer::VerifyIdentityLayer` and `layer::VerifyWebhookLayer` do it for a whole
 //! request (bounded body read, verification, replay cache); with `axum`, a handler takes
 //! the result as an argument.
 //!
