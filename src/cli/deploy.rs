@@ -560,12 +560,13 @@ mod tests {
 
     fn parse(line: &str) -> Result<SecretsCommand, String> {
         let words: Vec<String> = line.split_whitespace().map(String::from).collect();
-        match crate::cli::args::parse(&words) {
+        use crate::cli::args::{parse, tests::message, Command, DeployCommand};
+        match parse(&words) {
             Ok(invocation) => match invocation.command {
-                crate::cli::args::Command::DeploySecrets(command) => Ok(command),
+                Command::Deploy(DeployCommand::Secrets(args)) => Ok(args.command()),
                 other => Err(format!("not deploy secrets: {other:?}")),
             },
-            Err(error) => Err(error.message),
+            Err(error) => Err(message(&error)),
         }
     }
 
@@ -600,21 +601,22 @@ mod tests {
                 env: Some("production".into())
             })
         );
+        let missing = "the following required arguments were not provided:";
         for (line, expected) in [
-            ("deploy", "missing a deploy command"),
-            ("deploy keys", "unknown deploy command `keys`"),
-            ("deploy secrets extra", "unexpected argument `extra`"),
-            ("deploy secrets --rotate KEYGATE_ROOT_TOKEN", "--in FILE is required: the secrets file to change or upload"),
-            ("deploy secrets --upload", "--in FILE is required: the secrets file to change or upload"),
-            ("deploy secrets --rotate ROOT --in s.json", "--rotate: `ROOT` is not one of KEYGATE_HASH_SECRET, KEYGATE_SIGNING_SECRET, KEYGATE_ROOT_TOKEN, KEYGATE_WEBHOOK_SECRET"),
-            ("deploy secrets --rotate KEYGATE_ROOT_TOKEN --upload --in s.json", "--rotate and --upload cannot be used together"),
-            ("deploy secrets --rotate KEYGATE_ROOT_TOKEN --in s.json --env x", "--rotate and --env cannot be used together"),
-            ("deploy secrets --force", "--force only goes with --rotate"),
-            ("deploy secrets --in s.json", "--in goes with --rotate or --upload; a new file is named with --out"),
-            ("deploy secrets --out a --in b --upload", "--out and --in cannot be used together"),
-            ("deploy secrets --env ../prod", "--env: `../prod` is not a wrangler environment name (letters, digits, - and _)"),
+            ("deploy keys", "unrecognized subcommand 'keys'".to_string()),
+            ("deploy secrets extra", "unexpected argument 'extra' found".into()),
+            ("deploy secrets --rotate KEYGATE_ROOT_TOKEN", format!("{missing}\n  --in <FILE>")),
+            ("deploy secrets --upload", format!("{missing}\n  --in <FILE>")),
+            ("deploy secrets --rotate ROOT --in s.json", "--rotate: `ROOT` is not one of KEYGATE_HASH_SECRET, KEYGATE_SIGNING_SECRET, KEYGATE_ROOT_TOKEN, KEYGATE_WEBHOOK_SECRET".into()),
+            ("deploy secrets --rotate KEYGATE_ROOT_TOKEN --upload --in s.json", "the argument '--rotate <NAME>' cannot be used with '--upload'".into()),
+            ("deploy secrets --rotate KEYGATE_ROOT_TOKEN --in s.json --env x", "the argument '--rotate <NAME>' cannot be used with '--env <NAME>'".into()),
+            ("deploy secrets --force", format!("{missing}\n  --in <FILE>\n  <--rotate <NAME>|--upload>")),
+            ("deploy secrets --force --upload --in s.json", "the argument '--force' cannot be used with '--upload'".into()),
+            ("deploy secrets --in s.json", format!("{missing}\n  <--rotate <NAME>|--upload>")),
+            ("deploy secrets --out a --in b --upload", "the argument '--out <FILE>' cannot be used with '--in <FILE>'".into()),
+            ("deploy secrets --env ../prod", "--env: `../prod` is not a wrangler environment name (letters, digits, - and _)".into()),
         ] {
-            assert_eq!(parse(line), Err(expected.to_string()), "{line}");
+            assert_eq!(parse(line), Err(expected), "{line}");
         }
     }
 }

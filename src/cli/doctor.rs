@@ -355,7 +355,7 @@ fn check_with_key(
     ));
     call_with_key(gateway, path, &secret, report);
     // Always, whatever the call did: a smoke test must not leave a working key behind.
-    match gateway.admin(&request::keys_request(&KeysCommand::Delete(id.clone()))) {
+    match gateway.admin(&request::keys_request(&KeysCommand::Delete { id: id.clone() })) {
         Ok(reply) if (200..300).contains(&reply.status) => {
             report.ok(format!("deleted test key {id}"))
         }

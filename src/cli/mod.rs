@@ -18,14 +18,11 @@
 //! (text for people, or the JSON as it came with `--json`). Everything but `send` is pure
 //! and tested natively; `tests/cli.rs` runs the binary against a local HTTP server.
 //!
-//! Arguments are parsed by hand rather than with `clap`: the grammar is fifteen small
-//! commands (eight for keys, four for approvals, three for the policy) with a score of options,
-//! every usage error must exit 2 with a message precise enough to act on
-//! (`--per-minute: \`ten\` is not a whole number of at least 1`), and values are checked with
-//! this crate's own rules (key and approval ids, RFC 3339 times). That costs ~850 lines in
-//! [`args`] (much of it help text and option tables), tested error by error, instead of
-//! clap's builder and proc-macro crates. HTTP is `ureq` (blocking, small, rustls with webpki roots
-//! for `https://` endpoints).
+//! Arguments are declared with `clap`'s derive in [`args`]; every value is checked by this
+//! crate's own rules (key and approval ids, RFC 3339 times, the admin API's bounds), so a usage
+//! error exits 2 with a message precise enough to act on
+//! (`--per-minute: \`ten\` is not a whole number of at least 1`). HTTP is `ureq` (blocking,
+//! small, rustls with webpki roots for `https://` endpoints).
 
 pub mod answer;
 pub mod args;
@@ -40,7 +37,8 @@ use crate::admin::ADMIN_PREFIX;
 use crate::config::Origin;
 use answer::{Answer, Reply};
 use args::{
-    ApprovalListArgs, ApprovalsCommand, Command, Globals, KeysCommand, ListArgs, Token, UsageError,
+    ApprovalListArgs, ApprovalsCommand, Command, DeployCommand, Globals, KeyListArgs, KeysCommand,
+    PolicyCommand, Token,
 };
 use output::Secret;
 pub use policy_file::{check_policy, diff_policies};
@@ -90,6 +88,13 @@ pub enum TransportError {
 /// Sends one admin request. The real one is HTTP; tests substitute canned replies.
 pub trait Transport {
     fn send(&mut self, request: &ApiRequest) -> Result<Reply, TransportError>;
+}
+
+/// Why the endpoint or the token cannot be used, with the usage line that says where they come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UsageError {
+    pub message: String,
+    pub usage: &'static str,
 }
 
 /// Where the admin API is and what to authenticate with.
@@ -160,16 +165,22 @@ pub fn run(
 ) -> Exit {
     let invocation = match args::parse(args) {
         Ok(invocation) => invocation,
-        Err(error) => return usage_error(&error, err),
+        // Help and version go to stdout and exit 0; a usage error to stderr, exit 2.
+        Err(stop) if stop.use_stderr() => {
+            let _ = write!(err, "{}", stop.render());
+            return Exit::Usage;
+        }
+        Err(stop) => {
+            let _ = write!(out, "{}", stop.render());
+            return Exit::Done;
+        }
     };
     match &invocation.command {
-        Command::Help => {
-            let _ = writeln!(out, "{}", args::USAGE);
-            Exit::Done
+        Command::Policy(PolicyCommand::Check { path }) => check_policy(path, out, err),
+        Command::Policy(PolicyCommand::Diff { old, new }) => diff_policies(old, new, out, err),
+        Command::Deploy(DeployCommand::Secrets(secrets)) => {
+            deploy::run(&secrets.command(), env, out, err)
         }
-        Command::PolicyCheck { path } => check_policy(path, out, err),
-        Command::PolicyDiff { old, new } => diff_policies(old, new, out, err),
-        Command::DeploySecrets(secrets) => deploy::run(secrets, env, out, err),
         Command::Doctor(doctor_args) => {
             let connection = match connection(&invocation.globals, env) {
                 Ok(connection) => connection,
@@ -229,7 +240,7 @@ pub fn execute(
     let keys = match command {
         Command::Keys(keys) => keys,
         Command::Approvals(approvals) => return approvals_command(approvals, json, &mut session),
-        Command::PolicyShow => {
+        Command::Policy(PolicyCommand::Show) => {
             return match session.call(&request::policy_request()) {
                 Ok((reply, Some(policy))) => {
                     let text = if json {
@@ -243,11 +254,7 @@ pub fn execute(
                 Err(exit) => exit,
             };
         }
-        Command::Help
-        | Command::PolicyCheck { .. }
-        | Command::PolicyDiff { .. }
-        | Command::DeploySecrets(_)
-        | Command::Doctor(_) => return Exit::Usage,
+        Command::Policy(_) | Command::Deploy(_) | Command::Doctor(_) => return Exit::Usage,
     };
     if let KeysCommand::List(list) = keys {
         if list.all {
@@ -267,7 +274,7 @@ pub fn execute(
         return session.finish(&text);
     }
     let text = match (keys, &body) {
-        (KeysCommand::Delete(id), _) => format!("Deleted key {id}.\n"),
+        (KeysCommand::Delete { id }, _) => format!("Deleted key {id}.\n"),
         (KeysCommand::List(_), Some(body)) => match answer::page(body, "keys") {
             Ok(page) => {
                 let mut text = output::keys_table(&page.items);
@@ -288,18 +295,18 @@ pub fn execute(
             output::webhook_secret_notice(body),
             output::key_details(body)
         ),
-        (KeysCommand::Revoke(id), Some(body)) => {
+        (KeysCommand::Revoke { id }, Some(body)) => {
             format!("Revoked key {id}.\n\n{}", output::key_details(body))
         }
-        (KeysCommand::Activate(id), Some(body)) => {
+        (KeysCommand::Activate { id }, Some(body)) => {
             format!("Activated key {id}.\n\n{}", output::key_details(body))
         }
-        (KeysCommand::Edit(id, _), Some(body)) => format!(
+        (KeysCommand::Edit { id, .. }, Some(body)) => format!(
             "Updated key {id}.\n{}\n{}",
             output::webhook_secret_notice(body),
             output::key_details(body)
         ),
-        (KeysCommand::Show(_), Some(body)) => output::key_details(body),
+        (KeysCommand::Show { .. }, Some(body)) => output::key_details(body),
         (_, None) => return session.unexpected("answered with an empty body"),
     };
     session.finish(&text)
@@ -335,8 +342,8 @@ fn approvals_command(command: &ApprovalsCommand, json: bool, session: &mut Sessi
             }
             Err(message) => return session.unexpected(&message),
         },
-        ApprovalsCommand::Show(_) => output::approval_details(&body),
-        ApprovalsCommand::Approve(_) | ApprovalsCommand::Reject { .. } => {
+        ApprovalsCommand::Show { .. } => output::approval_details(&body),
+        ApprovalsCommand::Approve { .. } | ApprovalsCommand::Reject { .. } => {
             output::approval_decision(&body)
         }
     };
@@ -416,7 +423,7 @@ impl Session<'_> {
 
 /// A list that `--all` follows to its end: which pages to ask for, and how to show them.
 enum Pages<'a> {
-    Keys(&'a ListArgs),
+    Keys(&'a KeyListArgs),
     Approvals(&'a ApprovalListArgs),
 }
 

@@ -2,9 +2,10 @@
 //! JSON body. Pure functions, so every request the CLI can send is checked by unit tests.
 
 use super::args::{
-    ApprovalListArgs, ApprovalsCommand, Change, EditArgs, KeysCommand, ListArgs, NewKeyArgs,
+    ApprovalListArgs, ApprovalsCommand, Change, EditArgs, KeyListArgs, KeysCommand, ListArgs,
+    NewKeyArgs,
 };
-use crate::admin::ADMIN_PREFIX;
+use crate::admin::{ListedStatus, ADMIN_PREFIX};
 use serde_json::{json, Map, Value};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,12 +88,14 @@ pub fn keys_request(command: &KeysCommand) -> ApiRequest {
             ApiRequest::new(Method::Post, "/keys".into()).with_body(create_body(args))
         }
         KeysCommand::List(args) => list_page(args, args.cursor.as_deref()),
-        KeysCommand::Show(id) => ApiRequest::new(Method::Get, format!("/keys/{id}")),
-        KeysCommand::Edit(id, args) => {
-            ApiRequest::new(Method::Patch, format!("/keys/{id}")).with_body(edit_body(args))
+        KeysCommand::Show { id } => ApiRequest::new(Method::Get, format!("/keys/{id}")),
+        KeysCommand::Edit { id, changes } => {
+            ApiRequest::new(Method::Patch, format!("/keys/{id}")).with_body(edit_body(changes))
         }
-        KeysCommand::Revoke(id) => ApiRequest::new(Method::Post, format!("/keys/{id}/revoke")),
-        KeysCommand::Activate(id) => ApiRequest::new(Method::Post, format!("/keys/{id}/activate")),
+        KeysCommand::Revoke { id } => ApiRequest::new(Method::Post, format!("/keys/{id}/revoke")),
+        KeysCommand::Activate { id } => {
+            ApiRequest::new(Method::Post, format!("/keys/{id}/activate"))
+        }
         KeysCommand::Rotate { id, grace_seconds } => {
             let body = match grace_seconds {
                 Some(seconds) => json!({ "grace_seconds": seconds }),
@@ -108,7 +111,7 @@ pub fn keys_request(command: &KeysCommand) -> ApiRequest {
             ApiRequest::new(Method::Post, format!("/keys/{id}/webhook-secret/rotate"))
                 .with_body(body)
         }
-        KeysCommand::Delete(id) => ApiRequest::new(Method::Delete, format!("/keys/{id}")),
+        KeysCommand::Delete { id } => ApiRequest::new(Method::Delete, format!("/keys/{id}")),
     }
 }
 
@@ -117,14 +120,8 @@ pub fn policy_request() -> ApiRequest {
 }
 
 /// One page of `keys list`, starting at `cursor` (the first page without one).
-pub fn list_page(args: &ListArgs, cursor: Option<&str>) -> ApiRequest {
-    page_request(
-        "/keys",
-        args.status.map(|s| s.as_str()),
-        args.workspace.as_deref(),
-        args.limit,
-        cursor,
-    )
+pub fn list_page(args: &KeyListArgs, cursor: Option<&str>) -> ApiRequest {
+    page_request("/keys", args, cursor)
 }
 
 /// The request for one approvals command. `approvals list` gives its first page;
@@ -132,8 +129,8 @@ pub fn list_page(args: &ListArgs, cursor: Option<&str>) -> ApiRequest {
 pub fn approvals_request(command: &ApprovalsCommand) -> ApiRequest {
     match command {
         ApprovalsCommand::List(args) => approvals_page(args, args.cursor.as_deref()),
-        ApprovalsCommand::Show(id) => ApiRequest::new(Method::Get, format!("/approvals/{id}")),
-        ApprovalsCommand::Approve(id) => {
+        ApprovalsCommand::Show { id } => ApiRequest::new(Method::Get, format!("/approvals/{id}")),
+        ApprovalsCommand::Approve { id } => {
             ApiRequest::new(Method::Post, format!("/approvals/{id}/approve")).with_body(json!({}))
         }
         ApprovalsCommand::Reject { id, reason } => {
@@ -145,31 +142,23 @@ pub fn approvals_request(command: &ApprovalsCommand) -> ApiRequest {
 
 /// One page of `approvals list`, starting at `cursor` (the first page without one).
 pub fn approvals_page(args: &ApprovalListArgs, cursor: Option<&str>) -> ApiRequest {
-    page_request(
-        "/approvals",
-        args.status.map(|s| s.as_str()),
-        args.workspace.as_deref(),
-        args.limit,
-        cursor,
-    )
+    page_request("/approvals", args, cursor)
 }
 
 /// A list request: the same four parameters, in the same order, for keys and approvals.
-fn page_request(
+fn page_request<S: ListedStatus + Send + Sync>(
     path: &str,
-    status: Option<&str>,
-    workspace: Option<&str>,
-    limit: Option<u64>,
+    args: &ListArgs<S>,
     cursor: Option<&str>,
 ) -> ApiRequest {
     let mut request = ApiRequest::new(Method::Get, path.into());
-    if let Some(status) = status {
-        request.query.push(("status", status.into()));
+    if let Some(status) = args.status {
+        request.query.push(("status", status.as_str().into()));
     }
-    if let Some(workspace) = workspace {
-        request.query.push(("workspace", workspace.into()));
+    if let Some(workspace) = &args.workspace {
+        request.query.push(("workspace", workspace.clone()));
     }
-    if let Some(limit) = limit {
+    if let Some(limit) = args.limit {
         request.query.push(("limit", limit.to_string()));
     }
     if let Some(cursor) = cursor {
@@ -235,17 +224,17 @@ fn edit_body(args: &EditArgs) -> Value {
     if let Some(scopes) = &args.scopes {
         body.insert("scopes".into(), scopes.clone().into());
     }
-    let limits = match &args.limits {
+    let limits = match args.limits() {
         Change::Keep => Change::Keep,
         Change::Clear => Change::Clear,
-        Change::Set((per_minute, per_day)) => Change::Set(limits(*per_minute, *per_day)),
+        Change::Set((per_minute, per_day)) => Change::Set(limits(per_minute, per_day)),
     };
     change(&mut body, "limits", &limits);
-    change(&mut body, "expires_at", &args.expires_at);
+    change(&mut body, "expires_at", &args.expires_at());
     if let Some(metadata) = &args.metadata {
         body.insert("metadata".into(), Value::Object(metadata.clone()));
     }
-    change(&mut body, "rejection_webhook", &args.webhook);
+    change(&mut body, "rejection_webhook", &args.webhook());
     Value::Object(body)
 }
 
@@ -348,19 +337,19 @@ mod tests {
     fn one_key_commands() {
         let url = format!("https://gw.example/_keygate/v1/keys/{ID}");
         assert_eq!(
-            sent(KeysCommand::Show(id())),
+            sent(KeysCommand::Show { id: id() }),
             (Method::Get, url.clone(), None)
         );
         assert_eq!(
-            sent(KeysCommand::Delete(id())),
+            sent(KeysCommand::Delete { id: id() }),
             (Method::Delete, url.clone(), None)
         );
         assert_eq!(
-            sent(KeysCommand::Revoke(id())),
+            sent(KeysCommand::Revoke { id: id() }),
             (Method::Post, format!("{url}/revoke"), None)
         );
         assert_eq!(
-            sent(KeysCommand::Activate(id())),
+            sent(KeysCommand::Activate { id: id() }),
             (Method::Post, format!("{url}/activate"), None)
         );
         assert_eq!(
@@ -401,14 +390,16 @@ mod tests {
 
     #[test]
     fn edit_sends_changes_and_nulls() {
-        let edit = |args: EditArgs| sent(KeysCommand::Edit(id(), args));
+        let edit = |changes: EditArgs| sent(KeysCommand::Edit { id: id(), changes });
         let (method, url, body) = edit(EditArgs {
             name: Some("New".into()),
             scopes: Some(vec!["a:read".into()]),
-            limits: Change::Set((Some(10), Some(100))),
-            expires_at: Change::Set("2030-01-01T00:00:00Z".into()),
+            per_minute: Some(10),
+            per_day: Some(100),
+            expires_at: Some("2030-01-01T00:00:00Z".into()),
             metadata: Some(Map::new()),
-            webhook: Change::Set("https://h.example/x".into()),
+            webhook: Some("https://h.example/x".into()),
+            ..EditArgs::default()
         });
         assert_eq!(method, Method::Patch);
         assert_eq!(url, format!("https://gw.example/_keygate/v1/keys/{ID}"));
@@ -424,9 +415,9 @@ mod tests {
             }))
         );
         let (_, _, body) = edit(EditArgs {
-            limits: Change::Clear,
-            expires_at: Change::Clear,
-            webhook: Change::Clear,
+            default_limits: true,
+            no_expiry: true,
+            no_webhook: true,
             ..EditArgs::default()
         });
         assert_eq!(
@@ -434,7 +425,7 @@ mod tests {
             Some(json!({"limits": null, "expires_at": null, "rejection_webhook": null}))
         );
         let (_, _, body) = edit(EditArgs {
-            limits: Change::Set((None, Some(500))),
+            per_day: Some(500),
             ..EditArgs::default()
         });
         assert_eq!(body, Some(json!({"limits": {"per_day": 500}})));

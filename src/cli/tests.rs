@@ -3,7 +3,7 @@
 use super::*;
 use crate::approval::ApprovalId;
 use crate::approval::ApprovalStatus;
-use crate::cli::args::{Change, EditArgs, NewKeyArgs};
+use crate::cli::args::{EditArgs, NewKeyArgs};
 use crate::key::KeyId;
 use serde_json::json;
 use std::collections::{HashMap, VecDeque};
@@ -271,10 +271,10 @@ fn usage_errors_exit_2_with_message_and_usage() {
     assert_eq!(exit.code(), 2);
     assert!(out.is_empty());
     assert!(
-        err.starts_with("keygate: --limit: 0 is out of range"),
+        err.starts_with("error: --limit: 0 is out of range"),
         "{err}"
     );
-    assert!(err.contains("\nusage: keygate keys list"), "{err}");
+    assert!(err.contains("\nUsage: keygate keys list"), "{err}");
 }
 
 #[test]
@@ -290,28 +290,40 @@ fn a_missing_token_exits_2_before_any_request() {
 
 #[test]
 fn help_prints_every_command() {
-    let (exit, out, _) = run_line("--help", &[]);
-    assert_eq!(exit, Exit::Done);
-    for command in [
-        "keys create",
-        "keys list",
-        "keys show",
-        "keys edit",
-        "keys revoke",
-        "keys activate",
-        "keys rotate",
-        "keys rotate-webhook-secret ID [--grace SECONDS]",
-        "keys delete",
-        "policy show",
-        "policy check",
-        "policy diff OLD NEW",
-        "approvals list [--status pending|approved|rejected|expired|failed]",
-        "approvals show ID",
-        "approvals approve ID",
-        "approvals reject ID --reason TEXT",
+    for (line, commands) in [
+        (
+            "--help",
+            &["keys", "approvals", "policy", "deploy", "doctor"][..],
+        ),
+        (
+            "keys --help",
+            &[
+                "create",
+                "list",
+                "show",
+                "edit",
+                "revoke",
+                "activate",
+                "rotate",
+                "rotate-webhook-secret",
+                "delete",
+            ],
+        ),
+        ("approvals --help", &["list", "show", "approve", "reject"]),
+        ("policy --help", &["show", "check", "diff"]),
+        ("deploy --help", &["secrets"]),
     ] {
-        assert!(out.contains(command), "{command}");
+        let (exit, out, err) = run_line(line, &[]);
+        assert_eq!((exit, err.as_str()), (Exit::Done, ""), "{line}");
+        for command in commands {
+            assert!(
+                out.contains(&format!("\n  {command} ")),
+                "{line}: {command}"
+            );
+        }
     }
+    let (_, out, _) = run_line("approvals list --help", &[]);
+    assert!(out.contains("[possible values: pending, approved, rejected, expired, failed]"));
 }
 
 #[test]
@@ -524,14 +536,14 @@ fn show_prints_details_with_usage() {
         r#""rejection_webhook":null,"usage":{"last_24h":1,"last_7d":2,"last_30d":3}}"#,
     );
     let run = execute_with(
-        Command::Keys(KeysCommand::Show(id())),
+        Command::Keys(KeysCommand::Show { id: id() }),
         false,
         vec![json_reply(200, &body)],
     );
     assert_eq!(run.exit, Exit::Done);
     assert_eq!(
         run.sent,
-        vec![request::keys_request(&KeysCommand::Show(id()))]
+        vec![request::keys_request(&KeysCommand::Show { id: id() })]
     );
     assert!(
         run.out.starts_with(&format!(
@@ -548,7 +560,7 @@ fn show_prints_details_with_usage() {
 fn json_prints_the_answer_as_it_came() {
     let body = key_json(ID, "Zapier");
     let run = execute_with(
-        Command::Keys(KeysCommand::Show(id())),
+        Command::Keys(KeysCommand::Show { id: id() }),
         true,
         vec![json_reply(200, &body)],
     );
@@ -596,7 +608,7 @@ fn a_429_says_when_to_retry() {
     )
     .unwrap();
     reply.retry_after = Some("12".into());
-    let run = execute_with(Command::PolicyShow, false, vec![Ok(reply)]);
+    let run = execute_with(Command::Policy(PolicyCommand::Show), false, vec![Ok(reply)]);
     assert_eq!(run.exit, Exit::Refused);
     assert!(run.err.contains("retry after: 12 s"), "{}", run.err);
 }
@@ -604,7 +616,7 @@ fn a_429_says_when_to_retry() {
 #[test]
 fn no_answer_exits_3_naming_the_endpoint() {
     let run = execute_with(
-        Command::PolicyShow,
+        Command::Policy(PolicyCommand::Show),
         false,
         vec![Err(TransportError::Timeout)],
     );
@@ -615,7 +627,7 @@ fn no_answer_exits_3_naming_the_endpoint() {
     );
 
     let run = execute_with(
-        Command::PolicyShow,
+        Command::Policy(PolicyCommand::Show),
         false,
         vec![Err(TransportError::Failed("Connection refused".into()))],
     );
@@ -626,7 +638,7 @@ fn no_answer_exits_3_naming_the_endpoint() {
     );
 
     let run = execute_with(
-        Command::PolicyShow,
+        Command::Policy(PolicyCommand::Show),
         false,
         vec![Err(TransportError::Unreadable("not UTF-8".into()))],
     );
@@ -641,7 +653,7 @@ fn a_non_json_answer_exits_3() {
         body: "<html>dashboard</html>".into(),
         ..Reply::default()
     });
-    let run = execute_with(Command::PolicyShow, false, vec![html]);
+    let run = execute_with(Command::Policy(PolicyCommand::Show), false, vec![html]);
     assert_eq!(run.exit, Exit::Unreachable);
     assert!(
         run.err.starts_with(
@@ -682,13 +694,13 @@ fn a_webhook_secret_is_printed_once_where_it_was_issued() {
         webhook: Some("https://hooks.example.com/r".into()),
         ..NewKeyArgs::default()
     }));
-    let edit = Command::Keys(KeysCommand::Edit(
-        id(),
-        EditArgs {
-            webhook: Change::Set("https://hooks.example.com/new".into()),
+    let edit = Command::Keys(KeysCommand::Edit {
+        id: id(),
+        changes: EditArgs {
+            webhook: Some("https://hooks.example.com/new".into()),
             ..EditArgs::default()
         },
-    ));
+    });
     for (command, status) in [(create, 201), (edit, 200)] {
         let run = execute_with(command, false, vec![json_reply(status, &issued)]);
         assert_eq!(run.exit, Exit::Done);
@@ -720,7 +732,7 @@ fn a_webhook_secret_is_printed_once_where_it_was_issued() {
     );
     // An answer that issued none says nothing of one.
     let run = execute_with(
-        Command::Keys(KeysCommand::Show(id())),
+        Command::Keys(KeysCommand::Show { id: id() }),
         false,
         vec![json_reply(200, &key_json(ID, "Hooked"))],
     );
@@ -731,16 +743,16 @@ fn a_webhook_secret_is_printed_once_where_it_was_issued() {
 fn lifecycle_commands_say_what_happened() {
     let body = key_json(ID, "Zapier");
     for (command, said) in [
-        (KeysCommand::Revoke(id()), "Revoked key"),
-        (KeysCommand::Activate(id()), "Activated key"),
+        (KeysCommand::Revoke { id: id() }, "Revoked key"),
+        (KeysCommand::Activate { id: id() }, "Activated key"),
         (
-            KeysCommand::Edit(
-                id(),
-                EditArgs {
+            KeysCommand::Edit {
+                id: id(),
+                changes: EditArgs {
                     name: Some("n".into()),
                     ..EditArgs::default()
                 },
-            ),
+            },
             "Updated key",
         ),
     ] {
@@ -776,14 +788,14 @@ fn delete_answers_204_without_a_body() {
         ..Reply::default()
     });
     let run = execute_with(
-        Command::Keys(KeysCommand::Delete(id())),
+        Command::Keys(KeysCommand::Delete { id: id() }),
         false,
         vec![no_content.clone()],
     );
     assert_eq!(run.exit, Exit::Done);
     assert_eq!(run.out, format!("Deleted key {ID}.\n"));
     let run = execute_with(
-        Command::Keys(KeysCommand::Delete(id())),
+        Command::Keys(KeysCommand::Delete { id: id() }),
         true,
         vec![no_content],
     );
@@ -794,7 +806,7 @@ fn delete_answers_204_without_a_body() {
 #[test]
 fn an_empty_success_where_a_key_was_expected_exits_3() {
     let run = execute_with(
-        Command::Keys(KeysCommand::Show(id())),
+        Command::Keys(KeysCommand::Show { id: id() }),
         false,
         vec![Ok(Reply {
             status: 200,
@@ -817,7 +829,7 @@ const ID3: &str = "key_000000000000000000000C";
 
 #[test]
 fn one_page_mentions_the_next_cursor() {
-    let list = Command::Keys(KeysCommand::List(ListArgs::default()));
+    let list = Command::Keys(KeysCommand::List(KeyListArgs::default()));
     let run = execute_with(list, false, vec![page(&[key_json(ID, "one")], Some("c/2"))]);
     assert_eq!(run.exit, Exit::Done);
     assert_eq!(run.sent.len(), 1);
@@ -832,11 +844,11 @@ fn one_page_mentions_the_next_cursor() {
 
 #[test]
 fn all_follows_next_cursor_to_the_end() {
-    let list = ListArgs {
+    let list = KeyListArgs {
         all: true,
         status: Some(crate::record::Status::Active),
         limit: Some(2),
-        ..ListArgs::default()
+        ..KeyListArgs::default()
     };
     let replies = vec![
         page(&[key_json(ID, "one"), key_json(ID2, "two")], Some("c/2")),
@@ -883,9 +895,9 @@ fn all_follows_next_cursor_to_the_end() {
 
 #[test]
 fn all_stops_on_a_refusal_or_a_repeated_cursor() {
-    let list = Command::Keys(KeysCommand::List(ListArgs {
+    let list = Command::Keys(KeysCommand::List(KeyListArgs {
         all: true,
-        ..ListArgs::default()
+        ..KeyListArgs::default()
     }));
     let replies = vec![
         page(&[key_json(ID, "one")], Some("c2")),
@@ -913,7 +925,7 @@ fn all_stops_on_a_refusal_or_a_repeated_cursor() {
 
 #[test]
 fn a_list_without_keys_exits_3() {
-    let list = Command::Keys(KeysCommand::List(ListArgs::default()));
+    let list = Command::Keys(KeysCommand::List(KeyListArgs::default()));
     let run = execute_with(list, false, vec![json_reply(200, r#"{"items":[]}"#)]);
     assert_eq!(run.exit, Exit::Unreachable);
     assert!(run.err.contains("without a `keys` list"));
@@ -925,7 +937,11 @@ fn policy_show_summarises_or_passes_json_through() {
         .unwrap()
         .describe()
         .to_string();
-    let run = execute_with(Command::PolicyShow, false, vec![json_reply(200, &policy)]);
+    let run = execute_with(
+        Command::Policy(PolicyCommand::Show),
+        false,
+        vec![json_reply(200, &policy)],
+    );
     assert_eq!(run.exit, Exit::Done);
     assert_eq!(
         run.sent[0].url("https://gw"),
@@ -935,7 +951,11 @@ fn policy_show_summarises_or_passes_json_through() {
     assert!(run.out.contains("\nRESOURCE "));
     assert!(run.out.contains("\nMETHOD "));
     assert!(run.out.contains("scopes (27):"));
-    let run = execute_with(Command::PolicyShow, true, vec![json_reply(200, &policy)]);
+    let run = execute_with(
+        Command::Policy(PolicyCommand::Show),
+        true,
+        vec![json_reply(200, &policy)],
+    );
     assert_eq!(
         serde_json::from_str::<Value>(&run.out).unwrap(),
         serde_json::from_str::<Value>(&policy).unwrap()
@@ -946,7 +966,7 @@ fn policy_show_summarises_or_passes_json_through() {
 fn json_problem_also_goes_to_stdout() {
     let problem = r#"{"status":404,"code":"not_found","detail":"no such resource"}"#;
     let run = execute_with(
-        Command::Keys(KeysCommand::Show(id())),
+        Command::Keys(KeysCommand::Show { id: id() }),
         true,
         vec![json_reply(404, problem)],
     );
@@ -971,7 +991,7 @@ fn approvals(command: ApprovalsCommand) -> Command {
     Command::Approvals(command)
 }
 
-fn parse_words(words: &[&str]) -> Result<args::Invocation, UsageError> {
+fn parse_words(words: &[&str]) -> Result<args::Invocation, clap::Error> {
     args::parse(&words.iter().map(|w| w.to_string()).collect::<Vec<_>>())
 }
 
@@ -981,16 +1001,17 @@ fn parsed(words: &[&str]) -> Command {
         .command
 }
 
-/// `words` is a usage error whose message is exactly `message`.
-fn usage_error(words: &[&str], message: &str) -> UsageError {
-    let error = parse_words(words).expect_err(&words.join(" "));
-    assert_eq!(error.message, message, "for {words:?}");
-    assert!(
-        error.usage.starts_with("usage: keygate approvals"),
-        "{words:?}: {}",
-        error.usage
-    );
-    error
+/// Each of `cases` is a usage error that says exactly its message, with an approvals usage.
+fn usage_errors(cases: &[(&[&str], &str)]) {
+    for (words, expected) in cases {
+        let error = parse_words(words).expect_err(&words.join(" "));
+        assert_eq!(args::tests::message(&error), *expected, "for {words:?}");
+        let text = error.render().to_string();
+        assert!(
+            text.contains("\nUsage: keygate approvals"),
+            "{words:?}: {text}"
+        );
+    }
 }
 
 /// A pending approval as `GET /approvals/{id}` answers it.
@@ -1025,7 +1046,7 @@ fn approvals_page(items: &[Value], next: Option<&str>) -> Result<Reply, Transpor
 
 fn show(body: &Value) -> Run {
     execute_with(
-        approvals(ApprovalsCommand::Show(apr())),
+        approvals(ApprovalsCommand::Show { id: apr() }),
         false,
         vec![json_reply(200, &body.to_string())],
     )
@@ -1068,11 +1089,11 @@ fn approvals_arguments_accepted() {
     }
     assert_eq!(
         parsed(&["approvals", "show", APR]),
-        approvals(ApprovalsCommand::Show(apr()))
+        approvals(ApprovalsCommand::Show { id: apr() })
     );
     assert_eq!(
         parsed(&["approvals", "approve", APR]),
-        approvals(ApprovalsCommand::Approve(apr()))
+        approvals(ApprovalsCommand::Approve { id: apr() })
     );
     // The reason is one argument with spaces, trimmed; the option may come first.
     assert_eq!(
@@ -1095,7 +1116,7 @@ fn approvals_arguments_accepted() {
             reason: "--dry-run first".into()
         })
     );
-    let long = "é".repeat(args::MAX_REASON_CHARS);
+    let long = "é".repeat(crate::admin::MAX_REASON_CHARS);
     assert!(parse_words(&["approvals", "reject", APR, "--reason", &long]).is_ok());
     let invocation = parse_words(&["--json", "approvals", "show", APR, "--token", "t"]).unwrap();
     assert!(invocation.globals.json);
@@ -1107,67 +1128,73 @@ fn approvals_arguments_accepted() {
 
 #[test]
 fn approvals_commands_missing_or_unknown() {
-    usage_error(&["approvals"], "missing an approvals command");
-    usage_error(
-        &["approvals", "accept"],
-        "unknown approvals command `accept`",
-    );
+    let missing = parse_words(&["approvals"]).unwrap_err();
+    assert_eq!(missing.exit_code(), 2);
+    assert!(missing.render().to_string().contains("\n  reject "));
+    usage_errors(&[(&["approvals", "accept"], "unrecognized subcommand 'accept'")]);
     assert_eq!(
-        parse_words(&["approval", "list"]).unwrap_err().message,
-        "unknown command `approval`"
+        args::tests::message(&parse_words(&["approval", "list"]).unwrap_err()),
+        "unrecognized subcommand 'approval'"
     );
 }
 
 #[test]
 fn approvals_list_errors() {
-    usage_error(
-        &["approvals", "list", "--status", "active"],
-        "--status: `active` is not one of pending, approved, rejected, expired, failed",
-    );
-    usage_error(
-        &["approvals", "list", "--limit", "0"],
-        "--limit: 0 is out of range; use a whole number from 1 to 100",
-    );
-    usage_error(
-        &["approvals", "list", "--limit", "101"],
-        "--limit: 101 is out of range; use a whole number from 1 to 100",
-    );
-    usage_error(
-        &["approvals", "list", "--limit", "ten"],
-        "--limit: `ten` is not a whole number from 1 to 100",
-    );
-    usage_error(
-        &["approvals", "list", "--cursor"],
-        "--cursor needs a value (--cursor C)",
-    );
-    usage_error(
-        &["approvals", "list", "--status", "--all"],
-        "--status needs a value (--status pending|approved|rejected|expired|failed)",
-    );
-    usage_error(
-        &["approvals", "list", "--all", "--all"],
-        "--all given twice",
-    );
-    usage_error(&["approvals", "list", "--all=yes"], "--all takes no value");
-    usage_error(
-        &["approvals", "list", "pending"],
-        "unexpected argument `pending`",
-    );
-    usage_error(
-        &["approvals", "list", "--reason", "x"],
-        "unknown option --reason",
-    );
-    let error = usage_error(
-        &["approvals", "list", "--limit", "0"],
-        "--limit: 0 is out of range; use a whole number from 1 to 100",
-    );
-    assert!(error.usage.starts_with("usage: keygate approvals list "));
+    let list = |more: &'static [&'static str]| -> Vec<&'static str> {
+        [&["approvals", "list"][..], more].concat()
+    };
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            list(&["--status", "active"]),
+            "--status: `active` is not one of pending, approved, rejected, expired, failed",
+        ),
+        (
+            list(&["--limit", "0"]),
+            "--limit: 0 is out of range; use a whole number from 1 to 100",
+        ),
+        (
+            list(&["--limit", "101"]),
+            "--limit: 101 is out of range; use a whole number from 1 to 100",
+        ),
+        (
+            list(&["--limit", "ten"]),
+            "--limit: `ten` is not a whole number from 1 to 100",
+        ),
+        (
+            list(&["--all", "--all"]),
+            "the argument '--all' cannot be used multiple times",
+        ),
+        (
+            list(&["--all=yes"]),
+            "unexpected value 'yes' for '--all' found; no more were expected",
+        ),
+        (list(&["pending"]), "unexpected argument 'pending' found"),
+        (
+            list(&["--reason", "x"]),
+            "unexpected argument '--reason' found",
+        ),
+    ];
+    let cases: Vec<(&[&str], &str)> = cases.iter().map(|(w, m)| (&w[..], *m)).collect();
+    usage_errors(&cases);
+    for (words, option) in [
+        (list(&["--cursor"]), "--cursor <C>"),
+        (list(&["--status", "--all"]), "--status <STATUS>"),
+    ] {
+        let message = args::tests::message(&parse_words(&words).unwrap_err());
+        assert!(
+            message.starts_with(&format!(
+                "a value is required for '{option}' but none was supplied"
+            )),
+            "{message}"
+        );
+    }
 }
 
 #[test]
 fn approvals_ids_are_checked() {
     let id_error =
         "ID must be `apr_` followed by 22 letters or digits, as `keygate approvals list` shows it";
+    let extra = format!("unexpected argument '{APR2}' found");
     for command in ["show", "approve", "reject"] {
         let reason: &[&str] = if command == "reject" {
             &["--reason", "no"]
@@ -1180,54 +1207,59 @@ fn approvals_ids_are_checked() {
             all.extend_from_slice(reason);
             all
         };
-        usage_error(&with(&[]), "missing the approval ID");
-        usage_error(&with(&["abc"]), id_error);
-        // A key id is not an approval id.
-        usage_error(&with(&[ID]), id_error);
-        usage_error(&with(&["apr_3x9QbdVftBjciVLa2q1ye"]), id_error);
-        usage_error(&with(&["apr_3x9QbdVftBjciVLa2q1y/2"]), id_error);
-        usage_error(
-            &with(&[APR, APR2]),
-            &format!("unexpected argument `{APR2}`"),
-        );
+        usage_errors(&[
+            (
+                &with(&[]),
+                "the following required arguments were not provided:\n  <ID>",
+            ),
+            (&with(&["abc"]), id_error),
+            // A key id is not an approval id.
+            (&with(&[ID]), id_error),
+            (&with(&["apr_3x9QbdVftBjciVLa2q1ye"]), id_error),
+            (&with(&["apr_3x9QbdVftBjciVLa2q1y/2"]), id_error),
+            (&with(&[APR, APR2]), &extra),
+        ]);
     }
-    usage_error(
-        &["approvals", "approve", APR, "--reason", "x"],
-        "unknown option --reason",
-    );
-    usage_error(&["approvals", "show", APR, "--all"], "unknown option --all");
+    usage_errors(&[
+        (
+            &["approvals", "approve", APR, "--reason", "x"],
+            "unexpected argument '--reason' found",
+        ),
+        (
+            &["approvals", "show", APR, "--all"],
+            "unexpected argument '--all' found",
+        ),
+    ]);
 }
 
 #[test]
 fn reject_needs_a_reason() {
-    let error = usage_error(
-        &["approvals", "reject", APR],
-        "--reason is required: say why, for the key's owner",
-    );
-    assert_eq!(
-        error.usage,
-        "usage: keygate approvals reject ID --reason TEXT"
-    );
-    usage_error(
-        &["approvals", "reject", APR, "--reason"],
-        "--reason needs a value (--reason TEXT)",
-    );
-    usage_error(
-        &["approvals", "reject", APR, "--reason="],
-        "--reason: must not be empty or only spaces",
-    );
-    usage_error(
-        &["approvals", "reject", APR, "--reason", " \t\n "],
-        "--reason: must not be empty or only spaces",
-    );
-    usage_error(
-        &["approvals", "reject", APR, "--reason", "a", "--reason", "b"],
-        "--reason given twice",
-    );
     let long = format!("  {}  ", "x".repeat(1001));
-    usage_error(
-        &["approvals", "reject", APR, "--reason", &long],
-        "--reason: 1001 characters is too long; use at most 1000",
+    usage_errors(&[
+        (
+            &["approvals", "reject", APR],
+            "the following required arguments were not provided:\n  --reason <TEXT>",
+        ),
+        (
+            &["approvals", "reject", APR, "--reason="],
+            "--reason: must not be empty or only spaces",
+        ),
+        (
+            &["approvals", "reject", APR, "--reason", " \t\n "],
+            "--reason: must not be empty or only spaces",
+        ),
+        (
+            &["approvals", "reject", APR, "--reason", "a", "--reason", "b"],
+            "the argument '--reason <TEXT>' cannot be used multiple times",
+        ),
+        (
+            &["approvals", "reject", APR, "--reason", &long],
+            "--reason: 1001 characters is too long; use at most 1000",
+        ),
+    ]);
+    assert_eq!(
+        args::tests::message(&parse_words(&["approvals", "reject", APR, "--reason"]).unwrap_err()),
+        "a value is required for '--reason <TEXT>' but none was supplied"
     );
 }
 
@@ -1242,9 +1274,9 @@ fn approvals_usage_errors_exit_2_before_any_request() {
     assert!(out.is_empty());
     assert_eq!(
         err,
-        "keygate: --reason is required: say why, for the key's owner\n\
-         usage: keygate approvals reject ID --reason TEXT\n\
-         Run `keygate --help` for every command and option.\n"
+        "error: the following required arguments were not provided:\n  --reason <TEXT>\n\n\
+         Usage: keygate approvals reject --reason <TEXT> <ID>\n\n\
+         For more information, try '--help'.\n"
     );
 }
 
@@ -1289,11 +1321,11 @@ fn approvals_requests() {
 
     let one = format!("https://gw.example/_keygate/v1/approvals/{APR}");
     assert_eq!(
-        url(ApprovalsCommand::Show(apr())),
+        url(ApprovalsCommand::Show { id: apr() }),
         (request::Method::Get, one.clone(), None)
     );
     assert_eq!(
-        url(ApprovalsCommand::Approve(apr())),
+        url(ApprovalsCommand::Approve { id: apr() }),
         (
             request::Method::Post,
             format!("{one}/approve"),
@@ -1459,7 +1491,9 @@ fn show_prints_every_field_of_a_pending_approval() {
     assert_eq!(run.exit, Exit::Done);
     assert_eq!(
         run.sent,
-        vec![request::approvals_request(&ApprovalsCommand::Show(apr()))]
+        vec![request::approvals_request(&ApprovalsCommand::Show {
+            id: apr()
+        })]
     );
     assert_eq!(
         run.out,
@@ -1625,7 +1659,7 @@ fn show_a_rejection_whose_webhook_failed() {
 fn show_with_json_passes_the_body_through() {
     let body = format!(r#"{{"status":"pending","id":"{APR}","body":"x","future":[1,2]}}"#);
     let run = execute_with(
-        approvals(ApprovalsCommand::Show(apr())),
+        approvals(ApprovalsCommand::Show { id: apr() }),
         true,
         vec![json_reply(200, &body)],
     );
@@ -1646,7 +1680,7 @@ fn show_with_json_passes_the_body_through() {
 fn an_empty_approval_answer_exits_3() {
     for json in [false, true] {
         let run = execute_with(
-            approvals(ApprovalsCommand::Approve(apr())),
+            approvals(ApprovalsCommand::Approve { id: apr() }),
             json,
             vec![Ok(Reply {
                 status: 200,
@@ -1670,7 +1704,7 @@ fn approve_prints_the_outcome() {
     body["result"] =
         json!({"origin_status": 201, "body": "", "body_encoding": "utf8", "body_truncated": false});
     let run = execute_with(
-        approvals(ApprovalsCommand::Approve(apr())),
+        approvals(ApprovalsCommand::Approve { id: apr() }),
         false,
         vec![json_reply(200, &body.to_string())],
     );
@@ -1689,7 +1723,7 @@ fn approve_prints_the_outcome() {
     // Approved, but the origin did not answer: still done, and said plainly.
     body["result"] = json!({"error": "origin_unreachable", "detail": "connection refused"});
     let run = execute_with(
-        approvals(ApprovalsCommand::Approve(apr())),
+        approvals(ApprovalsCommand::Approve { id: apr() }),
         false,
         vec![json_reply(200, &body.to_string())],
     );
@@ -1749,7 +1783,7 @@ fn reject_prints_the_outcome_and_the_webhook() {
 #[test]
 fn an_approval_already_decided_is_a_refusal_naming_its_status() {
     let problem = r#"{"type":"urn:keygate:problem:approval_decided","title":"Conflict","status":409,"approval_status":"rejected","code":"approval_decided","detail":"the approval is not pending","request_id":"req_7"}"#;
-    let approve = approvals(ApprovalsCommand::Approve(apr()));
+    let approve = approvals(ApprovalsCommand::Approve { id: apr() });
     let run = execute_with(approve.clone(), false, vec![json_reply(409, problem)]);
     assert_eq!(run.exit, Exit::Refused);
     assert_eq!(run.exit.code(), 1);
@@ -1791,7 +1825,7 @@ fn a_submitter_no_longer_allowed_is_a_refusal_naming_the_reason() {
     );
     // Other refusals have no approval status: no "current status" line.
     let run = execute_with(
-        approvals(ApprovalsCommand::Show(apr())),
+        approvals(ApprovalsCommand::Show { id: apr() }),
         false,
         vec![json_reply(
             404,

@@ -349,7 +349,7 @@ fn the_command_line() {
         let words: Vec<String> = line.split_whitespace().map(String::from).collect();
         crate::cli::args::parse(&words)
             .map(|i| (i.globals.endpoint, i.command))
-            .map_err(|e| e.message)
+            .map_err(|e| crate::cli::args::tests::message(&e))
     };
     assert_eq!(
         parse("--endpoint https://api.example.com doctor --policy p.toml --path /v1/contacts"),
@@ -368,5 +368,8 @@ fn the_command_line() {
                 .into()
         )
     );
-    assert_eq!(parse("doctor now"), Err("unexpected argument `now`".into()));
+    assert_eq!(
+        parse("doctor now"),
+        Err("unexpected argument 'now' found".into())
+    );
 }
