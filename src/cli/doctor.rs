@@ -118,6 +118,7 @@ impl Report<'_> {
 pub fn run(
     args: &DoctorArgs,
     connection: &Connection,
+    gateway: &mut dyn Gateway,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Exit {
@@ -150,13 +151,11 @@ pub fn run(
             .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
     };
     let _ = writeln!(out, "keygate doctor: {}", connection.endpoint);
-    let mut gateway =
-        super::http::HttpTransport::new(&connection.endpoint, connection.token.clone(), TIMEOUT);
     let mut print = |line: &Line| {
         let _ = out.write_all(line.render().as_bytes());
         let _ = out.flush();
     };
-    let lines = check(&plan, &mut gateway, &mut print);
+    let lines = check(&plan, gateway, &mut print);
     let count = |v: Verdict| lines.iter().filter(|l| l.verdict == v).count();
     let failed = count(Verdict::Fail);
     let summary = format!(

@@ -186,7 +186,9 @@ pub fn run(
                 Ok(connection) => connection,
                 Err(error) => return usage_error(&error, err),
             };
-            doctor::run(doctor_args, &connection, out, err)
+            let mut gateway =
+                http::HttpTransport::new(&connection.endpoint, connection.token.clone(), TIMEOUT);
+            doctor::run(doctor_args, &connection, &mut gateway, out, err)
         }
         command => {
             let connection = match connection(&invocation.globals, env) {
