@@ -10,8 +10,8 @@
 //! so copies that arrive out of order cannot roll a key back. A deleted key leaves a
 //! tombstone, so a late copy cannot bring it back into lists.
 
-use crate::key::{Environment, KeyId};
-use crate::page::Position;
+use crate::key::KeyId;
+use crate::page::{PageRequest, Position};
 use crate::record::{KeyRecord, Status};
 use serde::{Deserialize, Serialize};
 
@@ -27,14 +27,10 @@ pub enum DirectoryCommand {
     /// The key was deleted.
     Remove { id: KeyId },
     List {
+        /// `None` for the root token's list: every workspace.
         workspace: Option<String>,
-        /// An acting key's environment: it lists only that environment's keys.
-        #[serde(default)]
-        environment: Option<Environment>,
-        status: Option<Status>,
-        limit: usize,
-        after: Option<Position<KeyId>>,
-        now_ms: u64,
+        #[serde(flatten)]
+        page: PageRequest<Status, KeyId>,
     },
 }
 
@@ -58,6 +54,7 @@ pub enum DirectoryReply {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::key::Environment;
     use crate::key::KEY_ID_RANDOM_BYTES;
     use crate::limits::Limits;
 
@@ -86,26 +83,51 @@ mod tests {
     }
 
     #[test]
-    fn commands_round_trip_through_json() {
-        let commands = [
-            DirectoryCommand::List {
-                workspace: Some("acme".into()),
+    fn a_list_command_is_flat_on_the_wire() {
+        let flat = r#"{"op":"list","workspace":"acme","environment":"test","status":"expired","limit":20,"after":null,"now_ms":5}"#;
+        let command: DirectoryCommand = serde_json::from_str(flat).expect("reads");
+        let expected = DirectoryCommand::List {
+            workspace: Some("acme".into()),
+            page: PageRequest {
                 environment: Some(Environment::Test),
                 status: Some(Status::Expired),
                 limit: 20,
                 after: None,
                 now_ms: 5,
             },
+        };
+        assert_eq!(command, expected);
+        assert_eq!(
+            serde_json::to_value(&expected).expect("writes"),
+            serde_json::from_str::<serde_json::Value>(flat).expect("JSON")
+        );
+    }
+
+    #[test]
+    fn commands_round_trip_through_json() {
+        let commands = [
+            DirectoryCommand::List {
+                workspace: Some("acme".into()),
+                page: PageRequest {
+                    environment: Some(Environment::Test),
+                    status: Some(Status::Expired),
+                    limit: 20,
+                    after: None,
+                    now_ms: 5,
+                },
+            },
             DirectoryCommand::List {
                 workspace: None,
-                environment: None,
-                status: None,
-                limit: 100,
-                after: Some(Position {
-                    created_at: 1,
-                    id: KeyId::generate(&[9; KEY_ID_RANDOM_BYTES]),
-                }),
-                now_ms: u64::MAX,
+                page: PageRequest {
+                    environment: None,
+                    status: None,
+                    limit: 100,
+                    after: Some(Position {
+                        created_at: 1,
+                        id: KeyId::generate(&[9; KEY_ID_RANDOM_BYTES]),
+                    }),
+                    now_ms: u64::MAX,
+                },
             },
             DirectoryCommand::Put {
                 record: Box::new(record()),

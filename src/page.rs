@@ -2,7 +2,7 @@
 //! at a time. A [`Position`] is both where a Durable Object's list resumes and, encoded,
 //! the `cursor` a client passes back.
 
-use crate::key::KeyId;
+use crate::key::{Environment, KeyId};
 use serde::{Deserialize, Serialize};
 
 /// The page size when a list request names none.
@@ -60,6 +60,37 @@ impl<Id: ListedId> Position<Id> {
     }
 }
 
+/// One page asked of a list's Durable Object: which status, how many, after which item.
+/// Keys and approvals alike; the workspace is each list's own.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageRequest<S, Id> {
+    /// An acting key's (or a key reviewer's) environment: it lists only that environment's.
+    #[serde(default)]
+    pub environment: Option<Environment>,
+    pub status: Option<S>,
+    pub limit: usize,
+    pub after: Option<Position<Id>>,
+    /// Expiry is computed, so a status filter needs the time.
+    pub now_ms: u64,
+}
+
+/// The first `limit` of `rows`, which a store reads one more than `limit` of, and where
+/// the next page starts: after the last item shown, while more remain.
+pub fn page_of<T, Id>(
+    mut rows: Vec<T>,
+    limit: usize,
+    position: impl Fn(&T) -> Position<Id>,
+) -> (Vec<T>, Option<Position<Id>>) {
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let next = if more {
+        rows.last().map(position)
+    } else {
+        None
+    };
+    (rows, next)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,6 +105,25 @@ mod tests {
                 id: KeyId::generate(&[seed; KEY_ID_RANDOM_BYTES]),
             };
             prop_assert_eq!(Position::decode(&position.encode()), Some(position));
+        }
+    }
+
+    #[test]
+    fn a_page_is_at_most_its_limit_and_names_the_next_only_while_more_remain() {
+        let at = |n: &u64| Position {
+            created_at: *n,
+            id: KeyId::generate(&[*n as u8; KEY_ID_RANDOM_BYTES]),
+        };
+        for (rows, limit, shown, next) in [
+            (vec![], 3, vec![], None),
+            (vec![9, 8], 3, vec![9, 8], None),
+            (vec![9, 8, 7], 3, vec![9, 8, 7], None),
+            (vec![9, 8, 7, 6], 3, vec![9, 8, 7], Some(7)),
+            (vec![9, 8], 1, vec![9], Some(9)),
+        ] {
+            let (items, after) = page_of(rows.clone(), limit, at);
+            assert_eq!(items, shown, "{rows:?} by {limit}");
+            assert_eq!(after, next.as_ref().map(at), "{rows:?} by {limit}");
         }
     }
 

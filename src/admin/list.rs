@@ -2,8 +2,8 @@
 
 use super::fields::{collect, workspace};
 use crate::approval::{ApprovalId, ApprovalStatus};
-use crate::key::KeyId;
-use crate::page::{ListedId, Position, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+use crate::key::{Environment, KeyId};
+use crate::page::{ListedId, PageRequest, Position, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use crate::problem::{FieldError, GatewayError};
 use crate::record::Status;
 use serde_json::Value;
@@ -62,6 +62,20 @@ impl<S, Id> Default for ListQuery<S, Id> {
             workspace: None,
             limit: DEFAULT_PAGE_SIZE,
             cursor: None,
+        }
+    }
+}
+
+impl<S, Id> ListQuery<S, Id> {
+    /// The page to ask the list's Durable Object for, as `environment` sees the list (an
+    /// acting key or key reviewer sees only its own environment's items).
+    pub fn page(self, environment: Option<Environment>, now_ms: u64) -> PageRequest<S, Id> {
+        PageRequest {
+            environment,
+            status: self.status,
+            limit: self.limit,
+            after: self.cursor,
+            now_ms,
         }
     }
 }

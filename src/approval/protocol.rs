@@ -2,8 +2,7 @@
 //! order.
 
 use super::{Approval, ApprovalId, ApprovalStatus, OriginResult, QueueDeclined, Reviewer, Verdict};
-use crate::key::Environment;
-use crate::page::Position;
+use crate::page::{PageRequest, Position};
 use serde::{Deserialize, Serialize};
 
 /// Requests to the approval queue's Durable Object.
@@ -22,13 +21,8 @@ pub enum QueueCommand {
     /// One workspace's: a queue object holds only the workspaces of its shard.
     List {
         workspace: String,
-        /// A key reviewer's environment: it lists only that environment's approvals.
-        #[serde(default)]
-        environment: Option<Environment>,
-        status: Option<ApprovalStatus>,
-        limit: usize,
-        after: Option<Position<ApprovalId>>,
-        now_ms: u64,
+        #[serde(flatten)]
+        page: PageRequest<ApprovalStatus, ApprovalId>,
     },
     Decide {
         id: ApprovalId,

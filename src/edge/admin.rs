@@ -249,12 +249,8 @@ async fn list_keys(query: Option<&str>, actor: &Actor, env: &Env, answer: &Answe
         .map_err(GatewayError::BeyondOwnGrant)?;
     let now = now_ms();
     let command = DirectoryCommand::List {
-        workspace: list.workspace,
-        environment: actor.environment(),
-        status: list.status,
-        limit: list.limit,
-        after: list.cursor,
-        now_ms: now,
+        workspace: list.workspace.clone(),
+        page: list.page(actor.environment(), now),
     };
     let DirectoryReply::Page { keys, next } = directory_object::call(env, &command).await? else {
         return Err(GatewayError::Internal.into());

@@ -17,8 +17,7 @@ use crate::approval::{
 };
 use crate::authority::{Command, Reply, WebhookSigners};
 use crate::identity::SigningSecret;
-use crate::key::Environment;
-use crate::page::Position;
+use crate::page::{page_of, PageRequest, Position};
 use crate::policy::ApprovalSettings;
 use crate::problem::GatewayError;
 use crate::queue::{PendingUsage, QueueShard};
@@ -254,17 +253,7 @@ fn handle(
             ),
             _ => (not_found, false),
         },
-        QueueCommand::List {
-            workspace,
-            environment,
-            status,
-            limit,
-            after,
-            now_ms,
-        } => (
-            list(sql, (&workspace, environment), status, limit, after, now_ms)?,
-            false,
-        ),
+        QueueCommand::List { workspace, page } => (list(sql, &workspace, page)?, false),
         QueueCommand::Decide {
             id,
             reviewer,
@@ -438,51 +427,43 @@ fn save(sql: &SqlStorage, approval: &Approval, body: Option<&[u8]>, retain_ms: u
 /// One workspace's page: rows of other workspaces that share the shard never show.
 fn list(
     sql: &SqlStorage,
-    (workspace, environment): (&str, Option<Environment>),
-    status: Option<ApprovalStatus>,
-    limit: usize,
-    after: Option<Position<ApprovalId>>,
-    now_ms: u64,
+    workspace: &str,
+    page: PageRequest<ApprovalStatus, ApprovalId>,
 ) -> Result<QueueReply> {
     let mut query = String::from("SELECT record FROM approvals WHERE workspace = ?");
     let mut bindings: Vec<SqlStorageValue> = vec![workspace.into()];
     // Read from the stored record, so rows stored before this filter need no migration.
-    if let Some(environment) = environment {
+    if let Some(environment) = page.environment {
         query.push_str(" AND json_extract(record, '$.environment') = ?");
         bindings.push(environment.as_str().into());
     }
-    match status {
+    match page.status {
         None => {}
         // Expiry is computed: a pending row past its time lists as expired.
         Some(ApprovalStatus::Pending) => {
             query.push_str(" AND status = 'pending' AND expires_at > ?");
-            bindings.push(sql_integer(now_ms));
+            bindings.push(sql_integer(page.now_ms));
         }
         Some(ApprovalStatus::Expired) => {
             query.push_str(" AND status = 'pending' AND expires_at <= ?");
-            bindings.push(sql_integer(now_ms));
+            bindings.push(sql_integer(page.now_ms));
         }
         Some(other) => {
             query.push_str(" AND status = ?");
             bindings.push(other.as_str().into());
         }
     }
-    let after = after.as_ref().map(|a| (a.created_at, a.id.as_str()));
-    platform::newest_first_after(&mut query, &mut bindings, after, limit);
+    platform::newest_first_after(&mut query, &mut bindings, page.after.as_ref(), page.limit);
 
     let rows: Vec<RecordRow> = sql.exec(&query, bindings)?.to_array()?;
-    let has_more = rows.len() > limit;
-    let mut approvals = Vec::with_capacity(rows.len().min(limit));
-    for row in rows.into_iter().take(limit) {
+    let mut approvals = Vec::with_capacity(rows.len());
+    for row in rows {
         approvals.push(serde_json::from_str::<Approval>(&row.record)?);
     }
-    let next = match has_more {
-        true => approvals.last().map(|last| Position {
-            created_at: last.created_at,
-            id: last.id.clone(),
-        }),
-        false => None,
-    };
+    let (approvals, next) = page_of(approvals, page.limit, |last: &Approval| Position {
+        created_at: last.created_at,
+        id: last.id.clone(),
+    });
     Ok(QueueReply::Page { approvals, next })
 }
 

@@ -34,11 +34,7 @@ pub async fn list(query: Option<&str>, actor: &Actor, env: &Env, answer: &Answer
     let now = now_ms();
     let command = QueueCommand::List {
         workspace,
-        environment: reviewer.environment(),
-        status: list.status,
-        limit: list.limit,
-        after: list.cursor,
-        now_ms: now,
+        page: list.page(reviewer.environment(), now),
     };
     let QueueReply::Page { approvals, next } = approval_queue::call(env, &shard, &command).await?
     else {

@@ -3,11 +3,10 @@
 
 use super::platform::{self, sql_integer};
 use crate::directory::{DirectoryCommand, DirectoryReply, Listed};
-use crate::key::Environment;
 use crate::key::KeyId;
-use crate::page::Position;
+use crate::page::{page_of, PageRequest, Position};
 use crate::problem::GatewayError;
-use crate::record::{KeyRecord, Status};
+use crate::record::Status;
 use std::cell::Cell;
 use worker::{
     durable_object, DurableObject, Env, Request, Response, Result, SqlStorageValue, State,
@@ -123,21 +122,7 @@ impl DurableObject for KeyDirectory {
                 sql.exec(REMOVE, vec![id.as_str().into()])?;
                 DirectoryReply::Done
             }
-            DirectoryCommand::List {
-                workspace,
-                environment,
-                status,
-                limit,
-                after,
-                now_ms,
-            } => {
-                let filter = Filter {
-                    workspace,
-                    environment,
-                    status,
-                };
-                list(&sql, filter, limit, after, now_ms)?
-            }
+            DirectoryCommand::List { workspace, page } => list(&sql, workspace, page)?,
         };
         Response::from_json(&reply)
     }
@@ -149,23 +134,11 @@ struct Row {
     last_used_at: Option<f64>,
 }
 
-/// Which keys a list shows.
-struct Filter {
-    workspace: Option<String>,
-    environment: Option<Environment>,
-    status: Option<Status>,
-}
-
+/// One page of the keys of `workspace` (every workspace for `None`).
 fn list(
     sql: &worker::SqlStorage,
-    Filter {
-        workspace,
-        environment,
-        status,
-    }: Filter,
-    limit: usize,
-    after: Option<Position<KeyId>>,
-    now_ms: u64,
+    workspace: Option<String>,
+    page: PageRequest<Status, KeyId>,
 ) -> Result<DirectoryReply> {
     let mut query = String::from("SELECT record, last_used_at FROM keys WHERE deleted = 0");
     let mut bindings: Vec<SqlStorageValue> = Vec::new();
@@ -174,41 +147,35 @@ fn list(
         bindings.push(workspace.into());
     }
     // Read from the stored record, so rows copied before this filter existed need nothing.
-    if let Some(environment) = environment {
+    if let Some(environment) = page.environment {
         query.push_str(" AND json_extract(record, '$.environment') = ?");
         bindings.push(environment.as_str().into());
     }
-    match status {
+    match page.status {
         None => {}
         Some(Status::Revoked) => query.push_str(" AND revoked_at IS NOT NULL"),
         Some(Status::Active) => {
             query.push_str(" AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)");
-            bindings.push(sql_integer(now_ms));
+            bindings.push(sql_integer(page.now_ms));
         }
         Some(Status::Expired) => {
             query.push_str(" AND revoked_at IS NULL AND expires_at <= ?");
-            bindings.push(sql_integer(now_ms));
+            bindings.push(sql_integer(page.now_ms));
         }
     }
-    let after = after.as_ref().map(|a| (a.created_at, a.id.as_str()));
-    platform::newest_first_after(&mut query, &mut bindings, after, limit);
+    platform::newest_first_after(&mut query, &mut bindings, page.after.as_ref(), page.limit);
 
     let rows: Vec<Row> = sql.exec(&query, bindings)?.to_array()?;
-    let has_more = rows.len() > limit;
-    let mut keys = Vec::with_capacity(rows.len().min(limit));
-    for row in rows.into_iter().take(limit) {
-        let record: KeyRecord = serde_json::from_str(&row.record)?;
-        keys.push(Listed {
-            record,
+    let mut listed = Vec::with_capacity(rows.len());
+    for row in rows {
+        listed.push(Listed {
+            record: serde_json::from_str(&row.record)?,
             last_used_at: row.last_used_at.map(|at| at as u64),
         });
     }
-    let next = match has_more {
-        true => keys.last().map(|last| Position {
-            created_at: last.record.created_at,
-            id: last.record.id.clone(),
-        }),
-        false => None,
-    };
+    let (keys, next) = page_of(listed, page.limit, |last: &Listed| Position {
+        created_at: last.record.created_at,
+        id: last.record.id.clone(),
+    });
     Ok(DirectoryReply::Page { keys, next })
 }

@@ -3,6 +3,7 @@
 use crate::authority::{LimitHeaders, Reply};
 use crate::config::{Config, ConfigError, PolicySource};
 use crate::key::base62_fixed;
+use crate::page::{ListedId, Position};
 use crate::problem::GatewayError;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -195,13 +196,14 @@ pub fn sql_integer(value: u64) -> worker::SqlStorageValue {
 /// Ends a list query with keyset pagination, newest first: rows after `after`
 /// (`created_at`, `id`), ordered, and one more than `limit` to tell whether there is a
 /// next page.
-pub fn newest_first_after(
+pub fn newest_first_after<Id: ListedId>(
     query: &mut String,
     bindings: &mut Vec<worker::SqlStorageValue>,
-    after: Option<(u64, &str)>,
+    after: Option<&Position<Id>>,
     limit: usize,
 ) {
-    if let Some((created_at, id)) = after {
+    if let Some(Position { created_at, id }) = after {
+        let (created_at, id) = (*created_at, id.as_str());
         query.push_str(" AND (created_at < ? OR (created_at = ? AND id < ?))");
         bindings.push(sql_integer(created_at));
         bindings.push(sql_integer(created_at));
