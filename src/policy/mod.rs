@@ -2062,13 +2062,13 @@ mod tests {
         let cases = [
             (
                 "policies/demo.toml",
-                include_str!("../policies/demo.toml"),
-                include_str!("policy/tests/demo-description.json"),
+                include_str!("../../policies/demo.toml"),
+                include_str!("tests/demo-description.json"),
             ),
             (
                 "EVERY_TABLE",
                 EVERY_TABLE,
-                include_str!("policy/tests/every-table-description.json"),
+                include_str!("tests/every-table-description.json"),
             ),
         ];
         for (name, text, expected) in cases {
