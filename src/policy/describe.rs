@@ -1,77 +1,154 @@
 //! The policy as `GET /_keygate/v1/policy` shows it, and as `keygate policy check` and
-//! `policy diff` read it.
+//! `policy diff` read it: one response struct per object, fields in the order they are shown.
 
-use super::{LifecycleAction, Policy};
+use super::settings::Lifecycle;
+use super::{Action, Policy};
 use crate::cors::CorsSettings;
-use serde_json::json;
+use serde::Serialize;
+
+#[derive(Serialize)]
+struct Description<'a> {
+    key_prefix: &'a str,
+    unmapped_route_status: u16,
+    origin_reads_body_overrides: bool,
+    groups: Vec<DescribedGroup<'a>>,
+    resources: Vec<DescribedResource<'a>>,
+    routes: Vec<DescribedRoute<'a>>,
+    /// Every scope the policy offers, as [`Policy::valid_scopes`] lists them.
+    scopes: &'a [String],
+    coarse_scopes: Vec<&'static str>,
+    limits: DescribedLimits,
+    lifecycle: Lifecycle,
+    approvals: DescribedApprovals,
+    credentials: DescribedCredentials<'a>,
+    /// `null` when CORS is off.
+    cors: Option<serde_json::Value>,
+    problems: DescribedProblems<'a>,
+}
+
+#[derive(Serialize)]
+struct DescribedGroup<'a> {
+    name: &'a str,
+    administrative: bool,
+}
+
+#[derive(Serialize)]
+struct DescribedResource<'a> {
+    name: &'a str,
+    kind: &'static str,
+    levels: &'static [&'static str],
+    ordered: bool,
+    actions: &'static [Action],
+    group: Option<&'a str>,
+    administrative: bool,
+    description: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct DescribedRoute<'a> {
+    /// As written: an uppercase method, or `*`.
+    method: &'a str,
+    path: &'a str,
+    resource: &'a str,
+    action: Action,
+}
+
+#[derive(Serialize)]
+struct DescribedLimits {
+    per_minute: u32,
+    per_day: u32,
+}
+
+/// The `[approvals]` table in the units it is written in (seconds, not milliseconds).
+#[derive(Serialize)]
+struct DescribedApprovals {
+    max_body_bytes: u64,
+    expire_after_seconds: u64,
+    webhook_retry_seconds: u64,
+    max_pending_per_key: u64,
+    max_pending_per_workspace: u64,
+    max_pending_bytes_per_workspace: u64,
+    retain_decided_seconds: u64,
+}
+
+#[derive(Serialize)]
+struct DescribedCredentials<'a> {
+    header: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct DescribedProblems<'a> {
+    type_base: Option<&'a str>,
+}
 
 impl Policy {
     /// The body of `GET /_keygate/v1/policy`: the scope table in force.
     pub fn describe(&self) -> serde_json::Value {
-        let resources: Vec<serde_json::Value> = self
-            .resources
-            .iter()
-            .map(|resource| {
-                json!({
-                    "name": resource.name,
-                    "kind": resource.kind.as_str(),
-                    "levels": resource.kind.levels(),
-                    "ordered": resource.kind.is_ordered(),
-                    "actions": resource.kind.actions(),
-                    "group": resource.group,
-                    "administrative": resource.administrative,
-                    "description": resource.description,
+        // Serialising cannot fail: every map key is a field name, every value plain data.
+        serde_json::to_value(self.description()).unwrap_or_default()
+    }
+
+    fn description(&self) -> Description<'_> {
+        let approvals = self.approvals;
+        Description {
+            key_prefix: &self.key_prefix,
+            unmapped_route_status: self.unmapped_route_status,
+            origin_reads_body_overrides: self.origin_reads_body_overrides,
+            groups: self
+                .groups
+                .iter()
+                .map(|group| DescribedGroup {
+                    name: &group.name,
+                    administrative: group.administrative,
                 })
-            })
-            .collect();
-        let groups: Vec<serde_json::Value> = self
-            .groups
-            .iter()
-            .map(|group| json!({"name": group.name, "administrative": group.administrative}))
-            .collect();
-        let routes: Vec<serde_json::Value> = self
-            .routes
-            .iter()
-            .map(|route| {
-                json!({
-                    "method": route.method.as_str(),
-                    "path": route.path,
-                    "resource": route.resource,
-                    "action": route.action.as_str(),
+                .collect(),
+            resources: self
+                .resources
+                .iter()
+                .map(|resource| DescribedResource {
+                    name: &resource.name,
+                    kind: resource.kind.as_str(),
+                    levels: resource.kind.levels(),
+                    ordered: resource.kind.is_ordered(),
+                    actions: resource.kind.actions(),
+                    group: resource.group.as_deref(),
+                    administrative: resource.administrative,
+                    description: resource.description.as_deref(),
                 })
-            })
-            .collect();
-        let coarse_scopes: Vec<&str> = self.coarse_scopes.iter().map(|c| c.as_str()).collect();
-        let lifecycle: serde_json::Map<String, serde_json::Value> = LifecycleAction::ALL
-            .into_iter()
-            .map(|action| (action.as_str().to_string(), json!(self.allows(action))))
-            .collect();
-        json!({
-            "key_prefix": self.key_prefix,
-            "unmapped_route_status": self.unmapped_route_status,
-            "origin_reads_body_overrides": self.origin_reads_body_overrides,
-            "groups": groups,
-            "resources": resources,
-            "routes": routes,
-            "scopes": self.valid_scopes,
-            "coarse_scopes": coarse_scopes,
-            "limits": {
-                "per_minute": self.limits.per_minute.get(),
-                "per_day": self.limits.per_day.get(),
+                .collect(),
+            routes: self
+                .routes
+                .iter()
+                .map(|route| DescribedRoute {
+                    method: route.method.as_str(),
+                    path: &route.path,
+                    resource: &route.resource,
+                    action: route.action,
+                })
+                .collect(),
+            scopes: &self.valid_scopes,
+            coarse_scopes: self.coarse_scopes.iter().map(|c| c.as_str()).collect(),
+            limits: DescribedLimits {
+                per_minute: self.limits.per_minute.get(),
+                per_day: self.limits.per_day.get(),
             },
-            "lifecycle": lifecycle,
-            "approvals": {
-                "max_body_bytes": self.approvals.max_body_bytes,
-                "expire_after_seconds": self.approvals.expire_after_ms / 1000,
-                "webhook_retry_seconds": self.approvals.webhook_retry_ms / 1000,
-                "max_pending_per_key": self.approvals.caps.max_pending_per_key,
-                "max_pending_per_workspace": self.approvals.caps.max_pending_per_workspace,
-                "max_pending_bytes_per_workspace": self.approvals.caps.max_pending_bytes_per_workspace,
-                "retain_decided_seconds": self.approvals.retain_decided_ms / 1000,
+            lifecycle: self.lifecycle,
+            approvals: DescribedApprovals {
+                max_body_bytes: approvals.max_body_bytes,
+                expire_after_seconds: approvals.expire_after_ms / 1000,
+                webhook_retry_seconds: approvals.webhook_retry_ms / 1000,
+                max_pending_per_key: approvals.caps.max_pending_per_key,
+                max_pending_per_workspace: approvals.caps.max_pending_per_workspace,
+                max_pending_bytes_per_workspace: approvals.caps.max_pending_bytes_per_workspace,
+                retain_decided_seconds: approvals.retain_decided_ms / 1000,
             },
-            "credentials": {"header": self.credential_header},
-            "cors": self.cors.as_ref().map(CorsSettings::describe),
-            "problems": {"type_base": self.problem_type_base},
-        })
+            credentials: DescribedCredentials {
+                header: self.credential_header.as_deref(),
+            },
+            cors: self.cors.as_ref().map(CorsSettings::describe),
+            problems: DescribedProblems {
+                type_base: self.problem_type_base.as_deref(),
+            },
+        }
     }
 }

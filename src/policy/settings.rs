@@ -45,8 +45,9 @@ impl fmt::Display for LifecycleAction {
     }
 }
 
-/// Which of the optional lifecycle operations the deployment offers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Which of the optional lifecycle operations the deployment offers; serialised as the
+/// policy's description shows it, a field per [`LifecycleAction`] in [`LifecycleAction::ALL`]'s order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub(super) struct Lifecycle {
     pub(super) edit: bool,
     pub(super) revoke: bool,
