@@ -8,7 +8,7 @@ use super::file::{
 use super::routes::{parse_path_pattern, MethodPattern, Route, Segment};
 use super::scope::{CoarseScope, Group, Resource, ScopeGrant};
 use super::settings::*;
-use super::{Action, ApprovalSettings, Kind, LifecycleAction, Policy};
+use super::{syntax, Action, ApprovalSettings, Kind, LifecycleAction, Policy};
 use crate::cors::CorsSettings;
 use crate::limits::{Limits, LimitsError, MAX_PER_DAY, MAX_PER_MINUTE};
 use crate::queue::QueueCaps;
@@ -79,6 +79,12 @@ impl std::error::Error for PolicyError {}
 impl Policy {
     /// Parses and validates a policy file. See the module docs for the rules.
     pub fn from_toml(text: &str) -> Result<Policy, PolicyError> {
+        if let Some(too_deep) = syntax::too_deep(text) {
+            return Err(PolicyError::Syntax(format!(
+                "TOML parse error at line {}, column {}\n{}",
+                too_deep.line, too_deep.column, too_deep.message
+            )));
+        }
         let file: PolicyFile =
             toml::from_str(text).map_err(|error| PolicyError::Syntax(error.to_string()))?;
         build_policy(file)

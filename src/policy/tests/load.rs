@@ -640,3 +640,46 @@ fn every_problem_is_reported_in_one_pass() {
         Ok(_) => panic!("should be refused"),
     }
 }
+
+#[test]
+fn nesting_deeper_than_the_bound_is_refused_before_toml_recurses_into_it() {
+    let deep = crate::policy::syntax::tests::deep_inline_tables();
+    // Under a field read as any TOML value, toml's deserialiser would recurse into all of it.
+    let in_lifecycle = format!("[lifecycle]\nedit = {{ {deep} }}\n");
+    for (name, text, line) in [
+        ("top level", deep.as_str(), 1),
+        ("lifecycle.edit", &in_lifecycle, 2),
+    ] {
+        // A small stack: the refusal must come without deep recursion.
+        let text = text.to_string();
+        let outcome = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(move || {
+                let loaded = Policy::from_toml(&text)
+                    .map(|_| ())
+                    .map_err(|e| e.to_string());
+                let checked = match crate::policy::lint::check(&text) {
+                    crate::policy::lint::Checked::Refused(refusals) => {
+                        refusals.iter().map(ToString::to_string).collect()
+                    }
+                    crate::policy::lint::Checked::Loaded { .. } => Vec::new(),
+                };
+                (loaded, checked)
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        let (loaded, checked) = outcome;
+        let message = loaded.expect_err(name);
+        assert!(
+            message.starts_with(&format!("TOML parse error at line {line}, column "))
+                && message.ends_with("\ntables, arrays and dotted keys nest deeper than 32 levels"),
+            "{name}: {message}"
+        );
+        assert_eq!(checked.len(), 1, "{name}: {checked:?}");
+        assert!(
+            checked[0].starts_with(&format!("line {line}, column ")),
+            "{name}: {checked:?}"
+        );
+    }
+}
