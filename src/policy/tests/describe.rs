@@ -9,33 +9,35 @@ fn describe_has_the_documented_shape() {
         "{ONE_OF_EACH_KIND}\n[[routes]]\nmethod = \"GET\"\npath = \"/v1/contacts/{{id}}\"\nresource = \"contacts\"\naction = \"read\"\n"
     ));
     let body = policy.describe();
-    assert_eq!(body["key_prefix"], "kg");
-    assert_eq!(body["unmapped_route_status"], 404);
-    assert_eq!(body["limits"]["per_minute"], 120);
-    assert_eq!(body["limits"]["per_day"], 50_000);
-    assert_eq!(body["resources"][0]["name"], "contacts");
-    assert_eq!(body["resources"][0]["kind"], "ladder");
-    assert_eq!(body["resources"][0]["levels"][1], "write-approval");
-    assert_eq!(body["resources"][0]["group"], "Everyday");
-    assert_eq!(body["resources"][0]["description"], "People");
-    assert_eq!(body["resources"][1]["group"], serde_json::Value::Null);
-    assert_eq!(body["resources"][1]["description"], serde_json::Value::Null);
-    assert_eq!(body["resources"][6]["administrative"], true);
-    assert_eq!(
-        body["routes"][0],
-        json!({"method": "GET", "path": "/v1/contacts/{id}", "resource": "contacts", "action": "read"})
+    assert_described(
+        &body,
+        &[
+            ("/key_prefix", json!("kg")),
+            ("/unmapped_route_status", json!(404)),
+            ("/limits/per_minute", json!(120)),
+            ("/limits/per_day", json!(50_000)),
+            ("/resources/0/name", json!("contacts")),
+            ("/resources/0/kind", json!("ladder")),
+            ("/resources/0/levels/1", json!("write-approval")),
+            ("/resources/0/group", json!("Everyday")),
+            ("/resources/0/description", json!("People")),
+            ("/resources/1/group", json!(null)),
+            ("/resources/1/description", json!(null)),
+            ("/resources/6/administrative", json!(true)),
+            (
+                "/routes/0",
+                json!({"method": "GET", "path": "/v1/contacts/{id}", "resource": "contacts", "action": "read"}),
+            ),
+            ("/coarse_scopes", json!(["read:all", "write:all", "admin"])),
+            (
+                "/lifecycle",
+                json!({"edit": true, "revoke": true, "reactivate": true, "rotate": true}),
+            ),
+        ],
     );
     assert_eq!(
         body["scopes"].as_array().map(Vec::len),
         Some(policy.valid_scopes().len())
-    );
-    assert_eq!(
-        body["coarse_scopes"],
-        json!(["read:all", "write:all", "admin"])
-    );
-    assert_eq!(
-        body["lifecycle"],
-        json!({"edit": true, "revoke": true, "reactivate": true, "rotate": true})
     );
 }
 

@@ -78,9 +78,13 @@ fn approval_settings_default_to_a_week_a_mebibyte_and_a_day_of_retries() {
             .max_body_bytes,
         1_048_576
     );
-    let described = load("[approvals]\nexpire_after_seconds = 60").describe();
-    assert_eq!(described["approvals"]["expire_after_seconds"], 60);
-    assert_eq!(described["approvals"]["max_body_bytes"], 1_048_576);
+    assert_described(
+        &load("[approvals]\nexpire_after_seconds = 60").describe(),
+        &[
+            ("/approvals/expire_after_seconds", json!(60)),
+            ("/approvals/max_body_bytes", json!(1_048_576)),
+        ],
+    );
 }
 
 #[test]
@@ -107,14 +111,15 @@ fn queue_caps_and_retention_default_to_a_busy_minute_and_thirty_days() {
         }
     );
     assert_eq!(set.approvals().retain_decided_ms, 1_000);
-    let described = set.describe();
-    assert_eq!(described["approvals"]["max_pending_per_key"], 2);
-    assert_eq!(described["approvals"]["max_pending_per_workspace"], 3);
-    assert_eq!(
-        described["approvals"]["max_pending_bytes_per_workspace"],
-        150
+    assert_described(
+        &set.describe(),
+        &[
+            ("/approvals/max_pending_per_key", json!(2)),
+            ("/approvals/max_pending_per_workspace", json!(3)),
+            ("/approvals/max_pending_bytes_per_workspace", json!(150)),
+            ("/approvals/retain_decided_seconds", json!(1)),
+        ],
     );
-    assert_eq!(described["approvals"]["retain_decided_seconds"], 1);
 }
 
 #[test]
@@ -137,18 +142,13 @@ fn approval_settings_out_of_range_are_all_reported() {
     let message = refusal(
         "[approvals]\nmax_body_bytes = 1048577\nexpire_after_seconds = 0\nwebhook_retry_seconds = -1\n",
     );
-    assert!(
-        message.contains("approvals.max_body_bytes: must be between 1 and 1048576, got 1048577"),
-        "{message}"
-    );
-    assert!(
-        message.contains("approvals.expire_after_seconds: must be between 1 and 2592000, got 0"),
-        "{message}"
-    );
-    assert!(
-        message.contains("approvals.webhook_retry_seconds: must be between 0 and 604800, got -1"),
-        "{message}"
-    );
+    for expected in [
+        "approvals.max_body_bytes: must be between 1 and 1048576, got 1048577",
+        "approvals.expire_after_seconds: must be between 1 and 2592000, got 0",
+        "approvals.webhook_retry_seconds: must be between 0 and 604800, got -1",
+    ] {
+        assert!(message.contains(expected), "{expected} in {message}");
+    }
     let message = refusal("[approvals]\nmax_body = 10\n");
     assert!(message.contains("max_body"), "{message}");
 }
@@ -160,33 +160,53 @@ fn lifecycle_actions_are_named_as_the_fields() {
     assert_eq!(LifecycleAction::Reactivate.to_string(), "reactivate");
 }
 
+/// What a `[lifecycle]` text gives: the operations offered, or the refusal's text.
+fn lifecycle_outcome(text: &str) -> Result<Vec<&'static str>, String> {
+    Policy::from_toml(text)
+        .map(|policy| offered(&policy))
+        .map_err(|error| error.to_string())
+}
+
 #[test]
 fn lifecycle_offers_everything_by_default() {
     let all = ["edit", "revoke", "reactivate", "rotate"];
-    assert_eq!(offered(&load("")), all);
-    assert_eq!(offered(&load("[lifecycle]")), all);
-    // Each absent field defaults on its own.
-    assert_eq!(
-        offered(&load("[lifecycle]\nrotate = false")),
-        ["edit", "revoke", "reactivate"]
-    );
-    assert_eq!(
-        offered(&load("lifecycle = { edit = false }")),
-        ["revoke", "reactivate", "rotate"]
-    );
+    let cases: [(&str, &[&str]); 4] = [
+        ("", &all),
+        ("[lifecycle]", &all),
+        // Each absent field defaults on its own.
+        (
+            "[lifecycle]\nrotate = false",
+            &["edit", "revoke", "reactivate"],
+        ),
+        (
+            "lifecycle = { edit = false }",
+            &["revoke", "reactivate", "rotate"],
+        ),
+    ];
+    for (text, expected) in cases {
+        assert_eq!(lifecycle_outcome(text), Ok(expected.to_vec()), "{text}");
+    }
 }
 
 #[test]
 fn lifecycle_fields_are_read() {
-    let policy =
-        load("[lifecycle]\nedit = false\nrevoke = true\nreactivate = false\nrotate = false\n");
-    assert_eq!(offered(&policy), ["revoke"]);
-    let policy =
-        load("[lifecycle]\nedit = false\nrevoke = false\nreactivate = false\nrotate = false\n");
-    assert_eq!(offered(&policy), Vec::<&str>::new());
-    let policy =
-        load("[lifecycle]\nedit = true\nrevoke = true\nreactivate = true\nrotate = true\n");
-    assert_eq!(offered(&policy), ["edit", "revoke", "reactivate", "rotate"]);
+    let cases: [(&str, &[&str]); 3] = [
+        (
+            "[lifecycle]\nedit = false\nrevoke = true\nreactivate = false\nrotate = false\n",
+            &["revoke"],
+        ),
+        (
+            "[lifecycle]\nedit = false\nrevoke = false\nreactivate = false\nrotate = false\n",
+            &[],
+        ),
+        (
+            "[lifecycle]\nedit = true\nrevoke = true\nreactivate = true\nrotate = true\n",
+            &["edit", "revoke", "reactivate", "rotate"],
+        ),
+    ];
+    for (text, expected) in cases {
+        assert_eq!(lifecycle_outcome(text), Ok(expected.to_vec()), "{text}");
+    }
 }
 
 #[test]
@@ -248,20 +268,33 @@ fn lifecycle_reports_every_bad_value_in_one_pass() {
 
 #[test]
 fn reactivate_needs_revoke() {
-    assert_eq!(
-        refusal("[lifecycle]\nrevoke = false\nreactivate = true\n"),
-        "lifecycle.reactivate: cannot be true when revoke = false: re-activation undoes a revoke, so there is nothing to re-activate"
-    );
-    // Left to its default, reactivate is true too: say so, and what to write.
-    assert_eq!(
-        refusal("[lifecycle]\nrevoke = false\n"),
-        "lifecycle.reactivate: defaults to true, but revoke = false leaves nothing to re-activate; set reactivate = false"
-    );
-    let policy = load("[lifecycle]\nrevoke = false\nreactivate = false\n");
-    assert_eq!(offered(&policy), ["edit", "rotate"]);
-    // Revoking without re-activation is the common "a revoke is final" setting.
-    let policy = load("[lifecycle]\nreactivate = false\n");
-    assert_eq!(offered(&policy), ["edit", "revoke", "rotate"]);
+    let cases: [(&str, Result<Vec<&str>, &str>); 4] = [
+        (
+            "[lifecycle]\nrevoke = false\nreactivate = true\n",
+            Err("lifecycle.reactivate: cannot be true when revoke = false: re-activation undoes a revoke, so there is nothing to re-activate"),
+        ),
+        // Left to its default, reactivate is true too: say so, and what to write.
+        (
+            "[lifecycle]\nrevoke = false\n",
+            Err("lifecycle.reactivate: defaults to true, but revoke = false leaves nothing to re-activate; set reactivate = false"),
+        ),
+        (
+            "[lifecycle]\nrevoke = false\nreactivate = false\n",
+            Ok(vec!["edit", "rotate"]),
+        ),
+        // Revoking without re-activation is the common "a revoke is final" setting.
+        (
+            "[lifecycle]\nreactivate = false\n",
+            Ok(vec!["edit", "revoke", "rotate"]),
+        ),
+    ];
+    for (text, expected) in cases {
+        assert_eq!(
+            lifecycle_outcome(text),
+            expected.map_err(str::to_string),
+            "{text}"
+        );
+    }
 }
 
 #[test]
@@ -302,10 +335,14 @@ fn client_settings_are_off_by_default() {
     assert_eq!(policy.credential_header(), None);
     assert_eq!(policy.cors(), None);
     assert_eq!(policy.problem_type_base(), None);
-    let described = policy.describe();
-    assert_eq!(described["credentials"], json!({"header": null}));
-    assert_eq!(described["cors"], json!(null));
-    assert_eq!(described["problems"], json!({"type_base": null}));
+    assert_described(
+        &policy.describe(),
+        &[
+            ("/credentials", json!({"header": null})),
+            ("/cors", json!(null)),
+            ("/problems", json!({"type_base": null})),
+        ],
+    );
 }
 
 #[test]
@@ -374,18 +411,18 @@ fn the_cors_table_is_validated_and_described() {
         "#,
     );
     let described = policy.describe();
-    assert_eq!(
-        described["cors"]["allowed_origins"],
-        json!(["https://app.example.com"])
+    assert_described(
+        &described,
+        &[
+            ("/cors/allowed_origins", json!(["https://app.example.com"])),
+            ("/cors/allowed_methods", json!(["GET", "DELETE"])),
+            ("/cors/max_age_seconds", json!(3600)),
+        ],
     );
-    assert_eq!(
-        described["cors"]["allowed_methods"],
-        json!(["GET", "DELETE"])
-    );
-    assert_eq!(described["cors"]["max_age_seconds"], json!(3600));
     let headers = described["cors"]["allowed_headers"].as_array().unwrap();
-    assert!(headers.contains(&json!("x-api-key")), "{headers:?}");
-    assert!(headers.contains(&json!("idempotency-key")), "{headers:?}");
+    for header in ["x-api-key", "idempotency-key"] {
+        assert!(headers.contains(&json!(header)), "{header} in {headers:?}");
+    }
     let message = refusal(
         r#"
         [cors]
@@ -451,41 +488,44 @@ fn unmapped_route_status_is_404_or_403() {
 #[test]
 fn coarse_scopes_must_be_known_and_listed_once() {
     let message = refusal(r#"coarse_scopes = ["read:all", "write:any", "read:all"]"#);
-    assert!(
-        message.contains("coarse_scopes[1]: \"write:any\" is not a coarse scope"),
-        "{message}"
-    );
-    assert!(
-        message.contains("coarse_scopes[2]: \"read:all\" is listed twice"),
-        "{message}"
-    );
+    for expected in [
+        "coarse_scopes[1]: \"write:any\" is not a coarse scope",
+        "coarse_scopes[2]: \"read:all\" is listed twice",
+    ] {
+        assert!(message.contains(expected), "{expected} in {message}");
+    }
 }
 
 #[test]
 fn limits_reuse_the_limits_wording() {
-    assert_eq!(
-        refusal("[limits]\nper_minute = 500\nper_day = 100"),
-        "limits: per_minute (500) must not exceed per_day (100)"
-    );
-    assert_eq!(
-        refusal("[limits]\nper_minute = 0"),
-        "limits: per_minute must be between 1 and 1000000, got 0"
-    );
-    assert_eq!(
-        refusal("[limits]\nper_day = -3"),
-        "limits: per_day must be between 1 and 1000000000, got -3"
-    );
+    for (text, expected) in [
+        (
+            "[limits]\nper_minute = 500\nper_day = 100",
+            "limits: per_minute (500) must not exceed per_day (100)",
+        ),
+        (
+            "[limits]\nper_minute = 0",
+            "limits: per_minute must be between 1 and 1000000, got 0",
+        ),
+        (
+            "[limits]\nper_day = -3",
+            "limits: per_day must be between 1 and 1000000000, got -3",
+        ),
+    ] {
+        assert_eq!(refusal(text), expected, "{text}");
+    }
 }
 
 #[test]
 fn groups_must_be_named_once() {
     let message =
         refusal("[[groups]]\nname = \"A\"\n[[groups]]\nname = \"A\"\n[[groups]]\nname = \" \"");
-    assert!(
-        message.contains("groups[1].name: \"A\" is declared twice"),
-        "{message}"
-    );
-    assert!(message.contains("groups[2].name: "), "{message}");
+    for expected in [
+        "groups[1].name: \"A\" is declared twice",
+        "groups[2].name: ",
+    ] {
+        assert!(message.contains(expected), "{expected} in {message}");
+    }
 }
 
 #[test]
@@ -509,19 +549,14 @@ fn resource_names_follow_the_pattern_are_unique_and_not_reserved() {
         kind = "ladder"
     "#,
     );
-    assert!(
-        message.contains("resources[1].name: \"contacts\" is declared twice"),
-        "{message}"
-    );
-    assert!(
-        message.contains("resources[2].name: \"Contacts\""),
-        "{message}"
-    );
-    assert!(
-        message.contains("resources[3].name: \"admin\" is reserved"),
-        "{message}"
-    );
-    assert!(message.contains("resources[4].name: "), "{message}");
+    for expected in [
+        "resources[1].name: \"contacts\" is declared twice",
+        "resources[2].name: \"Contacts\"",
+        "resources[3].name: \"admin\" is reserved",
+        "resources[4].name: ",
+    ] {
+        assert!(message.contains(expected), "{expected} in {message}");
+    }
     assert_eq!(message.lines().count(), 4, "{message}");
 }
 
@@ -537,28 +572,36 @@ fn resource_kind_and_group_must_exist() {
         group = "Admins"
     "#,
     );
-    assert!(
-        message.contains("resources[0].kind: \"ladders\" is not a kind (kinds: ladder, communication, ai, read_write, independent, read_only)"),
-        "{message}"
-    );
-    assert!(
-        message.contains(
-            "resources[0].group: \"Admins\" is not a declared group (groups: \"Admin only\")"
-        ),
-        "{message}"
-    );
+    for expected in [
+        "resources[0].kind: \"ladders\" is not a kind (kinds: ladder, communication, ai, read_write, independent, read_only)",
+        "resources[0].group: \"Admins\" is not a declared group (groups: \"Admin only\")",
+    ] {
+        assert!(message.contains(expected), "{expected} in {message}");
+    }
 }
 
 #[test]
 fn route_action_must_be_supported_by_the_kind() {
-    assert_eq!(
-        refusal(&with_route("POST", "/v1/contacts", "contacts", "send")),
-        "routes[0].action: \"send\" is not an action of resource \"contacts\" (kind ladder supports: read, write, delete)"
-    );
-    assert_eq!(
-        refusal(&with_route("POST", "/v1/analytics", "analytics", "write")),
-        "routes[0].action: \"write\" is not an action of resource \"analytics\" (kind read_only supports: read)"
-    );
+    for (path, resource, action, expected) in [
+        (
+            "/v1/contacts",
+            "contacts",
+            "send",
+            "routes[0].action: \"send\" is not an action of resource \"contacts\" (kind ladder supports: read, write, delete)",
+        ),
+        (
+            "/v1/analytics",
+            "analytics",
+            "write",
+            "routes[0].action: \"write\" is not an action of resource \"analytics\" (kind read_only supports: read)",
+        ),
+    ] {
+        assert_eq!(
+            refusal(&with_route("POST", path, resource, action)),
+            expected,
+            "{resource}:{action}"
+        );
+    }
     let message = refusal(&with_route("POST", "/v1/contacts", "contacts", "frob"));
     assert!(
         message.starts_with("routes[0].action: \"frob\""),

@@ -97,3 +97,10 @@ pub(super) fn with_route(method: &str, path: &str, resource: &str, action: &str)
         "{ONE_OF_EACH_KIND}\n[[routes]]\nmethod = {method:?}\npath = {path:?}\nresource = {resource:?}\naction = {action:?}\n"
     )
 }
+
+/// Each (JSON pointer, value) of a policy's description, naming the pointer on failure.
+pub(super) fn assert_described(described: &serde_json::Value, cases: &[(&str, serde_json::Value)]) {
+    for (pointer, expected) in cases {
+        assert_eq!(described.pointer(pointer), Some(expected), "{pointer}");
+    }
+}

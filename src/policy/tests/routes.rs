@@ -4,15 +4,25 @@ use super::*;
 
 #[test]
 fn route_method_is_uppercase_token_or_star() {
-    for bad in ["get", "", "G E T", "GET1"] {
-        let message = refusal(&with_route(bad, "/v1/contacts", "contacts", "read"));
-        assert!(
-            message.starts_with("routes[0].method: "),
-            "{bad}: {message}"
-        );
+    for (method, loads) in [
+        ("get", false),
+        ("", false),
+        ("G E T", false),
+        ("GET1", false),
+        ("PROPFIND", true),
+        ("*", true),
+    ] {
+        let text = with_route(method, "/v1/contacts", "contacts", "read");
+        if loads {
+            load(&text);
+        } else {
+            let message = refusal(&text);
+            assert!(
+                message.starts_with("routes[0].method: "),
+                "{method}: {message}"
+            );
+        }
     }
-    load(&with_route("PROPFIND", "/v1/contacts", "contacts", "read"));
-    load(&with_route("*", "/v1/contacts", "contacts", "read"));
 }
 
 #[test]
@@ -112,115 +122,112 @@ const ROUTES: &str = r#"
     action = "write"
 "#;
 
-fn routed(policy: &Policy, method: &str, path: &str) -> Option<(String, Action)> {
-    policy
-        .route(method, path)
-        .map(|target| (target.resource, target.action))
-}
-
-fn some(resource: &str, action: Action) -> Option<(String, Action)> {
-    Some((resource.to_string(), action))
+/// `policy.route` on each case: (method, path, the resource and action it routes to, or
+/// `None` for unmapped).
+fn assert_routes(policy: &Policy, cases: &[(&str, &str, Option<(&str, Action)>)]) {
+    for (method, path, expected) in cases {
+        let routed = policy.route(method, path);
+        let expected = expected.map(|(resource, action)| target(resource, action));
+        assert_eq!(routed, expected, "{method} {path}");
+    }
 }
 
 #[test]
 fn literal_and_param_segments() {
     let policy = load(ROUTES);
-    assert_eq!(
-        routed(&policy, "GET", "/v1/contacts"),
-        some("contacts", Action::Read)
+    assert_routes(
+        &policy,
+        &[
+            ("GET", "/v1/contacts", Some(("contacts", Action::Read))),
+            ("GET", "/v1/contacts/42", Some(("contacts", Action::Read))),
+            (
+                "DELETE",
+                "/v1/contacts/42",
+                Some(("contacts", Action::Delete)),
+            ),
+            ("GET", "/", Some(("analytics", Action::Read))),
+        ],
     );
-    assert_eq!(
-        routed(&policy, "GET", "/v1/contacts/42"),
-        some("contacts", Action::Read)
-    );
-    assert_eq!(
-        routed(&policy, "DELETE", "/v1/contacts/42"),
-        some("contacts", Action::Delete)
-    );
-    assert_eq!(routed(&policy, "GET", "/"), some("analytics", Action::Read));
 }
 
 #[test]
 fn param_matches_exactly_one_non_empty_segment() {
     let policy = load(ROUTES);
-    assert_eq!(
-        routed(&policy, "DELETE", "/v1/contacts/"),
-        some("fallback", Action::Write)
-    );
-    assert_eq!(
-        routed(&policy, "DELETE", "/v1/contacts/1/2"),
-        some("fallback", Action::Write)
+    assert_routes(
+        &policy,
+        &[
+            ("DELETE", "/v1/contacts/", Some(("fallback", Action::Write))),
+            (
+                "DELETE",
+                "/v1/contacts/1/2",
+                Some(("fallback", Action::Write)),
+            ),
+        ],
     );
 }
 
 #[test]
 fn trailing_star_matches_zero_or_more_segments() {
     let policy = load(ROUTES);
-    for path in [
-        "/v1/analytics",
-        "/v1/analytics/",
-        "/v1/analytics/a",
-        "/v1/analytics/a/b/c",
-    ] {
-        assert_eq!(
-            routed(&policy, "GET", path),
-            some("analytics", Action::Read),
-            "{path}"
-        );
-    }
-    assert_eq!(
-        routed(&policy, "GET", "/v1/analyticsx"),
-        some("fallback", Action::Write)
+    let analytics = Some(("analytics", Action::Read));
+    assert_routes(
+        &policy,
+        &[
+            ("GET", "/v1/analytics", analytics),
+            ("GET", "/v1/analytics/", analytics),
+            ("GET", "/v1/analytics/a", analytics),
+            ("GET", "/v1/analytics/a/b/c", analytics),
+            ("GET", "/v1/analyticsx", Some(("fallback", Action::Write))),
+        ],
     );
 }
 
 #[test]
 fn head_uses_the_get_route_and_star_matches_any_method() {
     let policy = load(ROUTES);
-    assert_eq!(
-        routed(&policy, "HEAD", "/v1/contacts/7"),
-        some("contacts", Action::Read)
-    );
-    for method in ["GET", "POST", "PURGE"] {
-        assert_eq!(
-            routed(&policy, method, "/v1/contacts/7/notes"),
-            some("contacts", Action::Write),
-            "{method}"
-        );
-    }
-    // GET does not match a POST request; the catch-all takes it.
-    assert_eq!(
-        routed(&policy, "POST", "/v1/contacts"),
-        some("fallback", Action::Write)
-    );
-    // Methods are case-sensitive, as in HTTP.
-    assert_eq!(
-        routed(&policy, "get", "/v1/analytics/x"),
-        some("fallback", Action::Write)
+    let notes = Some(("contacts", Action::Write));
+    assert_routes(
+        &policy,
+        &[
+            ("HEAD", "/v1/contacts/7", Some(("contacts", Action::Read))),
+            ("GET", "/v1/contacts/7/notes", notes),
+            ("POST", "/v1/contacts/7/notes", notes),
+            ("PURGE", "/v1/contacts/7/notes", notes),
+            // GET does not match a POST request; the catch-all takes it.
+            ("POST", "/v1/contacts", Some(("fallback", Action::Write))),
+            // Methods are case-sensitive, as in HTTP.
+            ("get", "/v1/analytics/x", Some(("fallback", Action::Write))),
+        ],
     );
 }
 
 #[test]
 fn first_match_in_file_order_wins() {
     let policy = load(ROUTES);
-    assert_eq!(
-        routed(&policy, "GET", "/v1/shadowed/special"),
-        some("analytics", Action::Read)
+    assert_routes(
+        &policy,
+        &[(
+            "GET",
+            "/v1/shadowed/special",
+            Some(("analytics", Action::Read)),
+        )],
     );
 }
 
 #[test]
 fn trailing_slash_is_strict_and_unmapped_is_none() {
     let policy = load(&ROUTES.replace("path = \"/v1/*\"", "path = \"/v1/only\""));
-    assert_eq!(routed(&policy, "GET", "/v1/contacts/"), None);
-    assert_eq!(
-        routed(&policy, "GET", "/v1/contacts"),
-        some("contacts", Action::Read)
+    assert_routes(
+        &policy,
+        &[
+            ("GET", "/v1/contacts/", None),
+            ("GET", "/v1/contacts", Some(("contacts", Action::Read))),
+            ("GET", "/v2/contacts", None),
+            ("GET", "", None),
+            ("GET", "v1/contacts", None),
+            ("GET", "//", None),
+        ],
     );
-    assert_eq!(routed(&policy, "GET", "/v2/contacts"), None);
-    assert_eq!(routed(&policy, "GET", ""), None);
-    assert_eq!(routed(&policy, "GET", "v1/contacts"), None);
-    assert_eq!(routed(&policy, "GET", "//"), None);
 }
 
 #[test]
@@ -249,41 +256,38 @@ fn an_escaped_literal_segment_routes_as_the_literal_a_decoding_origin_reads() {
         action = "read"
     "#,
     );
-    for path in [
-        "/v1/contacts/export",
-        "/v1/contacts/%65xport",
-        "/v1/contacts/%65%78%70%6F%72%74",
-        "/v1/%63ontacts/expor%74",
-    ] {
-        assert_eq!(
-            routed(&policy, "GET", path),
-            some("exports", Action::Read),
-            "{path}"
-        );
-    }
-    assert_eq!(
-        routed(&policy, "GET", "/v1/contacts/%65xports"),
-        some("contacts", Action::Read)
+    let exports = Some(("exports", Action::Read));
+    assert_routes(
+        &policy,
+        &[
+            ("GET", "/v1/contacts/export", exports),
+            ("GET", "/v1/contacts/%65xport", exports),
+            ("GET", "/v1/contacts/%65%78%70%6F%72%74", exports),
+            ("GET", "/v1/%63ontacts/expor%74", exports),
+            (
+                "GET",
+                "/v1/contacts/%65xports",
+                Some(("contacts", Action::Read)),
+            ),
+        ],
     );
 }
 
 #[test]
 fn ambiguous_paths_are_never_routed() {
     let policy = load(ROUTES);
-    for path in [
-        "/v1/analytics/../contacts",
-        "/v1/analytics/./x",
-        "/v1/analytics/%2e%2E/contacts",
-        "/v1/analytics/.%2e",
-        "/v1/contacts/a%2Fb",
-        "/v1/contacts/a%5cb",
-        "/v1/contacts/a\\b",
-    ] {
-        assert_eq!(routed(&policy, "GET", path), None, "{path}");
-    }
-    // Dots inside a segment are ordinary.
-    assert_eq!(
-        routed(&policy, "GET", "/v1/contacts/a.b"),
-        some("contacts", Action::Read)
+    assert_routes(
+        &policy,
+        &[
+            ("GET", "/v1/analytics/../contacts", None),
+            ("GET", "/v1/analytics/./x", None),
+            ("GET", "/v1/analytics/%2e%2E/contacts", None),
+            ("GET", "/v1/analytics/.%2e", None),
+            ("GET", "/v1/contacts/a%2Fb", None),
+            ("GET", "/v1/contacts/a%5cb", None),
+            ("GET", "/v1/contacts/a\\b", None),
+            // Dots inside a segment are ordinary.
+            ("GET", "/v1/contacts/a.b", Some(("contacts", Action::Read))),
+        ],
     );
 }

@@ -44,162 +44,178 @@ fn action_serializes_lowercase_and_round_trips_by_name() {
     assert_eq!(Action::from_name("Read"), None);
 }
 
+/// `policy.decide` on each case: (the key's scopes, resource, action, expected).
+fn assert_decisions(policy: &Policy, cases: &[(&[&str], &str, Action, Access)]) {
+    for (held, resource, action, expected) in cases {
+        assert_eq!(
+            policy.decide(&scopes(held), &target(resource, *action)),
+            *expected,
+            "{held:?} on {resource}:{action}"
+        );
+    }
+}
+
 #[test]
 fn ladder_levels_include_everything_below() {
+    use Action::{Delete, Read, Write};
     let policy = load(ONE_OF_EACH_KIND);
-    let read = target("contacts", Action::Read);
-    let write = target("contacts", Action::Write);
-    let delete = target("contacts", Action::Delete);
-    let key = scopes(&["contacts:write-approval"]);
-    assert_eq!(policy.decide(&key, &read), Access::Allowed);
-    assert_eq!(policy.decide(&key, &write), Access::NeedsApproval);
-    assert_eq!(
-        policy.decide(&key, &delete),
-        denied_but_queueable("contacts:delete")
+    assert_decisions(
+        &policy,
+        &[
+            (
+                &["contacts:write-approval"],
+                "contacts",
+                Read,
+                Access::Allowed,
+            ),
+            (
+                &["contacts:write-approval"],
+                "contacts",
+                Write,
+                Access::NeedsApproval,
+            ),
+            (
+                &["contacts:write-approval"],
+                "contacts",
+                Delete,
+                denied_but_queueable("contacts:delete"),
+            ),
+            (
+                &["contacts:delete-approval"],
+                "contacts",
+                Write,
+                Access::Allowed,
+            ),
+            (
+                &["contacts:delete-approval"],
+                "contacts",
+                Delete,
+                Access::NeedsApproval,
+            ),
+            (&["contacts:delete"], "contacts", Delete, Access::Allowed),
+            (&[], "contacts", Read, denied("contacts:read")),
+        ],
     );
-    let key = scopes(&["contacts:delete-approval"]);
-    assert_eq!(policy.decide(&key, &write), Access::Allowed);
-    assert_eq!(policy.decide(&key, &delete), Access::NeedsApproval);
-    let key = scopes(&["contacts:delete"]);
-    assert_eq!(policy.decide(&key, &delete), Access::Allowed);
-    assert_eq!(policy.decide(&[], &read), denied("contacts:read"));
 }
 
 #[test]
 fn highest_of_several_scopes_counts() {
     let policy = load(ONE_OF_EACH_KIND);
-    let key = scopes(&["contacts:read", "contacts:write", "contacts:write-approval"]);
-    assert_eq!(
-        policy.decide(&key, &target("contacts", Action::Write)),
-        Access::Allowed
+    let key: &[&str] = &["contacts:read", "contacts:write", "contacts:write-approval"];
+    assert_decisions(
+        &policy,
+        &[(key, "contacts", Action::Write, Access::Allowed)],
     );
 }
 
 #[test]
 fn communication_and_ai_ladders() {
+    use Action::{Read, Send, Use};
     let policy = load(ONE_OF_EACH_KIND);
-    let key = scopes(&["email:send-approval", "ai:use-approval"]);
-    assert_eq!(
-        policy.decide(&key, &target("email", Action::Read)),
-        Access::Allowed
-    );
-    assert_eq!(
-        policy.decide(&key, &target("email", Action::Send)),
-        Access::NeedsApproval
-    );
-    assert_eq!(
-        policy.decide(&key, &target("ai", Action::Use)),
-        Access::NeedsApproval
-    );
-    let key = scopes(&["email:send", "ai:use"]);
-    assert_eq!(
-        policy.decide(&key, &target("email", Action::Send)),
-        Access::Allowed
-    );
-    assert_eq!(
-        policy.decide(&key, &target("ai", Action::Use)),
-        Access::Allowed
-    );
-    let key = scopes(&["email:read"]);
-    assert_eq!(
-        policy.decide(&key, &target("email", Action::Send)),
-        denied_but_queueable("email:send")
+    let approvals: &[&str] = &["email:send-approval", "ai:use-approval"];
+    let full: &[&str] = &["email:send", "ai:use"];
+    assert_decisions(
+        &policy,
+        &[
+            (approvals, "email", Read, Access::Allowed),
+            (approvals, "email", Send, Access::NeedsApproval),
+            (approvals, "ai", Use, Access::NeedsApproval),
+            (full, "email", Send, Access::Allowed),
+            (full, "ai", Use, Access::Allowed),
+            (
+                &["email:read"],
+                "email",
+                Send,
+                denied_but_queueable("email:send"),
+            ),
+        ],
     );
 }
 
 #[test]
 fn read_write_write_includes_read() {
     let policy = load(ONE_OF_EACH_KIND);
-    let key = scopes(&["modules:write"]);
-    assert_eq!(
-        policy.decide(&key, &target("modules", Action::Read)),
-        Access::Allowed
-    );
-    let key = scopes(&["modules:read"]);
-    assert_eq!(
-        policy.decide(&key, &target("modules", Action::Write)),
-        denied("modules:write")
+    assert_decisions(
+        &policy,
+        &[
+            (&["modules:write"], "modules", Action::Read, Access::Allowed),
+            (
+                &["modules:read"],
+                "modules",
+                Action::Write,
+                denied("modules:write"),
+            ),
+        ],
     );
 }
 
 #[test]
 fn independent_write_does_not_include_read() {
+    use Action::{Read, Write};
     let policy = load(ONE_OF_EACH_KIND);
-    let key = scopes(&["calls:write"]);
-    assert_eq!(
-        policy.decide(&key, &target("calls", Action::Write)),
-        Access::Allowed
-    );
-    assert_eq!(
-        policy.decide(&key, &target("calls", Action::Read)),
-        denied("calls:read")
-    );
-    let key = scopes(&["calls:read", "calls:write"]);
-    assert_eq!(
-        policy.decide(&key, &target("calls", Action::Read)),
-        Access::Allowed
+    assert_decisions(
+        &policy,
+        &[
+            (&["calls:write"], "calls", Write, Access::Allowed),
+            (&["calls:write"], "calls", Read, denied("calls:read")),
+            (
+                &["calls:read", "calls:write"],
+                "calls",
+                Read,
+                Access::Allowed,
+            ),
+        ],
     );
 }
 
 #[test]
 fn read_only_has_only_read() {
     let policy = load(ONE_OF_EACH_KIND);
-    let key = scopes(&["analytics:read"]);
-    assert_eq!(
-        policy.decide(&key, &target("analytics", Action::Read)),
-        Access::Allowed
-    );
-    assert_eq!(
-        policy.decide(&key, &target("analytics", Action::Write)),
-        denied("analytics:write")
+    assert_decisions(
+        &policy,
+        &[
+            (
+                &["analytics:read"],
+                "analytics",
+                Action::Read,
+                Access::Allowed,
+            ),
+            (
+                &["analytics:read"],
+                "analytics",
+                Action::Write,
+                denied("analytics:write"),
+            ),
+        ],
     );
 }
 
 #[test]
 fn coarse_scopes_follow_the_kinds_and_groups() {
+    use Action::{Delete, Read, Send, Use, Write};
     let policy = load(ONE_OF_EACH_KIND);
-    let read_all = scopes(&["read:all"]);
-    assert_eq!(
-        policy.decide(&read_all, &target("settings", Action::Read)),
-        Access::Allowed
-    );
-    assert_eq!(
-        policy.decide(&read_all, &target("calls", Action::Read)),
-        Access::Allowed
-    );
-    assert_eq!(
-        policy.decide(&read_all, &target("ai", Action::Use)),
-        denied_but_queueable("ai:use")
-    );
-
-    let write_all = scopes(&["write:all"]);
-    assert_eq!(
-        policy.decide(&write_all, &target("contacts", Action::Read)),
-        Access::Allowed
-    );
-    assert_eq!(
-        policy.decide(&write_all, &target("contacts", Action::Write)),
-        Access::Allowed
-    );
-    assert_eq!(
-        policy.decide(&write_all, &target("contacts", Action::Delete)),
-        denied_but_queueable("contacts:delete")
-    );
-    assert_eq!(
-        policy.decide(&write_all, &target("calls", Action::Write)),
-        Access::Allowed
-    );
-    assert_eq!(
-        policy.decide(&write_all, &target("calls", Action::Read)),
-        denied("calls:read")
-    );
-    assert_eq!(
-        policy.decide(&write_all, &target("settings", Action::Write)),
-        denied("settings:write")
-    );
-    assert_eq!(
-        policy.decide(&write_all, &target("email", Action::Send)),
-        denied_but_queueable("email:send")
+    let read_all: &[&str] = &["read:all"];
+    let write_all: &[&str] = &["write:all"];
+    assert_decisions(
+        &policy,
+        &[
+            (read_all, "settings", Read, Access::Allowed),
+            (read_all, "calls", Read, Access::Allowed),
+            (read_all, "ai", Use, denied_but_queueable("ai:use")),
+            (write_all, "contacts", Read, Access::Allowed),
+            (write_all, "contacts", Write, Access::Allowed),
+            (
+                write_all,
+                "contacts",
+                Delete,
+                denied_but_queueable("contacts:delete"),
+            ),
+            (write_all, "calls", Write, Access::Allowed),
+            (write_all, "calls", Read, denied("calls:read")),
+            // An administrative group stops write:all.
+            (write_all, "settings", Write, denied("settings:write")),
+            (write_all, "email", Send, denied_but_queueable("email:send")),
+        ],
     );
 
     let admin = scopes(&["admin"]);
@@ -219,7 +235,8 @@ fn coarse_scopes_follow_the_kinds_and_groups() {
         for &action in kind.actions() {
             assert_eq!(
                 policy.decide(&admin, &target(resource, action)),
-                Access::Allowed
+                Access::Allowed,
+                "admin on {resource}:{action}"
             );
         }
     }
@@ -230,32 +247,31 @@ fn coarse_scopes_not_offered_grant_nothing() {
     let policy = load(
         &ONE_OF_EACH_KIND.replace(r#"coarse_scopes = ["read:all", "write:all", "admin"]"#, ""),
     );
-    let key = scopes(&["admin", "read:all"]);
-    assert_eq!(
-        policy.decide(&key, &target("contacts", Action::Read)),
-        denied("contacts:read")
+    let key: &[&str] = &["admin", "read:all"];
+    assert_decisions(
+        &policy,
+        &[(key, "contacts", Action::Read, denied("contacts:read"))],
     );
-    assert!(policy.check_scopes(&key).is_err());
+    assert!(policy.check_scopes(&scopes(key)).is_err());
 }
 
 #[test]
 fn unknown_scopes_and_targets_grant_nothing() {
     let policy = load(ONE_OF_EACH_KIND);
-    let key = scopes(&["contacts:superuser", "crm:read", "", "analytics:write"]);
-    assert_eq!(
-        policy.decide(&key, &target("contacts", Action::Read)),
-        denied("contacts:read")
-    );
-    let key = scopes(&["admin"]);
-    assert_eq!(
-        policy.decide(&key, &target("deleted", Action::Read)),
-        denied("deleted:read")
-    );
-    // A resource scope does not leak onto another resource.
-    let key = scopes(&["calls:write"]);
-    assert_eq!(
-        policy.decide(&key, &target("modules", Action::Write)),
-        denied("modules:write")
+    let unknown: &[&str] = &["contacts:superuser", "crm:read", "", "analytics:write"];
+    assert_decisions(
+        &policy,
+        &[
+            (unknown, "contacts", Action::Read, denied("contacts:read")),
+            (&["admin"], "deleted", Action::Read, denied("deleted:read")),
+            // A resource scope does not leak onto another resource.
+            (
+                &["calls:write"],
+                "modules",
+                Action::Write,
+                denied("modules:write"),
+            ),
+        ],
     );
 }
 
@@ -287,14 +303,27 @@ fn check_scopes_lists_unknown_once_and_all_valid() {
 #[test]
 fn grants_within_compares_effective_grants() {
     let policy = load(ONE_OF_EACH_KIND);
-    let held = scopes(&["contacts:delete", "calls:write"]);
-    assert!(policy.grants_within(&scopes(&["contacts:write-approval"]), &held));
-    assert!(policy.grants_within(&scopes(&["contacts:delete", "calls:write"]), &held));
-    assert!(!policy.grants_within(&scopes(&["calls:read"]), &held));
-    assert!(!policy.grants_within(&scopes(&["email:read"]), &held));
-    assert!(policy.grants_within(&scopes(&["read:all", "write:all"]), &scopes(&["admin"])));
-    assert!(policy.grants_within(&scopes(&["contacts:delete"]), &scopes(&["admin"])));
-    assert!(!policy.grants_within(&scopes(&["admin"]), &scopes(&["read:all", "write:all"])));
-    assert!(!policy.grants_within(&scopes(&["read:all"]), &policy.valid_scopes()[..17]));
-    assert!(policy.grants_within(&scopes(&["unknown:scope"]), &[]));
+    let valid = policy.valid_scopes();
+    // Every scope but the coarse ones.
+    let every_resource_level: Vec<&str> = valid[..17].iter().map(String::as_str).collect();
+    let held: &[&str] = &["contacts:delete", "calls:write"];
+    let cases: [(&[&str], &[&str], bool); 9] = [
+        // (requested, held, within)
+        (&["contacts:write-approval"], held, true),
+        (&["contacts:delete", "calls:write"], held, true),
+        (&["calls:read"], held, false),
+        (&["email:read"], held, false),
+        (&["read:all", "write:all"], &["admin"], true),
+        (&["contacts:delete"], &["admin"], true),
+        (&["admin"], &["read:all", "write:all"], false),
+        (&["read:all"], &every_resource_level, false),
+        (&["unknown:scope"], &[], true),
+    ];
+    for (requested, held, within) in cases {
+        assert_eq!(
+            policy.grants_within(&scopes(requested), &scopes(held)),
+            within,
+            "{requested:?} within {held:?}"
+        );
+    }
 }
