@@ -122,9 +122,11 @@ const ROUTES: &str = r#"
     action = "write"
 "#;
 
-/// `policy.route` on each case: (method, path, the resource and action it routes to, or
-/// `None` for unmapped).
-fn assert_routes(policy: &Policy, cases: &[(&str, &str, Option<(&str, Action)>)]) {
+/// The resource and action a request routes to; `None`: unmapped.
+type Routed<'a> = Option<(&'a str, Action)>;
+
+/// `policy.route` on each case: (method, path, where it routes).
+fn assert_routes(policy: &Policy, cases: &[(&str, &str, Routed)]) {
     for (method, path, expected) in cases {
         let routed = policy.route(method, path);
         let expected = expected.map(|(resource, action)| target(resource, action));
