@@ -97,7 +97,9 @@
 //! in file order. Each names its location, e.g. `routes[3].action`. TOML syntax errors
 //! (and unknown or mistyped fields: every table denies unknown fields) stop at the first and
 //! carry toml's line and column; a `[lifecycle]` value that is not a boolean is an ordinary
-//! problem, e.g. `lifecycle.edit: must be true or false, got the string "no"`.
+//! problem, e.g. `lifecycle.edit: must be true or false, got the string "no"`. A file that
+//! nests tables, arrays and dotted keys deeper than 32 levels is refused before the TOML
+//! parser reads it (toml's deserialiser recurses once per level).
 //! `keygate policy check` ([`lint::check`]) reports every syntax error it can find, and what
 //! loads but would not work as written (a route no request reaches); [`diff::diff`] says
 //! what a new policy does to existing keys.
