@@ -7,7 +7,13 @@ use super::file::{
 };
 use super::routes::{parse_path_pattern, MethodPattern, Route, Segment};
 use super::scope::{CoarseScope, Group, Resource, ScopeGrant};
-use super::settings::*;
+use super::settings::{
+    Lifecycle, DEFAULT_EXPIRE_AFTER_SECONDS, DEFAULT_MAX_PENDING_BYTES_PER_WORKSPACE,
+    DEFAULT_MAX_PENDING_PER_KEY, DEFAULT_MAX_PENDING_PER_WORKSPACE, DEFAULT_RETAIN_DECIDED_SECONDS,
+    DEFAULT_WEBHOOK_RETRY_SECONDS, MAX_EXPIRE_AFTER_SECONDS, MAX_MAX_PENDING_BYTES_PER_WORKSPACE,
+    MAX_MAX_PENDING_PER_KEY, MAX_MAX_PENDING_PER_WORKSPACE, MAX_QUEUED_BODY_BYTES,
+    MAX_RETAIN_DECIDED_SECONDS, MAX_WEBHOOK_RETRY_SECONDS,
+};
 use super::{syntax, Action, ApprovalSettings, Kind, LifecycleAction, Policy};
 use crate::cors::CorsSettings;
 use crate::limits::{Limits, LimitsError, MAX_PER_DAY, MAX_PER_MINUTE};

@@ -103,7 +103,6 @@
 //! `keygate policy check` ([`lint::check`]) reports every syntax error it can find, and what
 //! loads but would not work as written (a route no request reaches); [`diff::diff`] says
 //! what a new policy does to existing keys.
-
 //!
 //! # Files
 //!
