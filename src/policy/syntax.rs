@@ -26,11 +26,81 @@ pub struct SyntaxError {
 
 /// Every error found, in file order; empty when the file has the policy's shape.
 pub fn errors(text: &str) -> Vec<SyntaxError> {
+    if let Some(too_deep) = too_deep(text) {
+        return vec![too_deep];
+    }
     let restarts = restart_points(text);
     let mut errors = Vec::new();
     errors_between(text, 0, text.len(), &restarts, &mut errors);
     errors.truncate(MAX_ERRORS);
     errors
+}
+
+/// How deep a policy file may nest tables and arrays. A policy needs three levels
+/// (`[[routes]]`, a route's table, an array in it). toml's parser stops at 80 levels of
+/// arrays and inline tables and at 80 parts of a dotted key, but not at their product:
+/// `a.a.a… = {a.a.a… = {…}}` nests thousands of tables in a few kilobytes, and toml's
+/// deserialiser recurses about seven frames per level, so 2,400 levels overflowed an
+/// 8 MiB stack (SIGSEGV in the `policy_toml` fuzz target).
+pub const MAX_NESTING: usize = 32;
+
+/// The first place where `text` nests deeper than [`MAX_NESTING`], checked on the text
+/// before any TOML parser sees it. The count is generous, never short: each part of a
+/// dotted key or header, each `[` and `{` is a level (a dot in a number too), so a file
+/// under the bound has no structure deeper than it.
+pub fn too_deep(text: &str) -> Option<SyntaxError> {
+    let mut lexer = Lexer::default();
+    // The depth of the keys of the current `[table]`, and of the inside of each open value.
+    let mut table_depth = 0;
+    let mut open: Vec<usize> = Vec::new();
+    let mut start = 0;
+    for line in text.split_inclusive('\n') {
+        let header = lexer.in_code() && open.is_empty() && line.trim_start().starts_with('[');
+        let mut depth = if header {
+            0
+        } else {
+            open.last().copied().unwrap_or(table_depth)
+        };
+        let mut header_depth = 0;
+        let mut deepest = None;
+        lexer.line(line, |at, byte| {
+            match byte {
+                b'.' => depth += 1,
+                b'[' | b'{' => {
+                    depth += 1;
+                    if !header {
+                        open.push(depth);
+                    }
+                }
+                // The next element or key starts from its container's depth again.
+                b',' => depth = open.last().copied().unwrap_or(table_depth),
+                b']' | b'}' if header => header_depth = header_depth.max(depth),
+                b']' | b'}' => {
+                    open.pop();
+                    depth = open.last().copied().unwrap_or(table_depth);
+                }
+                _ => {}
+            }
+            if depth > MAX_NESTING && deepest.is_none() {
+                deepest = Some(start + at);
+            }
+        });
+        if let Some(at) = deepest {
+            let (line, column) = line_and_column(text, at);
+            return Some(SyntaxError {
+                line,
+                column,
+                message: format!(
+                    "tables, arrays and dotted keys nest deeper than {MAX_NESTING} levels"
+                ),
+            });
+        }
+        if header {
+            table_depth = header_depth;
+        }
+        start += line.len();
+    }
+    None
 }
 
 /// The errors in `text[start..end]`, where `start` is the file's start or a restart point
@@ -110,8 +180,9 @@ fn line_and_column(text: &str, at: usize) -> (usize, usize) {
     (before.matches('\n').count() + 1, column + 1)
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 enum Lexed {
+    #[default]
     Code,
     Comment,
     Basic,
@@ -120,53 +191,52 @@ enum Lexed {
     MultiLiteral,
 }
 
-/// Byte offsets of the lines that hold only a table header with nothing open above them.
-fn restart_points(text: &str) -> Vec<usize> {
-    let mut points = Vec::new();
-    let mut state = Lexed::Code;
-    // Open `[` and `{` of values; a header opens and closes its own brackets on its line.
-    let mut depth: usize = 0;
-    let mut start = 0;
-    for line in text.split_inclusive('\n') {
-        // At depth 0 a line can only open with `[` as a table header, broken or not, and a
-        // header never spans lines: its brackets leave nothing open below it.
-        let header_line = state == Lexed::Code && depth == 0 && line.trim_start().starts_with('[');
-        if header_line && is_table_header(line) {
-            points.push(start);
-        }
+/// Reads a TOML text line by line and tells which bytes are code, outside comments and
+/// strings; only what a string or comment can hide matters here, not whether it is valid.
+#[derive(Default)]
+struct Lexer {
+    state: Lexed,
+}
+
+impl Lexer {
+    /// Whether the next line starts in code (not inside a multi-line string).
+    fn in_code(&self) -> bool {
+        self.state == Lexed::Code
+    }
+
+    /// Reads one line (with its newline, if any), calling `code` with the offset in the
+    /// line of each byte that is code.
+    fn line(&mut self, line: &str, mut code: impl FnMut(usize, u8)) {
         let bytes = line.as_bytes();
         let mut i = 0;
         while let Some(&byte) = bytes.get(i) {
             let run = |quote: u8| bytes.iter().skip(i).take_while(|b| **b == quote).count();
-            match state {
+            match self.state {
                 Lexed::Code => match byte {
-                    b'#' => state = Lexed::Comment,
+                    b'#' => self.state = Lexed::Comment,
                     b'"' if run(b'"') >= 3 => {
-                        state = Lexed::MultiBasic;
+                        self.state = Lexed::MultiBasic;
                         i += 2;
                     }
-                    b'"' => state = Lexed::Basic,
+                    b'"' => self.state = Lexed::Basic,
                     b'\'' if run(b'\'') >= 3 => {
-                        state = Lexed::MultiLiteral;
+                        self.state = Lexed::MultiLiteral;
                         i += 2;
                     }
-                    b'\'' => state = Lexed::Literal,
-                    b'[' | b'{' => depth += 1,
-                    // A stray closer is an error of its own; nothing is open after it.
-                    b']' | b'}' => depth = depth.saturating_sub(1),
-                    _ => {}
+                    b'\'' => self.state = Lexed::Literal,
+                    _ => code(i, byte),
                 },
                 Lexed::Comment => {}
                 Lexed::Basic | Lexed::MultiBasic if byte == b'\\' => i += 1,
-                Lexed::Basic if byte == b'"' => state = Lexed::Code,
-                Lexed::Literal if byte == b'\'' => state = Lexed::Code,
+                Lexed::Basic if byte == b'"' => self.state = Lexed::Code,
+                Lexed::Literal if byte == b'\'' => self.state = Lexed::Code,
                 // Up to two quotes may end the content: `"""a""""` is `a"`.
                 Lexed::MultiBasic if run(b'"') >= 3 => {
-                    state = Lexed::Code;
+                    self.state = Lexed::Code;
                     i += run(b'"').min(5) - 1;
                 }
                 Lexed::MultiLiteral if run(b'\'') >= 3 => {
-                    state = Lexed::Code;
+                    self.state = Lexed::Code;
                     i += run(b'\'').min(5) - 1;
                 }
                 _ => {}
@@ -174,9 +244,32 @@ fn restart_points(text: &str) -> Vec<usize> {
             i += 1;
         }
         // Comments and one-line strings end with their line (an unclosed one is an error).
-        if matches!(state, Lexed::Comment | Lexed::Basic | Lexed::Literal) {
-            state = Lexed::Code;
+        if matches!(self.state, Lexed::Comment | Lexed::Basic | Lexed::Literal) {
+            self.state = Lexed::Code;
         }
+    }
+}
+
+/// Byte offsets of the lines that hold only a table header with nothing open above them.
+fn restart_points(text: &str) -> Vec<usize> {
+    let mut points = Vec::new();
+    let mut lexer = Lexer::default();
+    // Open `[` and `{` of values; a header opens and closes its own brackets on its line.
+    let mut depth: usize = 0;
+    let mut start = 0;
+    for line in text.split_inclusive('\n') {
+        // At depth 0 a line can only open with `[` as a table header, broken or not, and a
+        // header never spans lines: its brackets leave nothing open below it.
+        let header_line = lexer.in_code() && depth == 0 && line.trim_start().starts_with('[');
+        if header_line && is_table_header(line) {
+            points.push(start);
+        }
+        lexer.line(line, |_, byte| match byte {
+            b'[' | b'{' => depth += 1,
+            // A stray closer is an error of its own; nothing is open after it.
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        });
         if header_line {
             depth = 0;
         }
@@ -214,4 +307,4 @@ fn is_table_header(line: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;

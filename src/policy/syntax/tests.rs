@@ -138,6 +138,74 @@ fn the_lexer_finds_only_headers_with_nothing_open() {
     assert_eq!(points, ["[limits]", "  [[routes]]  # c"]);
 }
 
+/// 30 inline tables, each under a dotted key of 79 parts: every part and every table
+/// within toml's limits, 2,400 levels in all. Without the bound, `policy check` on it
+/// overflowed the stack (the `policy_toml` fuzz target's SIGSEGV).
+pub(crate) fn deep_inline_tables() -> String {
+    let key = vec!["a"; 79].join(".");
+    format!(
+        "{}x = 1{}",
+        format!("{key} = {{").repeat(30),
+        "}".repeat(30)
+    )
+}
+
+#[test]
+fn nesting_deeper_than_the_bound_is_one_error_found_before_parsing() {
+    let found = errors(&deep_inline_tables());
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!((found[0].line, found[0].column), (1, 66));
+    assert_eq!(
+        found[0].message,
+        "tables, arrays and dotted keys nest deeper than 32 levels"
+    );
+}
+
+#[test]
+fn nesting_is_counted_generously_and_only_in_code() {
+    let dotted = |parts: usize| vec!["a"; parts].join(".");
+    let cases = [
+        // (text, refused)
+        (format!("{} = 1", dotted(33)), false),
+        (format!("{} = 1", dotted(34)), true),
+        (format!("[{}]\nx = 1", dotted(32)), false),
+        (format!("[{}]\nx = 1", dotted(33)), true),
+        // A table's keys start at the table's depth; `[[x]]` is one deeper than `[x]`.
+        (format!("[{}]\n{} = 1", dotted(16), dotted(17)), false),
+        (format!("[{}]\n{} = 1", dotted(16), dotted(18)), true),
+        (format!("[[{}]]\n{} = 1", dotted(16), dotted(17)), true),
+        (format!("a = {}{}", "[".repeat(32), "]".repeat(32)), false),
+        (format!("a = {}{}", "[".repeat(33), "]".repeat(33)), true),
+        // Elements and keys after a comma start again from their container.
+        (format!("a = [{}]", vec!["[[1]]"; 40].join(", ")), false),
+        (
+            format!("a = {{ {} }}", vec![dotted(30); 3].join(" = 1, ")),
+            false,
+        ),
+        // Closed values end their depth; a multi-line array keeps it open.
+        (
+            format!(
+                "a = {}\nb = {}",
+                "[".repeat(20) + &"]".repeat(20),
+                "[".repeat(20) + &"]".repeat(20)
+            ),
+            false,
+        ),
+        (format!("a = {}\n{}", "[".repeat(20), "[".repeat(20)), true),
+        // Dots and brackets in strings and comments are not structure.
+        (format!("a = \"{}\"", ".[{".repeat(50)), false),
+        (format!("'{}' = 1", ".".repeat(50)), false),
+        (format!("a = 1 # {}", "[{.".repeat(50)), false),
+        (format!("a = \"\"\"\n{}\n\"\"\"", "[a.a]".repeat(50)), false),
+    ];
+    for (text, refused) in cases {
+        assert_eq!(too_deep(&text).is_some(), refused, "{text}");
+    }
+    for text in SHIPPED {
+        assert_eq!(too_deep(text), None);
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
 
