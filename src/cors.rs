@@ -107,6 +107,16 @@ pub struct CorsSettings {
     max_age_seconds: u64,
 }
 
+/// The `[cors]` table as `GET /policy` shows it.
+#[derive(Debug, serde::Serialize)]
+pub struct CorsDescription<'a> {
+    allowed_origins: Vec<&'a str>,
+    allowed_methods: &'a [String],
+    allowed_headers: &'a [String],
+    exposed_headers: &'a [String],
+    max_age_seconds: u64,
+}
+
 /// One problem in the `[cors]` table: the field (e.g. `allowed_origins[2]`) and what is wrong.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CorsProblem {
@@ -375,18 +385,17 @@ impl CorsSettings {
     }
 
     /// What `GET /policy` shows of the table.
-    pub fn describe(&self) -> serde_json::Value {
-        let origins: Vec<&str> = match &self.origins {
-            AllowedOrigins::Any => vec!["*"],
-            AllowedOrigins::Listed(listed) => listed.iter().map(String::as_str).collect(),
-        };
-        serde_json::json!({
-            "allowed_origins": origins,
-            "allowed_methods": self.methods,
-            "allowed_headers": self.headers,
-            "exposed_headers": self.exposed,
-            "max_age_seconds": self.max_age_seconds,
-        })
+    pub fn describe(&self) -> CorsDescription<'_> {
+        CorsDescription {
+            allowed_origins: match &self.origins {
+                AllowedOrigins::Any => vec!["*"],
+                AllowedOrigins::Listed(listed) => listed.iter().map(String::as_str).collect(),
+            },
+            allowed_methods: &self.methods,
+            allowed_headers: &self.headers,
+            exposed_headers: &self.exposed,
+            max_age_seconds: self.max_age_seconds,
+        }
     }
 
     fn allow_origin(&self, origin: &str) -> Vec<(&'static str, String)> {

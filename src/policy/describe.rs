@@ -3,7 +3,7 @@
 
 use super::settings::Lifecycle;
 use super::{Action, Policy};
-use crate::cors::CorsSettings;
+use crate::cors::{CorsDescription, CorsSettings};
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -22,7 +22,7 @@ struct Description<'a> {
     approvals: DescribedApprovals,
     credentials: DescribedCredentials<'a>,
     /// `null` when CORS is off.
-    cors: Option<serde_json::Value>,
+    cors: Option<CorsDescription<'a>>,
     problems: DescribedProblems<'a>,
 }
 
