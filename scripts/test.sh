@@ -2,7 +2,8 @@
 # Runs every test keygate has, after installing what they need (scripts/setup.sh):
 #   1. formatting and lints (native and wasm32),
 #   2. native unit, property and black-box tests of the pure core and of the Rust verifier
-#      (cargo test: the workspace runs packages/verify-rs, axum layer included), and the
+#      (cargo test: the workspace runs packages/verify-rs, axum layer included; tests/layers.rs
+#      fails on an import circle in src/ or an import running up a floor), and the
 #      verifier packages' tests (packages/verify-py: pytest; packages/verify-js: node --test),
 #   3. fuzzing: every fuzz target in fuzz/ for a few seconds each (scripts/fuzz.sh),
 #   4. the release Worker build (wasm-opt included), then the deployment checks: wrangler.toml,
