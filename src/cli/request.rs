@@ -6,6 +6,7 @@ use super::args::{
     NewKeyArgs,
 };
 use crate::admin::{ListedStatus, ADMIN_PREFIX};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::{json, Map, Value};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,18 +67,17 @@ impl ApiRequest {
     }
 }
 
+/// Everything but RFC 3986's unreserved characters (letters, digits, `-._~`).
+const QUERY_VALUE_ESCAPED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 /// Encodes everything but RFC 3986's unreserved characters, so an opaque cursor or a
 /// workspace name can never add a parameter or change the path.
 pub fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
+    utf8_percent_encode(text, QUERY_VALUE_ESCAPED).to_string()
 }
 
 /// The request for one keys command. `keys list` gives its first page; [`list_page`] gives
@@ -439,5 +439,15 @@ mod tests {
             "a%20b%2Fc%3Fd%23e%26f%3Dg%25"
         );
         assert_eq!(percent_encode("é"), "%C3%A9");
+        for byte in 0u8..0x80 {
+            let text = char::from(byte).to_string();
+            let kept = byte.is_ascii_alphanumeric() || b"-._~".contains(&byte);
+            let expected = if kept {
+                text.clone()
+            } else {
+                format!("%{byte:02X}")
+            };
+            assert_eq!(percent_encode(&text), expected, "byte {byte:#04x}");
+        }
     }
 }

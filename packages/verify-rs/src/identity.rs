@@ -36,6 +36,7 @@
 use crate::signature;
 pub use crate::signature::{SIGNATURE, TIMESTAMP};
 pub use crate::{SigningSecret, VerifyError};
+use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, CONTROLS};
 use sha2::{Digest, Sha256};
 
 pub const KEY_ID: &str = "X-Keygate-Key-Id";
@@ -421,47 +422,21 @@ fn parse_sha256_hex(text: &str) -> Option<[u8; 32]> {
     Some(digest)
 }
 
+/// What [`percent_encode`] escapes besides every non-ASCII byte: the controls and `%`, so
+/// the value is visible ASCII and reads back exactly.
+const KEY_NAME_ESCAPED: &AsciiSet = &CONTROLS.add(b'%');
+
 /// Header values must be visible ASCII; names are free text. Percent-encode every byte
 /// outside printable ASCII, and `%` itself, so the encoding is reversible.
 pub fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if (0x20..0x7f).contains(&byte) && byte != b'%' {
-            out.push(char::from(byte));
-        } else {
-            out.push('%');
-            out.push_str(&format!("{byte:02X}"));
-        }
-    }
-    out
+    utf8_percent_encode(text, KEY_NAME_ESCAPED).to_string()
 }
 
 /// Reads a [`percent_encode`]d value (the `X-Keygate-Key-Name` header) back: what
-/// [`verify`] does for an origin. A `%` not followed by two hex digits stays as is, and
-/// bytes that are not UTF-8 become U+FFFD.
+/// [`verify`] does for an origin. A `%` not followed by two hex digits stays as is (a sign
+/// is no digit: `%+4` stays), and bytes that are not UTF-8 become U+FFFD.
 pub fn percent_decode(text: &str) -> String {
-    let mut out = Vec::with_capacity(text.len());
-    let mut rest = text.as_bytes();
-    while let Some((&byte, after)) = rest.split_first() {
-        // Exactly two hex digits after `%`, as origins decode (`u8::from_str_radix` would
-        // take a sign and read `%+4` as 0x04).
-        if let (b'%', [high, low, tail @ ..]) = (byte, after) {
-            if let (Some(high), Some(low)) = (hex_digit(*high), hex_digit(*low)) {
-                out.push(high << 4 | low);
-                rest = tail;
-                continue;
-            }
-        }
-        out.push(byte);
-        rest = after;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn hex_digit(digit: u8) -> Option<u8> {
-    char::from(digit)
-        .to_digit(16)
-        .and_then(|value| u8::try_from(value).ok())
+    percent_decode_str(text).decode_utf8_lossy().into_owned()
 }
 
 #[cfg(test)]
@@ -810,6 +785,27 @@ mod tests {
         // Found by fuzzing: `%+4` was read as the byte 0x04.
         assert_eq!(percent_decode("%41%+41%-1%zz%4"), "A%+41%-1%zz%4");
         assert_eq!(percent_decode("100%25 %e2%80%94"), "100% —");
+    }
+
+    #[test]
+    fn each_character_is_encoded_as_the_wire_format_says() {
+        // The header's bytes are signed: the encoding of every ASCII character, and of a
+        // non-ASCII one, pinned (uppercase hex; space and every other visible byte but `%`
+        // kept), so a change of implementation cannot change a signature.
+        for byte in 0u8..0x80 {
+            let text = char::from(byte).to_string();
+            let expected = if (0x20..0x7f).contains(&byte) && byte != b'%' {
+                text.clone()
+            } else {
+                format!("%{byte:02X}")
+            };
+            assert_eq!(percent_encode(&text), expected, "byte {byte:#04x}");
+        }
+        assert_eq!(
+            percent_encode("Agent — prod 100%"),
+            "Agent %E2%80%94 prod 100%25"
+        );
+        assert_eq!(percent_encode("\u{7f}ÿ"), "%7F%C3%BF");
     }
 
     #[test]
