@@ -10,42 +10,25 @@
 //! assert_eq!(&*decode_form(b"a+b%2Bc"), b"a b+c");
 //! ```
 
+use percent_encoding::percent_decode;
 use std::borrow::Cow;
 
 /// Decodes `%XX` escapes (either case of hex) once.
 pub fn decode(bytes: &[u8]) -> Cow<'_, [u8]> {
-    decode_with(bytes, false)
+    percent_decode(bytes).into()
 }
 
 /// As [`decode`], and `+` is a space: `application/x-www-form-urlencoded` names and values.
 pub fn decode_form(bytes: &[u8]) -> Cow<'_, [u8]> {
-    decode_with(bytes, true)
-}
-
-fn decode_with(bytes: &[u8], plus_is_space: bool) -> Cow<'_, [u8]> {
-    let has_escape = bytes.contains(&b'%') || (plus_is_space && bytes.contains(&b'+'));
-    if !has_escape {
-        return Cow::Borrowed(bytes);
+    if !bytes.contains(&b'+') {
+        return decode(bytes);
     }
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&byte) = bytes.get(i) {
-        match (byte, escaped_byte(bytes, i)) {
-            (b'%', Some(decoded)) => {
-                out.push(decoded);
-                i += 3;
-            }
-            (b'+', _) if plus_is_space => {
-                out.push(b' ');
-                i += 1;
-            }
-            _ => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    Cow::Owned(out)
+    // Spaces first, so an escaped `%2B` stays a plus.
+    let spaced: Vec<u8> = bytes
+        .iter()
+        .map(|&byte| if byte == b'+' { b' ' } else { byte })
+        .collect();
+    Cow::Owned(decode(&spaced).into_owned())
 }
 
 /// The byte a `%XX` escape starting at `at` stands for, if it is one.
@@ -93,7 +76,45 @@ mod tests {
         assert!(matches!(decode(b"plain"), Cow::Borrowed(_)));
     }
 
+    #[test]
+    fn a_form_plus_is_a_space_and_an_escaped_one_a_plus() {
+        assert_eq!(&*decode_form(b"+%2B%2b+"), b" ++ ");
+        assert_eq!(&*decode_form(b"%+41+%"), b"% 41 %");
+        assert!(matches!(decode_form(b"plain"), Cow::Borrowed(_)));
+    }
+
+    /// The rule as the module states it, byte by byte: what the crate must do exactly.
+    fn model(bytes: &[u8], plus_is_space: bool) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        while let Some(&byte) = bytes.get(i) {
+            if let Some(decoded) = escaped_byte(bytes, i) {
+                out.push(decoded);
+                i += 3;
+            } else {
+                out.push(if plus_is_space && byte == b'+' {
+                    b' '
+                } else {
+                    byte
+                });
+                i += 1;
+            }
+        }
+        out
+    }
+
     proptest! {
+        #[test]
+        fn decodes_exactly_as_the_rule_says(
+            bytes in proptest::collection::vec(
+                prop_oneof![Just(b'%'), Just(b'+'), Just(b'a'), Just(b'F'), Just(b'0'), Just(b'g'), any::<u8>()],
+                0..24,
+            )
+        ) {
+            prop_assert_eq!(decode(&bytes).into_owned(), model(&bytes, false));
+            prop_assert_eq!(decode_form(&bytes).into_owned(), model(&bytes, true));
+        }
+
         #[test]
         fn decoding_an_encoding_gives_the_bytes_back(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
             let encoded: String = bytes.iter().map(|b| format!("%{b:02x}")).collect();
