@@ -44,6 +44,9 @@ pub struct Origin {
 }
 
 impl Origin {
+    /// Reads `http(s)://host[:port][/base/path]`: the host written with letters, digits, `.`
+    /// and `-` or as an IPv6 literal, and the whole a URL fetch() can parse (WHATWG, the
+    /// `url` crate), so `http://1.2.3.999`, `http://[zzz]` or a port `+80` are refused.
     pub fn parse(text: &str) -> Result<Origin, String> {
         let (scheme, rest) = text
             .split_once("://")
@@ -52,22 +55,51 @@ impl Origin {
         if rest.contains(['?', '#', ' ']) {
             return Err("must not contain a query, fragment or space".into());
         }
-        let (authority, path) = match rest.find('/') {
-            Some(i) => rest.split_at(i),
-            None => (rest, ""),
-        };
+        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
         if authority.contains('@') {
             return Err("must not contain user info".into());
         }
-        let (hostname, port) = split_host_port(authority)?;
+        // The host as written, checked before the port so that a bad one is named as such.
+        let written_host = match authority.starts_with('[') {
+            true => match authority.find(']') {
+                Some(end) => &authority[..=end],
+                None => return Err("has an unclosed IPv6 address".into()),
+            },
+            false => authority
+                .rsplit_once(':')
+                .map_or(authority, |(host, _)| host),
+        };
+        let after_host = &authority[written_host.len()..];
+        if written_host.is_empty() || !hostname_chars_ok(written_host) {
+            return Err(NO_HOST.into());
+        }
+        if !after_host.is_empty() && !after_host.starts_with(':') {
+            return Err("has text after the IPv6 address".into());
+        }
+        // And fetch() must be able to parse it: it reads URLs the WHATWG way, as `url` does.
+        url::Url::parse(text).map_err(|e| match e {
+            url::ParseError::InvalidPort => BAD_PORT,
+            _ => NO_HOST,
+        })?;
         // Host names are case-insensitive, and fetch() sends them in lower case: the host
         // that gets signed must be the one the origin sees.
-        let hostname = hostname.to_ascii_lowercase();
+        let hostname = written_host.to_ascii_lowercase();
+        // The URL parser took only digits; it leaves `h:` and `h:0` to refuse.
+        let port = match after_host.strip_prefix(':') {
+            None => None,
+            Some(digits) => Some(
+                digits
+                    .parse::<u16>()
+                    .ok()
+                    .filter(|p| *p > 0)
+                    .ok_or(BAD_PORT)?,
+            ),
+        };
         // fetch() omits a default port from `Host`; so must the host that gets signed.
         let default_port = if scheme == "https" { 443 } else { 80 };
         let host = match port {
             Some(port) if port != default_port => format!("{hostname}:{port}"),
-            _ => hostname.to_string(),
+            _ => hostname.clone(),
         };
         Ok(Origin {
             scheme_and_authority: format!("{scheme}://{host}"),
@@ -101,49 +133,15 @@ impl Origin {
     }
 }
 
-/// Splits `host[:port]` (or `[v6]:port`), refusing an empty host or a port that is not 1–65535.
-fn split_host_port(authority: &str) -> Result<(&str, Option<u16>), String> {
-    let (hostname, port) = if authority.starts_with('[') {
-        match authority.find(']') {
-            Some(end) => {
-                let (host, rest) = authority.split_at(end + 1);
-                match rest {
-                    "" => (host, None),
-                    _ => (
-                        host,
-                        Some(
-                            rest.strip_prefix(':')
-                                .ok_or("has text after the IPv6 address")?,
-                        ),
-                    ),
-                }
-            }
-            None => return Err("has an unclosed IPv6 address".into()),
-        }
-    } else {
-        match authority.rsplit_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (authority, None),
-        }
-    };
-    let valid_name = !hostname.is_empty()
-        && (hostname.starts_with('[')
-            || hostname
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-'));
-    if !valid_name {
-        return Err("must name a host".into());
-    }
-    let port = match port {
-        None => None,
-        Some(text) => Some(
-            text.parse::<u16>()
-                .ok()
-                .filter(|p| *p > 0)
-                .ok_or("must have a port from 1 to 65535 after `:`")?,
-        ),
-    };
-    Ok((hostname, port))
+const NO_HOST: &str = "must name a host";
+const BAD_PORT: &str = "must have a port from 1 to 65535 after `:`";
+
+/// A host name as written: letters, digits, `.` and `-`, or a bracketed IPv6 literal.
+fn hostname_chars_ok(hostname: &str) -> bool {
+    hostname.starts_with('[')
+        || hostname
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
 }
 
 /// The root token. `Debug` redacts it.

@@ -164,6 +164,56 @@ fn origins_keep_base_path_and_host() {
 }
 
 #[test]
+fn hosts_fetch_cannot_parse_are_refused() {
+    // fetch() cannot parse these URLs (a last label that is a number makes the host an
+    // IPv4 address; IPv6 and punycode are checked; a port is digits only).
+    for bad in [
+        "http://1.2.3.999",
+        "http://a.b.2",
+        "http://[zzz]",
+        "http://xn--a.com",
+        "http://%68",
+        "http://h\\x",
+        "http://h\t:80",
+        "http://a_b:99999",
+    ] {
+        assert_eq!(Origin::parse(bad), Err(NO_HOST.to_string()), "{bad:?}");
+    }
+    for bad_port in ["http://h:+80", "http://h:", "http://h:0", "http://h:99999"] {
+        assert_eq!(
+            Origin::parse(bad_port),
+            Err(BAD_PORT.to_string()),
+            "{bad_port}"
+        );
+    }
+    assert_eq!(
+        Origin::parse("http://[::1"),
+        Err("has an unclosed IPv6 address".to_string())
+    );
+    assert_eq!(
+        Origin::parse("http://[::1]x"),
+        Err("has text after the IPv6 address".to_string())
+    );
+    // What fetch can parse keeps its host as written, in lower case.
+    for (good, host) in [
+        ("http://127.0.0.1:8080", "127.0.0.1:8080"),
+        ("http://127.1", "127.1"),
+        ("http://0x7F.1:8080", "0x7f.1:8080"),
+        ("http://[0:0:0:0:0:0:0:1]", "[0:0:0:0:0:0:0:1]"),
+        ("http://H.Example./x", "h.example."),
+        ("http://xn--9ca.com", "xn--9ca.com"),
+        ("http://h:0080/x", "h"),
+        ("http://1e3", "1e3"),
+    ] {
+        assert_eq!(
+            Origin::parse(good).map(|o| o.host),
+            Ok(host.to_string()),
+            "{good}"
+        );
+    }
+}
+
+#[test]
 fn loopback_means_the_address_not_a_name_prefix() {
     for host in [
         "http://127.0.0.1:8080",
