@@ -28,7 +28,7 @@ pub fn decode_form(bytes: &[u8]) -> Cow<'_, [u8]> {
         .iter()
         .map(|&byte| if byte == b'+' { b' ' } else { byte })
         .collect();
-    Cow::Owned(decode(&spaced).into_owned())
+    Cow::Owned(percent_decode(&spaced).collect())
 }
 
 /// The byte a `%XX` escape starting at `at` stands for, if it is one.

@@ -38,6 +38,7 @@ pub use crate::signature::{SIGNATURE, TIMESTAMP};
 pub use crate::{SigningSecret, VerifyError};
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, CONTROLS};
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 
 pub const KEY_ID: &str = "X-Keygate-Key-Id";
 pub const KEY_NAME: &str = "X-Keygate-Key-Name";
@@ -429,7 +430,7 @@ const KEY_NAME_ESCAPED: &AsciiSet = &CONTROLS.add(b'%');
 /// Header values must be visible ASCII; names are free text. Percent-encode every byte
 /// outside printable ASCII, and `%` itself, so the encoding is reversible.
 pub fn percent_encode(text: &str) -> String {
-    utf8_percent_encode(text, KEY_NAME_ESCAPED).to_string()
+    Cow::from(utf8_percent_encode(text, KEY_NAME_ESCAPED)).into_owned()
 }
 
 /// Reads a [`percent_encode`]d value (the `X-Keygate-Key-Name` header) back: what
