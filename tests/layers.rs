@@ -157,20 +157,36 @@ impl Graph {
             .iter()
             .map(|(path, _, module, _)| (module.join("/"), path.to_string()))
             .collect();
-        let mut imports = Vec::new();
+        let mut found = Vec::new();
+        let mut reexports = Reexports::new();
         for (path, text, module, code) in &parsed {
-            let lines: Vec<&str> = text.lines().collect();
             let is_bin = path.starts_with("bin/");
-            for (segments, line) in paths(code) {
-                let Some(target) = resolve(module, is_bin, &segments, &files) else {
+            for (written, line) in paths(code) {
+                let Some(absolute) = absolute_path(module, is_bin, &written) else {
                     continue;
                 };
+                if let Some(name) = &written.reexported_as {
+                    reexports
+                        .entry(module.join("/"))
+                        .or_default()
+                        .insert(name.clone(), absolute.clone());
+                }
+                found.push((module.join("/"), *text, absolute, line));
+            }
+        }
+        let mut imports = Vec::new();
+        for (from, text, absolute, line) in found {
+            let Some(to) = reached_module(absolute, &files, &reexports) else {
+                continue;
+            };
+            if to != from {
                 imports.push(Import {
-                    from: module.join("/"),
-                    to: target,
+                    from,
+                    to,
                     line,
-                    text: lines
-                        .get(line - 1)
+                    text: text
+                        .lines()
+                        .nth(line - 1)
                         .map_or(String::new(), |l| l.trim().to_string()),
                 });
             }
@@ -393,21 +409,18 @@ fn join(module: &[String], child: &str) -> String {
     name
 }
 
-/// The module a path starting in `module` reaches, if it is another file of the crate: the
-/// longest prefix of the absolute path that is a module with a file. `None` for paths out
-/// of the crate, into the file itself, or into an inline module of it.
-fn resolve(
-    module: &[String],
-    is_bin: bool,
-    path: &ModulePath,
-    files: &BTreeMap<String, String>,
-) -> Option<String> {
+/// Re-exports: module → name → the absolute path of what `pub use` binds it to.
+type Reexports = BTreeMap<String, BTreeMap<String, Vec<String>>>;
+
+/// The absolute path (from the crate root) a path written in `module` stands for; `None`
+/// for paths out of the crate or into an inline module of the file.
+fn absolute_path(module: &[String], is_bin: bool, path: &ModulePath) -> Option<Vec<String>> {
     let (first, rest) = path.segments.split_first()?;
     let mut absolute: Vec<String> = match first.as_str() {
         // A binary is its own crate: it reaches the library by its name.
-        "keygate" if is_bin => Vec::new(),
+        "keygate" if is_bin => rest.to_vec(),
         _ if is_bin => return None,
-        "crate" => Vec::new(),
+        "crate" => rest.to_vec(),
         "self" | "super" => {
             let supers = path
                 .segments
@@ -425,32 +438,51 @@ fn resolve(
                 base.pop()?;
             }
             base.extend(path.segments[skip..].iter().cloned());
-            return longest_module(base, module, files);
+            base
         }
-        _ if path.child_relative => module.to_vec(),
+        _ if path.child_relative => {
+            let mut base = module.to_vec();
+            base.extend(path.segments.iter().cloned());
+            base
+        }
         _ => return None,
     };
-    if path.child_relative {
-        absolute.push(first.clone());
-    }
-    absolute.extend(rest.iter().cloned());
-    longest_module(absolute, module, files)
-}
-
-fn longest_module(
-    mut absolute: Vec<String>,
-    module: &[String],
-    files: &BTreeMap<String, String>,
-) -> Option<String> {
     if absolute.last().is_some_and(|last| last == "self") {
         absolute.pop();
     }
-    while !absolute.is_empty() {
-        let name = absolute.join("/");
-        if files.contains_key(&name) {
-            return (absolute != module).then_some(name);
+    Some(absolute)
+}
+
+/// The file an absolute path reaches: the longest prefix that is a module with a file, and
+/// through a re-export (`pub use lifecycle::Approval;` in `approval/mod.rs`) the file that
+/// defines the item, so a child importing `super::Approval` depends on its sibling, not on
+/// the `mod.rs` that only passes the name on. `None` when it reaches no file.
+fn reached_module(
+    mut absolute: Vec<String>,
+    files: &BTreeMap<String, String>,
+    reexports: &Reexports,
+) -> Option<String> {
+    // Bounded: re-exports could name each other in a loop.
+    for _ in 0..16 {
+        let mut prefix = absolute.len();
+        while prefix > 0 && !files.contains_key(&absolute[..prefix].join("/")) {
+            prefix -= 1;
         }
-        absolute.pop();
+        if prefix == 0 {
+            return None;
+        }
+        let module = absolute[..prefix].join("/");
+        let source = absolute
+            .get(prefix)
+            .and_then(|name| reexports.get(&module)?.get(name));
+        match source {
+            Some(source) => {
+                let mut next = source.clone();
+                next.extend(absolute[prefix + 1..].iter().cloned());
+                absolute = next;
+            }
+            None => return Some(module),
+        }
     }
     None
 }
@@ -712,6 +744,8 @@ struct ModulePath {
     inline_depth: usize,
     /// It starts with a child module the file declares (`admin::handle` in `edge/mod.rs`).
     child_relative: bool,
+    /// For a `pub use` leaf: the name it re-exports the item under.
+    reexported_as: Option<String>,
 }
 
 /// Every path of a file's code that can name another module: the leaves of each `use` tree
@@ -745,16 +779,18 @@ fn paths(code: &[Token]) -> Vec<(ModulePath, usize)> {
                 i += 1;
             }
             Tok::Ident(word) if word == "use" && !after_sep => {
+                let public = is_public(code, i);
                 let mut leaves = Vec::new();
                 i += 1;
                 use_tree(code, &mut i, &mut Vec::new(), &mut leaves);
-                for (segments, line) in leaves {
+                for (segments, line, bound) in leaves {
                     let child_relative = inline_depth == 0 && children.contains(&segments[0]);
                     out.push((
                         ModulePath {
                             segments,
                             inline_depth,
                             child_relative,
+                            reexported_as: bound.filter(|_| public && inline_depth == 0),
                         },
                         line,
                     ));
@@ -784,6 +820,7 @@ fn paths(code: &[Token]) -> Vec<(ModulePath, usize)> {
                             segments,
                             inline_depth,
                             child_relative,
+                            reexported_as: None,
                         },
                         line,
                     ));
@@ -795,13 +832,26 @@ fn paths(code: &[Token]) -> Vec<(ModulePath, usize)> {
     out
 }
 
+/// Whether the `use` at `at` is `pub` or `pub(…)`: a re-export.
+fn is_public(code: &[Token], at: usize) -> bool {
+    let Some(before) = at.checked_sub(1).and_then(|i| code.get(i)) else {
+        return false;
+    };
+    if before.is(')') {
+        let open = code[..at - 1].iter().rposition(|t| t.is('('));
+        return open.is_some_and(|open| open > 0 && code[open - 1].ident() == Some("pub"));
+    }
+    before.ident() == Some("pub")
+}
+
 /// Reads one use tree at `*i` (`a::b`, `a::{b, c::d}`, `a::*`, `a as b`) and pushes the full
-/// path of each leaf with the line it is on (`a::*` gives `a`, `a::{self}` gives `a::self`).
+/// path of each leaf with the line it is on and the name it binds (`a::*` gives `a` and no
+/// name, `a::{self}` gives `a::self` bound as `a`).
 fn use_tree(
     code: &[Token],
     i: &mut usize,
     prefix: &mut Vec<String>,
-    leaves: &mut Vec<(Vec<String>, usize)>,
+    leaves: &mut Vec<(Vec<String>, usize, Option<String>)>,
 ) {
     if code.get(*i).is_some_and(|t| t.tok == Tok::PathSep) {
         *i += 1;
@@ -811,7 +861,7 @@ fn use_tree(
     };
     if token.is('*') {
         if !prefix.is_empty() {
-            leaves.push((prefix.clone(), token.line));
+            leaves.push((prefix.clone(), token.line, None));
         }
         *i += 1;
     } else if token.is('{') {
@@ -838,10 +888,15 @@ fn use_tree(
         if code.get(*i).is_some_and(|t| t.tok == Tok::PathSep) {
             use_tree(code, i, prefix, leaves);
         } else {
+            let mut bound = match name {
+                "self" => prefix.iter().rev().nth(1).cloned(),
+                _ => Some(name.to_string()),
+            };
             if code.get(*i).and_then(Token::ident) == Some("as") {
+                bound = code.get(*i + 1).and_then(Token::ident).map(str::to_string);
                 *i += 2;
             }
-            leaves.push((prefix.clone(), line));
+            leaves.push((prefix.clone(), line, bound));
         }
     }
 }
@@ -922,6 +977,42 @@ mod synthetic {
         assert_eq!(
             graph.circles(),
             vec![vec!["edge".to_string(), "edge/admin".to_string()]]
+        );
+    }
+
+    #[test]
+    fn a_name_passed_on_by_a_mod_rs_ties_to_the_file_that_defines_it() {
+        let facade = graph(&[
+            (
+                "approval/mod.rs",
+                "mod lifecycle;\nmod view;\npub use lifecycle::{Approval, Status as State};\npub use view::render;\n",
+            ),
+            ("approval/lifecycle.rs", "pub struct Approval;\npub enum Status {}\n"),
+            ("approval/view.rs", "use super::{Approval, State};\npub fn render(_: &Approval) {}\n"),
+            ("admin.rs", "use crate::approval::render;\nfn f() { crate::approval::Approval; }\n"),
+        ]);
+        assert_eq!(
+            ties(&facade),
+            vec![
+                "admin -> approval/lifecycle @2",
+                "admin -> approval/view @1",
+                "approval -> approval/lifecycle @3",
+                "approval -> approval/view @4",
+                "approval/view -> approval/lifecycle @1",
+            ]
+        );
+        assert!(facade.circles().is_empty());
+        // A constant the mod.rs itself defines is a tie to it: with the re-export, a circle.
+        let shared = graph(&[
+            (
+                "admin/mod.rs",
+                "mod fields;\npub const MAX: usize = 1;\npub use fields::parse;\n",
+            ),
+            ("admin/fields.rs", "use super::MAX;\npub fn parse() {}\n"),
+        ]);
+        assert_eq!(
+            shared.circles(),
+            vec![vec!["admin".to_string(), "admin/fields".to_string()]]
         );
     }
 
