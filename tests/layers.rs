@@ -158,15 +158,15 @@ impl Graph {
             .map(|(path, _, module, _)| (module.join("/"), path.to_string()))
             .collect();
         let mut found = Vec::new();
-        let mut reexports = Reexports::new();
+        let mut bindings = Bindings::new();
         for (path, text, module, code) in &parsed {
             let is_bin = path.starts_with("bin/");
             for (written, line) in paths(code) {
                 let Some(absolute) = absolute_path(module, is_bin, &written) else {
                     continue;
                 };
-                if let Some(name) = &written.reexported_as {
-                    reexports
+                if let Some(name) = &written.bound_as {
+                    bindings
                         .entry(module.join("/"))
                         .or_default()
                         .insert(name.clone(), absolute.clone());
@@ -176,7 +176,7 @@ impl Graph {
         }
         let mut imports = Vec::new();
         for (from, text, absolute, line) in found {
-            let Some(to) = reached_module(absolute, &files, &reexports) else {
+            let Some(to) = reached_module(absolute, &files, &bindings) else {
                 continue;
             };
             if to != from {
@@ -409,8 +409,8 @@ fn join(module: &[String], child: &str) -> String {
     name
 }
 
-/// Re-exports: module → name → the absolute path of what `pub use` binds it to.
-type Reexports = BTreeMap<String, BTreeMap<String, Vec<String>>>;
+/// Names bound by `use`: module → name → the absolute path of what it binds.
+type Bindings = BTreeMap<String, BTreeMap<String, Vec<String>>>;
 
 /// The absolute path (from the crate root) a path written in `module` stands for; `None`
 /// for paths out of the crate or into an inline module of the file.
@@ -454,13 +454,14 @@ fn absolute_path(module: &[String], is_bin: bool, path: &ModulePath) -> Option<V
 }
 
 /// The file an absolute path reaches: the longest prefix that is a module with a file, and
-/// through a re-export (`pub use lifecycle::Approval;` in `approval/mod.rs`) the file that
-/// defines the item, so a child importing `super::Approval` depends on its sibling, not on
-/// the `mod.rs` that only passes the name on. `None` when it reaches no file.
+/// through a `use` there (`pub use lifecycle::Approval;` in `approval/mod.rs`, or a private
+/// `use file::PolicyFile;`, which child modules see too) the file that defines the item, so
+/// a child importing `super::Approval` depends on its sibling, not on the `mod.rs` that only
+/// passes the name on. `None` when it reaches no file.
 fn reached_module(
     mut absolute: Vec<String>,
     files: &BTreeMap<String, String>,
-    reexports: &Reexports,
+    bindings: &Bindings,
 ) -> Option<String> {
     // Bounded: re-exports could name each other in a loop.
     for _ in 0..16 {
@@ -474,7 +475,7 @@ fn reached_module(
         let module = absolute[..prefix].join("/");
         let source = absolute
             .get(prefix)
-            .and_then(|name| reexports.get(&module)?.get(name));
+            .and_then(|name| bindings.get(&module)?.get(name));
         match source {
             Some(source) => {
                 let mut next = source.clone();
@@ -744,8 +745,9 @@ struct ModulePath {
     inline_depth: usize,
     /// It starts with a child module the file declares (`admin::handle` in `edge/mod.rs`).
     child_relative: bool,
-    /// For a `pub use` leaf: the name it re-exports the item under.
-    reexported_as: Option<String>,
+    /// For a `use` leaf at the file's top: the name it binds there, which the file's child
+    /// modules can reach as `super::name` (a private `use` too).
+    bound_as: Option<String>,
 }
 
 /// Every path of a file's code that can name another module: the leaves of each `use` tree
@@ -779,7 +781,6 @@ fn paths(code: &[Token]) -> Vec<(ModulePath, usize)> {
                 i += 1;
             }
             Tok::Ident(word) if word == "use" && !after_sep => {
-                let public = is_public(code, i);
                 let mut leaves = Vec::new();
                 i += 1;
                 use_tree(code, &mut i, &mut Vec::new(), &mut leaves);
@@ -790,7 +791,7 @@ fn paths(code: &[Token]) -> Vec<(ModulePath, usize)> {
                             segments,
                             inline_depth,
                             child_relative,
-                            reexported_as: bound.filter(|_| public && inline_depth == 0),
+                            bound_as: bound.filter(|_| inline_depth == 0),
                         },
                         line,
                     ));
@@ -820,7 +821,7 @@ fn paths(code: &[Token]) -> Vec<(ModulePath, usize)> {
                             segments,
                             inline_depth,
                             child_relative,
-                            reexported_as: None,
+                            bound_as: None,
                         },
                         line,
                     ));
@@ -830,18 +831,6 @@ fn paths(code: &[Token]) -> Vec<(ModulePath, usize)> {
         }
     }
     out
-}
-
-/// Whether the `use` at `at` is `pub` or `pub(…)`: a re-export.
-fn is_public(code: &[Token], at: usize) -> bool {
-    let Some(before) = at.checked_sub(1).and_then(|i| code.get(i)) else {
-        return false;
-    };
-    if before.is(')') {
-        let open = code[..at - 1].iter().rposition(|t| t.is('('));
-        return open.is_some_and(|open| open > 0 && code[open - 1].ident() == Some("pub"));
-    }
-    before.ident() == Some("pub")
 }
 
 /// Reads one use tree at `*i` (`a::b`, `a::{b, c::d}`, `a::*`, `a as b`) and pushes the full
@@ -985,7 +974,7 @@ mod synthetic {
         let facade = graph(&[
             (
                 "approval/mod.rs",
-                "mod lifecycle;\nmod view;\npub use lifecycle::{Approval, Status as State};\npub use view::render;\n",
+                "mod lifecycle;\nmod view;\nuse lifecycle::{Approval, Status as State};\npub use view::render;\n",
             ),
             ("approval/lifecycle.rs", "pub struct Approval;\npub enum Status {}\n"),
             ("approval/view.rs", "use super::{Approval, State};\npub fn render(_: &Approval) {}\n"),
