@@ -3,66 +3,12 @@
 //! key's webhook is signed with its own secret ([`crate::webhook`]), never the origin's
 //! signing secret nor another key's.
 
-use super::{Approval, ApprovalState, BodyView, DeciderView};
-use crate::timestamp::format_rfc3339;
-use crate::webhook::REJECTED_EVENT;
 use serde::{Deserialize, Serialize};
 
 /// How long one delivery attempt may take.
 pub const ATTEMPT_TIMEOUT_MS: u64 = 10_000;
 const FIRST_RETRY_MS: u64 = 1_000;
 const MAX_RETRY_MS: u64 = 300_000;
-
-/// The JSON body POSTed for a rejected approval; `None` if it is not rejected.
-pub fn rejection_payload(approval: &Approval, body: &[u8]) -> Option<Vec<u8>> {
-    let ApprovalState::Rejected {
-        decision, reason, ..
-    } = &approval.state
-    else {
-        return None;
-    };
-    let payload = RejectionPayload {
-        event: REJECTED_EVENT,
-        approval_id: approval.id.as_str(),
-        key_id: approval.key_id.as_str(),
-        key_name: &approval.key_name,
-        workspace: &approval.workspace,
-        reason,
-        rejected_at: format_rfc3339(decision.at),
-        rejected_by: DeciderView::of(&decision.by),
-        request: RejectedRequest {
-            method: &approval.request.method,
-            path: &approval.request.path,
-            query: approval.request.query.as_deref(),
-            body: BodyView::of(body),
-        },
-    };
-    serde_json::to_vec(&payload).ok()
-}
-
-/// The JSON body POSTed for a rejected approval.
-#[derive(Serialize)]
-struct RejectionPayload<'a> {
-    #[serde(rename = "type")]
-    event: &'static str,
-    approval_id: &'a str,
-    key_id: &'a str,
-    key_name: &'a str,
-    workspace: &'a str,
-    reason: &'a str,
-    rejected_at: String,
-    rejected_by: DeciderView<'a>,
-    request: RejectedRequest<'a>,
-}
-
-#[derive(Serialize)]
-struct RejectedRequest<'a> {
-    method: &'a str,
-    path: &'a str,
-    query: Option<&'a str>,
-    #[serde(flatten)]
-    body: BodyView,
-}
 
 /// A rejection webhook's delivery: tried at once, then again after 1 s, 2 s, 4 s, … (at
 /// most 5 minutes apart) until it succeeds or `give_up_at` passes.
@@ -182,7 +128,7 @@ pub fn outcome_of_status(status: u16) -> Result<(), DeliveryError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::approval::DeliveryView;
+    use crate::approval::{rejection_payload, DeliveryView};
     use crate::approval::{
         Approval, ApprovalId, QueuedRequest, Reviewer, Submission, Verdict,
         APPROVAL_ID_RANDOM_BYTES,

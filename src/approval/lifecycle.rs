@@ -1,7 +1,7 @@
 //! An approval's life: the queued request, its states, and the one step that changes them
 //! ([`Approval::decide`]).
 
-use super::{base64_bytes, Delivery, Reviewer, IN_FLIGHT_MS};
+use super::{base64_bytes, Delivery, IN_FLIGHT_MS};
 use crate::authority::SubmitterFailure;
 use crate::key::{base62_fixed, Environment, KeyId};
 use crate::page::ListedId;
@@ -255,7 +255,7 @@ pub enum QueueDeclined {
     NotPending { status: ApprovalStatus },
     /// A key may not decide on the requests it submitted itself.
     OwnApproval,
-    /// A key may not decide on a request of a key related to it (see [`Reviewer`]).
+    /// A key may not decide on a request of a key related to it (see [`super::Reviewer`]).
     RelatedApproval,
     /// The approval was found pending, but its key may no longer make the request: it
     /// is now failed.
@@ -275,50 +275,6 @@ impl Approval {
     /// The scope that would have let the key make the request without approval.
     pub fn required_scope(&self) -> String {
         format!("{}:{}", self.target.resource, self.target.action.as_str())
-    }
-
-    /// Applies `verdict` if `reviewer` may and the approval is still pending; otherwise
-    /// changes nothing. An approval whose key may no longer make the request becomes
-    /// `Failed` (and the answer says why).
-    pub fn decide(
-        &mut self,
-        reviewer: &Reviewer,
-        verdict: Verdict,
-        now_ms: u64,
-    ) -> Result<(), QueueDeclined> {
-        reviewer.may_decide(self)?;
-        match self.status(now_ms) {
-            ApprovalStatus::Pending => {}
-            status => return Err(QueueDeclined::NotPending { status }),
-        }
-        let decision = Decision {
-            by: reviewer.decider.clone(),
-            at: now_ms,
-        };
-        self.state = match verdict {
-            Verdict::Approve { submitter: Ok(()) } => ApprovalState::Approved {
-                decision,
-                result: None,
-            },
-            Verdict::Approve {
-                submitter: Err(failure),
-            } => ApprovalState::Failed { decision, failure },
-            Verdict::Reject {
-                reason,
-                webhook,
-                retry_ms,
-            } => ApprovalState::Rejected {
-                decision,
-                reason,
-                webhook: webhook.map(|url| Delivery::new(url, now_ms, retry_ms)),
-            },
-        };
-        match &self.state {
-            ApprovalState::Failed { failure, .. } => Err(QueueDeclined::SubmitterNotAllowed {
-                failure: failure.clone(),
-            }),
-            _ => Ok(()),
-        }
     }
 
     /// Records the origin's answer to the approved request; only the first is kept.

@@ -12,23 +12,24 @@
 //! pending, so the origin is called once. A pending approval past its `expires_at` is
 //! expired; nothing needs to run for that.
 
+pub mod base64_bytes;
 mod delivery;
 mod lifecycle;
 mod protocol;
 mod review;
 mod view;
 
-pub use delivery::{
-    outcome_of_status, rejection_payload, Delivery, DeliveryError, DeliveryState,
-    ATTEMPT_TIMEOUT_MS,
-};
+pub use delivery::{outcome_of_status, Delivery, DeliveryError, DeliveryState, ATTEMPT_TIMEOUT_MS};
 pub use lifecycle::{
     Approval, ApprovalId, ApprovalState, ApprovalStatus, Decider, Decision, OriginResult,
     QueueDeclined, QueuedRequest, Submission, Verdict, APPROVAL_ID_RANDOM_BYTES,
 };
-pub use protocol::{base64_bytes, QueueCommand, QueueReply};
+pub use protocol::{QueueCommand, QueueReply};
 pub use review::{Reach, Reviewer};
-pub use view::{approval_object, queued_answer, BodyView, DeciderView, DeliveryView, QueuedAnswer};
+pub use view::{
+    approval_object, queued_answer, rejection_payload, BodyView, DeciderView, DeliveryView,
+    QueuedAnswer,
+};
 
 /// The policy resource whose grants let a key review the queue: read lists and shows,
 /// write approves and rejects.

@@ -1,7 +1,10 @@
 //! The approval queue's Durable Object protocol: its commands, its replies and the list
 //! order.
 
-use super::{Approval, ApprovalId, ApprovalStatus, OriginResult, QueueDeclined, Reviewer, Verdict};
+use super::{
+    base64_bytes, Approval, ApprovalId, ApprovalStatus, OriginResult, QueueDeclined, Reviewer,
+    Verdict,
+};
 use crate::page::{PageRequest, Position};
 use serde::{Deserialize, Serialize};
 
@@ -54,20 +57,4 @@ pub enum QueueReply {
     Declined {
         declined: QueueDeclined,
     },
-}
-
-/// Stored bodies are base64 inside JSON.
-pub mod base64_bytes {
-    use base64::engine::general_purpose::STANDARD;
-    use base64::Engine;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&STANDARD.encode(bytes))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        STANDARD.decode(text).map_err(serde::de::Error::custom)
-    }
 }

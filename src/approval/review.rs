@@ -1,7 +1,10 @@
 //! Who may see and decide which approvals: the root token, or an unrelated key reviewer
 //! of the same workspace and environment.
 
-use super::{Approval, Decider, QueueDeclined, APPROVALS_RESOURCE};
+use super::{
+    Approval, ApprovalState, ApprovalStatus, Decider, Decision, Delivery, QueueDeclined, Verdict,
+    APPROVALS_RESOURCE,
+};
 use crate::authority::Refusal;
 use crate::delegation::Actor;
 use crate::key::{Environment, KeyId};
@@ -183,6 +186,52 @@ fn related(
                 || made_by(Some(theirs), reviewer)
                 || made_by(Some(mine), &approval.key_id)
                 || matches!((mine, theirs), (Principal::Key { key_id: a }, Principal::Key { key_id: b }) if a == b)
+        }
+    }
+}
+
+impl Approval {
+    /// Applies `verdict` if `reviewer` may and the approval is still pending; otherwise
+    /// changes nothing. An approval whose key may no longer make the request becomes
+    /// `Failed` (and the answer says why).
+    pub fn decide(
+        &mut self,
+        reviewer: &Reviewer,
+        verdict: Verdict,
+        now_ms: u64,
+    ) -> Result<(), QueueDeclined> {
+        reviewer.may_decide(self)?;
+        match self.status(now_ms) {
+            ApprovalStatus::Pending => {}
+            status => return Err(QueueDeclined::NotPending { status }),
+        }
+        let decision = Decision {
+            by: reviewer.decider.clone(),
+            at: now_ms,
+        };
+        self.state = match verdict {
+            Verdict::Approve { submitter: Ok(()) } => ApprovalState::Approved {
+                decision,
+                result: None,
+            },
+            Verdict::Approve {
+                submitter: Err(failure),
+            } => ApprovalState::Failed { decision, failure },
+            Verdict::Reject {
+                reason,
+                webhook,
+                retry_ms,
+            } => ApprovalState::Rejected {
+                decision,
+                reason,
+                webhook: webhook.map(|url| Delivery::new(url, now_ms, retry_ms)),
+            },
+        };
+        match &self.state {
+            ApprovalState::Failed { failure, .. } => Err(QueueDeclined::SubmitterNotAllowed {
+                failure: failure.clone(),
+            }),
+            _ => Ok(()),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use super::{Approval, ApprovalState, ApprovalStatus, Decider, Delivery, OriginResult};
 use crate::timestamp::format_rfc3339;
+use crate::webhook::REJECTED_EVENT;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde::Serialize;
@@ -225,4 +226,55 @@ impl BodyView {
             },
         }
     }
+}
+
+/// The JSON body POSTed for a rejected approval; `None` if it is not rejected.
+pub fn rejection_payload(approval: &Approval, body: &[u8]) -> Option<Vec<u8>> {
+    let ApprovalState::Rejected {
+        decision, reason, ..
+    } = &approval.state
+    else {
+        return None;
+    };
+    let payload = RejectionPayload {
+        event: REJECTED_EVENT,
+        approval_id: approval.id.as_str(),
+        key_id: approval.key_id.as_str(),
+        key_name: &approval.key_name,
+        workspace: &approval.workspace,
+        reason,
+        rejected_at: format_rfc3339(decision.at),
+        rejected_by: DeciderView::of(&decision.by),
+        request: RejectedRequest {
+            method: &approval.request.method,
+            path: &approval.request.path,
+            query: approval.request.query.as_deref(),
+            body: BodyView::of(body),
+        },
+    };
+    serde_json::to_vec(&payload).ok()
+}
+
+/// The JSON body POSTed for a rejected approval.
+#[derive(Serialize)]
+struct RejectionPayload<'a> {
+    #[serde(rename = "type")]
+    event: &'static str,
+    approval_id: &'a str,
+    key_id: &'a str,
+    key_name: &'a str,
+    workspace: &'a str,
+    reason: &'a str,
+    rejected_at: String,
+    rejected_by: DeciderView<'a>,
+    request: RejectedRequest<'a>,
+}
+
+#[derive(Serialize)]
+struct RejectedRequest<'a> {
+    method: &'a str,
+    path: &'a str,
+    query: Option<&'a str>,
+    #[serde(flatten)]
+    body: BodyView,
 }
