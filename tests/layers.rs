@@ -27,8 +27,7 @@ use std::path::Path;
 ///
 /// `x` names the module `x` (`src/x.rs` or `src/x/mod.rs`); `x/y` the file `src/x/y.rs`;
 /// `x/*` the module `x` and every file inside `src/x/`. The most specific entry wins
-/// (`webhook/address` over a `webhook/*`). Names of files that do not exist yet are fine:
-/// they are where those files go when they come.
+/// (`admin/calls` over an `admin/*`).
 const FLOORS: &[(&str, &[&str])] = &[
     (
         "nouns",
@@ -41,14 +40,12 @@ const FLOORS: &[(&str, &[&str])] = &[
             "methods",
             "identity",
             "queue",
-            "field",
             "record",
             "page",
+            "webhook/*",
             "ambiguity",
             "headers",
             "cors",
-            "webhook/address",
-            "webhook/secret",
         ],
     ),
     ("policy", &["policy/*", "config"]),
@@ -56,7 +53,7 @@ const FLOORS: &[(&str, &[&str])] = &[
         "decisions",
         &["delegation", "authority/*", "approval/*", "directory"],
     ),
-    ("HTTP face", &["problem", "admin/*", "request/*"]),
+    ("HTTP face", &["problem", "admin/*", "bearer", "request/*"]),
     ("edge and CLI", &["edge/*", "cli/*", "bin/*"]),
 ];
 

@@ -16,7 +16,7 @@
 //! separate step from generating, so the file can be backed up before anything depends on it.
 
 use super::args::{SecretName, SecretsCommand};
-use super::Exit;
+use super::exit::Exit;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use std::fmt;

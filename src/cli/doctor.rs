@@ -15,8 +15,10 @@
 
 use super::answer::Reply;
 use super::args::{DoctorArgs, KeysCommand, NewKeyArgs, Token};
+use super::connection::{Connection, TransportError, TIMEOUT};
+use super::exit::Exit;
 use super::output::clean;
-use super::{request, Connection, Exit, TransportError, TIMEOUT};
+use super::request;
 use crate::key::{Environment, KeyId};
 use crate::policy::Policy;
 use crate::timestamp::format_rfc3339;

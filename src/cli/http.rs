@@ -6,8 +6,8 @@
 
 use super::answer::Reply;
 use super::args::Token;
+use super::connection::{Transport, TransportError};
 use super::request::{ApiRequest, Method};
-use super::{Transport, TransportError};
 use std::time::Duration;
 use ureq::Agent;
 

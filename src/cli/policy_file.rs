@@ -2,7 +2,7 @@
 //! offline. The analysis is [`crate::policy::lint`] and [`crate::policy::diff`]; this only
 //! reads the files and prints.
 
-use super::Exit;
+use super::exit::Exit;
 use crate::policy::diff::diff;
 use crate::policy::lint::{check, Checked, Severity};
 use crate::policy::Policy;

@@ -3,7 +3,7 @@
 use super::*;
 use crate::approval::ApprovalId;
 use crate::approval::ApprovalStatus;
-use crate::cli::args::{EditArgs, NewKeyArgs};
+use crate::cli::args::{EditArgs, Globals, NewKeyArgs, Token};
 use crate::key::KeyId;
 use serde_json::json;
 use std::collections::{HashMap, VecDeque};
