@@ -21,7 +21,7 @@ use crate::policy::{ApprovalSettings, Policy};
 use crate::problem::GatewayError;
 use crate::record::Grantee;
 use crate::request::bearer::bearer_token;
-use crate::request::reply::{expect, ReplyError};
+use crate::request::reply::{unwanted, ReplyError};
 use crate::timestamp::format_rfc3339;
 use crate::webhook::secret::{WebhookSecret, WEBHOOK_SECRET_RANDOM_BYTES};
 use serde_json::Value;
@@ -77,13 +77,13 @@ pub fn authentication(route: &AdminRoute, key_hash: KeyHash) -> Command {
 
 /// Reads the reply to [`authentication`]'s command: the key as an actor, and its limit state.
 pub fn admin_actor(reply: Reply) -> Result<(Actor, LimitHeaders), ReplyError> {
-    expect(reply, |reply| match reply {
+    match reply {
         Reply::Admitted {
             grantee,
             limit_headers,
         } => Ok((Actor::Key { grantee }, limit_headers)),
-        other => Err(other),
-    })
+        other => Err(unwanted(other)),
+    }
 }
 
 // ---- The KV index ----
@@ -184,13 +184,11 @@ pub fn created(
     policy: &Policy,
     now_ms: u64,
 ) -> Result<Value, ReplyError> {
-    if matches!(reply, Reply::AlreadyExists) {
-        return Err(GatewayError::Conflict {
+    match reply {
+        Reply::AlreadyExists => Err(GatewayError::Conflict {
             detail: "a key with this id already exists; retry the request".into(),
         }
-        .into());
-    }
-    expect(reply, |reply| match reply {
+        .into()),
         Reply::Key {
             record,
             last_used_at,
@@ -202,8 +200,8 @@ pub fn created(
             show_webhook_secret(&mut body, webhook_secret.as_ref());
             Ok(body)
         }
-        other => Err(other),
-    })
+        other => Err(unwanted(other)),
+    }
 }
 
 /// Where a key is found in the admin API (`Location`).
@@ -216,10 +214,10 @@ pub fn key_location(id: &KeyId) -> String {
 /// Reads the reply to the `Get` before a rotation: the key's environment, which the new
 /// secret keeps.
 pub fn key_environment(reply: Reply) -> Result<Environment, ReplyError> {
-    expect(reply, |reply| match reply {
+    match reply {
         Reply::Key { record, .. } => Ok(record.environment),
-        other => Err(other),
-    })
+        other => Err(unwanted(other)),
+    }
 }
 
 /// A rotation, in the order the edge carries it out: write `index` (the new secret's entry,
@@ -277,7 +275,7 @@ pub enum RotationOutcome {
 
 /// Reads the reply to [`Rotation::rotate`], sent at `now_ms`.
 pub fn rotated(reply: Reply, rotation: &Rotation, policy: &Policy, now_ms: u64) -> RotationOutcome {
-    let read = expect(reply, |reply| match reply {
+    match reply {
         Reply::Rotated {
             record,
             last_used_at,
@@ -292,21 +290,15 @@ pub fn rotated(reply: Reply, rotation: &Rotation, policy: &Policy, now_ms: u64) 
                 "previous_key_valid_until",
                 format_rfc3339(previous_valid_until).into(),
             );
-            Ok((retired, body))
-        }
-        other => Err(other),
-    });
-    match read {
-        Ok((retired, body)) => RotationOutcome::Rotated {
-            retired: retired
+            let retired = retired
                 .into_iter()
                 .map(|old| retired_entry(old, &rotation.index.key_id, now_ms))
-                .collect(),
-            body,
-        },
-        Err(error) => RotationOutcome::NotRotated {
+                .collect();
+            RotationOutcome::Rotated { retired, body }
+        }
+        other => RotationOutcome::NotRotated {
             remove: rotation.index.name.clone(),
-            error,
+            error: unwanted(other),
         },
     }
 }
@@ -319,7 +311,7 @@ pub fn webhook_secret_rotated(
     policy: &Policy,
     now_ms: u64,
 ) -> Result<Value, ReplyError> {
-    expect(reply, |reply| match reply {
+    match reply {
         Reply::WebhookSecretRotated {
             record,
             last_used_at,
@@ -335,8 +327,8 @@ pub fn webhook_secret_rotated(
             );
             Ok(body)
         }
-        other => Err(other),
-    })
+        other => Err(unwanted(other)),
+    }
 }
 
 // ---- Get, edit, revoke, activate, delete ----
@@ -349,7 +341,7 @@ pub fn key_answer(
     policy: &Policy,
     now_ms: u64,
 ) -> Result<Value, ReplyError> {
-    expect(reply, |reply| match reply {
+    match reply {
         Reply::Key {
             record,
             last_used_at,
@@ -363,17 +355,17 @@ pub fn key_answer(
             show_webhook_secret(&mut body, webhook_secret.as_ref());
             Ok(body)
         }
-        other => Err(other),
-    })
+        other => Err(unwanted(other)),
+    }
 }
 
 /// Reads the reply to `Delete`: the key's KV index entries, to remove now that its
 /// authority has forgotten it (so it answers 401 at once).
 pub fn deleted(reply: Reply) -> Result<Vec<IndexName>, ReplyError> {
-    expect(reply, |reply| match reply {
+    match reply {
         Reply::Deleted { index_names, .. } => Ok(index_names),
-        other => Err(other),
-    })
+        other => Err(unwanted(other)),
+    }
 }
 
 fn show_webhook_secret(body: &mut Value, secret: Option<&WebhookSecret>) {
@@ -397,10 +389,10 @@ pub fn approval_location(id: &ApprovalId) -> String {
 
 /// Reads the queue's reply to `Get`, `Decide` or `Record`: the approval and its stored body.
 pub fn approval_reply(reply: QueueReply) -> Result<(Approval, Vec<u8>), ReplyError> {
-    expect(reply, |reply| match reply {
+    match reply {
         QueueReply::Approval { approval, body } => Ok((*approval, body)),
-        other => Err(other),
-    })
+        other => Err(unwanted(other)),
+    }
 }
 
 /// Answers early for an approval that is already decided; the queue checks again when it
@@ -428,10 +420,10 @@ pub type Standing = Result<Grantee, SubmitterFailure>;
 
 /// Reads the reply to [`recheck`].
 pub fn standing(reply: Reply) -> Result<Standing, ReplyError> {
-    expect(reply, |reply| match reply {
+    match reply {
         Reply::Rechecked { standing } => Ok(standing),
-        other => Err(other),
-    })
+        other => Err(unwanted(other)),
+    }
 }
 
 /// The approve verdict: the queue approves a key that still may, and fails the approval
@@ -457,11 +449,11 @@ pub fn webhook_lookup() -> Command {
 /// Reads the reply to [`webhook_lookup`]: a deleted key has no webhook, and the rejection
 /// is still recorded.
 pub fn rejection_webhook(reply: Reply) -> Result<Option<String>, ReplyError> {
-    expect(reply, |reply| match reply {
+    match reply {
         Reply::Key { record, .. } => Ok(record.rejection_webhook),
         Reply::Declined { .. } => Ok(None),
-        other => Err(other),
-    })
+        other => Err(unwanted(other)),
+    }
 }
 
 /// The reject verdict: the reason, and the webhook to tell (retried for the policy's

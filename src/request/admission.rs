@@ -1,7 +1,7 @@
 //! The key authority's verdict on a data-plane request: forward it to the origin, queue it
 //! for a human, or refuse it (with the key's limit state, when it was counted).
 
-use super::reply::{expect, ReplyError};
+use super::reply::{unwanted, ReplyError};
 use crate::authority::{LimitHeaders, Reply};
 use crate::record::Grantee;
 
@@ -24,7 +24,7 @@ pub enum Admission {
 
 /// Reads the authority's reply to `Admit`.
 pub fn admission(reply: Reply) -> Result<Admission, ReplyError> {
-    expect(reply, |reply| match reply {
+    match reply {
         Reply::Admitted {
             grantee,
             limit_headers,
@@ -41,8 +41,8 @@ pub fn admission(reply: Reply) -> Result<Admission, ReplyError> {
             limit_headers,
             secret,
         }),
-        other => Err(other),
-    })
+        other => Err(unwanted(other)),
+    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! reads the body, draws the id's randomness, and makes the one queue call.
 
 use super::body;
-use super::reply::{expect, ReplyError};
+use super::reply::{unwanted, ReplyError};
 use crate::approval::{
     queued_answer, Approval, ApprovalId, QueueCommand, QueueReply, QueuedRequest, Submission,
     APPROVAL_ID_RANDOM_BYTES,
@@ -100,10 +100,10 @@ pub fn submission(
 
 /// Reads the queue's reply to [`Submit::command`]: stored, or declined (a cap is reached).
 pub fn submitted(reply: QueueReply) -> Result<(), ReplyError> {
-    expect(reply, |reply| match reply {
+    match reply {
         QueueReply::Done => Ok(()),
-        other => Err(other),
-    })
+        other => Err(unwanted(other)),
+    }
 }
 
 #[cfg(test)]

@@ -8,14 +8,19 @@
 //! disagree (a bug, or a deploy under way): that fails closed as
 //! [`GatewayError::StoreUnavailable`], and the log says which reply it was.
 //!
+//! A reader matches the kinds it wants and hands every other reply to [`unwanted`]:
+//!
 //! ```
 //! use keygate::authority::Reply;
-//! use keygate::request::reply::{expect, ReplyError};
-//! let deleted = expect(Reply::AlreadyExists, |reply| match reply {
-//!     Reply::Deleted { index_names, .. } => Ok(index_names),
-//!     other => Err(other),
-//! });
-//! let Err(error) = deleted else { panic!("not a deletion") };
+//! use keygate::key::IndexName;
+//! use keygate::request::reply::{unwanted, ReplyError};
+//! fn deleted(reply: Reply) -> Result<Vec<IndexName>, ReplyError> {
+//!     match reply {
+//!         Reply::Deleted { index_names, .. } => Ok(index_names),
+//!         other => Err(unwanted(other)),
+//!     }
+//! }
+//! let error = deleted(Reply::AlreadyExists).unwrap_err();
 //! assert_eq!(error.to_string(), "the key authority answered `already_exists` unexpectedly");
 //! assert_eq!(error.refused().error.code(), "store_unavailable");
 //! ```
@@ -95,33 +100,25 @@ impl fmt::Display for ReplyError {
     }
 }
 
-/// A Durable Object's reply, as [`expect`] reads it.
-pub trait ObjectReply: Sized {
+/// A Durable Object's reply, as [`unwanted`] reads it.
+pub trait ObjectReply {
     /// The object, as the log names it.
     const OBJECT: &'static str;
     /// The reply's kind, as the log names it.
     fn kind(&self) -> &'static str;
-    /// The client's answer when the object refused or declined the command; any other
-    /// reply is handed back.
-    fn refusal(self) -> Result<Refused, Self>;
+    /// The client's answer when the object refused or declined the command.
+    fn refusal(self) -> Option<Refused>;
 }
 
-/// Reads `reply` with `wanted`, which takes the kinds the command wants and hands any other
-/// back; a reply handed back is the object's refusal, or unexpected.
-pub fn expect<R: ObjectReply, T>(
-    reply: R,
-    wanted: impl FnOnce(R) -> Result<T, R>,
-) -> Result<T, ReplyError> {
-    let other = match wanted(reply) {
-        Ok(value) => return Ok(value),
-        Err(other) => other,
-    };
-    match other.refusal() {
-        Ok(refused) => Err(ReplyError::Refused(refused)),
-        Err(other) => Err(ReplyError::Unexpected {
+/// A reply of a kind its reader did not want: the object's refusal, or unexpected.
+pub fn unwanted<R: ObjectReply>(reply: R) -> ReplyError {
+    let kind = reply.kind();
+    match reply.refusal() {
+        Some(refused) => ReplyError::Refused(refused),
+        None => ReplyError::Unexpected {
             object: R::OBJECT,
-            kind: other.kind(),
-        }),
+            kind,
+        },
     }
 }
 
@@ -144,17 +141,17 @@ impl ObjectReply for Reply {
         }
     }
 
-    fn refusal(self) -> Result<Refused, Reply> {
+    fn refusal(self) -> Option<Refused> {
         match self {
             Reply::Refused {
                 refusal,
                 limit_headers,
-            } => Ok(Refused {
+            } => Some(Refused {
                 error: refusal.into(),
                 limit_headers,
             }),
-            Reply::Declined { declined } => Ok(GatewayError::from(declined).into()),
-            other => Err(other),
+            Reply::Declined { declined } => Some(GatewayError::from(declined).into()),
+            _ => None,
         }
     }
 }
@@ -171,10 +168,10 @@ impl ObjectReply for QueueReply {
         }
     }
 
-    fn refusal(self) -> Result<Refused, QueueReply> {
+    fn refusal(self) -> Option<Refused> {
         match self {
-            QueueReply::Declined { declined } => Ok(GatewayError::from(declined).into()),
-            other => Err(other),
+            QueueReply::Declined { declined } => Some(GatewayError::from(declined).into()),
+            _ => None,
         }
     }
 }
@@ -209,10 +206,10 @@ mod tests {
     }
 
     fn deleted(reply: Reply) -> Result<KeyId, ReplyError> {
-        expect(reply, |reply| match reply {
+        match reply {
             Reply::Deleted { id, .. } => Ok(id),
-            other => Err(other),
-        })
+            other => Err(unwanted(other)),
+        }
     }
 
     #[test]
@@ -240,27 +237,10 @@ mod tests {
     }
 
     #[test]
-    fn the_wanted_kind_wins_over_a_refusal() {
-        // A rejection reads a deleted key's `Declined` as "no webhook".
-        let webhook = expect(
-            Reply::Declined {
-                declined: Declined::NotFound,
-            },
-            |reply| match reply {
-                Reply::Declined { .. } => Ok(None::<String>),
-                other => Err(other),
-            },
-        );
-        assert_eq!(webhook.ok(), Some(None));
-    }
-
-    #[test]
     fn the_approval_queue_s_replies_read_the_same_way() {
-        let done = |reply| {
-            expect(reply, |reply| match reply {
-                QueueReply::Done => Ok(()),
-                other => Err(other),
-            })
+        let done = |reply| match reply {
+            QueueReply::Done => Ok(()),
+            other => Err(unwanted(other)),
         };
         assert!(done(QueueReply::Done).is_ok());
         let declined = QueueReply::Declined {
