@@ -496,5 +496,4 @@ pub fn origin_result(sent: Result<OriginAnswer, GatewayError>) -> OriginResult {
 }
 
 #[cfg(test)]
-#[path = "calls_tests.rs"]
 mod tests;

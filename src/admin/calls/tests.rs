@@ -24,7 +24,7 @@ fn config() -> Config {
     ]
     .into_iter()
     .collect();
-    Config::from_lookup(include_str!("../../policies/demo.toml"), |name| {
+    Config::from_lookup(include_str!("../../../policies/demo.toml"), |name| {
         vars.get(name).cloned()
     })
     .expect("the test configuration loads")
