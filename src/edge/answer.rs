@@ -6,7 +6,6 @@ use crate::approval::{approval_object, Approval};
 use crate::authority::Reply;
 use crate::config::Config;
 use crate::request::reply::Refused;
-use serde_json::Value;
 use worker::Response;
 
 pub type Outcome = Result<Response, Refused>;
@@ -17,7 +16,7 @@ pub struct Answer<'a> {
 }
 
 impl Answer<'_> {
-    pub fn json(&self, status: u16, body: &Value) -> Outcome {
+    pub fn json(&self, status: u16, body: &impl serde::Serialize) -> Outcome {
         Ok(json_response(status, body, self.request_id)?)
     }
 

@@ -5,14 +5,13 @@
 use super::body;
 use super::reply::{unwanted, ReplyError};
 use crate::approval::{
-    queued_answer, Approval, ApprovalId, QueueCommand, QueueReply, QueuedRequest, Submission,
-    APPROVAL_ID_RANDOM_BYTES,
+    queued_answer, Approval, ApprovalId, QueueCommand, QueueReply, QueuedAnswer, QueuedRequest,
+    Submission, APPROVAL_ID_RANDOM_BYTES,
 };
 use crate::policy::{ApprovalSettings, RouteTarget};
 use crate::problem::{BodyBound, GatewayError};
 use crate::queue::QueueShard;
 use crate::record::Grantee;
-use serde_json::Value;
 
 /// A request the key's authority sent to the approval queue, before its body is read.
 pub struct Queued {
@@ -47,7 +46,6 @@ pub fn accept_body(
 }
 
 /// What the edge does to queue a request: one call to `shard`'s queue object, then the 202.
-#[derive(Debug)]
 pub struct Submit {
     /// The workspace's queue; the id names it, so every later call goes straight to it.
     pub shard: QueueShard,
@@ -55,7 +53,7 @@ pub struct Submit {
     /// Where the approval is found in the admin API (`Location`).
     pub approval_id: ApprovalId,
     /// The 202's body.
-    pub answer: Value,
+    pub answer: QueuedAnswer,
 }
 
 /// The approval for `queued`, pending from `now_ms` until the policy's `expire_after_ms`.
@@ -178,8 +176,9 @@ mod tests {
         // Neither the key nor anything in keygate's prefix is stored.
         let names: Vec<&str> = request.headers.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, ["content-type"]);
-        assert_eq!(submit.answer["approval_id"], approval.id.as_str());
-        assert_eq!(submit.answer["status"], "pending");
+        let answer = serde_json::to_value(&submit.answer).expect("serialises");
+        assert_eq!(answer["approval_id"], approval.id.as_str());
+        assert_eq!(answer["status"], "pending");
     }
 
     #[test]
