@@ -121,10 +121,10 @@ pub struct CreationRandom {
 }
 
 /// A key creation, in the order the edge carries it out: write `index` (for good) first,
-/// since until the authority holds the record it leads nowhere; then send `create` to
-/// `key_id`'s authority, so that if that call fails the secret was never shown.
+/// since until the authority holds the record it leads nowhere; then send `create` to the
+/// new key's authority (`index.key_id`), so that if that call fails the secret was never
+/// shown.
 pub struct Creation {
-    pub key_id: KeyId,
     pub index: IndexEntry,
     pub create: Command,
     /// The new key, shown in the answer only.
@@ -163,7 +163,7 @@ pub fn plan_creation(
     Ok(Creation {
         index: IndexEntry {
             name: secret.index_name(),
-            key_id: key_id.clone(),
+            key_id,
             ttl_secs: None,
         },
         create: Command::Create {
@@ -171,7 +171,6 @@ pub fn plan_creation(
             secret,
             webhook_secret: WebhookSecret::generate(&random.webhook_secret),
         },
-        key_id,
         key,
     })
 }

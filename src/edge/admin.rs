@@ -159,12 +159,12 @@ async fn create_key(body: &[u8], actor: &Actor, env: &Env, answer: &Answer<'_>) 
     };
     let creation = calls::plan_creation(body, actor, config, now, &random)?;
     key_index::put(env, &creation.index).await?;
-    let reply = authority_object::call(env, &creation.key_id, &creation.create).await?;
+    let reply = authority_object::call(env, &creation.index.key_id, &creation.create).await?;
     let body = calls::created(reply, &creation, &config.policy, now)?;
     let response = answer.json(201, &body)?;
     let _ = response
         .headers()
-        .set("Location", &calls::key_location(&creation.key_id));
+        .set("Location", &calls::key_location(&creation.index.key_id));
     Ok(response)
 }
 

@@ -92,7 +92,7 @@ impl From<GatewayError> for ReplyError {
 impl fmt::Display for ReplyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ReplyError::Refused(refused) => write!(f, "refused: {}", refused.error.code()),
+            ReplyError::Refused(refused) => f.write_str(refused.error.code()),
             ReplyError::Unexpected { object, kind } => {
                 write!(f, "the {object} answered `{kind}` unexpectedly")
             }

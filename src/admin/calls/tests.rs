@@ -171,7 +171,7 @@ fn a_creation_indexes_the_new_secret_for_good_before_the_authority_holds_it() {
         creation.index,
         IndexEntry {
             name: hash_key(&config.hash_secret, &creation.key).index_name(),
-            key_id: creation.key_id.clone(),
+            key_id: creation.index.key_id.clone(),
             ttl_secs: None,
         }
     );
@@ -179,19 +179,19 @@ fn a_creation_indexes_the_new_secret_for_good_before_the_authority_holds_it() {
         .record
         .as_ref()
         .expect("the authority holds the key");
-    assert_eq!(record.id, creation.key_id);
+    assert_eq!(record.id, creation.index.key_id);
     assert_eq!(record.workspace, DEFAULT_WORKSPACE);
     assert_eq!(record.created_by, Some(Principal::Root));
     // The secret is in the answer, and nowhere the authority keeps.
     assert_eq!(body["key"], creation.key.expose());
-    assert_eq!(body["id"], creation.key_id.as_str());
+    assert_eq!(body["id"], creation.index.key_id.as_str());
     assert!(!serde_json::to_string(&authority.record)
         .unwrap_or_default()
         .contains(creation.key.expose()));
     assert!(body.get("rejection_webhook_secret").is_none());
     assert_eq!(
-        key_location(&creation.key_id),
-        format!("/_keygate/v1/keys/{}", creation.key_id.as_str())
+        key_location(&creation.index.key_id),
+        format!("/_keygate/v1/keys/{}", creation.index.key_id.as_str())
     );
 }
 
@@ -246,7 +246,7 @@ fn a_creation_over_an_existing_key_is_a_conflict_and_anything_else_fails_closed(
     let conflict = created(again, &creation, &config.policy, NOW).expect_err("a conflict");
     assert_eq!(conflict.refused().error.to_problem("r").status, 409);
     let deleted = Reply::Deleted {
-        id: creation.key_id.clone(),
+        id: creation.index.key_id.clone(),
         index_names: Vec::new(),
     };
     assert_eq!(
@@ -259,7 +259,7 @@ fn a_creation_over_an_existing_key_is_a_conflict_and_anything_else_fails_closed(
 fn a_rotation_indexes_the_new_secret_and_lets_the_retired_one_expire() {
     let config = config();
     let (creation, mut authority, _) = create(r#"{"name": "ci", "scopes": ["contacts:read"]}"#);
-    let id = &creation.key_id;
+    let id = &creation.index.key_id;
     let (reply, _) = authority.handle(Command::Get { actor: Actor::Root }, &config.policy, NOW);
     let environment = key_environment(reply).expect("the key");
     let grace_ms = 3_600_000;
@@ -305,7 +305,7 @@ fn a_declined_rotation_removes_the_new_entry_again() {
     let (creation, mut authority, _) = create(r#"{"name": "ci", "scopes": ["contacts:read"]}"#);
     let (_, _) = authority.handle(Command::Revoke { actor: Actor::Root }, &config.policy, NOW);
     let rotation = plan_rotation(
-        &creation.key_id,
+        &creation.index.key_id,
         Environment::Live,
         Actor::Root,
         0,
