@@ -53,7 +53,7 @@ const FLOORS: &[(&str, &[&str])] = &[
         "decisions",
         &["delegation", "authority/*", "approval/*", "directory"],
     ),
-    ("HTTP face", &["problem", "admin/*", "bearer", "request/*"]),
+    ("HTTP face", &["problem", "admin/*", "request/*"]),
     ("edge and CLI", &["edge/*", "cli/*", "bin/*"]),
 ];
 

@@ -2,7 +2,7 @@
 //! and reads back the same when sent again as `Bearer <token>`.
 #![no_main]
 
-use keygate::bearer::bearer_token;
+use keygate::request::bearer::bearer_token;
 use keygate::problem::GatewayError;
 use libfuzzer_sys::fuzz_target;
 

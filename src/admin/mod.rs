@@ -2,6 +2,7 @@
 //! checked — a JSON body in, a checked value or every field's error out.
 
 mod approvals;
+pub mod calls;
 mod fields;
 mod keys;
 mod list;

@@ -3,32 +3,29 @@
 //! [`gateway`] is a request's whole path, phase by phase, as the crate docs describe it.
 
 mod admin;
+mod answer;
 mod approval_queue;
 mod approvals;
 mod authority_object;
 mod directory_object;
+mod key_index;
 mod platform;
 mod proxy;
 
+use crate::admin::calls::approval_location;
 use crate::ambiguity::{BodyPrefix, RequestShape, BODY_SCAN_BYTES};
-use crate::approval::{
-    queued_answer, Approval, ApprovalId, QueueCommand, QueueReply, QueuedRequest, Submission,
-    APPROVAL_ID_RANDOM_BYTES,
-};
-use crate::authority::{Command, Queueing, Reply};
-use crate::bearer::CredentialHeader;
+use crate::authority::{Command, Queueing};
 use crate::config::Config;
 use crate::cors::{CorsSettings, Preflight};
-use crate::key::{self, hash_key, KeyFormatError, KeyId};
-use crate::policy::RouteTarget;
+use crate::key::hash_key;
 use crate::problem::GatewayError;
-use crate::queue::QueueShard;
-use crate::record::Grantee;
-use platform::{now_ms, Refused};
+use crate::request::admission::{admission, Admission};
+use crate::request::bearer::{presented_api_key, CredentialHeader};
+use crate::request::body;
+use crate::request::queued::{self, Queued, RequestLine};
+use crate::request::reply::Refused;
+use platform::now_ms;
 use worker::{event, Context, Env, Headers, Request, Response, Result};
-
-/// The KV namespace that maps a key's hash to its id.
-const KEY_INDEX: &str = "KEY_INDEX";
 
 /// Refused requests with a declared body up to this size have it drained before the answer,
 /// for at most this long (a body that has arrived drains at once).
@@ -207,18 +204,14 @@ async fn gateway(
     let credential_header = config.policy.credential_header();
     let credential_value =
         credential_header.and_then(|name| req.headers().get(name).ok().flatten());
-    let presented = crate::bearer::presented_key(
+    let parsed = presented_api_key(
         authorization.as_deref(),
         credential_header.map(|name| CredentialHeader {
             name,
             value: credential_value.as_deref(),
         }),
+        config.policy.key_prefix(),
     )?;
-    let parsed = key::parse(presented, config.policy.key_prefix()).map_err(|e| match e {
-        KeyFormatError::Malformed => GatewayError::KeyMalformed,
-        KeyFormatError::OtherPrefix => GatewayError::KeyPrefixUnknown,
-        KeyFormatError::ChecksumMismatch => GatewayError::KeyChecksumMismatch,
-    })?;
 
     // Route: refuse whatever the origin could read differently (or a key where it would
     // travel on), then find which resource and action the request needs; unmapped means denied.
@@ -245,7 +238,7 @@ async fn gateway(
 
     // Look up: the one KV read, from the key's hash to its id.
     let key_hash = hash_key(&config.hash_secret, &parsed.key);
-    let key_id = lookup_key_id(env, &key_hash.index_name()).await?;
+    let key_id = key_index::lookup(env, &key_hash.index_name()).await?;
 
     // Read the body's first bytes for a method override, now that the caller holds a real
     // key and before anything is counted (a refusal here is not).
@@ -268,12 +261,13 @@ async fn gateway(
             declared_body_bytes: platform::declared_body_length(req).map(|len| len as u64),
         }),
     };
-    let (grantee, limit_headers) = match authority_object::call(env, &key_id, &command).await? {
-        Reply::Admitted {
+    let reply = authority_object::call(env, &key_id, &command).await?;
+    let (grantee, limit_headers) = match admission(reply)? {
+        Admission::Forward {
             grantee,
             limit_headers,
         } => (grantee, limit_headers),
-        Reply::Queued {
+        Admission::Queue {
             grantee,
             limit_headers,
             secret,
@@ -287,22 +281,9 @@ async fn gateway(
             // Counted: a 202, and any refusal after it, shows the key's limit state.
             return match queue(req, &url, queued, config, env, request_id).await {
                 Ok(response) => Ok(proxy::with_headers(response, &limit_headers, request_id)),
-                Err(error) => Err(Refused {
-                    error,
-                    limit_headers,
-                }),
+                Err(refused) => Err(refused.counted(limit_headers)),
             };
         }
-        Reply::Refused {
-            refusal,
-            limit_headers,
-        } => {
-            return Err(Refused {
-                error: refusal.into(),
-                limit_headers,
-            })
-        }
-        other => return Err(platform::unexpected_reply(&other)),
     };
 
     // Forward: strip, sign, stream to the origin. The request was counted, so even an
@@ -316,15 +297,6 @@ async fn gateway(
     }
 }
 
-/// A request admitted to the approval queue, before its body is read.
-struct Queued {
-    grantee: Grantee,
-    /// The serial of the secret that sent it.
-    secret: u64,
-    target: RouteTarget,
-    headers: Vec<(String, String)>,
-}
-
 /// Stores the request for a human to approve and answers 202 with where it waits. The
 /// body is read whole (at most the policy's limit): it is kept, not streamed.
 async fn queue(
@@ -334,82 +306,27 @@ async fn queue(
     config: &Config,
     env: &Env,
     request_id: &str,
-) -> std::result::Result<Response, GatewayError> {
-    let max_bytes = config.policy.approvals().max_body_bytes;
+) -> std::result::Result<Response, Refused> {
+    let settings = config.policy.approvals();
     let stream = match req.inner().body() {
         Some(_) => Some(req.stream().map_err(|_| GatewayError::Internal)?),
         None => None,
     };
-    let limit = usize::try_from(max_bytes).unwrap_or(usize::MAX);
-    let (body, more) =
-        proxy::read_at_most(stream, limit)
-            .await
-            .map_err(|_| GatewayError::InvalidBody {
-                errors: vec![crate::problem::FieldError::new("body", "could not be read")],
-            })?;
-    if more {
-        return Err(GatewayError::PayloadTooLarge {
-            max_bytes,
-            bound: crate::problem::BodyBound::Queued,
-        });
-    }
-    let now = now_ms();
-    // The id names the workspace's queue, so every later call goes straight to it.
-    let shard = QueueShard::of(&queued.grantee.workspace);
-    let id = ApprovalId::generate(&shard, &platform::random::<APPROVAL_ID_RANDOM_BYTES>()?);
-    let request = QueuedRequest {
-        method: req.inner().method(),
-        path: url.path().to_string(),
-        query: url.query().map(str::to_string),
-        headers: crate::headers::queued_request_headers(queued.headers),
-        body_bytes: body.len() as u64,
-    };
-    let approval = Approval::submit(
-        id,
-        Submission {
-            grantee: &queued.grantee,
-            secret: queued.secret,
-            target: queued.target,
-            request,
-            now_ms: now,
-            expire_after_ms: config.policy.approvals().expire_after_ms,
-        },
-    );
-    let answer = queued_answer(&approval);
-    let location = format!("{}/approvals/{}", crate::admin::ADMIN_PREFIX, approval.id);
-    let command = QueueCommand::Submit {
-        approval: Box::new(approval),
-        body,
-    };
-    match approval_queue::call(env, &shard, &command).await? {
-        QueueReply::Done => {}
-        QueueReply::Declined { declined } => return Err(declined.into()),
-        _ => {
-            return Err(platform::store_down(
-                "the approval queue answered unexpectedly",
-            ))
-        }
-    }
-    let response =
-        platform::json_response(202, &answer, request_id).map_err(|_| GatewayError::Internal)?;
-    let _ = response.headers().set("Location", &location);
-    Ok(response)
-}
-
-/// KV is the replicated index; a miss is an unknown key, an error fails closed.
-async fn lookup_key_id(env: &Env, index_name: &str) -> std::result::Result<KeyId, GatewayError> {
-    let store = env
-        .kv(KEY_INDEX)
-        .map_err(|_| platform::store_down("KV binding missing"))?;
-    let value = store
-        .get(index_name)
-        .text()
+    let (bytes, more) = proxy::read_at_most(stream, queued::body_limit(&settings))
         .await
-        .map_err(|_| platform::store_down("KV lookup failed"))?;
-    match value {
-        None => Err(GatewayError::KeyUnknown),
-        Some(id) => {
-            KeyId::parse(&id).ok_or_else(|| platform::store_down("KV held a malformed key id"))
-        }
-    }
+        .map_err(|_| body::unreadable())?;
+    let bytes = queued::accept_body(bytes, more, &settings)?;
+    let line = RequestLine {
+        method: req.inner().method(),
+        path: url.path(),
+        query: url.query(),
+    };
+    let random = platform::random()?;
+    let submit = queued::submission(queued, line, bytes, &random, &settings, now_ms());
+    queued::submitted(approval_queue::call(env, &submit.shard, &submit.command).await?)?;
+    let response = platform::json_response(202, &submit.answer, request_id)?;
+    let _ = response
+        .headers()
+        .set("Location", &approval_location(&submit.approval_id));
+    Ok(response)
 }

@@ -1,10 +1,10 @@
 //! Small pieces of the platform: clock, randomness, configuration, and refusals as responses.
 
-use crate::authority::{LimitHeaders, Reply};
 use crate::config::{Config, ConfigError, PolicySource};
 use crate::key::base62_fixed;
 use crate::page::{ListedId, Position};
 use crate::problem::GatewayError;
+use crate::request::reply::{Refused, ReplyError};
 use std::cell::RefCell;
 use std::rc::Rc;
 use worker::{Env, Headers, Response, Result};
@@ -63,22 +63,6 @@ pub fn config(env: &Env) -> std::result::Result<Rc<Config>, ConfigError> {
     Ok(config)
 }
 
-/// A refusal and the limit state to show with it.
-#[derive(Debug)]
-pub struct Refused {
-    pub error: GatewayError,
-    pub limit_headers: LimitHeaders,
-}
-
-impl From<GatewayError> for Refused {
-    fn from(error: GatewayError) -> Refused {
-        Refused {
-            error,
-            limit_headers: LimitHeaders::new(),
-        }
-    }
-}
-
 /// Logs why storage failed (never a key or hash) and fails closed.
 pub fn store_down(what: &str) -> GatewayError {
     worker::console_error!("key store unavailable: {what}");
@@ -93,21 +77,15 @@ impl From<worker::Error> for Refused {
     }
 }
 
-pub fn unexpected_reply(reply: &Reply) -> Refused {
-    let kind = match reply {
-        Reply::Admitted { .. } => "admitted",
-        Reply::Queued { .. } => "queued",
-        Reply::Rechecked { .. } => "rechecked",
-        Reply::Refused { .. } => "refused",
-        Reply::Key { .. } => "key",
-        Reply::Rotated { .. } => "rotated",
-        Reply::WebhookSecretRotated { .. } => "webhook_secret_rotated",
-        Reply::WebhookSigners { .. } => "webhook_signers",
-        Reply::Deleted { .. } => "deleted",
-        Reply::Declined { .. } => "declined",
-        Reply::AlreadyExists => "already_exists",
-    };
-    store_down(&format!("key authority answered `{kind}` unexpectedly")).into()
+/// A reply of the wrong kind means the object and this Worker disagree (a bug, or a deploy
+/// under way): logged here, answered as the core says.
+impl From<ReplyError> for Refused {
+    fn from(error: ReplyError) -> Refused {
+        if let ReplyError::Unexpected { .. } = error {
+            worker::console_error!("key store unavailable: {error}");
+        }
+        error.refused()
+    }
 }
 
 /// A refusal as a problem response. `type_base` (the policy's `[problems] type_base`, for

@@ -2,11 +2,11 @@
 
 use crate::config::Config;
 use crate::headers::{sanitize_request_headers, sanitize_response_headers};
-use crate::identity::{
-    self, sign, BodyDigest, Content, Identity, RequestLine, SIGNED_BODY_MAX_BYTES,
-};
+use crate::identity::{self, sign, BodyDigest, Content, RequestLine, SIGNED_BODY_MAX_BYTES};
 use crate::problem::GatewayError;
 use crate::record::Grantee;
+use crate::request::body;
+use crate::request::origin::{path_and_query, Sender};
 use futures_util::future::{select, Either};
 use std::time::Duration;
 use worker::{
@@ -44,13 +44,6 @@ pub struct Outbound {
     pub platform_country: Option<String>,
 }
 
-/// Who the origin is told sent the request: the key, and for an approved request the
-/// approval and its approver.
-pub struct Sender<'a> {
-    pub grantee: &'a Grantee,
-    pub approval: Option<(&'a str, &'a str)>,
-}
-
 /// Forwards a client's request. `prefix` is what [`peek_body`] read of its body: a body
 /// that ended within [`SIGNED_BODY_MAX_BYTES`] is sent as those bytes, signed by their
 /// digest; a longer one is streamed from the request itself, never buffered.
@@ -63,10 +56,6 @@ pub async fn forward(
     grantee: &Grantee,
     request_id: &str,
 ) -> Result<Response, GatewayError> {
-    let path_and_query = match url.query() {
-        Some(query) => format!("{}?{query}", url.path()),
-        None => url.path().to_string(),
-    };
     let body = match req.inner().body() {
         None => OutboundBody::None,
         Some(_) if prefix.complete => OutboundBody::Whole(prefix.bytes),
@@ -77,7 +66,7 @@ pub async fn forward(
     };
     let outbound = Outbound {
         method: req.method(),
-        path_and_query,
+        path_and_query: path_and_query(url.path(), url.query()),
         headers: client_headers,
         body,
         platform_country: req.cf().and_then(|cf| cf.country()),
@@ -149,18 +138,7 @@ pub async fn send(
         content_length,
         body: digest,
     };
-    let grantee = sender.grantee;
-    let identity = Identity {
-        key_id: grantee.key_id.to_string(),
-        key_name: grantee.key_name.clone(),
-        workspace: grantee.workspace.clone(),
-        environment: grantee.environment.as_str().to_string(),
-        scopes: grantee.scopes.clone(),
-        request_id: request_id.to_string(),
-        approval_id: sender.approval.map(|(id, _)| id.to_string()),
-        approved_by: sender.approval.map(|(_, by)| by.to_string()),
-        timestamp: now_ms / 1000,
-    };
+    let identity = sender.identity(request_id, now_ms);
     let line = RequestLine {
         method: method.as_ref(),
         host: &config.origin.host,
@@ -245,15 +223,12 @@ pub async fn peek_body(
             complete: true,
         });
     }
-    let unreadable = || GatewayError::InvalidBody {
-        errors: vec![crate::problem::FieldError::new("body", "could not be read")],
-    };
-    let mut copy = req.clone().map_err(|_| unreadable())?;
-    let mut stream = copy.stream().map_err(|_| unreadable())?;
+    let mut copy = req.clone().map_err(|_| body::unreadable())?;
+    let mut stream = copy.stream().map_err(|_| body::unreadable())?;
     let mut deadline = Box::pin(Delay::from(Duration::from_millis(timeout_ms)));
     loop {
         let chunk = match select(stream.next(), deadline.as_mut()).await {
-            Either::Left((Some(chunk), _)) => chunk.map_err(|_| unreadable())?,
+            Either::Left((Some(chunk), _)) => chunk.map_err(|_| body::unreadable())?,
             Either::Left((None, _)) => {
                 return Ok(PeekedBody {
                     bytes,

@@ -1,9 +1,10 @@
 //! The `Authorization: Bearer <token>` header, read the same way for API keys and the root
 //! token; and, on the data plane, the one other header a policy may name for keys
-//! (`[credentials] header`, for customers whose clients already send `X-API-Key`).
+//! (`[credentials] header`, for customers whose clients already send `X-API-Key`); then
+//! the key's format, checked before any storage is touched.
 //!
 //! ```
-//! use keygate::bearer::{bearer_token, presented_key, CredentialHeader};
+//! use keygate::request::bearer::{bearer_token, presented_key, CredentialHeader};
 //! assert_eq!(bearer_token(Some("Bearer kg_live_abc")), Ok("kg_live_abc"));
 //! assert!(bearer_token(Some("Basic dXNlcjpwYXNz")).is_err());
 //! assert!(bearer_token(None).is_err());
@@ -13,6 +14,7 @@
 //! assert!(presented_key(Some("Bearer kg_live_abc"), header(Some("kg_live_abc"))).is_err());
 //! ```
 
+use crate::key::{self, KeyFormatError, ParsedKey};
 use crate::problem::GatewayError;
 
 /// The token in an `Authorization` header value: the scheme is `Bearer` in any case, and
@@ -79,6 +81,26 @@ pub fn presented_key<'a>(
                 Ok(token)
             }
         }
+    }
+}
+
+/// The data plane's key: [`presented_key`], then its format under the policy's
+/// `key_prefix`. Garbage is refused here, without touching storage.
+pub fn presented_api_key(
+    authorization: Option<&str>,
+    credential_header: Option<CredentialHeader<'_>>,
+    key_prefix: &str,
+) -> Result<ParsedKey, GatewayError> {
+    let presented = presented_key(authorization, credential_header)?;
+    key::parse(presented, key_prefix).map_err(key_format_error)
+}
+
+/// What a client is told about a key that is not one of this deployment's.
+pub fn key_format_error(error: KeyFormatError) -> GatewayError {
+    match error {
+        KeyFormatError::Malformed => GatewayError::KeyMalformed,
+        KeyFormatError::OtherPrefix => GatewayError::KeyPrefixUnknown,
+        KeyFormatError::ChecksumMismatch => GatewayError::KeyChecksumMismatch,
     }
 }
 
@@ -177,6 +199,65 @@ mod tests {
         );
     }
 
+    fn key_code(authorization: Option<&str>, header: Option<&str>) -> Result<String, &'static str> {
+        let credential = CredentialHeader {
+            name: "X-API-Key",
+            value: header,
+        };
+        presented_api_key(authorization, Some(credential), "kg")
+            .map(|parsed| parsed.key.expose().to_string())
+            .map_err(|e| e.code())
+    }
+
+    #[test]
+    fn a_presented_key_is_checked_before_any_storage() {
+        use crate::key::{ApiKey, Environment, KEY_RANDOM_BYTES};
+        let key = ApiKey::generate("kg", Environment::Live, &[9; KEY_RANDOM_BYTES]);
+        let key = key.expose();
+        assert_eq!(
+            key_code(Some(&format!("Bearer {key}")), None).as_deref(),
+            Ok(key)
+        );
+        assert_eq!(key_code(None, Some(key)).as_deref(), Ok(key));
+        assert_eq!(key_code(None, Some("kg_live_short")), Err("key_malformed"));
+        let typo = format!("{}x", &key[..key.len() - 1]);
+        let typo = if typo == key {
+            format!("{}y", &key[..key.len() - 1])
+        } else {
+            typo
+        };
+        assert_eq!(key_code(None, Some(&typo)), Err("key_checksum_mismatch"));
+        let other = ApiKey::generate("old", Environment::Live, &[9; KEY_RANDOM_BYTES]);
+        assert_eq!(
+            key_code(None, Some(other.expose())),
+            Err("key_prefix_unknown")
+        );
+        // The credential's own errors come first.
+        assert_eq!(key_code(None, None), Err("missing_credentials"));
+        assert_eq!(
+            key_code(Some("Basic abc"), None),
+            Err("invalid_authorization_scheme")
+        );
+    }
+
+    #[test]
+    fn every_key_format_error_is_a_401_with_its_own_code() {
+        let errors = [
+            KeyFormatError::Malformed,
+            KeyFormatError::OtherPrefix,
+            KeyFormatError::ChecksumMismatch,
+        ];
+        let codes: std::collections::BTreeSet<_> = errors
+            .iter()
+            .map(|&error| {
+                let error = key_format_error(error);
+                assert_eq!(error.to_problem("r").status, 401);
+                error.code()
+            })
+            .collect();
+        assert_eq!(codes.len(), errors.len());
+    }
+
     proptest! {
         /// Whatever the two values, a key comes from exactly one place, is trimmed, and
         /// holds no comma.
@@ -206,6 +287,47 @@ mod tests {
                 let resent = format!("Bearer {token}");
                 prop_assert_eq!(bearer_token(Some(&resent)), Ok(token));
             }
+        }
+
+        /// Whatever a client sends, what is refused is refused with a credential or a key
+        /// format code, and what is accepted is a whole key of this deployment that it sent.
+        #[test]
+        fn a_presented_api_key_is_one_of_ours_or_a_401(
+            authorization in prop::option::of("(Bearer |bearer )?(kg|old)_(live|test)_[0-9A-Za-z]{0,45}"),
+            header in prop::option::of("(kg|old)_(live|test)_[0-9A-Za-z]{0,45}"),
+        ) {
+            match key_code(authorization.as_deref(), header.as_deref()) {
+                Ok(key) => {
+                    prop_assert!(key.starts_with("kg_"));
+                    prop_assert!(crate::key::parse(&key, "kg").is_ok());
+                    let sent = authorization.as_deref().or(header.as_deref()).unwrap_or_default();
+                    prop_assert!(sent.ends_with(&key));
+                }
+                Err(code) => prop_assert!([
+                    "missing_credentials",
+                    "invalid_authorization_scheme",
+                    "credentials_ambiguous",
+                    "key_malformed",
+                    "key_prefix_unknown",
+                    "key_checksum_mismatch",
+                ].contains(&code), "{code}"),
+            }
+        }
+
+        /// A key keygate issued is accepted from either place, exactly as issued.
+        #[test]
+        fn an_issued_key_is_accepted_from_either_place(
+            random in prop::array::uniform24(any::<u8>()),
+            live in any::<bool>(),
+        ) {
+            use crate::key::{ApiKey, Environment, KEY_RANDOM_BYTES};
+            let bytes: [u8; KEY_RANDOM_BYTES] = random;
+            let environment = if live { Environment::Live } else { Environment::Test };
+            let key = ApiKey::generate("kg", environment, &bytes);
+            let key = key.expose();
+            let bearer = format!("Bearer {key}");
+            prop_assert_eq!(key_code(Some(&bearer), None), Ok(key.to_string()));
+            prop_assert_eq!(key_code(None, Some(key)), Ok(key.to_string()));
         }
     }
 }

@@ -1,0 +1,498 @@
+//! The admin API's calls, decided: who is calling (the root token, or a key its authority
+//! admits), what a key creation and a rotation write and in which order, what each reply
+//! answers, and a reviewer's verdict on an approval. The edge (`src/edge/admin.rs` and
+//! `approvals.rs`) draws the randomness, makes the calls and writes what these return.
+//!
+//! The approval verdict lives here, not with the data plane's request path: it is made by a
+//! reviewer's admin call, and only an admin call sends an approved request to the origin.
+
+use crate::admin::{parse_create, AdminRoute, ADMIN_PREFIX, DEFAULT_WORKSPACE};
+use crate::approval::{
+    Approval, ApprovalId, ApprovalStatus, OriginResult, QueueReply, Verdict, APPROVALS_RESOURCE,
+};
+use crate::authority::{key_object, Command, LimitHeaders, Reply, RetiredSecret, SubmitterFailure};
+use crate::config::{Config, RootToken};
+use crate::delegation::Actor;
+use crate::key::{
+    self, hash_key, ApiKey, Environment, IndexName, KeyHash, KeyId, ParsedKey, KEY_ID_RANDOM_BYTES,
+    KEY_RANDOM_BYTES,
+};
+use crate::policy::{ApprovalSettings, Policy};
+use crate::problem::GatewayError;
+use crate::record::Grantee;
+use crate::request::bearer::bearer_token;
+use crate::request::reply::{unwanted, ReplyError};
+use crate::timestamp::format_rfc3339;
+use crate::webhook::secret::{WebhookSecret, WEBHOOK_SECRET_RANDOM_BYTES};
+use serde_json::Value;
+
+// ---- Who is calling ----
+
+/// What an admin caller presented.
+#[derive(Debug)]
+pub enum AdminCredential {
+    Root,
+    /// A key of this deployment, by its format: its authority decides the rest.
+    Key(ParsedKey),
+}
+
+/// The caller's `Authorization: Bearer` token: the root token, or a key of this deployment.
+/// Anything else is `invalid_admin_token`, whose `credentials_sent` tells a missing token
+/// from a wrong one.
+pub fn admin_credential(
+    authorization: Option<&str>,
+    root_token: &RootToken,
+    key_prefix: &str,
+) -> Result<AdminCredential, GatewayError> {
+    let token = bearer_token(authorization).map_err(|error| GatewayError::InvalidAdminToken {
+        credentials_sent: error != GatewayError::MissingCredentials,
+    })?;
+    if root_token.matches(token) {
+        return Ok(AdminCredential::Root);
+    }
+    key::parse(token, key_prefix)
+        .map(AdminCredential::Key)
+        .map_err(|_| GatewayError::InvalidAdminToken {
+            credentials_sent: true,
+        })
+}
+
+/// The authority's command for a key calling `route`, so that a revoked key loses admin
+/// rights on the very next request and admin calls count against the key's limits like any
+/// other: for `api_keys` routes, admitted with the grant the route needs; for the approval
+/// queue only identified (any active key), since what it may see depends on the approval
+/// (its own, or its workspace's with an `approvals` grant).
+pub fn authentication(route: &AdminRoute, key_hash: KeyHash) -> Command {
+    let grant = route.required_grant();
+    match grant.resource.as_str() {
+        APPROVALS_RESOURCE => Command::Identify { key_hash },
+        _ => Command::Admit {
+            key_hash,
+            resource: grant.resource,
+            action: grant.action,
+            queueing: None,
+        },
+    }
+}
+
+/// Reads the reply to [`authentication`]'s command: the key as an actor, and its limit state.
+pub fn admin_actor(reply: Reply) -> Result<(Actor, LimitHeaders), ReplyError> {
+    match reply {
+        Reply::Admitted {
+            grantee,
+            limit_headers,
+        } => Ok((Actor::Key { grantee }, limit_headers)),
+        other => Err(unwanted(other)),
+    }
+}
+
+// ---- The KV index ----
+
+/// One KV index entry: a secret's hash names its key's id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IndexEntry {
+    pub name: IndexName,
+    pub key_id: KeyId,
+    /// `None`: kept for good.
+    pub ttl_secs: Option<u64>,
+}
+
+/// KV needs an expiry at least 60 s ahead; the authority enforces the exact end.
+pub const KV_EXPIRY_MARGIN_SECS: u64 = 60;
+
+/// A retired secret's entry, rewritten to expire on its own once the secret's grace has
+/// ended (the authority refuses the secret exactly on time; KV only forgets it later).
+pub fn retired_entry(retired: RetiredSecret, key_id: &KeyId, now_ms: u64) -> IndexEntry {
+    IndexEntry {
+        name: retired.index_name,
+        key_id: key_id.clone(),
+        ttl_secs: Some(retired.valid_until.saturating_sub(now_ms) / 1_000 + KV_EXPIRY_MARGIN_SECS),
+    }
+}
+
+// ---- Create ----
+
+/// The randomness a key creation draws from the platform.
+pub struct CreationRandom {
+    pub key_id: [u8; KEY_ID_RANDOM_BYTES],
+    pub key: [u8; KEY_RANDOM_BYTES],
+    /// Kept by the authority only when the key has a rejection webhook.
+    pub webhook_secret: [u8; WEBHOOK_SECRET_RANDOM_BYTES],
+}
+
+/// A key creation, in the order the edge carries it out: write `index` (for good) first,
+/// since until the authority holds the record it leads nowhere; then send `create` to the
+/// new key's authority (`index.key_id`), so that if that call fails the secret was never
+/// shown.
+pub struct Creation {
+    pub index: IndexEntry,
+    pub create: Command,
+    /// The new key, shown in the answer only.
+    pub key: ApiKey,
+}
+
+/// Checks a create body against the policy and what `actor` may hand out, and builds the
+/// key: its workspace is the body's, else the actor's own, else the default one.
+pub fn plan_creation(
+    body: &[u8],
+    actor: &Actor,
+    config: &Config,
+    now_ms: u64,
+    random: &CreationRandom,
+) -> Result<Creation, GatewayError> {
+    let new_key = parse_create(body, &config.policy, now_ms, config.https_only)?;
+    let workspace = actor
+        .workspace_for(new_key.workspace.as_deref())
+        .map_err(GatewayError::BeyondOwnGrant)?
+        .unwrap_or_else(|| DEFAULT_WORKSPACE.to_string());
+    let key_id = KeyId::generate(&random.key_id);
+    let key = ApiKey::generate(config.policy.key_prefix(), new_key.environment, &random.key);
+    let mut record = new_key.into_record(
+        key_id.clone(),
+        &key,
+        now_ms,
+        &workspace,
+        actor.principal(),
+        actor.family_for_new_key(),
+    );
+    actor.pin_limits(&mut record, &config.policy);
+    actor
+        .may_hold(&record, &config.policy)
+        .map_err(GatewayError::BeyondOwnGrant)?;
+    let secret = hash_key(&config.hash_secret, &key);
+    Ok(Creation {
+        index: IndexEntry {
+            name: secret.index_name(),
+            key_id,
+            ttl_secs: None,
+        },
+        create: Command::Create {
+            record: Box::new(record),
+            secret,
+            webhook_secret: WebhookSecret::generate(&random.webhook_secret),
+        },
+        key,
+    })
+}
+
+/// Reads the reply to [`Creation::create`]: the new key's object, its secret shown this
+/// once (it is never stored or shown again).
+pub fn created(
+    reply: Reply,
+    creation: &Creation,
+    policy: &Policy,
+    now_ms: u64,
+) -> Result<Value, ReplyError> {
+    match reply {
+        Reply::AlreadyExists => Err(GatewayError::Conflict {
+            detail: "a key with this id already exists; retry the request".into(),
+        }
+        .into()),
+        Reply::Key {
+            record,
+            last_used_at,
+            webhook_secret,
+            ..
+        } => {
+            let mut body = key_object(&record, last_used_at, policy, now_ms);
+            insert(&mut body, "key", creation.key.expose().into());
+            show_webhook_secret(&mut body, webhook_secret.as_ref());
+            Ok(body)
+        }
+        other => Err(unwanted(other)),
+    }
+}
+
+/// Where a key is found in the admin API (`Location`).
+pub fn key_location(id: &KeyId) -> String {
+    format!("{ADMIN_PREFIX}/keys/{}", id.as_str())
+}
+
+// ---- Rotate ----
+
+/// Reads the reply to the `Get` before a rotation: the key's environment, which the new
+/// secret keeps.
+pub fn key_environment(reply: Reply) -> Result<Environment, ReplyError> {
+    match reply {
+        Reply::Key { record, .. } => Ok(record.environment),
+        other => Err(unwanted(other)),
+    }
+}
+
+/// A rotation, in the order the edge carries it out: write `index` (the new secret's entry,
+/// for good) before the authority switches, so the new secret works the moment it is shown;
+/// then send `rotate`; then do what [`rotated`] says.
+pub struct Rotation {
+    pub index: IndexEntry,
+    pub rotate: Command,
+    /// The new key, shown in the answer only.
+    pub key: ApiKey,
+}
+
+pub fn plan_rotation(
+    key_id: &KeyId,
+    environment: Environment,
+    actor: Actor,
+    grace_ms: u64,
+    config: &Config,
+    random: &[u8; KEY_RANDOM_BYTES],
+) -> Rotation {
+    let key = ApiKey::generate(config.policy.key_prefix(), environment, random);
+    let secret = hash_key(&config.hash_secret, &key);
+    Rotation {
+        index: IndexEntry {
+            name: secret.index_name(),
+            key_id: key_id.clone(),
+            ttl_secs: None,
+        },
+        rotate: Command::Rotate {
+            actor,
+            secret,
+            hint: key.hint(),
+            grace_ms,
+        },
+        key,
+    }
+}
+
+/// What follows the authority's reply to [`Rotation::rotate`].
+#[derive(Debug)]
+pub enum RotationOutcome {
+    /// Rewrite each retired secret's entry with its expiry, then answer 200 with `body`.
+    /// Best effort: an entry left behind leads to an authority that refuses it.
+    Rotated {
+        retired: Vec<IndexEntry>,
+        body: Value,
+    },
+    /// The authority did not switch: remove the new entry again, then refuse. Best effort:
+    /// an entry left behind leads to an authority that does not know the hash.
+    NotRotated {
+        remove: IndexName,
+        error: ReplyError,
+    },
+}
+
+/// Reads the reply to [`Rotation::rotate`], sent at `now_ms`.
+pub fn rotated(reply: Reply, rotation: &Rotation, policy: &Policy, now_ms: u64) -> RotationOutcome {
+    match reply {
+        Reply::Rotated {
+            record,
+            last_used_at,
+            previous_valid_until,
+            retired,
+            ..
+        } => {
+            let mut body = key_object(&record, last_used_at, policy, now_ms);
+            insert(&mut body, "key", rotation.key.expose().into());
+            insert(
+                &mut body,
+                "previous_key_valid_until",
+                format_rfc3339(previous_valid_until).into(),
+            );
+            let retired = retired
+                .into_iter()
+                .map(|old| retired_entry(old, &rotation.index.key_id, now_ms))
+                .collect();
+            RotationOutcome::Rotated { retired, body }
+        }
+        other => RotationOutcome::NotRotated {
+            remove: rotation.index.name.clone(),
+            error: unwanted(other),
+        },
+    }
+}
+
+/// Reads the reply to `RotateWebhookSecret`: the key's object with the new signing secret,
+/// shown this once; the previous one signs deliveries too until
+/// `previous_webhook_secret_valid_until`.
+pub fn webhook_secret_rotated(
+    reply: Reply,
+    policy: &Policy,
+    now_ms: u64,
+) -> Result<Value, ReplyError> {
+    match reply {
+        Reply::WebhookSecretRotated {
+            record,
+            last_used_at,
+            webhook_secret,
+            previous_valid_until,
+        } => {
+            let mut body = key_object(&record, last_used_at, policy, now_ms);
+            show_webhook_secret(&mut body, Some(&webhook_secret));
+            insert(
+                &mut body,
+                "previous_webhook_secret_valid_until",
+                format_rfc3339(previous_valid_until).into(),
+            );
+            Ok(body)
+        }
+        other => Err(unwanted(other)),
+    }
+}
+
+// ---- Get, edit, revoke, activate, delete ----
+
+/// Reads a reply that shows one key: its object, with its usage figures when `with_usage`
+/// (a GET), and a webhook secret the command issued (the one time it is shown).
+pub fn key_answer(
+    reply: Reply,
+    with_usage: bool,
+    policy: &Policy,
+    now_ms: u64,
+) -> Result<Value, ReplyError> {
+    match reply {
+        Reply::Key {
+            record,
+            last_used_at,
+            usage,
+            webhook_secret,
+        } => {
+            let mut body = key_object(&record, last_used_at, policy, now_ms);
+            if with_usage {
+                insert(&mut body, "usage", serde_json::json!(usage));
+            }
+            show_webhook_secret(&mut body, webhook_secret.as_ref());
+            Ok(body)
+        }
+        other => Err(unwanted(other)),
+    }
+}
+
+/// Reads the reply to `Delete`: the key's KV index entries, to remove now that its
+/// authority has forgotten it (so it answers 401 at once).
+pub fn deleted(reply: Reply) -> Result<Vec<IndexName>, ReplyError> {
+    match reply {
+        Reply::Deleted { index_names, .. } => Ok(index_names),
+        other => Err(unwanted(other)),
+    }
+}
+
+fn show_webhook_secret(body: &mut Value, secret: Option<&WebhookSecret>) {
+    if let Some(secret) = secret {
+        insert(body, "rejection_webhook_secret", secret.expose().into());
+    }
+}
+
+fn insert(body: &mut Value, field: &str, value: Value) {
+    if let Some(object) = body.as_object_mut() {
+        object.insert(field.into(), value);
+    }
+}
+
+// ---- Approve and reject ----
+
+/// Where an approval is found in the admin API (`Location`).
+pub fn approval_location(id: &ApprovalId) -> String {
+    format!("{ADMIN_PREFIX}/approvals/{id}")
+}
+
+/// Reads the queue's reply to `Get`, `Decide` or `Record`: the approval and its stored body.
+pub fn approval_reply(reply: QueueReply) -> Result<(Approval, Vec<u8>), ReplyError> {
+    match reply {
+        QueueReply::Approval { approval, body } => Ok((*approval, body)),
+        other => Err(unwanted(other)),
+    }
+}
+
+/// Answers early for an approval that is already decided; the queue checks again when it
+/// decides, so a race between two reviewers still ends with one decision.
+pub fn still_pending(approval: &Approval, now_ms: u64) -> Result<(), GatewayError> {
+    match approval.status(now_ms) {
+        ApprovalStatus::Pending => Ok(()),
+        status => Err(GatewayError::ApprovalDecided { status }),
+    }
+}
+
+/// The command that checks the submitting key again, as it is now: still active, still
+/// holding the grant, and the secret that queued the request still live.
+pub fn recheck(approval: &Approval) -> Command {
+    Command::Recheck {
+        resource: approval.target.resource.clone(),
+        action: approval.target.action,
+        secret: approval.secret,
+    }
+}
+
+/// Where the submitting key stands: whom the approved request is sent as, or why it may
+/// no longer be sent.
+pub type Standing = Result<Grantee, SubmitterFailure>;
+
+/// Reads the reply to [`recheck`].
+pub fn standing(reply: Reply) -> Result<Standing, ReplyError> {
+    match reply {
+        Reply::Rechecked { standing } => Ok(standing),
+        other => Err(unwanted(other)),
+    }
+}
+
+/// The approve verdict: the queue approves a key that still may, and fails the approval
+/// (the origin is not called) of one that no longer may.
+pub fn approve_verdict(standing: &Standing) -> Verdict {
+    Verdict::Approve {
+        submitter: standing.as_ref().map(|_| ()).map_err(Clone::clone),
+    }
+}
+
+/// Whom the approved request is sent as, once the queue has accepted [`approve_verdict`]:
+/// it declines the verdict of a key that may no longer, so a failure here is keygate's bug.
+pub fn approved_sender(standing: Standing) -> Result<Grantee, GatewayError> {
+    standing.map_err(|_| GatewayError::Internal)
+}
+
+/// The command that reads the submitting key's current rejection webhook: as the root
+/// token, since the reviewer need not be able to see the key.
+pub fn webhook_lookup() -> Command {
+    Command::Get { actor: Actor::Root }
+}
+
+/// Reads the reply to [`webhook_lookup`]: a deleted key has no webhook, and the rejection
+/// is still recorded.
+pub fn rejection_webhook(reply: Reply) -> Result<Option<String>, ReplyError> {
+    match reply {
+        Reply::Key { record, .. } => Ok(record.rejection_webhook),
+        Reply::Declined { .. } => Ok(None),
+        other => Err(unwanted(other)),
+    }
+}
+
+/// The reject verdict: the reason, and the webhook to tell (retried for the policy's
+/// `webhook_retry_ms`) from the queue's alarm, after the answer.
+pub fn reject_verdict(
+    reason: String,
+    webhook: Option<String>,
+    settings: &ApprovalSettings,
+) -> Verdict {
+    Verdict::Reject {
+        reason,
+        webhook,
+        retry_ms: settings.webhook_retry_ms,
+    }
+}
+
+/// What the origin answered to an approved request, its body read up to
+/// [`crate::approval::MAX_RESULT_BODY_BYTES`].
+pub struct OriginAnswer {
+    pub status: u16,
+    pub body: Vec<u8>,
+    pub truncated: bool,
+}
+
+/// The result recorded for an approved request sent to the origin.
+pub fn origin_result(sent: Result<OriginAnswer, GatewayError>) -> OriginResult {
+    match sent {
+        Ok(OriginAnswer {
+            status,
+            body,
+            truncated,
+        }) => OriginResult::Answered {
+            status,
+            body,
+            truncated,
+        },
+        Err(GatewayError::OriginTimeout) => OriginResult::TimedOut,
+        Err(_) => OriginResult::Unreachable,
+    }
+}
+
+#[cfg(test)]
+mod tests;
