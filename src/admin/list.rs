@@ -80,6 +80,21 @@ impl<S, Id> ListQuery<S, Id> {
     }
 }
 
+/// A page of `GET /keys`: the keys as the admin API shows them, and the cursor of the next
+/// page (`null` on the last).
+#[derive(serde::Serialize)]
+pub struct KeysPage {
+    pub keys: Vec<Value>,
+    pub next_cursor: Option<String>,
+}
+
+/// A page of `GET /approvals`, the same way.
+#[derive(serde::Serialize)]
+pub struct ApprovalsPage {
+    pub approvals: Vec<Value>,
+    pub next_cursor: Option<String>,
+}
+
 /// `GET /approvals?status=&workspace=&limit=&cursor=`, checked.
 pub type ApprovalsQuery = ListQuery<ApprovalStatus, ApprovalId>;
 

@@ -192,9 +192,11 @@ async fn list_keys(query: Option<&str>, actor: &Actor, env: &Env, answer: &Answe
             )
         })
         .collect();
-    let next_cursor = next.map(|position| position.encode());
-    let body = serde_json::json!({ "keys": keys, "next_cursor": next_cursor });
-    answer.json(200, &body)
+    let page = crate::admin::KeysPage {
+        keys,
+        next_cursor: next.map(|position| position.encode()),
+    };
+    answer.json(200, &page)
 }
 
 /// Rotates a key, in the order its plan gives ([`calls::Rotation`]).

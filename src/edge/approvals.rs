@@ -44,9 +44,11 @@ pub async fn list(query: Option<&str>, actor: &Actor, env: &Env, answer: &Answer
         .iter()
         .map(|approval| approval_object(approval, None, now))
         .collect();
-    let next_cursor = next.map(|position| position.encode());
-    let body = serde_json::json!({ "approvals": approvals, "next_cursor": next_cursor });
-    answer.json(200, &body)
+    let page = crate::admin::ApprovalsPage {
+        approvals,
+        next_cursor: next.map(|position| position.encode()),
+    };
+    answer.json(200, &page)
 }
 
 pub async fn get(id: ApprovalId, actor: &Actor, env: &Env, answer: &Answer<'_>) -> Outcome {
