@@ -7,7 +7,7 @@
 //! The modules stand in floors, each importing only its own floor and those below
 //! (`tests/layers.rs` holds them to it, and to having no circle):
 //! 1. nouns every layer shares — [`key`], [`limits`], [`usage`], [`timestamp`],
-//!    [`percent`], [`methods`], [`identity`], [`record`], [`page`], [`queue`], [`webhook`],
+//!    [`percent`], [`methods`], [`identity`], [`record`], [`page`], [`queue`], [`webhook`], [`workspace`],
 //!    and the request's shape: [`ambiguity`], [`headers`], [`cors`];
 //! 2. what the operator configured — [`policy`] and [`config`];
 //! 3. decisions — [`delegation`], [`authority`], [`approval`], [`directory`];
@@ -46,6 +46,7 @@ pub mod request;
 pub mod timestamp;
 pub mod usage;
 pub mod webhook;
+pub mod workspace;
 
 #[cfg(target_arch = "wasm32")]
 mod edge;

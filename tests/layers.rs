@@ -42,6 +42,7 @@ const FLOORS: &[(&str, &[&str])] = &[
             "queue",
             "record",
             "page",
+            "workspace",
             "webhook/*",
             "ambiguity",
             "headers",

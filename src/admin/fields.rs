@@ -7,15 +7,14 @@ use crate::limits::{Limits, LimitsError};
 use crate::policy::Policy;
 use crate::problem::{FieldError, GatewayError};
 use crate::timestamp::parse_rfc3339;
+use crate::workspace::WorkspaceName;
 use serde_json::{Map, Value};
 
 /// The longest key name.
 pub const MAX_NAME_CHARS: usize = 120;
-/// The workspace of a key whose body names none, made by the root token.
-pub const DEFAULT_WORKSPACE: &str = "default";
+pub use crate::workspace::DEFAULT_WORKSPACE;
 /// Metadata is for the operator's own labels, not a store.
 pub(super) const MAX_METADATA_BYTES: usize = 4 * 1024;
-pub(super) const MAX_WORKSPACE_CHARS: usize = 64;
 
 /// Keeps a field's value, or records its error so every bad field is reported at once.
 pub(super) fn collect<T>(errors: &mut Vec<FieldError>, result: Result<T, FieldError>) -> Option<T> {
@@ -102,21 +101,13 @@ pub(super) fn workspace(value: Option<&Value>) -> Result<String, FieldError> {
         Some(Value::String(s)) => s,
         Some(_) => return Err(FieldError::new("workspace", "must be a string")),
     };
-    let valid = (1..=MAX_WORKSPACE_CHARS).contains(&text.len())
-        && text
-            .bytes()
-            .next()
-            .is_some_and(|b| b.is_ascii_alphanumeric())
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
-    if !valid {
-        return Err(FieldError::new(
+    match WorkspaceName::parse(text) {
+        Some(name) => Ok(name.as_str().to_string()),
+        None => Err(FieldError::new(
             "workspace",
-            format!("must be 1 to {MAX_WORKSPACE_CHARS} characters of letters, digits, `_`, `.` or `-`, starting with a letter or digit"),
-        ));
+            format!("must be {}", WorkspaceName::rule()),
+        )),
     }
-    Ok(text.clone())
 }
 
 pub(super) fn expires_at(value: Option<&Value>, now_ms: u64) -> Result<Option<u64>, FieldError> {

@@ -2,6 +2,7 @@
 
 use super::routes::METHODS;
 use super::*;
+use crate::workspace::MAX_WORKSPACE_CHARS;
 
 // --- properties -----------------------------------------------------------------
 
