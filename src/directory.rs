@@ -9,11 +9,28 @@
 //! Copies carry the record's `version`, and the directory keeps the newest it has seen,
 //! so copies that arrive out of order cannot roll a key back. A deleted key leaves a
 //! tombstone, so a late copy cannot bring it back into lists.
+//!
+//! The directory is also where a workspace's plan is set ([`crate::workspace`]): it lists
+//! every key of the workspace, so it is the one place that can tell them all. Setting a
+//! plan numbers the change and queues it for each of the workspace's keys; the directory
+//! sends it to each key's Durable Object before answering (up to [`FANOUT_BATCH`] keys,
+//! the rest from its alarm, batch after batch) and keeps what did not land queued,
+//! retried every [`FANOUT_RETRY_MS`], until it does. A key being created at the same time
+//! cannot miss the change: its copy in the directory is answered with the workspace's
+//! current assignment, which the key adopts if it is newer than the one it was made with.
 
 use crate::key::KeyId;
 use crate::page::{PageRequest, Position};
 use crate::record::{KeyRecord, Status};
+use crate::workspace::{PlanAssignment, Workspace, WorkspaceName};
 use serde::{Deserialize, Serialize};
+
+/// How many keys one pass of a plan change reaches: the PUT's own, then each alarm's.
+pub const FANOUT_BATCH: usize = 100;
+/// How many of a pass's calls are in flight at once.
+pub const FANOUT_CONCURRENCY: usize = 10;
+/// How long a key whose object could not be reached waits before the next try.
+pub const FANOUT_RETRY_MS: u64 = 1_000;
 
 /// Requests to the directory (the body of its Durable Object call).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -32,6 +49,18 @@ pub enum DirectoryCommand {
         #[serde(flatten)]
         page: PageRequest<Status, KeyId>,
     },
+    /// A workspace as the directory holds it (`None`: never heard of).
+    Workspace { id: WorkspaceName },
+    /// Sets a workspace's plan (`None`: back to the policy's default) and tells its keys.
+    SetPlan {
+        id: WorkspaceName,
+        plan: Option<String>,
+        now_ms: u64,
+    },
+    ListWorkspaces {
+        #[serde(flatten)]
+        page: PageRequest<(), WorkspaceName>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -44,6 +73,24 @@ pub struct Listed {
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum DirectoryReply {
     Done,
+    /// A key's copy is stored; its workspace's plan is `assignment` (the key adopts it if
+    /// it is newer than its own).
+    Stored {
+        assignment: PlanAssignment,
+    },
+    Workspace {
+        workspace: Option<Workspace>,
+    },
+    /// A plan was set: `updated` keys have it already, `pending` are still being told.
+    PlanSet {
+        workspace: Workspace,
+        updated: u64,
+        pending: u64,
+    },
+    Workspaces {
+        workspaces: Vec<Workspace>,
+        next: Option<Position<WorkspaceName>>,
+    },
     Page {
         keys: Vec<Listed>,
         /// Where the next page starts; `None` on the last page.

@@ -3,6 +3,7 @@
 
 use crate::key::{Environment, KeyId};
 use crate::limits::Limits;
+use crate::workspace::PlanAssignment;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -40,6 +41,10 @@ pub struct KeyRecord {
     pub rejection_webhook: Option<String>,
     /// Bumped by every change, so copies (the key directory) can tell a stale one.
     pub version: u64,
+    /// The key's copy of its workspace's plan (see [`crate::directory`]): the default plan
+    /// for a key stored before plans, until its workspace's plan is set.
+    #[serde(default)]
+    pub plan: PlanAssignment,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

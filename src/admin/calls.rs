@@ -6,13 +6,14 @@
 //! The approval verdict lives here, not with the data plane's request path: it is made by a
 //! reviewer's admin call, and only an admin call sends an approved request to the origin.
 
-use crate::admin::{parse_create, AdminRoute, ADMIN_PREFIX, DEFAULT_WORKSPACE};
+use crate::admin::{parse_create, AdminRoute, NewKey, ADMIN_PREFIX, DEFAULT_WORKSPACE};
 use crate::approval::{
     Approval, ApprovalId, ApprovalStatus, OriginResult, QueueReply, Verdict, APPROVALS_RESOURCE,
 };
 use crate::authority::{key_object, Command, LimitHeaders, Reply, RetiredSecret, SubmitterFailure};
 use crate::config::{Config, RootToken};
 use crate::delegation::Actor;
+use crate::directory::DirectoryReply;
 use crate::key::{
     self, hash_key, ApiKey, Environment, IndexName, KeyHash, KeyId, ParsedKey, KEY_ID_RANDOM_BYTES,
     KEY_RANDOM_BYTES,
@@ -24,6 +25,7 @@ use crate::request::bearer::bearer_token;
 use crate::request::reply::{unwanted, ReplyError};
 use crate::timestamp::format_rfc3339;
 use crate::webhook::secret::{WebhookSecret, WEBHOOK_SECRET_RANDOM_BYTES};
+use crate::workspace::{PlanAssignment, Workspace, WorkspaceName};
 use serde_json::Value;
 
 // ---- Who is calling ----
@@ -131,30 +133,59 @@ pub struct Creation {
     pub key: ApiKey,
 }
 
-/// Checks a create body against the policy and what `actor` may hand out, and builds the
-/// key: its workspace is the body's, else the actor's own, else the default one.
-pub fn plan_creation(
+/// A create body, checked, and the workspace the key will belong to: its plan is read
+/// before the key is built ([`plan_creation`]).
+pub struct CreateRequest {
+    new_key: NewKey,
+    workspace: WorkspaceName,
+}
+
+impl CreateRequest {
+    pub fn workspace(&self) -> &WorkspaceName {
+        &self.workspace
+    }
+}
+
+/// Checks a create body against the policy; the key's workspace is the body's, else the
+/// actor's own, else the default one (naming another than its own is refused to a key).
+pub fn read_creation(
     body: &[u8],
     actor: &Actor,
     config: &Config,
     now_ms: u64,
-    random: &CreationRandom,
-) -> Result<Creation, GatewayError> {
+) -> Result<CreateRequest, GatewayError> {
     let new_key = parse_create(body, &config.policy, now_ms, config.https_only)?;
     let workspace = actor
         .workspace_for(new_key.workspace.as_deref())
         .map_err(GatewayError::BeyondOwnGrant)?
         .unwrap_or_else(|| DEFAULT_WORKSPACE.to_string());
+    // The body's name was checked, and a key's own workspace was checked when it was made.
+    let workspace = WorkspaceName::parse(&workspace).ok_or(GatewayError::Internal)?;
+    Ok(CreateRequest { new_key, workspace })
+}
+
+/// Builds the key of `request` in a workspace whose plan is `assignment`, within what
+/// `actor` may hand out.
+pub fn plan_creation(
+    request: CreateRequest,
+    assignment: PlanAssignment,
+    actor: &Actor,
+    config: &Config,
+    now_ms: u64,
+    random: &CreationRandom,
+) -> Result<Creation, GatewayError> {
+    let CreateRequest { new_key, workspace } = request;
     let key_id = KeyId::generate(&random.key_id);
     let key = ApiKey::generate(config.policy.key_prefix(), new_key.environment, &random.key);
     let mut record = new_key.into_record(
         key_id.clone(),
         &key,
         now_ms,
-        &workspace,
+        workspace.as_str(),
         actor.principal(),
         actor.family_for_new_key(),
     );
+    record.plan = assignment;
     actor.pin_limits(&mut record, &config.policy);
     actor
         .may_hold(&record, &config.policy)
@@ -173,6 +204,15 @@ pub fn plan_creation(
         },
         key,
     })
+}
+
+/// Reads the directory's reply to `Workspace`: the workspace, `None` if keygate never
+/// heard of it (it is then on the default plan).
+pub fn workspace_reply(reply: DirectoryReply) -> Result<Option<Workspace>, GatewayError> {
+    match reply {
+        DirectoryReply::Workspace { workspace } => Ok(workspace),
+        _ => Err(GatewayError::Internal),
+    }
 }
 
 /// Reads the reply to [`Creation::create`]: the new key's object, its secret shown this

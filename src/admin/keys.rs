@@ -10,6 +10,7 @@ use crate::limits::Limits;
 use crate::policy::Policy;
 use crate::problem::{FieldError, GatewayError};
 use crate::record::{KeyRecord, Principal};
+use crate::workspace::PlanAssignment;
 use serde_json::{Map, Value};
 
 pub(super) const CREATE_FIELDS: &[&str] = &[
@@ -68,6 +69,8 @@ impl NewKey {
             metadata: self.metadata,
             rejection_webhook: self.rejection_webhook,
             version: 1,
+            // Set by the creation, which reads the workspace's plan.
+            plan: PlanAssignment::default(),
         }
     }
 }

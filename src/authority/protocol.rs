@@ -9,6 +9,7 @@ use crate::policy::Action;
 use crate::record::{Grantee, KeyRecord};
 use crate::usage::UsageTotals;
 use crate::webhook::secret::WebhookSecret;
+use crate::workspace::PlanAssignment;
 use serde::{Deserialize, Serialize};
 
 /// Requests to a key's authority (the body of the Durable Object call).
@@ -20,6 +21,11 @@ pub enum Command {
         secret: KeyHash,
         /// Drawn for every create; kept only if the record has a `rejection_webhook`.
         webhook_secret: WebhookSecret,
+    },
+    /// The workspace's plan changed: kept if newer than the key's copy (see
+    /// [`crate::directory`]).
+    AdoptPlan {
+        assignment: PlanAssignment,
     },
     Admit {
         key_hash: KeyHash,
@@ -175,6 +181,10 @@ pub enum Reply {
         declined: Declined,
     },
     AlreadyExists,
+    /// The key's copy of its workspace's plan, after [`Command::AdoptPlan`].
+    PlanAdopted {
+        assignment: PlanAssignment,
+    },
 }
 
 /// How the key directory (the list index) must hear of a change.

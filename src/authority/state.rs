@@ -14,6 +14,7 @@ use crate::policy::{Access, LifecycleAction, Policy, RouteTarget};
 use crate::record::{Grantee, KeyRecord, Status};
 use crate::usage::{self, HourCount, UsageHistory};
 use crate::webhook::secret::{WebhookSecret, WebhookSecrets};
+use crate::workspace::PlanAssignment;
 use serde::{Deserialize, Serialize};
 
 /// How stale the directory's `last_used_at` may get for a key in use.
@@ -41,6 +42,7 @@ impl KeyState {
                 secret,
                 webhook_secret,
             } => Ok(self.create(*record, secret, webhook_secret, now_ms)),
+            Command::AdoptPlan { assignment } => self.adopt_plan(assignment),
             Command::Admit {
                 key_hash,
                 resource,
@@ -120,6 +122,30 @@ impl KeyState {
             ..KeyState::default()
         };
         (with_issued(self.key_reply(now_ms), issued), ADMIN_CHANGE)
+    }
+
+    /// Keeps a newer plan assignment of the key's workspace. The directory, where it came
+    /// from, gets the record's new version in the background (only the limits it shows in
+    /// lists depend on it).
+    pub fn adopt_plan(&mut self, assignment: PlanAssignment) -> Result<(Reply, Changed), Declined> {
+        let record = self.record.as_mut().ok_or(Declined::NotFound)?;
+        let newer = record.plan.is_superseded_by(&assignment);
+        if newer {
+            record.plan = assignment;
+            record.version += 1;
+        }
+        let reply = Reply::PlanAdopted {
+            assignment: record.plan.clone(),
+        };
+        let changed = Changed {
+            record: newer,
+            directory: match newer {
+                true => DirectorySync::Soon,
+                false => DirectorySync::None,
+            },
+            ..Changed::default()
+        };
+        Ok((reply, changed))
     }
 
     /// Status, then scope, then limits: a refused key learns nothing about its limits, a

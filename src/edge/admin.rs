@@ -157,7 +157,14 @@ async fn create_key(body: &[u8], actor: &Actor, env: &Env, answer: &Answer<'_>) 
         key: random()?,
         webhook_secret: random()?,
     };
-    let creation = calls::plan_creation(body, actor, config, now, &random)?;
+    let request = calls::read_creation(body, actor, config, now)?;
+    let workspace = DirectoryCommand::Workspace {
+        id: request.workspace().clone(),
+    };
+    let assignment = calls::workspace_reply(directory_object::call(env, &workspace).await?)?
+        .map(|workspace| workspace.assignment)
+        .unwrap_or_default();
+    let creation = calls::plan_creation(request, assignment, actor, config, now, &random)?;
     key_index::put(env, &creation.index).await?;
     let reply = authority_object::call(env, &creation.index.key_id, &creation.create).await?;
     let body = calls::created(reply, &creation, &config.policy, now)?;

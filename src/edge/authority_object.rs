@@ -8,9 +8,8 @@
 use super::directory_object;
 use super::platform::{self, now_ms};
 use crate::authority::{Changed, Command, Counters, DirectorySync, KeyState, Reply, Secret};
-use crate::directory::DirectoryCommand;
+use crate::directory::{DirectoryCommand, DirectoryReply};
 use crate::key::KeyId;
-use crate::problem::GatewayError;
 use crate::record::KeyRecord;
 use crate::usage::UsageHistory;
 use crate::webhook::secret::WebhookSecrets;
@@ -18,8 +17,6 @@ use serde::Serialize;
 use std::cell::RefCell;
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
 
-/// The Durable Object binding, one object per key id.
-const BINDING: &str = "KEY_AUTHORITY";
 const RECORD: &str = "record";
 const SECRETS: &str = "secrets";
 /// The webhook's signing secrets, as is (signing needs them), apart from the record that
@@ -32,14 +29,8 @@ const REMOVAL_OWED: &str = "removal_owed";
 /// How long the alarm waits before trying the directory again.
 const DIRECTORY_RETRY_MS: i64 = 60_000;
 
-/// Sends one command to a key's authority and reads its reply. Any failure fails closed.
-pub async fn call(
-    env: &Env,
-    id: &KeyId,
-    command: &Command,
-) -> std::result::Result<Reply, GatewayError> {
-    platform::call_object(env, BINDING, id.as_str(), command).await
-}
+// The directory calls keys too (a plan change), so the call itself sits below both objects.
+pub use super::platform::call_authority as call;
 
 #[durable_object]
 pub struct KeyAuthority {
@@ -101,11 +92,14 @@ impl DurableObject for KeyAuthority {
         let Some(command) = command else {
             return Response::ok("nothing to sync");
         };
-        if let Err(error) = directory_object::call(&self.env, &command).await {
-            // The runtime's own retries give up after a few minutes; this never does.
-            worker::console_warn!("directory sync failed, retrying in a minute: {error:?}");
-            storage.set_alarm(DIRECTORY_RETRY_MS).await?;
-            return Response::ok("retry scheduled");
+        match directory_object::call(&self.env, &command).await {
+            Ok(reply) => self.adopt(reply).await?,
+            Err(error) => {
+                // The runtime's own retries give up after a few minutes; this never does.
+                worker::console_warn!("directory sync failed, retrying in a minute: {error:?}");
+                storage.set_alarm(DIRECTORY_RETRY_MS).await?;
+                return Response::ok("retry scheduled");
+            }
         }
         if let DirectoryCommand::Remove { .. } = command {
             storage.delete(REMOVAL_OWED).await?;
@@ -240,7 +234,10 @@ impl KeyAuthority {
         let storage = self.state.storage();
         if let Some(command) = command {
             match directory_object::call(&self.env, &command).await {
-                Ok(_) => return,
+                Ok(reply) => match self.adopt(reply).await {
+                    Ok(()) => return,
+                    Err(error) => worker::console_warn!("plan not adopted, retrying: {error}"),
+                },
                 Err(error) => worker::console_warn!("directory copy deferred: {error:?}"),
             }
             if let DirectoryCommand::Remove { id } = command {
@@ -252,6 +249,28 @@ impl KeyAuthority {
         if let Err(error) = storage.set_alarm(0).await {
             worker::console_error!("could not schedule the directory sync: {error}");
         }
+    }
+
+    /// The directory answers a key's copy with its workspace's plan: a key made while the
+    /// plan changed adopts the newer one here (see [`crate::directory`]).
+    async fn adopt(&self, reply: DirectoryReply) -> Result<()> {
+        let DirectoryReply::Stored { assignment } = reply else {
+            return Ok(());
+        };
+        let outcome = self
+            .key
+            .borrow_mut()
+            .as_mut()
+            .map(|key| key.adopt_plan(assignment));
+        let Some(Ok((_, changed))) = outcome else {
+            return Ok(());
+        };
+        if changed.record {
+            self.persist(changed).await?;
+            // The directory's copy shows the limits the plan gives.
+            self.state.storage().set_alarm(0).await?;
+        }
+        Ok(())
     }
 
     fn snapshot(&self) -> Option<DirectoryCommand> {

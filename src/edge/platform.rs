@@ -1,7 +1,8 @@
 //! Small pieces of the platform: clock, randomness, configuration, and refusals as responses.
 
+use crate::authority::{Command, Reply};
 use crate::config::{Config, ConfigError, PolicySource};
-use crate::key::base62_fixed;
+use crate::key::{base62_fixed, KeyId};
 use crate::page::{ListedId, Position};
 use crate::problem::GatewayError;
 use crate::request::reply::{Refused, ReplyError};
@@ -129,6 +130,18 @@ pub fn json_response(
     Ok(Response::from_bytes(bytes)?
         .with_status(status)
         .with_headers(headers))
+}
+
+/// The key authorities' Durable Object binding, one object per key id.
+const KEY_AUTHORITY: &str = "KEY_AUTHORITY";
+
+/// Sends one command to a key's authority and reads its reply. Any failure fails closed.
+pub async fn call_authority(
+    env: &Env,
+    id: &KeyId,
+    command: &Command,
+) -> std::result::Result<Reply, GatewayError> {
+    call_object(env, KEY_AUTHORITY, id.as_str(), command).await
 }
 
 /// Sends `command` as JSON to the Durable Object named `name` in `binding` and reads its

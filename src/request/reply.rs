@@ -138,6 +138,7 @@ impl ObjectReply for Reply {
             Reply::Deleted { .. } => "deleted",
             Reply::Declined { .. } => "declined",
             Reply::AlreadyExists => "already_exists",
+            Reply::PlanAdopted { .. } => "plan_adopted",
         }
     }
 

@@ -49,11 +49,23 @@ fn code<T>(result: Result<T, ReplyError>) -> &'static str {
     }
 }
 
+/// [`read_creation`] then [`plan_creation`], in a workspace whose plan was never set.
+fn plan_create(body: &str, actor: &Actor, config: &Config) -> Result<Creation, GatewayError> {
+    let request = read_creation(body.as_bytes(), actor, config, NOW)?;
+    plan_creation(
+        request,
+        PlanAssignment::default(),
+        actor,
+        config,
+        NOW,
+        &random(7),
+    )
+}
+
 /// A key created through [`plan_creation`] in a fresh authority.
 fn create(body: &str) -> (Creation, KeyState, Value) {
     let config = config();
-    let creation = plan_creation(body.as_bytes(), &Actor::Root, &config, NOW, &random(7))
-        .expect("a valid create body");
+    let creation = plan_create(body, &Actor::Root, &config).expect("a valid create body");
     let mut authority = KeyState::default();
     let (reply, _) = authority.handle(creation.create.clone(), &config.policy, NOW);
     let body = created(reply, &creation, &config.policy, NOW).expect("created");
@@ -212,9 +224,7 @@ fn a_creation_shows_the_webhook_secret_it_issued_once() {
 #[test]
 fn a_creation_is_refused_before_anything_is_written() {
     let config = config();
-    let plan = |body: &str, actor: &Actor| {
-        plan_creation(body.as_bytes(), actor, &config, NOW, &random(7)).map(|_| ())
-    };
+    let plan = |body: &str, actor: &Actor| plan_create(body, actor, &config).map(|_| ());
     assert_eq!(
         plan("{", &Actor::Root).map_err(|e| e.code()),
         Err("invalid_request")
