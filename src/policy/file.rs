@@ -17,6 +17,9 @@ pub(super) struct PolicyFile {
     pub(super) origin_reads_body_overrides: bool,
     #[serde(default)]
     pub(super) coarse_scopes: Vec<String>,
+    pub(super) fine_scopes: Option<bool>,
+    pub(super) default_scopes: Option<Vec<String>>,
+    pub(super) default_plan: Option<String>,
     pub(super) limits: Option<LimitsTable>,
     pub(super) lifecycle: Option<LifecycleTable>,
     pub(super) approvals: Option<ApprovalsTable>,
@@ -29,6 +32,8 @@ pub(super) struct PolicyFile {
     pub(super) resources: Vec<ResourceTable>,
     #[serde(default)]
     pub(super) routes: Vec<RouteTable>,
+    #[serde(default)]
+    pub(super) plans: Vec<PlanTable>,
 }
 
 #[derive(Deserialize)]
@@ -110,6 +115,23 @@ pub(super) struct RouteTable {
     pub(super) path: String,
     pub(super) resource: String,
     pub(super) action: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PlanTable {
+    pub(super) name: String,
+    #[serde(default = "plans_offer_api_access")]
+    pub(super) api_access: bool,
+    /// `None`: the plan offers every resource.
+    pub(super) resources: Option<Vec<String>>,
+    pub(super) limits: Option<LimitsTable>,
+    pub(super) max_limits: Option<LimitsTable>,
+}
+
+/// A plan is for using the API unless the operator says it is not.
+fn plans_offer_api_access() -> bool {
+    true
 }
 
 /// Unless the operator says otherwise, an origin may act on `_method` in a body.

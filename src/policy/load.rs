@@ -5,6 +5,7 @@ use super::file::{
     ApprovalsTable, CredentialsTable, GroupTable, LifecycleTable, LimitsTable, PolicyFile,
     ProblemsTable, ResourceTable, RouteTable,
 };
+use super::plans::{validate_default_plan, validate_plans};
 use super::routes::{parse_path_pattern, MethodPattern, Route, Segment};
 use super::scope::{CoarseScope, Group, Resource, ScopeGrant};
 use super::settings::{
@@ -98,10 +99,10 @@ impl Policy {
 }
 
 #[derive(Default)]
-struct Problems(Vec<PolicyProblem>);
+pub(super) struct Problems(Vec<PolicyProblem>);
 
 impl Problems {
-    fn add(&mut self, location: impl Into<String>, message: impl Into<String>) {
+    pub(super) fn add(&mut self, location: impl Into<String>, message: impl Into<String>) {
         self.0.push(PolicyProblem {
             location: location.into(),
             message: message.into(),
@@ -138,6 +139,13 @@ fn build_policy(file: PolicyFile) -> Result<Policy, PolicyError> {
     };
 
     let coarse_scopes = validate_coarse_scopes(&file.coarse_scopes, &mut problems);
+    let fine_scopes = file.fine_scopes.unwrap_or(true);
+    if !fine_scopes && file.coarse_scopes.is_empty() {
+        problems.add(
+            "fine_scopes",
+            "false leaves no scope to give a key: list the coarse_scopes keys may hold (read:all, write:all, admin)",
+        );
+    }
     let limits = validate_limits(file.limits.as_ref(), &mut problems);
     let lifecycle = validate_lifecycle(file.lifecycle.as_ref(), &mut problems);
     let approvals = validate_approvals(file.approvals.as_ref(), &mut problems);
@@ -155,33 +163,33 @@ fn build_policy(file: PolicyFile) -> Result<Policy, PolicyError> {
     let groups = validate_groups(&file.groups, &mut problems);
     let (resources, resource_index) = validate_resources(&file.resources, &groups, &mut problems);
     let routes = validate_routes(&file.routes, &resources, &resource_index, &mut problems);
+    let plans = validate_plans(
+        &file.plans,
+        &resources,
+        &resource_index,
+        limits,
+        &mut problems,
+    );
+    let default_plan = validate_default_plan(
+        file.default_plan.as_deref(),
+        &file.plans,
+        &plans,
+        &mut problems,
+    );
+    let (scope_grants, valid_scopes) = scope_table(&resources, &coarse_scopes, fine_scopes);
+    let default_scopes = validate_default_scopes(
+        file.default_scopes.as_deref(),
+        &resources,
+        &scope_grants,
+        &valid_scopes,
+        &mut problems,
+    );
 
     // `limits` is `None` only when a problem was recorded for it.
     let limits = match limits {
         Some(limits) if problems.0.is_empty() => limits,
         _ => return Err(PolicyError::Invalid(problems.0)),
     };
-
-    let mut scope_grants = BTreeMap::new();
-    let mut valid_scopes = Vec::new();
-    for (index, resource) in resources.iter().enumerate() {
-        for (level_index, level) in resource.kind.levels().iter().enumerate() {
-            let scope = format!("{}:{level}", resource.name);
-            let levels = resource.kind.grant_of_level(level_index);
-            scope_grants.insert(
-                scope.clone(),
-                ScopeGrant::OnResource {
-                    resource: index,
-                    levels,
-                },
-            );
-            valid_scopes.push(scope);
-        }
-    }
-    for coarse in &coarse_scopes {
-        scope_grants.insert(coarse.as_str().to_string(), ScopeGrant::Coarse(*coarse));
-        valid_scopes.push(coarse.as_str().to_string());
-    }
 
     Ok(Policy {
         key_prefix,
@@ -200,6 +208,93 @@ fn build_policy(file: PolicyFile) -> Result<Policy, PolicyError> {
         routes,
         scope_grants,
         valid_scopes,
+        fine_scopes,
+        default_scopes,
+        plans,
+        default_plan,
+    })
+}
+
+/// What each scope string grants, and the list of them in the order `valid_scopes` shows:
+/// each resource's levels in declaration order (unless `fine_scopes` is off), then the
+/// coarse scopes as the file lists them.
+fn scope_table(
+    resources: &[Resource],
+    coarse_scopes: &[CoarseScope],
+    fine_scopes: bool,
+) -> (BTreeMap<String, ScopeGrant>, Vec<String>) {
+    let mut scope_grants = BTreeMap::new();
+    let mut valid_scopes = Vec::new();
+    if fine_scopes {
+        for (index, resource) in resources.iter().enumerate() {
+            for (level_index, level) in resource.kind.levels().iter().enumerate() {
+                let scope = format!("{}:{level}", resource.name);
+                let levels = resource.kind.grant_of_level(level_index);
+                scope_grants.insert(
+                    scope.clone(),
+                    ScopeGrant::OnResource {
+                        resource: index,
+                        levels,
+                    },
+                );
+                valid_scopes.push(scope);
+            }
+        }
+    }
+    for coarse in coarse_scopes {
+        scope_grants.insert(coarse.as_str().to_string(), ScopeGrant::Coarse(*coarse));
+        valid_scopes.push(coarse.as_str().to_string());
+    }
+    (scope_grants, valid_scopes)
+}
+
+/// `default_scopes`: when written, at least one scope, each one the policy offers, once.
+fn validate_default_scopes(
+    written: Option<&[String]>,
+    resources: &[Resource],
+    scope_grants: &BTreeMap<String, ScopeGrant>,
+    valid_scopes: &[String],
+    problems: &mut Problems,
+) -> Vec<String> {
+    let Some(written) = written else {
+        return Vec::new();
+    };
+    if written.is_empty() {
+        problems.add(
+            "default_scopes",
+            "must name at least one scope, or be left out",
+        );
+    }
+    let valid = if valid_scopes.is_empty() {
+        "the policy offers no scope".to_string()
+    } else {
+        format!("valid scopes: {}", valid_scopes.join(", "))
+    };
+    let mut listed: Vec<String> = Vec::new();
+    for (position, scope) in written.iter().enumerate() {
+        let location = format!("default_scopes[{position}]");
+        if listed.contains(scope) {
+            problems.add(location, format!("{scope:?} is listed twice"));
+        } else if scope_grants.contains_key(scope) {
+            listed.push(scope.clone());
+        } else if is_resource_level(scope, resources) {
+            problems.add(
+                location,
+                format!("unknown scope {scope:?}: fine_scopes = false offers only the coarse scopes ({valid})"),
+            );
+        } else {
+            problems.add(location, format!("unknown scope {scope:?} ({valid})"));
+        }
+    }
+    listed
+}
+
+/// Whether `scope` is a level of a declared resource, such as `contacts:read`.
+fn is_resource_level(scope: &str, resources: &[Resource]) -> bool {
+    scope.split_once(':').is_some_and(|(name, level)| {
+        resources
+            .iter()
+            .any(|resource| resource.name == name && resource.kind.level_index(level).is_some())
     })
 }
 

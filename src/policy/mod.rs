@@ -90,11 +90,39 @@
 //! review the queue is the `approvals` resource: `approvals:read` lists and shows,
 //! `approvals:write` approves and rejects.
 //!
+//! # Plans
+//!
+//! What a workspace may do can depend on its subscription. `[[plans]]` declares each plan a
+//! workspace can be on ([`Plan`]), and the top-level `default_plan` (required with plans,
+//! refused without) the plan of every workspace never put on one, or put on a plan the
+//! policy no longer declares ([`Policy::plan_for`]). A policy without plans checks nothing
+//! of the sort.
+//!
+//! | field | meaning |
+//! |---|---|
+//! | `name` | 1 to 64 of `a-z`, `0-9`, `_`, `-`; unique |
+//! | `api_access` | whether the plan's keys may call the API, and be created (default `true`) |
+//! | `resources` | the declared resources the plan offers, each once; left out: all of them |
+//! | `limits` | `per_minute`, `per_day` for keys on the plan that follow the defaults; a window left out is the policy's `[limits]` |
+//! | `max_limits` | `per_minute`, `per_day`: the most any key of a workspace on the plan may be given; a window left out is not bounded |
+//!
+//! The limits take the ranges `[limits]` takes, and a plan's `limits` may not exceed its
+//! `max_limits`. A scope on a resource the plan does not offer is listed by
+//! [`Policy::scopes_not_in_plan`]; coarse scopes are not, their reach is cut at admission.
+//!
+//! # Default scopes and coarse-only policies
+//!
+//! `default_scopes = [...]` is what a key created without `scopes` gets: at least one scope,
+//! each one the policy offers, once. `fine_scopes = false` (default `true`) offers only the
+//! `coarse_scopes`, which it then needs: a resource-level scope such as `contacts:read` is
+//! unknown, so refused at create and edit, and grants nothing to a key that holds it from
+//! before.
+//!
 //! # Errors
 //!
 //! Validation collects **every** problem in the file, so an operator fixes them in one pass:
-//! top-level settings, then `limits`, `lifecycle`, `groups`, `resources` and `routes`, each
-//! in file order. Each names its location, e.g. `routes[3].action`. TOML syntax errors
+//! top-level settings (`fine_scopes` with them), then `limits`, `lifecycle`, `groups`,
+//! `resources`, `routes`, `plans`, `default_plan` and `default_scopes`, each in file order. Each names its location, e.g. `routes[3].action`. TOML syntax errors
 //! (and unknown or mistyped fields: every table denies unknown fields) stop at the first and
 //! carry toml's line and column; a `[lifecycle]` value that is not a boolean is an ordinary
 //! problem, e.g. `lifecycle.edit: must be true or false, got the string "no"`. A file that
@@ -108,14 +136,15 @@
 //!
 //! `scope.rs` holds the model (kinds, levels, actions, what a scope grants), `routes.rs` the
 //! route patterns and their matching, `settings.rs` the lifecycle and approval-queue
-//! settings, `file.rs` the file's shape as serde reads it, `load.rs` its validation into a
-//! [`Policy`], `describe.rs` the JSON view; this file, [`Policy`] and its lookups.
+//! settings, `plans.rs` the plans and their validation, `file.rs` the file's shape as serde
+//! reads it, `load.rs` its validation into a [`Policy`], `describe.rs` the JSON view; this file, [`Policy`] and its lookups.
 
 mod describe;
 pub mod diff;
 mod file;
 pub mod lint;
 mod load;
+mod plans;
 mod region;
 mod routes;
 mod scope;
@@ -123,6 +152,7 @@ mod settings;
 mod syntax;
 
 pub use load::{PolicyError, PolicyProblem};
+pub use plans::Plan;
 pub use scope::{Access, Action, Kind, RouteTarget, UnknownScopes};
 pub use settings::{ApprovalSettings, LifecycleAction, MAX_QUEUED_BODY_BYTES};
 
@@ -153,6 +183,11 @@ pub struct Policy {
     routes: Vec<Route>,
     scope_grants: BTreeMap<String, ScopeGrant>,
     valid_scopes: Vec<String>,
+    fine_scopes: bool,
+    default_scopes: Vec<String>,
+    plans: Vec<Plan>,
+    /// An index into `plans`; `None` exactly when there are no plans.
+    default_plan: Option<usize>,
 }
 
 impl Policy {

@@ -3,6 +3,7 @@
 
 mod describe;
 mod load;
+mod plans;
 mod routes;
 mod scope;
 
