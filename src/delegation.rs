@@ -15,6 +15,7 @@
 //! assert!(Actor::Root.reaches("any-workspace"));
 //! ```
 
+use crate::entitlement;
 use crate::key::{Environment, KeyId};
 use crate::limits::Window;
 use crate::policy::{Access, Action, Policy, RouteTarget};
@@ -169,12 +170,13 @@ impl Actor {
         }
     }
 
-    /// A key that a key makes, or sets back to the defaults, gets the policy's current
-    /// defaults as limits of its own: following them could later lift it above its maker
+    /// A key that a key makes, or sets back to the defaults, gets its plan's (or the
+    /// policy's) current defaults as limits of its own: following them could later lift it above its maker
     /// when the defaults are raised. The root token's keys may follow the defaults.
     pub fn pin_limits(&self, record: &mut KeyRecord, policy: &Policy) {
         if let (Actor::Key { .. }, None) = (self, record.limits) {
-            record.limits = Some(policy.default_limits());
+            let plan = entitlement::key_plan(record, policy);
+            record.limits = Some(entitlement::default_limits(plan, policy));
         }
     }
 
@@ -203,7 +205,7 @@ impl Actor {
                 scopes: record.scopes.clone(),
             });
         }
-        let limits = record.effective_limits(policy.default_limits());
+        let limits = entitlement::key_limits(record, policy);
         for (window, wanted, own) in [
             (Window::Minute, limits.per_minute, grantee.limits.per_minute),
             (Window::Day, limits.per_day, grantee.limits.per_day),

@@ -59,7 +59,7 @@ pub enum DirectoryCommand {
     },
     ListWorkspaces {
         #[serde(flatten)]
-        page: PageRequest<(), WorkspaceName>,
+        page: PageRequest<Status, WorkspaceName>,
     },
 }
 
@@ -126,6 +126,7 @@ mod tests {
             rejection_webhook: Some("https://hooks.example.com/r".into()),
             version: 7,
             family: None,
+            plan: Default::default(),
         }
     }
 

@@ -18,6 +18,7 @@
 
 use crate::limits::{Limits, Window};
 use crate::policy::{Plan, Policy, RouteTarget};
+use crate::record::KeyRecord;
 use crate::workspace::PlanAssignment;
 use serde::{Deserialize, Serialize};
 
@@ -45,6 +46,16 @@ pub enum PlanRefusal {
 /// still declares it, else the policy's default plan; `None` for a policy without plans.
 pub fn plan_of<'p>(policy: &'p Policy, assignment: &PlanAssignment) -> Option<&'p Plan> {
     policy.plan_for(assignment.plan.as_deref())
+}
+
+/// The plan `record`'s workspace is on, as the key's copy says.
+pub fn key_plan<'p>(record: &KeyRecord, policy: &'p Policy) -> Option<&'p Plan> {
+    plan_of(policy, &record.plan)
+}
+
+/// The limits `record` works under ([`effective_limits`] on its own plan).
+pub fn key_limits(record: &KeyRecord, policy: &Policy) -> Limits {
+    effective_limits(record.limits, key_plan(record, policy), policy)
 }
 
 /// A request for `target` (`None`: any request, e.g. an approval-queue admin call) by a key

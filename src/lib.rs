@@ -10,7 +10,7 @@
 //!    [`percent`], [`methods`], [`identity`], [`record`], [`page`], [`queue`], [`webhook`], [`workspace`],
 //!    and the request's shape: [`ambiguity`], [`headers`], [`cors`];
 //! 2. what the operator configured — [`policy`] and [`config`];
-//! 3. decisions — [`delegation`], [`authority`], [`approval`], [`directory`];
+//! 3. decisions — [`delegation`], [`entitlement`], [`authority`], [`approval`], [`directory`];
 //! 4. the HTTP face — [`problem`] (every refusal's status, code and body), [`admin`];
 //! 5. `edge` and `cli`.
 //!
@@ -31,6 +31,7 @@ pub mod config;
 pub mod cors;
 pub mod delegation;
 pub mod directory;
+pub mod entitlement;
 pub mod headers;
 pub mod identity;
 pub mod key;

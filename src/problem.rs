@@ -9,6 +9,7 @@ use crate::authority::SubmitterFailure;
 use crate::authority::{Declined, Refusal};
 use crate::cors::PreflightRefusal;
 use crate::delegation::{Overreach, Stronger};
+use crate::entitlement::PlanRefusal;
 use crate::limits::Window;
 use crate::policy::LifecycleAction;
 use crate::queue::QueueFull;
@@ -163,6 +164,10 @@ pub enum GatewayError {
     /// A key re-activating a key that the root token, another key, or nobody on record
     /// revoked.
     ReactivationNotAllowed,
+    /// The workspace's plan does not offer what was asked (a request, a key, a limit).
+    BeyondPlan(PlanRefusal),
+    /// An admin route only the deployment's root token may call.
+    RootTokenRequired,
 }
 
 /// Which bound a body passed.
@@ -260,6 +265,12 @@ impl GatewayError {
             },
             NotKeyCreator => (403, "not_key_creator", "Forbidden"),
             ReactivationNotAllowed => (403, "reactivation_not_allowed", "Forbidden"),
+            BeyondPlan(refusal) => match refusal {
+                PlanRefusal::NoApiAccess { .. } => (403, "plan_required", "Forbidden"),
+                PlanRefusal::ScopesNotInPlan { .. } => (403, "scope_not_in_plan", "Forbidden"),
+                PlanRefusal::LimitAbovePlan { .. } => (403, "limit_exceeds_plan", "Forbidden"),
+            },
+            RootTokenRequired => (403, "root_token_required", "Forbidden"),
         }
     }
 
@@ -365,6 +376,11 @@ impl GatewayError {
                 Overreach::Workspace { own } => format!("the calling key manages only keys of its own workspace, `{own}`"),
             },
             NotKeyCreator => "only the root token or the key that created this key may edit or rotate it".into(),
+            BeyondPlan(PlanRefusal::NoApiAccess { plan, needed: Some(needed) }) => format!("the workspace's plan, `{plan}`, does not include API access; the `{needed}` plan does: upgrade the workspace first"),
+            BeyondPlan(PlanRefusal::NoApiAccess { plan, needed: None }) => format!("the workspace's plan, `{plan}`, does not include API access"),
+            BeyondPlan(PlanRefusal::ScopesNotInPlan { plan, scopes }) => format!("the workspace's plan, `{plan}`, does not include {}", scopes.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")),
+            BeyondPlan(PlanRefusal::LimitAbovePlan { plan, window, max }) => format!("the workspace's plan, `{plan}`, allows a key at most {max} requests per {}", window.policy_name()),
+            RootTokenRequired => "only the deployment's root token may call this admin route".into(),
             ReactivationNotAllowed => "only the root token, or the key that revoked this key (while it still holds `api_keys:delete`), may re-activate it".into(),
         }
     }
@@ -478,6 +494,20 @@ impl GatewayError {
             GatewayError::BeyondOwnGrant(Overreach::Scopes { scopes }) => {
                 Members::Scopes { scopes }
             }
+            GatewayError::BeyondPlan(refusal) => match refusal {
+                PlanRefusal::NoApiAccess { plan, needed } => Members::Plan {
+                    plan,
+                    required_plan: needed.as_deref(),
+                },
+                PlanRefusal::ScopesNotInPlan { plan, scopes } => {
+                    Members::PlanScopes { plan, scopes }
+                }
+                PlanRefusal::LimitAbovePlan { plan, window, max } => Members::PlanLimit {
+                    plan,
+                    window: window.policy_name(),
+                    max: *max,
+                },
+            },
             _ => return None,
         })
     }
@@ -535,6 +565,20 @@ enum Members<'a> {
     Scopes {
         scopes: &'a [String],
     },
+    Plan {
+        plan: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        required_plan: Option<&'a str>,
+    },
+    PlanScopes {
+        plan: &'a str,
+        scopes: &'a [String],
+    },
+    PlanLimit {
+        plan: &'a str,
+        window: &'static str,
+        max: u32,
+    },
 }
 
 // What each layer's own refusals become on the wire. They live here, with the error they
@@ -582,6 +626,7 @@ impl From<Refusal> for GatewayError {
                 window,
                 retry_after_secs,
             },
+            Refusal::Plan(refusal) => GatewayError::BeyondPlan(refusal),
         }
     }
 }
@@ -599,7 +644,14 @@ impl From<Declined> for GatewayError {
                 errors: vec![FieldError::new("limits", message)],
             },
             Declined::NoWebhook => GatewayError::NoRejectionWebhook,
+            Declined::Plan(refusal) => GatewayError::BeyondPlan(refusal),
         }
+    }
+}
+
+impl From<PlanRefusal> for GatewayError {
+    fn from(refusal: PlanRefusal) -> GatewayError {
+        GatewayError::BeyondPlan(refusal)
     }
 }
 

@@ -91,7 +91,9 @@ impl Deployment {
             Token::Root => return Ok((route, Actor::Root)),
             Token::Key(key) => key,
         };
-        let grant = route.required_grant();
+        let grant = route
+            .required_grant()
+            .ok_or(GatewayError::RootTokenRequired)?;
         match self.admit(key, &grant.resource, grant.action, now) {
             Reply::Admitted { grantee, .. } => Ok((route, Actor::Key { grantee })),
             Reply::Refused { refusal, .. } => Err(refusal.into()),

@@ -52,7 +52,13 @@ const FLOORS: &[(&str, &[&str])] = &[
     ("policy", &["policy/*", "config"]),
     (
         "decisions",
-        &["delegation", "authority/*", "approval/*", "directory"],
+        &[
+            "delegation",
+            "entitlement",
+            "authority/*",
+            "approval/*",
+            "directory",
+        ],
     ),
     ("HTTP face", &["problem", "admin/*", "request/*"]),
     ("edge and CLI", &["edge/*", "cli/*", "bin/*"]),

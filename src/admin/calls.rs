@@ -14,6 +14,7 @@ use crate::authority::{key_object, Command, LimitHeaders, Reply, RetiredSecret, 
 use crate::config::{Config, RootToken};
 use crate::delegation::Actor;
 use crate::directory::DirectoryReply;
+use crate::entitlement;
 use crate::key::{
     self, hash_key, ApiKey, Environment, IndexName, KeyHash, KeyId, ParsedKey, KEY_ID_RANDOM_BYTES,
     KEY_RANDOM_BYTES,
@@ -63,10 +64,13 @@ pub fn admin_credential(
 /// rights on the very next request and admin calls count against the key's limits like any
 /// other: for `api_keys` routes, admitted with the grant the route needs; for the approval
 /// queue only identified (any active key), since what it may see depends on the approval
-/// (its own, or its workspace's with an `approvals` grant).
-pub fn authentication(route: &AdminRoute, key_hash: KeyHash) -> Command {
-    let grant = route.required_grant();
-    match grant.resource.as_str() {
+/// (its own, or its workspace's with an `approvals` grant). A route only the root token
+/// may call is refused before any key is looked up.
+pub fn authentication(route: &AdminRoute, key_hash: KeyHash) -> Result<Command, GatewayError> {
+    let grant = route
+        .required_grant()
+        .ok_or(GatewayError::RootTokenRequired)?;
+    Ok(match grant.resource.as_str() {
         APPROVALS_RESOURCE => Command::Identify { key_hash },
         _ => Command::Admit {
             key_hash,
@@ -74,7 +78,7 @@ pub fn authentication(route: &AdminRoute, key_hash: KeyHash) -> Command {
             action: grant.action,
             queueing: None,
         },
-    }
+    })
 }
 
 /// Reads the reply to [`authentication`]'s command: the key as an actor, and its limit state.
@@ -186,6 +190,10 @@ pub fn plan_creation(
         actor.family_for_new_key(),
     );
     record.plan = assignment;
+    // The plan binds every actor, the root token too: it is what the workspace bought.
+    let plan = entitlement::key_plan(&record, &config.policy);
+    entitlement::may_create(plan, &config.policy)?;
+    entitlement::fits(&record.scopes, record.limits, plan, &config.policy)?;
     actor.pin_limits(&mut record, &config.policy);
     actor
         .may_hold(&record, &config.policy)
@@ -211,6 +219,27 @@ pub fn plan_creation(
 pub fn workspace_reply(reply: DirectoryReply) -> Result<Option<Workspace>, GatewayError> {
     match reply {
         DirectoryReply::Workspace { workspace } => Ok(workspace),
+        _ => Err(GatewayError::Internal),
+    }
+}
+
+/// The workspace `GET /workspaces/{workspace}` shows: one the actor reaches and keygate
+/// knows; any other is a 404, so a key learns nothing of other workspaces.
+pub fn shown_workspace(reply: DirectoryReply, actor: &Actor) -> Result<Workspace, GatewayError> {
+    match workspace_reply(reply)? {
+        Some(workspace) if actor.reaches(workspace.id.as_str()) => Ok(workspace),
+        _ => Err(GatewayError::NotFound),
+    }
+}
+
+/// Reads the directory's reply to `SetPlan`.
+pub fn plan_set(reply: DirectoryReply) -> Result<(Workspace, u64, u64), GatewayError> {
+    match reply {
+        DirectoryReply::PlanSet {
+            workspace,
+            updated,
+            pending,
+        } => Ok((workspace, updated, pending)),
         _ => Err(GatewayError::Internal),
     }
 }

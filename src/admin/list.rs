@@ -100,16 +100,21 @@ pub type ApprovalsQuery = ListQuery<ApprovalStatus, ApprovalId>;
 
 /// Parses the query of `GET /keys`. Every bad parameter is reported, by name.
 pub fn parse_list_query(query: Option<&str>) -> Result<ListQuery, GatewayError> {
-    parse_any_list_query(query)
+    parse_listing(query, &LIST_PARAMETERS)
 }
 
 /// Parses the query of `GET /approvals`, with the same rules as [`parse_list_query`].
 pub fn parse_approvals_query(query: Option<&str>) -> Result<ApprovalsQuery, GatewayError> {
-    parse_any_list_query(query)
+    parse_listing(query, &LIST_PARAMETERS)
 }
 
-fn parse_any_list_query<S: ListedStatus, Id: ListedId>(
+/// Every parameter a list may take; each list takes some of them.
+const LIST_PARAMETERS: [&str; 4] = ["status", "workspace", "limit", "cursor"];
+
+/// A list query with the `allowed` parameters (of [`LIST_PARAMETERS`]), each checked.
+pub(super) fn parse_listing<S: ListedStatus, Id: ListedId>(
     query: Option<&str>,
+    allowed: &[&str],
 ) -> Result<ListQuery<S, Id>, GatewayError> {
     let mut list = ListQuery::default();
     let mut errors = Vec::new();
@@ -121,6 +126,13 @@ fn parse_any_list_query<S: ListedStatus, Id: ListedId>(
             continue;
         }
         seen.push(name);
+        if !allowed.contains(&name) {
+            errors.push(FieldError::new(
+                name,
+                format!("unknown parameter; allowed: {}", allowed.join(", ")),
+            ));
+            continue;
+        }
         match name {
             "status" => match parse_status(value) {
                 Some(status) => list.status = Some(status),
@@ -146,10 +158,8 @@ fn parse_any_list_query<S: ListedStatus, Id: ListedId>(
                     "is not a cursor this API returned; pass `next_cursor` as is",
                 )),
             },
-            other => errors.push(FieldError::new(
-                other,
-                "unknown parameter; allowed: status, workspace, limit, cursor",
-            )),
+            // Not in `allowed`: refused above.
+            _ => {}
         }
     }
     match errors.is_empty() {

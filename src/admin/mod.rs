@@ -7,6 +7,7 @@ mod fields;
 mod keys;
 mod list;
 mod routes;
+mod workspaces;
 
 pub use approvals::{parse_approve, parse_reject, MAX_REASON_CHARS};
 pub use fields::{DEFAULT_WORKSPACE, MAX_NAME_CHARS};
@@ -16,6 +17,10 @@ pub use list::{
     ListQuery, ListedStatus,
 };
 pub use routes::{admin_route, AdminRoute, ADMIN_ROUTES};
+pub use workspaces::{
+    parse_set_plan, parse_workspaces_query, PlanSetView, WorkspaceView, WorkspacesPage,
+    WorkspacesQuery,
+};
 
 /// The prefix every admin route lives under.
 pub const ADMIN_PREFIX: &str = "/_keygate/v1";

@@ -5,6 +5,7 @@ use crate::delegation::{KeysAction, KEYS_RESOURCE};
 use crate::key::KeyId;
 use crate::policy::{Action, RouteTarget};
 use crate::problem::GatewayError;
+use crate::workspace::WorkspaceName;
 
 /// Every admin route: method and path under [`super::ADMIN_PREFIX`]. The Worker serves exactly
 /// these (see [`admin_route`]) and `openapi.yaml` documents exactly these; a test holds
@@ -24,6 +25,9 @@ pub const ADMIN_ROUTES: &[(&str, &str)] = &[
     ("POST", "/approvals/{id}/approve"),
     ("POST", "/approvals/{id}/reject"),
     ("GET", "/policy"),
+    ("GET", "/workspaces"),
+    ("GET", "/workspaces/{workspace}"),
+    ("PUT", "/workspaces/{workspace}"),
 ];
 
 /// What an admin request asks for.
@@ -43,12 +47,16 @@ pub enum AdminRoute {
     Approve(ApprovalId),
     Reject(ApprovalId),
     Policy,
+    ListWorkspaces,
+    GetWorkspace(WorkspaceName),
+    SetPlan(WorkspaceName),
 }
 
 impl AdminRoute {
-    /// The grant a key needs for this route: a level of `api_keys`, or of `approvals`.
-    /// (On an approval it submitted, a key needs no `approvals` grant to read it.)
-    pub fn required_grant(&self) -> RouteTarget {
+    /// The grant a key needs for this route: a level of `api_keys`, or of `approvals`
+    /// (on an approval it submitted, a key needs no `approvals` grant to read it); `None`
+    /// where only the root token may call it.
+    pub fn required_grant(&self) -> Option<RouteTarget> {
         let keys = |action: KeysAction| RouteTarget {
             resource: KEYS_RESOURCE.to_string(),
             action: action.action(),
@@ -57,10 +65,11 @@ impl AdminRoute {
             resource: APPROVALS_RESOURCE.to_string(),
             action,
         };
-        match self {
-            AdminRoute::ListKeys | AdminRoute::GetKey(_) | AdminRoute::Policy => {
-                keys(KeysAction::Read)
-            }
+        Some(match self {
+            AdminRoute::ListKeys
+            | AdminRoute::GetKey(_)
+            | AdminRoute::Policy
+            | AdminRoute::GetWorkspace(_) => keys(KeysAction::Read),
             AdminRoute::CreateKey
             | AdminRoute::EditKey(_)
             | AdminRoute::ActivateKey(_)
@@ -69,7 +78,10 @@ impl AdminRoute {
             AdminRoute::RevokeKey(_) | AdminRoute::DeleteKey(_) => keys(KeysAction::Delete),
             AdminRoute::ListApprovals | AdminRoute::GetApproval(_) => approvals(Action::Read),
             AdminRoute::Approve(_) | AdminRoute::Reject(_) => approvals(Action::Write),
-        }
+            // Plans are what the provider sells: set by the provider alone, and listed
+            // across workspaces only to it.
+            AdminRoute::ListWorkspaces | AdminRoute::SetPlan(_) => return None,
+        })
     }
 }
 
@@ -89,12 +101,15 @@ pub fn admin_route(method: &str, path: &str) -> Result<AdminRoute, GatewayError>
         ["approvals", id, "approve"] => ("/approvals/{id}/approve", Some(*id)),
         ["approvals", id, "reject"] => ("/approvals/{id}/reject", Some(*id)),
         ["policy"] => ("/policy", None),
+        ["workspaces"] => ("/workspaces", None),
+        ["workspaces", id] => ("/workspaces/{workspace}", Some(*id)),
         _ => return Err(GatewayError::NotFound),
     };
     // An id that cannot exist is a 404 whatever the method.
     let possible = match (segments.first(), id) {
         (_, None) => true,
         (Some(&"keys"), Some(text)) => KeyId::parse(text).is_some(),
+        (Some(&"workspaces"), Some(text)) => WorkspaceName::parse(text).is_some(),
         (_, Some(text)) => ApprovalId::parse(text).is_some(),
     };
     if !possible {
@@ -112,6 +127,10 @@ pub fn admin_route(method: &str, path: &str) -> Result<AdminRoute, GatewayError>
     }
     let key = || id.and_then(KeyId::parse).ok_or(GatewayError::NotFound);
     let approval = || id.and_then(ApprovalId::parse).ok_or(GatewayError::NotFound);
+    let workspace = || {
+        id.and_then(WorkspaceName::parse)
+            .ok_or(GatewayError::NotFound)
+    };
     Ok(match (method, template) {
         ("POST", "/keys") => AdminRoute::CreateKey,
         ("GET", "/keys") => AdminRoute::ListKeys,
@@ -127,6 +146,9 @@ pub fn admin_route(method: &str, path: &str) -> Result<AdminRoute, GatewayError>
         ("POST", "/approvals/{id}/approve") => AdminRoute::Approve(approval()?),
         ("POST", "/approvals/{id}/reject") => AdminRoute::Reject(approval()?),
         ("GET", "/policy") => AdminRoute::Policy,
+        ("GET", "/workspaces") => AdminRoute::ListWorkspaces,
+        ("GET", "/workspaces/{workspace}") => AdminRoute::GetWorkspace(workspace()?),
+        ("PUT", "/workspaces/{workspace}") => AdminRoute::SetPlan(workspace()?),
         _ => return Err(GatewayError::NotFound),
     })
 }

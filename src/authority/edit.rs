@@ -1,6 +1,7 @@
 //! An edit of a key, as the admin API's `PATCH` asks for it and the authority applies it.
 
 use super::refusal::Declined;
+use crate::entitlement;
 use crate::limits::Limits;
 use crate::policy::Policy;
 use crate::record::KeyRecord;
@@ -79,7 +80,7 @@ impl KeyEdit {
                     per_minute,
                     per_day,
                 } => {
-                    let current = record.effective_limits(policy.default_limits());
+                    let current = entitlement::key_limits(record, policy);
                     let per_minute = per_minute.unwrap_or(u64::from(current.per_minute.get()));
                     let per_day = per_day.unwrap_or(u64::from(current.per_day.get()));
                     let limits = Limits::new(per_minute, per_day).map_err(|error| {

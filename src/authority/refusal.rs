@@ -3,6 +3,7 @@
 //! make it.
 
 use crate::delegation::{Overreach, Stronger};
+use crate::entitlement::PlanRefusal;
 use crate::limits::Window;
 use crate::policy::LifecycleAction;
 use crate::record::Status;
@@ -33,6 +34,8 @@ pub enum Refusal {
         window: Window,
         retry_after_secs: u64,
     },
+    /// The workspace's plan does not allow the request.
+    Plan(PlanRefusal),
 }
 
 /// Why a lifecycle command was declined, across the Durable Object boundary.
@@ -53,6 +56,8 @@ pub enum Declined {
     InvalidLimits { message: String },
     /// A webhook secret rotation for a key without a webhook.
     NoWebhook,
+    /// The change would give the key what its workspace's plan does not offer.
+    Plan(PlanRefusal),
 }
 
 impl From<Overreach> for Declined {
@@ -80,6 +85,10 @@ pub enum SubmitterFailure {
     /// The secret that queued the request was rotated out, or the key was revoked and
     /// re-activated since: whoever held that secret may not have been the key's owner.
     SecretRetired,
+    /// The workspace's plan no longer offers the request (a downgrade since).
+    PlanLost {
+        plan: String,
+    },
 }
 
 impl SubmitterFailure {
@@ -90,6 +99,7 @@ impl SubmitterFailure {
             SubmitterFailure::KeyDeleted => "key_deleted",
             SubmitterFailure::ScopeLost { .. } => "scope_lost",
             SubmitterFailure::SecretRetired => "secret_retired",
+            SubmitterFailure::PlanLost { .. } => "plan_lost",
         }
     }
 
@@ -110,6 +120,9 @@ impl SubmitterFailure {
             SubmitterFailure::SecretRetired => {
                 "the secret that submitted the request no longer works (rotated out, or the key was revoked since)".into()
             }
+            SubmitterFailure::PlanLost { plan } => format!(
+                "the workspace's plan, `{plan}`, no longer offers this request"
+            ),
         }
     }
 }

@@ -8,6 +8,7 @@ use super::protocol::{
 use super::refusal::{Declined, Refusal, SubmitterFailure};
 use super::secrets::{Secret, MAX_LIVE_SECRETS};
 use crate::delegation::Actor;
+use crate::entitlement;
 use crate::key::KeyHash;
 use crate::limits::{self, LimiterState};
 use crate::policy::{Access, LifecycleAction, Policy, RouteTarget};
@@ -148,8 +149,9 @@ impl KeyState {
         Ok((reply, changed))
     }
 
-    /// Status, then scope, then limits: a refused key learns nothing about its limits, a
-    /// refused scope is not counted, and a throttled request is not counted either.
+    /// Status, then plan, then scope, then limits: a refused key learns nothing about its
+    /// limits, a refused plan or scope is not counted, and a throttled request is not
+    /// counted either.
     fn admit(
         &mut self,
         presented: &KeyHash,
@@ -184,9 +186,15 @@ impl KeyState {
             Status::Revoked => return refuse(Refusal::Revoked, Vec::new()),
             Status::Expired => return refuse(Refusal::Expired, Vec::new()),
         }
-        let limits = record.effective_limits(policy.default_limits());
+        let plan = entitlement::key_plan(record, policy);
+        let limits = entitlement::effective_limits(record.limits, plan, policy);
         let peek_headers =
             |counters: &Counters| headers_of(&limits::peek(&counters.limiter, &limits, now_ms));
+        // The workspace's plan before the key's own scopes: what the plan does not offer,
+        // no scope can give.
+        if let Err(refusal) = entitlement::admits(plan, target.as_ref(), policy) {
+            return refuse(Refusal::Plan(refusal), peek_headers(&self.counters));
+        }
         let access = match &target {
             Some(target) => policy.decide(&record.scopes, target),
             None => Access::Allowed,
@@ -309,9 +317,14 @@ impl KeyState {
                 return Err(SubmitterFailure::SecretRetired);
             }
         }
+        let plan = entitlement::key_plan(record, policy);
+        if entitlement::admits(plan, Some(target), policy).is_err() {
+            let plan = plan.map(|plan| plan.name().to_string()).unwrap_or_default();
+            return Err(SubmitterFailure::PlanLost { plan });
+        }
         match policy.decide(&record.scopes, target) {
             Access::Allowed | Access::NeedsApproval => {
-                Ok(record.grantee(record.effective_limits(policy.default_limits())))
+                Ok(record.grantee(entitlement::key_limits(record, policy)))
             }
             Access::Denied { required_scope, .. } => {
                 Err(SubmitterFailure::ScopeLost { required_scope })
@@ -394,12 +407,23 @@ impl KeyState {
             allowed(policy, LifecycleAction::Reactivate)?;
         }
         let resets_limits = edit.limits == Some(LimitsEdit::PolicyDefaults);
+        // Only what the edit changes must fit the plan: renaming a key that a downgrade
+        // left with more than its plan offers is still a rename.
+        let (sets_scopes, sets_limits) = (edit.scopes.is_some(), edit.limits.is_some());
         self.change_record(actor, policy, now_ms, |record| {
             edit.apply_to(record, policy)?;
             if resets_limits {
                 actor.pin_limits(record, policy);
             }
-            Ok(())
+            let scopes: &[String] = if sets_scopes { &record.scopes } else { &[] };
+            let limits = record.limits.filter(|_| sets_limits);
+            entitlement::fits(
+                scopes,
+                limits,
+                entitlement::key_plan(record, policy),
+                policy,
+            )
+            .map_err(Declined::Plan)
         })
     }
 

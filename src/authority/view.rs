@@ -1,5 +1,6 @@
 //! A key as the admin API shows it.
 
+use crate::entitlement;
 use crate::key::{Environment, KeyId};
 use crate::policy::Policy;
 use crate::record::{KeyRecord, Principal, Status};
@@ -45,7 +46,7 @@ pub fn key_object(
     policy: &Policy,
     now_ms: u64,
 ) -> Value {
-    let limits = record.effective_limits(policy.default_limits());
+    let limits = entitlement::key_limits(record, policy);
     let view = KeyView {
         id: &record.id,
         name: &record.name,

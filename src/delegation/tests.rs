@@ -44,6 +44,7 @@ fn record(scopes: &[&str]) -> KeyRecord {
         rejection_webhook: None,
         version: 1,
         family: None,
+        plan: Default::default(),
     }
 }
 

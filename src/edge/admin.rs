@@ -9,7 +9,8 @@ use super::platform::{self, now_ms, random};
 use super::{approvals, authority_object, directory_object, key_index, proxy};
 use crate::admin::calls::{self, AdminCredential, CreationRandom, RotationOutcome};
 use crate::admin::{
-    admin_route, parse_edit, parse_list_query, parse_rotate, AdminRoute, ADMIN_PREFIX,
+    admin_route, parse_edit, parse_list_query, parse_rotate, parse_set_plan,
+    parse_workspaces_query, AdminRoute, PlanSetView, WorkspaceView, WorkspacesPage, ADMIN_PREFIX,
     MAX_ADMIN_BODY_BYTES,
 };
 use crate::approval::Reviewer;
@@ -113,6 +114,31 @@ async fn serve(
             let reason = crate::admin::parse_reject(&body)?;
             approvals::reject(id, &actor, reason, env, answer).await
         }
+        AdminRoute::ListWorkspaces => list_workspaces(query, env, answer).await,
+        AdminRoute::GetWorkspace(id) => {
+            let reply = directory_object::call(env, &DirectoryCommand::Workspace { id }).await?;
+            let workspace = calls::shown_workspace(reply, &actor)?;
+            answer.json(200, &WorkspaceView::of(&workspace, &config.policy))
+        }
+        AdminRoute::SetPlan(id) => {
+            let body = read_body(req).await?;
+            let plan = parse_set_plan(&body, &config.policy)?;
+            let command = DirectoryCommand::SetPlan {
+                id,
+                plan: Some(plan),
+                now_ms: now_ms(),
+            };
+            let (workspace, updated, pending) =
+                calls::plan_set(directory_object::call(env, &command).await?)?;
+            answer.json(
+                200,
+                &PlanSetView {
+                    workspace: WorkspaceView::of(&workspace, &config.policy),
+                    keys_updated: updated,
+                    keys_pending: pending,
+                },
+            )
+        }
         AdminRoute::Policy => {
             let mut policy = config.policy.describe();
             if let Some(fields) = policy.as_object_mut() {
@@ -142,8 +168,9 @@ async fn authenticate(
         AdminCredential::Key(parsed) => parsed,
     };
     let key_hash = hash_key(&config.hash_secret, &parsed.key);
-    let key_id = key_index::lookup(env, &key_hash.index_name()).await?;
-    let command = calls::authentication(route, key_hash);
+    let index_name = key_hash.index_name();
+    let command = calls::authentication(route, key_hash)?;
+    let key_id = key_index::lookup(env, &index_name).await?;
     let reply = authority_object::call(env, &key_id, &command).await?;
     Ok(calls::admin_actor(reply)?)
 }
@@ -201,6 +228,26 @@ async fn list_keys(query: Option<&str>, actor: &Actor, env: &Env, answer: &Answe
         .collect();
     let page = crate::admin::KeysPage {
         keys,
+        next_cursor: next.map(|position| position.encode()),
+    };
+    answer.json(200, &page)
+}
+
+async fn list_workspaces(query: Option<&str>, env: &Env, answer: &Answer<'_>) -> Outcome {
+    let list = parse_workspaces_query(query)?;
+    let command = DirectoryCommand::ListWorkspaces {
+        page: list.page(None, now_ms()),
+    };
+    let DirectoryReply::Workspaces { workspaces, next } =
+        directory_object::call(env, &command).await?
+    else {
+        return Err(GatewayError::Internal.into());
+    };
+    let page = WorkspacesPage {
+        workspaces: workspaces
+            .iter()
+            .map(|workspace| WorkspaceView::of(workspace, &answer.config.policy))
+            .collect(),
         next_cursor: next.map(|position| position.encode()),
     };
     answer.json(200, &page)

@@ -370,7 +370,7 @@ fn workspace(sql: &SqlStorage, id: &str) -> Result<Option<Workspace>> {
 /// One page of every workspace keygate knows, newest first.
 fn list_workspaces(
     sql: &SqlStorage,
-    page: PageRequest<(), WorkspaceName>,
+    page: PageRequest<Status, WorkspaceName>,
 ) -> Result<DirectoryReply> {
     let mut query = String::from(
         "SELECT id, plan, plan_version, created_at, plan_set_at FROM workspaces WHERE 1 = 1",

@@ -1,4 +1,5 @@
 use super::*;
+use crate::entitlement::PlanRefusal;
 use crate::timestamp::format_rfc3339;
 use serde_json::json;
 use std::collections::BTreeSet;
@@ -433,6 +434,20 @@ fn every_error() -> Vec<GatewayError> {
         NoRejectionWebhook,
         NotKeyCreator,
         ReactivationNotAllowed,
+        BeyondPlan(PlanRefusal::NoApiAccess {
+            plan: "free".into(),
+            needed: Some("pro".into()),
+        }),
+        BeyondPlan(PlanRefusal::ScopesNotInPlan {
+            plan: "free".into(),
+            scopes: vec!["deals:read".into()],
+        }),
+        BeyondPlan(PlanRefusal::LimitAbovePlan {
+            plan: "free".into(),
+            window: Window::Day,
+            max: 1_000,
+        }),
+        RootTokenRequired,
     ];
     for error in &all {
         match error {
@@ -480,10 +495,61 @@ fn every_error() -> Vec<GatewayError> {
             | BeyondOwnGrant(_)
             | NoRejectionWebhook
             | NotKeyCreator
-            | ReactivationNotAllowed => {}
+            | ReactivationNotAllowed
+            | BeyondPlan(_)
+            | RootTokenRequired => {}
         }
     }
     all
+}
+
+#[test]
+fn plan_refusals_name_the_plan_and_what_it_lacks() {
+    let required = GatewayError::BeyondPlan(PlanRefusal::NoApiAccess {
+        plan: "free".into(),
+        needed: Some("pro".into()),
+    })
+    .to_problem("req_1");
+    assert_eq!(
+        (required.status, required.body["code"].as_str()),
+        (403, Some("plan_required"))
+    );
+    assert_eq!(required.body["plan"], "free");
+    assert_eq!(required.body["required_plan"], "pro");
+    assert!(detail(&required).contains("`pro`"), "{}", detail(&required));
+    let nowhere = GatewayError::BeyondPlan(PlanRefusal::NoApiAccess {
+        plan: "free".into(),
+        needed: None,
+    })
+    .to_problem("req_1");
+    assert!(nowhere.body.get("required_plan").is_none());
+    let scopes = GatewayError::BeyondPlan(PlanRefusal::ScopesNotInPlan {
+        plan: "starter".into(),
+        scopes: vec!["deals:read".into(), "deals:write".into()],
+    })
+    .to_problem("req_1");
+    assert_eq!(scopes.body["code"], "scope_not_in_plan");
+    assert_eq!(scopes.body["plan"], "starter");
+    assert_eq!(
+        scopes.body["scopes"],
+        serde_json::json!(["deals:read", "deals:write"])
+    );
+    assert!(
+        detail(&scopes).contains("`deals:write`"),
+        "{}",
+        detail(&scopes)
+    );
+    let limit = GatewayError::BeyondPlan(PlanRefusal::LimitAbovePlan {
+        plan: "free".into(),
+        window: Window::Minute,
+        max: 60,
+    })
+    .to_problem("req_1");
+    assert_eq!(limit.body["code"], "limit_exceeds_plan");
+    assert_eq!(
+        (limit.body["window"].as_str(), limit.body["max"].as_u64()),
+        (Some("minute"), Some(60))
+    );
 }
 
 #[test]
@@ -549,6 +615,9 @@ fn every_problem_has_the_rfc_9457_members_and_a_stable_code() {
         "max",
         "approval_status",
         "reason",
+        "plan",
+        "required_plan",
+        "window",
     ]
     .into_iter()
     .collect();

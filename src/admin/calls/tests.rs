@@ -121,7 +121,7 @@ fn a_key_is_admitted_for_api_keys_routes_and_identified_for_the_queue() {
     ] {
         assert!(matches!(
             authentication(&route, hash()),
-            Command::Identify { .. }
+            Ok(Command::Identify { .. })
         ));
     }
     let key_id = KeyId::generate(&[2; KEY_ID_RANDOM_BYTES]);
@@ -132,18 +132,29 @@ fn a_key_is_admitted_for_api_keys_routes_and_identified_for_the_queue() {
         (AdminRoute::DeleteKey(key_id), Action::Delete),
     ];
     for (route, expected) in cases {
-        let Command::Admit {
+        let Ok(Command::Admit {
             resource,
             action,
             queueing,
             ..
-        } = authentication(&route, hash())
+        }) = authentication(&route, hash())
         else {
             panic!("{route:?} admits");
         };
         assert_eq!((resource.as_str(), action), ("api_keys", expected));
         // An admin call is never queued for a human.
         assert!(queueing.is_none());
+    }
+    // What only the provider may do, no key may: refused before any lookup.
+    let acme = || crate::workspace::WorkspaceName::parse("acme").expect("a name");
+    for route in [AdminRoute::ListWorkspaces, AdminRoute::SetPlan(acme())] {
+        assert_eq!(
+            authentication(&route, hash())
+                .map(|_| ())
+                .map_err(|e| e.code()),
+            Err("root_token_required"),
+            "{route:?}"
+        );
     }
 }
 

@@ -179,6 +179,9 @@ fn template_of(route: &AdminRoute) -> (&'static str, &'static str) {
         AdminRoute::Approve(_) => ("POST", "/approvals/{id}/approve"),
         AdminRoute::Reject(_) => ("POST", "/approvals/{id}/reject"),
         AdminRoute::Policy => ("GET", "/policy"),
+        AdminRoute::ListWorkspaces => ("GET", "/workspaces"),
+        AdminRoute::GetWorkspace(_) => ("GET", "/workspaces/{workspace}"),
+        AdminRoute::SetPlan(_) => ("PUT", "/workspaces/{workspace}"),
     }
 }
 
@@ -270,7 +273,7 @@ proptest! {
     #[test]
     fn admin_route_serves_only_listed_routes(
         method in prop::sample::select(METHODS.to_vec()),
-        path in "(/(keys|policy|revoke|rotate|activate|webhook-secret|key_[A-Za-z0-9]{22}|[a-z_]{0,5})){0,5}",
+        path in "(/(keys|policy|workspaces|revoke|rotate|activate|webhook-secret|key_[A-Za-z0-9]{22}|[a-z_]{0,5})){0,5}",
     ) {
         match admin_route(method, &path) {
             Ok(route) => {
@@ -283,7 +286,11 @@ proptest! {
                     | AdminRoute::RotateKey(id) | AdminRoute::RotateWebhookSecret(id) => id.as_str(),
                     _ => "",
                 };
-                prop_assert_eq!(template.replace("{id}", id), path);
+                let workspace = match &route {
+                    AdminRoute::GetWorkspace(name) | AdminRoute::SetPlan(name) => name.as_str(),
+                    _ => "",
+                };
+                prop_assert_eq!(template.replace("{id}", id).replace("{workspace}", workspace), path);
             }
             Err(GatewayError::NotFound) => {}
             Err(GatewayError::MethodNotAllowed { allowed }) => {

@@ -12,6 +12,10 @@ pub(super) const METHODS: [&str; 9] = [
     "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "get",
 ];
 
+fn acme() -> crate::workspace::WorkspaceName {
+    crate::workspace::WorkspaceName::parse("acme").expect("a workspace name")
+}
+
 fn an_approval_id() -> ApprovalId {
     ApprovalId::generate(
         &crate::queue::QueueShard::of("acme"),
@@ -82,6 +86,17 @@ fn every_admin_route_is_served_with_the_grant_it_needs() {
             "approvals:write",
         ),
         (("GET", "/policy"), AdminRoute::Policy, "api_keys:read"),
+        (("GET", "/workspaces"), AdminRoute::ListWorkspaces, "root"),
+        (
+            ("GET", "/workspaces/{workspace}"),
+            AdminRoute::GetWorkspace(acme()),
+            "api_keys:read",
+        ),
+        (
+            ("PUT", "/workspaces/{workspace}"),
+            AdminRoute::SetPlan(acme()),
+            "root",
+        ),
     ];
     let listed: Vec<(&str, &str)> = expected.iter().map(|(route, ..)| *route).collect();
     assert_eq!(listed, ADMIN_ROUTES, "ADMIN_ROUTES lists exactly these");
@@ -90,18 +105,17 @@ fn every_admin_route_is_served_with_the_grant_it_needs() {
             true => id.as_str(),
             false => approval.as_str(),
         };
-        let path = template.replace("{id}", id);
+        let path = template.replace("{id}", id).replace("{workspace}", "acme");
         assert_eq!(
             admin_route(method, &path),
             Ok(route.clone()),
             "{method} {path}"
         );
-        let needed = route.required_grant();
-        assert_eq!(
-            format!("{}:{}", needed.resource, needed.action.as_str()),
-            grant,
-            "{method} {template}"
-        );
+        let needed = match route.required_grant() {
+            Some(needed) => format!("{}:{}", needed.resource, needed.action.as_str()),
+            None => "root".to_string(),
+        };
+        assert_eq!(needed, grant, "{method} {template}");
     }
 }
 
@@ -122,6 +136,56 @@ fn an_id_of_the_other_kind_is_404() {
                 "{path}"
             );
         }
+    }
+}
+
+#[test]
+fn a_workspace_path_takes_only_a_workspace_name() {
+    for path in [
+        "/workspaces/a%2Fb",
+        "/workspaces/-x",
+        "/workspaces/",
+        "/workspaces/a/b",
+    ] {
+        assert_eq!(
+            admin_route("GET", path),
+            Err(GatewayError::NotFound),
+            "{path}"
+        );
+    }
+    assert_eq!(
+        admin_route("POST", "/workspaces/acme"),
+        Err(GatewayError::MethodNotAllowed {
+            allowed: "GET, PUT".into()
+        })
+    );
+}
+
+#[test]
+fn workspace_lists_take_only_a_limit_and_a_cursor() {
+    let query = parse_workspaces_query(Some("limit=5")).expect("valid");
+    assert_eq!(query.limit, 5);
+    let cursor = Position {
+        created_at: 7,
+        id: acme(),
+    };
+    let query =
+        parse_workspaces_query(Some(&format!("cursor={}", cursor.encode()))).expect("a cursor");
+    assert_eq!(query.cursor, Some(cursor));
+    for bad in [
+        "status=active",
+        "workspace=acme",
+        "limit=0",
+        "cursor=7.a%2Fb",
+        "limit=1&limit=2",
+    ] {
+        assert_eq!(
+            parse_workspaces_query(Some(bad))
+                .map(|_| ())
+                .map_err(|e| e.code()),
+            Err("invalid_request"),
+            "{bad}"
+        );
     }
 }
 

@@ -1,6 +1,7 @@
 mod admit;
 mod delegation;
 mod lifecycle;
+mod plans;
 mod properties;
 mod rotate;
 mod storage;
