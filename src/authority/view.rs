@@ -34,7 +34,8 @@ struct KeyView<'a> {
 struct LimitsView {
     per_minute: u32,
     per_day: u32,
-    /// `key` when the key has its own, `policy` when it follows the policy's defaults.
+    /// `key` when the key has its own, `plan` or `policy` when it follows its plan's or the
+    /// policy's defaults.
     source: &'static str,
 }
 
@@ -64,10 +65,10 @@ pub fn key_object(
         limits: LimitsView {
             per_minute: limits.per_minute.get(),
             per_day: limits.per_day.get(),
-            source: if record.limits.is_some() {
-                "key"
-            } else {
-                "policy"
+            source: match (record.limits, entitlement::key_plan(record, policy)) {
+                (Some(_), _) => "key",
+                (None, Some(_)) => "plan",
+                (None, None) => "policy",
             },
         },
         metadata: &record.metadata,
