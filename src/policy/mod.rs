@@ -262,7 +262,8 @@ impl Policy {
     }
 
     /// Whether a key holding `scopes` may do `target`. Allocates only to name the missing
-    /// scope when denying.
+    /// scope when denying: `<resource>:<action>`, or with `fine_scopes = false` the
+    /// narrowest coarse scope that would do (`write:all`, `admin`).
     pub fn decide(&self, scopes: &[String], target: &RouteTarget) -> Access {
         let resource = self.resource_by_name(&target.resource);
         let verdict = match resource {
@@ -275,6 +276,16 @@ impl Policy {
         match verdict {
             Verdict::Allowed => Access::Allowed,
             Verdict::NeedsApproval => Access::NeedsApproval,
+            Verdict::Denied if !self.fine_scopes => Access::Denied {
+                required_scope: resource
+                    .and_then(|(_, resource)| self.coarse_scope_for(resource, target.action))
+                    .map_or_else(
+                        || format!("{}:{}", target.resource, target.action.as_str()),
+                        |coarse| coarse.as_str().to_string(),
+                    ),
+                // No key can hold an approval level where only coarse scopes are offered.
+                approval_scope: None,
+            },
             Verdict::Denied => Access::Denied {
                 required_scope: format!("{}:{}", target.resource, target.action.as_str()),
                 approval_scope: resource
@@ -284,6 +295,19 @@ impl Policy {
                     .map(|_| format!("{}:{}", target.resource, target.action.approval_level())),
             },
         }
+    }
+
+    /// The narrowest offered coarse scope that allows `action` on `resource`: what a
+    /// refusal names where resource-level scopes are not offered (`write:all` for a write).
+    fn coarse_scope_for(&self, resource: &Resource, action: Action) -> Option<CoarseScope> {
+        [
+            CoarseScope::ReadAll,
+            CoarseScope::WriteAll,
+            CoarseScope::Admin,
+        ]
+        .into_iter()
+        .filter(|coarse| self.offers(*coarse))
+        .find(|coarse| resource.kind.judge(action, coarse.grant_on(resource)) == Verdict::Allowed)
     }
 
     /// `Ok` when every scope is one this policy offers; otherwise the unknown ones (each
