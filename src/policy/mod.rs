@@ -137,10 +137,12 @@
 //! `scope.rs` holds the model (kinds, levels, actions, what a scope grants), `routes.rs` the
 //! route patterns and their matching, `settings.rs` the lifecycle and approval-queue
 //! settings, `plans.rs` the plans and their validation, `file.rs` the file's shape as serde
-//! reads it, `load.rs` its validation into a [`Policy`], `describe.rs` the JSON view; this file, [`Policy`] and its lookups.
+//! reads it, `load.rs` its validation into a [`Policy`], `errors.rs` what a refusal
+//! reports, `describe.rs` the JSON view; this file, [`Policy`] and its lookups.
 
 mod describe;
 pub mod diff;
+mod errors;
 mod file;
 pub mod lint;
 mod load;
@@ -151,7 +153,7 @@ mod scope;
 mod settings;
 mod syntax;
 
-pub use load::{PolicyError, PolicyProblem};
+pub use errors::{PolicyError, PolicyProblem};
 pub use plans::Plan;
 pub use scope::{Access, Action, Kind, RouteTarget, UnknownScopes};
 pub use settings::{ApprovalSettings, LifecycleAction, MAX_QUEUED_BODY_BYTES};
