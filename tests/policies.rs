@@ -3,7 +3,7 @@
 //! Black-box: only `keygate::policy`'s public API, on the files exactly as they ship.
 
 use keygate::policy::lint::{check, Checked};
-use keygate::policy::{Access, Action, LifecycleAction, Policy, RouteTarget};
+use keygate::policy::{Access, Action, LifecycleAction, Plan, Policy, RouteTarget};
 use proptest::prelude::*;
 use std::collections::BTreeSet;
 
@@ -443,6 +443,36 @@ fn seed_000_keys_can_be_edited_revoked_reactivated_and_rotated() {
     );
 }
 
+#[test]
+fn seed_000_api_access_requires_the_pro_plan() {
+    let policy = load("seed 000", SEED_000_LADDERS);
+    let names: Vec<&str> = policy.plans().iter().map(Plan::name).collect();
+    assert_eq!(names, ["free", "pro"]);
+    // Every workspace starts on Free, which has no API access.
+    let free = policy.plan_for(None).expect("a default plan");
+    assert_eq!(free.name(), "free");
+    assert!(!free.api_access());
+    assert_eq!(policy.plan_for(Some("free")), Some(free));
+    // A refusal names Pro, whatever the request needs.
+    for resource in [None, Some("contacts"), Some("email"), Some("billing")] {
+        assert_eq!(
+            policy.plan_needed(resource).map(Plan::name),
+            Some("pro"),
+            "{resource:?}"
+        );
+    }
+    // Pro offers every resource at the page's limits.
+    let pro = policy.plan_for(Some("pro")).expect("pro");
+    assert!(pro.api_access());
+    assert!(policy
+        .scopes_not_in_plan(&policy.valid_scopes(), pro)
+        .is_empty());
+    assert_eq!(pro.default_limits(), policy.default_limits());
+    assert_eq!(pro.max_limits(), None);
+    // A plan the policy no longer has falls back to Free.
+    assert_eq!(policy.plan_for(Some("business")), Some(free));
+}
+
 // ----- seed 001: simple keys -----------------------------------------------------------
 
 #[test]
@@ -466,23 +496,31 @@ fn seed_001_one_scope_opens_the_api_and_key_manage_is_separate() {
         access(&policy, &["api:read"], "POST", "/v1/orders"),
         denied(&policy, "api:write")
     );
-    // An integration's key cannot manage keys; "Key: Manage" (api_keys:delete) can list,
-    // create and delete, but cannot call the API.
+    // Keys never manage keys: "Key: Manage" is a member's `keys:manage` session permission,
+    // so the policy offers no api_keys scope and no key gets anything from the admin API.
+    assert_eq!(policy.valid_scopes(), ["api:read", "api:write"]);
+    assert!(policy.check_scopes(&scopes(&["api_keys:delete"])).is_err());
     for action in [Action::Read, Action::Write, Action::Delete] {
         assert_eq!(
             policy.decide(&scopes(&integration), &on("api_keys", action)),
             denied(&policy, &format!("api_keys:{}", action.as_str()))
         );
-        assert_eq!(
-            policy.decide(&scopes(&["api_keys:delete"]), &on("api_keys", action)),
-            Access::Allowed
-        );
     }
-    assert_eq!(
-        access(&policy, &["api_keys:delete"], "GET", "/v1/orders"),
-        denied(&policy, "api:read")
-    );
     assert_eq!(policy.route("GET", "/v2/orders"), None);
+}
+
+#[test]
+fn seed_001_a_name_is_all_a_key_needs() {
+    // "Enter a descriptive name for the key ... Click Create": the key gets api:write.
+    let policy = load("seed 001", SEED_001_SIMPLE);
+    assert_eq!(policy.default_scopes(), ["api:write"]);
+    assert_eq!(
+        access(&policy, &["api:write"], "DELETE", "/v1/orders/1"),
+        Access::Allowed
+    );
+    // No plans: nothing about the workspace is checked.
+    assert!(policy.plans().is_empty());
+    assert_eq!(policy.plan_for(Some("pro")), None);
 }
 
 #[test]
@@ -660,6 +698,64 @@ fn seed_003_tokens_are_only_revoked_never_edited_rotated_or_reactivated() {
     assert_eq!(lifecycle(&policy), ["revoke"]);
 }
 
+#[test]
+fn seed_003_modules_not_in_the_plan_are_not_offered() {
+    // "If a module is not visible, it is not included in your plan."
+    let policy = load("seed 003", SEED_003_MODULES);
+    let names: Vec<&str> = policy.plans().iter().map(Plan::name).collect();
+    assert_eq!(names, ["control", "audit", "payment"]);
+    let control = policy.plan_for(None).expect("a default plan");
+    assert_eq!(control.name(), "control");
+    assert!(control.api_access());
+    let token = scopes(&[
+        "cases:write",
+        "company_account_check:read",
+        "company_account_audit:read",
+        "payment_check:write",
+        "paid_payment:read",
+    ]);
+    assert_eq!(
+        policy.scopes_not_in_plan(&token, control),
+        scopes(&[
+            "company_account_audit:read",
+            "payment_check:write",
+            "paid_payment:read"
+        ])
+    );
+    let audit = policy.plan_for(Some("audit")).expect("audit");
+    assert_eq!(
+        policy.scopes_not_in_plan(&token, audit),
+        scopes(&["payment_check:write", "paid_payment:read"])
+    );
+    let payment = policy.plan_for(Some("payment")).expect("payment");
+    assert!(policy.scopes_not_in_plan(&token, payment).is_empty());
+    // Each plan builds on the one before it.
+    let described = policy.describe();
+    let offered = |index: usize| -> BTreeSet<String> {
+        described["plans"][index]["resources"]
+            .as_array()
+            .map(|list| {
+                list.iter()
+                    .filter_map(|r| r.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert!(offered(0).is_subset(&offered(1)) && offered(1).is_subset(&offered(2)));
+    assert_eq!(offered(2).len(), 9, "payment offers every module");
+    // A refusal names the first plan offering the module.
+    assert_eq!(
+        policy
+            .plan_needed(Some("company_account_audit"))
+            .map(Plan::name),
+        Some("audit")
+    );
+    assert_eq!(
+        policy.plan_needed(Some("payment_check")).map(Plan::name),
+        Some("payment")
+    );
+}
+
 // ----- seed 004: coarse scopes ---------------------------------------------------------
 
 #[test]
@@ -680,9 +776,10 @@ fn seed_004_read_all_and_write_all() {
             "{path}"
         );
     }
+    // A refusal names the scope to add: "e.g., write:all for POST/PATCH requests".
     assert_eq!(
         access(&policy, &reader, "POST", "/v1/projects"),
-        denied(&policy, "projects:write")
+        denied(&policy, "write:all")
     );
 
     let writer = ["write:all"];
@@ -704,7 +801,7 @@ fn seed_004_read_all_and_write_all() {
     // Create and update only: deleting is above write.
     assert_eq!(
         access(&policy, &writer, "DELETE", "/v1/projects/1"),
-        denied(&policy, "projects:delete")
+        denied(&policy, "admin")
     );
 }
 
@@ -712,22 +809,23 @@ fn seed_004_read_all_and_write_all() {
 fn seed_004_write_all_stops_at_administrative_resources() {
     let policy = load("seed 004", SEED_004_COARSE);
     let writer = ["read:all", "write:all"];
+    // Only admin writes them, and the refusal says so.
     assert_eq!(
         access(&policy, &writer, "POST", "/v1/team/invitations"),
-        denied(&policy, "team:write")
+        denied(&policy, "admin")
     );
     assert_eq!(
         access(&policy, &writer, "PUT", "/v1/billing/payment-method"),
-        denied(&policy, "billing:write")
+        denied(&policy, "admin")
     );
     assert_eq!(
         policy.decide(&scopes(&writer), &on("api_keys", Action::Write)),
-        denied(&policy, "api_keys:write")
+        denied(&policy, "admin")
     );
     // Without read:all, write:all does not even read them.
     assert_eq!(
         access(&policy, &["write:all"], "GET", "/v1/team"),
-        denied(&policy, "team:read")
+        denied(&policy, "read:all")
     );
 }
 
@@ -777,6 +875,54 @@ fn seed_004_keeps_every_lifecycle_operation() {
         lifecycle(&policy),
         ["edit", "revoke", "reactivate", "rotate"]
     );
+}
+
+#[test]
+fn seed_004_offers_three_scopes_and_nothing_else() {
+    // "read:all, write:all, admin": the Key Scopes table has three rows.
+    let policy = load("seed 004", SEED_004_COARSE);
+    assert!(!policy.fine_scopes());
+    assert_eq!(policy.valid_scopes(), ["read:all", "write:all", "admin"]);
+    assert_eq!(
+        policy.describe()["scopes"],
+        serde_json::json!(["read:all", "write:all", "admin"])
+    );
+    let refused = policy
+        .check_scopes(&scopes(&["read:all", "projects:read", "api_keys:delete"]))
+        .expect_err("resource-level scopes are unknown");
+    assert_eq!(refused.unknown, ["projects:read", "api_keys:delete"]);
+    assert_eq!(refused.valid, ["read:all", "write:all", "admin"]);
+    // A key holding one from before the switch gets nothing from it.
+    assert_eq!(
+        access(&policy, &["projects:write"], "POST", "/v1/projects"),
+        denied(&policy, "write:all")
+    );
+}
+
+#[test]
+fn seed_004_rate_limits_are_per_plan() {
+    // "review the Rate Limits page for per-plan limits".
+    let policy = load("seed 004", SEED_004_COARSE);
+    let limits = |plan: &Plan| {
+        let limits = plan.default_limits();
+        (limits.per_minute.get(), limits.per_day.get())
+    };
+    let free = policy.plan_for(None).expect("a default plan");
+    assert_eq!(free.name(), "free");
+    assert_eq!(limits(free), (60, 1000));
+    assert_eq!(free.max_limits(), Some(free.default_limits()));
+    let team = policy.plan_for(Some("team")).expect("team");
+    assert_eq!(limits(team), (300, 50_000));
+    let enterprise = policy.plan_for(Some("enterprise")).expect("enterprise");
+    assert_eq!(limits(enterprise), (1000, 1_000_000));
+    assert_eq!(enterprise.max_limits(), None);
+    // Every plan has API access and offers every resource: the scopes are the same.
+    for plan in policy.plans() {
+        assert!(plan.api_access(), "{}", plan.name());
+        assert!(policy
+            .scopes_not_in_plan(&policy.valid_scopes(), plan)
+            .is_empty());
+    }
 }
 
 // ----- property tests -------------------------------------------------------------------

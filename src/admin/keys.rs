@@ -76,7 +76,8 @@ impl NewKey {
 }
 
 /// Parses and checks a create body. Every field error is reported at once; unknown scopes
-/// get their own answer listing the valid ones.
+/// get their own answer listing the valid ones. Without `scopes` the key gets the policy's
+/// `default_scopes`, and where it has none that is a field error.
 pub fn parse_create(
     body: &[u8],
     policy: &Policy,
@@ -95,7 +96,13 @@ pub fn parse_create(
         })
         .collect();
     let name = collect(&mut errors, name(object.get("name")));
-    let scopes = collect(&mut errors, scopes(object.get("scopes")));
+    // A policy's `default_scopes` stand in for scopes left out (or null), as if written.
+    let scopes = match object.get("scopes") {
+        None | Some(Value::Null) if !policy.default_scopes().is_empty() => {
+            Some(policy.default_scopes().to_vec())
+        }
+        given => collect(&mut errors, scopes(given)),
+    };
     let workspace = match object.get("workspace") {
         None | Some(Value::Null) => Some(None),
         given => collect(&mut errors, workspace(given)).map(Some),

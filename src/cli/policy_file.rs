@@ -56,11 +56,18 @@ pub fn check_policy(path: &str, out: &mut dyn Write, err: &mut dyn Write) -> Exi
     }
 }
 
-/// `scopes:` and then each resource's scopes low to high, and the coarse scopes, a line each.
+/// `scopes:` and then each resource's scopes low to high (unless `fine_scopes` is off), and
+/// the coarse scopes, a line each; then `plans:` and a line per plan, when there are plans.
 fn scope_lines(description: &Value) -> String {
     let mut text = String::from("scopes:\n");
     let empty = Vec::new();
-    for resource in description["resources"].as_array().unwrap_or(&empty) {
+    let fine = description["fine_scopes"].as_bool().unwrap_or(true);
+    let resources = if fine {
+        description["resources"].as_array().unwrap_or(&empty)
+    } else {
+        &empty
+    };
+    for resource in resources {
         let name = resource["name"].as_str().unwrap_or_default();
         let levels: Vec<String> = resource["levels"]
             .as_array()
@@ -80,7 +87,49 @@ fn scope_lines(description: &Value) -> String {
     if !coarse.is_empty() {
         text.push_str(&format!("  {}\n", coarse.join(" ")));
     }
+    let plans = description["plans"].as_array().unwrap_or(&empty);
+    if !plans.is_empty() {
+        text.push_str("plans:\n");
+    }
+    let default_plan = description["default_plan"].as_str();
+    for plan in plans {
+        text.push_str(&format!("  {}\n", plan_line(plan, default_plan)));
+    }
     text
+}
+
+/// `pro: contacts deals; 60/minute, 10000/day (at most 600/minute, 100000/day)`, or
+/// `free (default): no API access`.
+fn plan_line(plan: &Value, default_plan: Option<&str>) -> String {
+    let name = plan["name"].as_str().unwrap_or_default();
+    let default = if default_plan == Some(name) {
+        " (default)"
+    } else {
+        ""
+    };
+    if plan["api_access"] == Value::Bool(false) {
+        return format!("{name}{default}: no API access");
+    }
+    let resources: Vec<&str> = plan["resources"]
+        .as_array()
+        .map(|list| list.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let limits =
+        |limits: &Value| format!("{}/minute, {}/day", limits["per_minute"], limits["per_day"]);
+    let bound = if plan["max_limits"].is_object() {
+        format!(" (at most {})", limits(&plan["max_limits"]))
+    } else {
+        String::new()
+    };
+    let offered = if resources.is_empty() {
+        "no resource".to_string()
+    } else {
+        resources.join(" ")
+    };
+    format!(
+        "{name}{default}: {offered}; {}{bound}",
+        limits(&plan["limits"])
+    )
 }
 
 /// `keygate policy diff OLD NEW`: exit 0 when existing keys see no difference, 1 when some

@@ -1838,3 +1838,30 @@ fn a_submitter_no_longer_allowed_is_a_refusal_naming_the_reason() {
         "keygate: the gateway refused (404 not_found): no such approval\n"
     );
 }
+
+#[test]
+fn policy_check_lists_the_plans_and_only_the_scopes_in_force() {
+    let files = PolicyFiles::new("plans");
+    let path = files.write(
+        "plans.toml",
+        &format!(
+            "fine_scopes = false\ncoarse_scopes = [\"read:all\", \"admin\"]\ndefault_plan = \"free\"\n{INVOICES}\n[[resources]]\nname = \"reports\"\nkind = \"read_only\"\n\n[[plans]]\nname = \"free\"\napi_access = false\n\n[[plans]]\nname = \"pro\"\nresources = [\"invoices\"]\nlimits = {{ per_minute = 60, per_day = 10000 }}\nmax_limits = {{ per_minute = 600, per_day = 100000 }}\n\n[[plans]]\nname = \"scale\"\n"
+        ),
+    );
+    let (exit, out, err) = run_line(&format!("policy check {path}"), &[]);
+    assert_eq!(exit, Exit::Done, "{err}");
+    assert_eq!(err, "");
+    assert_eq!(
+        out,
+        format!(
+            "{path}: ok (2 resources, 0 routes, 2 scopes)
+scopes:
+  read:all admin
+plans:
+  free (default): no API access
+  pro: invoices; 60/minute, 10000/day (at most 600/minute, 100000/day)
+  scale: invoices reports; 120/minute, 50000/day
+"
+        )
+    );
+}

@@ -4,6 +4,7 @@
 use super::settings::Lifecycle;
 use super::{Action, Policy};
 use crate::cors::{CorsDescription, CorsSettings};
+use crate::limits::Limits;
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -17,7 +18,12 @@ struct Description<'a> {
     /// Every scope the policy offers, as [`Policy::valid_scopes`] lists them.
     scopes: &'a [String],
     coarse_scopes: Vec<&'static str>,
+    fine_scopes: bool,
+    default_scopes: &'a [String],
     limits: DescribedLimits,
+    plans: Vec<DescribedPlan<'a>>,
+    /// `null` when the policy has no plans.
+    default_plan: Option<&'a str>,
     lifecycle: Lifecycle,
     approvals: DescribedApprovals,
     credentials: DescribedCredentials<'a>,
@@ -57,6 +63,25 @@ struct DescribedRoute<'a> {
 struct DescribedLimits {
     per_minute: u32,
     per_day: u32,
+}
+
+impl From<Limits> for DescribedLimits {
+    fn from(limits: Limits) -> Self {
+        DescribedLimits {
+            per_minute: limits.per_minute.get(),
+            per_day: limits.per_day.get(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct DescribedPlan<'a> {
+    name: &'a str,
+    api_access: bool,
+    /// Every resource the plan offers by name, also when the file left the list out.
+    resources: Vec<&'a str>,
+    limits: DescribedLimits,
+    max_limits: Option<DescribedLimits>,
 }
 
 /// The `[approvals]` table in the units it is written in (seconds, not milliseconds).
@@ -128,10 +153,26 @@ impl Policy {
                 .collect(),
             scopes: &self.valid_scopes,
             coarse_scopes: self.coarse_scopes.iter().map(|c| c.as_str()).collect(),
-            limits: DescribedLimits {
-                per_minute: self.limits.per_minute.get(),
-                per_day: self.limits.per_day.get(),
-            },
+            fine_scopes: self.fine_scopes,
+            default_scopes: &self.default_scopes,
+            limits: self.limits.into(),
+            plans: self
+                .plans
+                .iter()
+                .map(|plan| DescribedPlan {
+                    name: plan.name(),
+                    api_access: plan.api_access(),
+                    resources: self
+                        .resources
+                        .iter()
+                        .map(|resource| resource.name.as_str())
+                        .filter(|name| plan.offers(name))
+                        .collect(),
+                    limits: plan.default_limits().into(),
+                    max_limits: plan.max_limits().map(DescribedLimits::from),
+                })
+                .collect(),
+            default_plan: self.default_plan().map(|plan| plan.name()),
             lifecycle: self.lifecycle,
             approvals: DescribedApprovals {
                 max_body_bytes: approvals.max_body_bytes,

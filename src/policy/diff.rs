@@ -150,6 +150,13 @@ fn scope_changes(old: &Policy, new: &Policy, changes: &mut Vec<Change>) {
 
 fn why_gone(old: &Policy, new: &Policy, scope: &str) -> String {
     let resource = scope.split(':').next().unwrap_or(scope);
+    let still_a_level = new
+        .resource_by_name(resource)
+        .zip(scope.split_once(':'))
+        .is_some_and(|((_, found), (_, level))| found.kind.level_index(level).is_some());
+    if still_a_level && !new.fine_scopes {
+        return "fine_scopes = false: only the coarse scopes are offered".to_string();
+    }
     match (
         old.resource_by_name(resource),
         new.resource_by_name(resource),
@@ -295,13 +302,17 @@ fn request_change(requests: &Region, route: &Route, message: String) -> Change {
 /// The settings `describe()` shows besides the scope table, compared field by field, so a
 /// setting added later is compared too.
 fn setting_changes(old: &Policy, new: &Policy, changes: &mut Vec<Change>) {
-    const SCOPE_TABLE: [&str; 6] = [
+    // Compared on their own: the scope table above, the plans below.
+    const SCOPE_TABLE: [&str; 9] = [
         "key_prefix",
         "resources",
         "routes",
         "scopes",
         "coarse_scopes",
         "groups",
+        "plans",
+        "default_plan",
+        "default_scopes",
     ];
     let (before, after) = (old.describe(), new.describe());
     let (Some(before), Some(after)) = (before.as_object(), after.as_object()) else {
@@ -327,7 +338,111 @@ fn setting_changes(old: &Policy, new: &Policy, changes: &mut Vec<Change>) {
             _ => {}
         }
     }
+    plan_changes(old, new, changes);
     display_changes(old, new, changes);
+}
+
+/// Plans removed, changed or added, the default plan and the default scopes. A plan is
+/// compared as `GET /policy` shows it, field by field.
+fn plan_changes(old: &Policy, new: &Policy, changes: &mut Vec<Change>) {
+    let (before, after) = (old.describe(), new.describe());
+    let plans = |described: &Value| -> Vec<(String, Value)> {
+        described["plans"]
+            .as_array()
+            .map(|plans| {
+                plans
+                    .iter()
+                    .map(|plan| {
+                        (
+                            plan["name"].as_str().unwrap_or("").to_string(),
+                            plan.clone(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let (old_plans, new_plans) = (plans(&before), plans(&after));
+    let default_after = new.default_plan().map(|plan| plan.name().to_string());
+    for (name, plan) in &old_plans {
+        let Some((_, now)) = new_plans.iter().find(|(other, _)| other == name) else {
+            let moved = match &default_after {
+                Some(default) => format!("its workspaces move to the default plan {default:?}, and their keys are judged by its api_access, resources and limits"),
+                None => "the policy has no plans any more: its workspaces' keys are judged by scopes and limits alone".to_string(),
+            };
+            changes.push(Change {
+                affects_keys: true,
+                subject: format!("plan {name}"),
+                message: format!("removed: {moved}"),
+            });
+            continue;
+        };
+        let fields: BTreeSet<&String> = plan
+            .as_object()
+            .into_iter()
+            .chain(now.as_object())
+            .flat_map(|fields| fields.keys())
+            .collect();
+        let differences: Vec<String> = fields
+            .into_iter()
+            .filter(|field| plan.get(field.as_str()) != now.get(field.as_str()))
+            .map(|field| {
+                format!(
+                    "{field} {} → {}",
+                    shown(plan.get(field.as_str())),
+                    shown(now.get(field.as_str()))
+                )
+            })
+            .collect();
+        if !differences.is_empty() {
+            changes.push(Change {
+                affects_keys: true,
+                subject: format!("plan {name}"),
+                message: format!(
+                    "{}: every key of a workspace on it is judged by the new plan",
+                    differences.join(", ")
+                ),
+            });
+        }
+    }
+    let default_before = old.default_plan().map(|plan| plan.name().to_string());
+    if default_before != default_after {
+        let now = match &default_after {
+            Some(default) => {
+                format!("workspaces never put on a plan (or on a removed one) are on {default:?}")
+            }
+            None => "no plan is checked any more".to_string(),
+        };
+        changes.push(Change {
+            affects_keys: true,
+            subject: "default_plan".to_string(),
+            message: format!(
+                "{} → {}: {now}",
+                shown(before.get("default_plan")),
+                shown(after.get("default_plan"))
+            ),
+        });
+    }
+    for (name, _) in &new_plans {
+        if !old_plans.iter().any(|(other, _)| other == name) {
+            changes.push(Change {
+                affects_keys: false,
+                subject: format!("plan {name}"),
+                message: "new: workspaces can be put on it".to_string(),
+            });
+        }
+    }
+    if before.get("default_scopes") != after.get("default_scopes") {
+        changes.push(Change {
+            affects_keys: false,
+            subject: "default_scopes".to_string(),
+            message: format!(
+                "{} → {}: what a key created without scopes gets; existing keys keep theirs",
+                shown(before.get("default_scopes")),
+                shown(after.get("default_scopes"))
+            ),
+        });
+    }
 }
 
 fn shown(value: Option<&Value>) -> String {
@@ -350,6 +465,9 @@ fn setting_change(subject: &str, before: Option<&Value>, after: Option<&Value>) 
             "the one header besides Authorization a key may be sent in; a key in any other header is a 400 key_in_request"
         }
         "problems.type_base" => "the type URL of every data-plane problem",
+        "fine_scopes" => {
+            "false offers only the coarse scopes: resource-level scopes are unknown at create and edit, and grant nothing to the keys holding them"
+        }
         _ if subject == "cors" || subject.starts_with("cors.") => {
             "which browser origins, methods and headers preflights allow (403 cors_preflight_refused otherwise)"
         }

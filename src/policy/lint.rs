@@ -49,6 +49,10 @@
 //!   routes are meant to be written and is not reported; two patterns that cross
 //!   (`/a/{x}/b` before `/a/c/{y}`: `/a/c/b` goes to the first) often are intended too,
 //!   so they are shown with an example request, not refused.
+//! - **Warning: plans that leave a workspace nothing**: no plan with `api_access` (no
+//!   workspace could create a key), a plan with `api_access` offering no resource, and a
+//!   `default_scopes` entry on a resource the default plan does not offer (a create that
+//!   leaves out `scopes` there would be refused).
 
 use super::region::{refused_path, Region, Space, TooComplex};
 use super::{syntax, MethodPattern, Policy, PolicyError, Route, Segment};
@@ -209,8 +213,57 @@ pub fn lint(policy: &Policy) -> Vec<Finding> {
             message: "the route patterns overlap too much to check which requests reach which route; shadowed routes are not reported".to_string(),
         });
     }
+    plan_findings(policy, &mut findings);
     findings.sort_by_key(|finding| route_position(&finding.location));
     findings
+}
+
+/// Plans that leave workspaces nothing to do, and default scopes the default plan refuses.
+fn plan_findings(policy: &Policy, findings: &mut Vec<Finding>) {
+    let mut warn = |location: String, message: String| {
+        findings.push(Finding {
+            severity: Severity::Warning,
+            location,
+            line: None,
+            message,
+        });
+    };
+    if !policy.plans().is_empty() && policy.plan_needed(None).is_none() {
+        warn(
+            "plans".to_string(),
+            "no plan has api_access: no workspace can create a key or call the API (403 plan_required)".to_string(),
+        );
+    }
+    for (position, plan) in policy.plans().iter().enumerate() {
+        let offers_any = policy.resources.iter().any(|r| plan.offers(&r.name));
+        if plan.api_access() && !offers_any {
+            warn(
+                format!("plans[{position}].resources"),
+                format!(
+                    "plan {:?} has api_access but offers no resource: its keys can call nothing",
+                    plan.name()
+                ),
+            );
+        }
+    }
+    let Some(default_plan) = policy.default_plan() else {
+        return;
+    };
+    if !default_plan.api_access() {
+        return; // No key is created on it at all; its own finding would be noise.
+    }
+    let outside = policy.scopes_not_in_plan(policy.default_scopes(), default_plan);
+    for (position, scope) in policy.default_scopes().iter().enumerate() {
+        if outside.contains(scope) {
+            warn(
+                format!("default_scopes[{position}]"),
+                format!(
+                    "{scope:?} is on a resource the default plan {:?} does not offer: a create without scopes in a workspace on it is refused (403 scope_not_in_plan)",
+                    default_plan.name()
+                ),
+            );
+        }
+    }
 }
 
 /// The line each route's table starts on, in file order.

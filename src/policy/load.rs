@@ -1,6 +1,7 @@
 //! Loading: a policy file's text, read into its [shape](super::file) and validated whole
 //! into a [`Policy`], or refused with every problem found ([`PolicyError`]).
 
+use super::errors::{PolicyError, Problems};
 use super::file::{
     ApprovalsTable, CredentialsTable, GroupTable, LifecycleTable, LimitsTable, PolicyFile,
     ProblemsTable, ResourceTable, RouteTable,
@@ -20,7 +21,6 @@ use crate::cors::CorsSettings;
 use crate::limits::{Limits, LimitsError, MAX_PER_DAY, MAX_PER_MINUTE};
 use crate::queue::QueueCaps;
 use std::collections::BTreeMap;
-use std::fmt;
 
 const DEFAULT_KEY_PREFIX: &str = "kg";
 const DEFAULT_UNMAPPED_ROUTE_STATUS: u16 = 404;
@@ -29,59 +29,6 @@ const DEFAULT_PER_DAY: u64 = 50_000;
 /// These would read like coarse scopes (`read:all`) or a verb, so no resource may take them.
 const RESERVED_RESOURCE_NAMES: [&str; 4] = ["read", "write", "admin", "all"];
 const MAX_GROUP_NAME_CHARS: usize = 64;
-
-/// One broken rule in a policy file, with where it is.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PolicyProblem {
-    /// Where in the file, e.g. `routes[3].action` (indexes count from 0, in file order).
-    pub location: String,
-    pub message: String,
-}
-
-impl fmt::Display for PolicyProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.location, self.message)
-    }
-}
-
-/// Why a policy file was refused. The `Display` text is meant for the operator as is.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum PolicyError {
-    /// Not TOML, or not the policy's shape (unknown field, wrong type); toml's own message,
-    /// which carries the line and column.
-    Syntax(String),
-    /// Well-formed, but breaking the rules: every problem, one per line.
-    Invalid(Vec<PolicyProblem>),
-}
-
-impl PolicyError {
-    /// The individual problems (empty for a syntax error).
-    pub fn problems(&self) -> &[PolicyProblem] {
-        match self {
-            PolicyError::Syntax(_) => &[],
-            PolicyError::Invalid(problems) => problems,
-        }
-    }
-}
-
-impl fmt::Display for PolicyError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            PolicyError::Syntax(message) => f.write_str(message.trim_end()),
-            PolicyError::Invalid(problems) => {
-                for (position, problem) in problems.iter().enumerate() {
-                    if position > 0 {
-                        f.write_str("\n")?;
-                    }
-                    write!(f, "{problem}")?;
-                }
-                Ok(())
-            }
-        }
-    }
-}
-
-impl std::error::Error for PolicyError {}
 
 impl Policy {
     /// Parses and validates a policy file. See the module docs for the rules.
@@ -95,18 +42,6 @@ impl Policy {
         let file: PolicyFile =
             toml::from_str(text).map_err(|error| PolicyError::Syntax(error.to_string()))?;
         build_policy(file)
-    }
-}
-
-#[derive(Default)]
-pub(super) struct Problems(Vec<PolicyProblem>);
-
-impl Problems {
-    pub(super) fn add(&mut self, location: impl Into<String>, message: impl Into<String>) {
-        self.0.push(PolicyProblem {
-            location: location.into(),
-            message: message.into(),
-        });
     }
 }
 

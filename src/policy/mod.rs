@@ -137,10 +137,12 @@
 //! `scope.rs` holds the model (kinds, levels, actions, what a scope grants), `routes.rs` the
 //! route patterns and their matching, `settings.rs` the lifecycle and approval-queue
 //! settings, `plans.rs` the plans and their validation, `file.rs` the file's shape as serde
-//! reads it, `load.rs` its validation into a [`Policy`], `describe.rs` the JSON view; this file, [`Policy`] and its lookups.
+//! reads it, `load.rs` its validation into a [`Policy`], `errors.rs` what a refusal
+//! reports, `describe.rs` the JSON view; this file, [`Policy`] and its lookups.
 
 mod describe;
 pub mod diff;
+mod errors;
 mod file;
 pub mod lint;
 mod load;
@@ -151,7 +153,7 @@ mod scope;
 mod settings;
 mod syntax;
 
-pub use load::{PolicyError, PolicyProblem};
+pub use errors::{PolicyError, PolicyProblem};
 pub use plans::Plan;
 pub use scope::{Access, Action, Kind, RouteTarget, UnknownScopes};
 pub use settings::{ApprovalSettings, LifecycleAction, MAX_QUEUED_BODY_BYTES};
@@ -262,7 +264,8 @@ impl Policy {
     }
 
     /// Whether a key holding `scopes` may do `target`. Allocates only to name the missing
-    /// scope when denying.
+    /// scope when denying: `<resource>:<action>`, or with `fine_scopes = false` the
+    /// narrowest coarse scope that would do (`write:all`, `admin`).
     pub fn decide(&self, scopes: &[String], target: &RouteTarget) -> Access {
         let resource = self.resource_by_name(&target.resource);
         let verdict = match resource {
@@ -275,6 +278,16 @@ impl Policy {
         match verdict {
             Verdict::Allowed => Access::Allowed,
             Verdict::NeedsApproval => Access::NeedsApproval,
+            Verdict::Denied if !self.fine_scopes => Access::Denied {
+                required_scope: resource
+                    .and_then(|(_, resource)| self.coarse_scope_for(resource, target.action))
+                    .map_or_else(
+                        || format!("{}:{}", target.resource, target.action.as_str()),
+                        |coarse| coarse.as_str().to_string(),
+                    ),
+                // No key can hold an approval level where only coarse scopes are offered.
+                approval_scope: None,
+            },
             Verdict::Denied => Access::Denied {
                 required_scope: format!("{}:{}", target.resource, target.action.as_str()),
                 approval_scope: resource
@@ -284,6 +297,19 @@ impl Policy {
                     .map(|_| format!("{}:{}", target.resource, target.action.approval_level())),
             },
         }
+    }
+
+    /// The narrowest offered coarse scope that allows `action` on `resource`: what a
+    /// refusal names where resource-level scopes are not offered (`write:all` for a write).
+    fn coarse_scope_for(&self, resource: &Resource, action: Action) -> Option<CoarseScope> {
+        [
+            CoarseScope::ReadAll,
+            CoarseScope::WriteAll,
+            CoarseScope::Admin,
+        ]
+        .into_iter()
+        .filter(|coarse| self.offers(*coarse))
+        .find(|coarse| resource.kind.judge(action, coarse.grant_on(resource)) == Verdict::Allowed)
     }
 
     /// `Ok` when every scope is one this policy offers; otherwise the unknown ones (each

@@ -4,8 +4,8 @@
 //! plan of every workspace that was never put on one. Without plans nothing here is
 //! checked. The rules are in the [module docs](super).
 
+use super::errors::Problems;
 use super::file::{LimitsTable, PlanTable};
-use super::load::Problems;
 use super::scope::{Resource, ScopeGrant};
 use super::Policy;
 use crate::limits::{Limits, MAX_PER_DAY, MAX_PER_MINUTE};

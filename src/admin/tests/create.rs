@@ -208,3 +208,54 @@ fn bodies_over_64_kib_are_refused_before_parsing() {
     let junk = vec![b'x'; MAX_ADMIN_BODY_BYTES + 1];
     assert_eq!(code(&junk), Some("payload_too_large"));
 }
+
+// --- default scopes -------------------------------------------------------------
+
+fn policy_with_default_scopes() -> Policy {
+    let text = format!(
+        "default_scopes = [\"contacts:read\", \"read:all\"]\n{}",
+        include_str!("../../../policies/demo.toml")
+    );
+    Policy::from_toml(&text).expect("demo policy with default scopes parses")
+}
+
+#[test]
+fn a_create_without_scopes_gets_the_policys_default_scopes() {
+    let policy = policy_with_default_scopes();
+    let parse = |body: &Value| parse_create(body.to_string().as_bytes(), &policy, NOW, true);
+    for body in [
+        json!({"name": "Zapier"}),
+        json!({"name": "Zapier", "scopes": null}),
+    ] {
+        assert_eq!(
+            parse(&body).unwrap().scopes,
+            ["contacts:read", "read:all"],
+            "{body}"
+        );
+    }
+    // Scopes given are taken as given, and checked as ever.
+    assert_eq!(
+        parse(&json!({"name": "Zapier", "scopes": ["contacts:write"]}))
+            .unwrap()
+            .scopes,
+        ["contacts:write"]
+    );
+    assert_eq!(
+        refused_on("scopes", parse(&json!({"name": "Zapier", "scopes": []}))),
+        "must contain at least one scope"
+    );
+    assert!(matches!(
+        parse(&json!({"name": "Zapier", "scopes": ["billing:read"]})),
+        Err(GatewayError::UnknownScopes { .. })
+    ));
+    // The other fields are still all checked.
+    let errors = field_errors(parse(&json!({"name": ""})));
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].field, "name");
+}
+
+#[test]
+fn without_default_scopes_a_create_must_name_its_scopes() {
+    assert!(policy().default_scopes().is_empty());
+    assert!(refused_on("scopes", parse(&json!({"name": "Zapier"}))).starts_with("is required"));
+}

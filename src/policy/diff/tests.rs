@@ -250,6 +250,90 @@ const SEGMENTS: [&str; 4] = ["a", "b", "{p}", "*"];
 const METHODS: [&str; 3] = ["GET", "POST", "*"];
 const RESOURCES: [&str; 2] = ["r0", "r1"];
 
+/// BASE with `top` before its tables and `plans` after them.
+fn with_plans(top: &str, plans: &str) -> String {
+    format!("{top}\n{BASE}\n{plans}")
+}
+
+const FREE_AND_PRO: &str =
+    "[[plans]]\nname = \"free\"\napi_access = false\n\n[[plans]]\nname = \"pro\"\n";
+
+#[test]
+fn a_removed_plan_moves_its_workspaces_to_the_default_plan() {
+    let old = with_plans("default_plan = \"free\"", FREE_AND_PRO);
+    let new = with_plans(
+        "default_plan = \"free\"",
+        "[[plans]]\nname = \"free\"\napi_access = false\n",
+    );
+    let found = changes(&old, &new);
+    assert_eq!(subjects(&found), ["plan pro"]);
+    assert!(found[0].affects_keys);
+    assert_eq!(
+        found[0].message,
+        "removed: its workspaces move to the default plan \"free\", and their keys are judged by its api_access, resources and limits"
+    );
+}
+
+#[test]
+fn added_changed_and_default_plans_are_each_reported() {
+    let old = with_plans("default_plan = \"free\"", FREE_AND_PRO);
+    let new = with_plans(
+        "default_plan = \"pro\"\ndefault_scopes = [\"contacts:read\"]",
+        "[[plans]]\nname = \"free\"\napi_access = false\nresources = [\"contacts\"]\n\n[[plans]]\nname = \"pro\"\n\n[[plans]]\nname = \"team\"\n",
+    );
+    let found = changes(&old, &new);
+    assert_eq!(
+        subjects(&found),
+        ["plan free", "default_plan", "plan team", "default_scopes"],
+        "{found:#?}"
+    );
+    let affects: Vec<bool> = found.iter().map(|c| c.affects_keys).collect();
+    assert_eq!(affects, [true, true, false, false]);
+    assert_eq!(
+        found[0].message,
+        "resources [\"contacts\",\"invoices\"] → [\"contacts\"]: every key of a workspace on it is judged by the new plan"
+    );
+    assert_eq!(
+        found[1].message,
+        "\"free\" → \"pro\": workspaces never put on a plan (or on a removed one) are on \"pro\""
+    );
+    assert_eq!(found[2].message, "new: workspaces can be put on it");
+}
+
+#[test]
+fn dropping_every_plan_says_nothing_is_checked() {
+    let old = with_plans("default_plan = \"free\"", FREE_AND_PRO);
+    let found = changes(&old, BASE);
+    assert_eq!(subjects(&found), ["plan free", "plan pro", "default_plan"]);
+    assert!(found[0]
+        .message
+        .contains("the policy has no plans any more"));
+    assert_eq!(
+        found[2].message,
+        "\"free\" → null: no plan is checked any more"
+    );
+}
+
+#[test]
+fn fine_scopes_off_removes_every_resource_scope_for_that_reason() {
+    let new = format!("fine_scopes = false\n{BASE}");
+    let found = changes(BASE, &new);
+    assert_eq!(
+        subjects(&found),
+        [
+            "scopes contacts:read, contacts:write-approval, contacts:write, contacts:delete-approval, contacts:delete, invoices:read, invoices:write",
+            "fine_scopes"
+        ],
+        "{found:#?}"
+    );
+    assert!(found[0]
+        .message
+        .starts_with("no longer exist (fine_scopes = false: only the coarse scopes are offered)"));
+    assert!(found[1]
+        .message
+        .starts_with("true → false: false offers only the coarse scopes"));
+}
+
 fn routes_text(routes: &[(usize, Vec<usize>, usize)]) -> String {
     let mut text = String::from(
         "[[resources]]\nname = \"r0\"\nkind = \"read_write\"\n[[resources]]\nname = \"r1\"\nkind = \"read_write\"\n",

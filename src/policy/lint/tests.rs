@@ -339,3 +339,68 @@ proptest! {
         }
     }
 }
+
+fn loaded_findings(text: &str) -> Vec<String> {
+    match check(text) {
+        Checked::Loaded { findings, .. } => shown(&findings),
+        Checked::Refused(errors) => panic!("should load: {errors:?}"),
+    }
+}
+
+#[test]
+fn plans_that_leave_workspaces_nothing_are_warnings() {
+    let resources = policy_text(&["contacts", "deals"], &[]);
+    let no_api = format!(
+        "default_plan = \"free\"\n{resources}[[plans]]\nname = \"free\"\napi_access = false\n"
+    );
+    assert_eq!(
+        loaded_findings(&no_api),
+        ["plans: warning: no plan has api_access: no workspace can create a key or call the API (403 plan_required)"]
+    );
+    let empty =
+        format!("default_plan = \"free\"\n{resources}[[plans]]\nname = \"free\"\nresources = []\n");
+    assert_eq!(
+        loaded_findings(&empty),
+        ["plans[0].resources: warning: plan \"free\" has api_access but offers no resource: its keys can call nothing"]
+    );
+}
+
+#[test]
+fn default_scopes_the_default_plan_does_not_offer_are_warnings() {
+    let resources = policy_text(&["contacts", "deals"], &[]);
+    let text = format!(
+        "default_plan = \"starter\"\ndefault_scopes = [\"contacts:write\", \"deals:read\"]\n{resources}[[plans]]\nname = \"starter\"\nresources = [\"contacts\"]\n\n[[plans]]\nname = \"pro\"\n"
+    );
+    assert_eq!(
+        loaded_findings(&text),
+        ["default_scopes[1]: warning: \"deals:read\" is on a resource the default plan \"starter\" does not offer: a create without scopes in a workspace on it is refused (403 scope_not_in_plan)"]
+    );
+    // On a plan offering everything, nothing to say; nor without plans.
+    assert_eq!(
+        loaded_findings(&text.replace("default_plan = \"starter\"", "default_plan = \"pro\"")),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        loaded_findings(&format!("default_scopes = [\"deals:read\"]\n{resources}")),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn plan_refusals_reach_policy_check_with_their_locations() {
+    let resources = policy_text(&["contacts", "deals"], &[]);
+    let text = format!(
+        "default_plan = \"gold\"\n{resources}[[plans]]\nname = \"free\"\nresources = [\"billing\"]\n"
+    );
+    let Checked::Refused(refusals) = check(&text) else {
+        panic!("should be refused")
+    };
+    let shown: Vec<String> = refusals.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        shown,
+        [
+            "plans[0].resources[0]: unknown resource \"billing\" (declared: contacts, deals)",
+            "default_plan: no plan named \"gold\" (plans: free)",
+        ]
+    );
+}

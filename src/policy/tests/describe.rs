@@ -56,6 +56,8 @@ const EVERY_TABLE: &str = r#"
     unmapped_route_status = 403
     origin_reads_body_overrides = false
     coarse_scopes = ["admin", "read:all"]
+    default_scopes = ["contacts:read", "read:all"]
+    default_plan = "team"
 
     [limits]
     per_minute = 10
@@ -105,6 +107,16 @@ const EVERY_TABLE: &str = r#"
     kind = "read_write"
     group = "Back office"
 
+    [[plans]]
+    name = "free"
+    api_access = false
+    resources = ["contacts"]
+    limits = { per_minute = 5, per_day = 100 }
+
+    [[plans]]
+    name = "team"
+    max_limits = { per_minute = 10, per_day = 1000 }
+
     [[routes]]
     method = "GET"
     path = "/v1/contacts/{id}"
@@ -145,4 +157,15 @@ fn describe_is_byte_for_byte_the_fixed_json() {
         let pretty = serde_json::to_string_pretty(&described).unwrap();
         assert_eq!(pretty, expected.trim_end(), "{name}");
     }
+}
+
+#[test]
+fn describe_lists_only_the_coarse_scopes_when_fine_scopes_are_off() {
+    let policy = load(&format!("fine_scopes = false\n{ONE_OF_EACH_KIND}"));
+    let body = policy.describe();
+    assert_eq!(body["fine_scopes"], json!(false));
+    assert_eq!(body["scopes"], json!(["read:all", "write:all", "admin"]));
+    assert_eq!(body["coarse_scopes"], body["scopes"]);
+    // The resources are still described: the coarse scopes reach them.
+    assert_eq!(body["resources"].as_array().map(Vec::len), Some(7));
 }

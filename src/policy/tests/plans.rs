@@ -214,13 +214,42 @@ fn fine_scopes_off_leaves_only_the_coarse_scopes() {
     let read = target("contacts", Action::Read);
     assert_eq!(
         policy.decide(&scopes(&["contacts:delete"]), &read),
-        denied("contacts:read")
+        denied("read:all")
     );
     assert_eq!(
         policy.decide(&scopes(&["read:all"]), &read),
         Access::Allowed
     );
     assert!(load(&policy_text("fine_scopes = true", "")).fine_scopes());
+}
+
+#[test]
+fn with_fine_scopes_off_a_refusal_names_the_narrowest_coarse_scope_that_would_do() {
+    let policy = load(&policy_text("fine_scopes = false", ""));
+    let none: &[&str] = &[];
+    let cases = [
+        (none, "contacts", Action::Read, "read:all"),
+        (&["read:all"], "contacts", Action::Write, "write:all"),
+        (&["write:all"], "contacts", Action::Delete, "admin"),
+        (&["read:all"], "deals", Action::Write, "write:all"),
+    ];
+    for (held, resource, action, named) in cases {
+        // Never an approval level: no key can hold one.
+        assert_eq!(
+            policy.decide(&scopes(held), &target(resource, action)),
+            denied(named),
+            "{held:?} {resource}:{action}"
+        );
+    }
+    // Where no offered coarse scope would do, the resource and action are named as ever.
+    let reads_only = load(&RESOURCES.replace(
+        r#"coarse_scopes = ["read:all", "write:all", "admin"]"#,
+        "fine_scopes = false\ncoarse_scopes = [\"read:all\"]",
+    ));
+    assert_eq!(
+        reads_only.decide(&scopes(&["read:all"]), &target("contacts", Action::Write)),
+        denied("contacts:write")
+    );
 }
 
 #[test]
