@@ -240,6 +240,21 @@ function exampleRequest(policy) {
 const sameScopes = (a, b) => JSON.stringify([...a].sort()) === JSON.stringify([...b].sort());
 
 /**
+ * With plans in the policy, the demo workspace goes on the plan with API access that offers
+ * the most resources, so the demo key works whatever the default plan is. Returns that plan
+ * (`null` for a policy without plans).
+ */
+async function demoPlan(admin, policy) {
+  const plans = (policy.plans ?? []).filter((p) => p.api_access);
+  if ((policy.plans ?? []).length === 0) return null;
+  if (plans.length === 0) throw new DevError("no plan in the policy has API access, so no key could work; give one `api_access = true`");
+  const plan = plans.reduce((best, p) => (p.resources.length > best.resources.length ? p : best));
+  const res = await admin("PUT", "/workspaces/demo", { plan: plan.name });
+  if (res.status !== 200) throw new DevError(`could not put the demo workspace on the ${plan.name} plan: ${res.status} ${await res.text()}`);
+  return plan;
+}
+
+/**
  * The demo key: the stored one while the gateway knows it as active with `scopes`; else a
  * new one (the stale one deleted first), stored for the next start.
  */
@@ -332,7 +347,9 @@ async function main() {
       throw new DevError(`the admin API did not answer ${method} /_keygate/v1${path}: ${e.name === "TimeoutError" ? `no answer within ${ADMIN_TIMEOUT_MS / 1000} s` : e.message}`);
     }
   };
-  const scopes = settings.usingDemoPolicy ? DEMO_SCOPES : policy.scopes;
+  const plan = await demoPlan(admin, policy);
+  const offered = (scope) => !plan || policy.coarse_scopes.includes(scope) || plan.resources.includes(scope.split(":")[0]);
+  const scopes = (settings.usingDemoPolicy ? DEMO_SCOPES : policy.scopes).filter(offered);
   const demo = await demoKey(admin, scopes, dev);
   const path = exampleRequest(policy);
 
