@@ -1,0 +1,95 @@
+// The policy's two switches and its plans as the admin API and the data plane show them, on
+// the seed policies that need them: seed 001's default scopes ("enter a name, click
+// Create"), seed 004's coarse-only scopes, and GET /policy's plans (seed 000).
+import { test, describe, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startGateway, startOrigin } from "./harness.mjs";
+
+let origin;
+before(async () => {
+  origin = await startOrigin();
+});
+after(async () => {
+  await origin?.close();
+});
+
+/** Runs `body` against a gateway on `policy`, disposing it after. */
+async function withGateway(policy, body) {
+  const gw = await startGateway({ origin: origin.url, policy });
+  try {
+    await body(gw);
+  } finally {
+    await gw.dispose();
+  }
+}
+
+describe("default_scopes (seed 001)", () => {
+  test("a create that names only the key gets api:write, and the key calls the API", () =>
+    withGateway("seed-001-simple", async (gw) => {
+      const policy = await gw.admin("GET", "/policy");
+      assert.deepEqual(policy.json.default_scopes, ["api:write"]);
+      const res = await gw.admin("POST", "/keys", { name: "Production Integration" });
+      assert.equal(res.status, 201, res.text);
+      assert.deepEqual(res.json.scopes, ["api:write"]);
+      for (const method of ["GET", "POST", "DELETE"]) {
+        const call = await gw.request("/v1/orders/1", { key: res.json.key, method });
+        assert.equal(call.status, 200, `${method}: ${await call.text()}`);
+      }
+      // Scopes given are taken as given.
+      const reader = await gw.admin("POST", "/keys", { name: "Reader", scopes: ["api:read"] });
+      assert.equal(reader.status, 201, reader.text);
+      assert.deepEqual(reader.json.scopes, ["api:read"]);
+    }));
+
+  test("without default scopes a create must still name its scopes", () =>
+    withGateway("demo", async (gw) => {
+      const res = await gw.admin("POST", "/keys", { name: "No scopes" });
+      assert.equal(res.status, 400, res.text);
+      assert.equal(res.json.code, "invalid_request");
+      assert.deepEqual(res.json.errors.map((e) => e.field), ["scopes"]);
+    }));
+});
+
+describe("fine_scopes = false (seed 004)", () => {
+  test("only read:all, write:all and admin are scopes; a 403 names the one to add", () =>
+    withGateway("seed-004-coarse", async (gw) => {
+      const policy = await gw.admin("GET", "/policy");
+      assert.equal(policy.json.fine_scopes, false);
+      assert.deepEqual(policy.json.scopes, ["read:all", "write:all", "admin"]);
+
+      const refused = await gw.admin("POST", "/keys", { name: "Fine", scopes: ["read:all", "projects:read"] });
+      assert.equal(refused.status, 400, refused.text);
+      assert.equal(refused.json.code, "unknown_scopes");
+      assert.deepEqual(refused.json.unknown_scopes, ["projects:read"]);
+      assert.deepEqual(refused.json.valid_scopes, ["read:all", "write:all", "admin"]);
+
+      const reader = await gw.createKey({ scopes: ["read:all"] });
+      const edit = await gw.admin("PATCH", `/keys/${reader.id}`, { scopes: ["projects:write"] });
+      assert.equal(edit.status, 400, edit.text);
+      assert.equal(edit.json.code, "unknown_scopes");
+
+      const write = await gw.request("/v1/projects", { key: reader.key, method: "POST", body: "{}" });
+      assert.equal(write.status, 403);
+      const problem = await write.json();
+      assert.equal(problem.code, "insufficient_scope");
+      assert.equal(problem.required_scope, "write:all");
+      assert.equal(problem.approval_scope ?? null, null);
+    }));
+});
+
+describe("plans in GET /policy (seed 000)", () => {
+  test("Free without API access is the default, Pro offers every resource", () =>
+    withGateway("seed-000-ladders", async (gw) => {
+      const { status, json } = await gw.admin("GET", "/policy");
+      assert.equal(status, 200);
+      assert.equal(json.default_plan, "free");
+      assert.deepEqual(
+        json.plans.map((plan) => [plan.name, plan.api_access]),
+        [["free", false], ["pro", true]],
+      );
+      const pro = json.plans[1];
+      assert.deepEqual(pro.resources, json.resources.map((resource) => resource.name));
+      assert.deepEqual(pro.limits, json.limits);
+      assert.equal(pro.max_limits, null);
+    }));
+});
