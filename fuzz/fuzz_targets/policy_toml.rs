@@ -1,5 +1,6 @@
 //! Policy files: any text is a policy or a precise error; a policy that loads offers only
-//! scopes it accepts back, routes nothing ambiguous, and describes itself. `policy check`
+//! scopes it accepts back (its default scopes among them), routes nothing ambiguous, puts
+//! every workspace on one of its plans, and describes itself. `policy check`
 //! agrees with the Worker on what loads, and `policy diff` finds nothing between a policy
 //! and itself.
 #![no_main]
@@ -49,22 +50,47 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(policy.check_scopes(&valid), Ok(()));
     assert!(policy.grants_within(&valid, &valid));
     let _ = policy.describe().to_string();
+    // Default scopes are scopes the policy offers; a workspace is always on a plan the
+    // policy has, exactly when it has plans; a plan's defaults fit its bound.
+    assert_eq!(policy.check_scopes(policy.default_scopes()), Ok(()));
+    assert_eq!(policy.plan_for(None).is_some(), !policy.plans().is_empty());
+    assert_eq!(policy.plan_for(Some("")), policy.default_plan());
+    for plan in policy.plans() {
+        assert_eq!(policy.plan_for(Some(plan.name())), Some(plan));
+        let outside = policy.scopes_not_in_plan(&valid, plan);
+        assert!(outside.iter().all(|scope| valid.contains(scope)));
+        if let Some(max) = plan.max_limits() {
+            let limits = plan.default_limits();
+            assert!(limits.per_minute <= max.per_minute && limits.per_day <= max.per_day);
+        }
+    }
+    if let Some(needed) = policy.plan_needed(None) {
+        assert!(needed.api_access());
+    }
     for method in METHODS {
         for path in PATHS {
             let Some(target) = policy.route(method, path) else {
                 continue;
             };
             assert_eq!(path_ambiguity(path), None, "{path} was routed");
-            // The scope named on a denial is one the policy offers or a plain `resource:action`.
+            // The scope named on a denial is a plain `resource:action`, or where only coarse
+            // scopes are offered, one of them when one would do.
             if let Access::Denied {
                 required_scope,
                 approval_scope,
             } = policy.decide(&[], &target)
             {
-                assert_eq!(
-                    required_scope,
-                    format!("{}:{}", target.resource, target.action.as_str())
-                );
+                let plain = format!("{}:{}", target.resource, target.action.as_str());
+                if policy.fine_scopes() {
+                    assert_eq!(required_scope, plain);
+                } else if required_scope != plain {
+                    assert!(valid.contains(&required_scope), "{required_scope}");
+                    assert_eq!(
+                        policy.decide(std::slice::from_ref(&required_scope), &target),
+                        Access::Allowed
+                    );
+                    assert_eq!(approval_scope, None);
+                }
                 // An approval level named is one the policy offers, for this action.
                 if let Some(approval_scope) = approval_scope {
                     assert_eq!(approval_scope, format!("{required_scope}-approval"));
