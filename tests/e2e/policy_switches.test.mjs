@@ -1,6 +1,7 @@
-// The policy's two switches and its plans as the admin API and the data plane show them, on
-// the seed policies that need them: seed 001's default scopes ("enter a name, click
-// Create"), seed 004's coarse-only scopes, and GET /policy's plans (seed 000).
+// The policy's switches and plans as GET /policy, the create and edit bodies and a refusal
+// show them, beyond what seed-plans.test.mjs walks through: a policy without them (demo)
+// as before, seed 004's coarse-only edit and the 403 naming the coarse scope to add, and
+// a plan's full description (seed 000).
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startGateway, startOrigin } from "./harness.mjs";
@@ -23,26 +24,14 @@ async function withGateway(policy, body) {
   }
 }
 
-describe("default_scopes (seed 001)", () => {
-  test("a create that names only the key gets api:write, and the key calls the API", () =>
-    withGateway("seed-001-simple", async (gw) => {
-      const policy = await gw.admin("GET", "/policy");
-      assert.deepEqual(policy.json.default_scopes, ["api:write"]);
-      const res = await gw.admin("POST", "/keys", { name: "Production Integration" });
-      assert.equal(res.status, 201, res.text);
-      assert.deepEqual(res.json.scopes, ["api:write"]);
-      for (const method of ["GET", "POST", "DELETE"]) {
-        const call = await gw.request("/v1/orders/1", { key: res.json.key, method });
-        assert.equal(call.status, 200, `${method}: ${await call.text()}`);
-      }
-      // Scopes given are taken as given.
-      const reader = await gw.admin("POST", "/keys", { name: "Reader", scopes: ["api:read"] });
-      assert.equal(reader.status, 201, reader.text);
-      assert.deepEqual(reader.json.scopes, ["api:read"]);
-    }));
-
-  test("without default scopes a create must still name its scopes", () =>
+describe("a policy without plans or switches (demo)", () => {
+  test("GET /policy shows none, and a create must still name its scopes", () =>
     withGateway("demo", async (gw) => {
+      const policy = await gw.admin("GET", "/policy");
+      assert.deepEqual(
+        [policy.json.plans, policy.json.default_plan, policy.json.default_scopes, policy.json.fine_scopes],
+        [[], null, [], true],
+      );
       const res = await gw.admin("POST", "/keys", { name: "No scopes" });
       assert.equal(res.status, 400, res.text);
       assert.equal(res.json.code, "invalid_request");
