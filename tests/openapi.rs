@@ -14,13 +14,14 @@
 //! against the parsers, both ways.
 
 use keygate::admin::{
-    admin_route, parse_approvals_query, parse_create, parse_list_query, ADMIN_PREFIX, ADMIN_ROUTES,
-    MAX_GRACE_SECONDS, MAX_NAME_CHARS,
+    admin_route, parse_approvals_query, parse_create, parse_list_query, parse_set_plan,
+    parse_workspaces_query, ADMIN_PREFIX, ADMIN_ROUTES, MAX_GRACE_SECONDS, MAX_NAME_CHARS,
 };
 use keygate::limits::{MAX_PER_DAY, MAX_PER_MINUTE};
 use keygate::page::{DEFAULT_PAGE_SIZE, MAX_CURSOR_TIME_DIGITS, MAX_PAGE_SIZE};
 use keygate::policy::Policy;
 use keygate::problem::GatewayError;
+use keygate::workspace::WorkspaceName;
 use proptest::prelude::*;
 use regex::Regex;
 use serde_json::Value;
@@ -38,6 +39,8 @@ const HTTP_METHODS: [&str; 8] = [
 const SAMPLE_KEY_ID: &str = "key_0123456789ABCDEFGHIJab";
 /// A syntactically valid approval id: `apr_` and 22 base62 characters.
 const SAMPLE_APPROVAL_ID: &str = "apr_0123456789ABCDEFGHIJab";
+/// A valid workspace name, with each kind of character the rule allows.
+const SAMPLE_WORKSPACE: &str = "Acme-42_eu.prod";
 
 fn document() -> Value {
     serde_norway::from_str(DOCUMENT).unwrap_or_else(|e| panic!("openapi.yaml does not parse: {e}"))
@@ -69,8 +72,9 @@ fn served_routes() -> BTreeSet<(String, String)> {
         .collect()
 }
 
-/// Keys and approvals each have their own id shape.
+/// Keys and approvals each have their own id shape; workspaces are named.
 fn concrete(path: &str) -> String {
+    let path = path.replace("{workspace}", SAMPLE_WORKSPACE);
     match path.starts_with("/approvals") {
         true => path.replace("{id}", SAMPLE_APPROVAL_ID),
         false => path.replace("{id}", SAMPLE_KEY_ID),
@@ -229,6 +233,10 @@ fn the_named_components_exist() {
         "Policy",
         "Limits",
         "Usage",
+        "Workspace",
+        "WorkspacePlanSet",
+        "WorkspacesPage",
+        "SetPlanBody",
     ] {
         assert!(
             doc["components"]["schemas"][name].is_object(),
@@ -327,6 +335,89 @@ fn id_paths_take_their_own_id_and_answer_404_for_others() {
 }
 
 #[test]
+fn workspace_paths_take_a_workspace_name_and_answer_404_for_others() {
+    let doc = document();
+    let parameter = &doc["components"]["parameters"]["Workspace"];
+    assert_eq!(parameter["name"], "workspace");
+    assert_eq!(parameter["in"], "path");
+    assert_eq!(
+        parameter["schema"]["$ref"],
+        "#/components/schemas/WorkspaceName"
+    );
+    for ((method, path), operation) in documented_operations(&doc) {
+        if !path.contains("{workspace}") {
+            continue;
+        }
+        let declared = doc["paths"][&path]["parameters"]
+            .as_array()
+            .into_iter()
+            .chain(operation["parameters"].as_array())
+            .flatten()
+            .any(|p| p["$ref"] == "#/components/parameters/Workspace");
+        assert!(declared, "{method} {path} does not declare `workspace`");
+        assert!(
+            operation["responses"]["404"].is_object(),
+            "{method} {path} does not document 404"
+        );
+        for bad in ["-acme", "a%2Fb", &"x".repeat(65)] {
+            let url = path.replace("{workspace}", bad);
+            assert_eq!(
+                admin_route(&method, &url),
+                Err(GatewayError::NotFound),
+                "{method} {url}: a name against the rule should be a 404"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_plan_body_names_its_one_field() {
+    let doc = document();
+    let body = &doc["components"]["schemas"]["SetPlanBody"];
+    assert_eq!(body["required"], serde_json::json!(["plan"]));
+    assert_eq!(body["additionalProperties"], Value::Bool(false));
+    let policy = Policy::from_toml(PLANS_POLICY).expect("the plans policy parses");
+    assert!(parse_set_plan(br#"{"plan": "pro"}"#, &policy).is_ok());
+    for refused in [
+        r#"{}"#,
+        r#"{"plan": "gold"}"#,
+        r#"{"plan": "pro", "extra": 1}"#,
+        r#"{"plan": 1}"#,
+    ] {
+        assert!(
+            parse_set_plan(refused.as_bytes(), &policy).is_err(),
+            "{refused}"
+        );
+    }
+    let pattern = schema_pattern("PlanName");
+    for plan in policy.plans() {
+        assert!(pattern.is_match(plan.name()), "{}", plan.name());
+    }
+}
+
+/// A small policy with two plans, for the plan-setting body.
+const PLANS_POLICY: &str = r#"
+default_plan = "free"
+
+[[resources]]
+name = "contacts"
+kind = "ladder"
+
+[[routes]]
+method = "GET"
+path = "/v1/contacts"
+resource = "contacts"
+action = "read"
+
+[[plans]]
+name = "free"
+api_access = false
+
+[[plans]]
+name = "pro"
+"#;
+
+#[test]
 fn each_operation_names_the_grant_the_code_requires() {
     let doc = document();
     for ((method, path), operation) in documented_operations(&doc) {
@@ -393,17 +484,25 @@ fn schema_pattern(name: &'static str) -> &'static Regex {
     static PATTERNS: OnceLock<BTreeMap<&'static str, Regex>> = OnceLock::new();
     let patterns = PATTERNS.get_or_init(|| {
         let doc = document();
-        ["KeyName", "KeyCursor", "ApprovalCursor", "Scope"]
-            .into_iter()
-            .map(|schema| {
-                let pattern = doc["components"]["schemas"][schema]["pattern"]
-                    .as_str()
-                    .unwrap_or_else(|| panic!("components.schemas.{schema} has a pattern"));
-                let regex = Regex::new(pattern)
-                    .unwrap_or_else(|e| panic!("{schema}'s pattern does not compile: {e}"));
-                (schema, regex)
-            })
-            .collect()
+        [
+            "KeyName",
+            "KeyCursor",
+            "ApprovalCursor",
+            "WorkspaceCursor",
+            "WorkspaceName",
+            "PlanName",
+            "Scope",
+        ]
+        .into_iter()
+        .map(|schema| {
+            let pattern = doc["components"]["schemas"][schema]["pattern"]
+                .as_str()
+                .unwrap_or_else(|| panic!("components.schemas.{schema} has a pattern"));
+            let regex = Regex::new(pattern)
+                .unwrap_or_else(|e| panic!("{schema}'s pattern does not compile: {e}"));
+            (schema, regex)
+        })
+        .collect()
     });
     &patterns[name]
 }
@@ -491,6 +590,37 @@ proptest! {
             schema_pattern("ApprovalCursor").is_match(&cursor),
             parse_approvals_query(Some(&query)).is_ok(),
             "{}", cursor
+        );
+        prop_assert_eq!(
+            schema_pattern("WorkspaceCursor").is_match(&cursor),
+            parse_workspaces_query(Some(&query)).is_ok(),
+            "{}", cursor
+        );
+    }
+
+    #[test]
+    fn a_workspace_cursor_matches_the_documented_pattern_exactly_when_the_server_takes_it(
+        time in prop_oneof!["[0-9]{0,16}", "[0-9+ -]{0,3}"],
+        separator in prop::sample::select(vec![".", "", ","]),
+        name in prop_oneof!["[A-Za-z0-9][A-Za-z0-9_.-]{0,64}", "[A-Za-z0-9_.%/ -]{0,6}"],
+    ) {
+        let cursor = format!("{time}{separator}{name}");
+        let query = format!("cursor={cursor}");
+        prop_assert_eq!(
+            schema_pattern("WorkspaceCursor").is_match(&cursor),
+            parse_workspaces_query(Some(&query)).is_ok(),
+            "{}", cursor
+        );
+    }
+
+    #[test]
+    fn a_workspace_name_matches_the_documented_pattern_exactly_when_the_server_takes_it(
+        name in prop_oneof!["[A-Za-z0-9][A-Za-z0-9_.-]{0,64}", "\\PC{0,6}", "[A-Za-z0-9_.%/ -]{0,6}"],
+    ) {
+        prop_assert_eq!(
+            schema_pattern("WorkspaceName").is_match(&name),
+            WorkspaceName::parse(&name).is_some(),
+            "{:?}", name
         );
     }
 }
