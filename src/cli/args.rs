@@ -1,6 +1,7 @@
 //! Command-line words in, a checked [`Invocation`] out — or clap's usage error (exit 2),
 //! before any request is made. The grammar is declared with clap's derive; the values are
 //! checked with this crate's own rules ([`KeyId::parse`], [`ApprovalId::parse`],
+//! [`WorkspaceName::parse`],
 //! [`parse_rfc3339`], [`parse_status`], the admin API's bounds), each refusal worded as
 //! `--option: what is wrong`.
 //!
@@ -16,6 +17,7 @@ use crate::key::{Environment, KeyId};
 use crate::page::MAX_PAGE_SIZE;
 use crate::record::Status;
 use crate::timestamp::parse_rfc3339;
+use crate::workspace::WorkspaceName;
 use clap::builder::{PossibleValue, TypedValueParser, ValueParserFactory};
 use clap::error::ErrorKind;
 use clap::{Arg, ArgGroup, Args, Parser, Subcommand};
@@ -77,6 +79,9 @@ pub enum Command {
     /// List, show, approve and reject queued requests
     #[command(subcommand)]
     Approvals(ApprovalsCommand),
+    /// List and show workspaces, and put them on plans
+    #[command(subcommand)]
+    Workspaces(WorkspacesCommand),
     /// Show the deployed policy, or check and compare policy files offline
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -166,6 +171,39 @@ pub enum ApprovalsCommand {
         #[arg(long, value_name = "TEXT", value_parser = checked(reason))]
         reason: String,
     },
+}
+
+#[derive(Subcommand, Clone, Debug, PartialEq, Eq)]
+pub enum WorkspacesCommand {
+    /// List workspaces and their plans, a page at a time (or every page with --all; root
+    /// token only)
+    List(WorkspaceListArgs),
+    /// Show a workspace and the plan it is on
+    Show {
+        /// The workspace's name, as `keygate workspaces list` shows it
+        workspace: WorkspaceName,
+    },
+    /// Put a workspace on one of the policy's plans (root token only)
+    SetPlan {
+        /// The workspace's name; one keygate does not know yet is created on the plan
+        workspace: WorkspaceName,
+        /// The plan, as `keygate policy show` lists it
+        plan: String,
+    },
+}
+
+/// The page options of `workspaces list` (workspaces have no status and no workspace filter).
+#[derive(Args, Clone, Debug, Default, PartialEq, Eq)]
+pub struct WorkspaceListArgs {
+    /// How many per page, 1 to 100 [default: the gateway's, 20]
+    #[arg(long, value_name = "N", value_parser = checked(page_size), allow_negative_numbers = true)]
+    pub limit: Option<u64>,
+    /// Start where a previous page's next_cursor says
+    #[arg(long, value_name = "C")]
+    pub cursor: Option<String>,
+    /// Follow the pages to the end
+    #[arg(long)]
+    pub all: bool,
 }
 
 #[derive(Subcommand, Clone, Debug, PartialEq, Eq)]
@@ -535,6 +573,9 @@ checked_type! {
     ApprovalId => |text| ApprovalId::parse(text).ok_or_else(|| {
         "ID must be `apr_` followed by 22 letters or digits, as `keygate approvals list` shows it"
             .into()
+    });
+    WorkspaceName => |text| WorkspaceName::parse(text).ok_or_else(|| {
+        format!("WORKSPACE must be {}", WorkspaceName::rule())
     });
     Token => |text| Ok(Token::new(text));
     Environment => |text| {
@@ -1187,5 +1228,77 @@ pub(crate) mod tests {
                 error.render()
             );
         }
+    }
+
+    fn workspaces(line: &str) -> WorkspacesCommand {
+        match ok(line).command {
+            Command::Workspaces(workspaces) => workspaces,
+            other => panic!("`{line}` gave {other:?}"),
+        }
+    }
+
+    #[test]
+    fn workspace_commands_parse() {
+        assert_eq!(
+            workspaces("workspaces list"),
+            WorkspacesCommand::List(WorkspaceListArgs::default())
+        );
+        assert_eq!(
+            workspaces("workspaces list --limit 100 --cursor 1700000000000.acme --all"),
+            WorkspacesCommand::List(WorkspaceListArgs {
+                limit: Some(100),
+                cursor: Some("1700000000000.acme".into()),
+                all: true,
+            })
+        );
+        let acme = WorkspaceName::parse("Acme-42_eu.prod").unwrap();
+        assert_eq!(
+            workspaces("workspaces show Acme-42_eu.prod"),
+            WorkspacesCommand::Show {
+                workspace: acme.clone()
+            }
+        );
+        assert_eq!(
+            workspaces("workspaces set-plan Acme-42_eu.prod pro --json"),
+            WorkspacesCommand::SetPlan {
+                workspace: acme,
+                plan: "pro".into()
+            }
+        );
+        assert!(ok("workspaces set-plan acme pro --json").globals.json);
+    }
+
+    #[test]
+    fn workspace_commands_are_checked() {
+        let name_error = format!("WORKSPACE must be {}", WorkspaceName::rule());
+        refused(&[
+            ("workspaces show .acme", name_error.as_str()),
+            ("workspaces show a/b", name_error.as_str()),
+            (
+                &format!("workspaces show {}", "x".repeat(65)),
+                name_error.as_str(),
+            ),
+            ("workspaces set-plan acme%2F pro", name_error.as_str()),
+            (
+                "workspaces show",
+                "the following required arguments were not provided:\n  <WORKSPACE>",
+            ),
+            (
+                "workspaces set-plan acme",
+                "the following required arguments were not provided:\n  <PLAN>",
+            ),
+            (
+                "workspaces set-plan acme pro extra",
+                "unexpected argument 'extra' found",
+            ),
+            (
+                "workspaces list --limit 0",
+                "--limit: 0 is out of range; use a whole number from 1 to 100",
+            ),
+            (
+                "workspaces list --status active",
+                "unexpected argument '--status' found",
+            ),
+        ]);
     }
 }

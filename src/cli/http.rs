@@ -55,6 +55,7 @@ impl Transport for HttpTransport {
             (method, body) => {
                 let builder = match method {
                     Method::Patch => self.agent.patch(&url),
+                    Method::Put => self.agent.put(&url),
                     _ => self.agent.post(&url),
                 }
                 .header("Authorization", &authorization)

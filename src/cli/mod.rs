@@ -1,5 +1,5 @@
-//! The operator's command line: `keygate keys …`, `keygate approvals …` and
-//! `keygate policy show` against a gateway's admin API, `keygate policy check` and
+//! The operator's command line: `keygate keys …`, `keygate approvals …`,
+//! `keygate workspaces …` and `keygate policy show` against a gateway's admin API, `keygate policy check` and
 //! `keygate policy diff` on policy files, `keygate deploy secrets` ([`deploy`]) for the
 //! Worker's secrets and `keygate doctor` ([`doctor`]) to smoke-test a deployment. Native
 //! only; the Worker never links it.
@@ -38,7 +38,7 @@ pub mod request;
 use answer::{Answer, Reply};
 use args::{
     ApprovalListArgs, ApprovalsCommand, Command, DeployCommand, KeyListArgs, KeysCommand,
-    PolicyCommand,
+    PolicyCommand, WorkspaceListArgs, WorkspacesCommand,
 };
 pub use connection::{connection, Connection, Transport, TransportError, UsageError, TIMEOUT};
 pub use exit::Exit;
@@ -136,6 +136,9 @@ pub fn execute(
     let keys = match command {
         Command::Keys(keys) => keys,
         Command::Approvals(approvals) => return approvals_command(approvals, json, &mut session),
+        Command::Workspaces(workspaces) => {
+            return workspaces_command(workspaces, json, &mut session)
+        }
         Command::Policy(PolicyCommand::Show) => {
             return match session.call(&request::policy_request()) {
                 Ok((reply, Some(policy))) => {
@@ -246,6 +249,42 @@ fn approvals_command(command: &ApprovalsCommand, json: bool, session: &mut Sessi
     session.finish(&text)
 }
 
+/// A workspaces command from request to printed result.
+fn workspaces_command(command: &WorkspacesCommand, json: bool, session: &mut Session<'_>) -> Exit {
+    if let WorkspacesCommand::List(list) = command {
+        if list.all {
+            let pages = Pages::Workspaces(list);
+            return list_all(&pages, list.cursor.as_deref(), json, session);
+        }
+    }
+    let (reply, body) = match session.call(&request::workspaces_request(command)) {
+        Ok((reply, Some(body))) => (reply, body),
+        Ok((_, None)) => return session.unexpected("answered with an empty body"),
+        Err(exit) => return exit,
+    };
+    if json {
+        return session.finish(&(output::pretty_json(&reply.body) + "\n"));
+    }
+    let text = match command {
+        WorkspacesCommand::List(_) => match answer::page(&body, "workspaces") {
+            Ok(page) => {
+                let mut text = output::workspaces_table(&page.items);
+                if let Some(cursor) = page.next_cursor {
+                    text.push_str(&format!(
+                        "\nMore workspaces: add --cursor {} (or use --all).\n",
+                        output::clean(&cursor)
+                    ));
+                }
+                text
+            }
+            Err(message) => return session.unexpected(&message),
+        },
+        WorkspacesCommand::Show { .. } => output::workspace_details(&body),
+        WorkspacesCommand::SetPlan { .. } => output::plan_set(&body),
+    };
+    session.finish(&text)
+}
+
 /// One command's conversation with the gateway, reporting failures as they happen.
 struct Session<'a> {
     endpoint: &'a str,
@@ -321,6 +360,7 @@ impl Session<'_> {
 enum Pages<'a> {
     Keys(&'a KeyListArgs),
     Approvals(&'a ApprovalListArgs),
+    Workspaces(&'a WorkspaceListArgs),
 }
 
 impl Pages<'_> {
@@ -329,6 +369,7 @@ impl Pages<'_> {
         match self {
             Pages::Keys(_) => "keys",
             Pages::Approvals(_) => "approvals",
+            Pages::Workspaces(_) => "workspaces",
         }
     }
 
@@ -336,6 +377,7 @@ impl Pages<'_> {
         match self {
             Pages::Keys(args) => request::list_page(args, cursor),
             Pages::Approvals(args) => request::approvals_page(args, cursor),
+            Pages::Workspaces(args) => request::workspaces_page(args, cursor),
         }
     }
 
@@ -343,13 +385,14 @@ impl Pages<'_> {
         match self {
             Pages::Keys(_) => output::keys_table(items),
             Pages::Approvals(_) => output::approvals_table(items),
+            Pages::Workspaces(_) => output::workspaces_table(items),
         }
     }
 }
 
-/// `keys list --all` and `approvals list --all`: follows `next_cursor` to the end. With
-/// `--json` the objects are passed through as they came, in one `{"keys": [...]}` (or
-/// `{"approvals": [...]}`).
+/// `keys list --all`, `approvals list --all` and `workspaces list --all`: follows
+/// `next_cursor` to the end. With `--json` the objects are passed through as they came, in
+/// one `{"keys": [...]}` (or `{"approvals": [...]}`, `{"workspaces": [...]}`).
 fn list_all(pages: &Pages<'_>, start: Option<&str>, json: bool, session: &mut Session<'_>) -> Exit {
     let field = pages.field();
     let mut cursor = start.map(str::to_string);

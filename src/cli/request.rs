@@ -3,7 +3,7 @@
 
 use super::args::{
     ApprovalListArgs, ApprovalsCommand, Change, EditArgs, KeyListArgs, KeysCommand, ListArgs,
-    NewKeyArgs,
+    NewKeyArgs, WorkspaceListArgs, WorkspacesCommand,
 };
 use crate::admin::{ListedStatus, ADMIN_PREFIX};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
@@ -13,6 +13,7 @@ use serde_json::{json, Map, Value};
 pub enum Method {
     Get,
     Post,
+    Put,
     Patch,
     Delete,
 }
@@ -22,6 +23,7 @@ impl Method {
         match self {
             Method::Get => "GET",
             Method::Post => "POST",
+            Method::Put => "PUT",
             Method::Patch => "PATCH",
             Method::Delete => "DELETE",
         }
@@ -143,6 +145,33 @@ pub fn approvals_request(command: &ApprovalsCommand) -> ApiRequest {
 /// One page of `approvals list`, starting at `cursor` (the first page without one).
 pub fn approvals_page(args: &ApprovalListArgs, cursor: Option<&str>) -> ApiRequest {
     page_request("/approvals", args, cursor)
+}
+
+/// The request for one workspaces command. `workspaces list` gives its first page;
+/// [`workspaces_page`] gives the others.
+pub fn workspaces_request(command: &WorkspacesCommand) -> ApiRequest {
+    match command {
+        WorkspacesCommand::List(args) => workspaces_page(args, args.cursor.as_deref()),
+        WorkspacesCommand::Show { workspace } => {
+            ApiRequest::new(Method::Get, format!("/workspaces/{}", workspace.as_str()))
+        }
+        WorkspacesCommand::SetPlan { workspace, plan } => {
+            ApiRequest::new(Method::Put, format!("/workspaces/{}", workspace.as_str()))
+                .with_body(json!({ "plan": plan }))
+        }
+    }
+}
+
+/// One page of `workspaces list`, starting at `cursor` (the first page without one).
+pub fn workspaces_page(args: &WorkspaceListArgs, cursor: Option<&str>) -> ApiRequest {
+    let mut request = ApiRequest::new(Method::Get, "/workspaces".into());
+    if let Some(limit) = args.limit {
+        request.query.push(("limit", limit.to_string()));
+    }
+    if let Some(cursor) = cursor {
+        request.query.push(("cursor", cursor.to_string()));
+    }
+    request
 }
 
 /// A list request: the same four parameters, in the same order, for keys and approvals.
@@ -429,6 +458,54 @@ mod tests {
             ..EditArgs::default()
         });
         assert_eq!(body, Some(json!({"limits": {"per_day": 500}})));
+    }
+
+    #[test]
+    fn workspace_commands() {
+        use crate::workspace::WorkspaceName;
+        let acme = || WorkspaceName::parse("acme.eu-1").unwrap();
+        let show = workspaces_request(&WorkspacesCommand::Show { workspace: acme() });
+        assert_eq!(
+            (show.method, show.url("https://gw.example"), show.body),
+            (
+                Method::Get,
+                "https://gw.example/_keygate/v1/workspaces/acme.eu-1".into(),
+                None
+            )
+        );
+        let set = workspaces_request(&WorkspacesCommand::SetPlan {
+            workspace: acme(),
+            plan: "pro".into(),
+        });
+        assert_eq!(
+            (set.method.as_str(), set.url("https://gw.example"), set.body),
+            (
+                "PUT",
+                "https://gw.example/_keygate/v1/workspaces/acme.eu-1".into(),
+                Some(json!({"plan": "pro"}))
+            )
+        );
+        let list = |args: WorkspaceListArgs| {
+            workspaces_request(&WorkspacesCommand::List(args)).url("https://gw.example")
+        };
+        assert_eq!(
+            list(WorkspaceListArgs::default()),
+            "https://gw.example/_keygate/v1/workspaces"
+        );
+        let args = WorkspaceListArgs {
+            limit: Some(5),
+            cursor: Some("1700000000000.a&b".into()),
+            all: false,
+        };
+        assert_eq!(
+            list(args.clone()),
+            "https://gw.example/_keygate/v1/workspaces?limit=5&cursor=1700000000000.a%26b"
+        );
+        // Later pages replace the starting cursor.
+        assert_eq!(
+            workspaces_page(&args, Some("next")).query,
+            vec![("limit", "5".to_string()), ("cursor", "next".to_string())]
+        );
     }
 
     #[test]

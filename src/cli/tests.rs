@@ -293,7 +293,14 @@ fn help_prints_every_command() {
     for (line, commands) in [
         (
             "--help",
-            &["keys", "approvals", "policy", "deploy", "doctor"][..],
+            &[
+                "keys",
+                "approvals",
+                "workspaces",
+                "policy",
+                "deploy",
+                "doctor",
+            ][..],
         ),
         (
             "keys --help",
@@ -310,6 +317,7 @@ fn help_prints_every_command() {
             ],
         ),
         ("approvals --help", &["list", "show", "approve", "reject"]),
+        ("workspaces --help", &["list", "show", "set-plan"]),
         ("policy --help", &["show", "check", "diff"]),
         ("deploy --help", &["secrets"]),
     ] {
@@ -1864,4 +1872,229 @@ plans:
 "
         )
     );
+}
+
+// --- workspaces ------------------------------------------------------------------------
+
+fn workspace_json(id: &str, plan: &str, source: &str) -> String {
+    let set_at = match source {
+        "set" => "\"2030-01-02T09:30:00Z\"",
+        _ => "null",
+    };
+    format!(
+        r#"{{"id":"{id}","plan":"{plan}","plan_source":"{source}","api_access":{},"created_at":"2030-01-01T00:00:00Z","plan_set_at":{set_at}}}"#,
+        plan != "free"
+    )
+}
+
+fn workspaces_page(workspaces: &[String], next: Option<&str>) -> Result<Reply, TransportError> {
+    let next = next.map_or("null".to_string(), |c| format!("\"{c}\""));
+    json_reply(
+        200,
+        &format!(
+            r#"{{"workspaces":[{}],"next_cursor":{next}}}"#,
+            workspaces.join(",")
+        ),
+    )
+}
+
+fn workspace_name(name: &str) -> crate::workspace::WorkspaceName {
+    crate::workspace::WorkspaceName::parse(name).unwrap()
+}
+
+#[test]
+fn workspaces_list_prints_a_table_and_the_next_cursor() {
+    let list = Command::Workspaces(WorkspacesCommand::List(WorkspaceListArgs::default()));
+    let replies = vec![workspaces_page(
+        &[
+            workspace_json("acme", "pro", "set"),
+            workspace_json("team-42", "free", "default"),
+        ],
+        Some("1700000000000.team-42"),
+    )];
+    let run = execute_with(list, false, replies);
+    assert_eq!((run.exit, run.err.as_str()), (Exit::Done, ""));
+    assert_eq!(
+        run.sent,
+        vec![request::workspaces_page(
+            &WorkspaceListArgs::default(),
+            None
+        )]
+    );
+    assert_eq!(
+        run.out,
+        "WORKSPACE  PLAN  SOURCE   API ACCESS  CREATED               PLAN SET\n\
+         acme       pro   set      yes         2030-01-01T00:00:00Z  2030-01-02T09:30:00Z\n\
+         team-42    free  default  no          2030-01-01T00:00:00Z  never\n\
+         \nMore workspaces: add --cursor 1700000000000.team-42 (or use --all).\n"
+    );
+    let empty = Command::Workspaces(WorkspacesCommand::List(WorkspaceListArgs::default()));
+    let run = execute_with(empty, false, vec![workspaces_page(&[], None)]);
+    assert_eq!(run.out, "no workspaces\n");
+}
+
+#[test]
+fn workspaces_list_all_follows_every_page() {
+    let list = WorkspaceListArgs {
+        limit: Some(1),
+        all: true,
+        ..WorkspaceListArgs::default()
+    };
+    let replies = vec![
+        workspaces_page(&[workspace_json("acme", "pro", "set")], Some("2.acme")),
+        workspaces_page(&[workspace_json("beta", "free", "default")], None),
+    ];
+    let command = Command::Workspaces(WorkspacesCommand::List(list.clone()));
+    let run = execute_with(command.clone(), false, replies.clone());
+    assert_eq!(run.exit, Exit::Done);
+    assert_eq!(
+        run.sent
+            .iter()
+            .map(|r| r.url("https://gw"))
+            .collect::<Vec<_>>(),
+        [
+            "https://gw/_keygate/v1/workspaces?limit=1",
+            "https://gw/_keygate/v1/workspaces?limit=1&cursor=2.acme"
+        ]
+    );
+    assert_eq!(run.out.lines().count(), 3, "{}", run.out);
+    assert!(!run.out.contains("More workspaces"));
+
+    let run = execute_with(command, true, replies);
+    let all: Value = serde_json::from_str(&run.out).unwrap();
+    let ids: Vec<&str> = all["workspaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["acme", "beta"]);
+    assert_eq!(all.as_object().unwrap().len(), 1, "only `workspaces`");
+}
+
+#[test]
+fn workspaces_show_prints_the_workspace_or_its_json() {
+    let show = Command::Workspaces(WorkspacesCommand::Show {
+        workspace: workspace_name("acme"),
+    });
+    let body = workspace_json("acme", "free", "default");
+    let run = execute_with(show.clone(), false, vec![json_reply(200, &body)]);
+    assert_eq!(run.exit, Exit::Done);
+    assert_eq!(run.sent[0].path, "/workspaces/acme");
+    assert_eq!(
+        run.out,
+        "id:          acme\n\
+         plan:        free (the policy's default)\n\
+         api_access:  no\n\
+         created_at:  2030-01-01T00:00:00Z\n\
+         plan_set_at: never\n"
+    );
+    let run = execute_with(show, true, vec![json_reply(200, &body)]);
+    assert_eq!(run.out, output::pretty_json(&body) + "\n");
+}
+
+#[test]
+fn set_plan_says_how_far_the_change_reached() {
+    let set = Command::Workspaces(WorkspacesCommand::SetPlan {
+        workspace: workspace_name("acme"),
+        plan: "pro".into(),
+    });
+    let answer = |pending: u64| {
+        let workspace = workspace_json("acme", "pro", "set");
+        let body = workspace.trim_end_matches('}').to_string();
+        json_reply(
+            200,
+            &format!(r#"{body},"keys_updated":3,"keys_pending":{pending}}}"#),
+        )
+    };
+    let run = execute_with(set.clone(), false, vec![answer(0)]);
+    assert_eq!((run.exit, run.err.as_str()), (Exit::Done, ""));
+    assert_eq!(run.sent[0].method, request::Method::Put);
+    assert_eq!(run.sent[0].body, Some(json!({"plan": "pro"})));
+    assert!(
+        run.out.starts_with(
+            "Workspace acme is on plan pro.\nEvery key of the workspace has it (3 updated).\n\nid:"
+        ),
+        "{}",
+        run.out
+    );
+    assert!(run.out.contains("\nplan:        pro\n"), "{}", run.out);
+    assert!(!run.out.contains("keys_updated"), "{}", run.out);
+    let run = execute_with(set, false, vec![answer(2)]);
+    assert!(
+        run.out.contains(
+            "3 of its keys have it; 2 are still being told (keygate retries until each has it).\n"
+        ),
+        "{}",
+        run.out
+    );
+}
+
+#[test]
+fn workspace_refusals_are_printed_like_every_other() {
+    let set = Command::Workspaces(WorkspacesCommand::SetPlan {
+        workspace: workspace_name("acme"),
+        plan: "gold".into(),
+    });
+    let invalid = r#"{"type":"urn:keygate:problem:invalid_request","title":"Bad Request","status":400,"code":"invalid_request","detail":"1 field is invalid; see `errors`","request_id":"req_1","errors":[{"field":"plan","message":"no plan named \"gold\"; plans: free, pro"}]}"#;
+    let run = execute_with(set.clone(), false, vec![json_reply(400, invalid)]);
+    assert_eq!(run.exit, Exit::Refused);
+    assert!(run.out.is_empty());
+    assert_eq!(
+        run.err,
+        "keygate: the gateway refused (400 invalid_request): 1 field is invalid; see `errors`\n  \
+         plan: no plan named \"gold\"; plans: free, pro\n  request_id: req_1\n"
+    );
+
+    let root_only = r#"{"status":403,"code":"root_token_required","detail":"only the deployment's root token may call this admin route","request_id":"req_2"}"#;
+    let run = execute_with(set.clone(), true, vec![json_reply(403, root_only)]);
+    assert_eq!(run.exit, Exit::Refused);
+    assert_eq!(run.out, output::pretty_json(root_only) + "\n");
+    assert!(run.err.contains("(403 root_token_required)"), "{}", run.err);
+    assert!(run.err.contains("hint: only the deployment's root token"));
+
+    let show = Command::Workspaces(WorkspacesCommand::Show {
+        workspace: workspace_name("elsewhere"),
+    });
+    let not_found =
+        r#"{"status":404,"code":"not_found","detail":"no such resource","request_id":"req_3"}"#;
+    let run = execute_with(show, false, vec![json_reply(404, not_found)]);
+    assert_eq!(run.exit, Exit::Refused);
+    assert!(run
+        .err
+        .starts_with("keygate: the gateway refused (404 not_found)"));
+}
+
+#[test]
+fn a_plan_refusal_names_the_plan_and_what_it_lacks() {
+    let create = Command::Keys(KeysCommand::Create(NewKeyArgs {
+        name: "x".into(),
+        scopes: vec!["contacts:read".into()],
+        workspace: Some("acme".into()),
+        ..NewKeyArgs::default()
+    }));
+    let problem = r#"{"status":403,"code":"plan_required","detail":"the workspace's plan, `free`, does not include API access; the `pro` plan does: upgrade the workspace first","plan":"free","required_plan":"pro","request_id":"req_4"}"#;
+    let run = execute_with(create, false, vec![json_reply(403, problem)]);
+    assert_eq!(run.exit, Exit::Refused);
+    assert!(run.err.contains("\n  plan: free\n"), "{}", run.err);
+    assert!(run.err.contains("\n  required_plan: pro\n"), "{}", run.err);
+    assert!(
+        run.err
+            .contains("keygate workspaces set-plan WORKSPACE PLAN"),
+        "{}",
+        run.err
+    );
+}
+
+#[test]
+fn workspace_names_are_checked_before_any_request() {
+    for line in ["workspaces show .acme", "workspaces set-plan a/b pro"] {
+        let (exit, out, err) = run_line(line, &[("KEYGATE_TOKEN", "t")]);
+        assert_eq!(exit, Exit::Usage, "{line}");
+        assert!(out.is_empty());
+        assert!(
+            err.contains("WORKSPACE must be 1 to 64 characters"),
+            "{line}: {err}"
+        );
+    }
 }

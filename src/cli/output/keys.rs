@@ -52,6 +52,7 @@ pub(super) fn limits(value: Option<&Value>) -> String {
     let count = |field: &str| limits.get(field).map_or_else(|| "-".into(), inline);
     let source = match limits.get("source").and_then(Value::as_str) {
         Some("policy") => " (the policy's default)",
+        Some("plan") => " (the plan's default)",
         Some("key") => " (the key's own)",
         _ => "",
     };

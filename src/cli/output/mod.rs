@@ -1,6 +1,6 @@
 //! What people read: key tables, key details, the one-time secret, approval tables and
-//! details (the stored request, the decision, the origin's answer, the webhook), policy
-//! summaries and refusals. Pure functions from the gateway's JSON to text; nothing here prints.
+//! details (the stored request, the decision, the origin's answer, the webhook), workspace
+//! tables and details, policy summaries and refusals. Pure functions from the gateway's JSON to text; nothing here prints.
 //!
 //! The gateway's JSON is read defensively (a missing or odd field shows as `-`, it never
 //! panics), and every string from it passes through [`clean`], so a control character in
@@ -10,11 +10,13 @@ mod approvals;
 mod keys;
 mod policy;
 mod refusal;
+mod workspaces;
 
 pub use approvals::{approval_decision, approval_details, approvals_table};
 pub use keys::{key_details, keys_table, webhook_secret_notice, with_secret, Secret};
 pub use policy::policy_summary;
 pub use refusal::problem;
+pub use workspaces::{plan_set, workspace_details, workspaces_table};
 
 use serde_json::Value;
 

@@ -77,6 +77,12 @@ pub fn problem(body: &Value, http_status: u16, retry_after: Option<&str>) -> Str
         "submitter_not_allowed" => Some(
             "the key that made the request may no longer make it, so it was not sent and the approval failed",
         ),
+        "root_token_required" => {
+            Some("only the deployment's root token may do this; give it with --token or $KEYGATE_TOKEN")
+        }
+        "plan_required" | "scope_not_in_plan" | "limit_exceeds_plan" => Some(
+            "the workspace's plan does not allow it; `keygate workspaces show WORKSPACE` shows the plan, and the root token can change it with `keygate workspaces set-plan WORKSPACE PLAN`",
+        ),
         _ => None,
     };
     if let Some(hint) = hint {

@@ -287,3 +287,98 @@ proptest! {
         prop_assert_eq!(pretty_json(&spaced), serde_json::to_string_pretty(&value).unwrap());
     }
 }
+
+fn workspace() -> Value {
+    json!({
+        "id": "acme",
+        "plan": "pro",
+        "plan_source": "set",
+        "api_access": true,
+        "created_at": "2030-01-01T00:00:00Z",
+        "plan_set_at": "2030-01-02T09:30:00Z"
+    })
+}
+
+#[test]
+fn workspaces_table_has_the_documented_columns() {
+    let mut unplanned = workspace();
+    unplanned["id"] = json!("no-plans");
+    unplanned["plan"] = Value::Null;
+    unplanned["plan_source"] = json!("default");
+    unplanned["plan_set_at"] = Value::Null;
+    let text = workspaces_table(&[workspace(), unplanned]);
+    let lines: Vec<Vec<&str>> = text
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            vec![
+                "WORKSPACE",
+                "PLAN",
+                "SOURCE",
+                "API",
+                "ACCESS",
+                "CREATED",
+                "PLAN",
+                "SET"
+            ],
+            vec![
+                "acme",
+                "pro",
+                "set",
+                "yes",
+                "2030-01-01T00:00:00Z",
+                "2030-01-02T09:30:00Z"
+            ],
+            vec![
+                "no-plans",
+                "-",
+                "default",
+                "yes",
+                "2030-01-01T00:00:00Z",
+                "never"
+            ],
+        ]
+    );
+    assert_eq!(workspaces_table(&[]), "no workspaces\n");
+}
+
+#[test]
+fn workspace_details_show_new_fields_and_clean_odd_ones() {
+    let mut odd = workspace();
+    odd["id"] = json!("a\u{1b}[2J");
+    odd["api_access"] = json!("maybe");
+    odd["members"] = json!(3);
+    let text = workspace_details(&odd);
+    assert!(text.starts_with("id:          a\\u{1b}[2J\n"), "{text}");
+    assert!(text.contains("\napi_access:  maybe\n"), "{text}");
+    assert!(text.ends_with("\nmembers:     3\n"), "{text}");
+    assert!(!text.contains("plan_source"), "said with the plan: {text}");
+    // Nothing at all still reads as dashes, never a panic.
+    let text = workspace_details(&json!([]));
+    assert!(text.contains("plan:        -\n"), "{text}");
+    assert!(text.contains("plan_set_at: never\n"), "{text}");
+}
+
+#[test]
+fn plan_set_reads_odd_counts_defensively() {
+    let mut body = workspace();
+    body["keys_updated"] = json!("three");
+    let text = plan_set(&body);
+    assert!(
+        text.starts_with("Workspace acme is on plan pro.\nkeys updated: three, pending: -\n\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_plan_default_limit_says_so() {
+    assert_eq!(
+        limits(Some(
+            &json!({"per_minute": 10, "per_day": 100, "source": "plan"})
+        )),
+        "10/min, 100/day (the plan's default)"
+    );
+}
