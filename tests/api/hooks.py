@@ -4,7 +4,8 @@ Three rules of the document that JSON Schema cannot state are given to the teste
 
 - A scope is any string of the `Scope` shape, and `GET /policy` (field `scopes`) says which
   of them this deployment offers: the document stays policy-independent, and the run binds
-  `Scope` to the deployment under test.
+  `Scope` to the deployment under test. Likewise a plan (`PlanName`) to the plans of the
+  run's policy (`KEYGATE_POLICY_PLANS`, set by the runner, which wrote that policy).
 - A key's new `expires_at` must be in the future (the document says so in words; JSON
   Schema has no "now"). The run gives those two fields a format of their own whose values
   are RFC 3339 times from tomorrow to the year 9999, so the positive checks test everything
@@ -42,6 +43,7 @@ schemathesis.openapi.format(
 def before_load_schema(context, raw_schema):
     schemas = raw_schema["components"]["schemas"]
     schemas["Scope"]["enum"] = json.loads(os.environ["KEYGATE_POLICY_SCOPES"])
+    schemas["PlanName"]["enum"] = json.loads(os.environ["KEYGATE_POLICY_PLANS"])
     for name in EXPIRING_BODIES:
         expires_at = schemas[name]["properties"]["expires_at"]
         assert expires_at["format"] == "date-time", name

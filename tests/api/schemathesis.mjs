@@ -8,6 +8,10 @@
 // first queues some (a key holding `contacts:write-approval` posts to the origin); the
 // stateful phase then reaches them through the links of `GET /approvals`.
 //
+// The policy is the demo policy plus two plans that both offer everything (`PLANS_POLICY`),
+// so that `PUT /workspaces/{workspace}` has plans to set while every other operation
+// behaves as on the demo policy; hooks.py binds `PlanName` to those plans.
+//
 // Usage: node tests/api/schemathesis.mjs
 //   KEYGATE_SCHEMATHESIS_EXAMPLES  examples per operation and phase (default 40)
 //   KEYGATE_SCHEMATHESIS_SEED      hypothesis seed (default fixed, so CI is repeatable)
@@ -16,7 +20,7 @@
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { ROOT_TOKEN, startGateway, startOrigin } from "../e2e/harness.mjs";
+import { ROOT_TOKEN, policyText, startGateway, startOrigin } from "../e2e/harness.mjs";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const SCHEMATHESIS = `${ROOT}.venv/bin/schemathesis`;
@@ -25,6 +29,10 @@ const SEED = process.env.KEYGATE_SCHEMATHESIS_SEED ?? "20261201";
 const TIMEOUT_SECONDS = Number(process.env.KEYGATE_SCHEMATHESIS_TIMEOUT ?? "300");
 /** Pending approvals queued before the run, for the approval routes to work on. */
 const QUEUED_APPROVALS = 40;
+const PLANS = ["standard", "pro"];
+const PLANS_POLICY = `default_plan = "standard"
+${policyText("demo")}
+${PLANS.map((name) => `\n[[plans]]\nname = "${name}"\n`).join("")}`;
 
 function finish(ok, why) {
   console.log(ok ? "schemathesis: passed" : `schemathesis: FAILED (${why})`);
@@ -54,6 +62,19 @@ async function approvalOutcome(gw) {
   return { decided, text: Object.entries(counts).map(([s, n]) => `${n} ${s}`).join(", ") };
 }
 
+/** How many workspaces the run put on a plan (`plan_source: set`), over every page. */
+async function workspacesSet(gw) {
+  let set = 0;
+  let cursor = null;
+  do {
+    const res = await gw.admin("GET", `/workspaces?limit=100${cursor ? `&cursor=${cursor}` : ""}`);
+    if (res.status !== 200) throw new Error(`GET /workspaces answered ${res.status}`);
+    set += res.json.workspaces.filter((w) => w.plan_source === "set").length;
+    cursor = res.json.next_cursor;
+  } while (cursor);
+  return set;
+}
+
 /** Runs schemathesis as its own process group, so a timeout stops it and its workers. */
 function runSchemathesis(gw, scopes) {
   const args = [
@@ -72,7 +93,7 @@ function runSchemathesis(gw, scopes) {
     cwd: ROOT,
     detached: true,
     stdio: ["ignore", "pipe", "inherit"],
-    env: { ...process.env, KEYGATE_POLICY_SCOPES: JSON.stringify(scopes) },
+    env: { ...process.env, KEYGATE_POLICY_SCOPES: JSON.stringify(scopes), KEYGATE_POLICY_PLANS: JSON.stringify(PLANS) },
   });
   let output = "";
   child.stdout.on("data", (chunk) => {
@@ -104,7 +125,7 @@ async function main() {
   const origin = await startOrigin();
   let gw;
   try {
-    gw = await startGateway({ origin: origin.url });
+    gw = await startGateway({ origin: origin.url, bindings: { KEYGATE_POLICY: PLANS_POLICY } });
     const policy = await gw.admin("GET", "/policy");
     if (policy.status !== 200) throw new Error(`GET /policy answered ${policy.status}`);
     await queueApprovals(gw);
@@ -117,10 +138,14 @@ async function main() {
       const links = Number(/API Links:\s+(\d+) covered/.exec(run.output)?.[1] ?? 0);
       const ran = /✅\s+Stateful \(in /.test(run.output);
       const approvals = await approvalOutcome(gw);
-      console.log(`schemathesis: ${links} API links followed; queued approvals now ${approvals.text}`);
+      const planned = await workspacesSet(gw);
+      console.log(
+        `schemathesis: ${links} API links followed; queued approvals now ${approvals.text}; ${planned} workspaces put on a plan`,
+      );
       if (!ran) finish(false, "the stateful phase did not run");
       else if (links === 0) finish(false, "no API link was followed");
       else if (approvals.decided === 0) finish(false, "no queued approval was approved or rejected");
+      else if (planned === 0) finish(false, "no workspace was put on a plan");
       else finish(true);
     }
   } catch (error) {
