@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { useGateway, policyText, poll, ROOT_TOKEN } from "./harness.mjs";
+import { useGateway, policyText, poll, startGateway, startOrigin, ROOT_TOKEN } from "./harness.mjs";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const BIN = process.env.KEYGATE_CLI_BIN ?? `${ROOT}target/debug/keygate`;
@@ -100,6 +100,7 @@ describe("keygate workspaces", () => {
     assert.match(noAccess, /\n {2}plan: free\n/);
     assert.match(noAccess, /\n {2}required_plan: basic\n/);
     assert.match(noAccess, /keygate workspaces set-plan WORKSPACE PLAN/);
+    await refused(["workspaces", "show", "acme"], "not_found");
 
     // An unknown plan is a 400 naming the plans.
     const unknown = await refused(["workspaces", "set-plan", "acme", "gold"], "invalid_request");
@@ -210,5 +211,28 @@ describe("keygate workspaces", () => {
     }
     const bad = await refused(["workspaces", "list", "--cursor", "nope"], "invalid_request");
     assert.match(bad, /\n {2}cursor: /);
+  });
+});
+
+describe("keygate workspaces on a policy without plans", () => {
+  test("a workspace shows no plan and full API access; set-plan is a 400 saying why", async () => {
+    const origin = await startOrigin();
+    const gw = await startGateway({ origin: origin.url });
+    try {
+      const vars = { KEYGATE_ENDPOINT: gw.url };
+      await ok(["keys", "create", "--name", "plain", "--scope", "contacts:read", "--workspace", "plain"], vars);
+      const shown = details(await ok(["workspaces", "show", "plain"], vars));
+      assert.deepEqual(
+        { plan: shown.plan, api_access: shown.api_access, plan_set_at: shown.plan_set_at },
+        { plan: "-", api_access: "yes", plan_set_at: "never" },
+      );
+      const set = await refused(["workspaces", "set-plan", "plain", "pro"], "invalid_request", vars);
+      assert.match(set, /\n {2}plan: no plan named "pro": the policy declares no plans\n/);
+      const listed = await ok(["workspaces", "list"], vars);
+      assert.match(listed, /^plain +- +default +yes +\S+Z +never$/m);
+    } finally {
+      await gw.dispose();
+      await origin.close();
+    }
   });
 });
