@@ -4,8 +4,8 @@ Three rules of the document that JSON Schema cannot state are given to the teste
 
 - A scope is any string of the `Scope` shape, and `GET /policy` (field `scopes`) says which
   of them this deployment offers: the document stays policy-independent, and the run binds
-  `Scope` to the deployment under test. Likewise a plan (`PlanName`) to the plans of the
-  run's policy (`KEYGATE_POLICY_PLANS`, set by the runner, which wrote that policy).
+  `Scope` to the deployment under test. Likewise a plan (`PlanName`) to the plans `GET /policy`
+  lists (field `plans`; the runner passes their names as `KEYGATE_POLICY_PLANS`).
 - A key's new `expires_at` must be in the future (the document says so in words; JSON
   Schema has no "now"). The run gives those two fields a format of their own whose values
   are RFC 3339 times from tomorrow to the year 9999, so the positive checks test everything

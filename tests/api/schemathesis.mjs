@@ -10,7 +10,7 @@
 //
 // The policy is the demo policy plus two plans that both offer everything (`PLANS_POLICY`),
 // so that `PUT /workspaces/{workspace}` has plans to set while every other operation
-// behaves as on the demo policy; hooks.py binds `PlanName` to those plans.
+// behaves as on the demo policy; hooks.py binds `PlanName` to the plans `GET /policy` lists.
 //
 // Usage: node tests/api/schemathesis.mjs
 //   KEYGATE_SCHEMATHESIS_EXAMPLES  examples per operation and phase (default 40)
@@ -29,10 +29,15 @@ const SEED = process.env.KEYGATE_SCHEMATHESIS_SEED ?? "20261201";
 const TIMEOUT_SECONDS = Number(process.env.KEYGATE_SCHEMATHESIS_TIMEOUT ?? "300");
 /** Pending approvals queued before the run, for the approval routes to work on. */
 const QUEUED_APPROVALS = 40;
-const PLANS = ["standard", "pro"];
 const PLANS_POLICY = `default_plan = "standard"
 ${policyText("demo")}
-${PLANS.map((name) => `\n[[plans]]\nname = "${name}"\n`).join("")}`;
+
+[[plans]]
+name = "standard"
+
+[[plans]]
+name = "pro"
+`;
 
 function finish(ok, why) {
   console.log(ok ? "schemathesis: passed" : `schemathesis: FAILED (${why})`);
@@ -76,7 +81,7 @@ async function workspacesSet(gw) {
 }
 
 /** Runs schemathesis as its own process group, so a timeout stops it and its workers. */
-function runSchemathesis(gw, scopes) {
+function runSchemathesis(gw, scopes, plans) {
   const args = [
     "--config-file", "tests/api/schemathesis.toml",
     "run", "openapi.yaml",
@@ -93,7 +98,7 @@ function runSchemathesis(gw, scopes) {
     cwd: ROOT,
     detached: true,
     stdio: ["ignore", "pipe", "inherit"],
-    env: { ...process.env, KEYGATE_POLICY_SCOPES: JSON.stringify(scopes), KEYGATE_POLICY_PLANS: JSON.stringify(PLANS) },
+    env: { ...process.env, KEYGATE_POLICY_SCOPES: JSON.stringify(scopes), KEYGATE_POLICY_PLANS: JSON.stringify(plans) },
   });
   let output = "";
   child.stdout.on("data", (chunk) => {
@@ -129,7 +134,8 @@ async function main() {
     const policy = await gw.admin("GET", "/policy");
     if (policy.status !== 200) throw new Error(`GET /policy answered ${policy.status}`);
     await queueApprovals(gw);
-    const run = await runSchemathesis(gw, policy.json.scopes);
+    const plans = policy.json.plans.map((plan) => plan.name);
+    const run = await runSchemathesis(gw, policy.json.scopes, plans);
     if (run.error) finish(false, `could not start: ${run.error.message}`);
     else if (run.timedOut) finish(false, `timed out after ${TIMEOUT_SECONDS} s`);
     else if (run.code !== 0) finish(false, `exit code ${run.code}`);
