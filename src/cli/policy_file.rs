@@ -3,6 +3,7 @@
 //! reads the files and prints.
 
 use super::exit::Exit;
+use super::output::plan_line;
 use crate::policy::diff::diff;
 use crate::policy::lint::{check, Checked, Severity};
 use crate::policy::Policy;
@@ -96,40 +97,6 @@ fn scope_lines(description: &Value) -> String {
         text.push_str(&format!("  {}\n", plan_line(plan, default_plan)));
     }
     text
-}
-
-/// `pro: contacts deals; 60/minute, 10000/day (at most 600/minute, 100000/day)`, or
-/// `free (default): no API access`.
-fn plan_line(plan: &Value, default_plan: Option<&str>) -> String {
-    let name = plan["name"].as_str().unwrap_or_default();
-    let default = if default_plan == Some(name) {
-        " (default)"
-    } else {
-        ""
-    };
-    if plan["api_access"] == Value::Bool(false) {
-        return format!("{name}{default}: no API access");
-    }
-    let resources: Vec<&str> = plan["resources"]
-        .as_array()
-        .map(|list| list.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
-    let limits =
-        |limits: &Value| format!("{}/minute, {}/day", limits["per_minute"], limits["per_day"]);
-    let bound = if plan["max_limits"].is_object() {
-        format!(" (at most {})", limits(&plan["max_limits"]))
-    } else {
-        String::new()
-    };
-    let offered = if resources.is_empty() {
-        "no resource".to_string()
-    } else {
-        resources.join(" ")
-    };
-    format!(
-        "{name}{default}: {offered}; {}{bound}",
-        limits(&plan["limits"])
-    )
 }
 
 /// `keygate policy diff OLD NEW`: exit 0 when existing keys see no difference, 1 when some

@@ -142,6 +142,14 @@ describe("keygate workspaces", () => {
     assert.equal(status, 403);
   });
 
+  test("policy show lists the plans set-plan takes, the default marked", async () => {
+    const shown = await ok(["policy", "show"]);
+    assert.match(
+      shown,
+      /\nplans:\n {2}free \(default\): no API access\n {2}basic: contacts api_keys approvals; 30\/minute, 1000\/day \(at most 60\/minute, 2000\/day\)\n {2}pro: contacts email ai .*; 120\/minute, 50000\/day\n$/,
+    );
+  });
+
   test("a plan's offer and max limits bind key creation, and the CLI shows the plan's defaults", async () => {
     await ok(["workspaces", "set-plan", "basic-co", "basic"]);
     const outside = await refused(

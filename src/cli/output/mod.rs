@@ -14,7 +14,7 @@ mod workspaces;
 
 pub use approvals::{approval_decision, approval_details, approvals_table};
 pub use keys::{key_details, keys_table, webhook_secret_notice, with_secret, Secret};
-pub use policy::policy_summary;
+pub use policy::{plan_line, policy_summary};
 pub use refusal::problem;
 pub use workspaces::{plan_set, workspace_details, workspaces_table};
 

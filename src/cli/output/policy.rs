@@ -5,13 +5,21 @@ use super::{clean, inline, table, text};
 use serde_json::Value;
 use std::fmt::Write as _;
 
-/// `policy show`: the scalar settings, then the resources, the routes and every scope.
+/// `policy show`: the scalar settings, then the resources, the routes, every scope and
+/// the plans (the default one marked).
 pub fn policy_summary(policy: &Value) -> String {
     let mut out = String::new();
     let Some(object) = policy.as_object() else {
         return format!("{}\n", inline(policy));
     };
-    const TABLES: &[&str] = &["resources", "routes", "scopes", "groups"];
+    const TABLES: &[&str] = &[
+        "resources",
+        "routes",
+        "scopes",
+        "groups",
+        "plans",
+        "default_plan",
+    ];
     let settings: Vec<(String, String)> = object
         .iter()
         .filter(|(field, _)| !TABLES.contains(&field.as_str()))
@@ -86,5 +94,48 @@ pub fn policy_summary(policy: &Value) -> String {
     for scope in &scopes {
         let _ = writeln!(out, "  {}", inline(scope));
     }
+    let plans = list("plans");
+    if !plans.is_empty() {
+        let default_plan = policy.get("default_plan").and_then(Value::as_str);
+        out.push_str("\nplans:\n");
+        for plan in &plans {
+            let _ = writeln!(out, "  {}", plan_line(plan, default_plan));
+        }
+    }
     out
+}
+
+/// `pro: contacts deals; 60/minute, 10000/day (at most 600/minute, 100000/day)`, or
+/// `free (default): no API access`, from a plan as `GET /policy` (and the policy's own
+/// description) shows it.
+pub fn plan_line(plan: &Value, default_plan: Option<&str>) -> String {
+    let name = clean(plan["name"].as_str().unwrap_or_default());
+    let default = if default_plan == Some(name.as_str()) {
+        " (default)"
+    } else {
+        ""
+    };
+    if plan["api_access"] == Value::Bool(false) {
+        return format!("{name}{default}: no API access");
+    }
+    let resources: Vec<String> = plan["resources"]
+        .as_array()
+        .map(|list| list.iter().filter_map(Value::as_str).map(clean).collect())
+        .unwrap_or_default();
+    let limits =
+        |limits: &Value| format!("{}/minute, {}/day", limits["per_minute"], limits["per_day"]);
+    let bound = if plan["max_limits"].is_object() {
+        format!(" (at most {})", limits(&plan["max_limits"]))
+    } else {
+        String::new()
+    };
+    let offered = if resources.is_empty() {
+        "no resource".to_string()
+    } else {
+        resources.join(" ")
+    };
+    format!(
+        "{name}{default}: {offered}; {}{bound}",
+        limits(&plan["limits"])
+    )
 }

@@ -382,3 +382,26 @@ fn a_plan_default_limit_says_so() {
         "10/min, 100/day (the plan's default)"
     );
 }
+
+#[test]
+fn policy_summary_lists_the_plans_with_the_default_marked() {
+    let policy = json!({
+        "key_prefix": "kg",
+        "scopes": ["contacts:read"],
+        "default_plan": "free",
+        "plans": [
+            {"name": "free", "api_access": false, "resources": ["contacts"], "limits": {"per_minute": 120, "per_day": 50000}, "max_limits": null},
+            {"name": "pro\u{1b}", "api_access": true, "resources": ["contacts", "email"], "limits": {"per_minute": 60, "per_day": 1000}, "max_limits": {"per_minute": 600, "per_day": 10000}}
+        ]
+    });
+    let text = policy_summary(&policy);
+    assert!(
+        text.ends_with(
+            "\nplans:\n  free (default): no API access\n  pro\\u{1b}: contacts email; 60/minute, 1000/day (at most 600/minute, 10000/day)\n"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("default_plan:"), "{text}");
+    let no_plans = policy_summary(&json!({"scopes": [], "plans": [], "default_plan": null}));
+    assert!(!no_plans.contains("plans"), "{no_plans}");
+}
