@@ -336,8 +336,9 @@ pub struct NewKeyArgs {
     /// The key's name, for people
     #[arg(long, value_name = "N")]
     pub name: String,
-    /// A scope the key is granted (repeat for several)
-    #[arg(long = "scope", value_name = "S", required = true)]
+    /// A scope the key is granted (repeat for several) [default: the policy's
+    /// `default_scopes`, where it has them]
+    #[arg(long = "scope", value_name = "S")]
     pub scopes: Vec<String>,
     /// The workspace the key belongs to [default: the caller's, or `default`]
     #[arg(long, value_name = "W")]
@@ -918,7 +919,7 @@ pub(crate) mod tests {
             ("help keys", "Usage: keygate keys [OPTIONS] <COMMAND>"),
             (
                 "keys create --help",
-                "Usage: keygate keys create [OPTIONS] --name <N> --scope <S>",
+                "Usage: keygate keys create [OPTIONS] --name <N>",
             ),
             ("keys create --name x --help", "--environment <live|test>"),
             ("--version", "keygate 0.1.0"),
@@ -1011,15 +1012,14 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn create_needs_a_name_and_a_scope() {
+    fn create_needs_a_name_and_leaves_scopes_to_the_policy_s_defaults() {
+        // Without `--scope` the body names none: the gateway gives the policy's
+        // `default_scopes`, or answers 400 where the policy has none.
+        assert!(parse(&words("keys create --name a")).is_ok());
         refused(&[
             (
                 "keys create --scope a",
                 "the following required arguments were not provided:\n  --name <N>",
-            ),
-            (
-                "keys create --name a",
-                "the following required arguments were not provided:\n  --scope <S>",
             ),
             (
                 "keys create --name a --scope s extra",
@@ -1207,8 +1207,8 @@ pub(crate) mod tests {
     fn each_error_names_its_own_usage() {
         for (line, usage) in [
             (
-                "keys create --name a",
-                "Usage: keygate keys create --name <N> --scope <S>",
+                "keys create --scope a",
+                "Usage: keygate keys create --name <N>",
             ),
             ("keys list --limit 0", "Usage: keygate keys list [OPTIONS]"),
             (

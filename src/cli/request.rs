@@ -211,7 +211,9 @@ fn limits(per_minute: Option<u64>, per_day: Option<u64>) -> Value {
 fn create_body(args: &NewKeyArgs) -> Value {
     let mut body = Map::new();
     body.insert("name".into(), args.name.clone().into());
-    body.insert("scopes".into(), args.scopes.clone().into());
+    if !args.scopes.is_empty() {
+        body.insert("scopes".into(), args.scopes.clone().into());
+    }
     if let Some(workspace) = &args.workspace {
         body.insert("workspace".into(), workspace.clone().into());
     }
@@ -303,6 +305,15 @@ mod tests {
                 "https://gw.example/_keygate/v1/keys".into(),
                 Some(json!({"name": "Zapier", "scopes": ["contacts:read"]}))
             )
+        );
+        // No scope given: none sent, so the policy's `default_scopes` apply.
+        let name_only = NewKeyArgs {
+            name: "Integration".into(),
+            ..NewKeyArgs::default()
+        };
+        assert_eq!(
+            keys_request(&KeysCommand::Create(name_only)).body,
+            Some(json!({"name": "Integration"}))
         );
         let full = NewKeyArgs {
             workspace: Some("acme".into()),
