@@ -2,7 +2,7 @@
 // root token, and how fast a change reaches every key of the workspace.
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
-import { useGateway } from "./harness.mjs";
+import { poll, useGateway } from "./harness.mjs";
 
 const PLANS = `
 default_plan = "free"
@@ -146,6 +146,30 @@ describe("plans", () => {
 
     assert.equal((await setPlan("bigco", "pro")).status, 200);
     for (const key of keys) assert.equal(await status("/v1/deals", key), 200);
+  });
+
+  test("beyond the first 100 keys, the directory's alarm tells the rest", async () => {
+    assert.equal((await setPlan("hugeco", "pro")).status, 200);
+    const keys = [];
+    for (let batch = 0; batch < 13; batch++) {
+      const made = await Promise.all(
+        Array.from({ length: 10 }, () => create({ workspace: "hugeco", scopes: ["deals:read"] })),
+      );
+      for (const res of made) {
+        assert.equal(res.status, 201, res.text);
+        keys.push(res.json.key);
+      }
+    }
+    const res = await setPlan("hugeco", "starter");
+    assert.equal(res.status, 200, res.text);
+    // One pass of 100 before the answer; the other 30 are still being told.
+    assert.deepEqual([res.json.keys_updated, res.json.keys_pending], [100, 30]);
+    const refusedAll = async () => {
+      const statuses = await Promise.all(keys.map((key) => status("/v1/deals", key)));
+      return statuses.filter((s) => s === 403).length;
+    };
+    const refused = await poll(refusedAll, (n) => n === keys.length, { timeoutMs: 15_000, intervalMs: 250 });
+    assert.equal(refused, keys.length, "every key has the new plan once the alarm has run");
   });
 
   test("a key made while its workspace's plan changes ends on the new plan", async () => {
