@@ -64,14 +64,22 @@ pub fn admin_credential(
 /// rights on the very next request and admin calls count against the key's limits like any
 /// other: for `api_keys` routes, admitted with the grant the route needs; for the approval
 /// queue only identified (any active key), since what it may see depends on the approval
-/// (its own, or its workspace's with an `approvals` grant). A route only the root token
-/// may call is refused before any key is looked up.
+/// (its own, or its workspace's with an `approvals` grant) — but listing or deciding needs
+/// a plan that offers the queue, so that no key of a workspace without it is a reviewer,
+/// whatever it holds (`admin` included). A route only the root token may call is refused
+/// before any key is looked up.
 pub fn authentication(route: &AdminRoute, key_hash: KeyHash) -> Result<Command, GatewayError> {
     let grant = route
         .required_grant()
         .ok_or(GatewayError::RootTokenRequired)?;
     Ok(match grant.resource.as_str() {
-        APPROVALS_RESOURCE => Command::Identify { key_hash },
+        APPROVALS_RESOURCE => Command::Identify {
+            key_hash,
+            offered: match route {
+                AdminRoute::GetApproval(_) => None,
+                _ => Some(grant),
+            },
+        },
         _ => Command::Admit {
             key_hash,
             resource: grant.resource,

@@ -5,7 +5,7 @@ use super::edit::KeyEdit;
 use super::refusal::{Declined, Refusal, SubmitterFailure};
 use crate::delegation::Actor;
 use crate::key::{IndexName, KeyHash, KeyId};
-use crate::policy::Action;
+use crate::policy::{Action, RouteTarget};
 use crate::record::{Grantee, KeyRecord};
 use crate::usage::UsageTotals;
 use crate::webhook::secret::WebhookSecret;
@@ -41,6 +41,11 @@ pub enum Command {
     /// admin routes, where what a key may do depends on the approval it asks about.
     Identify {
         key_hash: KeyHash,
+        /// What the workspace's plan must offer for the call, though the key's grant is
+        /// judged later: listing or deciding on the queue (`None`: reading one approval,
+        /// which a key may always do for its own).
+        #[serde(default)]
+        offered: Option<RouteTarget>,
     },
     /// Whether the key may still make a request it queued earlier; nothing is counted.
     Recheck {

@@ -52,11 +52,14 @@ impl KeyState {
             } => Ok(self.admit(
                 &key_hash,
                 Some(RouteTarget { resource, action }),
+                None,
                 queueing,
                 policy,
                 now_ms,
             )),
-            Command::Identify { key_hash } => Ok(self.admit(&key_hash, None, None, policy, now_ms)),
+            Command::Identify { key_hash, offered } => {
+                Ok(self.admit(&key_hash, None, offered, None, policy, now_ms))
+            }
             Command::Recheck {
                 resource,
                 action,
@@ -151,11 +154,13 @@ impl KeyState {
 
     /// Status, then plan, then scope, then limits: a refused key learns nothing about its
     /// limits, a refused plan or scope is not counted, and a throttled request is not
-    /// counted either.
+    /// counted either. `offered` is a call the plan must offer whose grant is judged
+    /// elsewhere (`target`'s is judged here).
     fn admit(
         &mut self,
         presented: &KeyHash,
         target: Option<RouteTarget>,
+        offered: Option<RouteTarget>,
         queueing: Option<Queueing>,
         policy: &Policy,
         now_ms: u64,
@@ -192,7 +197,9 @@ impl KeyState {
             |counters: &Counters| headers_of(&limits::peek(&counters.limiter, &limits, now_ms));
         // The workspace's plan before the key's own scopes: what the plan does not offer,
         // no scope can give.
-        if let Err(refusal) = entitlement::admits(plan, target.as_ref(), policy) {
+        if let Err(refusal) =
+            entitlement::admits(plan, target.as_ref().or(offered.as_ref()), policy)
+        {
             return refuse(Refusal::Plan(refusal), peek_headers(&self.counters));
         }
         let access = match &target {

@@ -113,16 +113,24 @@ fn a_key_is_admitted_for_api_keys_routes_and_identified_for_the_queue() {
         )
     };
     let id = ApprovalId::generate(&QueueShard::of("acme"), &[1; APPROVAL_ID_RANDOM_BYTES]);
-    for route in [
-        AdminRoute::ListApprovals,
-        AdminRoute::GetApproval(id.clone()),
-        AdminRoute::Approve(id.clone()),
-        AdminRoute::Reject(id),
-    ] {
-        assert!(matches!(
-            authentication(&route, hash()),
-            Ok(Command::Identify { .. })
-        ));
+    // Listing and deciding need a plan that offers the queue; reading one approval does
+    // not, since a key may always read its own.
+    let queue = [
+        (AdminRoute::ListApprovals, Some(Action::Read)),
+        (AdminRoute::GetApproval(id.clone()), None),
+        (AdminRoute::Approve(id.clone()), Some(Action::Write)),
+        (AdminRoute::Reject(id), Some(Action::Write)),
+    ];
+    for (route, needs) in queue {
+        let Ok(Command::Identify { offered, .. }) = authentication(&route, hash()) else {
+            panic!("{route:?} identifies");
+        };
+        let offered = offered.map(|target| (target.resource, target.action));
+        assert_eq!(
+            offered,
+            needs.map(|action| ("approvals".to_string(), action)),
+            "{route:?}"
+        );
     }
     let key_id = KeyId::generate(&[2; KEY_ID_RANDOM_BYTES]);
     let cases = [

@@ -292,6 +292,7 @@ fn identify_checks_status_and_limits_but_no_scope() {
     let mut state = created(&record, &hash);
     let identify = || Command::Identify {
         key_hash: hash.clone(),
+        offered: None,
     };
     let (reply, changed) = state.handle(identify(), &policy(), NOW);
     assert!(is_admitted(&reply), "{reply:?}");

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::entitlement::PlanRefusal;
+use crate::policy::RouteTarget;
 use crate::workspace::PlanAssignment;
 
 const PLANS: &str = r#"
@@ -249,4 +250,41 @@ fn limits_shown_and_enforced_are_the_plan_s() {
     };
     // Given 500/min on a bigger plan; works at starter's cap.
     assert_eq!(grantee.limits, Limits::new(20, 200).expect("valid"));
+}
+
+#[test]
+fn identifying_a_key_for_a_call_its_plan_must_offer_refuses_what_the_plan_leaves_out() {
+    let policy = plans();
+    let (mut state, hash) = key_on("starter");
+    let identify = |resource: &str, action| Command::Identify {
+        key_hash: hash.clone(),
+        offered: Some(RouteTarget {
+            resource: resource.into(),
+            action,
+        }),
+    };
+    // The key's scopes are not judged here (the queue's own rules do that later): only
+    // whether the plan offers the call.
+    let (reply, changed) = state.handle(identify("deals", Action::Write), &policy, NOW);
+    assert_eq!(
+        refusal(reply),
+        Some(Refusal::Plan(PlanRefusal::ScopesNotInPlan {
+            plan: "starter".into(),
+            scopes: vec!["deals:write".into()]
+        }))
+    );
+    assert_eq!(changed, Changed::default());
+    let (reply, changed) = state.handle(identify("contacts", Action::Write), &policy, NOW);
+    assert!(matches!(reply, Reply::Admitted { .. }), "{reply:?}");
+    assert!(changed.counters);
+    // Without one, any active key of a plan with API access is identified.
+    let (reply, _) = state.handle(
+        Command::Identify {
+            key_hash: hash.clone(),
+            offered: None,
+        },
+        &policy,
+        NOW,
+    );
+    assert!(matches!(reply, Reply::Admitted { .. }), "{reply:?}");
 }
