@@ -89,11 +89,13 @@ SELECT id, workspace, ?, 0 FROM keys WHERE workspace = ? AND deleted = 0
 ON CONFLICT (key_id) DO UPDATE SET version = excluded.version, due_at = 0
 ";
 
-/// The queued keys that are due, with their workspace's assignment as it is now.
+/// The queued keys that are due, with their workspace's assignment as it is now: of one
+/// workspace (the PUT's own pass, so that another workspace's backlog never delays it), or
+/// of every workspace (`?` bound to NULL: the alarm's passes).
 const DUE_FANOUT: &str = "
 SELECT f.key_id AS key_id, w.plan AS plan, w.plan_version AS version
 FROM plan_fanout f JOIN workspaces w ON w.id = f.workspace
-WHERE f.due_at <= ? ORDER BY f.due_at LIMIT ?
+WHERE f.due_at <= ? AND (? IS NULL OR f.workspace = ?) ORDER BY f.due_at LIMIT ?
 ";
 
 /// A key told `version` is done, unless a newer change was queued for it meanwhile.
@@ -206,7 +208,7 @@ impl DurableObject for KeyDirectory {
 
     /// Tells the keys still owed a plan change, a batch at a time, until none is left.
     async fn alarm(&self) -> Result<Response> {
-        self.fan_out().await?;
+        self.fan_out(None).await?;
         Response::ok("plan changes sent")
     }
 }
@@ -248,7 +250,7 @@ impl KeyDirectory {
             QUEUE_FANOUT,
             vec![sql_integer(current.assignment.version), name.into()],
         )?;
-        let updated = self.fan_out().await?;
+        let updated = self.fan_out(Some(name)).await?;
         #[derive(serde::Deserialize)]
         struct Count {
             pending: f64,
@@ -266,9 +268,10 @@ impl KeyDirectory {
         })
     }
 
-    /// One pass over the due keys (at most [`FANOUT_BATCH`]): each told its workspace's
-    /// assignment as it is now. Returns how many landed; schedules the alarm for the rest.
-    async fn fan_out(&self) -> Result<u64> {
+    /// One pass over the due keys (at most [`FANOUT_BATCH`]) of `workspace` (`None`: of
+    /// every workspace): each told its workspace's assignment as it is now. Returns how
+    /// many landed; schedules the alarm for the rest.
+    async fn fan_out(&self, workspace: Option<&str>) -> Result<u64> {
         #[derive(serde::Deserialize)]
         struct Due {
             key_id: String,
@@ -280,7 +283,12 @@ impl KeyDirectory {
         let due: Vec<Due> = sql
             .exec(
                 DUE_FANOUT,
-                vec![sql_integer(now), sql_integer(FANOUT_BATCH as u64)],
+                vec![
+                    sql_integer(now),
+                    SqlStorageValue::from(workspace),
+                    SqlStorageValue::from(workspace),
+                    sql_integer(FANOUT_BATCH as u64),
+                ],
             )?
             .to_array()?;
         let mut landed = 0;

@@ -242,6 +242,28 @@ describe("plans", () => {
     assert.ok(order.every((i) => i >= 0) && order[0] < order[1] && order[1] < order[2], JSON.stringify(seen));
     assert.equal((await env.gw.admin("GET", "/workspaces?status=active")).status, 400);
   });
+
+  test("a workspace's change is not queued behind another workspace's: its keys have it when the PUT answers", async () => {
+    // A big workspace's change is still being sent from the alarm (100 keys a pass) when a
+    // small workspace is downgraded; the small one's PUT tells its own keys first.
+    assert.equal((await setPlan("crowd", "pro")).status, 200);
+    for (let made = 0; made < 330; made += 30) {
+      const batch = await Promise.all(Array.from({ length: 30 }, () => create({ workspace: "crowd", scopes: ["deals:read"] })));
+      for (const res of batch) assert.equal(res.status, 201, res.text);
+    }
+    assert.equal((await setPlan("tinyco", "pro")).status, 200);
+    const small = [];
+    for (let i = 0; i < 3; i++) small.push((await create({ workspace: "tinyco", scopes: ["deals:read"] })).json.key);
+    for (const key of small) assert.equal(await status("/v1/deals", key), 200);
+
+    const crowd = await setPlan("crowd", "starter");
+    assert.equal(crowd.status, 200, crowd.text);
+    assert.ok(crowd.json.keys_pending > 100, crowd.text);
+    const res = await setPlan("tinyco", "starter");
+    assert.equal(res.status, 200, res.text);
+    assert.deepEqual([res.json.keys_updated, res.json.keys_pending], [3, 0], res.text);
+    for (const key of small) assert.equal(await status("/v1/deals", key), 403, "the downgrade waited behind another workspace's");
+  });
 });
 
 describe("a policy without plans", () => {
