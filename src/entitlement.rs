@@ -125,6 +125,20 @@ pub fn fits(
     Ok(())
 }
 
+/// `scopes` without those on resources `plan` does not offer (coarse scopes stay: their
+/// reach is cut at admission).
+pub fn offered_scopes(scopes: &[String], plan: Option<&Plan>, policy: &Policy) -> Vec<String> {
+    let Some(plan) = plan else {
+        return scopes.to_vec();
+    };
+    let beyond = policy.scopes_not_in_plan(scopes, plan);
+    scopes
+        .iter()
+        .filter(|scope| !beyond.contains(scope))
+        .cloned()
+        .collect()
+}
+
 /// The limits a key of a workspace on `plan` follows when it has none of its own: the
 /// plan's defaults, else the policy's.
 pub fn default_limits(plan: Option<&Plan>, policy: &Policy) -> Limits {

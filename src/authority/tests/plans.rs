@@ -288,3 +288,26 @@ fn identifying_a_key_for_a_call_its_plan_must_offer_refuses_what_the_plan_leaves
     );
     assert!(matches!(reply, Reply::Admitted { .. }), "{reply:?}");
 }
+
+#[test]
+fn the_identity_carries_only_the_scopes_the_plan_offers() {
+    let policy = plans();
+    let (mut state, hash) = key_on("pro");
+    let scopes = |state: &mut KeyState| match state
+        .handle(admit(&hash, "contacts", Action::Read), &policy, NOW)
+        .0
+    {
+        Reply::Admitted { grantee, .. } => grantee.scopes,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(scopes(&mut state), ["contacts:delete", "deals:write"]);
+    state.handle(
+        Command::AdoptPlan {
+            assignment: assignment("starter", 2),
+        },
+        &policy,
+        NOW,
+    );
+    // The origin is not told of `deals:write`, which the workspace no longer has.
+    assert_eq!(scopes(&mut state), ["contacts:delete"]);
+}
