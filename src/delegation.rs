@@ -10,6 +10,11 @@
 //! and re-activating must not undo a stronger actor's revocation ([`Actor::may_undo`]).
 //! The checks run inside the target key's Durable Object, in the same step as the change.
 //!
+//! A member (one of the provider's people, through a portal session) is no key: its role
+//! is its permissions ([`crate::session::Permission`], checked per route before any call),
+//! and within its one workspace it may give a key any scope of the policy, edit and rotate
+//! any key there, and undo any revocation but the root token's.
+//!
 //! ```
 //! use keygate::delegation::Actor;
 //! assert!(Actor::Root.reaches("any-workspace"));
@@ -20,6 +25,7 @@ use crate::key::{Environment, KeyId};
 use crate::limits::Window;
 use crate::policy::{Access, Action, Policy, RouteTarget};
 use crate::record::{Grantee, KeyRecord, Principal};
+use crate::session::{permits, Member, Permission};
 use serde::{Deserialize, Serialize};
 
 /// The resource whose grants let a key manage keys.
@@ -33,6 +39,19 @@ pub enum Actor {
     Root,
     /// A keygate key with grants on [`KEYS_RESOURCE`], as its authority admitted it.
     Key { grantee: Grantee },
+    /// One of the provider's members, through a live portal session: its workspace only
+    /// (both environments), with its permissions.
+    Member {
+        workspace: String,
+        member: Member,
+        permissions: Vec<Permission>,
+    },
+}
+
+/// A member's call that its permissions do not cover.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PermissionMissing {
+    pub permission: Permission,
 }
 
 /// Why a key may not make a lifecycle change that is otherwise within its grants.
@@ -68,6 +87,18 @@ impl Actor {
         match self {
             Actor::Root => true,
             Actor::Key { grantee } => grantee.workspace == workspace,
+            Actor::Member { workspace: own, .. } => own == workspace,
+        }
+    }
+
+    /// `Ok` when the actor may make a call that needs `needed` of a member: the root token
+    /// and keys always (their rights are their grants, checked by their authority).
+    pub fn holds(&self, needed: Permission) -> Result<(), PermissionMissing> {
+        match self {
+            Actor::Member { permissions, .. } if !permits(permissions, needed) => {
+                Err(PermissionMissing { permission: needed })
+            }
+            _ => Ok(()),
         }
     }
 
@@ -81,19 +112,21 @@ impl Actor {
                 .is_none_or(|own| own == record.environment)
     }
 
-    /// The environment a key acts in; `None` for the root token, which sees both.
+    /// The environment a key acts in; `None` for the root token and members, who see
+    /// both (a person manages a workspace's live and test keys alike).
     pub fn environment(&self) -> Option<Environment> {
         match self {
-            Actor::Root => None,
+            Actor::Root | Actor::Member { .. } => None,
             Actor::Key { grantee } => Some(grantee.environment),
         }
     }
 
     /// The family a key this actor makes joins: the acting key's own (so a key, its
-    /// children and their children are one family); `None` for the root token.
+    /// children and their children are one family); `None` for the root token and
+    /// members, whose keys head families of their own.
     pub fn family_for_new_key(&self) -> Option<KeyId> {
         match self {
-            Actor::Root => None,
+            Actor::Root | Actor::Member { .. } => None,
             Actor::Key { grantee } => Some(
                 grantee
                     .family
@@ -110,6 +143,10 @@ impl Actor {
             Actor::Key { grantee } => Principal::Key {
                 key_id: grantee.key_id.clone(),
             },
+            Actor::Member { member, .. } => Principal::Member {
+                id: member.id.clone(),
+                name: member.name.clone(),
+            },
         }
     }
 
@@ -117,10 +154,12 @@ impl Actor {
     /// created it. Whoever rotates receives the key's new secret, and an edit can narrow a
     /// stronger key down to what the editor holds before a rotation; both would let a key
     /// take over an identity it never had. A key whose creator is unknown (made before
-    /// keygate recorded creators) is changed by the root token only.
+    /// keygate recorded creators) is changed by the root token only. A member changes any
+    /// key it reaches: it is a person managing its workspace, not a key that could take
+    /// over a stronger identity than its own.
     pub fn may_change(&self, record: &KeyRecord) -> Result<(), Stronger> {
         match (self, &record.created_by) {
-            (Actor::Root, _) => Ok(()),
+            (Actor::Root | Actor::Member { .. }, _) => Ok(()),
             (Actor::Key { grantee }, Some(Principal::Key { key_id }))
                 if *key_id == grantee.key_id =>
             {
@@ -135,9 +174,19 @@ impl Actor {
     /// `api_keys:delete`). "As strong as the revoker" is thus exact: the root token is
     /// stronger than every key, and a key is as strong as itself and no other key. A
     /// revocation with no recorded revoker counts as the root token's.
+    ///
+    /// A member undoes a revocation made by a member or by a key (which could only reach
+    /// the key from its workspace), never the root token's.
     pub fn may_undo(&self, record: &KeyRecord, policy: &Policy) -> Result<(), Stronger> {
-        let Actor::Key { grantee } = self else {
-            return Ok(());
+        let grantee = match self {
+            Actor::Root => return Ok(()),
+            Actor::Member { .. } => {
+                return match &record.revoked_by {
+                    Some(Principal::Member { .. } | Principal::Key { .. }) => Ok(()),
+                    Some(Principal::Root) | None => Err(Stronger::RevokedByOther),
+                };
+            }
+            Actor::Key { grantee } => grantee,
         };
         let revoked_by_itself = matches!(
             &record.revoked_by,
@@ -156,17 +205,18 @@ impl Actor {
         }
     }
 
-    /// The workspace a request works in: a key's own (naming another is refused), or for
-    /// the root token whatever the request names (`None`: every workspace, or the default).
+    /// The workspace a request works in: a key's or member's own (naming another is
+    /// refused), or for the root token whatever the request names (`None`: every
+    /// workspace, or the default).
     pub fn workspace_for(&self, asked: Option<&str>) -> Result<Option<String>, Overreach> {
-        match (self, asked) {
-            (Actor::Root, asked) => Ok(asked.map(str::to_string)),
-            (Actor::Key { grantee }, Some(asked)) if asked != grantee.workspace => {
-                Err(Overreach::Workspace {
-                    own: grantee.workspace.clone(),
-                })
-            }
-            (Actor::Key { grantee }, _) => Ok(Some(grantee.workspace.clone())),
+        let own = match self {
+            Actor::Root => return Ok(asked.map(str::to_string)),
+            Actor::Key { grantee } => &grantee.workspace,
+            Actor::Member { workspace, .. } => workspace,
+        };
+        match asked {
+            Some(asked) if asked != own => Err(Overreach::Workspace { own: own.clone() }),
+            _ => Ok(Some(own.clone())),
         }
     }
 
@@ -180,10 +230,18 @@ impl Actor {
         }
     }
 
-    /// `Ok` when a key shaped like `record` is within what the actor holds.
+    /// `Ok` when a key shaped like `record` is within what the actor holds. A member holds
+    /// no grants to stay within: any scope of the policy, in its own workspace.
     pub fn may_hold(&self, record: &KeyRecord, policy: &Policy) -> Result<(), Overreach> {
-        let Actor::Key { grantee } = self else {
-            return Ok(());
+        let grantee = match self {
+            Actor::Root => return Ok(()),
+            Actor::Member { workspace, .. } if *workspace != record.workspace => {
+                return Err(Overreach::Workspace {
+                    own: workspace.clone(),
+                })
+            }
+            Actor::Member { .. } => return Ok(()),
+            Actor::Key { grantee } => grantee,
         };
         if grantee.workspace != record.workspace {
             return Err(Overreach::Workspace {

@@ -18,10 +18,18 @@
 //! retried every [`FANOUT_RETRY_MS`], until it does. A key being created at the same time
 //! cannot miss the change: its copy in the directory is answered with the workspace's
 //! current assignment, which the key adopts if it is newer than the one it was made with.
+//!
+//! The directory also holds the portal sessions ([`crate::session`]): one row per live
+//! session, named by its token's HMAC. One object for the deployment, so a session is
+//! found, listed and revoked in one strongly consistent place: a revoked session answers
+//! 401 from the next request on, everywhere. Every mint purges the expired rows first and
+//! counts the workspace's live ones against its cap, so the table never grows past
+//! [`crate::session::MAX_LIVE_SESSIONS_PER_WORKSPACE`] rows per workspace.
 
 use crate::key::KeyId;
 use crate::page::{PageRequest, Position};
 use crate::record::{KeyRecord, Status};
+use crate::session::{Session, SessionId, SessionIndexName, TooManySessions};
 use crate::workspace::{PlanAssignment, Workspace, WorkspaceName};
 use serde::{Deserialize, Serialize};
 
@@ -61,6 +69,35 @@ pub enum DirectoryCommand {
         #[serde(flatten)]
         page: PageRequest<Status, WorkspaceName>,
     },
+    /// Stores a new session under its token's name, after purging every session expired
+    /// at `now_ms`, unless its workspace already has the most live sessions it may.
+    MintSession {
+        index_name: SessionIndexName,
+        session: Session,
+        now_ms: u64,
+    },
+    /// The live session whose token has this name, if any.
+    FindSession {
+        index_name: SessionIndexName,
+        now_ms: u64,
+    },
+    /// Forgets a session: it answers 401 from the next request on.
+    RevokeSession { by: SessionRef },
+    /// One page of a workspace's live sessions, newest first.
+    ListSessions {
+        workspace: String,
+        limit: usize,
+        after: Option<Position<SessionId>>,
+        now_ms: u64,
+    },
+}
+
+/// Which session a revoke names: the caller's own (its token's name), or one by id.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "by", rename_all = "snake_case")]
+pub enum SessionRef {
+    Current { index_name: SessionIndexName },
+    Id { id: SessionId },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -96,6 +133,20 @@ pub enum DirectoryReply {
         /// Where the next page starts; `None` on the last page.
         next: Option<Position<KeyId>>,
     },
+    SessionMinted,
+    TooManySessions(TooManySessions),
+    /// The answer to `FindSession`: `None` for a token that names no live session.
+    Session {
+        session: Option<Session>,
+    },
+    /// The answer to `RevokeSession`: whether there was such a session.
+    SessionRevoked {
+        found: bool,
+    },
+    SessionPage {
+        sessions: Vec<Session>,
+        next: Option<Position<SessionId>>,
+    },
 }
 
 #[cfg(test)]
@@ -127,6 +178,87 @@ mod tests {
             version: 7,
             family: None,
             plan: Default::default(),
+        }
+    }
+
+    fn session() -> Session {
+        use crate::session::{Member, Permission, SESSION_ID_RANDOM_BYTES};
+        Session {
+            id: SessionId::generate(&[4; SESSION_ID_RANDOM_BYTES]),
+            workspace: "acme".into(),
+            member: Member {
+                id: "user_1".into(),
+                name: "Ada — admin".into(),
+            },
+            permissions: vec![Permission::KeysManage, Permission::ApprovalsReview],
+            created_at: 1_900_000_000_000,
+            expires_at: 1_900_003_600_000,
+        }
+    }
+
+    fn index_name() -> SessionIndexName {
+        let secret = crate::key::HashingSecret::new(b"s".to_vec());
+        crate::session::SessionToken::generate(&[1; 24]).index_name(&secret)
+    }
+
+    #[test]
+    fn session_commands_and_replies_round_trip_through_json() {
+        let commands = [
+            DirectoryCommand::MintSession {
+                index_name: index_name(),
+                session: session(),
+                now_ms: 1,
+            },
+            DirectoryCommand::FindSession {
+                index_name: index_name(),
+                now_ms: 2,
+            },
+            DirectoryCommand::RevokeSession {
+                by: SessionRef::Current {
+                    index_name: index_name(),
+                },
+            },
+            DirectoryCommand::RevokeSession {
+                by: SessionRef::Id { id: session().id },
+            },
+            DirectoryCommand::ListSessions {
+                workspace: "acme".into(),
+                limit: 20,
+                after: Some(Position {
+                    created_at: 3,
+                    id: session().id,
+                }),
+                now_ms: 4,
+            },
+        ];
+        for command in commands {
+            let json = serde_json::to_string(&command).expect("serializes");
+            assert_eq!(
+                serde_json::from_str::<DirectoryCommand>(&json).ok(),
+                Some(command),
+                "{json}"
+            );
+        }
+        let replies = [
+            DirectoryReply::SessionMinted,
+            DirectoryReply::TooManySessions(TooManySessions { max: 1_000 }),
+            DirectoryReply::Session { session: None },
+            DirectoryReply::Session {
+                session: Some(session()),
+            },
+            DirectoryReply::SessionRevoked { found: true },
+            DirectoryReply::SessionPage {
+                sessions: vec![session()],
+                next: None,
+            },
+        ];
+        for reply in replies {
+            let json = serde_json::to_string(&reply).expect("serializes");
+            assert_eq!(
+                serde_json::from_str::<DirectoryReply>(&json).ok(),
+                Some(reply),
+                "{json}"
+            );
         }
     }
 

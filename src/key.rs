@@ -21,9 +21,9 @@ const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop
 /// Random bytes in a key body: 192 bits, well above the 128 the format promises.
 pub const KEY_RANDOM_BYTES: usize = 24;
 /// 62^33 > 2^192, so 33 base62 characters hold 24 bytes without bias.
-const BODY_CHARS: usize = 33;
+pub(crate) const BODY_CHARS: usize = 33;
 /// 62^6 > 2^32, so 6 base62 characters hold a CRC-32.
-const CHECKSUM_CHARS: usize = 6;
+pub(crate) const CHECKSUM_CHARS: usize = 6;
 /// Random bytes in a key id; ids are public, they only need to be unique.
 pub const KEY_ID_RANDOM_BYTES: usize = 16;
 const ID_CHARS: usize = 22;
@@ -75,8 +75,7 @@ impl ApiKey {
     ) -> ApiKey {
         let mut key = format!("{prefix}_{}_", environment.as_str());
         key.push_str(&base62_fixed(random, BODY_CHARS));
-        let checksum = crc32fast::hash(key.as_bytes());
-        key.push_str(&base62_fixed(&checksum.to_be_bytes(), CHECKSUM_CHARS));
+        key.push_str(&checksum(&key));
         ApiKey(key)
     }
 
@@ -154,18 +153,34 @@ fn parse_with_prefix(text: &str, prefix: &str) -> Result<ParsedKey, KeyFormatErr
     if tail.len() != BODY_CHARS + CHECKSUM_CHARS || !tail.bytes().all(is_base62) {
         return Err(KeyFormatError::Malformed);
     }
-    let (signed, checksum) = text.split_at(text.len() - CHECKSUM_CHARS);
-    let expected = base62_fixed(
-        &crc32fast::hash(signed.as_bytes()).to_be_bytes(),
-        CHECKSUM_CHARS,
-    );
-    if checksum != expected {
+    if !checksum_matches(text) {
         return Err(KeyFormatError::ChecksumMismatch);
     }
     Ok(ParsedKey {
         key: ApiKey(text.to_string()),
         environment,
     })
+}
+
+/// The checksum that ends a token: a CRC-32 of everything before it, as
+/// [`CHECKSUM_CHARS`] base62 digits. Keys and portal session tokens share it.
+pub(crate) fn checksum(signed: &str) -> String {
+    base62_fixed(
+        &crc32fast::hash(signed.as_bytes()).to_be_bytes(),
+        CHECKSUM_CHARS,
+    )
+}
+
+/// Whether `text` ends in the checksum of the rest. `text` is ASCII (its caller checked
+/// the alphabet), and one shorter than a checksum never matches.
+pub(crate) fn checksum_matches(text: &str) -> bool {
+    let Some(split) = text.len().checked_sub(CHECKSUM_CHARS) else {
+        return false;
+    };
+    match (text.get(..split), text.get(split..)) {
+        (Some(signed), Some(sum)) => sum == checksum(signed),
+        _ => false,
+    }
 }
 
 /// Whether `text` holds something shaped like a key with this prefix: the prefix, `_live_`
@@ -266,13 +281,24 @@ impl KeyHash {
 }
 
 pub fn hash_key(secret: &HashingSecret, key: &ApiKey) -> KeyHash {
-    // new_from_slice only fails for fixed-size keys; HMAC takes any length.
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&secret.0)
-        .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
-    mac.update(key.0.as_bytes());
     KeyHash {
         version: HASH_VERSION,
-        hex: to_hex(&mac.finalize().into_bytes()),
+        hex: secret.mac_hex(&[key.0.as_bytes()]),
+    }
+}
+
+impl HashingSecret {
+    /// HMAC-SHA256 under this secret of `parts` one after the other, hex-encoded. Other
+    /// secrets hashed under it (portal session tokens) start with a label of their own,
+    /// so no two kinds of secret can hash alike.
+    pub(crate) fn mac_hex(&self, parts: &[&[u8]]) -> String {
+        // new_from_slice only fails for fixed-size keys; HMAC takes any length.
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0)
+            .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+        for part in parts {
+            mac.update(part);
+        }
+        to_hex(&mac.finalize().into_bytes())
     }
 }
 
@@ -303,7 +329,7 @@ impl fmt::Display for KeyId {
     }
 }
 
-fn is_base62(byte: u8) -> bool {
+pub(crate) fn is_base62(byte: u8) -> bool {
     byte.is_ascii_alphanumeric()
 }
 

@@ -8,6 +8,7 @@
 //! (`tests/layers.rs` holds them to it, and to having no circle):
 //! 1. nouns every layer shares — [`key`], [`limits`], [`usage`], [`timestamp`],
 //!    [`percent`], [`methods`], [`identity`], [`record`], [`page`], [`queue`], [`webhook`], [`workspace`],
+//!    [`session`],
 //!    and the request's shape: [`ambiguity`], [`headers`], [`cors`];
 //! 2. what the operator configured — [`policy`] and [`config`];
 //! 3. decisions — [`delegation`], [`entitlement`], [`authority`], [`approval`], [`directory`];
@@ -44,6 +45,7 @@ pub mod problem;
 pub mod queue;
 pub mod record;
 pub mod request;
+pub mod session;
 pub mod timestamp;
 pub mod usage;
 pub mod webhook;

@@ -8,12 +8,13 @@ use crate::approval::{ApprovalStatus, QueueDeclined};
 use crate::authority::SubmitterFailure;
 use crate::authority::{Declined, Refusal};
 use crate::cors::PreflightRefusal;
-use crate::delegation::{Overreach, Stronger};
+use crate::delegation::{Overreach, PermissionMissing, Stronger};
 use crate::entitlement::PlanRefusal;
 use crate::limits::Window;
 use crate::policy::LifecycleAction;
 use crate::queue::QueueFull;
 use crate::record::Status;
+use crate::session::{Permission, TooManySessions};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -168,6 +169,14 @@ pub enum GatewayError {
     BeyondPlan(PlanRefusal),
     /// An admin route only the deployment's root token may call.
     RootTokenRequired,
+    /// A member (portal session) calling a route its permissions do not cover.
+    PermissionRequired {
+        permission: Permission,
+    },
+    /// A mint for a workspace that already has the most live sessions it may.
+    TooManySessions {
+        max: u64,
+    },
 }
 
 /// Which bound a body passed.
@@ -271,6 +280,8 @@ impl GatewayError {
                 PlanRefusal::LimitAbovePlan { .. } => (403, "limit_exceeds_plan", "Forbidden"),
             },
             RootTokenRequired => (403, "root_token_required", "Forbidden"),
+            PermissionRequired { .. } => (403, "permission_required", "Forbidden"),
+            TooManySessions { .. } => (409, "too_many_sessions", "Conflict"),
         }
     }
 
@@ -382,6 +393,13 @@ impl GatewayError {
             BeyondPlan(PlanRefusal::LimitAbovePlan { plan, window, max }) => format!("the workspace's plan, `{plan}`, allows a key at most {max} requests per {}", window.policy_name()),
             RootTokenRequired => "only the deployment's root token may call this admin route".into(),
             ReactivationNotAllowed => "only the root token, or the key that revoked this key (while it still holds `api_keys:delete`), may re-activate it".into(),
+            PermissionRequired { permission } => format!(
+                "this call needs the session permission `{}`, which this session does not have",
+                permission.as_str()
+            ),
+            TooManySessions { max } => format!(
+                "the workspace already has {max} live sessions, the most it may have; revoke one or wait for one to expire"
+            ),
         }
     }
 
@@ -508,6 +526,10 @@ impl GatewayError {
                     max: *max,
                 },
             },
+            GatewayError::PermissionRequired { permission } => Members::Permission {
+                permission: *permission,
+            },
+            GatewayError::TooManySessions { max } => Members::Max { max: *max },
             _ => return None,
         })
     }
@@ -578,6 +600,12 @@ enum Members<'a> {
         plan: &'a str,
         window: &'static str,
         max: u32,
+    },
+    Permission {
+        permission: Permission,
+    },
+    Max {
+        max: u64,
     },
 }
 
@@ -652,6 +680,20 @@ impl From<Declined> for GatewayError {
 impl From<PlanRefusal> for GatewayError {
     fn from(refusal: PlanRefusal) -> GatewayError {
         GatewayError::BeyondPlan(refusal)
+    }
+}
+
+impl From<PermissionMissing> for GatewayError {
+    fn from(missing: PermissionMissing) -> GatewayError {
+        GatewayError::PermissionRequired {
+            permission: missing.permission,
+        }
+    }
+}
+
+impl From<TooManySessions> for GatewayError {
+    fn from(full: TooManySessions) -> GatewayError {
+        GatewayError::TooManySessions { max: full.max }
     }
 }
 

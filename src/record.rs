@@ -130,10 +130,50 @@ pub struct Grantee {
 }
 
 /// Who did something to a key, as its record remembers it (`created_by`, `revoked_by`):
-/// shown as `{"type": "root"}` or `{"type": "key", "key_id": "key_…"}`.
+/// stored as `{"type": "root"}`, `{"type": "key", "key_id": "key_…"}` or
+/// `{"type": "member", "id", "name"}` (the admin API shows its own view of it). Records
+/// already stored keep this form, so it never changes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Principal {
     Root,
-    Key { key_id: KeyId },
+    Key {
+        key_id: KeyId,
+    },
+    /// One of the provider's members, acting through a portal session.
+    Member {
+        id: String,
+        name: String,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key::KEY_ID_RANDOM_BYTES;
+
+    #[test]
+    fn principals_keep_their_stored_form() {
+        let key_id = KeyId::generate(&[3; KEY_ID_RANDOM_BYTES]);
+        for (stored, principal) in [
+            (r#"{"type":"root"}"#.to_string(), Principal::Root),
+            (
+                format!(r#"{{"type":"key","key_id":"{key_id}"}}"#),
+                Principal::Key {
+                    key_id: key_id.clone(),
+                },
+            ),
+            (
+                r#"{"type":"member","id":"u_1","name":"Ada"}"#.to_string(),
+                Principal::Member {
+                    id: "u_1".into(),
+                    name: "Ada".into(),
+                },
+            ),
+        ] {
+            let read: Principal = serde_json::from_str(&stored).expect("reads");
+            assert_eq!(read, principal);
+            assert_eq!(serde_json::to_string(&principal).expect("writes"), stored);
+        }
+    }
 }

@@ -43,6 +43,7 @@ const FLOORS: &[(&str, &[&str])] = &[
             "record",
             "page",
             "workspace",
+            "session",
             "webhook/*",
             "ambiguity",
             "headers",

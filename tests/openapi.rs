@@ -41,6 +41,8 @@ const SAMPLE_KEY_ID: &str = "key_0123456789ABCDEFGHIJab";
 const SAMPLE_APPROVAL_ID: &str = "apr_0123456789ABCDEFGHIJab";
 /// A valid workspace name, with each kind of character the rule allows.
 const SAMPLE_WORKSPACE: &str = "Acme-42_eu.prod";
+/// A syntactically valid session id: `ses_` and 22 base62 characters.
+const SAMPLE_SESSION_ID: &str = "ses_0123456789ABCDEFGHIJab";
 
 fn document() -> Value {
     serde_norway::from_str(DOCUMENT).unwrap_or_else(|e| panic!("openapi.yaml does not parse: {e}"))
@@ -75,9 +77,10 @@ fn served_routes() -> BTreeSet<(String, String)> {
 /// Keys and approvals each have their own id shape; workspaces are named.
 fn concrete(path: &str) -> String {
     let path = path.replace("{workspace}", SAMPLE_WORKSPACE);
-    match path.starts_with("/approvals") {
-        true => path.replace("{id}", SAMPLE_APPROVAL_ID),
-        false => path.replace("{id}", SAMPLE_KEY_ID),
+    match path.as_str() {
+        p if p.starts_with("/approvals") => path.replace("{id}", SAMPLE_APPROVAL_ID),
+        p if p.starts_with("/portal") => path.replace("{id}", SAMPLE_SESSION_ID),
+        _ => path.replace("{id}", SAMPLE_KEY_ID),
     }
 }
 
@@ -315,6 +318,7 @@ fn id_paths_take_their_own_id_and_answer_404_for_others() {
             .any(|p| {
                 p["$ref"] == "#/components/parameters/KeyId"
                     || p["$ref"] == "#/components/parameters/ApprovalId"
+                    || p["$ref"] == "#/components/parameters/SessionId"
                     || p["name"] == "id"
             });
         assert!(
@@ -423,9 +427,11 @@ fn each_operation_names_the_grant_the_code_requires() {
     for ((method, path), operation) in documented_operations(&doc) {
         let route = admin_route(&method, &concrete(&path))
             .unwrap_or_else(|e| panic!("{method} {path} does not route: {e:?}"));
-        // A route only the root token may call documents the role `root`.
+        // A route only the root token may call documents the role `root`; one only a
+        // portal session may call (its own), `session`.
         let needed = match route.required_grant() {
             Some(grant) => format!("{}:{}", grant.resource, grant.action.as_str()),
+            None if route.is_own_session() => "session".to_string(),
             None => "root".to_string(),
         };
         let roles: Vec<&str> = operation["security"][0]["keygateBearer"]
@@ -438,6 +444,13 @@ fn each_operation_names_the_grant_the_code_requires() {
             roles,
             [needed.as_str()],
             "{method} {path}: the documented grant differs from the code's"
+        );
+        // What a member (a portal session) needs for it.
+        let permission = route.required_permission().map(|p| p.as_str());
+        assert_eq!(
+            operation["x-keygate-permission"].as_str(),
+            permission,
+            "{method} {path}: `x-keygate-permission` differs from the code's"
         );
     }
 }

@@ -1,19 +1,19 @@
-//! The admin API's calls, decided: who is calling (the root token, or a key its authority
-//! admits), what a key creation and a rotation write and in which order, what each reply
+//! The admin API's calls, decided: who is calling (the root token, a key its authority
+//! admits, or a member through a live portal session), what a key creation and a rotation write and in which order, what each reply
 //! answers, and a reviewer's verdict on an approval. The edge (`src/edge/admin.rs` and
 //! `approvals.rs`) draws the randomness, makes the calls and writes what these return.
 //!
 //! The approval verdict lives here, not with the data plane's request path: it is made by a
 //! reviewer's admin call, and only an admin call sends an approved request to the origin.
 
-use crate::admin::{parse_create, AdminRoute, NewKey, ADMIN_PREFIX, DEFAULT_WORKSPACE};
+use crate::admin::{parse_create, AdminRoute, NewKey, NewSession, ADMIN_PREFIX, DEFAULT_WORKSPACE};
 use crate::approval::{
     Approval, ApprovalId, ApprovalStatus, OriginResult, QueueReply, Verdict, APPROVALS_RESOURCE,
 };
 use crate::authority::{key_object, Command, LimitHeaders, Reply, RetiredSecret, SubmitterFailure};
 use crate::config::{Config, RootToken};
 use crate::delegation::Actor;
-use crate::directory::DirectoryReply;
+use crate::directory::{DirectoryCommand, DirectoryReply, SessionRef};
 use crate::entitlement;
 use crate::key::{
     self, hash_key, ApiKey, Environment, IndexName, KeyHash, KeyId, ParsedKey, KEY_ID_RANDOM_BYTES,
@@ -24,6 +24,10 @@ use crate::problem::GatewayError;
 use crate::record::Grantee;
 use crate::request::bearer::bearer_token;
 use crate::request::reply::{unwanted, ReplyError};
+use crate::session::{
+    Session, SessionId, SessionIndexName, SessionToken, SESSION_ID_RANDOM_BYTES,
+    SESSION_TOKEN_RANDOM_BYTES,
+};
 use crate::timestamp::format_rfc3339;
 use crate::webhook::secret::{WebhookSecret, WEBHOOK_SECRET_RANDOM_BYTES};
 use crate::workspace::{PlanAssignment, Workspace, WorkspaceName};
@@ -37,11 +41,13 @@ pub enum AdminCredential {
     Root,
     /// A key of this deployment, by its format: its authority decides the rest.
     Key(ParsedKey),
+    /// A portal session token, by its format: the key directory's row decides the rest.
+    Session(SessionToken),
 }
 
-/// The caller's `Authorization: Bearer` token: the root token, or a key of this deployment.
-/// Anything else is `invalid_admin_token`, whose `credentials_sent` tells a missing token
-/// from a wrong one.
+/// The caller's `Authorization: Bearer` token: the root token, a key of this deployment,
+/// or a portal session token. Anything else is `invalid_admin_token`, whose
+/// `credentials_sent` tells a missing token from a wrong one.
 pub fn admin_credential(
     authorization: Option<&str>,
     root_token: &RootToken,
@@ -53,11 +59,33 @@ pub fn admin_credential(
     if root_token.matches(token) {
         return Ok(AdminCredential::Root);
     }
-    key::parse(token, key_prefix)
-        .map(AdminCredential::Key)
-        .map_err(|_| GatewayError::InvalidAdminToken {
+    // A key first: under the policy's prefix `kgs` a key starts like a session token.
+    if let Ok(parsed) = key::parse(token, key_prefix) {
+        return Ok(AdminCredential::Key(parsed));
+    }
+    SessionToken::parse(token)
+        .map(AdminCredential::Session)
+        .ok_or(GatewayError::InvalidAdminToken {
             credentials_sent: true,
         })
+}
+
+/// Why a caller without the right credential kind may not call `route`: a route about the
+/// caller's own session has nothing to show anyone but a session (404), and the other
+/// session routes are the root token's.
+fn not_for_this_caller(route: &AdminRoute) -> GatewayError {
+    match route.is_own_session() {
+        true => GatewayError::NotFound,
+        false => GatewayError::RootTokenRequired,
+    }
+}
+
+/// The root token may call every route but those about the caller's own session.
+pub fn root_may_call(route: &AdminRoute) -> Result<(), GatewayError> {
+    match route.is_own_session() {
+        true => Err(not_for_this_caller(route)),
+        false => Ok(()),
+    }
 }
 
 /// The authority's command for a key calling `route`, so that a revoked key loses admin
@@ -66,12 +94,12 @@ pub fn admin_credential(
 /// queue only identified (any active key), since what it may see depends on the approval
 /// (its own, or its workspace's with an `approvals` grant) — but listing or deciding needs
 /// a plan that offers the queue, so that no key of a workspace without it is a reviewer,
-/// whatever it holds (`admin` included). A route only the root token may call is refused
-/// before any key is looked up.
+/// whatever it holds (`admin` included). A route no key may call (the root token's, or a
+/// portal session's own) is refused before any key is looked up.
 pub fn authentication(route: &AdminRoute, key_hash: KeyHash) -> Result<Command, GatewayError> {
     let grant = route
         .required_grant()
-        .ok_or(GatewayError::RootTokenRequired)?;
+        .ok_or_else(|| not_for_this_caller(route))?;
     Ok(match grant.resource.as_str() {
         APPROVALS_RESOURCE => Command::Identify {
             key_hash,
@@ -96,6 +124,100 @@ pub fn admin_actor(reply: Reply) -> Result<(Actor, LimitHeaders), ReplyError> {
             grantee,
             limit_headers,
         } => Ok((Actor::Key { grantee }, limit_headers)),
+        other => Err(unwanted(other)),
+    }
+}
+
+// ---- Portal sessions ----
+
+/// The key directory's command that finds a session token's live session.
+pub fn find_session(index_name: SessionIndexName, now_ms: u64) -> DirectoryCommand {
+    DirectoryCommand::FindSession { index_name, now_ms }
+}
+
+/// Reads the reply to [`find_session`] as the member calling `route`, at `now_ms`: a
+/// token that names no live session (never minted, revoked, expired) is
+/// `invalid_admin_token`, like any other wrong token; a live one may call the routes
+/// about itself and those its permissions give, and no other (403 naming the permission,
+/// or the root token for the session routes).
+pub fn session_caller(
+    reply: DirectoryReply,
+    route: &AdminRoute,
+    now_ms: u64,
+) -> Result<(Session, Actor), ReplyError> {
+    let session = match reply {
+        DirectoryReply::Session { session } => session,
+        other => return Err(unwanted(other)),
+    };
+    let session = session.filter(|session| session.is_live(now_ms)).ok_or(
+        GatewayError::InvalidAdminToken {
+            credentials_sent: true,
+        },
+    )?;
+    let actor = Actor::Member {
+        workspace: session.workspace.clone(),
+        member: session.member.clone(),
+        permissions: session.permissions.clone(),
+    };
+    if !route.is_own_session() {
+        let needed = route
+            .required_permission()
+            .ok_or_else(|| not_for_this_caller(route))?;
+        actor.holds(needed).map_err(GatewayError::from)?;
+    }
+    Ok((session, actor))
+}
+
+/// The randomness a mint draws from the platform.
+pub struct MintRandom {
+    pub id: [u8; SESSION_ID_RANDOM_BYTES],
+    pub token: [u8; SESSION_TOKEN_RANDOM_BYTES],
+}
+
+/// A mint: the directory command that stores the session, and the token to show once.
+pub struct Mint {
+    pub command: DirectoryCommand,
+    pub session: Session,
+    pub token: SessionToken,
+}
+
+pub fn plan_mint(
+    new_session: NewSession,
+    config: &Config,
+    now_ms: u64,
+    random: &MintRandom,
+) -> Mint {
+    let token = SessionToken::generate(&random.token);
+    let session = new_session.into_session(SessionId::generate(&random.id), now_ms);
+    Mint {
+        command: DirectoryCommand::MintSession {
+            index_name: token.index_name(&config.hash_secret),
+            session: session.clone(),
+            now_ms,
+        },
+        session,
+        token,
+    }
+}
+
+/// Reads the reply to [`Mint::command`]: stored, or the workspace's cap reached (409).
+pub fn minted(reply: DirectoryReply) -> Result<(), ReplyError> {
+    match reply {
+        DirectoryReply::SessionMinted => Ok(()),
+        other => Err(unwanted(other)),
+    }
+}
+
+/// The command that ends the session with this token name, or the one with this id.
+pub fn revoke_session(by: SessionRef) -> DirectoryCommand {
+    DirectoryCommand::RevokeSession { by }
+}
+
+/// Reads the reply to [`revoke_session`]: an unknown session is a 404.
+pub fn session_revoked(reply: DirectoryReply) -> Result<(), ReplyError> {
+    match reply {
+        DirectoryReply::SessionRevoked { found: true } => Ok(()),
+        DirectoryReply::SessionRevoked { found: false } => Err(GatewayError::NotFound.into()),
         other => Err(unwanted(other)),
     }
 }

@@ -7,6 +7,7 @@ mod fields;
 mod keys;
 mod list;
 mod routes;
+mod sessions;
 mod workspaces;
 
 pub use approvals::{parse_approve, parse_reject, MAX_REASON_CHARS};
@@ -17,6 +18,10 @@ pub use list::{
     ListQuery, ListedStatus,
 };
 pub use routes::{admin_route, AdminRoute, ADMIN_ROUTES};
+pub use sessions::{
+    minted_object, parse_mint, parse_sessions_query, portal_url, session_object, NewSession,
+    SessionsPage, PORTAL_PATH,
+};
 pub use workspaces::{
     parse_set_plan, parse_workspaces_query, PlanSetView, WorkspaceView, WorkspacesPage,
     WorkspacesQuery,

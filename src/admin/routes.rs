@@ -5,6 +5,7 @@ use crate::delegation::{KeysAction, KEYS_RESOURCE};
 use crate::key::KeyId;
 use crate::policy::{Action, RouteTarget};
 use crate::problem::GatewayError;
+use crate::session::{Permission, SessionId};
 use crate::workspace::WorkspaceName;
 
 /// Every admin route: method and path under [`super::ADMIN_PREFIX`]. The Worker serves exactly
@@ -28,6 +29,11 @@ pub const ADMIN_ROUTES: &[(&str, &str)] = &[
     ("GET", "/workspaces"),
     ("GET", "/workspaces/{workspace}"),
     ("PUT", "/workspaces/{workspace}"),
+    ("POST", "/portal/sessions"),
+    ("GET", "/portal/sessions"),
+    ("GET", "/portal/sessions/current"),
+    ("DELETE", "/portal/sessions/current"),
+    ("DELETE", "/portal/sessions/{id}"),
 ];
 
 /// What an admin request asks for.
@@ -50,12 +56,19 @@ pub enum AdminRoute {
     ListWorkspaces,
     GetWorkspace(WorkspaceName),
     SetPlan(WorkspaceName),
+    /// Portal sessions: mint, list and revoke by id are the root token's; the current
+    /// session is its own token's.
+    MintSession,
+    ListSessions,
+    CurrentSession,
+    EndCurrentSession,
+    RevokeSession(SessionId),
 }
 
 impl AdminRoute {
     /// The grant a key needs for this route: a level of `api_keys`, or of `approvals`
     /// (on an approval it submitted, a key needs no `approvals` grant to read it); `None`
-    /// where only the root token may call it.
+    /// where only the root token may call it, or only a portal session (its own).
     pub fn required_grant(&self) -> Option<RouteTarget> {
         let keys = |action: KeysAction| RouteTarget {
             resource: KEYS_RESOURCE.to_string(),
@@ -81,7 +94,50 @@ impl AdminRoute {
             // Plans are what the provider sells: set by the provider alone, and listed
             // across workspaces only to it.
             AdminRoute::ListWorkspaces | AdminRoute::SetPlan(_) => return None,
+            AdminRoute::MintSession
+            | AdminRoute::ListSessions
+            | AdminRoute::CurrentSession
+            | AdminRoute::EndCurrentSession
+            | AdminRoute::RevokeSession(_) => return None,
         })
+    }
+
+    /// The permission a member (portal session) needs for this route. `None`: no
+    /// permission gives it — the root token's routes, and the current session, which is
+    /// its own token's ([`AdminRoute::is_own_session`]).
+    pub fn required_permission(&self) -> Option<Permission> {
+        Some(match self {
+            AdminRoute::ListKeys
+            | AdminRoute::GetKey(_)
+            | AdminRoute::Policy
+            | AdminRoute::GetWorkspace(_) => Permission::KeysRead,
+            AdminRoute::CreateKey
+            | AdminRoute::EditKey(_)
+            | AdminRoute::DeleteKey(_)
+            | AdminRoute::RevokeKey(_)
+            | AdminRoute::ActivateKey(_)
+            | AdminRoute::RotateKey(_)
+            | AdminRoute::RotateWebhookSecret(_) => Permission::KeysManage,
+            AdminRoute::ListApprovals
+            | AdminRoute::GetApproval(_)
+            | AdminRoute::Approve(_)
+            | AdminRoute::Reject(_) => Permission::ApprovalsReview,
+            AdminRoute::ListWorkspaces
+            | AdminRoute::SetPlan(_)
+            | AdminRoute::MintSession
+            | AdminRoute::ListSessions
+            | AdminRoute::CurrentSession
+            | AdminRoute::EndCurrentSession
+            | AdminRoute::RevokeSession(_) => return None,
+        })
+    }
+
+    /// The routes about the caller's own session: only a session token has one.
+    pub fn is_own_session(&self) -> bool {
+        matches!(
+            self,
+            AdminRoute::CurrentSession | AdminRoute::EndCurrentSession
+        )
     }
 }
 
@@ -103,6 +159,9 @@ pub fn admin_route(method: &str, path: &str) -> Result<AdminRoute, GatewayError>
         ["policy"] => ("/policy", None),
         ["workspaces"] => ("/workspaces", None),
         ["workspaces", id] => ("/workspaces/{workspace}", Some(*id)),
+        ["portal", "sessions"] => ("/portal/sessions", None),
+        ["portal", "sessions", "current"] => ("/portal/sessions/current", None),
+        ["portal", "sessions", id] => ("/portal/sessions/{id}", Some(*id)),
         _ => return Err(GatewayError::NotFound),
     };
     // An id that cannot exist is a 404 whatever the method.
@@ -110,6 +169,7 @@ pub fn admin_route(method: &str, path: &str) -> Result<AdminRoute, GatewayError>
         (_, None) => true,
         (Some(&"keys"), Some(text)) => KeyId::parse(text).is_some(),
         (Some(&"workspaces"), Some(text)) => WorkspaceName::parse(text).is_some(),
+        (Some(&"portal"), Some(text)) => SessionId::parse(text).is_some(),
         (_, Some(text)) => ApprovalId::parse(text).is_some(),
     };
     if !possible {
@@ -149,6 +209,14 @@ pub fn admin_route(method: &str, path: &str) -> Result<AdminRoute, GatewayError>
         ("GET", "/workspaces") => AdminRoute::ListWorkspaces,
         ("GET", "/workspaces/{workspace}") => AdminRoute::GetWorkspace(workspace()?),
         ("PUT", "/workspaces/{workspace}") => AdminRoute::SetPlan(workspace()?),
+        ("POST", "/portal/sessions") => AdminRoute::MintSession,
+        ("GET", "/portal/sessions") => AdminRoute::ListSessions,
+        ("GET", "/portal/sessions/current") => AdminRoute::CurrentSession,
+        ("DELETE", "/portal/sessions/current") => AdminRoute::EndCurrentSession,
+        ("DELETE", "/portal/sessions/{id}") => AdminRoute::RevokeSession(
+            id.and_then(SessionId::parse)
+                .ok_or(GatewayError::NotFound)?,
+        ),
         _ => return Err(GatewayError::NotFound),
     })
 }

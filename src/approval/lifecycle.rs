@@ -148,15 +148,27 @@ pub struct Decision {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Decider {
     Root,
-    Key { key_id: KeyId, key_name: String },
+    Key {
+        key_id: KeyId,
+        key_name: String,
+    },
+    /// One of the provider's members, through a portal session.
+    Member {
+        id: String,
+        name: String,
+    },
 }
 
 impl Decider {
-    /// The `X-Keygate-Approved-By` value: `root`, or the approving key's id.
-    pub fn header_value(&self) -> &str {
+    /// The `X-Keygate-Approved-By` value: `root`, the approving key's id, or `member:` and
+    /// the member's id, percent-encoded as the key name is (so any id is a header value).
+    pub fn header_value(&self) -> String {
         match self {
-            Decider::Root => "root",
-            Decider::Key { key_id, .. } => key_id.as_str(),
+            Decider::Root => "root".into(),
+            Decider::Key { key_id, .. } => key_id.as_str().into(),
+            Decider::Member { id, .. } => {
+                format!("member:{}", crate::identity::percent_encode(id))
+            }
         }
     }
 }

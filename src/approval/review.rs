@@ -45,6 +45,10 @@ pub enum Reach {
         may_read: bool,
         may_decide: bool,
     },
+    /// A member with `approvals:review` (checked for every approval route before the
+    /// reviewer is made): its workspace's approvals, both environments. A person is no
+    /// key, so the related-key rule has nothing to compare.
+    Member { workspace: String },
 }
 
 impl Reviewer {
@@ -79,13 +83,24 @@ impl Reviewer {
                     },
                 }
             }
+            Actor::Member {
+                workspace, member, ..
+            } => Reviewer {
+                decider: Decider::Member {
+                    id: member.id.clone(),
+                    name: member.name.clone(),
+                },
+                reach: Reach::Member {
+                    workspace: workspace.clone(),
+                },
+            },
         }
     }
 
     /// `Err` naming the scope a key lacks to list the queue or decide on it.
     pub fn needs(&self, action: Action) -> Result<(), Refusal> {
         let held = match (&self.reach, action) {
-            (Reach::Everything, _) => true,
+            (Reach::Everything | Reach::Member { .. }, _) => true,
             (Reach::Workspace { may_decide, .. }, Action::Write) => *may_decide,
             (Reach::Workspace { may_read, .. }, _) => *may_read,
         };
@@ -101,7 +116,7 @@ impl Reviewer {
     /// The environment a key reviewer works in; `None` for the root token (both).
     pub fn environment(&self) -> Option<Environment> {
         match &self.reach {
-            Reach::Everything => None,
+            Reach::Everything | Reach::Member { .. } => None,
             Reach::Workspace { environment, .. } => Some(*environment),
         }
     }
@@ -112,6 +127,7 @@ impl Reviewer {
     pub fn may_read(&self, approval: &Approval) -> bool {
         match (&self.reach, &self.decider) {
             (Reach::Everything, _) => true,
+            (Reach::Member { workspace }, _) => *workspace == approval.workspace,
             (
                 Reach::Workspace {
                     workspace,
@@ -126,13 +142,17 @@ impl Reviewer {
                     && *environment == approval.environment)
                     || *key_id == approval.key_id
             }
-            (Reach::Workspace { .. }, Decider::Root) => false,
+            (Reach::Workspace { .. }, _) => false,
         }
     }
 
     pub(super) fn may_decide(&self, approval: &Approval) -> Result<(), QueueDeclined> {
         match (&self.reach, &self.decider) {
             (Reach::Everything, _) => Ok(()),
+            (Reach::Member { workspace }, _) => match *workspace == approval.workspace {
+                true => Ok(()),
+                false => Err(QueueDeclined::NotFound),
+            },
             (
                 Reach::Workspace {
                     workspace,
@@ -158,7 +178,7 @@ impl Reviewer {
                     Ok(())
                 }
             }
-            (Reach::Workspace { .. }, Decider::Root) => Err(QueueDeclined::NotFound),
+            (Reach::Workspace { .. }, _) => Err(QueueDeclined::NotFound),
         }
     }
 }

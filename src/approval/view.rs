@@ -110,7 +110,8 @@ pub fn approval_object(approval: &Approval, body: Option<&[u8]>, now_ms: u64) ->
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum DeciderView<'a> {
     Root,
-    Key { key_id: &'a str, key_name: &'a str },
+    Key { id: &'a str, name: &'a str },
+    Member { id: &'a str, name: &'a str },
 }
 
 impl DeciderView<'_> {
@@ -118,9 +119,10 @@ impl DeciderView<'_> {
         match decider {
             Decider::Root => DeciderView::Root,
             Decider::Key { key_id, key_name } => DeciderView::Key {
-                key_id: key_id.as_str(),
-                key_name,
+                id: key_id.as_str(),
+                name: key_name,
             },
+            Decider::Member { id, name } => DeciderView::Member { id, name },
         }
     }
 }

@@ -21,13 +21,36 @@ struct KeyView<'a> {
     created_at: String,
     expires_at: Option<String>,
     revoked_at: Option<String>,
-    revoked_by: &'a Option<Principal>,
-    created_by: &'a Option<Principal>,
+    revoked_by: Option<PrincipalView<'a>>,
+    created_by: Option<PrincipalView<'a>>,
     last_used_at: Option<String>,
     limits: LimitsView,
     metadata: &'a Map<String, Value>,
     /// Redacted: a webhook URL may carry a token of the receiver's.
     rejection_webhook: Option<String>,
+}
+
+/// Who did something, as the admin API shows it: `{"type": "root"}`,
+/// `{"type": "key", "id"}` or `{"type": "member", "id", "name"}` (the stored form,
+/// [`Principal`], keeps `key_id` so records already stored still load).
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum PrincipalView<'a> {
+    Root,
+    Key { id: &'a str },
+    Member { id: &'a str, name: &'a str },
+}
+
+impl PrincipalView<'_> {
+    fn of(principal: &Principal) -> PrincipalView<'_> {
+        match principal {
+            Principal::Root => PrincipalView::Root,
+            Principal::Key { key_id } => PrincipalView::Key {
+                id: key_id.as_str(),
+            },
+            Principal::Member { id, name } => PrincipalView::Member { id, name },
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -59,8 +82,8 @@ pub fn key_object(
         created_at: format_rfc3339(record.created_at),
         expires_at: record.expires_at.map(format_rfc3339),
         revoked_at: record.revoked_at.map(format_rfc3339),
-        revoked_by: &record.revoked_by,
-        created_by: &record.created_by,
+        revoked_by: record.revoked_by.as_ref().map(PrincipalView::of),
+        created_by: record.created_by.as_ref().map(PrincipalView::of),
         last_used_at: last_used_at.map(format_rfc3339),
         limits: LimitsView {
             per_minute: limits.per_minute.get(),

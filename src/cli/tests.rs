@@ -1539,7 +1539,7 @@ fn show_approved_with_the_origins_answer() {
     body["body"] = json!("line one\r\nline two\n\nevil \u{1b}[2J");
     body["body_bytes"] = json!(31);
     body["decided_at"] = json!("2030-01-01T01:00:00Z");
-    body["decided_by"] = json!({"type": "key", "key_id": ID2, "key_name": "Ops"});
+    body["decided_by"] = json!({"type": "key", "id": ID2, "name": "Ops"});
     body["result"] = json!({"origin_status": 201, "body": "{\"id\":\"c_1\"}", "body_encoding": "utf8", "body_truncated": true});
     body["future_field"] = json!("x");
     let run = show(&body);

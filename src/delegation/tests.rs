@@ -318,3 +318,155 @@ fn a_key_undoes_only_its_own_revocation_while_it_may_still_revoke() {
         Err(Stronger::RevokedByOther)
     );
 }
+
+fn member(workspace: &str, permissions: &[Permission]) -> Actor {
+    Actor::Member {
+        workspace: workspace.into(),
+        member: Member {
+            id: "user_1".into(),
+            name: "Ada".into(),
+        },
+        permissions: permissions.to_vec(),
+    }
+}
+
+#[test]
+fn a_member_reaches_its_workspace_in_both_environments_and_nothing_else() {
+    let ada = member("acme", &[Permission::KeysRead]);
+    assert!(ada.reaches("acme") && !ada.reaches("globex"));
+    assert_eq!(ada.environment(), None);
+    let mut test_key = record(&["contacts:read"]);
+    test_key.environment = Environment::Test;
+    assert!(ada.reaches_key(&record(&["admin"])) && ada.reaches_key(&test_key));
+    let mut elsewhere = record(&["contacts:read"]);
+    elsewhere.workspace = "globex".into();
+    assert!(!ada.reaches_key(&elsewhere));
+    assert_eq!(ada.workspace_for(None), Ok(Some("acme".into())));
+    assert_eq!(ada.workspace_for(Some("acme")), Ok(Some("acme".into())));
+    assert_eq!(
+        ada.workspace_for(Some("globex")),
+        Err(Overreach::Workspace { own: "acme".into() })
+    );
+}
+
+#[test]
+fn a_member_gives_any_scope_of_the_policy_but_only_in_its_workspace() {
+    let ada = member("acme", &[Permission::KeysManage]);
+    let mut everything = record(&["admin", "api_keys:delete", "contacts:delete"]);
+    everything.limits = None;
+    everything.environment = Environment::Test;
+    assert_eq!(ada.may_hold(&everything, &policy()), Ok(()));
+    everything.workspace = "globex".into();
+    assert_eq!(
+        ada.may_hold(&everything, &policy()),
+        Err(Overreach::Workspace { own: "acme".into() })
+    );
+    // A person's keys follow the policy's defaults, head their own family, and name them.
+    let mut made = record(&["contacts:read"]);
+    made.limits = None;
+    ada.pin_limits(&mut made, &policy());
+    assert_eq!(made.limits, None);
+    assert_eq!(ada.family_for_new_key(), None);
+    assert_eq!(
+        ada.principal(),
+        Principal::Member {
+            id: "user_1".into(),
+            name: "Ada".into()
+        }
+    );
+}
+
+#[test]
+fn a_member_changes_any_key_it_reaches_and_undoes_any_revocation_but_the_root_tokens() {
+    let ada = member("acme", &[Permission::KeysManage]);
+    let key_id = KeyId::generate(&[7; crate::key::KEY_ID_RANDOM_BYTES]);
+    for created_by in [
+        None,
+        Some(Principal::Root),
+        Some(Principal::Key {
+            key_id: key_id.clone(),
+        }),
+        Some(Principal::Member {
+            id: "someone else".into(),
+            name: "Bo".into(),
+        }),
+    ] {
+        let mut key = record(&["contacts:read"]);
+        key.created_by = created_by;
+        assert_eq!(ada.may_change(&key), Ok(()));
+    }
+    for (revoked_by, allowed) in [
+        (None, false),
+        (Some(Principal::Root), false),
+        (Some(Principal::Key { key_id }), true),
+        (
+            Some(Principal::Member {
+                id: "someone else".into(),
+                name: "Bo".into(),
+            }),
+            true,
+        ),
+    ] {
+        let mut key = record(&["contacts:read"]);
+        key.revoked_at = Some(NOW);
+        key.revoked_by = revoked_by.clone();
+        let expected = match allowed {
+            true => Ok(()),
+            false => Err(Stronger::RevokedByOther),
+        };
+        assert_eq!(ada.may_undo(&key, &policy()), expected, "{revoked_by:?}");
+    }
+}
+
+#[test]
+fn only_a_member_is_held_to_its_permissions() {
+    for needed in Permission::ALL {
+        assert_eq!(Actor::Root.holds(needed), Ok(()));
+        assert_eq!(actor(manager(&["contacts:read"])).holds(needed), Ok(()));
+        assert_eq!(
+            member("acme", &[]).holds(needed),
+            Err(PermissionMissing { permission: needed })
+        );
+    }
+    let reviewer = member("acme", &[Permission::ApprovalsReview]);
+    assert_eq!(reviewer.holds(Permission::ApprovalsReview), Ok(()));
+    assert!(reviewer.holds(Permission::KeysRead).is_err());
+    let manager = member("acme", &[Permission::KeysManage]);
+    assert_eq!(manager.holds(Permission::KeysRead), Ok(()));
+}
+
+#[test]
+fn a_member_actor_round_trips_through_json() {
+    let ada = member("acme", &[Permission::KeysRead, Permission::ApprovalsReview]);
+    let json = serde_json::to_string(&ada).expect("writes");
+    assert_eq!(
+        serde_json::from_str::<Actor>(&json).ok(),
+        Some(ada),
+        "{json}"
+    );
+}
+
+proptest::proptest! {
+    /// A member may do a route's work exactly when one of its permissions gives what the
+    /// route needs, against a naive model of the three permissions.
+    #[test]
+    fn a_member_holds_exactly_what_its_permissions_give(
+        held in proptest::sample::subsequence(Permission::ALL.to_vec(), 0..=3),
+        needed in proptest::sample::select(Permission::ALL.to_vec()),
+    ) {
+        let model = held.contains(&needed)
+            || (needed == Permission::KeysRead && held.contains(&Permission::KeysManage));
+        proptest::prop_assert_eq!(member("acme", &held).holds(needed).is_ok(), model);
+    }
+
+    /// Whatever scopes a key is given, a member of its workspace may hold it, and one of
+    /// another workspace never.
+    #[test]
+    fn a_member_holds_any_scopes_in_its_workspace_and_none_elsewhere(
+        scopes in proptest::sample::subsequence(vec!["admin", "api_keys:delete", "contacts:delete", "tags:read", "approvals:write"], 0..=5),
+        same in proptest::bool::ANY,
+    ) {
+        let ada = member(if same { "acme" } else { "globex" }, &[Permission::KeysManage]);
+        proptest::prop_assert_eq!(ada.may_hold(&record(&scopes), &policy()).is_ok(), same);
+    }
+}

@@ -1,5 +1,5 @@
-//! The admin API under `/_keygate/v1`: route, authenticate (root token or a key with
-//! `api_keys` grants), then one handler per route. Validation and every decision are in
+//! The admin API under `/_keygate/v1`: route, authenticate (root token, a key with
+//! `api_keys` grants, or a member's portal session), then one handler per route. Validation and every decision are in
 //! the pure core ([`crate::admin`] and its [`calls`], [`crate::authority`],
 //! [`crate::delegation`]); the handlers draw randomness, make the calls and write what the
 //! plans say.
@@ -7,7 +7,7 @@
 use super::answer::{Answer, Outcome};
 use super::platform::{self, now_ms, random};
 use super::{approvals, authority_object, directory_object, key_index, proxy};
-use crate::admin::calls::{self, AdminCredential, CreationRandom, RotationOutcome};
+use crate::admin::calls::{self, AdminCredential, CreationRandom, MintRandom, RotationOutcome};
 use crate::admin::{
     admin_route, parse_edit, parse_list_query, parse_rotate, parse_set_plan,
     parse_workspaces_query, AdminRoute, PlanSetView, WorkspaceView, WorkspacesPage, ADMIN_PREFIX,
@@ -17,12 +17,13 @@ use crate::approval::Reviewer;
 use crate::authority::{key_object, Command, LimitHeaders};
 use crate::config::Config;
 use crate::delegation::Actor;
-use crate::directory::{DirectoryCommand, DirectoryReply};
+use crate::directory::{DirectoryCommand, DirectoryReply, SessionRef};
 use crate::key::{hash_key, KeyId};
 use crate::policy::Action;
 use crate::problem::{BodyBound, GatewayError};
 use crate::request::body;
 use crate::request::reply::Refused;
+use crate::session::{Session, SessionIndexName};
 use crate::webhook::secret::WebhookSecret;
 use serde_json::Value;
 use worker::{Env, Request, Response};
@@ -35,10 +36,14 @@ pub async fn handle(req: &mut Request, env: &Env, config: &Config, request_id: &
     let path = url.path().strip_prefix(ADMIN_PREFIX).unwrap_or("");
     let method = req.inner().method();
     let route = admin_route(&method, path)?;
-    let (actor, limit_headers) = authenticate(req, env, config, &route).await?;
+    let caller = authenticate(req, env, config, &route).await?;
+    let limit_headers = caller.limit_headers.clone();
     let answer = Answer { config, request_id };
     // A key's admin calls count against its limits; its answers show them, as on the data plane.
-    let response = serve(route, actor, req, url.query(), env, &answer).await;
+    let response = match caller.session {
+        Some(session) if route.is_own_session() => own_session(route, session, env, &answer).await,
+        _ => serve(route, caller.actor, req, &url, env, &answer).await,
+    };
     match response {
         Ok(response) => Ok(proxy::with_headers(response, &limit_headers, request_id)),
         // A refusal after authentication was counted too: it shows the same limit state.
@@ -50,11 +55,12 @@ async fn serve(
     route: AdminRoute,
     actor: Actor,
     req: &mut Request,
-    query: Option<&str>,
+    url: &worker::Url,
     env: &Env,
     answer: &Answer<'_>,
 ) -> Outcome {
     let config = answer.config;
+    let query = url.query();
     match route {
         AdminRoute::CreateKey => {
             let body = read_body(req).await?;
@@ -146,17 +152,49 @@ async fn serve(
             }
             answer.json(200, &policy)
         }
+        AdminRoute::MintSession => {
+            let body = read_body(req).await?;
+            mint_session(&body, url, env, answer).await
+        }
+        AdminRoute::ListSessions => list_sessions(query, env, answer).await,
+        AdminRoute::RevokeSession(id) => {
+            end_session(SessionRef::Id { id }, env, answer.request_id).await
+        }
+        // Only a session has a current session ([`calls::root_may_call`]).
+        AdminRoute::CurrentSession | AdminRoute::EndCurrentSession => {
+            Err(GatewayError::NotFound.into())
+        }
     }
 }
 
-/// The root token, or a keygate key admitted by its own authority for the route
-/// ([`calls::authentication`] says how).
+/// The admin caller, authenticated: who acts, the limit state a key's call shows, and
+/// for a portal session the session and its token's stored name.
+struct Caller {
+    actor: Actor,
+    limit_headers: LimitHeaders,
+    session: Option<(Session, SessionIndexName)>,
+}
+
+impl Caller {
+    fn of(actor: Actor, limit_headers: LimitHeaders) -> Caller {
+        Caller {
+            actor,
+            limit_headers,
+            session: None,
+        }
+    }
+}
+
+/// The root token, a keygate key admitted by its own authority for the route
+/// ([`calls::authentication`] says how), or a portal session the key directory holds
+/// live — one call, strongly consistent, so a revoked session is refused at once
+/// ([`calls::session_caller`]).
 async fn authenticate(
     req: &Request,
     env: &Env,
     config: &Config,
     route: &AdminRoute,
-) -> Result<(Actor, LimitHeaders), Refused> {
+) -> Result<Caller, Refused> {
     let authorization = req.headers().get("Authorization").ok().flatten();
     let credential = calls::admin_credential(
         authorization.as_deref(),
@@ -164,7 +202,20 @@ async fn authenticate(
         config.policy.key_prefix(),
     )?;
     let parsed = match credential {
-        AdminCredential::Root => return Ok((Actor::Root, LimitHeaders::new())),
+        AdminCredential::Root => {
+            calls::root_may_call(route)?;
+            return Ok(Caller::of(Actor::Root, LimitHeaders::new()));
+        }
+        AdminCredential::Session(token) => {
+            let index_name = token.index_name(&config.hash_secret);
+            let find = calls::find_session(index_name.clone(), now_ms());
+            let reply = directory_object::call(env, &find).await?;
+            let (session, actor) = calls::session_caller(reply, route, now_ms())?;
+            return Ok(Caller {
+                session: Some((session, index_name)),
+                ..Caller::of(actor, LimitHeaders::new())
+            });
+        }
         AdminCredential::Key(parsed) => parsed,
     };
     let key_hash = hash_key(&config.hash_secret, &parsed.key);
@@ -172,7 +223,71 @@ async fn authenticate(
     let command = calls::authentication(route, key_hash)?;
     let key_id = key_index::lookup(env, &index_name).await?;
     let reply = authority_object::call(env, &key_id, &command).await?;
-    Ok(calls::admin_actor(reply)?)
+    let (actor, limit_headers) = calls::admin_actor(reply)?;
+    Ok(Caller::of(actor, limit_headers))
+}
+
+/// `GET` and `DELETE /portal/sessions/current`: the caller's own session.
+async fn own_session(
+    route: AdminRoute,
+    (session, index_name): (Session, SessionIndexName),
+    env: &Env,
+    answer: &Answer<'_>,
+) -> Outcome {
+    match route {
+        AdminRoute::EndCurrentSession => {
+            end_session(SessionRef::Current { index_name }, env, answer.request_id).await
+        }
+        _ => answer.json(200, &crate::admin::session_object(&session)),
+    }
+}
+
+/// Mints a session; the answer shows its token once, and the portal page's address on
+/// this request's own origin.
+async fn mint_session(body: &[u8], url: &worker::Url, env: &Env, answer: &Answer<'_>) -> Outcome {
+    let new_session = crate::admin::parse_mint(body)?;
+    let random = MintRandom {
+        id: random()?,
+        token: random()?,
+    };
+    let mint = calls::plan_mint(new_session, answer.config, now_ms(), &random);
+    calls::minted(directory_object::call(env, &mint.command).await?)?;
+    let origin = url.origin().ascii_serialization();
+    let body = crate::admin::minted_object(&mint.session, &mint.token, &origin);
+    answer.json(201, &body)
+}
+
+async fn list_sessions(query: Option<&str>, env: &Env, answer: &Answer<'_>) -> Outcome {
+    let list = crate::admin::parse_sessions_query(query)?;
+    let command = DirectoryCommand::ListSessions {
+        workspace: list.workspace.unwrap_or_default(),
+        limit: list.limit,
+        after: list.cursor,
+        now_ms: now_ms(),
+    };
+    let DirectoryReply::SessionPage { sessions, next } =
+        directory_object::call(env, &command).await?
+    else {
+        return Err(GatewayError::Internal.into());
+    };
+    let page = crate::admin::SessionsPage {
+        sessions: sessions.iter().map(crate::admin::session_object).collect(),
+        next_cursor: next.map(|position| position.encode()),
+    };
+    answer.json(200, &page)
+}
+
+/// Ends a session: from the next request on its token is a 401.
+async fn end_session(by: SessionRef, env: &Env, request_id: &str) -> Outcome {
+    calls::session_revoked(directory_object::call(env, &calls::revoke_session(by)).await?)?;
+    no_content(request_id)
+}
+
+fn no_content(request_id: &str) -> Outcome {
+    let headers = worker::Headers::new();
+    headers.set("Cache-Control", "no-store")?;
+    headers.set(crate::identity::REQUEST_ID, request_id)?;
+    Ok(Response::empty()?.with_status(204).with_headers(headers))
 }
 
 /// Creates a key, in the order its plan gives ([`calls::Creation`]).
@@ -323,10 +438,7 @@ async fn delete_key(id: &KeyId, actor: Actor, env: &Env, request_id: &str) -> Ou
             worker::console_warn!("index entry of a deleted key kept");
         }
     }
-    let headers = worker::Headers::new();
-    headers.set("Cache-Control", "no-store")?;
-    headers.set(crate::identity::REQUEST_ID, request_id)?;
-    Ok(Response::empty()?.with_status(204).with_headers(headers))
+    no_content(request_id)
 }
 
 /// Reads an admin body with a hard bound: refused (413) as soon as it passes

@@ -86,9 +86,10 @@ pub async fn approve(id: ApprovalId, actor: &Actor, env: &Env, answer: &Answer<'
         // The client's request is long gone; the approver's country is not the client's.
         platform_country: None,
     };
+    let approved_by = decider.header_value();
     let sender = Sender {
         grantee: &grantee,
-        approval: Some((id.as_str(), decider.header_value())),
+        approval: Some((id.as_str(), approved_by.as_str())),
     };
     let sent = match proxy::send(outbound, config, &sender, answer.request_id, now_ms()).await {
         Ok(mut response) => {

@@ -5,12 +5,14 @@
 use super::platform::{self, now_ms, sql_integer};
 use crate::authority::{Command, Reply};
 use crate::directory::{
-    DirectoryCommand, DirectoryReply, Listed, FANOUT_BATCH, FANOUT_CONCURRENCY, FANOUT_RETRY_MS,
+    DirectoryCommand, DirectoryReply, Listed, SessionRef, FANOUT_BATCH, FANOUT_CONCURRENCY,
+    FANOUT_RETRY_MS,
 };
 use crate::key::KeyId;
 use crate::page::{page_of, PageRequest, Position};
 use crate::problem::GatewayError;
 use crate::record::Status;
+use crate::session::{self, Session, SessionId, SessionIndexName};
 use crate::workspace::{PlanAssignment, Workspace, WorkspaceName};
 use futures_util::future::join_all;
 use std::cell::Cell;
@@ -65,6 +67,18 @@ INSERT OR IGNORE INTO workspaces (id, created_at)
     WHERE deleted = 0 AND NOT EXISTS (SELECT 1 FROM migrations WHERE name = 'workspaces')
     GROUP BY workspace;
 INSERT OR IGNORE INTO migrations (name) VALUES ('workspaces');
+CREATE TABLE IF NOT EXISTS sessions (
+    index_name TEXT PRIMARY KEY,
+    id TEXT UNIQUE NOT NULL,
+    workspace TEXT NOT NULL,
+    member_id TEXT NOT NULL,
+    member_name TEXT NOT NULL,
+    permissions TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_by_workspace ON sessions (workspace, created_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS sessions_by_expiry ON sessions (expires_at);
 ";
 
 /// Every key copied in makes its workspace known (first seen: the key's creation).
@@ -202,6 +216,21 @@ impl DurableObject for KeyDirectory {
                 self.set_plan(id, plan, now_ms).await?
             }
             DirectoryCommand::ListWorkspaces { page } => list_workspaces(&sql, page)?,
+            DirectoryCommand::MintSession {
+                index_name,
+                session,
+                now_ms,
+            } => mint_session(&sql, &index_name, &session, now_ms)?,
+            DirectoryCommand::FindSession { index_name, now_ms } => DirectoryReply::Session {
+                session: find_session(&sql, &index_name, now_ms)?,
+            },
+            DirectoryCommand::RevokeSession { by } => revoke_session(&sql, by)?,
+            DirectoryCommand::ListSessions {
+                workspace,
+                limit,
+                after,
+                now_ms,
+            } => list_sessions(&sql, &workspace, limit, after, now_ms)?,
         };
         Response::from_json(&reply)
     }
@@ -448,4 +477,140 @@ fn list(
         id: last.record.id.clone(),
     });
     Ok(DirectoryReply::Page { keys, next })
+}
+
+// ---- Portal sessions ----
+
+const SESSION_COLUMNS: &str =
+    "id, workspace, member_id, member_name, permissions, created_at, expires_at";
+
+#[derive(serde::Deserialize)]
+struct SessionRow {
+    id: String,
+    workspace: String,
+    member_id: String,
+    member_name: String,
+    permissions: String,
+    created_at: f64,
+    expires_at: f64,
+}
+
+impl SessionRow {
+    fn session(self) -> Result<Session> {
+        let id = SessionId::parse(&self.id)
+            .ok_or_else(|| worker::Error::RustError("stored session id malformed".into()))?;
+        Ok(Session {
+            id,
+            workspace: self.workspace,
+            member: session::Member {
+                id: self.member_id,
+                name: self.member_name,
+            },
+            permissions: serde_json::from_str(&self.permissions)?,
+            created_at: self.created_at as u64,
+            expires_at: self.expires_at as u64,
+        })
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct CountRow {
+    live: f64,
+}
+
+/// Purges every expired session, then stores this one unless its workspace is full: one
+/// synchronous step, so two mints never both take the last place.
+fn mint_session(
+    sql: &worker::SqlStorage,
+    index_name: &SessionIndexName,
+    new: &Session,
+    now_ms: u64,
+) -> Result<DirectoryReply> {
+    sql.exec(
+        "DELETE FROM sessions WHERE expires_at <= ?",
+        vec![sql_integer(now_ms)],
+    )?;
+    let counted: Vec<CountRow> = sql
+        .exec(
+            "SELECT count(*) AS live FROM sessions WHERE workspace = ?",
+            vec![new.workspace.as_str().into()],
+        )?
+        .to_array()?;
+    let live = counted.first().map_or(0, |row| row.live as u64);
+    if let Err(full) = session::may_mint(live) {
+        return Ok(DirectoryReply::TooManySessions(full));
+    }
+    sql.exec(
+        &format!(
+            "INSERT INTO sessions (index_name, {SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        ),
+        vec![
+            index_name.as_str().into(),
+            new.id.as_str().into(),
+            new.workspace.as_str().into(),
+            new.member.id.as_str().into(),
+            new.member.name.as_str().into(),
+            serde_json::to_string(&new.permissions)?.into(),
+            sql_integer(new.created_at),
+            sql_integer(new.expires_at),
+        ],
+    )?;
+    Ok(DirectoryReply::SessionMinted)
+}
+
+/// The session named by a token's HMAC, if it is live at `now_ms`.
+fn find_session(
+    sql: &worker::SqlStorage,
+    index_name: &SessionIndexName,
+    now_ms: u64,
+) -> Result<Option<Session>> {
+    let rows: Vec<SessionRow> = sql
+        .exec(
+            &format!(
+                "SELECT {SESSION_COLUMNS} FROM sessions WHERE index_name = ? AND expires_at > ?"
+            ),
+            vec![index_name.as_str().into(), sql_integer(now_ms)],
+        )?
+        .to_array()?;
+    rows.into_iter().next().map(SessionRow::session).transpose()
+}
+
+fn revoke_session(sql: &worker::SqlStorage, by: SessionRef) -> Result<DirectoryReply> {
+    let (column, value) = match &by {
+        SessionRef::Current { index_name } => ("index_name", index_name.as_str()),
+        SessionRef::Id { id } => ("id", id.as_str()),
+    };
+    let removed: Vec<serde_json::Value> = sql
+        .exec(
+            &format!("DELETE FROM sessions WHERE {column} = ? RETURNING id"),
+            vec![value.into()],
+        )?
+        .to_array()?;
+    Ok(DirectoryReply::SessionRevoked {
+        found: !removed.is_empty(),
+    })
+}
+
+/// One page of a workspace's live sessions, newest first.
+fn list_sessions(
+    sql: &worker::SqlStorage,
+    workspace: &str,
+    limit: usize,
+    after: Option<Position<SessionId>>,
+    now_ms: u64,
+) -> Result<DirectoryReply> {
+    let mut query =
+        format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE workspace = ? AND expires_at > ?");
+    let mut bindings: Vec<SqlStorageValue> = vec![workspace.into(), sql_integer(now_ms)];
+    platform::newest_first_after(&mut query, &mut bindings, after.as_ref(), limit);
+    let rows: Vec<SessionRow> = sql.exec(&query, bindings)?.to_array()?;
+    let sessions = rows
+        .into_iter()
+        .map(SessionRow::session)
+        .collect::<Result<Vec<_>>>()?;
+    let (sessions, next) = page_of(sessions, limit, |last: &Session| Position {
+        created_at: last.created_at,
+        id: last.id.clone(),
+    });
+    Ok(DirectoryReply::SessionPage { sessions, next })
 }

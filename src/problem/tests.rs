@@ -448,6 +448,10 @@ fn every_error() -> Vec<GatewayError> {
             max: 1_000,
         }),
         RootTokenRequired,
+        PermissionRequired {
+            permission: crate::session::Permission::KeysManage,
+        },
+        TooManySessions { max: 1_000 },
     ];
     for error in &all {
         match error {
@@ -497,7 +501,9 @@ fn every_error() -> Vec<GatewayError> {
             | NotKeyCreator
             | ReactivationNotAllowed
             | BeyondPlan(_)
-            | RootTokenRequired => {}
+            | RootTokenRequired
+            | PermissionRequired { .. }
+            | TooManySessions { .. } => {}
         }
     }
     all
@@ -549,6 +555,44 @@ fn plan_refusals_name_the_plan_and_what_it_lacks() {
     assert_eq!(
         (limit.body["window"].as_str(), limit.body["max"].as_u64()),
         (Some("minute"), Some(60))
+    );
+}
+
+#[test]
+fn a_missing_session_permission_is_403_naming_it() {
+    let p = GatewayError::from(crate::delegation::PermissionMissing {
+        permission: crate::session::Permission::KeysManage,
+    })
+    .to_problem("r");
+    assert_eq!(p.status, 403);
+    assert_eq!(p.body["code"], "permission_required");
+    assert_eq!(p.body["permission"], "keys:manage");
+    assert_eq!(members(&p), with_base(&["permission"]));
+    assert_eq!(
+        detail(&p),
+        "this call needs the session permission `keys:manage`, which this session does not have"
+    );
+}
+
+#[test]
+fn session_refusals_have_their_codes_and_members() {
+    let root = GatewayError::RootTokenRequired.to_problem("r");
+    assert_eq!(
+        (root.status, &root.body["code"]),
+        (403, &json!("root_token_required"))
+    );
+    assert_eq!(members(&root), with_base(&[]));
+    let full = GatewayError::from(crate::session::TooManySessions { max: 1_000 }).to_problem("r");
+    assert_eq!(
+        (full.status, &full.body["code"]),
+        (409, &json!("too_many_sessions"))
+    );
+    assert_eq!(full.body["max"], 1_000);
+    assert_eq!(members(&full), with_base(&["max"]));
+    assert!(
+        detail(&full).contains("1000 live sessions"),
+        "{}",
+        detail(&full)
     );
 }
 
@@ -618,6 +662,7 @@ fn every_problem_has_the_rfc_9457_members_and_a_stable_code() {
         "plan",
         "required_plan",
         "window",
+        "permission",
     ]
     .into_iter()
     .collect();

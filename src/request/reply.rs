@@ -27,6 +27,7 @@
 
 use crate::approval::QueueReply;
 use crate::authority::{LimitHeaders, Reply};
+use crate::directory::DirectoryReply;
 use crate::problem::GatewayError;
 use std::fmt;
 
@@ -172,6 +173,33 @@ impl ObjectReply for QueueReply {
     fn refusal(self) -> Option<Refused> {
         match self {
             QueueReply::Declined { declined } => Some(GatewayError::from(declined).into()),
+            _ => None,
+        }
+    }
+}
+
+impl ObjectReply for DirectoryReply {
+    const OBJECT: &'static str = "key directory";
+
+    fn kind(&self) -> &'static str {
+        match self {
+            DirectoryReply::Done => "done",
+            DirectoryReply::Stored { .. } => "stored",
+            DirectoryReply::Workspace { .. } => "workspace",
+            DirectoryReply::PlanSet { .. } => "plan_set",
+            DirectoryReply::Workspaces { .. } => "workspaces",
+            DirectoryReply::Page { .. } => "page",
+            DirectoryReply::SessionMinted => "session_minted",
+            DirectoryReply::TooManySessions(_) => "too_many_sessions",
+            DirectoryReply::Session { .. } => "session",
+            DirectoryReply::SessionRevoked { .. } => "session_revoked",
+            DirectoryReply::SessionPage { .. } => "session_page",
+        }
+    }
+
+    fn refusal(self) -> Option<Refused> {
+        match self {
+            DirectoryReply::TooManySessions(full) => Some(GatewayError::from(full).into()),
             _ => None,
         }
     }

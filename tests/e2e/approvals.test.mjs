@@ -940,7 +940,7 @@ describe("who may review", () => {
     const res = await env.gw.admin("POST", `/approvals/${id}/approve`, undefined, approver.key);
     assert.equal(res.status, 200, res.text);
     assert.equal(res.json.status, "approved");
-    assert.deepEqual(res.json.decided_by, { type: "key", key_id: approver.id, key_name: "H approver" });
+    assert.deepEqual(res.json.decided_by, { type: "key", id: approver.id, name: "H approver" });
     assert.ok(res.headers.get("x-ratelimit-remaining"), "the approver's limit headers");
     const seen = byApproval(env.origin, id);
     assert.equal(seen.length, 1);
@@ -959,7 +959,7 @@ describe("who may review", () => {
     const second = await queue(env.gw, submitter.key, "/v1/email/send", { body: '{"to":"q@y.z"}' });
     const rejected = await env.gw.admin("POST", `/approvals/${second.id}/reject`, { reason: "no spam" }, approver.key);
     assert.equal(rejected.status, 200, rejected.text);
-    assert.deepEqual(rejected.json.decided_by, { type: "key", key_id: approver.id, key_name: "H approver" });
+    assert.deepEqual(rejected.json.decided_by, { type: "key", id: approver.id, name: "H approver" });
 
     // A revoked approver loses it at once.
     const third = await queue(env.gw, submitter.key, "/v1/email/send", { body: '{"to":"r@y.z"}' });

@@ -36,7 +36,7 @@ describe("re-activation", () => {
   test("a key cannot re-activate a key the root token revoked; it may undo its own revocation", async () => {
     const manager = await rootKey("react", ["api_keys:delete", "contacts:read"]);
     const target = await madeBy(manager, { scopes: ["contacts:read"] });
-    assert.deepEqual(target.created_by, { type: "key", key_id: manager.id });
+    assert.deepEqual(target.created_by, { type: "key", id: manager.id });
     assert.deepEqual(manager.created_by, { type: "root" });
     assert.equal(target.revoked_by, null);
 
@@ -53,14 +53,14 @@ describe("re-activation", () => {
     const other = await rootKey("react", ["api_keys:delete", "contacts:read"]);
     const second = await madeBy(manager, { scopes: ["contacts:read"] });
     res = await env.gw.admin("POST", `/keys/${second.id}/revoke`, undefined, other.key);
-    assert.deepEqual(res.json.revoked_by, { type: "key", key_id: other.id });
+    assert.deepEqual(res.json.revoked_by, { type: "key", id: other.id });
     res = await env.gw.admin("POST", `/keys/${second.id}/activate`, undefined, manager.key);
     assert.equal(res.json.code, "reactivation_not_allowed");
 
     // Its own revocation it may undo; the root token may undo any.
     const third = await madeBy(manager, { scopes: ["contacts:read"] });
     res = await env.gw.admin("POST", `/keys/${third.id}/revoke`, undefined, manager.key);
-    assert.deepEqual(res.json.revoked_by, { type: "key", key_id: manager.id });
+    assert.deepEqual(res.json.revoked_by, { type: "key", id: manager.id });
     res = await env.gw.admin("POST", `/keys/${third.id}/activate`, undefined, manager.key);
     assert.equal(res.status, 200, res.text);
     assert.equal(res.json.revoked_by, null);

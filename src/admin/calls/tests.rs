@@ -564,3 +564,226 @@ fn the_origin_s_answer_or_why_there_was_none_is_recorded() {
         assert_eq!(origin_result(Err(error)), OriginResult::Unreachable);
     }
 }
+
+// ---- Portal sessions ----
+
+fn member(permissions: Vec<crate::session::Permission>) -> Actor {
+    Actor::Member {
+        workspace: "acme".into(),
+        member: crate::session::Member {
+            id: "user_7".into(),
+            name: "Ada".into(),
+        },
+        permissions,
+    }
+}
+
+fn a_session(permissions: Vec<crate::session::Permission>) -> Session {
+    Session {
+        id: SessionId::generate(&[3; SESSION_ID_RANDOM_BYTES]),
+        workspace: "acme".into(),
+        member: crate::session::Member {
+            id: "user_7".into(),
+            name: "Ada".into(),
+        },
+        permissions,
+        created_at: NOW - 1_000,
+        expires_at: NOW + 60_000,
+    }
+}
+
+#[test]
+fn a_session_token_is_a_credential_of_its_own_and_a_key_under_kgs_stays_a_key() {
+    let config = config();
+    let token = SessionToken::generate(&[4; SESSION_TOKEN_RANDOM_BYTES]);
+    let bearer = format!("Bearer {}", token.expose());
+    assert!(matches!(
+        admin_credential(Some(&bearer), &config.root_token, "kg"),
+        Ok(AdminCredential::Session(found)) if found == token
+    ));
+    let key = ApiKey::generate("kgs", Environment::Live, &[1; KEY_RANDOM_BYTES]);
+    let bearer = format!("Bearer {}", key.expose());
+    assert!(matches!(
+        admin_credential(Some(&bearer), &config.root_token, "kgs"),
+        Ok(AdminCredential::Key(_))
+    ));
+    // A token with one character changed is refused before storage.
+    let mut typo = token.expose().to_string();
+    let last = typo.pop().map_or('0', |c| if c == 'a' { 'b' } else { 'a' });
+    typo.push(last);
+    assert!(matches!(
+        admin_credential(Some(&format!("Bearer {typo}")), &config.root_token, "kg"),
+        Err(GatewayError::InvalidAdminToken {
+            credentials_sent: true
+        })
+    ));
+}
+
+#[test]
+fn no_key_reaches_a_session_route_and_the_root_token_has_no_current_session() {
+    let hash = hash_key(
+        &config().hash_secret,
+        &ApiKey::generate("kg", Environment::Live, &[1; KEY_RANDOM_BYTES]),
+    );
+    let id = SessionId::generate(&[1; SESSION_ID_RANDOM_BYTES]);
+    for (route, code) in [
+        (AdminRoute::MintSession, "root_token_required"),
+        (AdminRoute::ListSessions, "root_token_required"),
+        (AdminRoute::RevokeSession(id), "root_token_required"),
+        (AdminRoute::CurrentSession, "not_found"),
+        (AdminRoute::EndCurrentSession, "not_found"),
+    ] {
+        assert_eq!(
+            authentication(&route, hash.clone())
+                .map(|_| ())
+                .map_err(|e| e.code()),
+            Err(code),
+            "{route:?}"
+        );
+        let root = root_may_call(&route).map_err(|e| e.code());
+        assert_eq!(root.is_ok(), !route.is_own_session(), "{route:?}");
+    }
+}
+
+#[test]
+fn a_live_session_calls_what_its_permissions_give_and_nothing_else() {
+    use crate::session::Permission::*;
+    let find = |session: Option<Session>, route: &AdminRoute, now: u64| {
+        session_caller(DirectoryReply::Session { session }, route, now).map(|(_, actor)| actor)
+    };
+    let reader = a_session(vec![KeysRead]);
+    let got = find(Some(reader.clone()), &AdminRoute::ListKeys, NOW).expect("reads keys");
+    assert_eq!(got, member(vec![KeysRead]));
+    for (route, expected) in [
+        (AdminRoute::CreateKey, "permission_required"),
+        (AdminRoute::ListApprovals, "permission_required"),
+        (AdminRoute::MintSession, "root_token_required"),
+        (AdminRoute::ListSessions, "root_token_required"),
+    ] {
+        let refused = find(Some(reader.clone()), &route, NOW);
+        assert_eq!(code(refused), expected, "{route:?}");
+    }
+    let refused = find(Some(reader.clone()), &AdminRoute::CreateKey, NOW);
+    let Err(error) = refused else {
+        panic!("refused")
+    };
+    assert_eq!(
+        error.refused().error,
+        GatewayError::PermissionRequired {
+            permission: KeysManage
+        }
+    );
+    // Its own session it may always see and end.
+    assert!(find(Some(reader.clone()), &AdminRoute::CurrentSession, NOW).is_ok());
+    assert!(find(Some(reader.clone()), &AdminRoute::EndCurrentSession, NOW).is_ok());
+    // A manager reads too; a reviewer reviews.
+    let manager = a_session(vec![KeysManage]);
+    assert!(find(Some(manager.clone()), &AdminRoute::ListKeys, NOW).is_ok());
+    assert!(find(Some(manager), &AdminRoute::Policy, NOW).is_ok());
+    let reviewer = a_session(vec![ApprovalsReview]);
+    assert!(find(Some(reviewer.clone()), &AdminRoute::ListApprovals, NOW).is_ok());
+    assert_eq!(
+        code(find(Some(reviewer), &AdminRoute::ListKeys, NOW)),
+        "permission_required"
+    );
+}
+
+#[test]
+fn an_unknown_or_expired_session_is_an_invalid_admin_token() {
+    let session = a_session(vec![crate::session::Permission::KeysRead]);
+    for (found, now) in [
+        (None, NOW),
+        (Some(session.clone()), session.expires_at),
+        (Some(session.clone()), session.expires_at + 1),
+    ] {
+        let reply = DirectoryReply::Session { session: found };
+        assert_eq!(
+            code(session_caller(reply, &AdminRoute::CurrentSession, now)),
+            "invalid_admin_token"
+        );
+    }
+    let reply = DirectoryReply::Session {
+        session: Some(session.clone()),
+    };
+    assert!(session_caller(reply, &AdminRoute::CurrentSession, session.expires_at - 1).is_ok());
+    assert_eq!(
+        code(session_caller(
+            DirectoryReply::Done,
+            &AdminRoute::ListKeys,
+            NOW
+        )),
+        "store_unavailable"
+    );
+}
+
+#[test]
+fn a_mint_stores_the_token_s_hmac_never_the_token_and_a_full_workspace_is_409() {
+    let config = config();
+    let new_session = crate::admin::parse_mint(
+        br#"{"workspace":"acme","member":{"id":"u1","name":"Ada"},"permissions":["keys:read"],"ttl_seconds":120}"#,
+    )
+    .expect("valid");
+    let random = MintRandom {
+        id: [5; SESSION_ID_RANDOM_BYTES],
+        token: [6; SESSION_TOKEN_RANDOM_BYTES],
+    };
+    let mint = plan_mint(new_session, &config, NOW, &random);
+    assert_eq!(mint.session.expires_at, NOW + 120_000);
+    let DirectoryCommand::MintSession {
+        index_name,
+        session,
+        now_ms,
+    } = &mint.command
+    else {
+        panic!("a mint command")
+    };
+    assert_eq!(*index_name, mint.token.index_name(&config.hash_secret));
+    assert_eq!((session, *now_ms), (&mint.session, NOW));
+    let wire = serde_json::to_string(&mint.command).expect("writes");
+    assert!(!wire.contains(mint.token.expose()), "{wire}");
+    assert_eq!(code(minted(DirectoryReply::SessionMinted)), "ok");
+    let full = DirectoryReply::TooManySessions(crate::session::TooManySessions { max: 1_000 });
+    assert_eq!(code(minted(full)), "too_many_sessions");
+    assert_eq!(
+        code(session_revoked(DirectoryReply::SessionRevoked {
+            found: true
+        })),
+        "ok"
+    );
+    assert_eq!(
+        code(session_revoked(DirectoryReply::SessionRevoked {
+            found: false
+        })),
+        "not_found"
+    );
+}
+
+#[test]
+fn a_member_creates_any_scope_of_the_policy_in_its_own_workspace_only() {
+    let config = config();
+    let manager = member(vec![crate::session::Permission::KeysManage]);
+    let plan = |body: &str| plan_create(body, &manager, &config).map_err(|e| e.code());
+    let creation = plan(r#"{"name": "x", "scopes": ["contacts:delete", "api_keys:delete"]}"#)
+        .expect("any scope");
+    let Command::Create { record, .. } = &creation.create else {
+        panic!("a create")
+    };
+    assert_eq!(record.workspace, "acme");
+    assert_eq!(
+        record.created_by,
+        Some(Principal::Member {
+            id: "user_7".into(),
+            name: "Ada".into()
+        })
+    );
+    // A person's keys head families of their own, and follow the policy's defaults.
+    assert_eq!((record.family.clone(), record.limits), (None, None));
+    assert_eq!(
+        plan(r#"{"name": "x", "scopes": ["contacts:read"], "workspace": "other"}"#).map(|_| ()),
+        Err("workspace_forbidden")
+    );
+    assert!(plan(
+        r#"{"name": "x", "scopes": ["contacts:read"], "workspace": "acme", "environment": "test"}"#
+    )
+    .is_ok());
+}

@@ -182,6 +182,11 @@ fn template_of(route: &AdminRoute) -> (&'static str, &'static str) {
         AdminRoute::ListWorkspaces => ("GET", "/workspaces"),
         AdminRoute::GetWorkspace(_) => ("GET", "/workspaces/{workspace}"),
         AdminRoute::SetPlan(_) => ("PUT", "/workspaces/{workspace}"),
+        AdminRoute::MintSession => ("POST", "/portal/sessions"),
+        AdminRoute::ListSessions => ("GET", "/portal/sessions"),
+        AdminRoute::CurrentSession => ("GET", "/portal/sessions/current"),
+        AdminRoute::EndCurrentSession => ("DELETE", "/portal/sessions/current"),
+        AdminRoute::RevokeSession(_) => ("DELETE", "/portal/sessions/{id}"),
     }
 }
 
@@ -273,7 +278,7 @@ proptest! {
     #[test]
     fn admin_route_serves_only_listed_routes(
         method in prop::sample::select(METHODS.to_vec()),
-        path in "(/(keys|policy|workspaces|revoke|rotate|activate|webhook-secret|key_[A-Za-z0-9]{22}|[a-z_]{0,5})){0,5}",
+        path in "(/(keys|policy|workspaces|portal|sessions|current|revoke|rotate|activate|webhook-secret|key_[A-Za-z0-9]{22}|ses_[A-Za-z0-9]{22}|[a-z_]{0,5})){0,5}",
     ) {
         match admin_route(method, &path) {
             Ok(route) => {
@@ -284,6 +289,7 @@ proptest! {
                     AdminRoute::GetKey(id) | AdminRoute::EditKey(id) | AdminRoute::DeleteKey(id)
                     | AdminRoute::RevokeKey(id) | AdminRoute::ActivateKey(id)
                     | AdminRoute::RotateKey(id) | AdminRoute::RotateWebhookSecret(id) => id.as_str(),
+                    AdminRoute::RevokeSession(id) => id.as_str(),
                     _ => "",
                 };
                 let workspace = match &route {

@@ -97,13 +97,41 @@ fn every_admin_route_is_served_with_the_grant_it_needs() {
             AdminRoute::SetPlan(acme()),
             "root",
         ),
+        // No key may call the session routes; the current session is its own token's.
+        (
+            ("POST", "/portal/sessions"),
+            AdminRoute::MintSession,
+            "root",
+        ),
+        (
+            ("GET", "/portal/sessions"),
+            AdminRoute::ListSessions,
+            "root",
+        ),
+        (
+            ("GET", "/portal/sessions/current"),
+            AdminRoute::CurrentSession,
+            "session",
+        ),
+        (
+            ("DELETE", "/portal/sessions/current"),
+            AdminRoute::EndCurrentSession,
+            "session",
+        ),
+        (
+            ("DELETE", "/portal/sessions/{id}"),
+            AdminRoute::RevokeSession(a_session_id()),
+            "root",
+        ),
     ];
     let listed: Vec<(&str, &str)> = expected.iter().map(|(route, ..)| *route).collect();
     assert_eq!(listed, ADMIN_ROUTES, "ADMIN_ROUTES lists exactly these");
+    let session = a_session_id();
     for ((method, template), route, grant) in expected {
-        let id = match template.starts_with("/keys") {
-            true => id.as_str(),
-            false => approval.as_str(),
+        let id = match template {
+            t if t.starts_with("/keys") => id.as_str(),
+            t if t.starts_with("/portal") => session.as_str(),
+            _ => approval.as_str(),
         };
         let path = template.replace("{id}", id).replace("{workspace}", "acme");
         assert_eq!(
@@ -113,10 +141,86 @@ fn every_admin_route_is_served_with_the_grant_it_needs() {
         );
         let needed = match route.required_grant() {
             Some(needed) => format!("{}:{}", needed.resource, needed.action.as_str()),
+            None if route.is_own_session() => "session".to_string(),
             None => "root".to_string(),
         };
         assert_eq!(needed, grant, "{method} {template}");
     }
+}
+
+fn a_session_id() -> crate::session::SessionId {
+    crate::session::SessionId::generate(&[9; crate::session::SESSION_ID_RANDOM_BYTES])
+}
+
+#[test]
+fn every_admin_route_names_the_permission_a_member_needs() {
+    use crate::session::Permission::*;
+    let key = an_id();
+    let approval = an_approval_id();
+    for (route, permission, own) in [
+        (AdminRoute::ListKeys, Some(KeysRead), false),
+        (AdminRoute::GetKey(key.clone()), Some(KeysRead), false),
+        (AdminRoute::Policy, Some(KeysRead), false),
+        (AdminRoute::CreateKey, Some(KeysManage), false),
+        (AdminRoute::EditKey(key.clone()), Some(KeysManage), false),
+        (AdminRoute::DeleteKey(key.clone()), Some(KeysManage), false),
+        (AdminRoute::RevokeKey(key.clone()), Some(KeysManage), false),
+        (
+            AdminRoute::ActivateKey(key.clone()),
+            Some(KeysManage),
+            false,
+        ),
+        (AdminRoute::RotateKey(key.clone()), Some(KeysManage), false),
+        (
+            AdminRoute::RotateWebhookSecret(key),
+            Some(KeysManage),
+            false,
+        ),
+        (AdminRoute::ListApprovals, Some(ApprovalsReview), false),
+        (
+            AdminRoute::GetApproval(approval.clone()),
+            Some(ApprovalsReview),
+            false,
+        ),
+        (
+            AdminRoute::Approve(approval.clone()),
+            Some(ApprovalsReview),
+            false,
+        ),
+        (AdminRoute::Reject(approval), Some(ApprovalsReview), false),
+        (AdminRoute::MintSession, None, false),
+        (AdminRoute::ListSessions, None, false),
+        (AdminRoute::RevokeSession(a_session_id()), None, false),
+        (AdminRoute::CurrentSession, None, true),
+        (AdminRoute::EndCurrentSession, None, true),
+    ] {
+        assert_eq!(route.required_permission(), permission, "{route:?}");
+        assert_eq!(route.is_own_session(), own, "{route:?}");
+    }
+}
+
+#[test]
+fn the_current_session_is_not_read_as_a_session_id() {
+    assert_eq!(
+        admin_route("DELETE", "/portal/sessions/current"),
+        Ok(AdminRoute::EndCurrentSession)
+    );
+    assert_eq!(
+        admin_route("POST", "/portal/sessions/current"),
+        Err(GatewayError::MethodNotAllowed {
+            allowed: "GET, DELETE".into()
+        })
+    );
+    assert_eq!(
+        admin_route("DELETE", "/portal/sessions/ses_short"),
+        Err(GatewayError::NotFound)
+    );
+    assert_eq!(
+        admin_route("GET", &format!("/portal/sessions/{}", a_session_id())),
+        Err(GatewayError::MethodNotAllowed {
+            allowed: "DELETE".into()
+        })
+    );
 }
 
 #[test]
@@ -128,6 +232,7 @@ fn an_id_of_the_other_kind_is_404() {
             true => approval.as_str(),
             false => key.as_str(),
         };
+        // (A session id in a key's or approval's place is covered by the same rule.)
         if template.contains("{id}") {
             let path = template.replace("{id}", wrong);
             assert_eq!(

@@ -2,14 +2,14 @@
 //! answer, the webhook) and a decision's outcome.
 
 use super::keys::NAME_COLUMN_CHARS;
-use super::{clean, inline, shorten, table, text};
+use super::{clean, inline, principal, shorten, table, text};
 use serde_json::Value;
 use std::fmt::Write as _;
 
 const PATH_COLUMN_CHARS: usize = 40;
 
 /// `Name (key_…)`, or whichever of the two is there, from an object with `key_name` and
-/// `key_id` (an approval, or the key that decided it).
+/// `key_id`: the key that submitted an approval.
 fn key_label(object: &Value) -> String {
     let present = |field: &str| match object.get(field) {
         None | Some(Value::Null) => None,
@@ -70,18 +70,6 @@ fn request_line(approval: &Value) -> String {
         }
     }
     line
-}
-
-/// Who decided: the root token, or a key by name and id.
-fn reviewer(decided_by: Option<&Value>) -> String {
-    match decided_by {
-        None | Some(Value::Null) => "-".into(),
-        Some(by) => match by.get("type").and_then(Value::as_str) {
-            Some("root") => "root (the admin token)".into(),
-            Some("key") => format!("key {}", key_label(by)),
-            _ => inline(by),
-        },
-    }
 }
 
 /// What sending the approved request gave: the origin's status, or why it did not complete.
@@ -229,7 +217,7 @@ pub fn approval_details(approval: &Value) -> String {
         ("created_at".into(), text(approval, "created_at")),
         ("expires_at".into(), text(approval, "expires_at")),
         ("decided_at".into(), text(approval, "decided_at")),
-        ("decided_by".into(), reviewer(approval.get("decided_by"))),
+        ("decided_by".into(), principal(approval.get("decided_by"))),
         ("reason".into(), text(approval, "reason")),
         ("result".into(), result_summary(approval.get("result"))),
         ("webhook".into(), webhook_summary(approval.get("webhook"))),

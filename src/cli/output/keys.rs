@@ -1,6 +1,6 @@
 //! Keys: the table, the details, the secret shown once.
 
-use super::{clean, inline, shorten, table, text, time_or};
+use super::{clean, inline, principal, shorten, table, text, time_or};
 use serde_json::Value;
 use std::fmt::Write as _;
 
@@ -74,8 +74,10 @@ const KEY_FIELDS: &[&str] = &[
     "scopes",
     "limits",
     "created_at",
+    "created_by",
     "expires_at",
     "revoked_at",
+    "revoked_by",
     "last_used_at",
     "metadata",
     "rejection_webhook",
@@ -126,6 +128,7 @@ pub fn key_details(key: &Value) -> String {
             "limits" => limits(key.get("limits")),
             "expires_at" => time_or(key, field, "never"),
             "last_used_at" => time_or(key, field, "never"),
+            "created_by" | "revoked_by" => principal(key.get(*field)),
             "metadata" => match key.get("metadata") {
                 Some(object @ Value::Object(_)) => clean(&object.to_string()),
                 other => other.map_or_else(|| "-".into(), inline),

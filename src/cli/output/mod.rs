@@ -51,6 +51,29 @@ pub fn inline(value: &Value) -> String {
     }
 }
 
+/// Who did something (`created_by`, `revoked_by`, `decided_by`): `root (the admin token)`,
+/// `key Name (key_…)` or `key key_…`, `member Name (id)`; `-` for nobody on record.
+pub fn principal(by: Option<&Value>) -> String {
+    let Some(by) = by.filter(|by| !by.is_null()) else {
+        return "-".into();
+    };
+    let field = |name: &str| match by.get(name) {
+        None | Some(Value::Null) => None,
+        Some(value) => Some(inline(value)),
+    };
+    let label = match (field("name"), field("id")) {
+        (Some(name), Some(id)) => format!("{name} ({id})"),
+        (Some(one), None) | (None, Some(one)) => one,
+        (None, None) => "-".into(),
+    };
+    match by.get("type").and_then(Value::as_str) {
+        Some("root") => "root (the admin token)".into(),
+        Some("key") => format!("key {label}"),
+        Some("member") => format!("member {label}"),
+        _ => inline(by),
+    }
+}
+
 /// Re-indents JSON text the way `serde_json::to_string_pretty` would, but keeps the
 /// gateway's field order and number spelling: `--json` shows the answer as it came.
 /// The text must already be known to be valid JSON.

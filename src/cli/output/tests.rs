@@ -405,3 +405,30 @@ fn policy_summary_lists_the_plans_with_the_default_marked() {
     let no_plans = policy_summary(&json!({"scopes": [], "plans": [], "default_plan": null}));
     assert!(!no_plans.contains("plans"), "{no_plans}");
 }
+
+#[test]
+fn who_did_something_is_shown_for_people() {
+    for (by, shown) in [
+        (json!(null), "-"),
+        (json!({"type": "root"}), "root (the admin token)"),
+        (json!({"type": "key", "id": "key_1"}), "key key_1"),
+        (
+            json!({"type": "key", "id": "key_1", "name": "Ops"}),
+            "key Ops (key_1)",
+        ),
+        (
+            json!({"type": "member", "id": "u_42", "name": "Ada\u{1b}[2J"}),
+            "member Ada\\u{1b}[2J (u_42)",
+        ),
+        (json!({"type": "robot"}), "type: robot"),
+    ] {
+        assert_eq!(super::principal(Some(&by)), shown, "{by}");
+    }
+    let key = json!({"id": "key_1", "created_by": {"type": "member", "id": "u_42", "name": "Ada"}, "revoked_by": null});
+    let details = super::key_details(&key);
+    assert!(
+        details.contains("created_by:        member Ada (u_42)\n"),
+        "{details}"
+    );
+    assert!(details.contains("revoked_by:        -\n"), "{details}");
+}
