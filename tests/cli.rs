@@ -1158,3 +1158,52 @@ fn a_rotation_leaves_a_leftover_temporary_file_alone() {
         "from an interrupted run"
     );
 }
+
+#[test]
+fn sessions_create_mints_and_shows_the_token_and_link_once() {
+    let token = "kgs_0123456789ABCDEFGHIJabcdefghijklmnopqrstu";
+    let body = json!({
+        "id": "ses_4Tq8Ln2XcR7tBv0ZsK1wYe", "workspace": "acme",
+        "member": {"id": "user_42", "name": "Ada Lovelace"},
+        "permissions": ["keys:manage"], "created_at": "2030-01-01T00:00:00Z",
+        "expires_at": "2030-01-01T01:00:00Z", "token": token,
+        "url": format!("https://gw.example/_keygate/portal/#session={token}"),
+    });
+    let server = serve(vec![json_response(201, &body)]);
+    let out = keygate(
+        &[
+            "sessions",
+            "create",
+            "--workspace",
+            "acme",
+            "--member-id",
+            "user_42",
+            "--member-name",
+            "Ada Lovelace",
+            "--permission",
+            "keys:manage",
+        ],
+        &with_token(&server),
+    );
+    let request = server.next();
+    assert_eq!(
+        request.request_line,
+        "POST /_keygate/v1/portal/sessions HTTP/1.1"
+    );
+    assert_eq!(
+        serde_json::from_str::<Value>(&request.body).unwrap(),
+        json!({"workspace": "acme", "member": {"id": "user_42", "name": "Ada Lovelace"}, "permissions": ["keys:manage"]})
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stdout.matches(&format!("\n    {token}\n")).count(),
+        1,
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("/_keygate/portal/#session="),
+        "{}",
+        out.stdout
+    );
+}

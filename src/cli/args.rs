@@ -16,6 +16,10 @@ use crate::approval::{ApprovalId, ApprovalStatus};
 use crate::key::{Environment, KeyId};
 use crate::page::MAX_PAGE_SIZE;
 use crate::record::Status;
+use crate::session::{
+    Permission, SessionId, MAX_MEMBER_ID_CHARS, MAX_MEMBER_NAME_CHARS, MAX_TTL_SECONDS,
+    MIN_TTL_SECONDS,
+};
 use crate::timestamp::parse_rfc3339;
 use crate::workspace::WorkspaceName;
 use clap::builder::{PossibleValue, TypedValueParser, ValueParserFactory};
@@ -79,6 +83,9 @@ pub enum Command {
     /// List, show, approve and reject queued requests
     #[command(subcommand)]
     Approvals(ApprovalsCommand),
+    /// Mint, list and revoke portal sessions for the provider's members (root token)
+    #[command(subcommand)]
+    Sessions(SessionsCommand),
     /// List and show workspaces, and put them on plans
     #[command(subcommand)]
     Workspaces(WorkspacesCommand),
@@ -204,6 +211,48 @@ pub struct WorkspaceListArgs {
     /// Follow the pages to the end
     #[arg(long)]
     pub all: bool,
+}
+
+#[derive(Subcommand, Clone, Debug, PartialEq, Eq)]
+pub enum SessionsCommand {
+    /// Mint a session for one member; its token and portal link are printed once
+    Create(NewSessionArgs),
+    /// List a workspace's live sessions, newest first
+    List {
+        /// The workspace whose sessions to list
+        #[arg(long, value_name = "W")]
+        workspace: String,
+        /// How many per page, 1 to 100 [default: the gateway's, 20]
+        #[arg(long, value_name = "N", value_parser = checked(page_size), allow_negative_numbers = true)]
+        limit: Option<u64>,
+        /// Start where a previous page's next_cursor says
+        #[arg(long, value_name = "C")]
+        cursor: Option<String>,
+    },
+    /// Revoke a session: its token is a 401 from the next request on
+    Revoke {
+        /// The session's id, as `keygate sessions list` shows it
+        id: SessionId,
+    },
+}
+
+#[derive(Args, Clone, Debug, PartialEq, Eq)]
+pub struct NewSessionArgs {
+    /// The workspace the member acts in
+    #[arg(long, value_name = "W")]
+    pub workspace: String,
+    /// The member's id in your own system
+    #[arg(long, value_name = "ID", value_parser = checked(member_id))]
+    pub member_id: String,
+    /// The member's name, as the portal shows it
+    #[arg(long, value_name = "NAME", value_parser = checked(member_name))]
+    pub member_name: String,
+    /// keys:read, keys:manage or approvals:review (repeat for several)
+    #[arg(long = "permission", value_name = "P", required = true)]
+    pub permissions: Vec<Permission>,
+    /// How long the session lives, 60 to 43200 seconds [default: the gateway's, 3600]
+    #[arg(long = "ttl", value_name = "SECONDS", value_parser = checked(ttl), allow_negative_numbers = true)]
+    pub ttl_seconds: Option<u64>,
 }
 
 #[derive(Subcommand, Clone, Debug, PartialEq, Eq)]
@@ -578,6 +627,11 @@ checked_type! {
     WorkspaceName => |text| WorkspaceName::parse(text).ok_or_else(|| {
         format!("WORKSPACE must be {}", WorkspaceName::rule())
     });
+    SessionId => |text| SessionId::parse(text).ok_or_else(|| {
+        "ID must be `ses_` followed by 22 letters or digits, as `keygate sessions list` shows it"
+            .into()
+    });
+    Permission => |text| one_of(&Permission::ALL, Permission::as_str, text);
     Token => |text| Ok(Token::new(text));
     Environment => |text| {
         one_of(&[Environment::Live, Environment::Test], Environment::as_str, text)
@@ -617,6 +671,34 @@ fn at_least_one(text: &str) -> Result<u64, String> {
 fn page_size(text: &str) -> Result<u64, String> {
     // The admin API's own bound: a usize of 100.
     whole(text, 1, Some(MAX_PAGE_SIZE as u64))
+}
+
+fn ttl(text: &str) -> Result<u64, String> {
+    whole(text, MIN_TTL_SECONDS, Some(MAX_TTL_SECONDS))
+}
+
+/// A member's id or name as the gateway takes it: sent as written, 1 to `max` characters,
+/// no control characters.
+fn member_text(text: &str, max: usize) -> Result<String, String> {
+    let chars = text.chars().count();
+    if chars == 0 {
+        return Err("must not be empty".into());
+    }
+    if chars > max {
+        return Err(format!("{chars} characters is too long; use at most {max}"));
+    }
+    if text.chars().any(char::is_control) {
+        return Err("must not contain control characters".into());
+    }
+    Ok(text.to_string())
+}
+
+fn member_id(text: &str) -> Result<String, String> {
+    member_text(text, MAX_MEMBER_ID_CHARS)
+}
+
+fn member_name(text: &str) -> Result<String, String> {
+    member_text(text, MAX_MEMBER_NAME_CHARS)
 }
 
 fn grace(text: &str) -> Result<u64, String> {

@@ -1,5 +1,5 @@
 //! The operator's command line: `keygate keys …`, `keygate approvals …`,
-//! `keygate workspaces …` and `keygate policy show` against a gateway's admin API, `keygate policy check` and
+//! `keygate workspaces …`, `keygate sessions …` and `keygate policy show` against a gateway's admin API, `keygate policy check` and
 //! `keygate policy diff` on policy files, `keygate deploy secrets` ([`deploy`]) for the
 //! Worker's secrets and `keygate doctor` ([`doctor`]) to smoke-test a deployment. Native
 //! only; the Worker never links it.
@@ -38,7 +38,7 @@ pub mod request;
 use answer::{Answer, Reply};
 use args::{
     ApprovalListArgs, ApprovalsCommand, Command, DeployCommand, KeyListArgs, KeysCommand,
-    PolicyCommand, WorkspaceListArgs, WorkspacesCommand,
+    PolicyCommand, SessionsCommand, WorkspaceListArgs, WorkspacesCommand,
 };
 pub use connection::{connection, Connection, Transport, TransportError, UsageError, TIMEOUT};
 pub use exit::Exit;
@@ -136,6 +136,7 @@ pub fn execute(
     let keys = match command {
         Command::Keys(keys) => keys,
         Command::Approvals(approvals) => return approvals_command(approvals, json, &mut session),
+        Command::Sessions(sessions) => return sessions_command(sessions, json, &mut session),
         Command::Workspaces(workspaces) => {
             return workspaces_command(workspaces, json, &mut session)
         }
@@ -281,6 +282,37 @@ fn workspaces_command(command: &WorkspacesCommand, json: bool, session: &mut Ses
         },
         WorkspacesCommand::Show { .. } => output::workspace_details(&body),
         WorkspacesCommand::SetPlan { .. } => output::plan_set(&body),
+    };
+    session.finish(&text)
+}
+
+/// A sessions command from request to printed result.
+fn sessions_command(command: &SessionsCommand, json: bool, session: &mut Session<'_>) -> Exit {
+    let (reply, body) = match session.call(&request::sessions_request(command)) {
+        Ok(answer) => answer,
+        Err(exit) => return exit,
+    };
+    if json {
+        let text = match body {
+            Some(_) => output::pretty_json(&reply.body) + "\n",
+            None => String::new(),
+        };
+        return session.finish(&text);
+    }
+    let text = match (command, &body) {
+        (SessionsCommand::Revoke { id }, _) => format!("Revoked session {id}.\n"),
+        (SessionsCommand::Create(_), Some(body)) => output::minted_session(body),
+        (SessionsCommand::List { .. }, Some(body)) => match answer::page(body, "sessions") {
+            Ok(page) => {
+                let mut text = output::sessions_table(&page.items);
+                if let Some(cursor) = page.next_cursor {
+                    text.push_str(&output::more_sessions(&cursor));
+                }
+                text
+            }
+            Err(message) => return session.unexpected(&message),
+        },
+        (_, None) => return session.unexpected("answered with an empty body"),
     };
     session.finish(&text)
 }

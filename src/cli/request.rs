@@ -3,7 +3,7 @@
 
 use super::args::{
     ApprovalListArgs, ApprovalsCommand, Change, EditArgs, KeyListArgs, KeysCommand, ListArgs,
-    NewKeyArgs, WorkspaceListArgs, WorkspacesCommand,
+    NewKeyArgs, NewSessionArgs, SessionsCommand, WorkspaceListArgs, WorkspacesCommand,
 };
 use crate::admin::{ListedStatus, ADMIN_PREFIX};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
@@ -172,6 +172,45 @@ pub fn workspaces_page(args: &WorkspaceListArgs, cursor: Option<&str>) -> ApiReq
         request.query.push(("cursor", cursor.to_string()));
     }
     request
+}
+
+/// The request for one sessions command.
+pub fn sessions_request(command: &SessionsCommand) -> ApiRequest {
+    match command {
+        SessionsCommand::Create(args) => {
+            ApiRequest::new(Method::Post, "/portal/sessions".into()).with_body(mint_body(args))
+        }
+        SessionsCommand::List {
+            workspace,
+            limit,
+            cursor,
+        } => {
+            let mut request = ApiRequest::new(Method::Get, "/portal/sessions".into());
+            request.query.push(("workspace", workspace.clone()));
+            if let Some(limit) = limit {
+                request.query.push(("limit", limit.to_string()));
+            }
+            if let Some(cursor) = cursor {
+                request.query.push(("cursor", cursor.clone()));
+            }
+            request
+        }
+        SessionsCommand::Revoke { id } => {
+            ApiRequest::new(Method::Delete, format!("/portal/sessions/{id}"))
+        }
+    }
+}
+
+fn mint_body(args: &NewSessionArgs) -> Value {
+    let mut body = json!({
+        "workspace": args.workspace,
+        "member": {"id": args.member_id, "name": args.member_name},
+        "permissions": args.permissions.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
+    });
+    if let Some(ttl) = args.ttl_seconds {
+        body["ttl_seconds"] = ttl.into();
+    }
+    body
 }
 
 /// A list request: the same four parameters, in the same order, for keys and approvals.

@@ -296,12 +296,14 @@ fn help_prints_every_command() {
             &[
                 "keys",
                 "approvals",
+                "sessions",
                 "workspaces",
                 "policy",
                 "deploy",
                 "doctor",
             ][..],
         ),
+        ("sessions --help", &["create", "list", "revoke"]),
         (
             "keys --help",
             &[
@@ -2097,4 +2099,167 @@ fn workspace_names_are_checked_before_any_request() {
             "{line}: {err}"
         );
     }
+}
+
+// --- sessions --------------------------------------------------------------------------
+
+const SES: &str = "ses_4Tq8Ln2XcR7tBv0ZsK1wYe";
+const TOKEN: &str = "kgs_0123456789ABCDEFGHIJabcdefghijklmnopqrstu";
+
+fn parsed_line(line: &str) -> Command {
+    let args: Vec<String> = line.split_whitespace().map(String::from).collect();
+    args::parse(&args).expect("parses").command
+}
+
+fn session_json() -> String {
+    format!(
+        r#"{{"id":"{SES}","workspace":"acme","member":{{"id":"user_42","name":"Ada"}},"permissions":["keys:manage","approvals:review"],"created_at":"2030-01-01T00:00:00Z","expires_at":"2030-01-01T01:00:00Z"}}"#
+    )
+}
+
+#[test]
+fn sessions_create_mints_with_the_body_the_gateway_takes_and_prints_token_and_link_once() {
+    let command = parsed_line(
+        "sessions create --workspace acme --member-id user_42 --member-name Ada --permission keys:manage --permission approvals:review --ttl 600",
+    );
+    let minted = session_json().replacen(
+        "{",
+        &format!(
+            r#"{{"token":"{TOKEN}","url":"https://gw.example/_keygate/portal/#session={TOKEN}","#
+        ),
+        1,
+    );
+    let run = execute_with(command, false, vec![json_reply(201, &minted)]);
+    assert_eq!(run.exit, Exit::Done, "{}", run.err);
+    let sent = &run.sent[0];
+    assert_eq!(
+        (sent.method, sent.path.as_str()),
+        (request::Method::Post, "/portal/sessions")
+    );
+    assert_eq!(
+        sent.body,
+        Some(json!({
+            "workspace": "acme",
+            "member": {"id": "user_42", "name": "Ada"},
+            "permissions": ["keys:manage", "approvals:review"],
+            "ttl_seconds": 600,
+        }))
+    );
+    assert!(
+        run.out.starts_with(&format!(
+            "Minted session {SES} for Ada (user_42) in acme.\n"
+        )),
+        "{}",
+        run.out
+    );
+    assert_eq!(
+        run.out.matches(&format!("\n    {TOKEN}\n")).count(),
+        1,
+        "{}",
+        run.out
+    );
+    assert!(run.out.contains(&format!(
+        "    https://gw.example/_keygate/portal/#session={TOKEN}\n"
+    )));
+    assert!(run.out.contains("shown once"));
+    assert!(run
+        .out
+        .contains("permissions: keys:manage,approvals:review\n"));
+    // Without --ttl the gateway's default applies.
+    let command = parsed_line(
+        "sessions create --workspace acme --member-id u --member-name N --permission keys:read",
+    );
+    let run = execute_with(command, false, vec![json_reply(201, &session_json())]);
+    assert_eq!(
+        run.sent[0].body.as_ref().and_then(|b| b.get("ttl_seconds")),
+        None
+    );
+}
+
+#[test]
+fn sessions_arguments_are_checked_before_any_request() {
+    for (line, message) in [
+        ("sessions create --workspace acme --member-id u --member-name N", "--permission"),
+        ("sessions create --workspace acme --member-id u --member-name N --permission keys:write", "`keys:write` is not one of keys:read, keys:manage, approvals:review"),
+        ("sessions create --workspace acme --member-id u --member-name N --permission keys:read --ttl 59", "--ttl: 59 is out of range"),
+        ("sessions create --workspace acme --member-id u --member-name N --permission keys:read --ttl 43201", "--ttl: 43201 is out of range"),
+        ("sessions revoke ses_short", "ID must be `ses_`"),
+        ("sessions list", "--workspace"),
+    ] {
+        let (exit, out, err) = run_line(line, &[("KEYGATE_TOKEN", "t")]);
+        assert_eq!(exit, Exit::Usage, "{line}: {err}");
+        assert!(out.is_empty());
+        assert!(err.contains(message), "{line}: {err}");
+    }
+    let long = "x".repeat(201);
+    let args: Vec<String> = [
+        "sessions",
+        "create",
+        "--workspace",
+        "a",
+        "--member-id",
+        "u",
+        "--member-name",
+        &long,
+        "--permission",
+        "keys:read",
+    ]
+    .map(String::from)
+    .to_vec();
+    let err = args::parse(&args).expect_err("refused").to_string();
+    assert!(
+        err.contains("--member-name: 201 characters is too long; use at most 200"),
+        "{err}"
+    );
+}
+
+#[test]
+fn sessions_list_and_revoke() {
+    let page = format!(
+        r#"{{"sessions":[{}],"next_cursor":"1893456000000.{SES}"}}"#,
+        session_json()
+    );
+    let run = execute_with(
+        parsed_line("sessions list --workspace acme --limit 5"),
+        false,
+        vec![json_reply(200, &page)],
+    );
+    assert_eq!(run.exit, Exit::Done, "{}", run.err);
+    assert_eq!(
+        run.sent[0].url("https://gw.example"),
+        "https://gw.example/_keygate/v1/portal/sessions?workspace=acme&limit=5"
+    );
+    assert!(run.out.starts_with("ID "), "{}", run.out);
+    assert!(
+        run.out.contains(SES) && run.out.contains("Ada (user_42)"),
+        "{}",
+        run.out
+    );
+    assert!(run
+        .out
+        .contains(&format!("More sessions: add --cursor 1893456000000.{SES}.")));
+
+    let run = execute_with(
+        parsed_line(&format!("sessions revoke {SES}")),
+        false,
+        vec![Ok(Reply {
+            status: 204,
+            ..Reply::default()
+        })],
+    );
+    assert_eq!(run.exit, Exit::Done, "{}", run.err);
+    assert_eq!(
+        (run.sent[0].method, run.sent[0].path.clone()),
+        (request::Method::Delete, format!("/portal/sessions/{SES}"))
+    );
+    assert_eq!(run.out, format!("Revoked session {SES}.\n"));
+
+    let refused = r#"{"type":"urn:keygate:problem:root_token_required","title":"Forbidden","status":403,"code":"root_token_required","detail":"only the root token may mint, list or revoke portal sessions","request_id":"req_1"}"#;
+    let run = execute_with(
+        parsed_line(&format!("sessions revoke {SES}")),
+        false,
+        vec![json_reply(403, refused)],
+    );
+    assert_eq!(run.exit, Exit::Refused);
+    assert!(run.err.contains("root_token_required"), "{}", run.err);
 }

@@ -12,7 +12,7 @@ const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 export const ROOT_TOKEN = "root-token-for-tests-0123456789abcdef";
 export const SIGNING_SECRET = "signing-secret-for-tests-0123456789abcdef";
 export const WEBHOOK_SECRET = "webhook-secret-for-tests-0123456789abcdef";
-const HASH_SECRET = "hash-secret-for-tests-0123456789abcdef";
+export const HASH_SECRET = "hash-secret-for-tests-0123456789abcdef";
 
 export function policyText(name) {
   return readFileSync(`${ROOT}policies/${name}.toml`, "utf8");

@@ -298,3 +298,87 @@ fn within_its_own_grants_an_actor_may_edit_rotate_and_reactivate() {
     let (reply, _) = state.handle(read_contacts(&next.hash), &policy(), NOW + 3);
     assert!(is_admitted(&reply), "{reply:?}");
 }
+
+// --- who asks: a member, through a portal session --------------------------------------
+
+fn member_actor(workspace: &str) -> Actor {
+    Actor::Member {
+        workspace: workspace.into(),
+        member: crate::session::Member {
+            id: "user_1".into(),
+            name: "Ada".into(),
+        },
+        permissions: vec![crate::session::Permission::KeysManage],
+    }
+}
+
+#[test]
+fn a_member_of_another_workspace_finds_nothing_and_changes_nothing() {
+    let Fixture { record, hash } = acme_key(r#"["contacts:read"]"#, 51);
+    let mut state = created(&record, &hash);
+    let before = state.clone();
+    for command in lifecycle_commands(&member_actor("other")) {
+        let label = format!("{command:?}");
+        let (reply, changed) = state.handle(command, &policy(), NOW + 5);
+        assert_eq!(reply, declined(Declined::NotFound), "{label}");
+        assert_eq!(changed, NOTHING, "{label}");
+        assert_eq!(state, before, "{label}");
+    }
+}
+
+#[test]
+fn a_member_edits_and_rotates_a_key_another_key_made_and_gives_it_any_scope() {
+    let Fixture { record, hash } = acme_key(r#"["contacts:read"]"#, 52);
+    let ada = member_actor("acme");
+    let mut state = created(&record, &hash);
+    let edit = Command::Edit {
+        webhook_secret: fresh_webhook_secret(),
+        actor: ada.clone(),
+        edit: KeyEdit {
+            scopes: Some(vec!["admin".into()]),
+            ..KeyEdit::default()
+        },
+    };
+    let (reply, _) = state.handle(edit, &policy(), NOW + 1);
+    assert_eq!(key_of(&reply).scopes, ["admin"]);
+    let next = new_secret(901);
+    let rotate = Command::Rotate {
+        actor: ada,
+        secret: next.hash,
+        hint: next.hint,
+        grace_ms: 0,
+    };
+    let (reply, _) = state.handle(rotate, &policy(), NOW + 2);
+    assert!(matches!(reply, Reply::Rotated { .. }), "{reply:?}");
+}
+
+#[test]
+fn a_member_undoes_its_own_or_a_keys_revocation_but_not_the_root_tokens() {
+    let ada = member_actor("acme");
+    let activate = Command::Activate { actor: ada.clone() };
+    let Fixture { record, hash } = acme_key(r#"["contacts:read"]"#, 53);
+    let mut state = created(&record, &hash);
+    state.handle(revoke(), &policy(), NOW);
+    let (reply, changed) = state.handle(activate.clone(), &policy(), NOW + 1);
+    assert_eq!(
+        reply,
+        declined(Declined::Stronger(Stronger::RevokedByOther))
+    );
+    assert_eq!(changed, NOTHING);
+    for revoker in [
+        ada,
+        key_actor("acme", &["api_keys:delete"], limits(10, 1000)),
+    ] {
+        let mut state = created(&record, &hash);
+        let (reply, _) = state.handle(
+            Command::Revoke {
+                actor: revoker.clone(),
+            },
+            &policy(),
+            NOW,
+        );
+        assert_eq!(key_of(&reply).revoked_by, Some(revoker.principal()));
+        let (reply, _) = state.handle(activate.clone(), &policy(), NOW + 1);
+        assert_eq!(key_of(&reply).revoked_at, None, "{revoker:?}");
+    }
+}
