@@ -374,3 +374,38 @@ describe("where a session token is not accepted", () => {
     }
   });
 });
+
+describe("a member and its workspace's plan (seed 000: API access requires the Pro plan)", () => {
+  const seed = useGateway({ policy: "seed-000-ladders" });
+  test("a member's create in a Free workspace is refused like the root token's; upgraded by the provider, it works; the member sees its own workspace only", async () => {
+    const gw = seed.gw;
+    const res = await gw.admin("POST", "/portal/sessions", {
+      workspace: "acme",
+      member: { id: "user_1", name: "Ada" },
+      permissions: ["keys:manage"],
+    });
+    assert.equal(res.status, 201, res.text);
+    const ada = res.json;
+    const create = () => gw.admin("POST", "/keys", { name: "Zapier", scopes: ["contacts:read"] }, ada.token);
+    let made = await create();
+    assert.equal(made.status, 403, made.text);
+    assert.deepEqual([made.json.code, made.json.plan, made.json.required_plan], ["plan_required", "free", "pro"]);
+
+    // The plan is the provider's to set: not the member's.
+    const upgrade = await gw.admin("PUT", "/workspaces/acme", { plan: "pro" }, ada.token);
+    assert.equal(upgrade.status, 403, upgrade.text);
+    assert.equal(upgrade.json.code, "root_token_required");
+    assert.equal((await gw.admin("GET", "/workspaces", undefined, ada.token)).json.code, "root_token_required");
+    assert.equal((await gw.admin("PUT", "/workspaces/acme", { plan: "pro" })).status, 200);
+
+    made = await create();
+    assert.equal(made.status, 201, made.text);
+    assert.equal(made.json.workspace, "acme");
+    assert.equal((await gw.request("/v1/contacts", { key: made.json.key })).status, 200);
+    const own = await gw.admin("GET", "/workspaces/acme", undefined, ada.token);
+    assert.equal(own.status, 200, own.text);
+    assert.equal(own.json.plan, "pro");
+    assert.equal((await gw.admin("PUT", "/workspaces/globex", { plan: "pro" })).status, 200);
+    assert.equal((await gw.admin("GET", "/workspaces/globex", undefined, ada.token)).status, 404);
+  });
+});
