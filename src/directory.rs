@@ -135,9 +135,13 @@ pub enum DirectoryReply {
     },
     SessionMinted,
     TooManySessions(TooManySessions),
-    /// The answer to `FindSession`: `None` for a token that names no live session.
+    /// The answer to `FindSession`: `None` for a token that names no live session; with a
+    /// live one, its workspace's plan as the directory holds it (read in the same step, so
+    /// a member's call costs one directory call).
     Session {
         session: Option<Session>,
+        #[serde(default)]
+        assignment: PlanAssignment,
     },
     /// The answer to `RevokeSession`: whether there was such a session.
     SessionRevoked {
@@ -242,9 +246,16 @@ mod tests {
         let replies = [
             DirectoryReply::SessionMinted,
             DirectoryReply::TooManySessions(TooManySessions { max: 1_000 }),
-            DirectoryReply::Session { session: None },
+            DirectoryReply::Session {
+                session: None,
+                assignment: PlanAssignment::default(),
+            },
             DirectoryReply::Session {
                 session: Some(session()),
+                assignment: PlanAssignment {
+                    plan: Some("pro".into()),
+                    version: 3,
+                },
             },
             DirectoryReply::SessionRevoked { found: true },
             DirectoryReply::SessionPage {

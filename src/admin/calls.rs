@@ -139,14 +139,19 @@ pub fn find_session(index_name: SessionIndexName, now_ms: u64) -> DirectoryComma
 /// token that names no live session (never minted, revoked, expired) is
 /// `invalid_admin_token`, like any other wrong token; a live one may call the routes
 /// about itself and those its permissions give, and no other (403 naming the permission,
-/// or the root token for the session routes).
+/// or the root token for the session routes). The workspace's plan binds a member's review
+/// as it binds a key's: listing or deciding on the queue needs a plan that offers it.
 pub fn session_caller(
     reply: DirectoryReply,
     route: &AdminRoute,
+    policy: &Policy,
     now_ms: u64,
 ) -> Result<(Session, Actor), ReplyError> {
-    let session = match reply {
-        DirectoryReply::Session { session } => session,
+    let (session, assignment) = match reply {
+        DirectoryReply::Session {
+            session,
+            assignment,
+        } => (session, assignment),
         other => return Err(unwanted(other)),
     };
     let session = session.filter(|session| session.is_live(now_ms)).ok_or(
@@ -164,6 +169,16 @@ pub fn session_caller(
             .required_permission()
             .ok_or_else(|| not_for_this_caller(route))?;
         actor.holds(needed).map_err(GatewayError::from)?;
+    }
+    let reviews = match route {
+        AdminRoute::ListApprovals | AdminRoute::Approve(_) | AdminRoute::Reject(_) => {
+            route.required_grant()
+        }
+        _ => None,
+    };
+    if let Some(review) = reviews {
+        let plan = entitlement::plan_of(policy, &assignment);
+        entitlement::admits(plan, Some(&review), policy).map_err(GatewayError::from)?;
     }
     Ok((session, actor))
 }

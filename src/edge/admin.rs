@@ -210,7 +210,7 @@ async fn authenticate(
             let index_name = token.index_name(&config.hash_secret);
             let find = calls::find_session(index_name.clone(), now_ms());
             let reply = directory_object::call(env, &find).await?;
-            let (session, actor) = calls::session_caller(reply, route, now_ms())?;
+            let (session, actor) = calls::session_caller(reply, route, &config.policy, now_ms())?;
             return Ok(Caller {
                 session: Some((session, index_name)),
                 ..Caller::of(actor, LimitHeaders::new())

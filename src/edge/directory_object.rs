@@ -221,9 +221,19 @@ impl DurableObject for KeyDirectory {
                 session,
                 now_ms,
             } => mint_session(&sql, &index_name, &session, now_ms)?,
-            DirectoryCommand::FindSession { index_name, now_ms } => DirectoryReply::Session {
-                session: find_session(&sql, &index_name, now_ms)?,
-            },
+            DirectoryCommand::FindSession { index_name, now_ms } => {
+                let session = find_session(&sql, &index_name, now_ms)?;
+                let assignment = match &session {
+                    Some(session) => workspace(&sql, &session.workspace)?
+                        .map(|workspace| workspace.assignment)
+                        .unwrap_or_default(),
+                    None => PlanAssignment::default(),
+                };
+                DirectoryReply::Session {
+                    session,
+                    assignment,
+                }
+            }
             DirectoryCommand::RevokeSession { by } => revoke_session(&sql, by)?,
             DirectoryCommand::ListSessions {
                 workspace,

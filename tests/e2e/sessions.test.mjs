@@ -409,3 +409,53 @@ describe("a member and its workspace's plan (seed 000: API access requires the P
     assert.equal((await gw.admin("GET", "/workspaces/globex", undefined, ada.token)).status, 404);
   });
 });
+
+describe("a member's review and its workspace's plan", () => {
+  const POLICY = `
+default_plan = "basic"
+[[resources]]
+name = "contacts"
+kind = "ladder"
+[[resources]]
+name = "approvals"
+kind = "read_write"
+[[resources]]
+name = "api_keys"
+kind = "ladder"
+[[plans]]
+name = "basic"
+resources = ["contacts", "api_keys"]
+[[plans]]
+name = "pro"
+[[routes]]
+method = "POST"
+path = "/v1/contacts"
+resource = "contacts"
+action = "write"
+`;
+  const plans = useGateway({ bindings: { KEYGATE_POLICY: POLICY } });
+  test("on a plan without the approval queue a member with approvals:review lists and decides nothing (403 scope_not_in_plan); on one with it, it does", async () => {
+    const gw = plans.gw;
+    const agent = await gw.createKey({ name: "agent", workspace: "rv-member", scopes: ["contacts:write-approval"] });
+    const res = await gw.request("/v1/contacts", { key: agent.key, method: "POST", body: "{}" });
+    const text = await res.text();
+    assert.equal(res.status, 202, text);
+    const id = JSON.parse(text).approval_id;
+    const minted = await gw.admin("POST", "/portal/sessions", { workspace: "rv-member", member: { id: "u", name: "Reviewer" }, permissions: ["approvals:review"] });
+    assert.equal(minted.status, 201, minted.text);
+    const token = minted.json.token;
+    for (const [method, path, body] of [
+      ["GET", "/approvals", undefined],
+      ["POST", `/approvals/${id}/approve`, {}],
+      ["POST", `/approvals/${id}/reject`, { reason: "no" }],
+    ]) {
+      const refused = await gw.admin(method, path, body, token);
+      assert.equal(refused.status, 403, `${method} ${path}: ${refused.text}`);
+      assert.equal(refused.json.code, "scope_not_in_plan", refused.text);
+    }
+    assert.equal((await gw.admin("PUT", "/workspaces/rv-member", { plan: "pro" })).status, 200);
+    const approved = await gw.admin("POST", `/approvals/${id}/approve`, {}, token);
+    assert.equal(approved.status, 200, approved.text);
+    assert.equal(approved.json.decided_by.type, "member");
+  });
+});

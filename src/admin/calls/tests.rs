@@ -649,7 +649,16 @@ fn no_key_reaches_a_session_route_and_the_root_token_has_no_current_session() {
 fn a_live_session_calls_what_its_permissions_give_and_nothing_else() {
     use crate::session::Permission::*;
     let find = |session: Option<Session>, route: &AdminRoute, now: u64| {
-        session_caller(DirectoryReply::Session { session }, route, now).map(|(_, actor)| actor)
+        session_caller(
+            DirectoryReply::Session {
+                session,
+                assignment: PlanAssignment::default(),
+            },
+            route,
+            &config().policy,
+            now,
+        )
+        .map(|(_, actor)| actor)
     };
     let reader = a_session(vec![KeysRead]);
     let got = find(Some(reader.clone()), &AdminRoute::ListKeys, NOW).expect("reads keys");
@@ -696,20 +705,37 @@ fn an_unknown_or_expired_session_is_an_invalid_admin_token() {
         (Some(session.clone()), session.expires_at),
         (Some(session.clone()), session.expires_at + 1),
     ] {
-        let reply = DirectoryReply::Session { session: found };
+        let reply = DirectoryReply::Session {
+            session: found,
+            assignment: PlanAssignment::default(),
+        };
         assert_eq!(
-            code(session_caller(reply, &AdminRoute::CurrentSession, now)),
+            code(session_caller(
+                reply,
+                &AdminRoute::CurrentSession,
+                &config().policy,
+                now
+            )),
             "invalid_admin_token"
         );
     }
     let reply = DirectoryReply::Session {
         session: Some(session.clone()),
+        assignment: PlanAssignment::default(),
     };
-    assert!(session_caller(reply, &AdminRoute::CurrentSession, session.expires_at - 1).is_ok());
+    let policy = config().policy;
+    let live = session_caller(
+        reply,
+        &AdminRoute::CurrentSession,
+        &policy,
+        session.expires_at - 1,
+    );
+    assert!(live.is_ok());
     assert_eq!(
         code(session_caller(
             DirectoryReply::Done,
             &AdminRoute::ListKeys,
+            &policy,
             NOW
         )),
         "store_unavailable"
@@ -786,4 +812,53 @@ fn a_member_creates_any_scope_of_the_policy_in_its_own_workspace_only() {
         r#"{"name": "x", "scopes": ["contacts:read"], "workspace": "acme", "environment": "test"}"#
     )
     .is_ok());
+}
+
+#[test]
+fn a_members_review_is_bound_by_its_workspaces_plan_like_a_keys() {
+    use crate::session::Permission::ApprovalsReview;
+    let policy = Policy::from_toml(
+        r#"
+default_plan = "basic"
+[[resources]]
+name = "contacts"
+kind = "ladder"
+[[resources]]
+name = "approvals"
+kind = "read_write"
+[[plans]]
+name = "basic"
+resources = ["contacts"]
+[[plans]]
+name = "pro"
+"#,
+    )
+    .expect("the policy loads");
+    let id = ApprovalId::generate(&QueueShard::of("acme"), &[1; APPROVAL_ID_RANDOM_BYTES]);
+    let call = |plan: Option<&str>, route: &AdminRoute| {
+        let reply = DirectoryReply::Session {
+            session: Some(a_session(vec![ApprovalsReview])),
+            assignment: PlanAssignment {
+                plan: plan.map(str::to_string),
+                version: 1,
+            },
+        };
+        code(session_caller(reply, route, &policy, NOW))
+    };
+    for route in [
+        AdminRoute::ListApprovals,
+        AdminRoute::Approve(id.clone()),
+        AdminRoute::Reject(id.clone()),
+    ] {
+        // On the default plan (never set) and on `basic` the queue is not offered.
+        assert_eq!(call(None, &route), "scope_not_in_plan", "{route:?}");
+        assert_eq!(
+            call(Some("basic"), &route),
+            "scope_not_in_plan",
+            "{route:?}"
+        );
+        assert_eq!(call(Some("pro"), &route), "ok", "{route:?}");
+    }
+    // Its own session it sees whatever the plan.
+    assert_eq!(call(Some("basic"), &AdminRoute::CurrentSession), "ok");
 }
