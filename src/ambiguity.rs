@@ -709,16 +709,17 @@ fn flush_utf16(units: &mut Vec<u16>, out: &mut Vec<u8>) {
     }
 }
 
-/// Where a key of this deployment appears outside `Authorization`, if it does: in the path,
-/// the query, or another header. Such a request would carry the secret to the origin and
-/// into its logs, so it is refused, whichever key it is.
+/// Where a key of this deployment, or a portal session token, appears outside
+/// `Authorization`, if it does: in the path, the query, or another header. Such a request
+/// would carry the secret to the origin and into its logs, so it is refused, whichever
+/// secret it is.
 fn key_outside_authorization(shape: &RequestShape) -> Option<String> {
+    let secret_in = |bytes: &[u8]| {
+        crate::key::contains_key_shape(bytes, shape.key_prefix)
+            || crate::session::contains_token_shape(bytes)
+    };
     let holds_key = |text: &str| {
-        crate::key::contains_key_shape(text.as_bytes(), shape.key_prefix)
-            || crate::key::contains_key_shape(
-                &percent::decode_form(text.as_bytes()),
-                shape.key_prefix,
-            )
+        secret_in(text.as_bytes()) || secret_in(&percent::decode_form(text.as_bytes()))
     };
     if holds_key(shape.path) {
         return Some("the path".to_string());

@@ -91,6 +91,20 @@ impl SessionToken {
     }
 }
 
+/// Whether `text` holds something shaped like a session token: `kgs_` then at least a
+/// token's 39 base62 characters. The checksum is not checked on purpose, as for keys
+/// ([`crate::key::contains_key_shape`]): a token with one character wrong still gives most
+/// of it away.
+pub fn contains_token_shape(text: &[u8]) -> bool {
+    let prefix = SESSION_TOKEN_PREFIX.as_bytes();
+    (0..text.len()).any(|at| {
+        text.get(at..)
+            .and_then(|rest| rest.strip_prefix(prefix))
+            .and_then(|rest| rest.get(..BODY_CHARS + CHECKSUM_CHARS))
+            .is_some_and(|chars| chars.iter().copied().all(is_base62))
+    })
+}
+
 /// The stored name of a session: a secret's fingerprint, so `Debug` redacts it.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -288,6 +302,22 @@ mod tests {
         assert_eq!(SessionToken::parse(key.expose()), None);
         assert!(key::parse(token(5).expose(), "kgs").is_err());
         assert!(key::parse(token(5).expose(), "kg").is_err());
+    }
+
+    #[test]
+    fn token_shapes_are_found_anywhere_in_a_text() {
+        let text = token(7).expose().to_string();
+        for around in [
+            text.clone(),
+            format!("session={text}&x=1"),
+            format!("/v1/{text}/x"),
+            format!("{}X", &text[..text.len() - 1]),
+        ] {
+            assert!(contains_token_shape(around.as_bytes()), "{around}");
+        }
+        for other in [&text[..text.len() - 1], "kgs_", "", &text[1..]] {
+            assert!(!contains_token_shape(other.as_bytes()), "{other}");
+        }
     }
 
     #[test]

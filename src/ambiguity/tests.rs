@@ -654,3 +654,24 @@ proptest! {
         prop_assert!(path_ambiguity(&with_empty).is_some());
     }
 }
+
+#[test]
+fn a_portal_session_token_outside_authorization_is_refused_like_a_key() {
+    let token = crate::session::SessionToken::generate(&[3; 24]);
+    let token = token.expose();
+    let in_query = format!("session={token}");
+    let encoded = format!("session={}", token.replace('_', "%5F"));
+    let in_path = format!("/v1/contacts/{token}");
+    for (path, query, headers) in [
+        ("/v1/contacts", Some(in_query.as_str()), vec![]),
+        ("/v1/contacts", Some(encoded.as_str()), vec![]),
+        (in_path.as_str(), None, vec![]),
+        ("/v1/contacts", None, vec![("X-Session", token)]),
+    ] {
+        assert_eq!(
+            check("GET", path, query, &headers, false),
+            Err("key_in_request"),
+            "{path} {query:?} {headers:?}"
+        );
+    }
+}

@@ -364,6 +364,22 @@ describe("where a session token is not accepted", () => {
     assert.ok(!env.origin.received.some((r) => JSON.stringify(r.headers).includes(session.token)));
   });
 
+  test("a session token anywhere but Authorization on the data plane is a 400 key_in_request, never forwarded", async () => {
+    const session = await mint("plane", ["keys:read"]);
+    const key = await env.gw.createKey({ name: "reader", scopes: ["contacts:read"], workspace: "plane" });
+    const before = env.origin.received.length;
+    for (const [path, headers] of [
+      [`/v1/contacts?session=${session.token}`, {}],
+      [`/v1/contacts?session=${session.token.replace("_", "%5F")}`, {}],
+      ["/v1/contacts", { "x-portal-session": session.token }],
+    ]) {
+      const res = await env.gw.request(path, { key: key.key, headers });
+      assert.equal(res.status, 400, path);
+      assert.equal((await res.json()).code, "key_in_request", path);
+    }
+    assert.equal(env.origin.received.length, before);
+  });
+
   test("a malformed or made-up session token is 401 invalid_admin_token", async () => {
     const session = await mint("plane", ["keys:read"]);
     const typo = session.token.slice(0, -1) + (session.token.endsWith("a") ? "b" : "a");
