@@ -1,4 +1,4 @@
-//! Admin API bodies (create, edit, rotate, approve, reject): any bytes are a checked value
+//! Admin API bodies (create, edit, rotate, approve, reject, mint a portal session): any bytes are a checked value
 //! or field errors; what is accepted holds only values the API promises, and every refusal
 //! renders as problem+json.
 //!
@@ -6,7 +6,8 @@
 #![no_main]
 
 use keygate::admin::{
-    parse_approve, parse_create, parse_edit, parse_reject, parse_rotate, MAX_GRACE_SECONDS,
+    parse_approve, parse_create, parse_edit, parse_mint, parse_reject, parse_rotate,
+    MAX_GRACE_SECONDS,
 };
 use keygate::authority::{key_object, LimitsEdit};
 use keygate::key::{ApiKey, Environment, KeyId};
@@ -127,13 +128,27 @@ fuzz_target!(|data: &[u8]| {
                 check_refusal(error);
             }
         }
-        _ => match parse_reject(body) {
-            Ok(reason) => {
-                assert!(!reason.is_empty());
-                assert_eq!(reason, reason.trim());
-                assert!(reason.chars().count() <= 1000);
+        _ => {
+            match parse_reject(body) {
+                Ok(reason) => {
+                    assert!(!reason.is_empty());
+                    assert_eq!(reason, reason.trim());
+                    assert!(reason.chars().count() <= 1000);
+                }
+                Err(error) => check_refusal(error),
             }
-            Err(error) => check_refusal(error),
-        },
+            // The same bytes as a portal session's mint body.
+            match parse_mint(body) {
+                Ok(session) => {
+                    assert!(!session.permissions.is_empty() && session.permissions.len() <= 3);
+                    assert!((60..=43_200).contains(&session.ttl_seconds));
+                    for (text, max) in [(&session.member.id, 128), (&session.member.name, 200)] {
+                        assert!(!text.is_empty() && text.chars().count() <= max);
+                        assert!(!text.chars().any(char::is_control));
+                    }
+                }
+                Err(error) => check_refusal(error),
+            }
+        }
     }
 });

@@ -7,6 +7,7 @@ use keygate::key::{
     contains_key_shape, parse, ApiKey, Environment, KeyFormatError, KeyId, KEY_RANDOM_BYTES,
 };
 use keygate::queue::QueueShard;
+use keygate::session::{contains_token_shape, SessionId, SessionToken};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -32,6 +33,17 @@ fuzz_target!(|data: &[u8]| {
             let (other, _) = text.split_once('_').expect("a key has a prefix");
             assert_ne!(other, "kg");
             assert!(parse(text, other).is_ok());
+        }
+        // A session token is exactly the text presented, is no key, and is found by the
+        // key-in-request check.
+        if let Some(token) = SessionToken::parse(text) {
+            assert_eq!(token.expose(), text);
+            assert!(text.starts_with("kgs_"));
+            assert!(parse(text, "kg").is_err() && parse(text, "kgs").is_err());
+            assert!(contains_token_shape(text.as_bytes()));
+        }
+        if let Some(id) = SessionId::parse(text) {
+            assert_eq!(id.as_str(), text);
         }
         // Any text that parses as a key is found by the key-in-request check.
         if parse(text, "kg").is_ok() {
