@@ -37,6 +37,11 @@ impl WorkspaceName {
         &self.0
     }
 
+    /// [`DEFAULT_WORKSPACE`], the workspace of a key that names none.
+    pub fn default_workspace() -> WorkspaceName {
+        WorkspaceName(DEFAULT_WORKSPACE.to_string())
+    }
+
     /// The rule, for error messages.
     pub fn rule() -> String {
         format!("1 to {MAX_WORKSPACE_CHARS} characters of letters, digits, `_`, `.` or `-`, starting with a letter or digit")
@@ -114,6 +119,14 @@ mod tests {
         ] {
             assert!(WorkspaceName::parse(bad).is_none(), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_default_workspace_is_a_valid_name() {
+        assert_eq!(
+            WorkspaceName::parse(DEFAULT_WORKSPACE),
+            Some(WorkspaceName::default_workspace())
+        );
     }
 
     #[test]

@@ -6,7 +6,9 @@
 //! The approval verdict lives here, not with the data plane's request path: it is made by a
 //! reviewer's admin call, and only an admin call sends an approved request to the origin.
 
-use crate::admin::{parse_create, AdminRoute, NewKey, NewSession, ADMIN_PREFIX, DEFAULT_WORKSPACE};
+use crate::admin::{
+    asked_workspace, parse_create_with, AdminRoute, NewSession, ADMIN_PREFIX, DEFAULT_WORKSPACE,
+};
 use crate::approval::{
     Approval, ApprovalId, ApprovalStatus, OriginResult, QueueReply, Verdict, APPROVALS_RESOURCE,
 };
@@ -282,11 +284,12 @@ pub struct Creation {
     pub key: ApiKey,
 }
 
-/// A create body, checked, and the workspace the key will belong to: its plan is read
-/// before the key is built ([`plan_creation`]).
+/// A create body, and the workspace the key will belong to: its plan is read before the
+/// body is checked ([`plan_creation`]), since a limits window left out takes the plan's
+/// default.
 pub struct CreateRequest {
-    new_key: NewKey,
     workspace: WorkspaceName,
+    body: Vec<u8>,
 }
 
 impl CreateRequest {
@@ -295,26 +298,26 @@ impl CreateRequest {
     }
 }
 
-/// Checks a create body against the policy; the key's workspace is the body's, else the
-/// actor's own, else the default one (naming another than its own is refused to a key).
-pub fn read_creation(
-    body: &[u8],
-    actor: &Actor,
-    config: &Config,
-    now_ms: u64,
-) -> Result<CreateRequest, GatewayError> {
-    let new_key = parse_create(body, &config.policy, now_ms, config.https_only)?;
+/// The workspace a create body's key will belong to: the body's, else the actor's own,
+/// else the default one. Nothing is refused here: a body that names a bad workspace, or one
+/// a key may not reach, is refused by [`plan_creation`] with every other error in it.
+pub fn read_creation(body: &[u8], actor: &Actor) -> CreateRequest {
+    let asked = asked_workspace(body);
     let workspace = actor
-        .workspace_for(new_key.workspace.as_deref())
-        .map_err(GatewayError::BeyondOwnGrant)?
-        .unwrap_or_else(|| DEFAULT_WORKSPACE.to_string());
-    // The body's name was checked, and a key's own workspace was checked when it was made.
-    let workspace = WorkspaceName::parse(&workspace).ok_or(GatewayError::Internal)?;
-    Ok(CreateRequest { new_key, workspace })
+        .workspace_for(asked.as_deref())
+        .ok()
+        .flatten()
+        .or_else(|| actor.workspace_for(None).ok().flatten())
+        .and_then(|name| WorkspaceName::parse(&name))
+        .unwrap_or_else(WorkspaceName::default_workspace);
+    CreateRequest {
+        workspace,
+        body: body.to_vec(),
+    }
 }
 
-/// Builds the key of `request` in a workspace whose plan is `assignment`, within what
-/// `actor` may hand out.
+/// Checks a create body against the policy and the plan its workspace is on
+/// (`assignment`), and builds the key within what `actor` may hand out.
 pub fn plan_creation(
     request: CreateRequest,
     assignment: PlanAssignment,
@@ -323,7 +326,23 @@ pub fn plan_creation(
     now_ms: u64,
     random: &CreationRandom,
 ) -> Result<Creation, GatewayError> {
-    let CreateRequest { new_key, workspace } = request;
+    let plan = entitlement::plan_of(&config.policy, &assignment);
+    let defaults = entitlement::default_limits(plan, &config.policy);
+    let new_key = parse_create_with(
+        &request.body,
+        &config.policy,
+        defaults,
+        now_ms,
+        config.https_only,
+    )?;
+    let workspace = actor
+        .workspace_for(new_key.workspace.as_deref())
+        .map_err(GatewayError::BeyondOwnGrant)?
+        .unwrap_or_else(|| DEFAULT_WORKSPACE.to_string());
+    // The plan read was that of `request.workspace`; a key of any other would be our bug.
+    if workspace != request.workspace.as_str() {
+        return Err(GatewayError::Internal);
+    }
     let key_id = KeyId::generate(&random.key_id);
     let key = ApiKey::generate(config.policy.key_prefix(), new_key.environment, &random.key);
     let mut record = new_key.into_record(

@@ -4,7 +4,6 @@ use super::MAX_ADMIN_BODY_BYTES;
 use crate::authority::LimitsEdit;
 use crate::key::Environment;
 use crate::limits::{Limits, LimitsError};
-use crate::policy::Policy;
 use crate::problem::{FieldError, GatewayError};
 use crate::timestamp::parse_rfc3339;
 use crate::workspace::WorkspaceName;
@@ -128,7 +127,12 @@ pub(super) fn expires_at(value: Option<&Value>, now_ms: u64) -> Result<Option<u6
     Ok(Some(at))
 }
 
-pub(super) fn limits(value: Option<&Value>, policy: &Policy) -> Result<Option<Limits>, FieldError> {
+/// A create's `limits`: a window left out takes `defaults` (the plan's, where the key's
+/// workspace is on one, else the policy's); none given keeps following the defaults.
+pub(super) fn limits(
+    value: Option<&Value>,
+    defaults: Limits,
+) -> Result<Option<Limits>, FieldError> {
     let object = match value {
         None | Some(Value::Null) => return Ok(None),
         Some(Value::Object(o)) => o,
@@ -148,7 +152,6 @@ pub(super) fn limits(value: Option<&Value>, policy: &Policy) -> Result<Option<Li
             "unknown field; allowed: per_minute, per_day",
         ));
     }
-    let defaults = policy.default_limits();
     let count = |field: &str, default: u32| -> Result<u64, FieldError> {
         match object.get(field) {
             None | Some(Value::Null) => Ok(u64::from(default)),
@@ -162,7 +165,7 @@ pub(super) fn limits(value: Option<&Value>, policy: &Policy) -> Result<Option<Li
     };
     let given = |field: &str| object.get(field).is_some_and(|v| !v.is_null());
     if !given("per_minute") && !given("per_day") {
-        // Nothing to override: keep following the policy's defaults, even as they change.
+        // Nothing to override: keep following the defaults, even as they change.
         return Ok(None);
     }
     let per_minute = count("per_minute", defaults.per_minute.get())?;
@@ -170,7 +173,7 @@ pub(super) fn limits(value: Option<&Value>, policy: &Policy) -> Result<Option<Li
     Limits::new(per_minute, per_day).map(Some).map_err(|e| {
         let message = match e {
             LimitsError::MinuteAboveDay { .. } if !given("per_minute") => format!(
-                "per_day ({per_day}) is below the policy's default per_minute ({per_minute}); set per_minute too"
+                "per_day ({per_day}) is below the default per_minute ({per_minute}); set per_minute too"
             ),
             other => other.to_string(),
         };

@@ -75,12 +75,34 @@ impl NewKey {
     }
 }
 
-/// Parses and checks a create body. Every field error is reported at once; unknown scopes
-/// get their own answer listing the valid ones. Without `scopes` the key gets the policy's
-/// `default_scopes`, and where it has none that is a field error.
+/// The workspace a create body names, if it names a valid one: enough to read that
+/// workspace's plan before the whole body is checked ([`parse_create_with`]).
+pub fn asked_workspace(body: &[u8]) -> Option<String> {
+    let object = parse_object(body).ok()?;
+    match object.get("workspace") {
+        None | Some(Value::Null) => None,
+        given => workspace(given).ok(),
+    }
+}
+
+/// [`parse_create_with`] the policy's default limits: for a policy without plans.
 pub fn parse_create(
     body: &[u8],
     policy: &Policy,
+    now_ms: u64,
+    https_only: bool,
+) -> Result<NewKey, GatewayError> {
+    parse_create_with(body, policy, policy.default_limits(), now_ms, https_only)
+}
+
+/// Parses and checks a create body. Every field error is reported at once; unknown scopes
+/// get their own answer listing the valid ones. Without `scopes` the key gets the policy's
+/// `default_scopes`, and where it has none that is a field error. A limits window left out
+/// takes `defaults`: the key's plan's, where its workspace is on one.
+pub fn parse_create_with(
+    body: &[u8],
+    policy: &Policy,
+    defaults: Limits,
     now_ms: u64,
     https_only: bool,
 ) -> Result<NewKey, GatewayError> {
@@ -108,7 +130,7 @@ pub fn parse_create(
         given => collect(&mut errors, workspace(given)).map(Some),
     };
     let expires_at = collect(&mut errors, expires_at(object.get("expires_at"), now_ms));
-    let limits = collect(&mut errors, limits(object.get("limits"), policy));
+    let limits = collect(&mut errors, limits(object.get("limits"), defaults));
     let metadata = collect(&mut errors, metadata(object.get("metadata")));
     let rejection_webhook = collect(
         &mut errors,

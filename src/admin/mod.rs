@@ -12,7 +12,10 @@ mod workspaces;
 
 pub use approvals::{parse_approve, parse_reject, MAX_REASON_CHARS};
 pub use fields::{DEFAULT_WORKSPACE, MAX_NAME_CHARS};
-pub use keys::{parse_create, parse_edit, parse_rotate, NewKey, MAX_GRACE_SECONDS};
+pub use keys::{
+    asked_workspace, parse_create, parse_create_with, parse_edit, parse_rotate, NewKey,
+    MAX_GRACE_SECONDS,
+};
 pub use list::{
     parse_approvals_query, parse_list_query, parse_status, ApprovalsPage, ApprovalsQuery, KeysPage,
     ListQuery, ListedStatus,

@@ -299,7 +299,7 @@ async fn create_key(body: &[u8], actor: &Actor, env: &Env, answer: &Answer<'_>) 
         key: random()?,
         webhook_secret: random()?,
     };
-    let request = calls::read_creation(body, actor, config, now)?;
+    let request = calls::read_creation(body, actor);
     let workspace = DirectoryCommand::Workspace {
         id: request.workspace().clone(),
     };

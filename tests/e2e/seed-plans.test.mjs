@@ -98,6 +98,10 @@ describe("seed 004: read:all, write:all, admin — and per-plan limits", () => {
     res = await gw.admin("POST", "/keys", { name: "Greedy", workspace: "startup", scopes: ["read:all"], limits: { per_minute: 100, per_day: 1000 } });
     assert.equal(res.status, 403, res.text);
     assert.deepEqual([res.json.code, res.json.window, res.json.max], ["limit_exceeds_plan", "minute", 60]);
+    // One window given: the other is the plan's default (Free's 1,000/day), not the policy's.
+    res = await gw.admin("POST", "/keys", { name: "Slow", workspace: "startup", scopes: ["read:all"], limits: { per_minute: 30 } });
+    assert.equal(res.status, 201, res.text);
+    assert.deepEqual(res.json.limits, { per_minute: 30, per_day: 1000, source: "key" });
 
     assert.equal((await setPlan(gw, "startup", "team")).status, 200);
     res = await gw.admin("GET", `/keys/${reader.id}`);

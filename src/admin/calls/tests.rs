@@ -4,6 +4,7 @@
 use super::*;
 use crate::approval::{QueueDeclined, Submission, APPROVAL_ID_RANDOM_BYTES};
 use crate::authority::{Declined, KeyState, Refusal};
+use crate::limits::Limits;
 use crate::policy::{Action, RouteTarget};
 use crate::queue::QueueShard;
 use crate::record::Principal;
@@ -15,6 +16,10 @@ const NOW: u64 = 1_900_000_000_000;
 const ROOT_TOKEN: &str = "root-token-0123456789abcdefghijkl";
 
 fn config() -> Config {
+    config_with(include_str!("../../../policies/demo.toml"))
+}
+
+fn config_with(policy: &str) -> Config {
     let vars: HashMap<&str, String> = [
         ("KEYGATE_ORIGIN", "http://127.0.0.1:9000".to_string()),
         ("KEYGATE_HASH_SECRET", "h".repeat(32)),
@@ -24,10 +29,8 @@ fn config() -> Config {
     ]
     .into_iter()
     .collect();
-    Config::from_lookup(include_str!("../../../policies/demo.toml"), |name| {
-        vars.get(name).cloned()
-    })
-    .expect("the test configuration loads")
+    Config::from_lookup(policy, |name| vars.get(name).cloned())
+        .expect("the test configuration loads")
 }
 
 fn random(seed: u8) -> CreationRandom {
@@ -51,7 +54,7 @@ fn code<T>(result: Result<T, ReplyError>) -> &'static str {
 
 /// [`read_creation`] then [`plan_creation`], in a workspace whose plan was never set.
 fn plan_create(body: &str, actor: &Actor, config: &Config) -> Result<Creation, GatewayError> {
-    let request = read_creation(body.as_bytes(), actor, config, NOW)?;
+    let request = read_creation(body.as_bytes(), actor);
     plan_creation(
         request,
         PlanAssignment::default(),
@@ -861,4 +864,54 @@ name = "pro"
     }
     // Its own session it sees whatever the plan.
     assert_eq!(call(Some("basic"), &AdminRoute::CurrentSession), "ok");
+}
+
+#[test]
+fn a_window_left_out_at_create_takes_the_plan_s_default() {
+    let config = config_with(include_str!("../../../policies/seed-004-coarse.toml"));
+    let on = |plan: &str| PlanAssignment {
+        plan: Some(plan.into()),
+        version: 1,
+    };
+    let create = |body: &str, plan: &str| {
+        let request = read_creation(body.as_bytes(), &Actor::Root);
+        plan_creation(request, on(plan), &Actor::Root, &config, NOW, &random(7))
+    };
+    let limits = |creation: Result<Creation, GatewayError>| match creation {
+        Ok(Creation {
+            create: Command::Create { record, .. },
+            ..
+        }) => record.limits,
+        Ok(_) => panic!("not a create"),
+        Err(error) => panic!("refused: {error:?}"),
+    };
+    let body = r#"{"name": "a", "scopes": ["read:all"], "limits": {"per_minute": 30}}"#;
+    // Free gives 60/min and 1,000/day (and allows no more): the day is Free's, not the
+    // policy's 50,000, which Free would refuse.
+    assert_eq!(limits(create(body, "free")), Limits::new(30, 1_000).ok());
+    assert_eq!(limits(create(body, "team")), Limits::new(30, 50_000).ok());
+    let day_only = r#"{"name": "a", "scopes": ["read:all"], "limits": {"per_day": 500}}"#;
+    assert_eq!(limits(create(day_only, "free")), Limits::new(60, 500).ok());
+    // No limits: the key follows its plan's defaults, even as they change.
+    let none = r#"{"name": "a", "scopes": ["read:all"]}"#;
+    assert_eq!(limits(create(none, "free")), None);
+    // Still bounded by the plan's maximum.
+    let above = r#"{"name": "a", "scopes": ["read:all"], "limits": {"per_minute": 61}}"#;
+    assert_eq!(
+        create(above, "free").map(|_| ()).map_err(|e| e.code()),
+        Err("limit_exceeds_plan")
+    );
+    // A day below the plan's default minute says which default it met.
+    let low = r#"{"name": "a", "scopes": ["read:all"], "limits": {"per_day": 10}}"#;
+    match create(low, "free") {
+        Err(GatewayError::InvalidBody { errors }) => {
+            assert!(
+                errors[0]
+                    .message
+                    .contains("below the default per_minute (60)"),
+                "{errors:?}"
+            )
+        }
+        other => panic!("{:?}", other.map(|_| ())),
+    }
 }

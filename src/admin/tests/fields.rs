@@ -286,7 +286,7 @@ fn partial_limits_fill_from_the_policy_defaults() {
     // A per_day below the default per_minute says where the 120 came from.
     assert_eq!(
         refused_on("limits", parse(&with("limits", json!({"per_day": 100})))),
-        "per_day (100) is below the policy's default per_minute (120); set per_minute too"
+        "per_day (100) is below the default per_minute (120); set per_minute too"
     );
 }
 
