@@ -49,6 +49,37 @@ describe("seed 001: enter a name, click Create", () => {
     const policy = await env.gw.admin("GET", "/policy");
     assert.deepEqual(policy.json.default_scopes, ["api:write"]);
   });
+
+  test("Key: Manage is a member's keys:manage: create, list and delete; keys never manage keys", async () => {
+    const gw = env.gw;
+    const mint = async (permissions) => {
+      const res = await gw.admin("POST", "/portal/sessions", {
+        workspace: "team", member: { id: "u_1", name: "Grace" }, permissions,
+      });
+      assert.equal(res.status, 201, res.text);
+      return res.json.token;
+    };
+    const manager = await mint(["keys:manage"]);
+    let res = await gw.admin("POST", "/keys", { name: "CI" }, manager);
+    assert.equal(res.status, 201, res.text);
+    assert.deepEqual([res.json.workspace, res.json.scopes], ["team", ["api:write"]]);
+    assert.deepEqual(res.json.created_by, { type: "member", id: "u_1", name: "Grace" });
+    const made = res.json;
+    assert.deepEqual((await gw.admin("GET", "/keys", undefined, manager)).json.keys.map((k) => k.id), [made.id]);
+
+    // A member without Key: Manage sees the keys but makes none.
+    const viewer = await mint(["keys:read"]);
+    res = await gw.admin("POST", "/keys", { name: "Nope" }, viewer);
+    assert.equal(res.status, 403, res.text);
+    assert.deepEqual([res.json.code, res.json.permission], ["permission_required", "keys:manage"]);
+
+    // The policy has no api_keys resource: a key cannot manage keys at all.
+    res = await gw.admin("POST", "/keys", { name: "Twin" }, made.key);
+    assert.equal(res.status, 403, res.text);
+
+    assert.equal((await gw.admin("DELETE", `/keys/${made.id}`, undefined, manager)).status, 204);
+    assert.equal((await gw.request("/v1/anything", { key: made.key })).status, 401);
+  });
 });
 
 describe("seed 003: a module not in your plan is not offered", () => {
