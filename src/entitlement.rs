@@ -125,18 +125,17 @@ pub fn fits(
     Ok(())
 }
 
-/// `scopes` without those on resources `plan` does not offer (coarse scopes stay: their
-/// reach is cut at admission).
-pub fn offered_scopes(scopes: &[String], plan: Option<&Plan>, policy: &Policy) -> Vec<String> {
+/// Drops from `scopes` those on resources `plan` does not offer (coarse scopes stay: their
+/// reach is cut at admission). In place, and nothing at all without a plan: it runs on
+/// every admitted request.
+pub fn keep_offered(scopes: &mut Vec<String>, plan: Option<&Plan>, policy: &Policy) {
     let Some(plan) = plan else {
-        return scopes.to_vec();
+        return;
     };
     let beyond = policy.scopes_not_in_plan(scopes, plan);
-    scopes
-        .iter()
-        .filter(|scope| !beyond.contains(scope))
-        .cloned()
-        .collect()
+    if !beyond.is_empty() {
+        scopes.retain(|scope| !beyond.contains(scope));
+    }
 }
 
 /// The limits a key of a workspace on `plan` follows when it has none of its own: the

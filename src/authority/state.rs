@@ -267,7 +267,7 @@ impl KeyState {
                 let mut grantee = record.grantee(limits);
                 // The identity the origin is told, and what a managing key hands out: only
                 // what the plan offers (a downgrade leaves the record's scopes as given).
-                grantee.scopes = entitlement::offered_scopes(&grantee.scopes, plan, policy);
+                entitlement::keep_offered(&mut grantee.scopes, plan, policy);
                 let limit_headers = headers_of(&quota);
                 (
                     match queued {
