@@ -175,19 +175,12 @@ pub fn execute(
     }
     let text = match (keys, &body) {
         (KeysCommand::Delete { id }, _) => format!("Deleted key {id}.\n"),
-        (KeysCommand::List(_), Some(body)) => match answer::page(body, "keys") {
-            Ok(page) => {
-                let mut text = output::keys_table(&page.items);
-                if let Some(cursor) = page.next_cursor {
-                    text.push_str(&format!(
-                        "\nMore keys: add --cursor {} (or use --all).\n",
-                        output::clean(&cursor)
-                    ));
-                }
-                text
+        (KeysCommand::List(_), Some(body)) => {
+            match list_page(body, "keys", output::keys_table, More::OrAll) {
+                Ok(text) => text,
+                Err(message) => return session.unexpected(&message),
             }
-            Err(message) => return session.unexpected(&message),
-        },
+        }
         (KeysCommand::Create(_), Some(body)) => output::with_secret(body, Secret::Created),
         (KeysCommand::Rotate { .. }, Some(body)) => output::with_secret(body, Secret::Rotated),
         (KeysCommand::RotateWebhookSecret { id, .. }, Some(body)) => format!(
@@ -229,19 +222,12 @@ fn approvals_command(command: &ApprovalsCommand, json: bool, session: &mut Sessi
         return session.finish(&(output::pretty_json(&reply.body) + "\n"));
     }
     let text = match command {
-        ApprovalsCommand::List(_) => match answer::page(&body, "approvals") {
-            Ok(page) => {
-                let mut text = output::approvals_table(&page.items);
-                if let Some(cursor) = page.next_cursor {
-                    text.push_str(&format!(
-                        "\nMore approvals: add --cursor {} (or use --all).\n",
-                        output::clean(&cursor)
-                    ));
-                }
-                text
+        ApprovalsCommand::List(_) => {
+            match list_page(&body, "approvals", output::approvals_table, More::OrAll) {
+                Ok(text) => text,
+                Err(message) => return session.unexpected(&message),
             }
-            Err(message) => return session.unexpected(&message),
-        },
+        }
         ApprovalsCommand::Show { .. } => output::approval_details(&body),
         ApprovalsCommand::Approve { .. } | ApprovalsCommand::Reject { .. } => {
             output::approval_decision(&body)
@@ -267,19 +253,12 @@ fn workspaces_command(command: &WorkspacesCommand, json: bool, session: &mut Ses
         return session.finish(&(output::pretty_json(&reply.body) + "\n"));
     }
     let text = match command {
-        WorkspacesCommand::List(_) => match answer::page(&body, "workspaces") {
-            Ok(page) => {
-                let mut text = output::workspaces_table(&page.items);
-                if let Some(cursor) = page.next_cursor {
-                    text.push_str(&format!(
-                        "\nMore workspaces: add --cursor {} (or use --all).\n",
-                        output::clean(&cursor)
-                    ));
-                }
-                text
+        WorkspacesCommand::List(_) => {
+            match list_page(&body, "workspaces", output::workspaces_table, More::OrAll) {
+                Ok(text) => text,
+                Err(message) => return session.unexpected(&message),
             }
-            Err(message) => return session.unexpected(&message),
-        },
+        }
         WorkspacesCommand::Show { .. } => output::workspace_details(&body),
         WorkspacesCommand::SetPlan { .. } => output::plan_set(&body),
     };
@@ -302,19 +281,43 @@ fn sessions_command(command: &SessionsCommand, json: bool, session: &mut Session
     let text = match (command, &body) {
         (SessionsCommand::Revoke { id }, _) => format!("Revoked session {id}.\n"),
         (SessionsCommand::Create(_), Some(body)) => output::minted_session(body),
-        (SessionsCommand::List { .. }, Some(body)) => match answer::page(body, "sessions") {
-            Ok(page) => {
-                let mut text = output::sessions_table(&page.items);
-                if let Some(cursor) = page.next_cursor {
-                    text.push_str(&output::more_sessions(&cursor));
-                }
-                text
+        (SessionsCommand::List { .. }, Some(body)) => {
+            match list_page(body, "sessions", output::sessions_table, More::Cursor) {
+                Ok(text) => text,
+                Err(message) => return session.unexpected(&message),
             }
-            Err(message) => return session.unexpected(&message),
-        },
+        }
         (_, None) => return session.unexpected("answered with an empty body"),
     };
     session.finish(&text)
+}
+
+/// How a list's next page is asked for: by `--cursor`, or also by `--all` where the list has it.
+enum More {
+    Cursor,
+    OrAll,
+}
+
+/// One page of `list` as a table, and how to ask for the next one while there is more.
+fn list_page(
+    body: &Value,
+    list: &str,
+    table: fn(&[Value]) -> String,
+    more: More,
+) -> Result<String, String> {
+    let page = answer::page(body, list)?;
+    let mut text = table(&page.items);
+    if let Some(cursor) = page.next_cursor {
+        let all = match more {
+            More::Cursor => "",
+            More::OrAll => " (or use --all)",
+        };
+        text.push_str(&format!(
+            "\nMore {list}: add --cursor {}{all}.\n",
+            output::clean(&cursor)
+        ));
+    }
+    Ok(text)
 }
 
 /// One command's conversation with the gateway, reporting failures as they happen.

@@ -17,7 +17,7 @@ pub use approvals::{approval_decision, approval_details, approvals_table};
 pub use keys::{key_details, keys_table, webhook_secret_notice, with_secret, Secret};
 pub use policy::{plan_line, policy_summary};
 pub use refusal::problem;
-pub use sessions::{minted_session, more_sessions, sessions_table};
+pub use sessions::{minted_session, sessions_table};
 pub use workspaces::{plan_set, workspace_details, workspaces_table};
 
 use serde_json::Value;

@@ -1,6 +1,6 @@
 //! Portal sessions: the token and portal link shown once, the table, a session's lines.
 
-use super::{clean, inline, shorten, table, text};
+use super::{inline, shorten, table, text};
 use serde_json::Value;
 use std::fmt::Write as _;
 
@@ -68,9 +68,4 @@ pub fn sessions_table(sessions: &[Value]) -> String {
         &["ID", "MEMBER", "PERMISSIONS", "CREATED", "EXPIRES"],
         &rows,
     )
-}
-
-/// The next page's cursor, as `sessions list` tells it.
-pub fn more_sessions(cursor: &str) -> String {
-    format!("\nMore sessions: add --cursor {}.\n", clean(cursor))
 }
