@@ -23,12 +23,13 @@ import { createServer } from "node:net";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startDemoOrigin } from "./demo-origin.mjs";
+import { acceptsConnections, freeListenPort } from "./ports.mjs";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const DEMO_SCOPES = ["contacts:write", "email:send-approval", "analytics:read"];
 const DEMO_KEY_NAME = "demo key";
 /** A loaded 2-core machine can take seconds for a Durable Object's first answer. */
-const ADMIN_TIMEOUT_MS = 30_000;
+const REQUEST_TIMEOUT_MS = 30_000;
 const SECRET_NAMES = ["KEYGATE_HASH_SECRET", "KEYGATE_SIGNING_SECRET", "KEYGATE_ROOT_TOKEN", "KEYGATE_WEBHOOK_SECRET"];
 const smoke = process.argv.includes("--smoke");
 
@@ -104,17 +105,6 @@ function checkPortFree(port) {
       reject(new DevError(`KEYGATE_PORT: 127.0.0.1:${port} is ${e.code === "EADDRINUSE" ? "in use (another keygate dev?)" : `unavailable (${e.code})`}; choose another KEYGATE_PORT`)),
     );
     server.listen(port, "127.0.0.1", () => server.close(() => resolvePort()));
-  });
-}
-
-function freePort() {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolvePort(port));
-    });
   });
 }
 
@@ -210,11 +200,15 @@ process.on("unhandledRejection", fail);
 
 // --- the gateway --------------------------------------------------------------------------
 
-async function waitUntilReady(base, rootToken, timeoutMs) {
+async function waitUntilReady(port, rootToken, timeoutMs) {
+  const base = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (!alive(started.wrangler)) throw new DevError(`wrangler dev exited with code ${started.wrangler.exitCode}; see its output above`);
     try {
+      // Only once something really listens: a request to a port nothing listens on yet can
+      // connect to itself and take the port from wrangler (scripts/ports.mjs).
+      if (!(await acceptsConnections(port))) throw new Error("not listening yet");
       const res = await fetch(`${base}/_keygate/v1/policy`, {
         headers: { authorization: `Bearer ${rootToken}` },
         signal: AbortSignal.timeout(2000),
@@ -291,7 +285,7 @@ async function main() {
     if (secrets[name] === rootToken) throw new DevError(`KEYGATE_ROOT_TOKEN: equals ${name}; the gateway refuses two equal secrets`);
   }
   await checkPortFree(settings.port); // again: the build ran since the check
-  const inspectorPort = await freePort();
+  const inspectorPort = await freeListenPort();
 
   // Nothing was started before this line.
   let originUrl = settings.origin;
@@ -334,19 +328,25 @@ async function main() {
   });
 
   const base = `http://127.0.0.1:${settings.port}`;
-  const policy = await waitUntilReady(base, rootToken, 120_000);
-  const admin = async (method, path, body) => {
+  const policy = await waitUntilReady(settings.port, rootToken, 120_000);
+  /** A request to the gateway, bounded: a gateway that stops answering ends the run with this. */
+  const gatewayFetch = async (path, init, what) => {
     try {
-      return await fetch(`${base}/_keygate/v1${path}`, {
+      return await fetch(`${base}${path}`, { ...init, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+    } catch (e) {
+      throw new DevError(`${what} did not answer ${init.method ?? "GET"} ${path}: ${e.name === "TimeoutError" ? `no answer within ${REQUEST_TIMEOUT_MS / 1000} s` : e.message}`);
+    }
+  };
+  const admin = (method, path, body) =>
+    gatewayFetch(
+      `/_keygate/v1${path}`,
+      {
         method,
         headers: { authorization: `Bearer ${rootToken}`, ...(body ? { "content-type": "application/json" } : {}) },
         body: body ? JSON.stringify(body) : undefined,
-        signal: AbortSignal.timeout(ADMIN_TIMEOUT_MS),
-      });
-    } catch (e) {
-      throw new DevError(`the admin API did not answer ${method} /_keygate/v1${path}: ${e.name === "TimeoutError" ? `no answer within ${ADMIN_TIMEOUT_MS / 1000} s` : e.message}`);
-    }
-  };
+      },
+      "the admin API",
+    );
   const plan = await demoPlan(admin, policy);
   const offered = (scope) => !plan || policy.coarse_scopes.includes(scope) || plan.resources.includes(scope.split(":")[0]);
   const scopes = (settings.usingDemoPolicy ? DEMO_SCOPES : policy.scopes).filter(offered);
@@ -354,12 +354,12 @@ async function main() {
   const path = exampleRequest(policy);
 
   if (smoke) {
-    const res = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${demo.key}` } });
-    const body = await res.text();
-    const verified = started.origin ? JSON.parse(body).identity_verified === true : true;
     const listed = await admin("GET", "/keys?limit=100&workspace=demo");
     const demoKeys = listed.status === 200 ? (await listed.json()).keys.filter((k) => k.name === DEMO_KEY_NAME).length : "unknown";
     console.log(`smoke: demo key ${demo.id} ${demo.reused ? "reused" : "created"}; demo keys in the store: ${demoKeys}`);
+    const res = await gatewayFetch(path, { headers: { authorization: `Bearer ${demo.key}` } }, "the gateway");
+    const body = await res.text();
+    const verified = started.origin ? JSON.parse(body).identity_verified === true : true;
     console.log(`smoke: GET ${path} -> ${res.status}, identity verified at the origin: ${verified}`);
     return res.status === 200 && verified ? 0 : 1;
   }

@@ -66,7 +66,8 @@ echo "== API tester (schemathesis against openapi.yaml)"
 node tests/api/schemathesis.mjs 2>&1 | tee -a "$log"
 
 echo "== run command smoke test (wrangler dev + demo origin + demo key)"
-port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+# A port below the ephemeral range, which no readiness probe can connect to itself (scripts/ports.mjs).
+port=$(node --input-type=module -e 'import { freeListenPort } from "./scripts/ports.mjs"; console.log(await freeListenPort())')
 KEYGATE_PORT=$port timeout 180 sh scripts/dev.sh --smoke 2>&1 | tee -a "$log"
 # dev.sh/dev.mjs cannot strand you: bad settings refused before anything starts, a failure
 # after start-up stops what was started, restarts keep the root token and the one demo key

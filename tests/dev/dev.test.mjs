@@ -8,34 +8,12 @@ import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { connect, createServer } from "node:net";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
+import { acceptsConnections, freeListenPort } from "../../scripts/ports.mjs";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** Whether anything accepts a connection on 127.0.0.1:port. */
-function listening(port) {
-  return new Promise((resolve) => {
-    const socket = connect({ host: "127.0.0.1", port });
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => resolve(false));
-  });
-}
 
 /** Runs a command with the given KEYGATE_* settings (and no others from this process). */
 function run(command, args, vars, timeout = 150_000) {
@@ -43,7 +21,9 @@ function run(command, args, vars, timeout = 150_000) {
   for (const name of Object.keys(env)) if (name.startsWith("KEYGATE_")) delete env[name];
   Object.assign(env, vars);
   return new Promise((resolve, reject) => {
-    execFile(command, args, { cwd: ROOT, env, timeout, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+    const child = execFile(command, args, { cwd: ROOT, env, timeout, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+      // dev.mjs answers the timeout's SIGTERM by stopping cleanly with exit 0: still a failure.
+      if (child.killed) return reject(new Error(`${command} ${args.join(" ")}: still running after ${timeout / 1000} s\n${stdout}\n${stderr}`));
       if (error && typeof error.code !== "number") return reject(new Error(`${command} ${args.join(" ")}: ${error.message}\n${stdout}\n${stderr}`));
       resolve({ code: error ? error.code : 0, stdout, stderr });
     });
@@ -70,13 +50,13 @@ describe("scripts/dev.sh refuses bad settings before starting anything", () => {
     ["a short root token", { KEYGATE_ROOT_TOKEN: "short" }, "KEYGATE_ROOT_TOKEN: must be at least 32 characters, without spaces"],
   ]) {
     test(what, async () => {
-      const port = vars.KEYGATE_PORT ? null : await freePort();
+      const port = vars.KEYGATE_PORT ? null : await freeListenPort();
       const res = await devSh({ KEYGATE_STATE_DIR: stateDir, ...(port ? { KEYGATE_PORT: String(port) } : {}), ...vars });
       assert.notEqual(res.code, 0);
       assert.ok(res.stderr.includes(`keygate dev: ${message}`), res.stderr);
       // Refused by the first line of dev.sh: nothing was installed, built or started.
       assert.doesNotMatch(res.stdout + res.stderr, /build:|Compiling|wrangler/);
-      if (port) assert.equal(await listening(port), false);
+      if (port) assert.equal(await acceptsConnections(port), false);
     });
   }
 
@@ -94,14 +74,14 @@ describe("scripts/dev.sh refuses bad settings before starting anything", () => {
   });
 
   test("an invalid policy: keygate policy check names the problem, nothing starts", async () => {
-    const port = await freePort();
+    const port = await freeListenPort();
     const policy = `${stateDir}/broken.toml`;
     writeFileSync(policy, '[[resources]]\nname = "contacts"\nkind = "ladderish"\n');
     const res = await devSh({ KEYGATE_STATE_DIR: stateDir, KEYGATE_PORT: String(port), KEYGATE_POLICY: policy });
     assert.notEqual(res.code, 0);
     assert.match(res.stderr, /broken\.toml: invalid policy/);
     assert.doesNotMatch(res.stdout, /keygate is running|smoke:/);
-    assert.equal(await listening(port), false);
+    assert.equal(await acceptsConnections(port), false);
   });
 });
 
@@ -113,13 +93,13 @@ describe("scripts/dev.mjs stops what it started when the gateway fails", () => {
   after(() => rmSync(stateDir, { recursive: true, force: true }));
 
   test("a policy the Worker refuses (503): exit 1, wrangler and the demo origin stopped", async () => {
-    const port = await freePort();
+    const port = await freeListenPort();
     const policy = `${stateDir}/broken.toml`;
     writeFileSync(policy, 'key_prefix = "NOT VALID"\n');
     const res = await devMjs({ KEYGATE_STATE_DIR: stateDir, KEYGATE_PORT: String(port), KEYGATE_POLICY: policy });
     assert.equal(res.code, 1, res.stdout + res.stderr);
     assert.match(res.stderr, /keygate dev: the gateway reports a configuration error: .*gateway_misconfigured/);
-    assert.equal(await listening(port), false, "wrangler dev is still listening");
+    assert.equal(await acceptsConnections(port), false, "wrangler dev is still listening");
   });
 });
 
@@ -138,7 +118,7 @@ describe("two starts in a row", () => {
   };
 
   test("keep the root token and the one demo key; a given root token is used, not stored", async () => {
-    const port = String(await freePort());
+    const port = String(await freeListenPort());
     const first = await devMjs({ KEYGATE_STATE_DIR: stateDir, KEYGATE_PORT: port });
     assert.equal(first.code, 0, first.stdout + first.stderr);
     assert.match(first.stdout, /^smoke: GET \S+ -> 200, identity verified at the origin: true$/m);
@@ -148,7 +128,7 @@ describe("two starts in a row", () => {
     assert.deepEqual([created.how, created.count], ["created", 1]);
     assert.equal(kept.demo_key.id, created.id);
     assert.equal(statSync(`${stateDir}/dev-secrets.json`).mode & 0o777, 0o600);
-    assert.equal(await listening(Number(port)), false, "smoke mode stops wrangler dev");
+    assert.equal(await acceptsConnections(Number(port)), false, "smoke mode stops wrangler dev");
 
     const second = await devMjs({ KEYGATE_STATE_DIR: stateDir, KEYGATE_PORT: port });
     assert.equal(second.code, 0, second.stdout + second.stderr);

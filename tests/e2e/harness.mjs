@@ -4,9 +4,9 @@ import { before, after } from "node:test";
 import { Miniflare } from "miniflare";
 import { spawn } from "node:child_process";
 import { createServer, request as httpRequest } from "node:http";
-import { connect } from "node:net";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { acceptsConnections, freeListenPort } from "../../scripts/ports.mjs";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 export const ROOT_TOKEN = "root-token-for-tests-0123456789abcdef";
@@ -65,14 +65,11 @@ export async function startOrigin() {
   };
 }
 
-/** A port nothing listens on: bound once, then released. */
-export async function deadPort() {
-  const server = createServer();
-  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+/**
+ * A port nothing listens on, below the ephemeral range: a connection to it is refused, never
+ * connected to itself (scripts/ports.mjs).
+ */
+export const deadPort = freeListenPort;
 
 /**
  * Starts a server process (a real origin framework) on a free 127.0.0.1 port, killed after
@@ -80,7 +77,7 @@ export async function deadPort() {
  * `commandFor(port)` is the command line. Resolves to { port, log, stop }.
  */
 export async function startServerProcess(name, commandFor, { cwd }) {
-  const port = await deadPort();
+  const port = await freeListenPort();
   const [command, ...args] = commandFor(port);
   const child = spawn("timeout", ["-k", "5", "240", command, ...args], { cwd, stdio: ["ignore", "ignore", "pipe"] });
   let log = "";
@@ -88,11 +85,7 @@ export async function startServerProcess(name, commandFor, { cwd }) {
   const exited = new Promise((resolve) => child.on("exit", resolve));
   const deadline = Date.now() + 30_000;
   for (;;) {
-    const up = await new Promise((resolve) => {
-      const socket = connect(port, "127.0.0.1", () => (socket.destroy(), resolve(true)));
-      socket.on("error", () => resolve(false));
-    });
-    if (up) break;
+    if (await acceptsConnections(port)) break;
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill("SIGTERM");
       throw new Error(`${name} did not start on port ${port}: ${log}`);
