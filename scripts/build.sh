@@ -1,5 +1,6 @@
 #!/bin/sh
-# Builds the Worker (build/index.js + build/index_bg.wasm) without any download:
+# Builds the Worker (build/index.js + build/index_bg.wasm) and the portal page (portal/dist/)
+# without any download:
 # worker-build gets the wasm-bindgen CLI and esbuild that scripts/setup.sh installed,
 # and wasm-opt comes from npm's binaryen. KEYGATE_WASM_OPT=0 skips wasm-opt (faster dev loop).
 #
@@ -17,6 +18,8 @@ if [ -z "${ESBUILD_BIN:-}" ] && [ -x "$esbuild" ]; then
   export ESBUILD_BIN="$esbuild"
 fi
 cargo run --quiet --bin keygate -- policy check "$policy_file"
+# The portal page (portal/ → portal/dist/, served by the Worker from its static assets).
+node_modules/.bin/vite build --config portal/vite.config.js
 KEYGATE_POLICY_FILE="$policy_file" worker-build --release --no-opt
 if [ "${KEYGATE_WASM_OPT:-1}" != "0" ]; then
   node_modules/.bin/wasm-opt -Os \
