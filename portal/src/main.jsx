@@ -1,4 +1,5 @@
 import { render } from "preact";
-import { useState } from "preact/hooks";
-function App() { const [n, setN] = useState(0); return <button onClick={() => setN(n + 1)}>Count {n}</button>; }
+import { App } from "./app.jsx";
+import "./style.css";
+
 render(<App />, document.getElementById("app"));
