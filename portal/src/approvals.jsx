@@ -139,7 +139,7 @@ function ApprovalDialog({ id, onClose, onDecided }) {
             <p class="muted">Empty.</p>
           )}
           {a.status === "pending" && rejecting ? (
-            <form onSubmit={reject}>
+            <form onSubmit={reject} noValidate>
               <label for="reject-reason">Reason for rejecting</label>
               <textarea id="reject-reason" required maxLength={1000} value={reason} onInput={(e) => setReason(e.currentTarget.value)} />
               <div class="buttons">

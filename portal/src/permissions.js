@@ -22,7 +22,7 @@ export function levelLabel(level, levels) {
   return titleCase(level);
 }
 
-const COARSE_LABELS = { "read:all": "Read everything", "write:all": "Read and write everything", admin: "Full access (admin)" };
+const COARSE_LABELS = { "read:all": "Read everything", "write:all": "Read and write everything", admin: "Full Access (Admin)" };
 
 export function coarseLabel(scope) {
   return COARSE_LABELS[scope] ?? scope;

@@ -1,0 +1,251 @@
+// Seed 000 (ladders, Full Access, the yellow Admin Only group, Pro plan for API access, the
+// Approvals tab), walked in a real browser on the page keygate serves, sentence by sentence.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { poll } from "../e2e/harness.mjs";
+import { screenshot, startWebhookReceiver, usePortal } from "./harness.mjs";
+
+const env = usePortal({ policy: "seed-000-ladders" });
+const request = (key, method = "GET", path = "/v1/contacts", body) =>
+  env.gw.request(path, { key, method, ...(body ? { body: JSON.stringify(body), headers: { "content-type": "application/json" } } : {}) });
+
+/** Opens the create dialog, fills it, creates, and returns the shown-once secret (copied). */
+async function createKey(page, name, setPermissions) {
+  await page.getByRole("button", { name: "Create API key" }).click();
+  const dialog = page.getByRole("dialog", { name: "Create API key" });
+  await dialog.getByLabel("Name").fill(name);
+  await setPermissions(dialog);
+  await dialog.getByRole("button", { name: "Create key" }).click();
+  const shown = page.getByRole("dialog", { name: "API key created" });
+  await shown.getByText("It will not be shown again").waitFor();
+  await shown.getByRole("button", { name: "Copy" }).click();
+  await shown.getByText("Copied to the clipboard.").waitFor();
+  const secret = await page.evaluate(() => navigator.clipboard.readText());
+  assert.match(secret, /^tp_live_/);
+  assert.equal(await shown.getByLabel("Your new API key").textContent(), secret);
+  return { secret, shown };
+}
+
+test("a Free workspace sees the upgrade prompt with the billing link, not Create", async () => {
+  const page = await env.open({ workspace: "free-co" });
+  await page.getByText("API access is not included in your plan (free).").waitFor();
+  await page.getByText("Upgrade to the pro plan to create API keys.").waitFor();
+  assert.equal(await page.getByRole("button", { name: "Create API key" }).count(), 0);
+  await screenshot(page, "upgrade-prompt");
+  await page.context().close();
+});
+
+test("Pro: create with sliders, copy the key once, use it; Full Access; the Admin Only group in yellow", async () => {
+  await env.gw.admin("PUT", "/workspaces/acme", { plan: "pro" });
+  const page = await env.open();
+  await page.getByText("No active keys yet.").waitFor();
+
+  await page.getByRole("button", { name: "Create API key" }).click();
+  const dialog = page.getByRole("dialog", { name: "Create API key" });
+  // The ladder: No access, Read, Write with approval, Write automatically, Delete with approval, Delete automatically.
+  const contacts = dialog.getByRole("slider", { name: "Contacts" });
+  for (const [position, label] of [["0", "No access"], ["1", "Read"], ["2", "Write with approval"], ["3", "Write automatically"], ["4", "Delete with approval"], ["5", "Delete automatically"]]) {
+    await contacts.fill(position);
+    assert.equal(await contacts.getAttribute("aria-valuetext"), label);
+  }
+  // Communication and AI ladders have their own levels.
+  await dialog.getByRole("slider", { name: "Email" }).fill("2");
+  assert.equal(await dialog.getByRole("slider", { name: "Email" }).getAttribute("aria-valuetext"), "Send with approval");
+  await dialog.getByRole("slider", { name: "AI", exact: true }).fill("1");
+  assert.equal(await dialog.getByRole("slider", { name: "AI", exact: true }).getAttribute("aria-valuetext"), "Use with approval");
+  // The Admin Only group is highlighted in yellow, with its warning.
+  const adminGroup = dialog.getByRole("group", { name: "Admin only" });
+  await adminGroup.getByText("Give them only to a key you trust").waitFor();
+  const background = await adminGroup.evaluate((el) => getComputedStyle(el).backgroundColor);
+  assert.equal(background, "rgb(254, 249, 195)");
+  await dialog.getByText("Limits: 120 requests per minute, 50,000 per day").waitFor();
+  await contacts.fill("1");
+  await dialog.getByRole("slider", { name: "Email" }).fill("0");
+  await dialog.getByRole("slider", { name: "AI", exact: true }).fill("0");
+  await screenshot(page, "create-dialog");
+  await dialog.getByLabel("Name").fill("Zapier");
+  await dialog.getByRole("button", { name: "Create key" }).click();
+
+  const shown = page.getByRole("dialog", { name: "API key created" });
+  await shown.getByText("It will not be shown again").waitFor();
+  await screenshot(page, "key-shown-once");
+  await shown.getByRole("button", { name: "Copy" }).click();
+  await shown.getByText("Copied to the clipboard.").waitFor();
+  const secret = await page.evaluate(() => navigator.clipboard.readText());
+  assert.match(secret, /^tp_live_/);
+  await shown.getByRole("button", { name: "Done" }).click();
+
+  // After Done the secret is nowhere on the page: not in the DOM, not in storage.
+  const row = page.getByRole("row", { name: /Zapier/ });
+  await row.waitFor();
+  assert.ok(!(await page.content()).includes(secret), "the secret left the DOM");
+  const storage = await page.evaluate(() => JSON.stringify({ ...sessionStorage }) + JSON.stringify({ ...localStorage }));
+  assert.ok(!storage.includes(secret), "the secret is in no storage");
+  assert.match(await row.textContent(), /Contacts: Read/);
+  assert.match(await row.textContent(), new RegExp(secret.slice(-4)));
+
+  // The key works against the origin, with exactly what was chosen.
+  assert.equal((await request(secret)).status, 200);
+  assert.equal((await request(secret, "POST", "/v1/contacts", { name: "x" })).status, 403);
+
+  // Full Access (Admin) covers everything.
+  const full = await createKey(page, "Claude Desktop", (d) => d.getByRole("checkbox", { name: "Full Access (Admin)" }).check());
+  await full.shown.getByRole("button", { name: "Done" }).click();
+  assert.equal((await request(full.secret, "DELETE", "/v1/contacts/1")).status, 200);
+  assert.deepEqual(env.pageErrors, []);
+  await page.context().close();
+});
+
+test("edit scopes and see the next request change; revoke (401), stays listed, activate", async () => {
+  const page = await env.open();
+  const { secret, shown } = await createKey(page, "Make", (d) => d.getByRole("slider", { name: "Contacts" }).fill("1"));
+  await shown.getByRole("button", { name: "Done" }).click();
+  assert.equal((await request(secret, "POST", "/v1/contacts", { name: "x" })).status, 403);
+
+  await page.getByRole("button", { name: "Actions for Make" }).click();
+  await page.getByRole("menuitem", { name: "Edit" }).click();
+  const edit = page.getByRole("dialog", { name: "Edit “Make”" });
+  await edit.getByRole("slider", { name: "Contacts" }).fill("3");
+  await edit.getByRole("button", { name: "Save changes" }).click();
+  await page.getByRole("row", { name: /Make.*Contacts: Write automatically/ }).waitFor();
+  assert.equal((await request(secret, "POST", "/v1/contacts", { name: "x" })).status, 200);
+
+  await page.getByRole("button", { name: "Actions for Make" }).click();
+  await page.getByRole("menuitem", { name: "Revoke" }).click();
+  const revoke = page.getByRole("dialog", { name: "Revoke “Make”?" });
+  await revoke.getByRole("button", { name: "Revoke key" }).click();
+  // Revoked keys stay visible, in the Revoked / Expired section.
+  await page.getByRole("table", { name: "Revoked and expired keys" }).getByRole("row", { name: /Make/ }).waitFor();
+  assert.equal((await request(secret)).status, 401);
+  await screenshot(page, "revoked-section");
+
+  await page.getByRole("button", { name: "Actions for Make" }).click();
+  await page.getByRole("menuitem", { name: "Activate" }).click();
+  await page.getByRole("table", { name: "Active keys" }).getByRole("row", { name: /Make/ }).waitFor();
+  assert.equal((await request(secret)).status, 200);
+  await page.context().close();
+});
+
+test("rotate shows the new key once; delete asks, naming the key", async () => {
+  const page = await env.open();
+  const { secret, shown } = await createKey(page, "Script", (d) => d.getByRole("slider", { name: "Contacts" }).fill("1"));
+  await shown.getByRole("button", { name: "Done" }).click();
+
+  await page.getByRole("button", { name: "Actions for Script" }).click();
+  await page.getByRole("menuitem", { name: "Rotate" }).click();
+  const rotate = page.getByRole("dialog", { name: "Rotate “Script”" });
+  await rotate.getByLabel("Keep the old secret working for").selectOption({ label: "None: the old key stops working now" });
+  await rotate.getByRole("button", { name: "Rotate key" }).click();
+  const rotated = page.getByRole("dialog", { name: "Key rotated" });
+  const fresh = await rotated.getByLabel("Your new API key").textContent();
+  assert.notEqual(fresh, secret);
+  await rotated.getByRole("button", { name: "Done" }).click();
+  assert.equal((await request(secret)).status, 401);
+  assert.equal((await request(fresh)).status, 200);
+
+  await page.getByRole("button", { name: "Actions for Script" }).click();
+  await page.getByRole("menuitem", { name: "Delete" }).click();
+  const confirm = page.getByRole("dialog", { name: "Delete “Script”?" });
+  await confirm.getByText("The key “Script” will be deleted permanently").waitFor();
+  await screenshot(page, "delete-confirmation");
+  await confirm.getByRole("button", { name: "Delete key" }).click();
+  await confirm.waitFor({ state: "detached" });
+  await page.getByRole("row", { name: /Script/ }).waitFor({ state: "detached" });
+  assert.equal((await request(fresh)).status, 401);
+  await page.context().close();
+});
+
+test("usage counts move after requests; Show details keeps only the last characters visible", async () => {
+  const page = await env.open();
+  const { secret, shown } = await createKey(page, "Counter", (d) => d.getByRole("slider", { name: "Contacts" }).fill("1"));
+  await shown.getByRole("button", { name: "Done" }).click();
+  for (let i = 0; i < 3; i++) assert.equal((await request(secret)).status, 200);
+  await page.reload();
+  const row = page.getByRole("row", { name: /Counter/ });
+  await poll(
+    async () => (await row.locator('td[data-label="24 h"]').textContent()).trim(),
+    (text) => text === "3",
+  );
+  assert.equal((await row.locator('td[data-label="24 h"]').textContent()).trim(), "3");
+  await screenshot(page, "keys-list");
+
+  await page.getByRole("button", { name: "Actions for Counter" }).click();
+  await page.getByRole("menuitem", { name: "Show details" }).click();
+  const details = page.getByRole("dialog", { name: "Key “Counter”" });
+  await details.getByText("3 in 24 hours").waitFor();
+  await details.getByText("by Ada Lovelace").waitFor();
+  assert.ok(!(await details.textContent()).includes(secret));
+  await page.keyboard.press("Escape");
+  await details.waitFor({ state: "detached" });
+  await page.context().close();
+});
+
+test("the Approvals tab: approve one queued write (the origin gets it once), reject another with a reason (the webhook gets it)", async () => {
+  const receiver = await startWebhookReceiver();
+  try {
+    const page = await env.open();
+    const { secret, shown } = await createKey(page, "Agent", (d) => d.getByRole("slider", { name: "Contacts" }).fill("2"));
+    await shown.getByRole("button", { name: "Done" }).click();
+    const agent = (await env.keys()).find((k) => k.name === "Agent");
+    assert.equal((await env.gw.admin("PATCH", `/keys/${agent.id}`, { rejection_webhook: receiver.url })).status, 200);
+
+    const first = await request(secret, "POST", "/v1/contacts", { name: "Grace Hopper" });
+    assert.equal(first.status, 202);
+    const second = await request(secret, "POST", "/v1/contacts", { name: "Mallory" });
+    assert.equal(second.status, 202);
+    const before = env.origin.received.filter((r) => r.method === "POST").length;
+
+    await page.getByRole("tab", { name: "Approvals" }).click();
+    const rows = page.getByRole("table", { name: "Pending requests" }).getByRole("row", { name: /Agent/ });
+    await poll(() => rows.count(), (n) => n === 2);
+    await screenshot(page, "approvals-tab");
+    // Newest first: the second write is on top.
+    await rows.first().getByRole("button", { name: /Review/ }).click();
+    let review = page.getByRole("dialog", { name: "POST /v1/contacts" });
+    await review.getByText('"name": "Mallory"').waitFor();
+    await review.getByRole("button", { name: "Reject" }).click();
+    await review.getByRole("button", { name: "Reject request" }).click();
+    await review.getByText("A reason is required").waitFor();
+    await review.getByLabel("Reason for rejecting").fill("Not a real contact");
+    await review.getByRole("button", { name: "Reject request" }).click();
+    await review.getByText("by Ada Lovelace").waitFor();
+    await page.keyboard.press("Escape");
+
+    await page.getByRole("table", { name: "Pending requests" }).getByRole("row", { name: /Agent/ }).getByRole("button", { name: /Review/ }).click();
+    review = page.getByRole("dialog", { name: "POST /v1/contacts" });
+    await review.getByText('"name": "Grace Hopper"').waitFor();
+    await screenshot(page, "approval-detail");
+    await review.getByRole("button", { name: "Approve" }).click();
+    await review.getByText("The API answered 200").waitFor();
+    await page.keyboard.press("Escape");
+
+    const sent = env.origin.received.filter((r) => r.method === "POST").slice(before);
+    assert.deepEqual(sent.map((r) => JSON.parse(r.body).name), ["Grace Hopper"], "the origin received the approved write once, the rejected one never");
+    await poll(() => receiver.received.length, (n) => n >= 1);
+    assert.equal(receiver.received.length, 1);
+    assert.match(receiver.received[0].body, /Not a real contact/);
+    await page.context().close();
+  } finally {
+    await receiver.close();
+  }
+});
+
+test("an expired or revoked session's page says so; Log out ends the session", async () => {
+  const page = await env.open({ permissions: ["keys:read"] });
+  await page.getByRole("heading", { name: "API keys", level: 2 }).waitFor();
+  // The token left the address bar.
+  assert.ok(!page.url().includes("session="), page.url());
+  await page.getByRole("button", { name: "Log out" }).click();
+  await page.getByRole("heading", { name: "You are logged out" }).waitFor();
+  await page.reload();
+  await page.getByRole("heading", { name: "This link has expired" }).waitFor();
+  await screenshot(page, "link-expired");
+  await page.context().close();
+
+  // A link whose session was revoked by the provider: the same page, from the first load.
+  const session = await env.mint({ permissions: ["keys:read"] });
+  assert.equal((await env.gw.admin("DELETE", `/portal/sessions/${session.id}`)).status, 204);
+  const stale = await env.open({ session });
+  await stale.getByRole("heading", { name: "This link has expired" }).waitFor();
+  await stale.context().close();
+});
