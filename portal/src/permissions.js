@@ -3,13 +3,15 @@
 // scopes as presets) and a key's scopes into a one-line summary. Pure: no DOM, no requests;
 // tests/portal/permissions.test.mjs runs it under Node.
 
-const ORDERED_KINDS_AS_SLIDER = 2; // an ordered resource with this many levels or more is a slider
+/** An ordered resource with this many levels or more is a slider; with one, a checkbox. */
+const SLIDER_MIN_LEVELS = 2;
 
-/** "company_settings" → "Company settings"; a name of two letters or fewer is an acronym ("AI"). */
+const capitalize = (word) => word.charAt(0).toUpperCase() + word.slice(1);
+
+/** "company_settings" → "Company settings"; a name of three letters or fewer is an acronym ("AI", "API", "SMS"). */
 export function titleCase(name) {
-  if (name.length <= 2) return name.toUpperCase();
-  const words = name.replace(/[_-]+/g, " ").trim();
-  return words.charAt(0).toUpperCase() + words.slice(1);
+  if (name.length <= 3) return name.toUpperCase();
+  return capitalize(name.replace(/[_-]+/g, " ").trim());
 }
 
 /**
@@ -17,9 +19,9 @@ export function titleCase(name) {
  * `write-approval` → "Write automatically"; anything else its own name ("Read", "Use").
  */
 export function levelLabel(level, levels) {
-  if (level.endsWith("-approval")) return `${titleCase(level.slice(0, -"-approval".length))} with approval`;
-  if (levels.includes(`${level}-approval`)) return `${titleCase(level)} automatically`;
-  return titleCase(level);
+  if (level.endsWith("-approval")) return `${capitalize(level.slice(0, -"-approval".length))} with approval`;
+  if (levels.includes(`${level}-approval`)) return `${capitalize(level)} automatically`;
+  return capitalize(level.replace(/[_-]+/g, " "));
 }
 
 const COARSE_LABELS = { "read:all": "Read everything", "write:all": "Read and write everything", admin: "Full Access (Admin)" };
@@ -48,7 +50,7 @@ export function controlsFor(policy, plan) {
       groups.push(group);
     }
     group.administrative ||= resource.administrative;
-    const slider = resource.ordered && resource.levels.length >= ORDERED_KINDS_AS_SLIDER;
+    const slider = resource.ordered && resource.levels.length >= SLIDER_MIN_LEVELS;
     group.resources.push({
       resource: resource.name,
       label: titleCase(resource.name),

@@ -92,6 +92,42 @@ export function usePortal({ policy = "demo", bindings = {} } = {}) {
   return env;
 }
 
+/**
+ * Through the page: Create API key, a name, `fill(dialog)` for the rest, Create, then Copy in
+ * the shown-once dialog. Resolves to `{ secret, shown }` — the secret as the clipboard has it
+ * (checked to equal the one shown) and the dialog, still open, for the caller's Done.
+ */
+export async function createKeyInPage(page, name, fill = async () => {}) {
+  await page.getByRole("button", { name: "Create API key" }).click();
+  const dialog = page.getByRole("dialog", { name: "Create API key" });
+  await dialog.getByLabel("Name").fill(name);
+  await fill(dialog);
+  await dialog.getByRole("button", { name: "Create key" }).click();
+  const shown = page.getByRole("dialog", { name: "API key created" });
+  await shown.getByText("It will not be shown again").waitFor();
+  await shown.getByRole("button", { name: "Copy" }).click();
+  await shown.getByText("Copied to the clipboard.").waitFor();
+  const secret = await page.evaluate(() => navigator.clipboard.readText());
+  if ((await shown.getByLabel("Your new API key").textContent()) !== secret) throw new Error("the clipboard does not hold the key shown");
+  return { secret, shown };
+}
+
+/** The row's ⋯ menu, then one of its actions. */
+export async function rowAction(page, keyName, action) {
+  await page.getByRole("button", { name: `Actions for ${keyName}` }).click();
+  await page.getByRole("menuitem", { name: action, exact: true }).click();
+}
+
+/** The actions the row's ⋯ menu offers, then the menu closed again with Escape. */
+export async function rowActions(page, keyName) {
+  await page.getByRole("button", { name: `Actions for ${keyName}` }).click();
+  const menu = page.getByRole("menu", { name: `Actions for ${keyName}` });
+  const items = await menu.getByRole("menuitem").allTextContents();
+  await page.keyboard.press("Escape");
+  await menu.waitFor({ state: "detached" });
+  return items;
+}
+
 /** A screenshot for docs/ and the README, from the page as the test left it. */
 export async function screenshot(page, name) {
   mkdirSync(SCREENSHOTS, { recursive: true });

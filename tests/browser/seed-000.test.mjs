@@ -3,27 +3,16 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { poll } from "../e2e/harness.mjs";
-import { screenshot, startWebhookReceiver, usePortal } from "./harness.mjs";
+import { createKeyInPage, rowAction, screenshot, startWebhookReceiver, usePortal } from "./harness.mjs";
 
 const env = usePortal({ policy: "seed-000-ladders" });
 const request = (key, method = "GET", path = "/v1/contacts", body) =>
   env.gw.request(path, { key, method, ...(body ? { body: JSON.stringify(body), headers: { "content-type": "application/json" } } : {}) });
 
-/** Opens the create dialog, fills it, creates, and returns the shown-once secret (copied). */
-async function createKey(page, name, setPermissions) {
-  await page.getByRole("button", { name: "Create API key" }).click();
-  const dialog = page.getByRole("dialog", { name: "Create API key" });
-  await dialog.getByLabel("Name").fill(name);
-  await setPermissions(dialog);
-  await dialog.getByRole("button", { name: "Create key" }).click();
-  const shown = page.getByRole("dialog", { name: "API key created" });
-  await shown.getByText("It will not be shown again").waitFor();
-  await shown.getByRole("button", { name: "Copy" }).click();
-  await shown.getByText("Copied to the clipboard.").waitFor();
-  const secret = await page.evaluate(() => navigator.clipboard.readText());
-  assert.match(secret, /^tp_live_/);
-  assert.equal(await shown.getByLabel("Your new API key").textContent(), secret);
-  return { secret, shown };
+async function createKey(page, name, fill) {
+  const created = await createKeyInPage(page, name, fill);
+  assert.match(created.secret, /^tp_live_/);
+  return created;
 }
 
 test("a Free workspace sees the upgrade prompt with the billing link, not Create", async () => {
@@ -102,16 +91,14 @@ test("edit scopes and see the next request change; revoke (401), stays listed, a
   await shown.getByRole("button", { name: "Done" }).click();
   assert.equal((await request(secret, "POST", "/v1/contacts", { name: "x" })).status, 403);
 
-  await page.getByRole("button", { name: "Actions for Make" }).click();
-  await page.getByRole("menuitem", { name: "Edit" }).click();
+  await rowAction(page, "Make", "Edit");
   const edit = page.getByRole("dialog", { name: "Edit “Make”" });
   await edit.getByRole("slider", { name: "Contacts" }).fill("3");
   await edit.getByRole("button", { name: "Save changes" }).click();
   await page.getByRole("row", { name: /Make.*Contacts: Write automatically/ }).waitFor();
   assert.equal((await request(secret, "POST", "/v1/contacts", { name: "x" })).status, 200);
 
-  await page.getByRole("button", { name: "Actions for Make" }).click();
-  await page.getByRole("menuitem", { name: "Revoke" }).click();
+  await rowAction(page, "Make", "Revoke");
   const revoke = page.getByRole("dialog", { name: "Revoke “Make”?" });
   await revoke.getByRole("button", { name: "Revoke key" }).click();
   // Revoked keys stay visible, in the Revoked / Expired section.
@@ -119,8 +106,7 @@ test("edit scopes and see the next request change; revoke (401), stays listed, a
   assert.equal((await request(secret)).status, 401);
   await screenshot(page, "revoked-section");
 
-  await page.getByRole("button", { name: "Actions for Make" }).click();
-  await page.getByRole("menuitem", { name: "Activate" }).click();
+  await rowAction(page, "Make", "Activate");
   await page.getByRole("table", { name: "Active keys" }).getByRole("row", { name: /Make/ }).waitFor();
   assert.equal((await request(secret)).status, 200);
   await page.context().close();
@@ -131,8 +117,7 @@ test("rotate shows the new key once; delete asks, naming the key", async () => {
   const { secret, shown } = await createKey(page, "Script", (d) => d.getByRole("slider", { name: "Contacts" }).fill("1"));
   await shown.getByRole("button", { name: "Done" }).click();
 
-  await page.getByRole("button", { name: "Actions for Script" }).click();
-  await page.getByRole("menuitem", { name: "Rotate" }).click();
+  await rowAction(page, "Script", "Rotate");
   const rotate = page.getByRole("dialog", { name: "Rotate “Script”" });
   await rotate.getByLabel("Keep the old secret working for").selectOption({ label: "None: the old key stops working now" });
   await rotate.getByRole("button", { name: "Rotate key" }).click();
@@ -143,8 +128,7 @@ test("rotate shows the new key once; delete asks, naming the key", async () => {
   assert.equal((await request(secret)).status, 401);
   assert.equal((await request(fresh)).status, 200);
 
-  await page.getByRole("button", { name: "Actions for Script" }).click();
-  await page.getByRole("menuitem", { name: "Delete" }).click();
+  await rowAction(page, "Script", "Delete");
   const confirm = page.getByRole("dialog", { name: "Delete “Script”?" });
   await confirm.getByText("The key “Script” will be deleted permanently").waitFor();
   await screenshot(page, "delete-confirmation");
@@ -169,8 +153,7 @@ test("usage counts move after requests; Show details keeps only the last charact
   assert.equal((await row.locator('td[data-label="24 h"]').textContent()).trim(), "3");
   await screenshot(page, "keys-list");
 
-  await page.getByRole("button", { name: "Actions for Counter" }).click();
-  await page.getByRole("menuitem", { name: "Show details" }).click();
+  await rowAction(page, "Counter", "Show details");
   const details = page.getByRole("dialog", { name: "Key “Counter”" });
   await details.getByText("3 in 24 hours").waitFor();
   await details.getByText("by Ada Lovelace").waitFor();
