@@ -232,3 +232,57 @@ test("an expired or revoked session's page says so; Log out ends the session", a
   await stale.getByRole("heading", { name: "This link has expired" }).waitFor();
   await stale.context().close();
 });
+
+test("with the keyboard alone: create a key (focus stays in the dialog), then the row's menu (arrows, Escape back to its button)", async () => {
+  await env.gw.admin("PUT", "/workspaces/acme", { plan: "pro" });
+  const page = await env.open();
+  const create = page.getByRole("button", { name: "Create API key" });
+  await create.focus();
+  await page.keyboard.press("Enter");
+  const dialog = page.getByRole("dialog", { name: "Create API key" });
+  await dialog.waitFor();
+  await page.keyboard.type("Keyboard only");
+  /** Tabs forward until `matches(active element)`, checking at each step that focus is inside the dialog. */
+  const tabTo = async (what, matches) => {
+    for (let i = 0; i < 60; i++) {
+      await page.keyboard.press("Tab");
+      const at = await page.evaluate(() => {
+        const el = document.activeElement;
+        return { inDialog: !!el.closest("dialog"), label: el.getAttribute("aria-label") ?? el.labels?.[0]?.textContent ?? el.textContent, type: el.type };
+      });
+      assert.ok(at.inDialog, `focus left the dialog while looking for ${what}`);
+      if (matches(at)) return;
+    }
+    assert.fail(`never reached ${what}`);
+  };
+  await tabTo("the Contacts slider", (at) => at.type === "range" && at.label === "Contacts");
+  await page.keyboard.press("ArrowRight");
+  assert.equal(await dialog.getByRole("slider", { name: "Contacts" }).getAttribute("aria-valuetext"), "Read");
+  await tabTo("Create key", (at) => at.label === "Create key");
+  await page.keyboard.press("Enter");
+  const shown = page.getByRole("dialog", { name: "API key created" });
+  await shown.waitFor();
+  const secret = await shown.getByLabel("Your new API key").textContent();
+  await tabTo("Done", (at) => at.label === "Done");
+  await page.keyboard.press("Enter");
+  await shown.waitFor({ state: "detached" });
+  // Focus is back where the person started: the Create button.
+  assert.equal(await page.evaluate(() => document.activeElement.textContent), "Create API key");
+  assert.equal((await env.gw.request("/v1/contacts", { key: secret })).status, 200);
+
+  const menuButton = page.getByRole("button", { name: "Actions for Keyboard only" });
+  await menuButton.focus();
+  await page.keyboard.press("Enter");
+  const menu = page.getByRole("menu", { name: "Actions for Keyboard only" });
+  await menu.waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement.textContent), "Show details");
+  await page.keyboard.press("ArrowDown");
+  assert.equal(await page.evaluate(() => document.activeElement.textContent), "Edit");
+  await page.keyboard.press("ArrowUp");
+  await page.keyboard.press("ArrowUp");
+  assert.equal(await page.evaluate(() => document.activeElement.textContent), "Delete", "the arrows wrap around");
+  await page.keyboard.press("Escape");
+  await menu.waitFor({ state: "detached" });
+  assert.equal(await page.evaluate(() => document.activeElement.getAttribute("aria-label")), "Actions for Keyboard only");
+  await page.context().close();
+});
