@@ -267,22 +267,25 @@ test("with the keyboard alone: create a key (focus stays in the dialog), then th
   await page.keyboard.press("Enter");
   await shown.waitFor({ state: "detached" });
   // Focus is back where the person started: the Create button.
-  assert.equal(await page.evaluate(() => document.activeElement.textContent), "Create API key");
+  assert.equal(await poll(() => page.evaluate(() => document.activeElement.textContent), (t) => t === "Create API key", { timeoutMs: 5000 }), "Create API key");
   assert.equal((await env.gw.request("/v1/contacts", { key: secret })).status, 200);
 
   const menuButton = page.getByRole("button", { name: "Actions for Keyboard only" });
+  /** The focused element's text once it is `expected` (focus moves after a render). */
+  const focused = (expected) => poll(() => page.evaluate(() => document.activeElement?.textContent ?? null), (text) => text === expected, { timeoutMs: 5000 });
   await menuButton.focus();
   await page.keyboard.press("Enter");
   const menu = page.getByRole("menu", { name: "Actions for Keyboard only" });
   await menu.waitFor();
-  assert.equal(await page.evaluate(() => document.activeElement.textContent), "Show details");
+  assert.equal(await focused("Show details"), "Show details");
   await page.keyboard.press("ArrowDown");
-  assert.equal(await page.evaluate(() => document.activeElement.textContent), "Edit");
+  assert.equal(await focused("Edit"), "Edit");
   await page.keyboard.press("ArrowUp");
   await page.keyboard.press("ArrowUp");
-  assert.equal(await page.evaluate(() => document.activeElement.textContent), "Delete", "the arrows wrap around");
+  assert.equal(await focused("Delete"), "Delete", "the arrows wrap around");
   await page.keyboard.press("Escape");
   await menu.waitFor({ state: "detached" });
-  assert.equal(await page.evaluate(() => document.activeElement.getAttribute("aria-label")), "Actions for Keyboard only");
+  const label = () => document.activeElement.getAttribute("aria-label");
+  assert.equal(await poll(() => page.evaluate(label), (l) => l === "Actions for Keyboard only", { timeoutMs: 5000 }), "Actions for Keyboard only");
   await page.context().close();
 });
