@@ -9,7 +9,8 @@
 //! 1. nouns every layer shares — [`key`], [`limits`], [`usage`], [`timestamp`],
 //!    [`percent`], [`methods`], [`identity`], [`record`], [`page`], [`queue`], [`webhook`], [`workspace`],
 //!    [`session`],
-//!    and the request's shape: [`ambiguity`], [`headers`], [`cors`];
+//!    and the request's shape: [`ambiguity`], [`headers`], [`cors`], [`portal`] (the
+//!    portal page's paths, branding and headers);
 //! 2. what the operator configured — [`policy`] and [`config`];
 //! 3. decisions — [`delegation`], [`entitlement`], [`authority`], [`approval`], [`directory`];
 //! 4. the HTTP face — [`problem`] (every refusal's status, code and body), [`admin`];
@@ -41,6 +42,7 @@ pub mod methods;
 pub mod page;
 pub mod percent;
 pub mod policy;
+pub mod portal;
 pub mod problem;
 pub mod queue;
 pub mod record;

@@ -12,6 +12,7 @@ use crate::delegation::{Overreach, PermissionMissing, Stronger};
 use crate::entitlement::PlanRefusal;
 use crate::limits::Window;
 use crate::policy::LifecycleAction;
+use crate::portal::{PortalRefusal, ALLOWED_METHODS};
 use crate::queue::QueueFull;
 use crate::record::Status;
 use crate::session::{Permission, TooManySessions};
@@ -177,6 +178,8 @@ pub enum GatewayError {
     TooManySessions {
         max: u64,
     },
+    /// A portal path on a Worker deployed without the built page (no static assets).
+    PortalNotDeployed,
 }
 
 /// Which bound a body passed.
@@ -282,6 +285,7 @@ impl GatewayError {
             RootTokenRequired => (403, "root_token_required", "Forbidden"),
             PermissionRequired { .. } => (403, "permission_required", "Forbidden"),
             TooManySessions { .. } => (409, "too_many_sessions", "Conflict"),
+            PortalNotDeployed => (404, "portal_not_deployed", "Not Found"),
         }
     }
 
@@ -400,6 +404,7 @@ impl GatewayError {
             TooManySessions { max } => format!(
                 "the workspace already has {max} live sessions, the most it may have; revoke one or wait for one to expire"
             ),
+            PortalNotDeployed => "the portal page is not deployed with this Worker: build it (scripts/build.sh) and deploy with wrangler.toml's [assets]".into(),
         }
     }
 
@@ -694,6 +699,18 @@ impl From<PermissionMissing> for GatewayError {
 impl From<TooManySessions> for GatewayError {
     fn from(full: TooManySessions) -> GatewayError {
         GatewayError::TooManySessions { max: full.max }
+    }
+}
+
+impl From<PortalRefusal> for GatewayError {
+    fn from(refusal: PortalRefusal) -> GatewayError {
+        match refusal {
+            PortalRefusal::NotFound => GatewayError::NotFound,
+            PortalRefusal::MethodNotAllowed => GatewayError::MethodNotAllowed {
+                allowed: ALLOWED_METHODS.to_string(),
+            },
+            PortalRefusal::NotDeployed => GatewayError::PortalNotDeployed,
+        }
     }
 }
 

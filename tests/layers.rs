@@ -48,6 +48,7 @@ const FLOORS: &[(&str, &[&str])] = &[
             "ambiguity",
             "headers",
             "cors",
+            "portal/*",
         ],
     ),
     ("policy", &["policy/*", "config"]),

@@ -17,7 +17,7 @@ const MINT_FIELDS: &[&str] = &["workspace", "member", "permissions", "ttl_second
 const MEMBER_FIELDS: &[&str] = &["id", "name"];
 /// Where the portal page is served; the token travels in the fragment, which a browser
 /// never sends to a server, so it reaches no server's log.
-pub const PORTAL_PATH: &str = "/_keygate/portal/";
+pub const PORTAL_PATH: &str = crate::portal::PAGE_PATH;
 
 /// A validated `POST /portal/sessions` body.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -7,12 +7,14 @@ use super::output::plan_line;
 use crate::policy::diff::diff;
 use crate::policy::lint::{check, Checked, Severity};
 use crate::policy::Policy;
+use crate::portal::PortalSettings;
 use serde_json::Value;
 use std::io::Write;
 
 /// `keygate policy check FILE`: the Worker's own validation (every syntax error that can be
 /// found, every broken rule), then routes that would not work as written; on success the
-/// scopes keys can be granted, one resource per line.
+/// scopes keys can be granted, one resource per line, and the portal's branding where the
+/// policy sets any.
 pub fn check_policy(path: &str, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
@@ -49,6 +51,9 @@ pub fn check_policy(path: &str, out: &mut dyn Write, err: &mut dyn Write) -> Exi
                 count("scopes")
             );
             let _ = write!(out, "{}", scope_lines(&description));
+            if policy.portal() != &PortalSettings::default() {
+                let _ = writeln!(out, "{}", portal_line(&description["portal"]));
+            }
             for finding in findings {
                 let _ = writeln!(err, "{path}: {finding}");
             }
@@ -97,6 +102,35 @@ fn scope_lines(description: &Value) -> String {
         text.push_str(&format!("  {}\n", plan_line(plan, default_plan)));
     }
     text
+}
+
+/// `portal: "<title>", accent #rrggbb, logo …, billing …, docs …, framed by …`: the
+/// `[portal]` table in one line, the links only where set.
+fn portal_line(portal: &Value) -> String {
+    let mut line = format!(
+        "portal: {}, accent {}",
+        portal["title"],
+        portal["accent_color"].as_str().unwrap_or_default()
+    );
+    for (field, label) in [
+        ("logo_url", "logo"),
+        ("billing_url", "billing"),
+        ("docs_url", "docs"),
+    ] {
+        if let Some(link) = portal[field].as_str() {
+            line.push_str(&format!(", {label} {link}"));
+        }
+    }
+    let ancestors: Vec<&str> = portal["frame_ancestors"]
+        .as_array()
+        .map(|list| list.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    if ancestors.is_empty() {
+        line.push_str(", framed by no site");
+    } else {
+        line.push_str(&format!(", framed by {}", ancestors.join(" ")));
+    }
+    line
 }
 
 /// `keygate policy diff OLD NEW`: exit 0 when existing keys see no difference, 1 when some

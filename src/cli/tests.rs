@@ -357,6 +357,7 @@ scopes:
   api_keys:read api_keys:write-approval api_keys:write api_keys:delete-approval api_keys:delete
   approvals:read approvals:write
   read:all write:all admin
+portal: \"Acme API keys\", accent #7c3aed, docs https://docs.example.com/api-keys, framed by no site
 "
         )
     );

@@ -10,6 +10,7 @@ mod authority_object;
 mod directory_object;
 mod key_index;
 mod platform;
+mod portal;
 mod proxy;
 
 use crate::admin::calls::approval_location;
@@ -47,6 +48,10 @@ pub async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response
         }
     };
     let path = req.path();
+    if crate::portal::is_portal_path(&path) {
+        // The portal page is static and public: no key, no body, no storage, no origin.
+        return portal::serve(&req, &env, &config, &request_id).await;
+    }
     let is_admin = path == crate::admin::ADMIN_PREFIX
         || path.starts_with(&format!("{}/", crate::admin::ADMIN_PREFIX));
     if is_admin {

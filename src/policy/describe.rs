@@ -5,6 +5,7 @@ use super::settings::Lifecycle;
 use super::{Action, Policy};
 use crate::cors::{CorsDescription, CorsSettings};
 use crate::limits::Limits;
+use crate::portal::PortalDescription;
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -30,6 +31,7 @@ struct Description<'a> {
     /// `null` when CORS is off.
     cors: Option<CorsDescription<'a>>,
     problems: DescribedProblems<'a>,
+    portal: PortalDescription<'a>,
 }
 
 #[derive(Serialize)]
@@ -190,6 +192,7 @@ impl Policy {
             problems: DescribedProblems {
                 type_base: self.problem_type_base.as_deref(),
             },
+            portal: self.portal.describe(),
         }
     }
 }

@@ -471,13 +471,16 @@ fn setting_change(subject: &str, before: Option<&Value>, after: Option<&Value>) 
         _ if subject == "cors" || subject.starts_with("cors.") => {
             "which browser origins, methods and headers preflights allow (403 cors_preflight_refused otherwise)"
         }
+        _ if subject.starts_with("portal.") => {
+            "the portal page's branding, or which sites may frame it; no key's requests change"
+        }
         _ if subject.starts_with("approvals.") => {
             "what agents' queued requests may hold and how long approvals wait and are kept"
         }
         _ => "a setting existing keys' requests are judged by",
     };
     Change {
-        affects_keys: true,
+        affects_keys: !subject.starts_with("portal."),
         subject: subject.to_string(),
         message: format!("{} → {}: {meaning}", shown(before), shown(after)),
     }

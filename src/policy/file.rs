@@ -5,6 +5,7 @@
 
 use super::LifecycleAction;
 use crate::cors::CorsTable;
+use crate::portal::PortalTable;
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -26,6 +27,7 @@ pub(super) struct PolicyFile {
     pub(super) credentials: Option<CredentialsTable>,
     pub(super) cors: Option<CorsTable>,
     pub(super) problems: Option<ProblemsTable>,
+    pub(super) portal: Option<PortalTable>,
     #[serde(default)]
     pub(super) groups: Vec<GroupTable>,
     #[serde(default)]

@@ -19,6 +19,7 @@ use super::settings::{
 use super::{syntax, Action, ApprovalSettings, Kind, LifecycleAction, Policy};
 use crate::cors::CorsSettings;
 use crate::limits::{Limits, LimitsError, MAX_PER_DAY, MAX_PER_MINUTE};
+use crate::portal::PortalSettings;
 use crate::queue::QueueCaps;
 use std::collections::BTreeMap;
 
@@ -95,6 +96,15 @@ fn build_policy(file: PolicyFile) -> Result<Policy, PolicyError> {
             .ok()
     });
     let problem_type_base = validate_problem_type_base(file.problems.as_ref(), &mut problems);
+    let portal = match &file.portal {
+        None => PortalSettings::default(),
+        Some(table) => PortalSettings::from_table(table).unwrap_or_else(|found| {
+            for problem in found {
+                problems.add(format!("portal.{}", problem.field), problem.message);
+            }
+            PortalSettings::default()
+        }),
+    };
     let groups = validate_groups(&file.groups, &mut problems);
     let (resources, resource_index) = validate_resources(&file.resources, &groups, &mut problems);
     let routes = validate_routes(&file.routes, &resources, &resource_index, &mut problems);
@@ -136,6 +146,7 @@ fn build_policy(file: PolicyFile) -> Result<Policy, PolicyError> {
         credential_header,
         cors,
         problem_type_base,
+        portal,
         coarse_scopes,
         groups,
         resources,

@@ -160,6 +160,7 @@ pub use settings::{ApprovalSettings, LifecycleAction, MAX_QUEUED_BODY_BYTES};
 
 use crate::cors::CorsSettings;
 use crate::limits::Limits;
+use crate::portal::PortalSettings;
 use file::PolicyFile;
 use routes::{MethodPattern, Route, Segment};
 use scope::{CoarseScope, Group, LevelSet, Resource, ScopeGrant, Verdict};
@@ -178,6 +179,7 @@ pub struct Policy {
     credential_header: Option<String>,
     cors: Option<CorsSettings>,
     problem_type_base: Option<String>,
+    portal: PortalSettings,
     coarse_scopes: Vec<CoarseScope>,
     groups: Vec<Group>,
     resources: Vec<Resource>,
@@ -235,6 +237,12 @@ impl Policy {
     /// type_base`); `None` keeps `urn:keygate:problem:<code>`.
     pub fn problem_type_base(&self) -> Option<&str> {
         self.problem_type_base.as_deref()
+    }
+
+    /// The portal page's branding and who may frame it (the `[portal]` table, or its
+    /// defaults).
+    pub fn portal(&self) -> &PortalSettings {
+        &self.portal
     }
 
     /// The status for a request no route matches: 404 or 403.

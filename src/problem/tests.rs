@@ -452,6 +452,7 @@ fn every_error() -> Vec<GatewayError> {
             permission: crate::session::Permission::KeysManage,
         },
         TooManySessions { max: 1_000 },
+        PortalNotDeployed,
     ];
     for error in &all {
         match error {
@@ -503,7 +504,8 @@ fn every_error() -> Vec<GatewayError> {
             | BeyondPlan(_)
             | RootTokenRequired
             | PermissionRequired { .. }
-            | TooManySessions { .. } => {}
+            | TooManySessions { .. }
+            | PortalNotDeployed => {}
         }
     }
     all
@@ -784,4 +786,25 @@ fn no_problem_from_a_key_lifecycle_carries_a_secret() {
             assert!(!text.contains(secret.as_str()), "a secret in {text}");
         }
     }
+}
+
+#[test]
+fn portal_refusals_are_keygate_problems() {
+    use crate::portal::PortalRefusal;
+    let not_found = GatewayError::from(PortalRefusal::NotFound).to_problem("req_1");
+    assert_eq!(
+        (not_found.status, not_found.body["code"].as_str()),
+        (404, Some("not_found"))
+    );
+    let method = GatewayError::from(PortalRefusal::MethodNotAllowed).to_problem("req_1");
+    assert_eq!(method.status, 405);
+    assert_eq!(method.headers, vec![("Allow", "GET, HEAD".to_string())]);
+    let missing = GatewayError::from(PortalRefusal::NotDeployed).to_problem("req_1");
+    assert_eq!(
+        (missing.status, missing.body["code"].as_str()),
+        (404, Some("portal_not_deployed"))
+    );
+    assert!(missing.body["detail"]
+        .as_str()
+        .is_some_and(|detail| detail.contains("scripts/build.sh") && detail.contains("[assets]")));
 }

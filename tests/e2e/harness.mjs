@@ -108,8 +108,11 @@ export async function startServerProcess(name, commandFor, { cwd }) {
  * `bindings` override the defaults; `withStore: false` leaves
  * out the KV and Durable Object bindings, to prove which refusals never touch storage.
  * `persist` names a directory that keeps storage across a restart of the runtime.
+ * The built portal page (portal/dist) is the Worker's static assets as wrangler.toml's
+ * `[assets]` makes it: the Worker runs first for every request; `withPortal: false` starts
+ * it without them, as a deployment without the built page.
  */
-export async function startGateway({ origin, policy = "demo", bindings = {}, withStore = true, persist } = {}) {
+export async function startGateway({ origin, policy = "demo", bindings = {}, withStore = true, withPortal = true, persist } = {}) {
   const mf = new Miniflare({
     // A directory keeps KV and Durable Object storage across restarts of the runtime.
     ...(persist ? { defaultPersistRoot: persist } : {}),
@@ -125,6 +128,16 @@ export async function startGateway({ origin, policy = "demo", bindings = {}, wit
           { type: "CompiledWasm", include: ["**/*.wasm"] },
         ],
         compatibilityDate: "2026-04-01",
+        ...(withPortal
+          ? {
+              assets: {
+                directory: `${ROOT}portal/dist`,
+                binding: "ASSETS",
+                routerConfig: { has_user_worker: true, invoke_user_worker_ahead_of_assets: true },
+                assetConfig: { html_handling: "none", not_found_handling: "none" },
+              },
+            }
+          : {}),
         kvNamespaces: withStore ? ["KEY_INDEX"] : [],
         durableObjects: withStore ? { KEY_AUTHORITY: { className: "KeyAuthority", useSQLite: true }, KEY_DIRECTORY: { className: "KeyDirectory", useSQLite: true }, APPROVAL_QUEUE: { className: "ApprovalQueue", useSQLite: true } } : {},
         bindings: {

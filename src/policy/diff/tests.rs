@@ -227,6 +227,22 @@ fn client_settings_are_compared_too() {
 }
 
 #[test]
+fn the_portal_branding_is_reported_without_affecting_keys() {
+    let new =
+        format!("{BASE}\n[portal]\ntitle = \"Acme API keys\"\nframe_ancestors = [\"'self'\"]\n");
+    let found = changes(BASE, &new);
+    assert_eq!(
+        subjects(&found),
+        ["portal.frame_ancestors", "portal.title"],
+        "{found:#?}"
+    );
+    assert!(found.iter().all(|c| !c.affects_keys));
+    assert!(found[1]
+        .message
+        .starts_with("\"API keys\" → \"Acme API keys\": the portal page's branding"));
+}
+
+#[test]
 fn new_scopes_alone_do_not_affect_existing_keys() {
     let new = format!("{BASE}\n[[resources]]\nname = \"tags\"\nkind = \"read_only\"\n");
     // read:all now reaches tags: that does affect keys holding it.

@@ -51,7 +51,7 @@ fn describe_shows_the_lifecycle_in_force() {
 }
 
 /// Every optional table set, so each field of the description has a value.
-const EVERY_TABLE: &str = r#"
+const EVERY_TABLE: &str = r##"
     key_prefix = "acme"
     unmapped_route_status = 403
     origin_reads_body_overrides = false
@@ -88,6 +88,14 @@ const EVERY_TABLE: &str = r#"
 
     [problems]
     type_base = "https://docs.example.com/errors/"
+
+    [portal]
+    title = "Acme — API keys"
+    accent_color = "#0F766E"
+    logo_url = "https://cdn.example.com/acme/logo.svg"
+    billing_url = "/settings/billing"
+    docs_url = "https://docs.example.com/keys#scopes"
+    frame_ancestors = ["'self'", "https://app.example.com:8443"]
 
     [[groups]]
     name = "Back office"
@@ -134,7 +142,7 @@ const EVERY_TABLE: &str = r#"
     path = "/v1/billing/"
     resource = "billing"
     action = "write"
-"#;
+"##;
 
 /// The description is what `GET /_keygate/v1/policy` serves and what `keygate policy
 /// check` and `policy diff` read: byte for byte, key order included, it stays as fixed here.

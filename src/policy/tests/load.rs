@@ -323,6 +323,7 @@ fn unknown_fields_are_refused_in_every_table() {
         "[credentials]\nheaders = \"X-API-Key\"",
         "[cors]\norigins = [\"*\"]",
         "[problems]\nbase = \"https://x.example/\"",
+        "[portal]\ncolor = \"#2563eb\"",
     ] {
         let message = refusal(text);
         assert!(message.contains("unknown field"), "{text}: {message}");
@@ -436,6 +437,54 @@ fn the_cors_table_is_validated_and_described() {
          cors.max_age_seconds: must be between 0 and 86400, got 100000"
     );
     assert!(refusal("[cors]").starts_with("cors.allowed_origins: must list at least one origin"));
+}
+
+#[test]
+fn the_portal_table_is_validated_located_and_described() {
+    let policy = load(
+        r##"
+        [portal]
+        title = "Acme API keys"
+        accent_color = "#7c3aed"
+        billing_url = "/billing"
+        frame_ancestors = ["https://app.acme.example"]
+        "##,
+    );
+    assert_described(
+        &policy.describe(),
+        &[(
+            "/portal",
+            json!({
+                "title": "Acme API keys", "accent_color": "#7c3aed", "logo_url": null,
+                "billing_url": "/billing", "docs_url": null,
+                "frame_ancestors": ["https://app.acme.example"],
+            }),
+        )],
+    );
+    assert_described(
+        &load("").describe(),
+        &[
+            ("/portal/title", json!("API keys")),
+            ("/portal/frame_ancestors", json!([])),
+        ],
+    );
+    let message = refusal(
+        r##"
+        [portal]
+        accent_color = "purple"
+        frame_ancestors = ["'self'", "https://app.example.com; script-src *"]
+        "##,
+    );
+    let lines: Vec<&str> = message.lines().collect();
+    assert_eq!(lines.len(), 2, "{message}");
+    assert!(
+        lines[0].starts_with("portal.accent_color: \"purple\" must be a colour as #rrggbb"),
+        "{message}"
+    );
+    assert!(
+        lines[1].starts_with("portal.frame_ancestors[1]: "),
+        "{message}"
+    );
 }
 
 #[test]
