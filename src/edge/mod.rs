@@ -49,7 +49,10 @@ pub async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response
     };
     let path = req.path();
     if crate::portal::is_portal_path(&path) {
-        // The portal page is static and public: no key, no body, no storage, no origin.
+        // The portal page is static and public: no key, no body, no storage, no origin. A
+        // small body sent anyway is drained unread, as before any refusal, so the client's
+        // connection survives it.
+        discard_small_body(&mut req).await;
         return portal::serve(&req, &env, &config, &request_id).await;
     }
     let is_admin = path == crate::admin::ADMIN_PREFIX

@@ -108,6 +108,12 @@ describe("wrangler.toml", () => {
         [["v1", ["KeyAuthority"]], ["v2", ["KeyDirectory"]], ["v3", ["ApprovalQueue"]]],
       );
       assert.match(config.build.command, /^KEYGATE_POLICY_FILE=\S+ sh scripts\/build\.sh$/);
+      // The portal page is the Worker's static assets, and the Worker runs first for every
+      // request: no file answers in place of keygate or the origin.
+      assert.equal(config.assets?.directory, "portal/dist");
+      assert.equal(config.assets?.binding, "ASSETS");
+      assert.equal(config.assets?.run_worker_first, true);
+      assert.equal(config.assets?.html_handling, "none");
     });
   }
 
@@ -181,7 +187,7 @@ describe("wrangler deploy --dry-run, offline", () => {
       const names = boundNames(output);
       assert.deepEqual(
         names.sort(),
-        ["APPROVAL_QUEUE", "KEYGATE_HTTPS_ONLY", "KEYGATE_ORIGIN", "KEYGATE_ORIGIN_TIMEOUT_MS", "KEY_AUTHORITY", "KEY_DIRECTORY", "KEY_INDEX"],
+        ["APPROVAL_QUEUE", "ASSETS", "KEYGATE_HTTPS_ONLY", "KEYGATE_ORIGIN", "KEYGATE_ORIGIN_TIMEOUT_MS", "KEY_AUTHORITY", "KEY_DIRECTORY", "KEY_INDEX"],
       );
       assert.ok(!/KEYGATE_POLICY/.test(output.split("Your Worker has access to the following bindings:")[1]));
     });
