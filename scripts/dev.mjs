@@ -28,6 +28,7 @@ import { acceptsConnections, freeListenPort } from "./ports.mjs";
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const DEMO_SCOPES = ["contacts:write", "email:send-approval", "analytics:read"];
 const DEMO_KEY_NAME = "demo key";
+const PORTAL_MEMBER = { id: "dev", name: "Demo admin" };
 /** A loaded 2-core machine can take seconds for a Durable Object's first answer. */
 const REQUEST_TIMEOUT_MS = 30_000;
 const SECRET_NAMES = ["KEYGATE_HASH_SECRET", "KEYGATE_SIGNING_SECRET", "KEYGATE_ROOT_TOKEN", "KEYGATE_WEBHOOK_SECRET"];
@@ -138,6 +139,24 @@ function loadDevSecrets(stateDir) {
 
 // --- what it starts, and stopping it ------------------------------------------------------
 
+/**
+ * wrangler.toml for `wrangler dev`, without its [build]: scripts/dev.sh has built already,
+ * and with a custom build wrangler runs it again once its file watcher is ready and reloads
+ * the Worker — in the middle of the start-up requests below, which then fail or wait. The
+ * paths become absolute, since the file lives in the state directory.
+ */
+function devConfig(stateDir) {
+  const text = readFileSync(`${ROOT}wrangler.toml`, "utf8");
+  const withoutBuild = text.replace(/^\[build\]\ncommand = .*\n/m, "");
+  if (withoutBuild === text) throw new DevError("wrangler.toml: no [build] command found to leave out for wrangler dev");
+  const absolute = withoutBuild
+    .replace(/^main = "(.*)"$/m, (_, path) => `main = ${JSON.stringify(resolve(ROOT, path))}`)
+    .replace(/^directory = "(.*)"$/gm, (_, path) => `directory = ${JSON.stringify(resolve(ROOT, path))}`);
+  const file = `${stateDir}/wrangler.dev.toml`;
+  writeFileSync(file, `# Made by scripts/dev.mjs from wrangler.toml on each start; edit that file instead.\n${absolute}`);
+  return file;
+}
+
 const started = { origin: null, wrangler: null };
 let stopping = false;
 /** wrangler's output in smoke mode, shown only if something fails. */
@@ -213,7 +232,7 @@ async function waitUntilReady(port, rootToken, timeoutMs) {
         headers: { authorization: `Bearer ${rootToken}` },
         signal: AbortSignal.timeout(2000),
       });
-      if (res.status === 200) return res.json();
+      if (res.status === 200) return await res.json(); // awaited: a body cut off is "not ready yet" too
       if (res.status === 503) throw new DevError(`the gateway reports a configuration error: ${await res.text()}`);
     } catch (e) {
       if (e instanceof DevError) throw e;
@@ -273,6 +292,21 @@ async function demoKey(admin, scopes, dev) {
   return { id, key, scopes, reused: false };
 }
 
+/**
+ * A portal session for the demo workspace, as a provider's backend would mint one for a
+ * member: every permission, 12 hours. Its link opens the portal page on the demo's keys.
+ */
+async function portalSession(admin) {
+  const res = await admin("POST", "/portal/sessions", {
+    workspace: "demo",
+    member: PORTAL_MEMBER,
+    permissions: ["keys:manage", "approvals:review"],
+    ttl_seconds: 43_200,
+  });
+  if (res.status !== 201) throw new DevError(`could not mint a portal session: ${res.status} ${await res.text()}`);
+  return res.json();
+}
+
 async function main() {
   const settings = checkSettings();
   await checkPortFree(settings.port);
@@ -294,11 +328,13 @@ async function main() {
     originUrl = `http://127.0.0.1:${started.origin.address().port}`;
   }
 
+  const config = devConfig(settings.stateDir);
   // Secrets go through an env file, so wrangler lists them as hidden rather than printing them.
   const envFile = `${settings.stateDir}/dev.env`;
   writeFileSync(envFile, SECRET_NAMES.map((name) => `${name}=${name === "KEYGATE_ROOT_TOKEN" ? rootToken : secrets[name]}`).join("\n") + "\n", { mode: 0o600 });
   const args = [
     "dev",
+    "--config", config,
     "--ip", "127.0.0.1",
     "--port", String(settings.port),
     "--inspector-port", String(inspectorPort),
@@ -319,7 +355,6 @@ async function main() {
       ...process.env,
       WRANGLER_SEND_METRICS: "false",
       CLOUDFLARE_CF_FETCH_ENABLED: "false",
-      KEYGATE_WASM_OPT: "0", // wrangler re-runs the build on start; skip wasm-opt there
     },
   });
   started.wrangler.stdout?.on("data", (chunk) => smokeOutput.push(chunk));
@@ -351,12 +386,16 @@ async function main() {
   const offered = (scope) => !plan || policy.coarse_scopes.includes(scope) || plan.resources.includes(scope.split(":")[0]);
   const scopes = (settings.usingDemoPolicy ? DEMO_SCOPES : policy.scopes).filter(offered);
   const demo = await demoKey(admin, scopes, dev);
+  const portal = await portalSession(admin);
   const path = exampleRequest(policy);
 
   if (smoke) {
     const listed = await admin("GET", "/keys?limit=100&workspace=demo");
     const demoKeys = listed.status === 200 ? (await listed.json()).keys.filter((k) => k.name === DEMO_KEY_NAME).length : "unknown";
     console.log(`smoke: demo key ${demo.id} ${demo.reused ? "reused" : "created"}; demo keys in the store: ${demoKeys}`);
+    const page = await gatewayFetch(new URL(portal.url).pathname, {}, "the portal page");
+    console.log(`smoke: GET ${new URL(portal.url).pathname} -> ${page.status} ${page.headers.get("content-type")}`);
+    if (page.status !== 200) return 1;
     const res = await gatewayFetch(path, { headers: { authorization: `Bearer ${demo.key}` } }, "the gateway");
     const body = await res.text();
     const verified = started.origin ? JSON.parse(body).identity_verified === true : true;
@@ -373,6 +412,8 @@ keygate is running on ${base}
   demo key:       ${demo.key}   (${demo.reused ? "the one from the last start" : "new"}; ${demo.id})
                   scopes: ${scopes.join(" ")}
   kept in:        ${dev.file} (the same root token and demo key on every start)
+  portal page:    ${portal.url}
+                  (the page your members use, as ${PORTAL_MEMBER.name} of the demo workspace; this link works for 12 hours)
 
 Try it:
   curl -s ${base}${path} -H "Authorization: Bearer ${demo.key}"

@@ -9,7 +9,9 @@ export PATH="$HOME/.cargo/bin:$PATH"
 # without it must have them already.
 #   tests/e2e/origins.test.mjs: nginx; Sinatra (Rack::MethodOverride) on WEBrick; PHP's
 #   built-in server with Symfony HttpFoundation and Routing.
-APT_PACKAGES="nginx ruby-sinatra ruby-webrick php-cli php-symfony-http-foundation php-symfony-routing"
+#   tests/browser/*.test.mjs: Chromium (driven by npm's playwright-core) and a font for the
+#   page's text in its screenshots.
+APT_PACKAGES="nginx ruby-sinatra ruby-webrick php-cli php-symfony-http-foundation php-symfony-routing chromium fonts-dejavu-core"
 missing=""
 for pkg in $APT_PACKAGES; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing="$missing $pkg"

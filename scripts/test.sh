@@ -12,9 +12,11 @@
 #   5. end-to-end tests: the built wasm on workerd (Miniflare) with real KV, Durable
 #      Objects and local origin servers (node --test), among them real origin frameworks
 #      (Express, Flask, Django, Sinatra, Symfony, nginx: tests/e2e/origins.test.mjs),
-#   6. the admin API against openapi.yaml by a real API tester: schemathesis, every phase
+#   6. the portal page: its permission model under Node, and one spec per seed policy in a
+#      real browser (Debian's Chromium, playwright-core) on the page keygate serves on workerd,
+#   7. the admin API against openapi.yaml by a real API tester: schemathesis, every phase
 #      (stateful included), --checks all, on workerd (tests/api/schemathesis.mjs, ~1-2 min),
-#   7. the README's run command in smoke mode (wrangler dev + demo origin + demo key), and
+#   8. the README's run command in smoke mode (wrangler dev + demo origin + demo key), and
 #      the tests of what dev.sh does with bad settings, failures and restarts (tests/dev/).
 # Ends with one line: "N passed, N failed".
 set -euo pipefail
@@ -61,6 +63,11 @@ echo "== end-to-end tests (workerd)"
 node --test --test-concurrency=1 --test-timeout=120000 $(ls tests/e2e/*.test.mjs | grep -v '/listing\.test\.mjs$') 2>&1 | tee -a "$log"
 node --test --test-timeout=900000 tests/e2e/listing.test.mjs 2>&1 | tee -a "$log"
 
+echo "== portal page: its permission model (Node) and the seeds' specs in Chromium (the page keygate serves on workerd)"
+# Each spec file starts one gateway and one headless Chromium; the specs write the screenshots
+# in docs/portal/ that the README shows.
+node --test --test-concurrency=1 --test-timeout=180000 tests/portal/*.test.mjs tests/browser/*.test.mjs 2>&1 | tee -a "$log"
+
 echo "== API tester (schemathesis against openapi.yaml)"
 # Ends with "schemathesis: passed" or "schemathesis: FAILED (...)" and exits 1 on a failure.
 node tests/api/schemathesis.mjs 2>&1 | tee -a "$log"
@@ -71,7 +78,7 @@ port=$(node --input-type=module -e 'import { freeListenPort } from "./scripts/po
 KEYGATE_PORT=$port timeout 180 sh scripts/dev.sh --smoke 2>&1 | tee -a "$log"
 # dev.sh/dev.mjs cannot strand you: bad settings refused before anything starts, a failure
 # after start-up stops what was started, restarts keep the root token and the one demo key
-# (~55 s; after the workerd tests, since wrangler's start-up rebuild replaces the build).
+# (~55 s).
 node --test --test-concurrency=1 --test-timeout=180000 tests/dev/*.test.mjs 2>&1 | tee -a "$log"
 
 # Every step above stops the script on failure, so reaching here means all of it passed.

@@ -1,7 +1,7 @@
 // The API keys tab: active keys with usage, the Revoked / Expired section, and the dialogs of
 // the key lifecycle — create (then the secret shown once), details, edit, revoke, activate,
 // rotate, delete — each offered only where the policy's [lifecycle] and the session allow it.
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import { api } from "./api.js";
 import { defaultLimits, summary } from "./permissions.js";
 import { PermissionsPicker } from "./permissions-picker.jsx";
@@ -75,23 +75,32 @@ function RowMenu({ name, actions }) {
   const [open, setOpen] = useState(false);
   const menu = useRef(null);
   const button = useRef(null);
-  useEffect(() => {
+  // A layout effect: focus and the listeners are in place before the open menu is painted,
+  // so a key pressed the moment it shows is not lost.
+  useLayoutEffect(() => {
     if (!open) return undefined;
     menu.current?.querySelector("button")?.focus();
     const away = (event) => {
       if (!menu.current?.contains(event.target) && event.target !== button.current) setOpen(false);
     };
+    // Escape closes the menu wherever focus is (on its button too), and focus goes back there.
+    const escape = (event) => {
+      if (event.key !== "Escape") return;
+      event.preventDefault();
+      setOpen(false);
+      button.current?.focus();
+    };
     document.addEventListener("pointerdown", away);
-    return () => document.removeEventListener("pointerdown", away);
+    document.addEventListener("keydown", escape);
+    return () => {
+      document.removeEventListener("pointerdown", away);
+      document.removeEventListener("keydown", escape);
+    };
   }, [open]);
   const keydown = (event) => {
     const items = [...menu.current.querySelectorAll("button")];
     const at = items.indexOf(document.activeElement);
-    if (event.key === "Escape") {
-      event.preventDefault();
-      setOpen(false);
-      button.current.focus();
-    } else if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
       event.preventDefault();
       const step = event.key === "ArrowDown" ? 1 : -1;
       items[(at + step + items.length) % items.length].focus();

@@ -1,9 +1,8 @@
 // scripts/dev.sh and scripts/dev.mjs cannot strand you: a bad origin, port or policy is
 // refused with a message naming the setting and leaves nothing listening; a failure after
 // start-up stops what was started; two starts in a row keep the root token and the one
-// demo key. Runs real wrangler dev (workerd) with its state in a temporary directory, so
-// it needs the build (build/index.js) and must not run beside the workerd e2e tests, whose
-// build wrangler's start-up rebuild would replace: scripts/test.sh runs it after them.
+// demo key. Runs real wrangler dev (workerd) with its state in a temporary directory, on the
+// build scripts/test.sh made (build/index.js, portal/dist).
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
