@@ -20,6 +20,9 @@ test("a Free workspace sees the upgrade prompt with the billing link, not Create
   await page.getByText("API access is not included in your plan (free).").waitFor();
   await page.getByText("Upgrade to the pro plan to create API keys.").waitFor();
   assert.equal(await page.getByRole("button", { name: "Create API key" }).count(), 0);
+  // "head to https://app.trustpager.com/settings/billing first": the policy's billing link.
+  assert.equal(await page.getByRole("link", { name: "Go to billing" }).getAttribute("href"), "https://app.trustpager.com/settings/billing");
+  assert.equal(await page.title(), "API Keys");
   await screenshot(page, "upgrade-prompt");
   await page.context().close();
 });

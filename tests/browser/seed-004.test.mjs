@@ -30,3 +30,24 @@ test("only the three coarse scopes; the Free plan's limits; read:all reads but m
   assert.equal((await env.gw.request("/v1/projects", { key: secret, method: "POST", body: "{}" })).status, 200);
   await page.context().close();
 });
+
+test("a long list pages: 20 keys a page, Next page and First page", async () => {
+  for (let i = 1; i <= 22; i++) {
+    const res = await env.gw.admin("POST", "/keys", { name: `batch-${String(i).padStart(2, "0")}`, scopes: ["read:all"], workspace: "paged" });
+    assert.equal(res.status, 201, res.text);
+  }
+  const page = await env.open({ workspace: "paged" });
+  const active = page.getByRole("table", { name: "Active keys" });
+  await active.getByRole("row", { name: /batch-22/ }).waitFor();
+  // Newest first: 22 down to 3 on the first page.
+  assert.equal(await active.getByRole("row", { name: /batch-/ }).count(), 20);
+  assert.equal(await active.getByRole("row", { name: /batch-02/ }).count(), 0);
+  const pager = page.getByRole("navigation", { name: "Active keys pages" });
+  await pager.getByRole("button", { name: "Next page" }).click();
+  await active.getByRole("row", { name: /batch-01/ }).waitFor();
+  assert.equal(await active.getByRole("row", { name: /batch-/ }).count(), 2);
+  assert.equal(await pager.getByRole("button", { name: "Next page" }).isDisabled(), true);
+  await pager.getByRole("button", { name: "First page" }).click();
+  await active.getByRole("row", { name: /batch-22/ }).waitFor();
+  await page.context().close();
+});
