@@ -3,7 +3,7 @@
 // origin's answer) and Reject (a reason is required; the key's webhook is told).
 import { useEffect, useState } from "preact/hooks";
 import { api } from "./api.js";
-import { Dialog, ErrorNote, Loading, Pager, When } from "./ui.jsx";
+import { Dialog, ErrorNote, Loading, Pager, useCursorPages, When } from "./ui.jsx";
 
 const STATUSES = ["pending", "approved", "rejected", "expired", "failed"];
 const PAGE_SIZE = 20;
@@ -177,39 +177,16 @@ function ApprovalDialog({ id, onClose, onDecided }) {
 
 export function ApprovalsTab() {
   const [status, setStatus] = useState("pending");
-  const [trail, setTrail] = useState([null]);
-  const [page, setPage] = useState(null);
-  const [error, setError] = useState(null);
   const [open, setOpen] = useState(null);
   const [reloads, setReloads] = useState(0);
-  const cursor = trail[trail.length - 1];
-  useEffect(() => {
-    let live = true;
-    setPage(null);
-    setError(null);
-    const query = new URLSearchParams({ status, limit: String(PAGE_SIZE) });
-    if (cursor) query.set("cursor", cursor);
-    api("GET", `/approvals?${query}`).then(
-      (answer) => live && setPage(answer),
-      (e) => live && setError(e),
-    );
-    return () => {
-      live = false;
-    };
-  }, [status, cursor, reloads]);
+  const { page, error, atFirst, first, next } = useCursorPages("/approvals", { status, limit: String(PAGE_SIZE) }, reloads);
   return (
     <section aria-labelledby="approvals-heading">
       <div class="section-head">
         <h2 id="approvals-heading">Approvals</h2>
         <label class="inline">
           Status{" "}
-          <select
-            value={status}
-            onChange={(e) => {
-              setStatus(e.currentTarget.value);
-              setTrail([null]);
-            }}
-          >
+          <select value={status} onChange={(e) => setStatus(e.currentTarget.value)}>
             {STATUSES.map((s) => (
               <option key={s} value={s}>
                 {statusLabel(s)}
@@ -264,7 +241,7 @@ export function ApprovalsTab() {
           </table>
         </div>
       ) : null}
-      <Pager label="Requests" cursor={page?.next_cursor} atFirst={trail.length === 1} onFirst={() => setTrail([null])} onNext={() => page?.next_cursor && setTrail([...trail, page.next_cursor])} />
+      <Pager label="Requests" cursor={page?.next_cursor} atFirst={atFirst} onFirst={first} onNext={next} />
       {open ? <ApprovalDialog id={open} onClose={() => setOpen(null)} onDecided={() => setReloads((n) => n + 1)} /> : null}
     </section>
   );

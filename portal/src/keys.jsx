@@ -5,7 +5,7 @@ import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import { api } from "./api.js";
 import { defaultLimits, summary } from "./permissions.js";
 import { PermissionsPicker } from "./permissions-picker.jsx";
-import { count, Dialog, ErrorNote, Loading, Pager, When } from "./ui.jsx";
+import { count, Dialog, ErrorNote, Loading, Pager, useCursorPages, When } from "./ui.jsx";
 
 const PAGE_SIZE = 20;
 const GRACE_CHOICES = [
@@ -22,34 +22,6 @@ function creatorText(by) {
   if (by.type === "member") return by.name;
   if (by.type === "key") return `Key ${by.id}`;
   return "The provider";
-}
-
-/** One page of keys of one status, with its cursor trail. */
-function useKeyPage(status, reloads) {
-  const [trail, setTrail] = useState([null]); // cursors of the pages seen; null is the first
-  const [page, setPage] = useState(null);
-  const [error, setError] = useState(null);
-  const cursor = trail[trail.length - 1];
-  useEffect(() => {
-    let live = true;
-    setError(null);
-    const query = new URLSearchParams({ status, limit: String(PAGE_SIZE) });
-    if (cursor) query.set("cursor", cursor);
-    api("GET", `/keys?${query}`).then(
-      (answer) => live && setPage(answer),
-      (e) => live && setError(e),
-    );
-    return () => {
-      live = false;
-    };
-  }, [status, cursor, reloads]);
-  return {
-    page,
-    error,
-    atFirst: trail.length === 1,
-    first: () => setTrail([null]),
-    next: () => page?.next_cursor && setTrail([...trail, page.next_cursor]),
-  };
 }
 
 /** Usage counts (24 h, 7 d, 30 d) for the keys shown: each key's own GET. */
@@ -444,9 +416,10 @@ export function KeysTab({ session, policy, workspace, plan, branding }) {
   const lifecycle = policy.lifecycle;
   const [reloads, setReloads] = useState(0);
   const reload = () => setReloads((n) => n + 1);
-  const active = useKeyPage("active", reloads);
-  const revoked = useKeyPage("revoked", reloads);
-  const expired = useKeyPage("expired", reloads);
+  const keysPage = (status) => ({ status, limit: String(PAGE_SIZE) });
+  const active = useCursorPages("/keys", keysPage("active"), reloads);
+  const revoked = useCursorPages("/keys", keysPage("revoked"), reloads);
+  const expired = useCursorPages("/keys", keysPage("expired"), reloads);
   const usage = useUsage(active.page?.keys);
   const [dialog, setDialog] = useState(null);
   const close = () => setDialog(null);

@@ -1,6 +1,7 @@
 // Small pieces every view uses: the modal dialog, an API error shown as its problem's title and
 // detail, dates, counts, the loading and empty states, pagination.
-import { useEffect, useRef } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
+import { api } from "./api.js";
 
 /**
  * A modal dialog (the native <dialog>: the page behind it is inert, focus stays inside, Escape
@@ -82,4 +83,39 @@ export function Pager({ label, cursor, onFirst, onNext, atFirst }) {
       </button>
     </nav>
   );
+}
+
+/**
+ * One page of a cursor-paginated list at `path` with `params` (a new `params` starts again
+ * at the first page), fetched again whenever `reloads` changes. `first` and `next` move;
+ * the pages seen are kept as their cursors, so First page needs no cursor of its own.
+ */
+export function useCursorPages(path, params, reloads) {
+  const key = JSON.stringify(params);
+  const [seen, setSeen] = useState({ key, trail: [null] });
+  const trail = seen.key === key ? seen.trail : [null];
+  const cursor = trail[trail.length - 1];
+  // A reload keeps the page shown until the new one arrives; another page or filter does not.
+  const at = `${key} ${cursor}`;
+  const [answer, setAnswer] = useState({ at: null, page: null, error: null });
+  useEffect(() => {
+    let live = true;
+    const query = new URLSearchParams(params);
+    if (cursor) query.set("cursor", cursor);
+    api("GET", `${path}?${query}`).then(
+      (page) => live && setAnswer({ at, page, error: null }),
+      (error) => live && setAnswer({ at, page: null, error }),
+    );
+    return () => {
+      live = false;
+    };
+  }, [path, at, reloads]);
+  const current = answer.at === at ? answer : { page: null, error: null };
+  return {
+    page: current.page,
+    error: current.error,
+    atFirst: trail.length === 1,
+    first: () => setSeen({ key, trail: [null] }),
+    next: () => current.page?.next_cursor && setSeen({ key, trail: [...trail, current.page.next_cursor] }),
+  };
 }
