@@ -292,3 +292,17 @@ test("with the keyboard alone: create a key (focus stays in the dialog), then th
   assert.equal(await poll(() => page.evaluate(label), (l) => l === "Actions for Keyboard only", { timeoutMs: 5000 }), "Actions for Keyboard only");
   await page.context().close();
 });
+
+test("a reviewer without key permissions sees the Approvals tab alone; a session revoked while open turns the page into the expired one", async () => {
+  const session = await env.mint({ permissions: ["approvals:review"] });
+  const page = await env.open({ session });
+  await page.getByRole("heading", { name: "Approvals", level: 2 }).waitFor();
+  assert.equal(await page.getByRole("tab").count(), 0, "one section: no tabs");
+  assert.equal(await page.getByRole("heading", { name: "API keys", level: 2 }).count(), 0);
+  // The provider revokes the session; the page's next call is refused and it says so.
+  assert.equal((await env.gw.admin("DELETE", `/portal/sessions/${session.id}`)).status, 204);
+  await page.getByLabel("Status").selectOption("approved");
+  await page.getByRole("heading", { name: "This link has expired" }).waitFor();
+  assert.equal(await page.evaluate(() => sessionStorage.length), 0, "the token is forgotten");
+  await page.context().close();
+});
