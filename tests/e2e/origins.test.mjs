@@ -423,7 +423,13 @@ describe("real origins: what the framework dispatched is what keygate authorised
       const origin = await startFramework(name);
       let gw;
       try {
-        gw = await startGateway({ origin: origin.url, bindings: { KEYGATE_POLICY: policy(FRAMEWORKS[name].readsBodyOverrides) } });
+        // The harness's 1.5 s origin timeout is for the timeout tests; a single-threaded
+        // framework server on a loaded machine can take longer, and a 504 hides what it
+        // dispatched, which is what this test judges.
+        gw = await startGateway({
+          origin: origin.url,
+          bindings: { KEYGATE_POLICY: policy(FRAMEWORKS[name].readsBodyOverrides), KEYGATE_ORIGIN_TIMEOUT_MS: "15000" },
+        });
         const secrets = {};
         for (const [role, scopes] of Object.entries(KEYS)) {
           secrets[role] = (await gw.createKey({ name: `${name} ${role}`, scopes, limits: { per_minute: 100_000, per_day: 1_000_000 } })).key;
