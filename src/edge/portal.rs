@@ -1,7 +1,7 @@
 //! The portal page: files from the Worker's static assets (`ASSETS`, wrangler.toml's
 //! `[assets]`, the built `portal/dist`) and the policy's branding, answered as
-//! [`crate::portal`] decides. Reads no credential, no body and no storage, and never calls
-//! the origin.
+//! [`crate::portal`] decides, over HTTPS only when `KEYGATE_HTTPS_ONLY` is on (as the admin
+//! API). Reads no credential, no body and no storage, and never calls the origin.
 
 use super::platform;
 use crate::config::Config;
@@ -21,7 +21,11 @@ pub async fn serve(
     request_id: &str,
 ) -> Result<Response> {
     let method = req.inner().method();
+    // Over plain HTTP the page would read the session token from its link and send it, in
+    // the clear, to the admin API (which refuses it only once it has crossed the wire).
+    let plain_http = config.https_only && !req.url().is_ok_and(|url| url.scheme() == "https");
     let outcome = match classify(&method, &req.path()) {
+        _ if plain_http => Err(GatewayError::HttpsRequired.into()),
         Ok(PortalRequest::Redirect) => redirect(),
         Ok(PortalRequest::Config) => branding(config),
         Ok(file) => stored_file(env, &file, config).await,

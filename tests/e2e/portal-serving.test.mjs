@@ -265,6 +265,28 @@ frame_ancestors = ["'self'", "https://app.example.com"]
   });
 });
 
+describe("the portal with HTTPS-only on", () => {
+  const env = useGateway({ bindings: { KEYGATE_HTTPS_ONLY: "true" } });
+
+  test("plain HTTP is refused (403 https_required), every path: the page would send the session token over it", async () => {
+    for (const path of ["/_keygate/portal", "/_keygate/portal/", `/_keygate/portal/assets/${SCRIPT}`, "/_keygate/portal/config", "/_keygate/portal/nope"]) {
+      const res = await env.gw.request(path);
+      await assertProblem(res, 403, "https_required");
+      assertSecurityHeaders(res);
+    }
+    const head = await env.gw.rawRequest("/_keygate/portal/", {}, { method: "HEAD" });
+    assert.equal(head.status, 403);
+    assert.equal(env.origin.received.length, 0);
+  });
+
+  test("HTTPS serves the page", async () => {
+    // dispatchFetch presents an https:// URL to the Worker, as Cloudflare's edge would.
+    const res = await env.gw.mf.dispatchFetch("https://gateway.example/_keygate/portal/");
+    assert.equal(res.status, 200);
+    assert.equal(await res.text(), BUILT_HTML);
+  });
+});
+
 describe("a Worker deployed without the built page", () => {
   const env = useGateway({ withPortal: false });
 
