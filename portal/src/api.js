@@ -5,15 +5,23 @@ const STORAGE_KEY = "keygate.portal.session";
 const API = "/_keygate/v1";
 
 /**
- * The session token: taken from `#session=…` once (then removed from the address bar, so it
- * is not in the history, a bookmark or a screenshot), else the one this tab keeps.
+ * The session token: taken from `#session=…` once, else the one this tab keeps. Any session
+ * fragment leaves the address bar (so it is not in the history, a bookmark or a screenshot),
+ * the ones the page cannot use too: a link a mail client appended `&utm_…` to still works, and
+ * a mangled one is not left on show for a person to copy when asking why it "expired".
  */
 export function takeSessionToken() {
-  const match = /^#session=(kgs_[0-9A-Za-z]+)$/.exec(window.location.hash);
-  if (match) {
-    sessionStorage.setItem(STORAGE_KEY, match[1]);
+  const fragment = new URLSearchParams(window.location.hash.slice(1));
+  if (fragment.has("session")) {
+    const token = fragment.get("session");
+    if (/^kgs_[0-9A-Za-z]+$/.test(token)) sessionStorage.setItem(STORAGE_KEY, token);
     history.replaceState(null, "", window.location.pathname);
   }
+  return heldSessionToken();
+}
+
+/** The token this tab keeps (null if none). */
+export function heldSessionToken() {
   return sessionStorage.getItem(STORAGE_KEY);
 }
 
@@ -42,7 +50,7 @@ export function whenSessionEnds(handler) {
 
 /** `method path` against the admin API; the JSON answer (null for 204), or an ApiError. */
 export async function api(method, path, body) {
-  const token = sessionStorage.getItem(STORAGE_KEY);
+  const token = heldSessionToken();
   let res;
   try {
     res = await fetch(`${API}${path}`, {

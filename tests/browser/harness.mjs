@@ -27,6 +27,15 @@ export function launchBrowser() {
   });
 }
 
+const CSP_VIOLATION = "CSP violation:";
+
+/** Runs in each document before its own scripts: says every violation on the console. */
+function reportCspViolations() {
+  document.addEventListener("securitypolicyviolation", (event) => {
+    console.error(`CSP violation: ${event.effectiveDirective} blocked ${event.blockedURI || "(inline)"} at ${event.sourceFile || event.documentURI}:${event.lineNumber} ${event.sample}`);
+  });
+}
+
 /** A receiver for rejection webhooks on 127.0.0.1: records each delivery's headers and body. */
 export async function startWebhookReceiver() {
   const received = [];
@@ -63,6 +72,9 @@ export function usePortal({ policy = "demo", bindings = {} } = {}) {
     await env.browser?.close();
     await env.gw?.dispose();
     await env.origin?.close();
+    // The page needs nothing its Content-Security-Policy forbids (no inline script or style
+    // attribute, no other origin): any violation anywhere in the spec's walk fails it.
+    if (env.cspViolations.length) throw new Error(`Content-Security-Policy violations: ${env.cspViolations.join("; ")}`);
   });
 
   /** Mints a session (root token, as the provider's backend) and returns its 201 body. */
@@ -77,6 +89,8 @@ export function usePortal({ policy = "demo", bindings = {} } = {}) {
     const minted = session ?? (await env.mint(mintOptions));
     const context = await env.browser.newContext({ viewport, locale: "en-US", timezoneId: "UTC" });
     await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: env.gw.url });
+    await context.addInitScript(reportCspViolations);
+    context.on("console", (message) => message.text().startsWith(CSP_VIOLATION) && env.cspViolations.push(message.text()));
     const page = await context.newPage();
     page.setDefaultTimeout(STEP_TIMEOUT_MS);
     page.on("pageerror", (error) => env.pageErrors.push(error.message));
@@ -84,6 +98,8 @@ export function usePortal({ policy = "demo", bindings = {} } = {}) {
     return page;
   };
   env.pageErrors = [];
+  /** Every `securitypolicyviolation` in any page the spec opened (checked after the spec). */
+  env.cspViolations = [];
 
   /** The root token's view of a key, for what the page should have done. */
   env.keyById = async (id) => (await env.gw.admin("GET", `/keys/${encodeURIComponent(id)}`)).json;
