@@ -411,7 +411,9 @@ impl PortalSettings {
 
     /// The headers on every portal answer, refusals included: a strict
     /// Content-Security-Policy (the page's own files only, no inline script, the logo's
-    /// origin for images), no referrer (the page's URL may still hold the session token in
+    /// origin for images, and Trusted Types: the page writes no string to an HTML or script
+    /// sink, so a bug that would hand text from the API to `innerHTML` throws instead of
+    /// parsing it), no referrer (the page's URL may still hold the session token in
     /// its fragment before the page removes it; a fragment is never sent, but nothing else
     /// needs to be either), no content sniffing, a browsing context of its own, and framing
     /// only where the policy allows it (`X-Frame-Options` too, for browsers without
@@ -440,7 +442,7 @@ impl PortalSettings {
             self.frame_ancestors.join(" ")
         };
         format!(
-            "default-src 'self'; script-src 'self'; style-src 'self'; img-src {img}; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors {ancestors}"
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src {img}; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; require-trusted-types-for 'script'; trusted-types 'none'; frame-ancestors {ancestors}"
         )
     }
 }

@@ -87,10 +87,16 @@ export function App() {
   }, []);
 
   const logOut = async () => {
+    setError(null);
     try {
       await api("DELETE", "/portal/sessions/current");
-    } catch {
-      // ended either way: the token is forgotten below
+    } catch (e) {
+      // A 401: it had ended already. Anything else: the session still works (and its link
+      // may be in the browser's history), so say so and keep it for another try.
+      if (e.status !== 401) {
+        setError(e);
+        return;
+      }
     }
     forgetSessionToken();
     setEnded("logged-out");

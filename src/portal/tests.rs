@@ -325,7 +325,7 @@ fn the_default_headers_allow_nothing_but_the_page_itself() {
     let headers = PortalSettings::default().security_headers();
     assert_eq!(
         header(&headers, "content-security-policy"),
-        Some("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+        Some("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; require-trusted-types-for 'script'; trusted-types 'none'; frame-ancestors 'none'")
     );
     assert_eq!(header(&headers, "referrer-policy"), Some("no-referrer"));
     assert_eq!(header(&headers, "x-content-type-options"), Some("nosniff"));
@@ -630,6 +630,8 @@ fn csp_is_exactly_keygates(csp: &str) -> bool {
             "object-src",
             "base-uri",
             "form-action",
+            "require-trusted-types-for",
+            "trusted-types",
             "frame-ancestors",
         ]
         && tokens_plain

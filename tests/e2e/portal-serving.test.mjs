@@ -14,7 +14,7 @@ const BUILT_HTML = readFileSync(`${ROOT}portal/dist/index.html`, "utf8");
 const SCRIPT = BUILT_HTML.match(/\/_keygate\/portal\/assets\/([A-Za-z0-9._-]+\.js)/)?.[1];
 
 const DEFAULT_CSP =
-  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; require-trusted-types-for 'script'; trusted-types 'none'; frame-ancestors 'none'";
 
 /** The headers every portal answer carries, refusals included. */
 function assertSecurityHeaders(res, csp = DEFAULT_CSP) {
@@ -222,7 +222,7 @@ docs_url = "https://docs.example.com/keys#scopes"
 frame_ancestors = ["'self'", "https://app.example.com"]
 `;
   const CSP =
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https://cdn.example.com:8443; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'self' https://app.example.com";
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https://cdn.example.com:8443; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; require-trusted-types-for 'script'; trusted-types 'none'; frame-ancestors 'self' https://app.example.com";
   const env = useGateway({ policy: null, bindings: { KEYGATE_POLICY: POLICY } });
 
   test("the CSP names the framing sites and the logo's origin; no X-Frame-Options", async () => {
