@@ -670,3 +670,58 @@ proptest! {
         }
     }
 }
+
+/// Pieces of links a browser reads as another origin, or as no URL, when written as a path
+/// or an https URL: protocol-relative and backslashed starts, whitespace and controls it
+/// strips, dot segments, user info, other schemes.
+fn link_piece() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("/".to_string()),
+        Just("//".to_string()),
+        Just("\\".to_string()),
+        Just("/\\".to_string()),
+        Just("\t".to_string()),
+        Just("\n".to_string()),
+        Just(" ".to_string()),
+        Just("\u{0}".to_string()),
+        Just("%2f".to_string()),
+        Just("%5c".to_string()),
+        Just("./".to_string()),
+        Just("../".to_string()),
+        Just("@".to_string()),
+        Just(":".to_string()),
+        Just("?".to_string()),
+        Just("#".to_string()),
+        Just("https:".to_string()),
+        Just("https://".to_string()),
+        Just("javascript:".to_string()),
+        Just("evil.example".to_string()),
+        Just("docs.example.com".to_string()),
+        "[a-z0-9.]{1,8}",
+    ]
+}
+
+proptest! {
+    /// What the page links to is where the policy check believed it goes: a site path
+    /// stays on the page's own origin, an https URL goes to the origin written before its
+    /// path, as the browser's URL parser (WHATWG, the `url` crate) resolves them.
+    #[test]
+    fn an_accepted_link_goes_where_it_was_checked_to(
+        pieces in proptest::collection::vec(link_piece(), 1..6),
+    ) {
+        let link = pieces.concat();
+        let accepted = PortalSettings::from_table(&table(|t| t.docs_url = Some(link.clone()))).is_ok();
+        if accepted {
+            let page = url::Url::parse("https://api.example.com/_keygate/portal/").expect("a URL");
+            let resolved = page.join(&link);
+            prop_assert!(resolved.is_ok(), "{:?} does not parse", link);
+            let resolved = resolved.expect("checked");
+            let expected = if link.starts_with('/') {
+                "https://api.example.com".to_string()
+            } else {
+                url_origin(&link).unwrap_or_default().to_ascii_lowercase()
+            };
+            prop_assert_eq!(resolved.origin().ascii_serialization(), expected, "{:?}", link);
+        }
+    }
+}
