@@ -1,18 +1,17 @@
 // What an attacker tries against the page, in a real browser: the session link's fragment
 // (never left in the address bar, whatever it holds), markup in everything a key's owner, an
 // agent or the provider's user can write (shown as text, never run), a same-origin page opened
-// from the page's links (no session, no opener, no referrer), and the harness's own check that
-// a Content-Security-Policy violation is seen.
+// from the page's links (no session, no opener, no referrer), Log out that fails (never
+// claimed), Trusted Types refusing markup written to an HTML sink, and the harness's own check
+// that a Content-Security-Policy violation is seen.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
-import { poll } from "../e2e/harness.mjs";
+import { poll, policyText } from "../e2e/harness.mjs";
 import { createKeyInPage, usePortal } from "./harness.mjs";
 
-const SEED_000 = readFileSync(fileURLToPath(new URL("../../policies/seed-000-ladders.toml", import.meta.url)), "utf8");
-// The docs link is a path on the page's own site: a same-origin page the page opens.
-const env = usePortal({ policy: { text: `${SEED_000}\n[portal]\ndocs_url = "/docs/keys"\n` } });
+// Seed 000 (approvals), its docs link a path on the page's own site: a same-origin page the
+// page opens.
+const env = usePortal({ policy: { text: `${policyText("seed-000-ladders").replace(/\n\[portal\][^[]*/, "\n")}\n[portal]\ndocs_url = "/docs/keys"\n` } });
 
 /** Markup that would leave a trace (`window.pwned`, an element) if it were ever parsed. */
 const markup = (n) => `<img src=x onerror="window.pwned=${n}"><script>window.pwned=${n}</script>`;
