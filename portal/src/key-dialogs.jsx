@@ -22,8 +22,11 @@ function creatorText(by) {
   return "The provider";
 }
 
-/** The secret, once: Copy, the warning, Done. After Done it is nowhere on the page. */
-export function ShowSecretDialog({ title, secret, onDone }) {
+/**
+ * A secret, once: Copy, the warning, Done. After Done it is nowhere on the page. `what` names
+ * it: "key" (a new or rotated key) or "webhook secret" (what signs the key's rejection webhooks).
+ */
+export function ShowSecretDialog({ title, secret, what = "key", onDone }) {
   const [copied, setCopied] = useState(false);
   const copy = async () => {
     try {
@@ -36,10 +39,10 @@ export function ShowSecretDialog({ title, secret, onDone }) {
   return (
     <Dialog title={title} onClose={onDone}>
       <p class="warning" role="note">
-        Copy this key now. It will not be shown again.
+        {what === "key" ? "Copy this key now. It will not be shown again." : "Copy this webhook secret now: your webhook receiver checks signatures with it. It will not be shown again."}
       </p>
       <div class="secret">
-        <code aria-label="Your new API key">{secret}</code>
+        <code aria-label={what === "key" ? "Your new API key" : "The webhook signing secret"}>{secret}</code>
         <button type="button" onClick={copy}>
           Copy
         </button>

@@ -190,9 +190,11 @@ export function KeysTab({ session, policy, workspace, plan, branding }) {
     if (name !== key.name) body.name = name;
     if (!sameSet(scopes, key.scopes)) body.scopes = scopes;
     if (webhook !== (key.rejection_webhook ?? "")) body.rejection_webhook = webhook || null;
-    if (Object.keys(body).length) await api("PATCH", `/keys/${encodeURIComponent(key.id)}`, body);
+    const edited = Object.keys(body).length ? await api("PATCH", `/keys/${encodeURIComponent(key.id)}`, body) : null;
     reload();
-    close();
+    // A new webhook comes with its signing secret, in this answer only.
+    if (edited?.rejection_webhook_secret) setDialog({ kind: "secret", what: "webhook secret", title: "Webhook secret", secret: edited.rejection_webhook_secret });
+    else close();
   };
   const post = (key, action, body) => api("POST", `/keys/${encodeURIComponent(key.id)}/${action}`, body);
 
@@ -252,7 +254,7 @@ export function KeysTab({ session, policy, workspace, plan, branding }) {
           <KeyForm mode="create" policy={policy} plan={plan} branding={branding} initial={{ scopes: policy.default_scopes ?? [] }} onSubmit={create} onCancel={close} />
         </Dialog>
       ) : null}
-      {dialog?.kind === "secret" ? <ShowSecretDialog title={dialog.title} secret={dialog.secret} onDone={close} /> : null}
+      {dialog?.kind === "secret" ? <ShowSecretDialog title={dialog.title} secret={dialog.secret} what={dialog.what} onDone={close} /> : null}
       {dialog?.kind === "details" ? <DetailsDialog id={dialog.key.id} policy={policy} onClose={close} /> : null}
       {dialog?.kind === "edit" ? (
         <Dialog title={`Edit “${dialog.key.name}”`} onClose={close} wide>

@@ -2,6 +2,7 @@
 // Approvals tab), walked in a real browser on the page keygate serves, sentence by sentence.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { verifyWebhook } from "@keygate/verify";
 import { poll } from "../e2e/harness.mjs";
 import { createKeyInPage, rowAction, screenshot, startWebhookReceiver, usePortal } from "./harness.mjs";
 
@@ -305,4 +306,35 @@ test("a reviewer without key permissions sees the Approvals tab alone; a session
   await page.getByRole("heading", { name: "This link has expired" }).waitFor();
   assert.equal(await page.evaluate(() => sessionStorage.length), 0, "the token is forgotten");
   await page.context().close();
+});
+
+test("Edit adds a rejection webhook: its signing secret is shown once, and signs the rejection", async () => {
+  await env.gw.admin("PUT", "/workspaces/acme", { plan: "pro" });
+  const receiver = await startWebhookReceiver();
+  try {
+    const page = await env.open();
+    const { secret, shown } = await createKeyInPage(page, "Hooked", (d) => d.getByRole("slider", { name: "Contacts" }).fill("2"));
+    await shown.getByRole("button", { name: "Done" }).click();
+    await rowAction(page, "Hooked", "Edit");
+    const edit = page.getByRole("dialog", { name: "Edit “Hooked”" });
+    await edit.getByLabel("Rejection webhook (optional)").fill(receiver.url);
+    await edit.getByRole("button", { name: "Save changes" }).click();
+    const once = page.getByRole("dialog", { name: "Webhook secret" });
+    const webhookSecret = await once.getByLabel("The webhook signing secret").textContent();
+    assert.ok(webhookSecret.length >= 32, webhookSecret);
+    await once.getByRole("button", { name: "Done" }).click();
+    await once.waitFor({ state: "detached" });
+    assert.ok(!(await page.content()).includes(webhookSecret), "the webhook secret left the DOM");
+
+    const queued = await request(secret, "POST", "/v1/contacts", { name: "x" });
+    assert.equal(queued.status, 202);
+    const { approval_id: id } = await queued.json();
+    assert.equal((await env.gw.admin("POST", `/approvals/${id}/reject`, { reason: "no" })).status, 200);
+    await poll(() => receiver.received.length, (n) => n >= 1);
+    const delivery = receiver.received[0];
+    assert.equal(verifyWebhook({ headers: delivery.headers, body: Buffer.from(delivery.body) }, webhookSecret).ok, true, "signed with the secret the page showed");
+    await page.context().close();
+  } finally {
+    await receiver.close();
+  }
 });
