@@ -6,7 +6,7 @@ import { mkdirSync } from "node:fs";
 import { createServer } from "node:http";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
-import { startGateway, startOrigin, ROOT_TOKEN } from "../e2e/harness.mjs";
+import { poll, startGateway, startOrigin, ROOT_TOKEN } from "../e2e/harness.mjs";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 export const SCREENSHOTS = `${ROOT}docs/portal`;
@@ -128,15 +128,27 @@ export async function createKeyInPage(page, name, fill = async () => {}) {
   return { secret, shown };
 }
 
+/**
+ * The row's ⋯ button, once the key has exactly one row: after an action both lists reload,
+ * each keeping its rows until its new page arrives, so for a moment a key just revoked or
+ * activated can be in both.
+ */
+async function menuButton(page, keyName) {
+  const button = page.getByRole("button", { name: `Actions for ${keyName}` });
+  const rows = await poll(() => button.count(), (n) => n === 1);
+  if (rows !== 1) throw new Error(`${rows} rows for the key ${keyName}`);
+  return button;
+}
+
 /** The row's ⋯ menu, then one of its actions. */
 export async function rowAction(page, keyName, action) {
-  await page.getByRole("button", { name: `Actions for ${keyName}` }).click();
+  await (await menuButton(page, keyName)).click();
   await page.getByRole("menuitem", { name: action, exact: true }).click();
 }
 
 /** The actions the row's ⋯ menu offers, then the menu closed again with Escape. */
 export async function rowActions(page, keyName) {
-  await page.getByRole("button", { name: `Actions for ${keyName}` }).click();
+  await (await menuButton(page, keyName)).click();
   const menu = page.getByRole("menu", { name: `Actions for ${keyName}` });
   const items = await menu.getByRole("menuitem").allTextContents();
   await page.keyboard.press("Escape");

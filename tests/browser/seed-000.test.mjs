@@ -198,7 +198,9 @@ test("the Approvals tab: approve one queued write (the origin gets it once), rej
     await review.getByText("by Ada Lovelace").waitFor();
     await page.keyboard.press("Escape");
 
-    await page.getByRole("table", { name: "Pending requests" }).getByRole("row", { name: /Agent/ }).getByRole("button", { name: /Review/ }).click();
+    // The list keeps its rows until the reload after the decision arrives: one is left.
+    assert.equal(await poll(() => rows.count(), (n) => n === 1), 1);
+    await rows.getByRole("button", { name: /Review/ }).click();
     review = page.getByRole("dialog", { name: "POST /v1/contacts" });
     await review.getByText('"name": "Grace Hopper"').waitFor();
     await screenshot(page, "approval-detail");
