@@ -244,7 +244,7 @@ impl fmt::Debug for KeyHash {
 
 /// A secret's name in the KV index, `h1:<hmac hex>`. It carries the hash, so its `Debug`
 /// is redacted like [`KeyHash`]'s; read it with `as_str` (or through `Deref`) where KV needs it.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct IndexName(String);
 

@@ -36,6 +36,7 @@ pub mod directory;
 pub mod entitlement;
 pub mod headers;
 pub mod identity;
+pub mod index_cache;
 pub mod key;
 pub mod limits;
 pub mod methods;

@@ -33,6 +33,7 @@ const FLOORS: &[(&str, &[&str])] = &[
         "nouns",
         &[
             "key",
+            "index_cache",
             "limits",
             "usage",
             "timestamp",

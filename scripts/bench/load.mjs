@@ -5,15 +5,18 @@
 //
 //   sh scripts/build.sh            # release build + wasm-opt; this script measures build/
 //   node scripts/bench/load.mjs [--duration 8] [--concurrency 16] [--warmup 2]
-//                               [--threads 1] [--keys 1] [--platform] [--generator wrk|node]
-//                               [--no-install] [--json]
+//                               [--threads 1] [--keys 1] [--platform] [--rounds 1]
+//                               [--generator wrk|node] [--no-install] [--json]
 //
 // Settings can also come from the environment: BENCH_DURATION, BENCH_CONCURRENCY,
-// BENCH_WARMUP, BENCH_THREADS, BENCH_KEYS, BENCH_GENERATOR. --keys N creates N keys and
+// BENCH_WARMUP, BENCH_THREADS, BENCH_KEYS, BENCH_ROUNDS, BENCH_GENERATOR. --keys N creates N keys and
 // sends requests round-robin over them (to both targets), to spread keygate's per-key
-// Durable Object work; the default, 1, is one client's traffic. --platform adds a third
-// target, scripts/bench/platform.js: a JS Worker making only keygate's platform calls (KV
-// read, Durable Object request with a storage put, origin fetch).
+// Durable Object work; the default, 1, is one client's traffic. --platform adds two more
+// targets, scripts/bench/platform.js: a JS Worker making only keygate's platform calls (KV
+// read, Durable Object request with a storage put, origin fetch), once as is and once with
+// the KV answer kept in the isolate (as keygate keeps it). --rounds N measures every target
+// N times, interleaved (target by target, round by round), and reports each round's ratios
+// to the passthrough of the same round and their medians.
 //
 // The load generator is `wrk` when it is on PATH; when it is not and this runs as root,
 // `apt-get install -y wrk` is tried once (unless --no-install), and otherwise a built-in
@@ -43,7 +46,7 @@ function usage(message) {
   if (message) console.error(`load.mjs: ${message}`);
   console.error(
     "usage: node scripts/bench/load.mjs [--duration S] [--concurrency N] [--warmup S] [--threads N]\n" +
-      "                                  [--keys N] [--platform] [--generator wrk|node] [--no-install] [--json]",
+      "                                  [--keys N] [--platform] [--rounds N] [--generator wrk|node] [--no-install] [--json]",
   );
   process.exit(2);
 }
@@ -56,6 +59,7 @@ function parseSettings(argv) {
     warmup: Number(env.BENCH_WARMUP ?? 2),
     threads: Number(env.BENCH_THREADS ?? 1),
     keys: Number(env.BENCH_KEYS ?? 1),
+    rounds: Number(env.BENCH_ROUNDS ?? 1),
     generator: env.BENCH_GENERATOR ?? "auto",
     install: true,
     platform: false,
@@ -75,6 +79,7 @@ function parseSettings(argv) {
       case "--warmup": s.warmup = Number(value()); break;
       case "--threads": s.threads = Number(value()); break;
       case "--keys": s.keys = Number(value()); break;
+      case "--rounds": s.rounds = Number(value()); break;
       case "--generator": s.generator = value(); break;
       case "--no-install": s.install = false; break;
       case "--platform": s.platform = true; break;
@@ -89,6 +94,7 @@ function parseSettings(argv) {
   if (!whole(s.concurrency, 1) || s.concurrency > 1024) usage("--concurrency must be 1..1024");
   if (!whole(s.threads, 1) || s.threads > s.concurrency) usage("--threads must be 1..concurrency");
   if (!whole(s.keys, 1) || s.keys > 1000) usage("--keys must be 1..1000");
+  if (!whole(s.rounds, 1) || s.rounds > 20) usage("--rounds must be 1..20");
   if (!["auto", "wrk", "node"].includes(s.generator)) usage("--generator must be wrk, node or auto");
   return s;
 }
@@ -264,7 +270,7 @@ async function startPassthrough(origin) {
 }
 
 /** The --platform target: keygate's KV + Durable Object + fetch calls, in plain JS. */
-async function startPlatform(origin, keys) {
+async function startPlatform(origin, keys, { cacheKv }) {
   const mf = new Miniflare({
     host: "127.0.0.1",
     port: 0,
@@ -276,7 +282,7 @@ async function startPlatform(origin, keys) {
         compatibilityDate: "2026-04-01",
         kvNamespaces: ["KEY_INDEX"],
         durableObjects: { KEY_AUTHORITY: { className: "KeyAuthority", useSQLite: true }, KEY_DIRECTORY: { className: "KeyDirectory", useSQLite: true } },
-        bindings: { ORIGIN: origin },
+        bindings: { ORIGIN: origin, CACHE_KV: cacheKv ? "1" : "0" },
       },
     ],
     cf: false,
@@ -492,12 +498,18 @@ function summarise(r) {
 // ---------------------------------------------------------------------------------------
 // Report
 
-/** keygate against a baseline. */
+/** A target against the passthrough of the same round. */
 const versus = (g, base) => ({
   throughputRatio: g.rps / base.rps,
   addedP50Ms: g.latencyMs.p50 - base.latencyMs.p50,
   addedMeanMs: g.latencyMs.mean - base.latencyMs.mean,
 });
+
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
 
 const fmt = (n, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : "n/a");
 
@@ -509,24 +521,28 @@ function table(rows) {
     .join("\n");
 }
 
-function report(result) {
-  const { gateway: g, passthrough: p, platform: pl, comparison: c, wasm, settings: s, generator } = result;
-  const row = (name, r) => [name, fmt(r.rps, 0), fmt(r.latencyMs.mean), fmt(r.latencyMs.p50), fmt(r.latencyMs.p99),
-    fmt(r.latencyMs.max), r.requests, r.non2xx, r.errors];
+function report(result, targets) {
+  const { rounds, medians, wasm, settings: s, generator } = result;
   console.log(`load generator: ${generator}, ${s.concurrency} connections, ${s.threads} thread(s), ` +
-    `${s.duration} s per target after ${s.warmup} s warm-up, GET ${ROUTE}, ${s.keys} key(s)`);
+    `${s.duration} s per target after ${s.warmup} s warm-up, GET ${ROUTE}, ${s.keys} key(s), ${s.rounds} round(s)`);
+  rounds.forEach((round, i) => {
+    if (rounds.length > 1) console.log(`\nround ${i + 1}`);
+    console.log(table([
+      ["target", "req/s", "ratio", "mean ms", "p50 ms", "+p50 ms", "p99 ms", "max ms", "requests", "non-2xx", "errors"],
+      ...targets.map(({ name, label }) => {
+        const r = round.results[name];
+        const v = round.ratios[name];
+        return [label, fmt(r.rps, 0), fmt(v.throughputRatio, 3), fmt(r.latencyMs.mean), fmt(r.latencyMs.p50),
+          fmt(v.addedP50Ms), fmt(r.latencyMs.p99), fmt(r.latencyMs.max), r.requests, r.non2xx, r.errors];
+      }),
+    ]));
+  });
+  console.log(`\n${rounds.length > 1 ? `median of ${rounds.length} rounds` : "summary"} (ratios to the passthrough of the same round):`);
   console.log(table([
-    ["target", "req/s", "mean ms", "p50 ms", "p99 ms", "max ms", "requests", "non-2xx", "errors"],
-    row("passthrough (JS)", p),
-    ...(pl ? [row("platform calls (JS)", pl)] : []),
-    row("keygate", g),
+    ["target", "throughput ratio", "added p50 ms"],
+    ...targets.filter(({ name }) => name !== "passthrough").map(({ name, label }) =>
+      [label, fmt(medians[name].throughputRatio, 3), fmt(medians[name].addedP50Ms)]),
   ]));
-  console.log(`throughput ratio keygate/passthrough: ${fmt(c.throughputRatio, 3)}`);
-  console.log(`added latency: p50 +${fmt(c.addedP50Ms)} ms, mean +${fmt(c.addedMeanMs)} ms`);
-  if (c.platform) {
-    console.log(`keygate vs platform calls (JS): throughput ratio ${fmt(c.platform.throughputRatio, 3)}, ` +
-      `added p50 +${fmt(c.platform.addedP50Ms)} ms, mean +${fmt(c.platform.addedMeanMs)} ms`);
-  }
   console.log(`wasm: build/index_bg.wasm ${wasm.raw} B raw, ${wasm.gzip9} B gzipped (${wasm.gzipTool})`);
 }
 
@@ -548,67 +564,74 @@ async function main() {
   log(`keygate on ${gateway.url}`);
   const passthrough = await startPassthrough(origin.url);
   log(`passthrough on ${passthrough.url}`);
-  const platform = settings.platform ? await startPlatform(origin.url, gateway.keys) : null;
-  if (platform) log(`platform on ${platform.url}`);
+  const targets = [{ name: "passthrough", label: "passthrough (JS)", url: passthrough.url }];
+  if (settings.platform) {
+    const platform = await startPlatform(origin.url, gateway.keys, { cacheKv: false });
+    const cached = await startPlatform(origin.url, gateway.keys, { cacheKv: true });
+    log(`platform on ${platform.url}, with KV cached on ${cached.url}`);
+    targets.push({ name: "platform", label: "platform calls (JS)", url: platform.url });
+    targets.push({ name: "platform_cached", label: "platform calls, KV cached (JS)", url: cached.url });
+  }
+  targets.push({ name: "gateway", label: "keygate", url: gateway.url });
 
-  // The same headers to both targets; the passthrough forwards the Authorization header
+  // The same headers to every target; the passthrough forwards the Authorization header
   // to the origin, keygate strips it.
   const { keys } = gateway;
   const headers = { accept: "application/json" };
-  const targets = [
-    ["passthrough", `${passthrough.url}${ROUTE}`],
-    ...(platform ? [["platform", `${platform.url}${ROUTE}`]] : []),
-    ["gateway", `${gateway.url}${ROUTE}`],
-  ];
-  for (const [name, url] of targets) {
-    for (const key of keys) await probe(name, url, { authorization: `Bearer ${key}`, ...headers });
+  for (const { name, url } of targets) {
+    for (const key of keys) await probe(name, `${url}${ROUTE}`, { authorization: `Bearer ${key}`, ...headers });
   }
 
-  const results = {};
-  for (const [name, url] of targets) {
-    if (settings.warmup > 0) {
-      log(`${name}: warm-up ${settings.warmup} s`);
-      const warm = await run(url, keys, headers, settings.warmup);
-      if (warm.non2xx || warm.errors) log(`${name}: warm-up saw ${warm.non2xx} non-2xx and ${warm.errors} errors`);
+  const rounds = [];
+  for (let round = 1; round <= settings.rounds; round++) {
+    const results = {};
+    for (const { name, url } of targets) {
+      if (settings.warmup > 0) {
+        log(`round ${round}, ${name}: warm-up ${settings.warmup} s`);
+        const warm = await run(`${url}${ROUTE}`, keys, headers, settings.warmup);
+        if (warm.non2xx || warm.errors) log(`${name}: warm-up saw ${warm.non2xx} non-2xx and ${warm.errors} errors`);
+      }
+      log(`round ${round}, ${name}: measuring ${settings.duration} s`);
+      results[name] = await run(`${url}${ROUTE}`, keys, headers, settings.duration);
     }
-    log(`${name}: measuring ${settings.duration} s`);
-    results[name] = await run(url, keys, headers, settings.duration);
+    const ratios = Object.fromEntries(targets.map(({ name }) => [name, versus(results[name], results.passthrough)]));
+    rounds.push({ results, ratios });
   }
+  const medians = Object.fromEntries(targets.map(({ name }) => [name, {
+    throughputRatio: median(rounds.map((r) => r.ratios[name].throughputRatio)),
+    addedP50Ms: median(rounds.map((r) => r.ratios[name].addedP50Ms)),
+  }]));
   const originServed = await origin.served().catch(() => null);
 
-  const g = results.gateway;
-  const p = results.passthrough;
   const result = {
     generator,
     settings: {
       duration: settings.duration, warmup: settings.warmup, concurrency: settings.concurrency,
-      threads: settings.threads, keys: settings.keys, route: `GET ${ROUTE}`,
+      threads: settings.threads, keys: settings.keys, rounds: settings.rounds, route: `GET ${ROUTE}`,
     },
-    passthrough: p,
-    ...(results.platform ? { platform: results.platform } : {}),
-    gateway: g,
-    comparison: {
-      ...versus(g, p),
-      ...(results.platform ? { platform: versus(g, results.platform) } : {}),
-    },
+    rounds,
+    medians,
     originServed,
     wasm,
   };
   if (settings.json) console.log(JSON.stringify(result, null, 2));
-  else report(result);
+  else report(result, targets);
 
   const problems = [];
-  if (g.non200 > 0) problems.push(`keygate answered ${g.non200} requests with a status other than 200: ${JSON.stringify(g.statuses)}`);
-  if (g.errors > 0) problems.push(`keygate: ${g.errors} socket errors or timeouts`);
-  if (p.non2xx > 0 || p.errors > 0) problems.push(`passthrough: ${p.non2xx} non-2xx, ${p.errors} errors: ${JSON.stringify(p.statuses)}`);
-  const pl = results.platform;
-  if (pl && (pl.non2xx > 0 || pl.errors > 0)) problems.push(`platform: ${pl.non2xx} non-2xx, ${pl.errors} errors: ${JSON.stringify(pl.statuses)}`);
-  if (Object.values(results).some((r) => r.requests === 0)) problems.push("a target completed no requests");
+  for (const [i, { results }] of rounds.entries()) {
+    for (const { name } of targets) {
+      const r = results[name];
+      // keygate must answer exactly 200; the JS targets only some 2xx.
+      const bad = name.startsWith("gateway") ? r.non200 : r.non2xx;
+      if (bad > 0 || r.errors > 0) problems.push(`round ${i + 1}, ${name}: ${bad} unexpected statuses, ${r.errors} socket errors or timeouts: ${JSON.stringify(r.statuses)}`);
+      if (r.requests === 0) problems.push(`round ${i + 1}, ${name}: completed no requests`);
+    }
+  }
   return problems;
 }
 
 let exitCode = 0;
-const budgetMs = STARTUP_TIMEOUT_MS * 4 + INSTALL_TIMEOUT_MS + 2 * (settings.duration + settings.warmup + 60) * 1000;
+const budgetMs = STARTUP_TIMEOUT_MS * 6 + INSTALL_TIMEOUT_MS + 5 * settings.rounds * (settings.duration + settings.warmup + 60) * 1000;
 const watchdog = setTimeout(() => {
   log(`the whole run exceeded ${Math.round(budgetMs / 1000)} s; giving up`);
   cleanup().finally(() => process.exit(1));

@@ -192,6 +192,20 @@ pub enum Reply {
     },
 }
 
+impl Reply {
+    /// The object does not know the presented secret (retired, or the key is gone): the
+    /// index entry that led here is stale, so an isolate's memory of it must go.
+    pub fn refuses_the_secret(&self) -> bool {
+        matches!(
+            self,
+            Reply::Refused {
+                refusal: Refusal::Unknown,
+                ..
+            }
+        )
+    }
+}
+
 /// How the key directory (the list index) must hear of a change.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum DirectorySync {

@@ -223,6 +223,9 @@ async fn authenticate(
     let command = calls::authentication(route, key_hash)?;
     let key_id = key_index::lookup(env, &index_name).await?;
     let reply = authority_object::call(env, &key_id, &command).await?;
+    if reply.refuses_the_secret() {
+        key_index::forget(&index_name);
+    }
     let (actor, limit_headers) = calls::admin_actor(reply)?;
     Ok(Caller::of(actor, limit_headers))
 }

@@ -6,9 +6,16 @@
 
 use super::platform;
 use crate::admin::calls::IndexEntry;
-use crate::key::KeyId;
+use crate::index_cache::{IndexCache, CAPACITY};
+use crate::key::{IndexName, KeyId};
 use crate::problem::GatewayError;
+use std::cell::RefCell;
 use worker::{Env, KvStore};
+
+thread_local! {
+    /// What this isolate has found in KV (see [`crate::index_cache`] for why that is safe).
+    static FOUND: RefCell<IndexCache> = RefCell::new(IndexCache::with_capacity(CAPACITY));
+}
 
 /// The KV namespace that maps a key's hash to its id.
 const KEY_INDEX: &str = "KEY_INDEX";
@@ -18,19 +25,30 @@ pub fn store(env: &Env) -> Result<KvStore, GatewayError> {
         .map_err(|_| platform::store_down("KV binding missing"))
 }
 
-/// A miss is an unknown key; an error fails closed.
-pub async fn lookup(env: &Env, index_name: &str) -> Result<KeyId, GatewayError> {
+/// The key id a secret's name maps to: from this isolate's memory, or KV's answer (then
+/// remembered). A miss is an unknown key and is not remembered; an error fails closed.
+pub async fn lookup(env: &Env, index_name: &IndexName) -> Result<KeyId, GatewayError> {
+    if let Some(id) = FOUND.with(|found| found.borrow().get(index_name).cloned()) {
+        return Ok(id);
+    }
     let value = store(env)?
         .get(index_name)
         .text()
         .await
         .map_err(|_| platform::store_down("KV lookup failed"))?;
-    match value {
-        None => Err(GatewayError::KeyUnknown),
+    let id = match value {
+        None => return Err(GatewayError::KeyUnknown),
         Some(id) => {
-            KeyId::parse(&id).ok_or_else(|| platform::store_down("KV held a malformed key id"))
+            KeyId::parse(&id).ok_or_else(|| platform::store_down("KV held a malformed key id"))?
         }
-    }
+    };
+    FOUND.with(|found| found.borrow_mut().insert(index_name.clone(), id.clone()));
+    Ok(id)
+}
+
+/// Forgets a name whose key's object did not know its secret (retired, or the key deleted).
+pub fn forget(index_name: &IndexName) {
+    FOUND.with(|found| found.borrow_mut().forget(index_name));
 }
 
 pub async fn put(env: &Env, entry: &IndexEntry) -> Result<(), GatewayError> {

@@ -246,7 +246,8 @@ async fn gateway(
 
     // Look up: the one KV read, from the key's hash to its id.
     let key_hash = hash_key(&config.hash_secret, &parsed.key);
-    let key_id = key_index::lookup(env, &key_hash.index_name()).await?;
+    let index_name = key_hash.index_name();
+    let key_id = key_index::lookup(env, &index_name).await?;
 
     // Read the body's first bytes for a method override, now that the caller holds a real
     // key and before anything is counted (a refusal here is not).
@@ -270,6 +271,9 @@ async fn gateway(
         }),
     };
     let reply = authority_object::call(env, &key_id, &command).await?;
+    if reply.refuses_the_secret() {
+        key_index::forget(&index_name);
+    }
     let (grantee, limit_headers) = match admission(reply)? {
         Admission::Forward {
             grantee,

@@ -112,8 +112,10 @@ export async function startServerProcess(name, commandFor, { cwd }) {
  * `[assets]` makes it: the Worker runs first for every request; `withPortal: false` starts
  * it without them, as a deployment without the built page.
  */
-export async function startGateway({ origin, policy = "demo", bindings = {}, withStore = true, withPortal = true, persist } = {}) {
+export async function startGateway({ origin, policy = "demo", bindings = {}, withStore = true, withPortal = true, persist, miniflare = {}, worker = {} } = {}) {
   const mf = new Miniflare({
+    // More Miniflare options (e.g. the profiler's `inspectorPort`), and more for the Worker.
+    ...miniflare,
     // A directory keeps KV and Durable Object storage across restarts of the runtime.
     ...(persist ? { defaultPersistRoot: persist } : {}),
     host: "127.0.0.1",
@@ -151,6 +153,7 @@ export async function startGateway({ origin, policy = "demo", bindings = {}, wit
           KEYGATE_ORIGIN_TIMEOUT_MS: "1500",
           ...bindings,
         },
+        ...worker,
       },
     ],
     cf: false,
