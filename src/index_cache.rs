@@ -83,14 +83,6 @@ impl IndexCache {
         self.ids.remove(name);
     }
 
-    pub fn len(&self) -> usize {
-        self.ids.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.ids.is_empty()
-    }
-
     fn drop_oldest(&mut self) {
         while let Some((number, name)) = self.order.pop_front() {
             if self.ids.get(&name).is_some_and(|(_, n)| *n == number) {

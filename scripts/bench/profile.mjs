@@ -8,7 +8,10 @@
 //
 // Prints the functions with the most self time, and the same grouped by where they live
 // (wasm by crate, JS glue, the runtime's own built-ins). --out writes the .cpuprofile
-// (Chrome DevTools opens it). Everything listens on 127.0.0.1 and stops by itself.
+// (Chrome DevTools opens it). Needs `wrk` on PATH (load.mjs installs it). Everything listens
+// on 127.0.0.1 and stops by itself. Run with TMPDIR=/dev/shm where it exists: Miniflare keeps
+// Durable Object storage under the temporary directory, and a busy disk's fsync otherwise
+// shows up as idle time.
 
 import { spawn } from "node:child_process";
 import { createServer } from "node:http";

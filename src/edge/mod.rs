@@ -244,7 +244,7 @@ async fn gateway(
             status: config.policy.unmapped_route_status(),
         })?;
 
-    // Look up: the one KV read, from the key's hash to its id.
+    // Look up: from the key's hash to its id, one KV read unless this isolate knows it.
     let key_hash = hash_key(&config.hash_secret, &parsed.key);
     let index_name = key_hash.index_name();
     let key_id = key_index::lookup(env, &index_name).await?;

@@ -20,7 +20,7 @@ fn the_oldest_name_leaves_first_once_full() {
     assert_eq!(cache.get(&name(1)), None);
     assert_eq!(cache.get(&name(2)), Some(&id(2)));
     assert_eq!(cache.get(&name(3)), Some(&id(3)));
-    assert_eq!(cache.len(), 2);
+    assert_eq!(cache.ids.len(), 2);
 }
 
 #[test]
@@ -92,7 +92,7 @@ proptest! {
                     model.retain(|m| *m != n);
                 }
             }
-            prop_assert_eq!(cache.len(), model.len());
+            prop_assert_eq!(cache.ids.len(), model.len());
             prop_assert!(cache.order.len() <= 2 * capacity + 1);
             for n in 0..12u8 {
                 let expected = model.contains(&n).then(|| id(n));
