@@ -320,9 +320,15 @@ pub fn with_headers(
     limit_headers: &[(String, String)],
     request_id: &str,
 ) -> worker::Result<web_sys::Response> {
-    // A fetched response's headers are immutable; copy them into a new set, without any
-    // the origin set in keygate's prefix: only keygate speaks for keygate to the client.
-    let headers = web_sys::Headers::new_with_headers(&response.headers())?;
+    // A fetched response's headers are immutable. `new Response(body, response)` takes its
+    // status, status text and a copy of its headers in one step, and that copy may change:
+    // without any the origin set in keygate's prefix (only keygate speaks for keygate to
+    // the client), then with keygate's own.
+    let answer = web_sys::Response::new_with_opt_readable_stream_and_init(
+        response.body().as_ref(),
+        response.unchecked_ref(),
+    )?;
+    let headers = answer.headers();
     for name in reserved_response_headers(header_names(&headers)) {
         headers.delete(&name)?;
     }
@@ -330,7 +336,7 @@ pub fn with_headers(
         headers.set(name, value)?;
     }
     headers.set(identity::REQUEST_ID, request_id)?;
-    with_new_headers(response, &headers)
+    Ok(answer)
 }
 
 /// The names in a header set (lower case, as the runtime keeps them).
