@@ -26,9 +26,12 @@ cargo run --quiet --bin keygate -- policy compile "$policy_file" > "$compiled_po
 mv "$compiled_policy.tmp" "$compiled_policy"
 # The portal page (portal/ → portal/dist/, served by the Worker from its static assets).
 node_modules/.bin/vite build --config portal/vite.config.js
-KEYGATE_COMPILED_POLICY="$compiled_policy" worker-build --release --no-opt
+# The Worker is optimised for size (opt-level "z", wasm-opt -Oz: BENCHMARKS.md, "Worker
+# size"); the release profile stays "s" for native builds (the CLI, the benches).
+CARGO_PROFILE_RELEASE_OPT_LEVEL=z KEYGATE_COMPILED_POLICY="$compiled_policy" \
+  worker-build --release --no-opt
 if [ "${KEYGATE_WASM_OPT:-1}" != "0" ]; then
-  node_modules/.bin/wasm-opt -Os \
+  node_modules/.bin/wasm-opt -Oz \
     --enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int \
     --enable-bulk-memory --enable-multivalue --enable-reference-types --enable-exception-handling \
     build/index_bg.wasm -o build/index_bg.wasm
