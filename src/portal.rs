@@ -233,7 +233,7 @@ pub fn config_headers() -> [(&'static str, &'static str); 2] {
 }
 
 /// The `[portal]` table as written.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PortalTable {
     pub title: Option<String>,

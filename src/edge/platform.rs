@@ -39,8 +39,9 @@ pub fn request_id() -> String {
     format!("req_{}", base62_fixed(&bytes, 22))
 }
 
-/// The policy file scripts/build.sh checked and build.rs copied (`KEYGATE_POLICY_FILE`).
-const BUNDLED_POLICY: &str = include_str!(concat!(env!("OUT_DIR"), "/policy.toml"));
+/// The policy file scripts/build.sh checked and compiled (`KEYGATE_POLICY_FILE`), as build.rs
+/// bundled it; empty in a build that did not go through scripts/build.sh.
+const BUNDLED_POLICY: &str = include_str!(concat!(env!("OUT_DIR"), "/policy.json"));
 
 thread_local! {
     /// Variables are fixed for an isolate's life, so the policy is parsed once per isolate.
