@@ -58,8 +58,8 @@ fn limits() -> Limits {
     Limits::new(100_000, 10_000_000).expect("valid limits")
 }
 
-/// A busy key: 60 occupied per-second buckets (the most a state keeps), 50 requests each,
-/// and 1.2M requests already counted today.
+/// A busy key: 60 occupied per-second buckets (the most counting at now keeps), 50 requests
+/// each, and 1.2M requests already counted today.
 fn busy_state() -> LimiterState {
     let minute: Vec<(u64, u32)> = (NOW_SEC - 59..=NOW_SEC).map(|s| (s, 50)).collect();
     let json = serde_json::json!({

@@ -6,7 +6,7 @@
 //!
 //! The modules stand in floors, each importing only its own floor and those below
 //! (`tests/layers.rs` holds them to it, and to having no circle):
-//! 1. nouns every layer shares — [`key`], [`limits`], [`usage`], [`timestamp`],
+//! 1. nouns every layer shares — [`key`], [`limits`] and [`lease`], [`usage`], [`timestamp`],
 //!    [`percent`], [`methods`], [`identity`], [`record`], [`page`], [`queue`], [`webhook`], [`workspace`],
 //!    [`session`],
 //!    and the request's shape: [`ambiguity`], [`headers`], [`cors`], [`portal`] (the
@@ -38,6 +38,7 @@ pub mod headers;
 pub mod identity;
 pub mod index_cache;
 pub mod key;
+pub mod lease;
 pub mod limits;
 pub mod methods;
 pub mod page;

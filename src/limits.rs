@@ -89,9 +89,18 @@ const MINUTE_WINDOW_SECS: u64 = 60;
 /// UTC midnight, it does not slide).
 const DAY_WINDOW_SECS: u64 = 86_400;
 
-/// The most per-second buckets a stored state keeps. A window of 60 whole seconds never
-/// needs more, so storage stays bounded whatever the limit.
-pub const MAX_MINUTE_BUCKETS: usize = 60;
+/// The farthest ahead of now, in whole seconds, that [`count_ahead`] is asked to count: a
+/// lease ([`crate::lease`]) of at most 10 s counts its requests in its last second.
+pub const MAX_SECONDS_AHEAD: u64 = 10;
+
+/// The most per-second buckets a stored state keeps: the window's 60 whole seconds and the
+/// seconds ahead that leases count in, so storage stays bounded whatever the limit. Counting
+/// only at now never needs more than 60.
+///
+/// The bound must hold that many: folding the oldest bucket into the next every second (as
+/// 61 buckets would, with a lease's bucket one second ahead) carries its requests along for
+/// as long as traffic lasts, and the window fills with requests long gone.
+pub const MAX_MINUTE_BUCKETS: usize = MINUTE_WINDOW_SECS as usize + MAX_SECONDS_AHEAD as usize;
 
 /// What a key's Durable Object stores between requests.
 ///
@@ -195,6 +204,52 @@ pub fn check_and_count(
     now_ms: u64,
 ) -> Result<Quota, Throttled> {
     let now_sec = now_ms / MS_PER_SECOND;
+    count_ahead(state, limits, now_ms, now_sec, NonZeroU32::MIN).map(|counted| counted.quota)
+}
+
+/// Requests counted at once by [`count_ahead`], and where they were counted: what is left
+/// unused is taken back from exactly there ([`uncount`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Counted {
+    pub count: NonZeroU32,
+    /// The minute bucket (a Unix second) they were counted in.
+    pub second: u64,
+    /// The UTC day they were counted in.
+    pub day: u64,
+    /// Both windows after counting them.
+    pub quota: Quota,
+}
+
+/// [`check_and_count`] for up to `want` requests at once, counted in the minute bucket of
+/// `second` (now, if that is earlier): as many as both windows have room for, or refused,
+/// exactly as one request would be, when there is no room for one.
+///
+/// A bucket ahead of now counts from now until 60 s after its own second, so requests
+/// admitted at any moment up to `second` are counted for at least the 60 s after them, and
+/// already before they happen. That is what a lease needs ([`crate::lease`]): the requests it
+/// may admit are counted when it is granted.
+///
+/// ```
+/// use keygate::limits::{count_ahead, LimiterState, Limits};
+/// use std::num::NonZeroU32;
+///
+/// let limits = Limits::new(10, 100).unwrap();
+/// let mut state = LimiterState::default();
+/// let now_ms = 1_700_000_000_250;
+/// let want = NonZeroU32::new(25).unwrap();
+/// let counted = count_ahead(&mut state, &limits, now_ms, 1_700_000_001, want).unwrap();
+/// assert_eq!(counted.count.get(), 10);
+/// assert_eq!(counted.quota.minute.remaining, 0);
+/// assert_eq!(counted.quota.minute.reset_secs, 61);
+/// ```
+pub fn count_ahead(
+    state: &mut LimiterState,
+    limits: &Limits,
+    now_ms: u64,
+    second: u64,
+    want: NonZeroU32,
+) -> Result<Counted, Throttled> {
+    let now_sec = now_ms / MS_PER_SECOND;
     let minute = MinuteWindow::read(state, now_sec);
     let day = DayWindow::read(state, now_ms);
 
@@ -217,13 +272,54 @@ pub fn check_and_count(
         });
     }
 
-    // Both windows have room: commit both, from the normalised views, so whatever odd
-    // shape storage had is replaced by a sorted, merged, bounded one.
-    state.minute = minute.counting_one_more(now_sec);
-    let (day_index, day_count) = day.counting_one_more(now_ms);
+    // Both windows have room for at least one (neither waits), so this is at least 1.
+    let room = remaining_of(limits.per_minute.get(), minute.used)
+        .min(remaining_of(limits.per_day.get(), day.used));
+    let count = NonZeroU32::new(want.get().min(room)).unwrap_or(NonZeroU32::MIN);
+    let second = second.max(now_sec);
+    // Commit both, from the normalised views, so whatever odd shape storage had is
+    // replaced by a sorted, merged, bounded one.
+    state.minute = minute.counting(count.get(), second);
+    let (day_index, day_count) = day.counting(count.get(), now_ms);
     state.day = day_index;
     state.day_count = day_count;
-    Ok(peek(state, limits, now_ms))
+    Ok(Counted {
+        count,
+        second,
+        day: day_index,
+        quota: peek(state, limits, now_ms),
+    })
+}
+
+/// Takes back up to `count` requests that [`count_ahead`] counted in the minute bucket
+/// `second` and the UTC day `day` and that were never admitted.
+///
+/// Bounded so that it can only ever give back what is there: a bucket never goes below
+/// zero, nothing is taken from another bucket, and the day gives back only what the bucket
+/// did (so nothing once the bucket has left the window, and nothing on another day). A
+/// bucket that the storage bound folded into a later one ([`MAX_MINUTE_BUCKETS`]) is gone,
+/// and its requests count longer; taking from another request's bucket of the same second
+/// is still safe, as the folded ones then count, in a later bucket, in its place.
+pub fn uncount(state: &mut LimiterState, now_ms: u64, second: u64, day: u64, count: u32) {
+    let now_sec = now_ms / MS_PER_SECOND;
+    let mut minute = MinuteWindow::read(state, now_sec);
+    let mut taken = 0;
+    if let Ok(found) = minute
+        .buckets
+        .binary_search_by_key(&second, |&(bucket_second, _)| bucket_second)
+    {
+        if let Some(bucket) = minute.buckets.get_mut(found) {
+            taken = bucket.1.min(u64::from(count));
+            bucket.1 -= taken;
+        }
+    }
+    minute.buckets.retain(|&(_, count)| count > 0);
+    state.minute = bounded(stored(&minute.buckets));
+    let today = now_ms / MS_PER_DAY;
+    if state.day == day && day >= today {
+        let taken = u32::try_from(taken).unwrap_or(u32::MAX);
+        state.day_count = state.day_count.saturating_sub(taken);
+    }
 }
 
 /// The quota at `now_ms` without counting anything (for showing limit headers on e.g. a
@@ -320,35 +416,44 @@ impl MinuteWindow {
         Some(1)
     }
 
-    /// The buckets to store after admitting one request at `now_sec`.
-    fn counting_one_more(&self, now_sec: u64) -> Vec<(u64, u32)> {
-        let mut buckets: Vec<(u64, u32)> = self
-            .buckets
-            .iter()
-            .map(|&(second, count)| (second, u32::try_from(count).unwrap_or(u32::MAX)))
-            .collect();
-        match buckets.binary_search_by_key(&now_sec, |&(second, _)| second) {
+    /// The buckets to store after admitting `count` more requests in `second`.
+    fn counting(&self, count: u32, second: u64) -> Vec<(u64, u32)> {
+        let mut buckets = stored(&self.buckets);
+        match buckets.binary_search_by_key(&second, |&(bucket_second, _)| bucket_second) {
             Ok(found) => {
                 if let Some(bucket) = buckets.get_mut(found) {
-                    bucket.1 = bucket.1.saturating_add(1);
+                    bucket.1 = bucket.1.saturating_add(count);
                 }
             }
-            Err(position) => buckets.insert(position, (now_sec, 1)),
+            Err(position) => buckets.insert(position, (second, count)),
         }
-        // Only buckets from the future (the clock moved back) can push this past 60. Fold the
-        // oldest into the next: their requests then count for longer, never shorter, so the
-        // bound on storage can only refuse requests, not admit extra ones.
-        let excess = buckets.len().saturating_sub(MAX_MINUTE_BUCKETS);
-        if excess > 0 {
-            let folded = buckets
-                .drain(..excess)
-                .fold(0u32, |sum, (_, count)| sum.saturating_add(count));
-            if let Some(oldest_kept) = buckets.first_mut() {
-                oldest_kept.1 = oldest_kept.1.saturating_add(folded);
-            }
-        }
-        buckets
+        bounded(buckets)
     }
+}
+
+/// Normalised buckets in their stored form.
+fn stored(buckets: &[(u64, u64)]) -> Vec<(u64, u32)> {
+    buckets
+        .iter()
+        .map(|&(second, count)| (second, u32::try_from(count).unwrap_or(u32::MAX)))
+        .collect()
+}
+
+/// Sorted buckets cut to [`MAX_MINUTE_BUCKETS`]. Only buckets further ahead of now than
+/// [`MAX_SECONDS_AHEAD`] (a clock that moved back) can push them past it. The oldest are
+/// folded into the next: their requests then count for longer, never shorter, so the bound
+/// on storage can only refuse requests, not admit extra ones.
+fn bounded(mut buckets: Vec<(u64, u32)>) -> Vec<(u64, u32)> {
+    let excess = buckets.len().saturating_sub(MAX_MINUTE_BUCKETS);
+    if excess > 0 {
+        let folded = buckets
+            .drain(..excess)
+            .fold(0u32, |sum, (_, count)| sum.saturating_add(count));
+        if let Some(oldest_kept) = buckets.first_mut() {
+            oldest_kept.1 = oldest_kept.1.saturating_add(folded);
+        }
+    }
+    buckets
 }
 
 /// The day counter as it applies at one moment.
@@ -400,9 +505,9 @@ impl DayWindow {
         (self.used >= u64::from(limit)).then(|| self.secs_until_reset(now_ms).max(1))
     }
 
-    /// `(day, day_count)` to store after admitting one request.
-    fn counting_one_more(&self, now_ms: u64) -> (u64, u32) {
-        let count = u32::try_from(self.used.saturating_add(1)).unwrap_or(u32::MAX);
+    /// `(day, day_count)` to store after admitting `count` more requests.
+    fn counting(&self, count: u32, now_ms: u64) -> (u64, u32) {
+        let count = u32::try_from(self.used.saturating_add(u64::from(count))).unwrap_or(u32::MAX);
         // `read` already chose today, or the later stored day; `max` only guards the
         // invariant if that ever changes.
         (self.day.max(now_ms / MS_PER_DAY), count)

@@ -35,6 +35,7 @@ const FLOORS: &[(&str, &[&str])] = &[
             "key",
             "index_cache",
             "limits",
+            "lease/*",
             "usage",
             "timestamp",
             "percent",
