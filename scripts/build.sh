@@ -28,10 +28,16 @@ mv "$compiled_policy.tmp" "$compiled_policy"
 node_modules/.bin/vite build --config portal/vite.config.js
 # The Worker is optimised for size (opt-level "z", wasm-opt -Oz: BENCHMARKS.md, "Worker
 # size"); the release profile stays "s" for native builds (the CLI, the benches).
-CARGO_PROFILE_RELEASE_OPT_LEVEL=z KEYGATE_COMPILED_POLICY="$compiled_policy" \
+# KEYGATE_OPT_LEVEL=s builds the Worker for speed instead, to measure one against the other.
+opt_level="${KEYGATE_OPT_LEVEL:-z}"
+case "$opt_level" in
+  s|z) ;;
+  *) echo "build.sh: KEYGATE_OPT_LEVEL must be s or z, got '$opt_level'" >&2; exit 2 ;;
+esac
+CARGO_PROFILE_RELEASE_OPT_LEVEL="$opt_level" KEYGATE_COMPILED_POLICY="$compiled_policy" \
   worker-build --release --no-opt
 if [ "${KEYGATE_WASM_OPT:-1}" != "0" ]; then
-  node_modules/.bin/wasm-opt -Oz \
+  node_modules/.bin/wasm-opt "-O$opt_level" \
     --enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int \
     --enable-bulk-memory --enable-multivalue --enable-reference-types --enable-exception-handling \
     build/index_bg.wasm -o build/index_bg.wasm
