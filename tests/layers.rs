@@ -38,6 +38,7 @@ const FLOORS: &[(&str, &[&str])] = &[
             "usage",
             "timestamp",
             "percent",
+            "hostname",
             "methods",
             "identity",
             "queue",
