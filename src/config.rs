@@ -85,6 +85,10 @@ impl Origin {
         // Host names are case-insensitive, and fetch() sends them in lower case: the host
         // that gets signed must be the one the origin sees.
         let hostname = written_host.to_ascii_lowercase();
+        // The `url` here has no Unicode tables to check an `xn--` label with; fetch() does.
+        if !crate::hostname::punycode_labels_decode(&hostname) {
+            return Err(NO_HOST.into());
+        }
         // The URL parser took only digits; it leaves `h:` and `h:0` to refuse.
         let port = match after_host.strip_prefix(':') {
             None => None,
