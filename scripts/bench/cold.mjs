@@ -16,14 +16,13 @@
 // Prints the median and the 90th percentile of each. Everything listens on 127.0.0.1 and
 // stops by itself; each sample has a timeout.
 
-import { createServer } from "node:http";
 import { cpSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { fileURLToPath } from "node:url";
 import { Miniflare } from "miniflare";
-import { startGateway } from "../../tests/e2e/harness.mjs";
+import { startGateway, startOrigin } from "../../tests/e2e/harness.mjs";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const args = process.argv.slice(2);
@@ -41,16 +40,8 @@ const watchdog = setTimeout(() => {
 }, samples * 2 * SAMPLE_TIMEOUT_MS);
 watchdog.unref();
 
-const body = Buffer.from('{"ok":true}');
-const origin = createServer((req, res) => {
-  req.resume();
-  req.on("end", () => {
-    res.writeHead(200, { "content-type": "application/json", "content-length": body.length });
-    res.end(body);
-  });
-});
-await new Promise((resolve) => origin.listen(0, "127.0.0.1", resolve));
-const originUrl = `http://127.0.0.1:${origin.address().port}`;
+const origin = await startOrigin();
+const originUrl = origin.url;
 
 const withTimeout = (promise, what) =>
   Promise.race([
@@ -127,7 +118,7 @@ try {
     times.keygate.push(await keygateSample(i));
   }
 } finally {
-  origin.close();
+  await origin.close();
 }
 const wasm = `${ROOT}build/index_bg.wasm`;
 console.log(`samples: ${samples} of each, interleaved`);

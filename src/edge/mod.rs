@@ -165,19 +165,24 @@ fn preflight(
     }
 }
 
-/// A response with keygate's CORS headers in place of the origin's own. A fetched
-/// response's headers are immutable, so they are copied into a new set.
+/// A response with keygate's CORS headers in place of the origin's own. Every answer that
+/// reaches here was made by keygate (the origin's is re-made by [`proxy::with_headers`]), so
+/// its headers may change in place: no second copy of the response.
 fn with_cors(
     response: RawResponse,
     cors: &CorsSettings,
     origin: Option<&str>,
 ) -> Result<RawResponse> {
-    let headers = web_sys::Headers::new()?;
-    for (name, value) in cors.apply(origin, Headers(response.headers()).entries().collect()) {
+    let headers = response.headers();
+    let wanted = cors.apply(origin, Headers(headers.clone()).entries().collect());
+    for name in proxy::header_names(&headers) {
+        headers.delete(&name)?;
+    }
+    for (name, value) in wanted {
         // Names and values came from a response or from the policy: valid already.
         headers.append(&name, &value)?;
     }
-    proxy::with_new_headers(response, &headers)
+    Ok(response)
 }
 
 /// workerd closes a keep-alive connection whose request body was left unread, and a client

@@ -349,18 +349,3 @@ pub fn header_names(headers: &web_sys::Headers) -> Vec<String> {
         .filter_map(|name| name.ok()?.as_string())
         .collect()
 }
-
-/// The same response (status, status text, body stream untouched) with other headers.
-pub fn with_new_headers(
-    response: web_sys::Response,
-    headers: &web_sys::Headers,
-) -> worker::Result<web_sys::Response> {
-    let init = web_sys::ResponseInit::new();
-    init.set_status(response.status());
-    init.set_status_text(&response.status_text());
-    init.set_headers(headers);
-    Ok(web_sys::Response::new_with_opt_readable_stream_and_init(
-        response.body().as_ref(),
-        &init,
-    )?)
-}
