@@ -69,6 +69,36 @@ pub const MAX_LEASE_MS: u64 = limits::MAX_SECONDS_AHEAD * MS_PER_SECOND;
 /// which only under-admits).
 pub const MAX_RETURNED: usize = 8;
 
+/// How a key's limits are enforced: by its object on every request (the default), or by
+/// leases its object lends the isolates.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Enforcement {
+    /// Every request asks the key's object: a revoke is effective on the next request.
+    #[default]
+    Exact,
+    /// Isolates admit under leases: a revoke is effective everywhere within the lease time.
+    Lease,
+}
+
+impl Enforcement {
+    /// The name a policy and the admin API use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Enforcement::Exact => "exact",
+            Enforcement::Lease => "lease",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Enforcement> {
+        match name {
+            "exact" => Some(Enforcement::Exact),
+            "lease" => Some(Enforcement::Lease),
+            _ => None,
+        }
+    }
+}
+
 /// How long a lease lets an isolate admit without asking the object again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "u64", into = "u64")]
