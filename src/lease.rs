@@ -193,6 +193,16 @@ pub struct Unused {
     pub count: u32,
 }
 
+/// What an isolate is told of its lease (the part of [`Lease`] that crosses the Durable
+/// Object boundary).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaseTerms {
+    pub count: NonZeroU32,
+    pub valid_ms: u64,
+    pub second: u64,
+    pub day: u64,
+}
+
 /// A lease as the object grants it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Lease {
@@ -209,6 +219,15 @@ pub struct Lease {
 }
 
 impl Lease {
+    pub fn terms(&self) -> LeaseTerms {
+        LeaseTerms {
+            count: self.count,
+            valid_ms: self.valid_ms,
+            second: self.second,
+            day: self.day,
+        }
+    }
+
     /// The part of this lease never admitted, to hand back.
     pub fn unused(&self, count: u32) -> Unused {
         Unused {
