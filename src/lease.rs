@@ -54,7 +54,7 @@ mod holder;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod simulation;
 
-pub use holder::{Admission, LeaseHolder};
+pub use holder::{Admission, LeaseHolder, Ticket, LOST_ASK_MS};
 
 const MS_PER_SECOND: u64 = 1_000;
 const MS_PER_DAY: u64 = 86_400_000;
