@@ -287,7 +287,9 @@ impl KeyState {
         };
         // Lease mode lends leases for requests that go to the origin; a queued request is
         // counted exactly, like every request of a key in exact mode.
-        let lease_mode = ask.is_some() && !queued && policy.enforcement() == Enforcement::Lease;
+        let lease_mode = ask.is_some()
+            && !queued
+            && record.enforcement(policy.enforcement()) == Enforcement::Lease;
         if let Some(ask) = ask {
             unrecord_usage(&mut self.counters.this_hour, &ask.returned);
         }

@@ -97,3 +97,24 @@ test("a revoke is effective everywhere within the lease time", async () => {
     assert.equal((await res.json()).code, "key_revoked");
   }
 });
+
+test("a key may choose exact mode under a leasing policy, and the key shows which it follows", async () => {
+  const exact = await env.gw.createKey({ scopes: ["contacts:read"], enforcement: "exact", limits: { per_minute: 1000, per_day: 100000 } });
+  assert.deepEqual(exact.enforcement, { mode: "exact", source: "key" });
+  const remaining = [];
+  for (let i = 0; i < 10; i++) {
+    const res = await env.gw.request("/v1/contacts", { key: exact.key });
+    await res.arrayBuffer();
+    assert.equal(res.status, 200);
+    remaining.push(parseRateLimit(res.headers.get("ratelimit")).minute.r);
+  }
+  // Every request counted alone, by the key's object.
+  assert.deepEqual(remaining, Array.from({ length: 10 }, (_, i) => 999 - i));
+  const follows = await env.gw.createKey({ scopes: ["contacts:read"] });
+  assert.deepEqual(follows.enforcement, { mode: "lease", source: "policy" });
+  const edited = await env.gw.admin("PATCH", `/keys/${exact.id}`, { enforcement: null });
+  assert.equal(edited.status, 200);
+  assert.deepEqual(edited.json.enforcement, { mode: "lease", source: "policy" });
+  const refused = await env.gw.admin("PATCH", `/keys/${exact.id}`, { enforcement: "fast" });
+  assert.equal(refused.status, 400);
+});

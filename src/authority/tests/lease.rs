@@ -31,12 +31,8 @@ fn leased(reply: Reply) -> (LeaseTerms, LimitHeaders) {
         Reply::Leased {
             lease,
             limit_headers,
-            lease_ms,
             ..
-        } => {
-            assert_eq!(lease_ms, 2_000);
-            (lease, limit_headers)
-        }
+        } => (lease, limit_headers),
         other => panic!("expected a lease, got {other:?}"),
     }
 }
@@ -61,6 +57,16 @@ fn a_key_in_lease_mode_gets_a_lease_counted_at_once() {
     let Fixture { record, hash } = reader();
     let mut state = created(&record, &hash);
     let (reply, changed) = state.handle(lease(&hash, 10, Vec::new()), &lease_policy(), NOW);
+    assert!(
+        matches!(
+            reply,
+            Reply::Leased {
+                lease_ms: 2_000,
+                ..
+            }
+        ),
+        "the policy's lease time: {reply:?}"
+    );
     let (terms, headers) = leased(reply);
     assert_eq!(terms.count.get(), 10);
     assert_eq!(terms.valid_ms, 2_000);
@@ -238,4 +244,57 @@ fn a_lease_ask_crosses_the_boundary_as_json() {
     assert_eq!(json["ask"], json!({"want": 3, "returned": []}));
     let back: Command = serde_json::from_value(json).expect("and reads back");
     assert!(matches!(back, Command::Lease { .. }));
+}
+
+#[test]
+fn a_key_chooses_its_own_enforcement_over_the_policys() {
+    let leasing = fixture(
+        r#"{"name": "Leasing", "scopes": ["contacts:read"], "enforcement": "lease"}"#,
+        31,
+    );
+    let mut state = created(&leasing.record, &leasing.hash);
+    // The demo policy enforces exactly; this key leases.
+    let (terms, _) = leased(
+        state
+            .handle(lease(&leasing.hash, 3, Vec::new()), &policy(), NOW)
+            .0,
+    );
+    assert_eq!(terms.count.get(), 3);
+    let key = key_object(&leasing.record, None, &policy(), NOW);
+    assert_eq!(
+        key["enforcement"],
+        json!({"mode": "lease", "source": "key"})
+    );
+
+    let exact = fixture(
+        r#"{"name": "Exact", "scopes": ["contacts:read"], "enforcement": "exact"}"#,
+        32,
+    );
+    let mut state = created(&exact.record, &exact.hash);
+    let (reply, _) = state.handle(lease(&exact.hash, 3, Vec::new()), &lease_policy(), NOW);
+    assert!(matches!(reply, Reply::Admitted { .. }), "{reply:?}");
+    let follows = key_object(&reader().record, None, &lease_policy(), NOW);
+    assert_eq!(
+        follows["enforcement"],
+        json!({"mode": "lease", "source": "policy"})
+    );
+}
+
+#[test]
+fn an_edit_changes_the_enforcement_and_null_follows_the_policy_again() {
+    let Fixture { record, hash } = reader();
+    let mut state = created(&record, &hash);
+    let to_lease = KeyEdit {
+        enforcement: Some(Some(crate::lease::Enforcement::Lease)),
+        ..KeyEdit::default()
+    };
+    state.handle(edit(to_lease), &policy(), NOW);
+    leased(state.handle(lease(&hash, 2, Vec::new()), &policy(), NOW).0);
+    let back = KeyEdit {
+        enforcement: Some(None),
+        ..KeyEdit::default()
+    };
+    state.handle(edit(back), &policy(), NOW + 1);
+    let (reply, _) = state.handle(lease(&hash, 2, Vec::new()), &policy(), NOW + 2);
+    assert!(matches!(reply, Reply::Admitted { .. }), "{reply:?}");
 }
