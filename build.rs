@@ -1,8 +1,10 @@
-//! Bundles the policy into the Worker. The wasm32 build copies the file that
-//! `KEYGATE_POLICY_FILE` names (relative to this crate's root; default
-//! `policies/demo.toml`) to `$OUT_DIR/policy.toml`, which `src/edge/platform.rs` includes.
-//! `scripts/build.sh` runs `keygate policy check` on the same file first, so a bad policy
-//! stops the build (and `wrangler deploy`) instead of answering requests with 503.
+//! Bundles the compiled policy into the Worker. `scripts/build.sh` compiles the policy file
+//! `KEYGATE_POLICY_FILE` names (`keygate policy compile`, which checks it first, so a bad
+//! policy stops the build and `wrangler deploy`) to `target/keygate-policy.json` and names
+//! that file in `KEYGATE_COMPILED_POLICY`; the wasm32 build copies it to
+//! `$OUT_DIR/policy.json`, which `src/edge/platform.rs` includes. A wasm32 build without
+//! that variable (`cargo clippy --target wasm32-unknown-unknown`) bundles nothing, and the
+//! Worker it makes answers 503 until a `KEYGATE_POLICY` variable is set.
 //!
 //! Native builds (tests, the CLI) bundle nothing: they read policies at run time.
 
@@ -10,7 +12,8 @@ use std::env;
 use std::fs;
 use std::path::PathBuf;
 
-const DEFAULT_POLICY_FILE: &str = "policies/demo.toml";
+/// How every compiled policy starts (src/policy/compiled.rs).
+const COMPILED_PREFIX: &str = "{\"keygate_policy\":";
 
 fn main() -> Result<(), String> {
     if env::var("CARGO_CFG_TARGET_ARCH").as_deref() != Ok("wasm32") {
@@ -18,24 +21,30 @@ fn main() -> Result<(), String> {
         println!("cargo:rerun-if-changed=build.rs");
         return Ok(());
     }
-    println!("cargo:rerun-if-env-changed=KEYGATE_POLICY_FILE");
-    let root =
-        PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").ok_or("CARGO_MANIFEST_DIR is not set")?);
-    let named = env::var("KEYGATE_POLICY_FILE")
-        .ok()
-        .filter(|path| !path.trim().is_empty())
-        .unwrap_or_else(|| DEFAULT_POLICY_FILE.to_string());
-    // An absolute path stays as it is; a relative one is read from the crate's root.
-    let source = root.join(&named);
-    println!("cargo:rerun-if-changed={}", source.display());
-    let text = fs::read_to_string(&source).map_err(|error| {
-        format!(
-            "KEYGATE_POLICY_FILE: cannot read {}: {error}",
-            source.display()
-        )
-    })?;
+    println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-env-changed=KEYGATE_COMPILED_POLICY");
+    let compiled = match env::var_os("KEYGATE_COMPILED_POLICY").filter(|path| !path.is_empty()) {
+        None => String::new(),
+        Some(path) => {
+            let source = PathBuf::from(path);
+            println!("cargo:rerun-if-changed={}", source.display());
+            let text = fs::read_to_string(&source).map_err(|error| {
+                format!(
+                    "KEYGATE_COMPILED_POLICY: cannot read {}: {error}",
+                    source.display()
+                )
+            })?;
+            if !text.starts_with(COMPILED_PREFIX) {
+                return Err(format!(
+                    "KEYGATE_COMPILED_POLICY: {} is not what `keygate policy compile` prints",
+                    source.display()
+                ));
+            }
+            text
+        }
+    };
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").ok_or("OUT_DIR is not set")?);
-    fs::write(out_dir.join("policy.toml"), text).map_err(|error| {
+    fs::write(out_dir.join("policy.json"), compiled.trim_end()).map_err(|error| {
         format!(
             "cannot write the bundled policy to {}: {error}",
             out_dir.display()

@@ -3,7 +3,8 @@
 //
 // Environment: KEYGATE_ORIGIN (default: the demo origin, started here), KEYGATE_ROOT_TOKEN
 // (default: generated once and kept in .keygate/dev-secrets.json), KEYGATE_PORT (default
-// 8787), KEYGATE_POLICY (policy file path, default policies/demo.toml),
+// 8787), KEYGATE_POLICY (policy file path, default policies/demo.toml; compiled here with
+// `keygate policy compile`, or already compiled: a file of its JSON is passed as it is),
 // KEYGATE_ALLOW_PLAIN_HTTP_ORIGIN (true/false), KEYGATE_STATE_DIR (default .keygate).
 // `--check`: check the settings and exit (scripts/dev.sh does this before installing,
 // building or starting anything).
@@ -24,6 +25,7 @@ import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startDemoOrigin } from "./demo-origin.mjs";
 import { acceptsConnections, freeListenPort } from "./ports.mjs";
+import { compilePolicy, PolicyRefused } from "./policy.mjs";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const DEMO_SCOPES = ["contacts:write", "email:send-approval", "analytics:read"];
@@ -96,6 +98,20 @@ export function checkSettings(env = process.env) {
     allowPlainHttp: plain,
     stateDir: resolve(ROOT, env.KEYGATE_STATE_DIR ?? ".keygate"),
   };
+}
+
+/**
+ * The policy as the Worker reads it: the file compiled by the CLI (which refuses what
+ * `keygate policy check` refuses), or the file as it is when it is a compiled policy already.
+ */
+function workerPolicy({ policyPath, policyText }) {
+  if (policyText.trimStart().startsWith("{")) return policyText;
+  try {
+    return compilePolicy(policyText);
+  } catch (e) {
+    if (e instanceof PolicyRefused) throw new DevError(`KEYGATE_POLICY: ${policyPath}: ${e.message.replace(/^the policy: /, "")}`);
+    throw new DevError(`KEYGATE_POLICY: cannot compile ${policyPath}: ${e.message}`);
+  }
 }
 
 /** Resolves when nothing listens on 127.0.0.1:port; throws a DevError when something does. */
@@ -312,6 +328,7 @@ async function main() {
   await checkPortFree(settings.port);
   if (process.argv.includes("--check")) return 0;
   if (!existsSync(`${ROOT}build/index.js`)) throw new DevError("build/index.js is missing; run scripts/dev.sh, which builds first");
+  const compiledPolicy = workerPolicy(settings);
   const dev = loadDevSecrets(settings.stateDir);
   const { secrets } = dev;
   const rootToken = settings.rootToken ?? secrets.KEYGATE_ROOT_TOKEN;
@@ -343,7 +360,7 @@ async function main() {
     "--show-interactive-dev-session=false",
     "--var", `KEYGATE_ORIGIN:${originUrl}`,
     "--var", "KEYGATE_HTTPS_ONLY:false",
-    "--var", `KEYGATE_POLICY:${settings.policyText}`,
+    "--var", `KEYGATE_POLICY:${compiledPolicy}`,
     // A plain http:// origin that is not loopback is refused unless this says so.
     ...(settings.allowPlainHttp ? ["--var", `KEYGATE_ALLOW_PLAIN_HTTP_ORIGIN:${settings.allowPlainHttp}`] : []),
   ];

@@ -9,7 +9,8 @@ export PATH="$HOME/.cargo/bin:$PATH"
 # Every setting is checked before anything is installed, built or started.
 node scripts/dev.mjs --check
 sh scripts/setup.sh
-# Check the policy natively too: a precise error here beats a 503 from the Worker.
+# Check the policy file before building: a precise error here beats a build for nothing
+# (dev.mjs then compiles it into the form the Worker reads).
 cargo run --quiet --bin keygate -- policy check "${KEYGATE_POLICY:-policies/demo.toml}"
 KEYGATE_WASM_OPT=0 sh scripts/build.sh
 exec node scripts/dev.mjs "$@"

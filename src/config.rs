@@ -1,15 +1,16 @@
 //! The deployment's settings, read from Worker variables and secrets and checked once.
 //!
 //! The policy is part of the build: `scripts/build.sh` checks the file `KEYGATE_POLICY_FILE`
-//! names and compiles it into the Worker (`build.rs`), because a Worker variable holds at
-//! most 5 KB and a deploy replaces the variables. A `KEYGATE_POLICY` variable overrides
-//! the bundled policy (local runs and tests pass the text that way).
+//! names, compiles it (`keygate policy compile`) and bundles the compiled form into the
+//! Worker (`build.rs`), because a Worker variable holds at most 5 KB and a deploy replaces
+//! the variables. A `KEYGATE_POLICY` variable overrides the bundled policy (local runs and
+//! tests pass a compiled policy that way).
 //!
 //! | variable | meaning |
 //! |---|---|
 //! | `KEYGATE_ORIGIN` | origin base URL, `https://host[:port][/base/path]`; `http://` only to a loopback host, or with `KEYGATE_ALLOW_PLAIN_HTTP_ORIGIN` |
 //! | `KEYGATE_ALLOW_PLAIN_HTTP_ORIGIN` | `true` allows an `http://` origin that is not loopback; default `false` |
-//! | `KEYGATE_POLICY` | optional: a policy's text (TOML), used instead of the bundled policy |
+//! | `KEYGATE_POLICY` | optional: a compiled policy (what `keygate policy compile FILE` prints), used instead of the bundled policy; a policy file's TOML is refused |
 //! | `KEYGATE_HASH_SECRET` | secret under which keys are hashed (≥ 32 characters) |
 //! | `KEYGATE_SIGNING_SECRET` | secret shared with the origin for identity signatures (≥ 32 characters) |
 //! | `KEYGATE_ROOT_TOKEN` | the admin API's root token (≥ 32 characters) |
@@ -84,6 +85,10 @@ impl Origin {
         // Host names are case-insensitive, and fetch() sends them in lower case: the host
         // that gets signed must be the one the origin sees.
         let hostname = written_host.to_ascii_lowercase();
+        // The `url` here has no Unicode tables to check an `xn--` label with; fetch() does.
+        if !crate::hostname::punycode_labels_decode(&hostname) {
+            return Err(NO_HOST.into());
+        }
         // The URL parser took only digits; it leaves `h:` and `h:0` to refuse.
         let port = match after_host.strip_prefix(':') {
             None => None,
@@ -218,8 +223,9 @@ impl fmt::Display for ConfigError {
 
 impl Config {
     /// Reads every setting through `lookup` (name → value), so the Workers layer and the
-    /// tests supply variables the same way. `bundled_policy` is the policy compiled into the
-    /// Worker; a non-blank `KEYGATE_POLICY` variable is used instead.
+    /// tests supply variables the same way. `bundled_policy` is the compiled policy bundled
+    /// into the Worker (empty when none is); a non-blank `KEYGATE_POLICY` variable, also a
+    /// compiled policy, is used instead.
     pub fn from_lookup(
         bundled_policy: &str,
         lookup: impl Fn(&str) -> Option<String>,
@@ -252,16 +258,23 @@ impl Config {
             Some(text) => (text.as_str(), PolicySource::Variable),
             None => (bundled_policy, PolicySource::Bundled),
         };
-        let policy = Policy::from_toml(policy_text).map_err(|e| match policy_source {
+        if policy_source == PolicySource::Bundled && bundled_policy.trim().is_empty() {
+            // build.rs bundles what scripts/build.sh compiled; a wasm build without it has none.
+            return Err(ConfigError {
+                variable: "KEYGATE_POLICY_FILE",
+                problem: "no policy is bundled: build with scripts/build.sh, which compiles the file KEYGATE_POLICY_FILE names".into(),
+            });
+        }
+        let policy = Policy::from_compiled(policy_text).map_err(|e| match policy_source {
             PolicySource::Variable => ConfigError {
                 variable: "KEYGATE_POLICY",
                 problem: e.to_string(),
             },
-            // scripts/build.sh checks the file before bundling it, so this takes a build
-            // that skipped the check.
+            // scripts/build.sh compiles the file (which checks it) before bundling it, so
+            // this takes a build that skipped it.
             PolicySource::Bundled => ConfigError {
                 variable: "KEYGATE_POLICY_FILE",
-                problem: format!("the bundled policy is invalid (build with scripts/build.sh, which checks it): {e}"),
+                problem: format!("the bundled policy is invalid (build with scripts/build.sh, which compiles and checks it): {e}"),
             },
         })?;
         let flag = |variable: &'static str, default: bool| match lookup(variable)

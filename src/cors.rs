@@ -75,12 +75,15 @@ pub const KEYGATE_EXPOSED_HEADERS: [&str; 9] = [
 ];
 
 /// The `[cors]` table as written.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CorsTable {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub allowed_origins: Vec<String>,
     pub allowed_methods: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub allowed_headers: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub exposed_headers: Vec<String>,
     /// Signed and wide, so a negative value gets the policy's message rather than serde's.
     pub max_age_seconds: Option<i64>,

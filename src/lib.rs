@@ -35,6 +35,7 @@ pub mod delegation;
 pub mod directory;
 pub mod entitlement;
 pub mod headers;
+pub mod hostname;
 pub mod identity;
 pub mod index_cache;
 pub mod key;

@@ -233,7 +233,7 @@ pub fn config_headers() -> [(&'static str, &'static str); 2] {
 }
 
 /// The `[portal]` table as written.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PortalTable {
     pub title: Option<String>,
@@ -455,7 +455,7 @@ fn is_hex_color(color: &str) -> bool {
 }
 
 /// `https://host[:port]` exactly: a DNS name of letters, digits and `-` in dot-separated
-/// labels, and a port of 1 to 65535 without a leading zero.
+/// labels, the last not a number, and a port of 1 to 65535 without a leading zero.
 fn is_https_origin(origin: &str) -> bool {
     origin
         .strip_prefix("https://")
@@ -477,13 +477,27 @@ fn is_host_and_port(authority: &str) -> bool {
                 && label
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        });
+        })
+        && !host.rsplit('.').next().is_some_and(is_number_label);
     let port_ok = port.is_none_or(|port| {
         !port.starts_with('0')
             && port.bytes().all(|b| b.is_ascii_digit())
             && port.parse::<u16>().is_ok_and(|n| n > 0)
     });
     host_ok && port_ok
+}
+
+/// A label the WHATWG URL parser reads as a number (decimal, or `0x` hex): a host ending
+/// in one is parsed as an IPv4 address, so `https://a.0` fails to parse and
+/// `https://1.2.3` goes to 1.2.0.3, not where the check read.
+fn is_number_label(label: &str) -> bool {
+    let hex = label
+        .strip_prefix("0x")
+        .or_else(|| label.strip_prefix("0X"));
+    match hex {
+        Some(digits) => digits.bytes().all(|b| b.is_ascii_hexdigit()),
+        None => label.bytes().all(|b| b.is_ascii_digit()),
+    }
 }
 
 /// Bytes a URL's path, query and fragment may hold as written: RFC 3986's unreserved and

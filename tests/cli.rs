@@ -2,6 +2,7 @@
 //! canned JSON and records what it received. Every wait has a deadline: a broken CLI fails
 //! a test, it never hangs one.
 
+use keygate::policy::Policy;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -579,6 +580,54 @@ fn policy_check_and_diff_exit_codes() {
     );
     let out = keygate(&["policy", "diff", path], &[]);
     assert_eq!(out.code, 2);
+}
+
+#[test]
+fn policy_compile_prints_what_the_worker_reads_or_refuses_as_check_does() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/policies/demo.toml");
+    let out = keygate(&["policy", "compile", path], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stderr, "");
+    assert!(
+        out.stdout.starts_with(r#"{"keygate_policy":1,"policy":{"#),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(out.stdout.lines().count(), 1);
+    let policy = Policy::from_compiled(out.stdout.trim_end()).expect("the compiled form loads");
+    let file = Policy::from_toml(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert_eq!(format!("{policy:?}"), format!("{file:?}"));
+
+    // What `policy check` refuses (here a route no request reaches, which still loads) is
+    // refused with the same words, and nothing is printed to compile from.
+    let dir = std::env::temp_dir().join(format!("keygate-compile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let shadowed = dir.join("shadowed.toml");
+    std::fs::write(
+        &shadowed,
+        "[[resources]]\nname = \"a\"\nkind = \"read_write\"\n\
+         [[routes]]\nmethod = \"GET\"\npath = \"/a/{id}\"\nresource = \"a\"\naction = \"read\"\n\
+         [[routes]]\nmethod = \"GET\"\npath = \"/a/b\"\nresource = \"a\"\naction = \"write\"\n",
+    )
+    .unwrap();
+    let shadowed = shadowed.to_str().unwrap();
+    let check = keygate(&["policy", "check", shadowed], &[]);
+    let compile = keygate(&["policy", "compile", shadowed], &[]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!((check.code, compile.code), (1, 1));
+    assert!(
+        compile.stderr.starts_with(&format!(
+            "{shadowed}: invalid policy\n  routes[1] (line 9): error: "
+        )),
+        "{}",
+        compile.stderr
+    );
+    assert_eq!(compile.stderr, check.stderr);
+    assert_eq!(compile.stdout, "");
+    assert_eq!(
+        keygate(&["policy", "compile", "/nonexistent.toml"], &[]).code,
+        1
+    );
 }
 
 // --- approvals ---------------------------------------------------------------------------

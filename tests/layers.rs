@@ -39,6 +39,7 @@ const FLOORS: &[(&str, &[&str])] = &[
             "usage",
             "timestamp",
             "percent",
+            "hostname",
             "methods",
             "identity",
             "queue",

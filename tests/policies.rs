@@ -3,7 +3,7 @@
 //! Black-box: only `keygate::policy`'s public API, on the files exactly as they ship.
 
 use keygate::policy::lint::{check, Checked};
-use keygate::policy::{Access, Action, LifecycleAction, Plan, Policy, RouteTarget};
+use keygate::policy::{compile, Access, Action, LifecycleAction, Plan, Policy, RouteTarget};
 use proptest::prelude::*;
 use std::collections::BTreeSet;
 
@@ -1221,6 +1221,59 @@ proptest! {
         let mutated = apply(text, &mutations);
         if let Ok(policy) = Policy::from_toml(&mutated) {
             // Whatever loads must still answer without panicking.
+            let _ = policy.describe();
+            let _ = policy.route("GET", "/v1/contacts/1");
+        }
+    }
+
+    /// What the Worker reads is what the file says: a file compiles exactly when it loads,
+    /// refused with the same words, and the compiled form loads to the same policy.
+    #[test]
+    fn a_compiled_policy_is_the_policy_its_file_loads_to(
+        which in 0..SHIPPED.len(),
+        mutations in prop::collection::vec(mutation(), 0..4),
+    ) {
+        let (_, text) = SHIPPED[which];
+        let mutated = apply(text, &mutations);
+        match (Policy::from_toml(&mutated), compile(&mutated)) {
+            (Ok(loaded), Ok(compiled)) => {
+                let read = Policy::from_compiled(&compiled);
+                prop_assert!(read.is_ok(), "{:?}", read.err().map(|e| e.to_string()));
+                let Ok(read) = read else { return Ok(()) };
+                prop_assert_eq!(format!("{read:?}"), format!("{loaded:?}"));
+            }
+            (Err(refused), Err(not_compiled)) => {
+                prop_assert_eq!(refused.to_string(), not_compiled.to_string());
+            }
+            (loaded, compiled) => {
+                return Err(TestCaseError::fail(format!(
+                    "from_toml {:?} but compile {:?}",
+                    loaded.map(|_| ()).map_err(|e| e.to_string()),
+                    compiled.map(|_| ()).map_err(|e| e.to_string())
+                )));
+            }
+        }
+    }
+
+    #[test]
+    fn a_generated_policy_compiles_to_itself(generated in generated_policy()) {
+        let text = generated.to_toml();
+        let loaded = Policy::from_toml(&text);
+        let read = compile(&text).and_then(|compiled| Policy::from_compiled(&compiled));
+        prop_assert!(loaded.is_ok() && read.is_ok(), "{:?}", read.err().map(|e| e.to_string()));
+        prop_assert_eq!(format!("{:?}", read.ok()), format!("{:?}", loaded.ok()));
+    }
+
+    #[test]
+    fn from_compiled_never_panics_on_mutated_compiled_policies(
+        which in 0..SHIPPED.len(),
+        mutations in prop::collection::vec(mutation(), 1..6),
+    ) {
+        let (name, text) = SHIPPED[which];
+        let Ok(compiled) = compile(text) else {
+            return Err(TestCaseError::fail(format!("{name} should compile")));
+        };
+        if let Ok(policy) = Policy::from_compiled(&apply(&compiled, &mutations)) {
             let _ = policy.describe();
             let _ = policy.route("GET", "/v1/contacts/1");
         }

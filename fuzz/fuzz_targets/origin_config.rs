@@ -2,12 +2,15 @@
 //! and any set of variables is a configuration or an error naming one variable.
 //!
 //! Input: one byte choosing the target, then an origin URL, or `NAME=value` lines (the
-//! demo policy is the bundled one a `KEYGATE_POLICY` variable may override).
+//! demo policy, compiled, is the bundled one a `KEYGATE_POLICY` variable, a compiled policy
+//! or anything else, may override).
 #![no_main]
 
 use keygate::config::{Config, Origin};
+use keygate::policy::compile;
 use libfuzzer_sys::fuzz_target;
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 const VARIABLES: &[&str] = &[
     "KEYGATE_ORIGIN",
@@ -21,8 +24,14 @@ const VARIABLES: &[&str] = &[
     "KEYGATE_ORIGIN_TIMEOUT_MS",
 ];
 
-/// What a build bundles when no `KEYGATE_POLICY` variable overrides it.
-const BUNDLED_POLICY: &str = include_str!("../../policies/demo.toml");
+/// What a build bundles when no `KEYGATE_POLICY` variable overrides it: the demo policy as
+/// scripts/build.sh compiles it.
+fn bundled_policy() -> &'static str {
+    static COMPILED: OnceLock<String> = OnceLock::new();
+    COMPILED.get_or_init(|| {
+        compile(include_str!("../../policies/demo.toml")).expect("the demo policy compiles")
+    })
+}
 
 const SECRETS: &[&str] = &[
     "KEYGATE_HASH_SECRET",
@@ -82,7 +91,7 @@ fuzz_target!(|data: &[u8]| {
             vars.insert(name.to_string(), value.replace("\\n", "\n"));
         }
     }
-    match Config::from_lookup(BUNDLED_POLICY, |name| vars.get(name).cloned()) {
+    match Config::from_lookup(bundled_policy(), |name| vars.get(name).cloned()) {
         Ok(config) => {
             assert!((1..=300_000).contains(&config.origin_timeout_ms));
             assert!(!format!("{config:?}").contains(vars["KEYGATE_ROOT_TOKEN"].as_str()));
@@ -103,7 +112,7 @@ fuzz_target!(|data: &[u8]| {
                     (name.clone(), value)
                 })
                 .collect();
-            let again = Config::from_lookup(BUNDLED_POLICY, |name| disguised.get(name).cloned());
+            let again = Config::from_lookup(bundled_policy(), |name| disguised.get(name).cloned());
             assert_eq!(again.err().map(|e| e.to_string()), Some(error.to_string()));
         }
     }

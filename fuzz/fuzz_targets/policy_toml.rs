@@ -1,14 +1,15 @@
 //! Policy files: any text is a policy or a precise error; a policy that loads offers only
 //! scopes it accepts back (its default scopes among them), routes nothing ambiguous, puts
-//! every workspace on one of its plans, and describes itself. `policy check`
-//! agrees with the Worker on what loads, and `policy diff` finds nothing between a policy
-//! and itself.
+//! every workspace on one of its plans, and describes itself. `policy check` agrees with
+//! the loader on what loads, `policy compile` refuses exactly that with the same words and
+//! otherwise prints what the Worker loads to the same policy, and `policy diff` finds
+//! nothing between a policy and itself.
 #![no_main]
 
 use keygate::ambiguity::path_ambiguity;
 use keygate::policy::diff::diff;
 use keygate::policy::lint::{check, Checked};
-use keygate::policy::{Access, Policy};
+use keygate::policy::{compile, Access, Policy};
 use libfuzzer_sys::fuzz_target;
 
 const PATHS: &[&str] = &[
@@ -30,16 +31,24 @@ fuzz_target!(|data: &[u8]| {
     };
     // `policy check` on any text: refused exactly when the Worker refuses it.
     let checked = check(text);
+    let compiled = compile(text);
     let policy = match Policy::from_toml(text) {
         Ok(policy) => policy,
         Err(error) => {
-            let _ = error.to_string();
             let _ = error.problems();
             assert!(matches!(checked, Checked::Refused(ref errors) if !errors.is_empty()));
+            assert_eq!(
+                compiled.err().map(|e| e.to_string()),
+                Some(error.to_string())
+            );
             return;
         }
     };
     assert!(matches!(checked, Checked::Loaded { .. }));
+    // The Worker reads the compiled form: it must be this policy, to the last field.
+    let compiled = compiled.expect("a policy that loads compiles");
+    let read = Policy::from_compiled(&compiled).expect("a compiled policy loads");
+    assert_eq!(format!("{read:?}"), format!("{policy:?}"));
     // A policy deployed over itself changes nothing.
     assert_eq!(diff(&policy, &policy), []);
     assert!(!policy.key_prefix().is_empty());

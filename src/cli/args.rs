@@ -267,6 +267,12 @@ pub enum PolicyCommand {
     },
     /// Say what deploying NEW over OLD does to existing keys (exit 1 when something does)
     Diff { old: String, new: String },
+    /// Print a policy file in the compiled form the Worker reads (one line of JSON), after
+    /// the checks `policy check` makes; scripts/build.sh bundles it
+    Compile {
+        #[arg(value_name = "FILE")]
+        path: String,
+    },
 }
 
 #[derive(Subcommand, Clone, Debug, PartialEq, Eq)]
@@ -980,6 +986,12 @@ pub(crate) mod tests {
             ),
             ("policy show", PolicyCommand::Show),
             (
+                "policy compile policies/demo.toml",
+                PolicyCommand::Compile {
+                    path: "policies/demo.toml".into(),
+                },
+            ),
+            (
                 "policy diff old.toml new.toml",
                 PolicyCommand::Diff {
                     old: "old.toml".into(),
@@ -1269,6 +1281,10 @@ pub(crate) mod tests {
             (
                 "policy check a.toml b.toml",
                 "unexpected argument 'b.toml' found",
+            ),
+            (
+                "policy compile",
+                "the following required arguments were not provided:\n  <FILE>",
             ),
             (
                 "policy diff",

@@ -43,7 +43,7 @@ use args::{
 pub use connection::{connection, Connection, Transport, TransportError, UsageError, TIMEOUT};
 pub use exit::Exit;
 use output::Secret;
-pub use policy_file::{check_policy, diff_policies};
+pub use policy_file::{check_policy, compile_policy, diff_policies};
 use request::ApiRequest;
 use serde_json::Value;
 use std::collections::HashSet;
@@ -71,6 +71,7 @@ pub fn run(
     };
     match &invocation.command {
         Command::Policy(PolicyCommand::Check { path }) => check_policy(path, out, err),
+        Command::Policy(PolicyCommand::Compile { path }) => compile_policy(path, out, err),
         Command::Policy(PolicyCommand::Diff { old, new }) => diff_policies(old, new, out, err),
         Command::Deploy(DeployCommand::Secrets(secrets)) => {
             deploy::run(&secrets.command(), env, out, err)

@@ -1,12 +1,12 @@
-//! `keygate policy check FILE` and `keygate policy diff OLD NEW`: commands on policy files,
-//! offline. The analysis is [`crate::policy::lint`] and [`crate::policy::diff`]; this only
+//! `keygate policy check FILE`, `keygate policy compile FILE` and `keygate policy diff OLD
+//! NEW`: commands on policy files, offline. The analysis is [`crate::policy::lint`] and [`crate::policy::diff`]; this only
 //! reads the files and prints.
 
 use super::exit::Exit;
 use super::output::plan_line;
 use crate::policy::diff::diff;
-use crate::policy::lint::{check, Checked, Severity};
-use crate::policy::Policy;
+use crate::policy::lint::{check, Checked, Finding, Severity};
+use crate::policy::{compile, Policy};
 use crate::portal::PortalSettings;
 use serde_json::Value;
 use std::io::Write;
@@ -16,11 +16,65 @@ use std::io::Write;
 /// scopes keys can be granted, one resource per line, and the portal's branding where the
 /// policy sets any.
 pub fn check_policy(path: &str, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
+    let Some(Passed {
+        policy, warnings, ..
+    }) = read_checked(path, err)
+    else {
+        return Exit::Refused;
+    };
+    let description = policy.describe();
+    let count = |field: &str| description[field].as_array().map_or(0, Vec::len);
+    let _ = writeln!(
+        out,
+        "{path}: ok ({} resources, {} routes, {} scopes)",
+        count("resources"),
+        count("routes"),
+        count("scopes")
+    );
+    let _ = write!(out, "{}", scope_lines(&description));
+    if policy.portal() != &PortalSettings::default() {
+        let _ = writeln!(out, "{}", portal_line(&description["portal"]));
+    }
+    print_warnings(path, &warnings, err);
+    Exit::Done
+}
+
+/// `keygate policy compile FILE`: what `policy check` refuses is refused the same way;
+/// otherwise the compiled form on stdout, one line, and the warnings on stderr.
+pub fn compile_policy(path: &str, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
+    let Some(Passed { text, warnings, .. }) = read_checked(path, err) else {
+        return Exit::Refused;
+    };
+    print_warnings(path, &warnings, err);
+    match compile(&text) {
+        Ok(compiled) => {
+            let _ = writeln!(out, "{compiled}");
+            Exit::Done
+        }
+        // Not expected: the check above loaded the same text.
+        Err(error) => {
+            let _ = writeln!(err, "{path}: invalid policy\n  {error}");
+            Exit::Refused
+        }
+    }
+}
+
+/// A policy file that passed `policy check`.
+struct Passed {
+    text: String,
+    policy: Box<Policy>,
+    /// What the checker found that is only worth a look.
+    warnings: Vec<Finding>,
+}
+
+/// The file and its policy when it passes `policy check`; `None`, with every refusal and
+/// error printed to `err`, when it does not.
+fn read_checked(path: &str, err: &mut dyn Write) -> Option<Passed> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(error) => {
             let _ = writeln!(err, "keygate: cannot read {path}: {error}");
-            return Exit::Refused;
+            return None;
         }
     };
     match check(&text) {
@@ -29,7 +83,7 @@ pub fn check_policy(path: &str, out: &mut dyn Write, err: &mut dyn Write) -> Exi
             for refusal in refusals {
                 let _ = writeln!(err, "  {refusal}");
             }
-            Exit::Refused
+            None
         }
         Checked::Loaded { findings, .. }
             if findings.iter().any(|f| f.severity == Severity::Error) =>
@@ -38,27 +92,19 @@ pub fn check_policy(path: &str, out: &mut dyn Write, err: &mut dyn Write) -> Exi
             for finding in findings {
                 let _ = writeln!(err, "  {finding}");
             }
-            Exit::Refused
+            None
         }
-        Checked::Loaded { policy, findings } => {
-            let description = policy.describe();
-            let count = |field: &str| description[field].as_array().map_or(0, Vec::len);
-            let _ = writeln!(
-                out,
-                "{path}: ok ({} resources, {} routes, {} scopes)",
-                count("resources"),
-                count("routes"),
-                count("scopes")
-            );
-            let _ = write!(out, "{}", scope_lines(&description));
-            if policy.portal() != &PortalSettings::default() {
-                let _ = writeln!(out, "{}", portal_line(&description["portal"]));
-            }
-            for finding in findings {
-                let _ = writeln!(err, "{path}: {finding}");
-            }
-            Exit::Done
-        }
+        Checked::Loaded { policy, findings } => Some(Passed {
+            text,
+            policy,
+            warnings: findings,
+        }),
+    }
+}
+
+fn print_warnings(path: &str, warnings: &[Finding], err: &mut dyn Write) {
+    for finding in warnings {
+        let _ = writeln!(err, "{path}: {finding}");
     }
 }
 

@@ -1,7 +1,13 @@
 use super::*;
+use crate::policy::compile;
 use std::collections::HashMap;
 
-const POLICY: &str = include_str!("../../policies/demo.toml");
+const DEMO_FILE: &str = include_str!("../../policies/demo.toml");
+
+/// The demo policy as scripts/build.sh bundles it: compiled.
+fn demo() -> String {
+    compile(DEMO_FILE).expect("the demo policy compiles")
+}
 
 fn vars(overrides: &[(&str, &str)]) -> HashMap<String, String> {
     let mut map: HashMap<String, String> = [
@@ -22,7 +28,7 @@ fn vars(overrides: &[(&str, &str)]) -> HashMap<String, String> {
 
 /// The configuration of a Worker built with the demo policy.
 fn load(overrides: &[(&str, &str)]) -> Result<Config, ConfigError> {
-    load_bundled(POLICY, overrides)
+    load_bundled(&demo(), overrides)
 }
 
 fn load_bundled(bundled: &str, overrides: &[(&str, &str)]) -> Result<Config, ConfigError> {
@@ -67,7 +73,7 @@ fn without_a_policy_variable_the_bundled_policy_is_in_force() {
 
 #[test]
 fn a_policy_variable_overrides_the_bundled_policy() {
-    let other = large_policy(1);
+    let other = compile(&large_policy(1)).unwrap();
     let config = load(&[("KEYGATE_POLICY", &other)]).unwrap();
     assert_eq!(config.policy_source, PolicySource::Variable);
     assert!(config.policy.route("GET", "/v1/res000/items").is_some());
@@ -76,12 +82,67 @@ fn a_policy_variable_overrides_the_bundled_policy() {
 
 #[test]
 fn an_invalid_bundled_policy_names_the_build_setting() {
-    let error = load_bundled("key_prefix = 5", &[]).unwrap_err();
+    let invalid = r#"{"keygate_policy":1,"policy":{"key_prefix":"K"}}"#;
+    let error = load_bundled(invalid, &[]).unwrap_err();
     assert_eq!(error.variable, "KEYGATE_POLICY_FILE");
     assert!(error.problem.contains("key_prefix"), "{error}");
     // A valid variable still overrides it: the bundle is not read then.
-    let demo = load_bundled("key_prefix = 5", &[("KEYGATE_POLICY", POLICY)]).unwrap();
-    assert_eq!(demo.policy_source, PolicySource::Variable);
+    let overridden = load_bundled(invalid, &[("KEYGATE_POLICY", &demo())]).unwrap();
+    assert_eq!(overridden.policy_source, PolicySource::Variable);
+}
+
+#[test]
+fn a_build_without_a_bundled_policy_says_how_to_make_one() {
+    // build.rs bundles nothing when the wasm is built without scripts/build.sh.
+    let error = load_bundled("", &[]).unwrap_err();
+    assert_eq!(error.variable, "KEYGATE_POLICY_FILE");
+    assert!(error.problem.contains("scripts/build.sh"), "{error}");
+    assert_eq!(
+        load_bundled("", &[("KEYGATE_POLICY", &demo())])
+            .unwrap()
+            .policy_source,
+        PolicySource::Variable
+    );
+}
+
+#[test]
+fn a_policy_file_given_to_the_worker_is_refused_naming_the_compiler() {
+    // The Worker has no TOML parser: the text must be what `keygate policy compile` prints.
+    for (bundled, overrides, variable) in [
+        (
+            demo(),
+            vec![("KEYGATE_POLICY", DEMO_FILE)],
+            "KEYGATE_POLICY",
+        ),
+        (DEMO_FILE.to_string(), vec![], "KEYGATE_POLICY_FILE"),
+    ] {
+        let error = load_bundled(&bundled, &overrides).unwrap_err();
+        assert_eq!(error.variable, variable);
+        assert!(
+            error.problem.contains("keygate policy compile FILE"),
+            "{error}"
+        );
+        assert!(error.problem.contains("TOML"), "{error}");
+    }
+}
+
+#[test]
+fn a_compiled_policy_of_another_format_is_named_as_such() {
+    let later = demo().replacen(r#""keygate_policy":1"#, r#""keygate_policy":2"#, 1);
+    let error = load(&[("KEYGATE_POLICY", &later)]).unwrap_err();
+    assert_eq!(error.variable, "KEYGATE_POLICY");
+    assert!(error.problem.contains("format 2"), "{error}");
+    assert!(error.problem.contains("reads format 1"), "{error}");
+    // JSON that is not a compiled policy says so, and how to make one.
+    let error = load(&[("KEYGATE_POLICY", r#"{"key_prefix":"kg"}"#)]).unwrap_err();
+    assert!(
+        error.problem.starts_with("not a compiled policy"),
+        "{error}"
+    );
+    assert!(
+        error.problem.contains("keygate policy compile FILE"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -89,9 +150,11 @@ fn a_50_kb_policy_works_bundled_and_as_a_variable() {
     let text = large_policy(100);
     // Ten times what a Worker variable may hold (5 KB), the reason policies are bundled.
     assert!(text.len() > 50_000, "{} bytes", text.len());
+    let compiled = compile(&text).unwrap();
+    assert!(compiled.len() > 40_000, "{} bytes compiled", compiled.len());
     for config in [
-        load_bundled(&text, &[]).unwrap(),
-        load(&[("KEYGATE_POLICY", &text)]).unwrap(),
+        load_bundled(&compiled, &[]).unwrap(),
+        load(&[("KEYGATE_POLICY", &compiled)]).unwrap(),
     ] {
         assert_eq!(
             config.policy.describe()["routes"].as_array().unwrap().len(),

@@ -45,7 +45,9 @@ pub async fn handle(req: &mut Request, env: &Env, config: &Config, request_id: &
         _ => serve(route, caller.actor, req, &url, env, &answer).await,
     };
     match response {
-        Ok(response) => Ok(proxy::with_headers(response, &limit_headers, request_id)),
+        Ok(response) => {
+            Ok(proxy::with_headers(response.into(), &limit_headers, request_id)?.into())
+        }
         // A refusal after authentication was counted too: it shows the same limit state.
         Err(refused) => Err(refused.counted(limit_headers)),
     }

@@ -27,8 +27,8 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use std::cell::Cell;
 use worker::{
-    durable_object, DurableObject, Env, Headers, Method, Request, RequestInit, RequestRedirect,
-    Response, Result, SqlStorage, SqlStorageValue, State,
+    durable_object, DurableObject, Env, Headers, Request, Response, Result, SqlStorage,
+    SqlStorageValue, State,
 };
 
 /// The Durable Object binding; one object per workspace shard.
@@ -489,14 +489,13 @@ async fn deliver(
         crate::identity::SIGNATURE,
         &webhook::signatures(secrets, timestamp, payload),
     )?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_headers(headers)
-        .with_redirect(RequestRedirect::Manual)
-        .with_body(Some(js_sys::Uint8Array::from(payload).into()));
-    let request = Request::new_with_init(url, &init).map_err(|_| DeliveryError::Unreachable)?;
-    match fetch_within(request, ATTEMPT_TIMEOUT_MS).await {
-        Ok(response) => approval::outcome_of_status(response.status_code()),
+    let init = web_sys::RequestInit::new();
+    init.set_method("POST");
+    init.set_headers(&headers.0);
+    init.set_redirect(web_sys::RequestRedirect::Manual);
+    init.set_body(&js_sys::Uint8Array::from(payload));
+    match fetch_within(url, &init, ATTEMPT_TIMEOUT_MS).await {
+        Ok(response) => approval::outcome_of_status(response.status()),
         Err(FetchFailure::TimedOut) => Err(DeliveryError::Timeout),
         Err(FetchFailure::Failed(_)) => Err(DeliveryError::Unreachable),
     }

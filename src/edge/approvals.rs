@@ -92,7 +92,8 @@ pub async fn approve(id: ApprovalId, actor: &Actor, env: &Env, answer: &Answer<'
         approval: Some((id.as_str(), approved_by.as_str())),
     };
     let sent = match proxy::send(outbound, config, &sender, answer.request_id, now_ms()).await {
-        Ok(mut response) => {
+        Ok(response) => {
+            let mut response = worker::Response::from(response);
             // A response without a body has no stream: an empty result body.
             let stream = response.stream().ok();
             let (body, truncated) = proxy::read_at_most(stream, MAX_RESULT_BODY_BYTES)

@@ -34,8 +34,12 @@ use worker::{event, Context, Env, Headers, Request, Response, Result};
 const DISCARDABLE_BODY_BYTES: usize = 1024 * 1024;
 const DRAIN_TIMEOUT_MS: u64 = 1000;
 
+/// A response as the runtime holds it. The data plane builds the origin's answer on it
+/// directly: no copy of its headers into `worker::Response` and back on the hot path.
+type RawResponse = web_sys::Response;
+
 #[event(fetch)]
-pub async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<Response> {
+pub async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<RawResponse> {
     let request_id = platform::request_id();
     let config = match platform::config(&env) {
         Ok(config) => config,
@@ -45,7 +49,8 @@ pub async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<Response>
                 GatewayError::Misconfigured.into(),
                 &request_id,
                 None,
-            );
+            )
+            .map(Into::into);
         }
     };
     let path = req.path();
@@ -54,14 +59,18 @@ pub async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<Response>
         // small body sent anyway is drained unread, as before any refusal, so the client's
         // connection survives it.
         discard_small_body(&mut req).await;
-        return portal::serve(&req, &env, &config, &request_id).await;
+        return portal::serve(&req, &env, &config, &request_id)
+            .await
+            .map(Into::into);
     }
     let is_admin = path == crate::admin::ADMIN_PREFIX
         || path.starts_with(&format!("{}/", crate::admin::ADMIN_PREFIX));
     if is_admin {
         // The admin API is keygate's own: its problems keep keygate's `type`, and it
         // answers no cross-origin calls.
-        let outcome = admin::handle(&mut req, &env, &config, &request_id).await;
+        let outcome = admin::handle(&mut req, &env, &config, &request_id)
+            .await
+            .map(Into::into);
         return answer(outcome, &mut req, &request_id, None).await;
     }
     // A cross-origin preflight carries no key: answered from the policy alone, before
@@ -91,7 +100,8 @@ pub async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<Response>
                 request_headers.as_deref(),
                 &request_id,
                 type_base,
-            );
+            )
+            .map(Into::into);
         }
     }
     let outcome = gateway(&mut req, &env, &ctx, &config, &request_id).await;
@@ -103,24 +113,24 @@ pub async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<Response>
     )
     .await?;
     // Every answer, keygate's refusals included: a script must read an error to show it.
-    Ok(match cors {
+    match cors {
         Some(cors) => with_cors(response, cors, origin.as_deref()),
-        None => response,
-    })
+        None => Ok(response),
+    }
 }
 
 /// The response for an outcome: a refusal becomes its problem (its body drained first).
 async fn answer(
-    outcome: std::result::Result<Response, Refused>,
+    outcome: std::result::Result<RawResponse, Refused>,
     req: &mut Request,
     request_id: &str,
     type_base: Option<&str>,
-) -> Result<Response> {
+) -> Result<RawResponse> {
     match outcome {
         Ok(response) => Ok(response),
         Err(refused) => {
             discard_small_body(req).await;
-            platform::refusal_response(refused, request_id, type_base)
+            platform::refusal_response(refused, request_id, type_base).map(Into::into)
         }
     }
 }
@@ -158,13 +168,17 @@ fn preflight(
 
 /// A response with keygate's CORS headers in place of the origin's own. A fetched
 /// response's headers are immutable, so they are copied into a new set.
-fn with_cors(response: Response, cors: &CorsSettings, origin: Option<&str>) -> Response {
-    let headers = Headers::new();
-    for (name, value) in cors.apply(origin, response.headers().entries().collect()) {
+fn with_cors(
+    response: RawResponse,
+    cors: &CorsSettings,
+    origin: Option<&str>,
+) -> Result<RawResponse> {
+    let headers = web_sys::Headers::new()?;
+    for (name, value) in cors.apply(origin, Headers(response.headers()).entries().collect()) {
         // Names and values came from a response or from the policy: valid already.
-        let _ = headers.append(&name, &value);
+        headers.append(&name, &value)?;
     }
-    response.with_headers(headers)
+    proxy::with_new_headers(response, &headers)
 }
 
 /// workerd closes a keep-alive connection whose request body was left unread, and a client
@@ -199,7 +213,7 @@ async fn gateway(
     ctx: &Context,
     config: &Config,
     request_id: &str,
-) -> std::result::Result<Response, Refused> {
+) -> std::result::Result<RawResponse, Refused> {
     // The runtime hands us a parsed URL; failing to read it back would be our bug.
     let url = req.url().map_err(|_| GatewayError::Internal)?;
 
@@ -299,7 +313,11 @@ async fn gateway(
             };
             // Counted: a 202, and any refusal after it, shows the key's limit state.
             return match queue(req, &url, queued, config, env, request_id).await {
-                Ok(response) => Ok(proxy::with_headers(response, &limit_headers, request_id)),
+                Ok(response) => Ok(proxy::with_headers(
+                    response.into(),
+                    &limit_headers,
+                    request_id,
+                )?),
                 Err(refused) => Err(refused.counted(limit_headers)),
             };
         }
@@ -308,7 +326,7 @@ async fn gateway(
     // Forward: strip, sign, stream to the origin. The request was counted, so even an
     // origin failure shows the key's limit state.
     match proxy::forward(req, headers, prefix, &url, config, &grantee, request_id).await {
-        Ok(response) => Ok(proxy::with_headers(response, &limit_headers, request_id)),
+        Ok(response) => Ok(proxy::with_headers(response, &limit_headers, request_id)?),
         Err(error) => Err(Refused {
             error,
             limit_headers,

@@ -8,6 +8,9 @@ use crate::problem::GatewayError;
 use crate::request::reply::{Refused, ReplyError};
 use std::cell::RefCell;
 use std::rc::Rc;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use worker::worker_sys::DurableObjectNamespace;
 use worker::{Env, Headers, Response, Result};
 
 pub fn now_ms() -> u64 {
@@ -36,8 +39,9 @@ pub fn request_id() -> String {
     format!("req_{}", base62_fixed(&bytes, 22))
 }
 
-/// The policy file scripts/build.sh checked and build.rs copied (`KEYGATE_POLICY_FILE`).
-const BUNDLED_POLICY: &str = include_str!(concat!(env!("OUT_DIR"), "/policy.toml"));
+/// The policy file scripts/build.sh checked and compiled (`KEYGATE_POLICY_FILE`), as build.rs
+/// bundled it; empty in a build that did not go through scripts/build.sh.
+const BUNDLED_POLICY: &str = include_str!(concat!(env!("OUT_DIR"), "/policy.json"));
 
 thread_local! {
     /// Variables are fixed for an isolate's life, so the policy is parsed once per isolate.
@@ -156,23 +160,30 @@ where
     C: serde::Serialize,
     R: serde::de::DeserializeOwned,
 {
+    // On the runtime's own objects: the command goes as one string and the reply is read
+    // as one, with no stream reader or request wrapper in between.
     let outcome = async {
-        let stub = env
-            .durable_object(binding)?
-            .id_from_name(name)?
-            .get_stub()?;
-        let mut init = worker::RequestInit::new();
-        init.with_method(worker::Method::Post)
-            .with_body(Some(serde_json::to_string(command)?.into()));
-        let request = worker::Request::new_with_init("https://durable-object/", &init)?;
-        let mut response = stub.fetch_with_request(request).await?;
-        if response.status_code() != 200 {
+        let namespace = env.durable_object(binding)?;
+        let namespace: &DurableObjectNamespace = namespace.as_ref().unchecked_ref();
+        let stub = namespace.get(&namespace.id_from_name(name)?)?;
+        let init = web_sys::RequestInit::new();
+        init.set_method("POST");
+        init.set_body(&JsValue::from_str(&serde_json::to_string(command)?));
+        let request = web_sys::Request::new_with_str_and_init("https://durable-object/", &init)?;
+        let response: web_sys::Response = JsFuture::from(stub.fetch_with_request(&request)?)
+            .await?
+            .unchecked_into();
+        if response.status() != 200 {
             return Err(worker::Error::RustError(format!(
                 "answered {}",
-                response.status_code()
+                response.status()
             )));
         }
-        response.json::<R>().await
+        let text = JsFuture::from(response.text()?).await?;
+        let text = text
+            .as_string()
+            .ok_or_else(|| worker::Error::RustError("a reply that is not text".into()))?;
+        Ok(serde_json::from_str::<R>(&text)?)
     }
     .await;
     outcome.map_err(|e| store_down(&format!("{binding} call failed: {e}")))

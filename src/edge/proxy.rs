@@ -1,7 +1,7 @@
 //! The outbound request to the origin: streamed, stripped, signed, bounded in time.
 
 use crate::config::Config;
-use crate::headers::{sanitize_request_headers, sanitize_response_headers};
+use crate::headers::{reserved_response_headers, sanitize_request_headers};
 use crate::identity::{self, sign, BodyDigest, Content, RequestLine, SIGNED_BODY_MAX_BYTES};
 use crate::problem::GatewayError;
 use crate::record::Grantee;
@@ -9,10 +9,10 @@ use crate::request::body;
 use crate::request::origin::{path_and_query, Sender};
 use futures_util::future::{select, Either};
 use std::time::Duration;
-use worker::{
-    AbortController, CacheMode, Delay, Fetch, Headers, Request, RequestInit, RequestRedirect,
-    Response, Url,
-};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{RequestCache, RequestInit, RequestRedirect};
+use worker::{Delay, Request, Url};
 
 // One peek of the body serves the override scan and the signature: a body the scan read
 // whole is the body that gets signed.
@@ -55,7 +55,7 @@ pub async fn forward(
     config: &Config,
     grantee: &Grantee,
     request_id: &str,
-) -> Result<Response, GatewayError> {
+) -> Result<web_sys::Response, GatewayError> {
     let body = match req.inner().body() {
         None => OutboundBody::None,
         Some(_) if prefix.complete => OutboundBody::Whole(prefix.bytes),
@@ -86,7 +86,7 @@ pub async fn send(
     sender: &Sender<'_>,
     request_id: &str,
     now_ms: u64,
-) -> Result<Response, GatewayError> {
+) -> Result<web_sys::Response, GatewayError> {
     let Outbound {
         method,
         path_and_query,
@@ -99,7 +99,7 @@ pub async fn send(
 
     // Strip first, then add: nothing the client sent can stand in for keygate's headers.
     // Names and values came from a parsed request, so setting them again cannot fail.
-    let headers = Headers::new();
+    let headers = web_sys::Headers::new().map_err(|_| GatewayError::Internal)?;
     for (name, value) in sanitize_request_headers(client_headers, config.policy.credential_header())
     {
         let _ = headers.append(&name, &value);
@@ -116,7 +116,7 @@ pub async fn send(
         }
         other => other,
     };
-    let (body, content_length, digest) = match body {
+    let (body, content_length, digest): (Option<JsValue>, _, _) = match body {
         OutboundBody::None => (None, None, BodyDigest::of(b"")),
         OutboundBody::Whole(bytes) => (
             Some(js_sys::Uint8Array::from(bytes.as_slice()).into()),
@@ -150,21 +150,19 @@ pub async fn send(
         let _ = headers.set(name, &value);
     }
 
-    let mut init = RequestInit::new();
-    init.with_method(method)
-        .with_headers(headers)
-        // Never follow: a redirect must not carry identity headers to another host.
-        .with_redirect(RequestRedirect::Manual)
-        // Never from or into Cloudflare's cache: its key is the URL, not the caller, so an
-        // origin on a Cloudflare zone answering `Cache-Control: public` would otherwise have
-        // one key's answer served to another key, past its scopes and its limits.
-        .with_cache(CacheMode::NoStore)
-        .with_body(body);
-    let outbound = Request::new_with_init(&target, &init).map_err(|e| {
-        worker::console_error!("could not build the origin request: {e}");
-        GatewayError::OriginUnreachable
-    })?;
-    fetch_within(outbound, config.origin_timeout_ms)
+    let init = RequestInit::new();
+    init.set_method(method.as_ref());
+    init.set_headers(&headers);
+    // Never follow: a redirect must not carry identity headers to another host.
+    init.set_redirect(RequestRedirect::Manual);
+    // Never from or into Cloudflare's cache: its key is the URL, not the caller, so an
+    // origin on a Cloudflare zone answering `Cache-Control: public` would otherwise have
+    // one key's answer served to another key, past its scopes and its limits.
+    init.set_cache(RequestCache::NoStore);
+    if let Some(body) = &body {
+        init.set_body(body);
+    }
+    fetch_within(&target, &init, config.origin_timeout_ms)
         .await
         .map_err(|failure| match failure {
             FetchFailure::TimedOut => GatewayError::OriginTimeout,
@@ -176,26 +174,51 @@ pub async fn send(
 }
 
 pub enum FetchFailure {
-    Failed(worker::Error),
+    /// The request could not be built or sent; the runtime's message, for the log.
+    Failed(String),
     TimedOut,
 }
 
-/// One outbound fetch, aborted after `timeout_ms`: never a hang.
-pub async fn fetch_within(request: Request, timeout_ms: u64) -> Result<Response, FetchFailure> {
-    let controller = AbortController::default();
+/// One outbound fetch of `url` with `init`, aborted if its response's headers have not
+/// arrived within `timeout_ms`: never a hang. A body still streaming after that is not
+/// cut (the timer is cleared once the headers are in).
+///
+/// Straight on the runtime's `fetch` and `setTimeout`: the request is built once, and the
+/// timer aborts the controller itself, so no Rust future or closure stands in between.
+pub async fn fetch_within(
+    url: &str,
+    init: &RequestInit,
+    timeout_ms: u64,
+) -> Result<web_sys::Response, FetchFailure> {
+    let failed = |error: JsValue| FetchFailure::Failed(describe(&error));
+    let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+    let controller = web_sys::AbortController::new().map_err(failed)?;
     let signal = controller.signal();
-    let fetch = Fetch::Request(request);
-    let sending = Box::pin(fetch.send_with_signal(&signal));
-    let timeout = Delay::from(Duration::from_millis(timeout_ms));
-    // Bound to a local so the losing future (which borrows `fetch`) is dropped before them.
-    let outcome = select(sending, timeout).await;
+    init.set_signal(Some(&signal));
+    let request = web_sys::Request::new_with_str_and_init(url, init).map_err(failed)?;
+    let abort: js_sys::Function = js_sys::Reflect::get(&controller, &JsValue::from_str("abort"))
+        .map_err(failed)?
+        .unchecked_into();
+    let timer = global
+        .set_timeout_with_callback_and_timeout_and_arguments_0(
+            &abort.bind0(&controller),
+            i32::try_from(timeout_ms).unwrap_or(i32::MAX),
+        )
+        .map_err(failed)?;
+    let outcome = JsFuture::from(global.fetch_with_request(&request)).await;
+    global.clear_timeout_with_handle(timer);
     match outcome {
-        Either::Left((Ok(response), _)) => Ok(response),
-        Either::Left((Err(error), _)) => Err(FetchFailure::Failed(error)),
-        Either::Right(_) => {
-            controller.abort();
-            Err(FetchFailure::TimedOut)
-        }
+        Ok(response) => Ok(response.unchecked_into()),
+        Err(_) if signal.aborted() => Err(FetchFailure::TimedOut),
+        Err(error) => Err(failed(error)),
+    }
+}
+
+/// A thrown JS value as text for the log: an `Error`'s message, or what it is.
+fn describe(error: &JsValue) -> String {
+    match error.dyn_ref::<js_sys::Error>() {
+        Some(error) => String::from(error.message()),
+        None => format!("{error:?}"),
     }
 }
 
@@ -293,19 +316,51 @@ pub async fn read_at_most(
 
 /// The origin's response, streamed back, with the key's limit state and the request id.
 pub fn with_headers(
-    response: Response,
+    response: web_sys::Response,
     limit_headers: &[(String, String)],
     request_id: &str,
-) -> Response {
-    // A fetched response's headers are immutable; copy them into a new set, without any
-    // the origin set in keygate's prefix: only keygate speaks for keygate to the client.
-    let headers = Headers::new();
-    for (name, value) in sanitize_response_headers(response.headers().entries().collect()) {
-        let _ = headers.append(&name, &value);
+) -> worker::Result<web_sys::Response> {
+    // A fetched response's headers are immutable. `new Response(body, response)` takes its
+    // status, status text and a copy of its headers in one step, and that copy may change:
+    // without any the origin set in keygate's prefix (only keygate speaks for keygate to
+    // the client), then with keygate's own.
+    let answer = web_sys::Response::new_with_opt_readable_stream_and_init(
+        response.body().as_ref(),
+        response.unchecked_ref(),
+    )?;
+    let headers = answer.headers();
+    for name in reserved_response_headers(header_names(&headers)) {
+        headers.delete(&name)?;
     }
     for (name, value) in limit_headers {
-        let _ = headers.set(name, value);
+        headers.set(name, value)?;
     }
-    let _ = headers.set(identity::REQUEST_ID, request_id);
-    response.with_headers(headers)
+    headers.set(identity::REQUEST_ID, request_id)?;
+    Ok(answer)
+}
+
+/// The names in a header set (lower case, as the runtime keeps them).
+pub fn header_names(headers: &web_sys::Headers) -> Vec<String> {
+    js_sys::try_iter(&headers.keys())
+        .ok()
+        .flatten()
+        .into_iter()
+        .flatten()
+        .filter_map(|name| name.ok()?.as_string())
+        .collect()
+}
+
+/// The same response (status, status text, body stream untouched) with other headers.
+pub fn with_new_headers(
+    response: web_sys::Response,
+    headers: &web_sys::Headers,
+) -> worker::Result<web_sys::Response> {
+    let init = web_sys::ResponseInit::new();
+    init.set_status(response.status());
+    init.set_status_text(&response.status_text());
+    init.set_headers(headers);
+    Ok(web_sys::Response::new_with_opt_readable_stream_and_init(
+        response.body().as_ref(),
+        &init,
+    )?)
 }

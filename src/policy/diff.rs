@@ -286,8 +286,8 @@ fn compare_routes(old: &Policy, new: &Policy, changes: &mut Vec<Change>) -> Resu
 
 fn request_change(requests: &Region, route: &Route, message: String) -> Change {
     let preferred = match &route.method {
-        super::MethodPattern::Any => "GET",
-        super::MethodPattern::Exact(method) => method,
+        super::routes::MethodPattern::Any => "GET",
+        super::routes::MethodPattern::Exact(method) => method,
     };
     let subject = requests
         .example(preferred)

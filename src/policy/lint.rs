@@ -55,7 +55,8 @@
 //!   leaves out `scopes` there would be refused).
 
 use super::region::{refused_path, Region, Space, TooComplex};
-use super::{syntax, MethodPattern, Policy, PolicyError, Route, Segment};
+use super::routes::{MethodPattern, Route, Segment};
+use super::{syntax, Policy, PolicyError};
 use crate::methods::FORWARDABLE_METHODS;
 use std::fmt;
 

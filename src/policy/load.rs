@@ -3,7 +3,7 @@
 
 use super::errors::{PolicyError, Problems};
 use super::file::{
-    ApprovalsTable, CredentialsTable, GroupTable, LifecycleTable, LimitsTable, PolicyFile,
+    ApprovalsTable, CredentialsTable, Flag, GroupTable, LifecycleTable, LimitsTable, PolicyFile,
     PolicyLimitsTable, ProblemsTable, ResourceTable, RouteTable,
 };
 use super::plans::{validate_default_plan, validate_plans};
@@ -16,7 +16,7 @@ use super::settings::{
     MAX_MAX_PENDING_PER_KEY, MAX_MAX_PENDING_PER_WORKSPACE, MAX_QUEUED_BODY_BYTES,
     MAX_RETAIN_DECIDED_SECONDS, MAX_WEBHOOK_RETRY_SECONDS,
 };
-use super::{syntax, Action, ApprovalSettings, Kind, LifecycleAction, Policy};
+use super::{Action, ApprovalSettings, Kind, LifecycleAction, Policy};
 use crate::cors::CorsSettings;
 use crate::lease::{Enforcement, LeaseTime, MAX_LEASE_MS, MIN_LEASE_MS};
 use crate::limits::{Limits, LimitsError, MAX_PER_DAY, MAX_PER_MINUTE};
@@ -32,22 +32,28 @@ const DEFAULT_PER_DAY: u64 = 50_000;
 const RESERVED_RESOURCE_NAMES: [&str; 4] = ["read", "write", "admin", "all"];
 const MAX_GROUP_NAME_CHARS: usize = 64;
 
+#[cfg(not(target_arch = "wasm32"))]
 impl Policy {
     /// Parses and validates a policy file. See the module docs for the rules.
     pub fn from_toml(text: &str) -> Result<Policy, PolicyError> {
-        if let Some(too_deep) = syntax::too_deep(text) {
-            return Err(PolicyError::Syntax(format!(
-                "TOML parse error at line {}, column {}\n{}",
-                too_deep.line, too_deep.column, too_deep.message
-            )));
-        }
-        let file: PolicyFile =
-            toml::from_str(text).map_err(|error| PolicyError::Syntax(error.to_string()))?;
-        build_policy(file)
+        build_policy(read_toml(text)?)
     }
 }
 
-fn build_policy(file: PolicyFile) -> Result<Policy, PolicyError> {
+/// A policy file's text read into its shape, or its first syntax error.
+#[cfg(not(target_arch = "wasm32"))]
+pub(super) fn read_toml(text: &str) -> Result<PolicyFile, PolicyError> {
+    if let Some(too_deep) = super::syntax::too_deep(text) {
+        return Err(PolicyError::Syntax(format!(
+            "TOML parse error at line {}, column {}\n{}",
+            too_deep.line, too_deep.column, too_deep.message
+        )));
+    }
+    toml::from_str(text).map_err(|error| PolicyError::Syntax(error.to_string()))
+}
+
+/// Validates a policy as written, whichever text it was read from.
+pub(super) fn build_policy(file: PolicyFile) -> Result<Policy, PolicyError> {
     let mut problems = Problems::default();
 
     let key_prefix = file
@@ -444,25 +450,13 @@ fn validate_enforcement(
 ) -> (Enforcement, LeaseTime) {
     let enforcement = match table.and_then(|t| t.enforcement.as_ref()) {
         None => Enforcement::default(),
-        Some(written) => match written
-            .as_str()
-            .map(|name| (name, Enforcement::parse(name)))
-        {
-            Some((_, Some(enforcement))) => enforcement,
-            got => {
-                let got = match (got, written) {
-                    (Some((name, _)), _) => format!("{name:?}"),
-                    (None, toml::Value::Integer(number)) => number.to_string(),
-                    (None, toml::Value::Boolean(flag)) => flag.to_string(),
-                    (None, _) => "a value that is not a string".to_string(),
-                };
-                problems.add(
-                    "limits.enforcement",
-                    format!("must be \"exact\" or \"lease\", got {got}"),
-                );
-                Enforcement::default()
-            }
-        },
+        Some(written) => Enforcement::parse(written).unwrap_or_else(|| {
+            problems.add(
+                "limits.enforcement",
+                format!("must be \"exact\" or \"lease\", got {written:?}"),
+            );
+            Enforcement::default()
+        }),
     };
     let (min, max) = (MIN_LEASE_MS.div_ceil(1_000), MAX_LEASE_MS / 1_000);
     let lease_time = match table.and_then(|t| t.lease_seconds) {
@@ -515,13 +509,8 @@ fn lifecycle_flag(
 ) -> Option<bool> {
     let value = match table.and_then(|t| t.written(action)) {
         None => return Some(true),
-        Some(toml::Value::Boolean(offered)) => return Some(*offered),
-        Some(toml::Value::String(text)) => format!("the string {text:?}"),
-        Some(toml::Value::Integer(number)) => number.to_string(),
-        Some(toml::Value::Float(number)) => number.to_string(),
-        Some(toml::Value::Datetime(_)) => "a date-time".to_string(),
-        Some(toml::Value::Array(_)) => "an array".to_string(),
-        Some(toml::Value::Table(_)) => "a table".to_string(),
+        Some(Flag::Boolean(offered)) => return Some(*offered),
+        Some(Flag::Other(value)) => value.clone(),
     };
     problems.add(
         format!("lifecycle.{action}"),

@@ -132,27 +132,43 @@
 //! loads but would not work as written (a route no request reaches); [`diff::diff`] says
 //! what a new policy does to existing keys.
 //!
+//! # Where each form is read
+//!
+//! The Worker reads only the compiled form ([`Policy::from_compiled`]): the file's tables as
+//! JSON, made at deploy time by `keygate policy compile` ([`compile`]) and validated again
+//! on load by the same rules. The TOML reader, the checker and the diff (`from_toml`,
+//! `lint`, `diff`, and `syntax.rs` and `region.rs` under them) are built only for the CLI
+//! and the tests, which keeps a TOML parser out of the Worker.
+//!
 //! # Files
 //!
 //! `scope.rs` holds the model (kinds, levels, actions, what a scope grants), `routes.rs` the
 //! route patterns and their matching, `settings.rs` the lifecycle and approval-queue
 //! settings, `plans.rs` the plans and their validation, `file.rs` the file's shape as serde
-//! reads it, `load.rs` its validation into a [`Policy`], `errors.rs` what a refusal
-//! reports, `describe.rs` the JSON view; this file, [`Policy`] and its lookups.
+//! reads it, `load.rs` its validation into a [`Policy`], `compiled.rs` the compiled form,
+//! `errors.rs` what a refusal reports, `describe.rs` the JSON view; this file, [`Policy`]
+//! and its lookups.
 
+mod compiled;
 mod describe;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod diff;
 mod errors;
 mod file;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod lint;
 mod load;
 mod plans;
+#[cfg(not(target_arch = "wasm32"))]
 mod region;
 mod routes;
 mod scope;
 mod settings;
+#[cfg(not(target_arch = "wasm32"))]
 mod syntax;
 
+#[cfg(not(target_arch = "wasm32"))]
+pub use compiled::compile;
 pub use errors::{PolicyError, PolicyProblem};
 pub use plans::Plan;
 pub use scope::{Access, Action, Kind, RouteTarget, UnknownScopes};
@@ -162,8 +178,7 @@ use crate::cors::CorsSettings;
 use crate::lease::{Enforcement, LeaseTime};
 use crate::limits::Limits;
 use crate::portal::PortalSettings;
-use file::PolicyFile;
-use routes::{MethodPattern, Route, Segment};
+use routes::Route;
 use scope::{CoarseScope, Group, LevelSet, Resource, ScopeGrant, Verdict};
 use settings::Lifecycle;
 use std::collections::BTreeMap;

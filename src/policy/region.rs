@@ -13,7 +13,7 @@
 //! `path_ambiguous`). A route whose own literal text the request rules refuse (a `;`, an
 //! encoded `/`, …) matches nothing.
 
-use super::{MethodPattern, Route, Segment};
+use super::routes::{MethodPattern, Route, Segment};
 use crate::ambiguity::path_ambiguity;
 use crate::methods::FORWARDABLE_METHODS;
 use std::collections::BTreeSet;

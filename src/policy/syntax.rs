@@ -11,7 +11,7 @@
 //! error that involves text above the restart (a table declared twice), but never report one
 //! that is not there.
 
-use super::PolicyFile;
+use super::file::PolicyFile;
 
 /// At most this many errors are reported; a file with more has bigger trouble.
 const MAX_ERRORS: usize = 20;

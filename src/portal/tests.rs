@@ -511,6 +511,9 @@ fn billing_and_docs_links() {
         "/billing",
         "/docs/keys#scopes",
         "https://docs.example.com#top",
+        "https://a0.example/billing",
+        "https://example.com1/",
+        "https://0xfoo.example/",
     ] {
         assert!(
             PortalSettings::from_table(&table(|x| {
@@ -530,6 +533,12 @@ fn billing_and_docs_links() {
         "https://u:p@example.com/",
         "/a b",
         "",
+        // A host ending in a number is an IPv4 address to the WHATWG parser: `a.0` fails
+        // to parse, `1.2.3` and `x.0x1f` go to other hosts than the ones written.
+        "https://a.0",
+        "https://1.2.3/billing",
+        "https://x.0x1f/",
+        "https://127.0.0.1/",
     ] {
         assert_eq!(
             refused_fields(|x| x.docs_url = Some(link.into())),
@@ -697,6 +706,8 @@ fn link_piece() -> impl Strategy<Value = String> {
         Just("javascript:".to_string()),
         Just("evil.example".to_string()),
         Just("docs.example.com".to_string()),
+        Just(".0".to_string()),
+        Just(".0x1f".to_string()),
         "[a-z0-9.]{1,8}",
     ]
 }

@@ -4,7 +4,9 @@
 //! A URL's host is read with a WHATWG URL parser (the `url` crate), the standard the
 //! Workers runtime's `fetch` follows, so a host that the runtime turns into an address
 //! (`2130706433`, `0x7f.1`, `127.1`, `0177.0.0.1`, `::ffff:7f00:1`) is judged as that
-//! address, not as the text it was written as. An address in a private, shared,
+//! address, not as the text it was written as. A host that is not ASCII is refused: the
+//! build has no Unicode tables to map it as the runtime would (full-width digits are an
+//! address there), so an international name is written in its `xn--` form. An address in a private, shared,
 //! link-local (cloud metadata), loopback or otherwise non-public range is refused;
 //! loopback only while HTTPS-only is off, for local testing.
 //!
@@ -37,13 +39,40 @@ pub enum ReceiverHost {
 
 /// Reads `url`'s host as `fetch` would; `Err` when it is not a URL with a host.
 pub fn receiver_host(url: &str) -> Result<ReceiverHost, String> {
-    let parsed = url::Url::parse(url).map_err(|e| format!("is not a valid URL ({e})"))?;
+    // No Unicode tables in the build (Cargo.toml, idna_adapter) to map such a host with;
+    // refused before the parser, whose stub mapping asserts it is never given one.
+    if !authority_is_ascii(url) {
+        return Err(NOT_ASCII.into());
+    }
+    let parsed = url::Url::parse(url).map_err(|e| match e {
+        url::ParseError::IdnaError => NOT_ASCII.into(),
+        _ => format!("is not a valid URL ({e})"),
+    })?;
     match parsed.host() {
+        Some(url::Host::Domain(name)) if !crate::hostname::punycode_labels_decode(name) => {
+            Err("has a host with an xn-- label that is no international name".into())
+        }
         Some(url::Host::Domain(name)) => Ok(name_kind(name)),
         Some(url::Host::Ipv4(ip)) => Ok(ipv4_kind(ip)),
         Some(url::Host::Ipv6(ip)) => Ok(ipv6_kind(ip)),
         None => Err("must name a host".into()),
     }
+}
+
+const NOT_ASCII: &str =
+    "has a host that is not ASCII; write an international name in its xn-- form";
+
+/// Whether the part of `url` a WHATWG parser reads as user info, host and port is ASCII,
+/// percent-escapes decoded (the parser decodes them before mapping the host). Generous in
+/// what it counts: everything after the scheme's `:` and any slashes up to the first `/`,
+/// `\`, `?` or `#`.
+fn authority_is_ascii(url: &str) -> bool {
+    let Some((_, rest)) = url.split_once(':') else {
+        return true; // no scheme: the parser refuses it before reading a host
+    };
+    let rest = rest.trim_start_matches(['/', '\\']);
+    let authority = rest.split(['/', '\\', '?', '#']).next().unwrap_or_default();
+    percent_encoding::percent_decode_str(authority).all(|byte| byte.is_ascii())
 }
 
 /// `localhost` and its subdomains always mean this machine (RFC 6761).
@@ -194,6 +223,55 @@ mod tests {
 
     fn forbidden(url: &str) -> bool {
         matches!(kind(url), ReceiverHost::Forbidden(_))
+    }
+
+    #[test]
+    fn a_host_that_is_not_ascii_is_refused_and_its_xn_form_is_a_name() {
+        // Full-width digits are 127.0.0.1 to a parser with Unicode tables; refused here.
+        for url in ["http://１２７.０.０.１/", "https://bücher.example/hook"] {
+            assert_eq!(
+                receiver_host(url),
+                Err(
+                    "has a host that is not ASCII; write an international name in its xn-- form"
+                        .into()
+                ),
+                "{url}"
+            );
+        }
+        assert_eq!(
+            kind("https://xn--bcher-kva.example/hook"),
+            ReceiverHost::Name
+        );
+        assert_eq!(
+            receiver_host("https://xn--a.example/hook"),
+            Err("has a host with an xn-- label that is no international name".into())
+        );
+        // Escaped, after a backslash, in user info, without slashes: the same host.
+        for url in [
+            "https://%F0%91%8E%B7A.example/",
+            "https://%FF.example/",
+            "https:\\\\Aé.example/",
+            "https://user:pässword@example.com/",
+            "https:Aé.example/",
+        ] {
+            assert_eq!(receiver_host(url), Err(NOT_ASCII.into()), "{url}");
+        }
+        // Outside the host it is the path's business.
+        assert_eq!(kind("https://example.com/bücher?q=é#ü"), ReceiverHost::Name);
+    }
+
+    proptest! {
+        /// ASCII hosts around `xn--` labels, in any case: classified or refused, never a
+        /// panic in the stub IDNA mapping (which asserts it never sees upper case).
+        #[test]
+        fn ascii_hosts_with_punycode_labels_never_panic(
+            labels in prop::collection::vec("(xn--|XN--)?[A-Za-z0-9-]{0,12}", 1..4),
+            escaped in any::<bool>(),
+        ) {
+            let host = labels.join(".");
+            let host = if escaped { host.replace('A', "%41").replace('x', "%78") } else { host };
+            let _ = receiver_host(&format!("https://{host}/"));
+        }
     }
 
     #[test]
@@ -371,6 +449,7 @@ mod tests {
         #[test]
         fn any_text_is_classified_or_refused_without_panicking(text in "\\PC{0,40}") {
             let _ = receiver_host(&format!("https://{text}/"));
+            let _ = receiver_host(&text);
             let shown = redacted(&text);
             prop_assert!(!shown.contains('?') || shown.ends_with("?…"));
         }

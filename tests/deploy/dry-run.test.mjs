@@ -1,7 +1,8 @@
 // The deployment as `wrangler deploy` would upload it, built here without an account or a
-// network: wrangler.toml is ready for production, the policy travels inside the bundle
-// (never in vars), and a Worker built with a 50 KB policy answers by that policy's routes
-// on workerd with no KEYGATE_POLICY variable at all.
+// network: wrangler.toml is ready for production, the policy travels inside the bundle in
+// the compiled form `keygate policy compile` prints (never in vars, never as the file's
+// TOML), and a Worker built with a 50 KB policy answers by that policy's routes on workerd
+// with no KEYGATE_POLICY variable at all.
 //
 // Builds the Worker three times (the 50 KB policy, then the demo policy for staging and
 // production), and leaves build/ as scripts/build.sh makes it: the demo policy, wasm-opt'd.
@@ -14,6 +15,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { unstable_readConfig } from "wrangler";
 import { startGateway, startOrigin } from "../e2e/harness.mjs";
+import { compilePolicy } from "../../scripts/policy.mjs";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const DEMO = readFileSync(`${ROOT}policies/demo.toml`, "utf8");
@@ -142,7 +144,9 @@ describe("the policy is part of the build", () => {
     const built = build(file);
     assert.equal(built.status, 0, built.output);
     assert.match(built.output, /large\.toml: ok/);
-    assert.ok(readFileSync(`${ROOT}build/index_bg.wasm`).includes(Buffer.from(text)), "the policy file is inside the wasm");
+    const wasm = readFileSync(`${ROOT}build/index_bg.wasm`);
+    assert.ok(wasm.includes(Buffer.from(compilePolicy(text))), "the compiled policy is inside the wasm");
+    assert.ok(!wasm.includes(Buffer.from('path = "/v1/res099/items"')), "the file's TOML is not: the Worker cannot read it");
 
     const origin = await startOrigin();
     const gw = await startGateway({ origin: origin.url, policy: null });
@@ -181,8 +185,9 @@ describe("wrangler deploy --dry-run, offline", () => {
     test(`${environment || "production"}: the bundle builds, the policy is inside it, no policy in vars${isolated ? " (no network)" : ""}`, () => {
       const { output, wasm, js } = dryRun(environment, extraEnv);
       assert.match(output, /policies\/demo\.toml: ok \(/, "the build checked the policy");
-      assert.ok(wasm.includes(Buffer.from(DEMO)), "policies/demo.toml is inside the uploaded wasm");
-      assert.ok(wasm.includes(Buffer.from('path = "/v1/contacts/{id}"')));
+      assert.ok(wasm.includes(Buffer.from(compilePolicy(DEMO))), "policies/demo.toml, compiled, is inside the uploaded wasm");
+      assert.ok(wasm.includes(Buffer.from('"path":"/v1/contacts/{id}"')));
+      assert.ok(!wasm.includes(Buffer.from('path = "/v1/contacts/{id}"')), "the file's TOML is not");
       assert.ok(!js.includes("KEYGATE_POLICY"), "the JS glue carries no policy variable");
       const names = boundNames(output);
       assert.deepEqual(

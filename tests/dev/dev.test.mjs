@@ -93,12 +93,32 @@ describe("scripts/dev.mjs stops what it started when the gateway fails", () => {
 
   test("a policy the Worker refuses (503): exit 1, wrangler and the demo origin stopped", async () => {
     const port = await freeListenPort();
-    const policy = `${stateDir}/broken.toml`;
-    writeFileSync(policy, 'key_prefix = "NOT VALID"\n');
+    // Compiled by hand (the CLI would refuse it), so only the Worker can say no.
+    const policy = `${stateDir}/broken.json`;
+    writeFileSync(policy, JSON.stringify({ keygate_policy: 1, policy: { key_prefix: "NOT VALID" } }));
     const res = await devMjs({ KEYGATE_STATE_DIR: stateDir, KEYGATE_PORT: String(port), KEYGATE_POLICY: policy });
     assert.equal(res.code, 1, res.stdout + res.stderr);
     assert.match(res.stderr, /keygate dev: the gateway reports a configuration error: .*gateway_misconfigured/);
     assert.equal(await acceptsConnections(port), false, "wrangler dev is still listening");
+  });
+});
+
+describe("scripts/dev.mjs compiles the policy before starting anything", () => {
+  let stateDir;
+  before(() => {
+    stateDir = mkdtempSync(`${tmpdir()}/keygate-dev-`);
+  });
+  after(() => rmSync(stateDir, { recursive: true, force: true }));
+
+  test("a policy file the CLI refuses: the CLI's report, nothing started", async () => {
+    const port = await freeListenPort();
+    const policy = `${stateDir}/broken.toml`;
+    writeFileSync(policy, 'key_prefix = "NOT VALID"\n');
+    const res = await devMjs({ KEYGATE_STATE_DIR: stateDir, KEYGATE_PORT: String(port), KEYGATE_POLICY: policy });
+    assert.equal(res.code, 1, res.stdout + res.stderr);
+    assert.ok(res.stderr.includes(`keygate dev: KEYGATE_POLICY: ${policy}: invalid policy\n  key_prefix: "NOT VALID" must be`), res.stderr);
+    assert.doesNotMatch(res.stdout + res.stderr, /wrangler|keygate is running/);
+    assert.equal(await acceptsConnections(port), false);
   });
 });
 

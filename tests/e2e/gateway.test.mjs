@@ -1,7 +1,7 @@
 // The data plane, end to end: built wasm on workerd, real KV and Durable Objects, real origin.
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
-import { useGateway, startGateway, deadPort, policyText, SIGNING_SECRET } from "./harness.mjs";
+import { useGateway, startGateway, deadPort, policyText, poll, SIGNING_SECRET } from "./harness.mjs";
 import { verifyRequest as verifyKeygateRequest } from "@keygate/verify";
 
 const env = useGateway();
@@ -374,7 +374,9 @@ describe("https only", () => {
 
 describe("misconfiguration", () => {
   test("an invalid policy makes every request a 503, never a pass-through", async () => {
-    const bad = await startGateway({ origin: env.origin.url, bindings: { KEYGATE_POLICY: "key_prefix = 5" } });
+    // Compiled by hand: the CLI would refuse to compile it. The Worker validates what it reads.
+    const invalid = JSON.stringify({ keygate_policy: 1, policy: { key_prefix: "K" } });
+    const bad = await startGateway({ origin: env.origin.url, bindings: { KEYGATE_POLICY: invalid } });
     try {
       const res = await bad.request("/v1/contacts");
       assert.equal(res.status, 503);
@@ -383,6 +385,27 @@ describe("misconfiguration", () => {
       assert.ok(!JSON.stringify(body).includes("key_prefix"), "internal detail stays in the log");
     } finally {
       await bad.dispose();
+    }
+  });
+
+  test("a policy file's TOML given to the Worker is a 503, and the log names `keygate policy compile`", async () => {
+    let log = "";
+    const collect = (stream) => stream.on("data", (chunk) => (log += chunk));
+    const toml = await startGateway({
+      origin: env.origin.url,
+      compilePolicy: false,
+      bindings: { KEYGATE_POLICY: 'key_prefix = "kg"\n' },
+      miniflare: { handleRuntimeStdio: (stdout, stderr) => [stdout, stderr].forEach(collect) },
+    });
+    try {
+      const res = await toml.request("/v1/contacts");
+      assert.equal(res.status, 503);
+      assert.equal((await problem(res)).code, "gateway_misconfigured");
+      const logged = await poll(() => log, (text) => text.includes("misconfigured"), { timeoutMs: 5_000, intervalMs: 50 });
+      assert.match(logged, /keygate is misconfigured: KEYGATE_POLICY: not a compiled policy: this looks like a policy file \(TOML\)/);
+      assert.match(logged, /`keygate policy compile FILE`/);
+    } finally {
+      await toml.dispose();
     }
   });
 });

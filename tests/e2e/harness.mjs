@@ -7,6 +7,7 @@ import { createServer, request as httpRequest } from "node:http";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { acceptsConnections, freeListenPort } from "../../scripts/ports.mjs";
+import { compilePolicy } from "../../scripts/policy.mjs";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 export const ROOT_TOKEN = "root-token-for-tests-0123456789abcdef";
@@ -105,14 +106,20 @@ export async function startServerProcess(name, commandFor, { cwd }) {
 /**
  * Starts keygate on workerd. `policy` names a file in policies/ passed as KEYGATE_POLICY;
  * `policy: null` passes none, so the policy bundled into the build is in force.
- * `bindings` override the defaults; `withStore: false` leaves
+ * `bindings` override the defaults; a KEYGATE_POLICY among them is a policy file's text
+ * (TOML), compiled here as the Worker reads it (scripts/policy.mjs), unless it is already
+ * a compiled policy (JSON, so a test can pass one the Worker must refuse) or
+ * `compilePolicy: false` passes the text as it is. `withStore: false` leaves
  * out the KV and Durable Object bindings, to prove which refusals never touch storage.
  * `persist` names a directory that keeps storage across a restart of the runtime.
  * The built portal page (portal/dist) is the Worker's static assets as wrangler.toml's
  * `[assets]` makes it: the Worker runs first for every request; `withPortal: false` starts
  * it without them, as a deployment without the built page.
  */
-export async function startGateway({ origin, policy = "demo", bindings = {}, withStore = true, withPortal = true, persist, miniflare = {}, worker = {} } = {}) {
+export async function startGateway({ origin, policy = "demo", bindings = {}, compilePolicy: compiling = true, withStore = true, withPortal = true, persist, miniflare = {}, worker = {} } = {}) {
+  const policyBinding = bindings.KEYGATE_POLICY ?? (policy === null ? undefined : policyText(policy));
+  const compiledBinding =
+    policyBinding === undefined ? {} : { KEYGATE_POLICY: compiling && !policyBinding.trimStart().startsWith("{") ? compilePolicy(policyBinding) : policyBinding };
   const mf = new Miniflare({
     // More Miniflare options (e.g. the profiler's `inspectorPort`), and more for the Worker.
     ...miniflare,
@@ -144,7 +151,6 @@ export async function startGateway({ origin, policy = "demo", bindings = {}, wit
         durableObjects: withStore ? { KEY_AUTHORITY: { className: "KeyAuthority", useSQLite: true }, KEY_DIRECTORY: { className: "KeyDirectory", useSQLite: true }, APPROVAL_QUEUE: { className: "ApprovalQueue", useSQLite: true } } : {},
         bindings: {
           KEYGATE_ORIGIN: origin,
-          ...(policy === null ? {} : { KEYGATE_POLICY: policyText(policy) }),
           KEYGATE_HASH_SECRET: HASH_SECRET,
           KEYGATE_SIGNING_SECRET: SIGNING_SECRET,
           KEYGATE_ROOT_TOKEN: ROOT_TOKEN,
@@ -152,6 +158,7 @@ export async function startGateway({ origin, policy = "demo", bindings = {}, wit
           KEYGATE_HTTPS_ONLY: "false",
           KEYGATE_ORIGIN_TIMEOUT_MS: "1500",
           ...bindings,
+          ...compiledBinding,
         },
         ...worker,
       },

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { startGateway, startOrigin, useGateway } from "./harness.mjs";
+import { compilePolicy } from "../../scripts/policy.mjs";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const BUILT_HTML = readFileSync(`${ROOT}portal/dist/index.html`, "utf8");
@@ -249,11 +250,16 @@ frame_ancestors = ["'self'", "https://app.example.com"]
   });
 
   test("an invalid [portal] makes the deployment misconfigured, portal included", async () => {
+    // Edited after compiling: the CLI refuses to compile the invalid colour, the Worker
+    // must refuse to load it.
+    const compiled = JSON.parse(compilePolicy(POLICY));
+    assert.equal(compiled.policy.portal.accent_color, "#0F766E");
+    compiled.policy.portal.accent_color = "green";
     const origin = await startOrigin();
     const gw = await startGateway({
       origin: origin.url,
       policy: null,
-      bindings: { KEYGATE_POLICY: `${POLICY.replace('"#0F766E"', '"green"')}` },
+      bindings: { KEYGATE_POLICY: JSON.stringify(compiled) },
     });
     try {
       const res = await gw.request("/_keygate/portal/");

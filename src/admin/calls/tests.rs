@@ -29,7 +29,8 @@ fn config_with(policy: &str) -> Config {
     ]
     .into_iter()
     .collect();
-    Config::from_lookup(policy, |name| vars.get(name).cloned())
+    let compiled = crate::policy::compile(policy).expect("the test policy compiles");
+    Config::from_lookup(&compiled, |name| vars.get(name).cloned())
         .expect("the test configuration loads")
 }
 

@@ -588,10 +588,6 @@ fn enforcement_and_lease_seconds_out_of_range_are_refused_precisely() {
             r#"limits.enforcement: must be "exact" or "lease", got "fast""#,
         ),
         (
-            "[limits]\nenforcement = true",
-            r#"limits.enforcement: must be "exact" or "lease", got true"#,
-        ),
-        (
             "[limits]\nlease_seconds = 0",
             "limits.lease_seconds: must be between 1 and 10, got 0",
         ),
@@ -606,6 +602,10 @@ fn enforcement_and_lease_seconds_out_of_range_are_refused_precisely() {
     ] {
         assert_eq!(refusal(text), expected, "{text}");
     }
+    // Not a string at all: the parser's own message, at its place.
+    let refused = refusal("[limits]\nenforcement = true");
+    assert!(refused.contains("line 2, column 15"), "{refused}");
+    assert!(refused.contains("expected a string"), "{refused}");
 }
 
 #[test]

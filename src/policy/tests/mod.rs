@@ -1,6 +1,7 @@
-//! The policy's unit tests, by concept: loading and validation, route patterns and
-//! matching, the scope model's decisions, and the description. Fixtures shared by them are here.
+//! The policy's unit tests, by concept: loading and validation, the compiled form, route
+//! patterns and matching, the scope model's decisions, and the description. Fixtures shared by them are here.
 
+mod compiled;
 mod describe;
 mod load;
 mod plans;
