@@ -174,6 +174,7 @@ mod tests {
             revoked_by: None,
             created_by: None,
             limits: Some(Limits::new(5, 50).expect("valid limits")),
+            enforcement: None,
             metadata: serde_json::json!({"big": u64::MAX, "f": 0.1, "a": [null]})
                 .as_object()
                 .cloned()

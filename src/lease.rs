@@ -54,7 +54,7 @@ mod holder;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod simulation;
 
-pub use holder::{Admission, LeaseHolder};
+pub use holder::{Admission, LeaseHolder, Ticket, LOST_ASK_MS};
 
 const MS_PER_SECOND: u64 = 1_000;
 const MS_PER_DAY: u64 = 86_400_000;
@@ -68,6 +68,36 @@ pub const MAX_LEASE_MS: u64 = limits::MAX_SECONDS_AHEAD * MS_PER_SECOND;
 /// Most [`Unused`] one ask carries (the holder merges them by bucket; more are dropped,
 /// which only under-admits).
 pub const MAX_RETURNED: usize = 8;
+
+/// How a key's limits are enforced: by its object on every request (the default), or by
+/// leases its object lends the isolates.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Enforcement {
+    /// Every request asks the key's object: a revoke is effective on the next request.
+    #[default]
+    Exact,
+    /// Isolates admit under leases: a revoke is effective everywhere within the lease time.
+    Lease,
+}
+
+impl Enforcement {
+    /// The name a policy and the admin API use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Enforcement::Exact => "exact",
+            Enforcement::Lease => "lease",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Enforcement> {
+        match name {
+            "exact" => Some(Enforcement::Exact),
+            "lease" => Some(Enforcement::Lease),
+            _ => None,
+        }
+    }
+}
 
 /// How long a lease lets an isolate admit without asking the object again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -163,6 +193,16 @@ pub struct Unused {
     pub count: u32,
 }
 
+/// What an isolate is told of its lease (the part of [`Lease`] that crosses the Durable
+/// Object boundary).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaseTerms {
+    pub count: NonZeroU32,
+    pub valid_ms: u64,
+    pub second: u64,
+    pub day: u64,
+}
+
 /// A lease as the object grants it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Lease {
@@ -179,6 +219,15 @@ pub struct Lease {
 }
 
 impl Lease {
+    pub fn terms(&self) -> LeaseTerms {
+        LeaseTerms {
+            count: self.count,
+            valid_ms: self.valid_ms,
+            second: self.second,
+            day: self.day,
+        }
+    }
+
     /// The part of this lease never admitted, to hand back.
     pub fn unused(&self, count: u32) -> Unused {
         Unused {

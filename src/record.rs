@@ -2,6 +2,7 @@
 //! status, who made or revoked it, and the grantee a request is admitted as.
 
 use crate::key::{Environment, KeyId};
+use crate::lease::Enforcement;
 use crate::limits::Limits;
 use crate::workspace::PlanAssignment;
 use serde::{Deserialize, Serialize};
@@ -37,6 +38,10 @@ pub struct KeyRecord {
     pub family: Option<KeyId>,
     /// Per-key limits; `None` follows the policy's defaults, even when they change.
     pub limits: Option<Limits>,
+    /// How the key's limits are enforced; `None` follows the policy's `[limits]
+    /// enforcement`, even when it changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enforcement: Option<Enforcement>,
     pub metadata: Map<String, Value>,
     pub rejection_webhook: Option<String>,
     /// Bumped by every change, so copies (the key directory) can tell a stale one.
@@ -74,6 +79,11 @@ impl KeyRecord {
         } else {
             Status::Active
         }
+    }
+
+    /// How the key's limits are enforced: its own choice, or the policy's.
+    pub fn enforcement(&self, policy_default: Enforcement) -> Enforcement {
+        self.enforcement.unwrap_or(policy_default)
     }
 
     /// The key's own limits, or the policy's `defaults` when it follows them.

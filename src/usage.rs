@@ -45,22 +45,40 @@ pub struct UsageTotals {
 /// Counts one request at `now_ms`. Returns whether `history` changed (the hour rolled
 /// over), so the caller writes it only then.
 pub fn record(current: &mut Option<HourCount>, history: &mut UsageHistory, now_ms: u64) -> bool {
+    record_many(current, history, now_ms, 1)
+}
+
+/// [`record`] for `count` requests at once (a lease's, in lease mode).
+pub fn record_many(
+    current: &mut Option<HourCount>,
+    history: &mut UsageHistory,
+    now_ms: u64,
+    count: u64,
+) -> bool {
     let hour = now_ms / HOUR_MS;
     match current {
         // A clock that steps back (a restart on another machine) counts into the open hour.
         Some(open) if open.hour >= hour => {
-            open.count = open.count.saturating_add(1);
+            open.count = open.count.saturating_add(count);
             false
         }
         _ => {
             let before = history.0.len();
-            let finished = current.replace(HourCount { hour, count: 1 });
+            let finished = current.replace(HourCount { hour, count });
             let moved = finished.is_some();
             history.0.extend(finished);
             let oldest_kept = hour.saturating_sub(KEPT_HOURS - 1);
             history.0.retain(|h| h.hour >= oldest_kept);
             moved || history.0.len() != before
         }
+    }
+}
+
+/// Takes back up to `count` requests recorded at `at_ms` that were never made (a lease's
+/// unused ones), if their hour is still the one being counted; a finished hour keeps them.
+pub fn unrecord(current: &mut Option<HourCount>, at_ms: u64, count: u64) {
+    if let Some(open) = current.as_mut().filter(|open| open.hour == at_ms / HOUR_MS) {
+        open.count = open.count.saturating_sub(count);
     }
 }
 

@@ -3,6 +3,7 @@
 use super::MAX_ADMIN_BODY_BYTES;
 use crate::authority::LimitsEdit;
 use crate::key::Environment;
+use crate::lease::Enforcement;
 use crate::limits::{Limits, LimitsError};
 use crate::problem::{FieldError, GatewayError};
 use crate::timestamp::parse_rfc3339;
@@ -299,6 +300,21 @@ pub(super) fn webhook(
             "must not point at this machine (localhost or a loopback address) while HTTPS-only is on",
         ),
         _ => Ok(Some(text.clone())),
+    }
+}
+
+/// `enforcement`: `"exact"` or `"lease"` for the key's own, `null` (or absent) to follow
+/// the policy's.
+pub(super) fn enforcement(value: Option<&Value>) -> Result<Option<Enforcement>, FieldError> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(name)) if Enforcement::parse(name).is_some() => {
+            Ok(Enforcement::parse(name))
+        }
+        Some(_) => Err(FieldError::new(
+            "enforcement",
+            "must be `exact`, `lease` or null (follow the policy's)",
+        )),
     }
 }
 

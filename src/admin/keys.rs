@@ -1,11 +1,12 @@
 //! The key bodies: `POST /keys`, `PATCH /keys/{id}` and a rotation's grace.
 
 use super::fields::{
-    collect, environment, expires_at, limits, limits_edit, metadata, name, parse_object, scopes,
-    webhook, whole_number, workspace,
+    collect, enforcement, environment, expires_at, limits, limits_edit, metadata, name,
+    parse_object, scopes, webhook, whole_number, workspace,
 };
 use crate::authority::KeyEdit;
 use crate::key::{ApiKey, Environment, KeyId};
+use crate::lease::Enforcement;
 use crate::limits::Limits;
 use crate::policy::Policy;
 use crate::problem::{FieldError, GatewayError};
@@ -19,6 +20,7 @@ pub(super) const CREATE_FIELDS: &[&str] = &[
     "workspace",
     "expires_at",
     "limits",
+    "enforcement",
     "metadata",
     "rejection_webhook",
     "environment",
@@ -33,6 +35,8 @@ pub struct NewKey {
     pub workspace: Option<String>,
     pub expires_at: Option<u64>,
     pub limits: Option<Limits>,
+    /// `None` follows the policy's.
+    pub enforcement: Option<Enforcement>,
     pub metadata: Map<String, Value>,
     pub rejection_webhook: Option<String>,
     pub environment: Environment,
@@ -66,6 +70,7 @@ impl NewKey {
             created_by: Some(created_by),
             family,
             limits: self.limits,
+            enforcement: self.enforcement,
             metadata: self.metadata,
             rejection_webhook: self.rejection_webhook,
             version: 1,
@@ -131,6 +136,7 @@ pub fn parse_create_with(
     };
     let expires_at = collect(&mut errors, expires_at(object.get("expires_at"), now_ms));
     let limits = collect(&mut errors, limits(object.get("limits"), defaults));
+    let enforcement = collect(&mut errors, enforcement(object.get("enforcement")));
     let metadata = collect(&mut errors, metadata(object.get("metadata")));
     let rejection_webhook = collect(
         &mut errors,
@@ -144,6 +150,7 @@ pub fn parse_create_with(
         workspace,
         expires_at,
         limits,
+        enforcement,
         metadata,
         rejection_webhook,
         environment,
@@ -154,6 +161,7 @@ pub fn parse_create_with(
             Some(workspace),
             Some(expires_at),
             Some(limits),
+            Some(enforcement),
             Some(metadata),
             Some(rejection_webhook),
             Some(environment),
@@ -170,6 +178,7 @@ pub fn parse_create_with(
                 workspace,
                 expires_at,
                 limits,
+                enforcement,
                 metadata,
                 rejection_webhook,
                 environment,
@@ -183,14 +192,15 @@ pub(super) const EDIT_FIELDS: &[&str] = &[
     "name",
     "scopes",
     "limits",
+    "enforcement",
     "expires_at",
     "metadata",
     "rejection_webhook",
 ];
 
 /// Parses and checks a `PATCH /keys/{id}` body: the fields present are replaced; `null`
-/// clears `expires_at`, `limits` (back to the policy's defaults), `rejection_webhook` and
-/// `metadata`. A missing window in `limits` takes the policy's default, as at create.
+/// clears `expires_at`, `limits` (back to the policy's defaults), `enforcement` (back to the
+/// policy's), `rejection_webhook` and `metadata`. A missing window in `limits` takes the policy's default, as at create.
 pub fn parse_edit(
     body: &[u8],
     policy: &Policy,
@@ -227,6 +237,9 @@ pub fn parse_edit(
     }
     if let Some(value) = field("limits") {
         edit.limits = collect(&mut errors, limits_edit(value));
+    }
+    if let Some(value) = field("enforcement") {
+        edit.enforcement = collect(&mut errors, enforcement(Some(value)));
     }
     if let Some(value) = field("expires_at") {
         edit.expires_at = collect(&mut errors, expires_at(Some(value), now_ms));

@@ -2,6 +2,7 @@
 
 use super::refusal::Declined;
 use crate::entitlement;
+use crate::lease::Enforcement;
 use crate::limits::Limits;
 use crate::policy::Policy;
 use crate::record::KeyRecord;
@@ -18,6 +19,13 @@ pub struct KeyEdit {
     pub scopes: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limits: Option<LimitsEdit>,
+    /// `Some(None)`: follow the policy's again.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub enforcement: Option<Option<Enforcement>>,
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -63,10 +71,14 @@ impl KeyEdit {
             name,
             scopes,
             limits,
+            enforcement,
             expires_at,
             metadata,
             rejection_webhook,
         } = self;
+        if let Some(enforcement) = enforcement {
+            record.enforcement = enforcement;
+        }
         if let Some(name) = name {
             record.name = name;
         }

@@ -6,7 +6,10 @@
 //! [`KeyState::handle`] with [`Command::Admit`], which checks the presented hash, the
 //! status and expiry, the scope and both limit windows together — so a revoke or an edit
 //! is in force for the very next request, and a limit can never be overshot by concurrent
-//! requests. Every lifecycle change (edit, revoke, activate, rotate, delete) goes through
+//! requests. A key in lease mode ([`crate::lease`]) answers the data plane's
+//! [`Command::Lease`] with a lease instead: requests counted at once for an isolate to admit
+//! on its own, so a revoke or an edit is in force everywhere within the lease time. Every
+//! lifecycle change (edit, revoke, activate, rotate, delete) goes through
 //! the same object, checked against who asks ([`crate::delegation::Actor`]) in the same step.
 
 mod edit;

@@ -5,6 +5,7 @@ use super::edit::KeyEdit;
 use super::refusal::{Declined, Refusal, SubmitterFailure};
 use crate::delegation::Actor;
 use crate::key::{IndexName, KeyHash, KeyId};
+use crate::lease::{LeaseAsk, LeaseTerms, Unused};
 use crate::policy::{Action, RouteTarget};
 use crate::record::{Grantee, KeyRecord};
 use crate::usage::UsageTotals;
@@ -36,6 +37,24 @@ pub enum Command {
         /// refuses it instead.
         #[serde(default)]
         queueing: Option<Queueing>,
+    },
+    /// The data plane's admit: as [`Command::Admit`], and for a key in lease mode
+    /// ([`crate::lease`]) the answer to an allowed request is a lease for the isolate to
+    /// admit this request and the next ones under ([`Reply::Leased`]). A key in exact mode
+    /// is admitted exactly, the ask unread (but for what it hands back).
+    Lease {
+        key_hash: KeyHash,
+        resource: String,
+        action: Action,
+        #[serde(default)]
+        queueing: Option<Queueing>,
+        ask: LeaseAsk,
+    },
+    /// Unused requests of an isolate's leases that no ask carried back (its traffic
+    /// stopped): taken back, nothing else. Sent without the key's secret: it can only ever
+    /// lower the count, and only by what the isolate's leases counted.
+    HandBack {
+        returned: Vec<Unused>,
     },
     /// Status and limits, counted like an admit, but no scope: for the approval queue's
     /// admin routes, where what a key may do depends on the approval it asks about.
@@ -134,6 +153,18 @@ pub enum Reply {
         grantee: Grantee,
         limit_headers: LimitHeaders,
     },
+    /// Admitted, and a lease for the isolate to admit this request and up to
+    /// `lease.count - 1` more on its own (answering [`Command::Lease`] for a key in lease
+    /// mode). `lease_ms` is the key's lease time: how long the isolate may believe a
+    /// refusal for lack of room.
+    Leased {
+        grantee: Grantee,
+        limit_headers: LimitHeaders,
+        lease: LeaseTerms,
+        lease_ms: u64,
+    },
+    /// [`Command::HandBack`] done.
+    HandedBack,
     /// Counted like an admitted request, but the key holds only the approval level: the
     /// request goes to the approval queue, not the origin.
     Queued {

@@ -10,6 +10,7 @@ use super::secrets::{Secret, MAX_LIVE_SECRETS};
 use crate::delegation::Actor;
 use crate::entitlement;
 use crate::key::KeyHash;
+use crate::lease::{self, Enforcement, LeaseAsk, NoLease, Tuning, Unused};
 use crate::limits::{self, LimiterState};
 use crate::policy::{Access, LifecycleAction, Policy, RouteTarget};
 use crate::record::{Grantee, KeyRecord, Status};
@@ -17,6 +18,15 @@ use crate::usage::{self, HourCount, UsageHistory};
 use crate::webhook::secret::{WebhookSecret, WebhookSecrets};
 use crate::workspace::PlanAssignment;
 use serde::{Deserialize, Serialize};
+
+/// What an admit's caller can take instead of a plain admission.
+#[derive(Clone, Copy, Default)]
+struct Takes<'a> {
+    /// A place in the approval queue, for a key holding only the approval level.
+    queueing: Option<Queueing>,
+    /// A lease, for a key in lease mode.
+    lease: Option<&'a LeaseAsk>,
+}
 
 /// How stale the directory's `last_used_at` may get for a key in use.
 pub const LAST_USED_SYNC_MS: u64 = 60_000;
@@ -53,12 +63,33 @@ impl KeyState {
                 &key_hash,
                 Some(RouteTarget { resource, action }),
                 None,
-                queueing,
+                Takes {
+                    queueing,
+                    lease: None,
+                },
                 policy,
                 now_ms,
             )),
+            Command::Lease {
+                key_hash,
+                resource,
+                action,
+                queueing,
+                ask,
+            } => Ok(self.admit(
+                &key_hash,
+                Some(RouteTarget { resource, action }),
+                None,
+                Takes {
+                    queueing,
+                    lease: Some(&ask),
+                },
+                policy,
+                now_ms,
+            )),
+            Command::HandBack { returned } => Ok(self.hand_back(&returned, now_ms)),
             Command::Identify { key_hash, offered } => {
-                Ok(self.admit(&key_hash, None, offered, None, policy, now_ms))
+                Ok(self.admit(&key_hash, None, offered, Takes::default(), policy, now_ms))
             }
             Command::Recheck {
                 resource,
@@ -161,10 +192,14 @@ impl KeyState {
         presented: &KeyHash,
         target: Option<RouteTarget>,
         offered: Option<RouteTarget>,
-        queueing: Option<Queueing>,
+        takes: Takes<'_>,
         policy: &Policy,
         now_ms: u64,
     ) -> (Reply, Changed) {
+        let Takes {
+            queueing,
+            lease: ask,
+        } = takes;
         let refuse = |refusal, limit_headers| {
             (
                 Reply::Refused {
@@ -178,11 +213,11 @@ impl KeyState {
             return refuse(Refusal::Unknown, Vec::new());
         };
         // KV may still map a retired hash to this id; the authority decides which are live.
-        let Some(presented_serial) = self
+        let Some((presented_serial, presented_until)) = self
             .secrets
             .iter()
             .find(|secret| secret.hash.matches(presented) && secret.is_live(now_ms))
-            .map(|secret| secret.serial)
+            .map(|secret| (secret.serial, secret.valid_until))
         else {
             return refuse(Refusal::Unknown, Vec::new());
         };
@@ -250,11 +285,55 @@ impl KeyState {
                 );
             }
         };
-        match limits::check_and_count(&mut self.counters.limiter, &limits, now_ms) {
-            Ok(quota) => {
+        // Lease mode lends leases for requests that go to the origin; a queued request is
+        // counted exactly, like every request of a key in exact mode.
+        let lease_mode = ask.is_some()
+            && !queued
+            && record.enforcement(policy.enforcement()) == Enforcement::Lease;
+        if let Some(ask) = ask {
+            unrecord_usage(&mut self.counters.this_hour, &ask.returned);
+        }
+        let counted = match ask {
+            Some(ask) if lease_mode => {
+                // No lease outlives the key, nor the secret presented (a rotation's grace).
+                let not_after_ms = match (record.expires_at, presented_until) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                let granted = lease::grant(
+                    &mut self.counters.limiter,
+                    &limits,
+                    policy.lease_time(),
+                    ask,
+                    not_after_ms,
+                    now_ms,
+                    &Tuning::DEFAULT,
+                );
+                match granted {
+                    Ok(lease) => Ok((lease.count.get(), lease.quota, Some(lease.terms()))),
+                    Err(NoLease::Throttled(throttled)) => Err(throttled),
+                    Err(NoLease::KeyExpired) => return refuse(Refusal::Expired, Vec::new()),
+                }
+            }
+            _ => {
+                // A key in exact mode (or a queued request) still takes back what an
+                // isolate's earlier leases did not use (the key's mode may have changed).
+                if let Some(ask) = ask {
+                    lease::take_back(&mut self.counters.limiter, &ask.returned, now_ms);
+                }
+                limits::check_and_count(&mut self.counters.limiter, &limits, now_ms)
+                    .map(|quota| (1, quota, None))
+            }
+        };
+        match counted {
+            Ok((count, quota, lease)) => {
                 self.counters.last_used_at = Some(now_ms);
-                let history =
-                    usage::record(&mut self.counters.this_hour, &mut self.history, now_ms);
+                let history = usage::record_many(
+                    &mut self.counters.this_hour,
+                    &mut self.history,
+                    now_ms,
+                    u64::from(count),
+                );
                 let directory = match self.last_used_synced_at {
                     Some(at) if now_ms < at.saturating_add(LAST_USED_SYNC_MS) => {
                         DirectorySync::None
@@ -270,13 +349,19 @@ impl KeyState {
                 entitlement::keep_offered(&mut grantee.scopes, plan, policy);
                 let limit_headers = headers_of(&quota);
                 (
-                    match queued {
-                        true => Reply::Queued {
+                    match (queued, lease) {
+                        (true, _) => Reply::Queued {
                             grantee,
                             limit_headers,
                             secret: presented_serial,
                         },
-                        false => Reply::Admitted {
+                        (false, Some(lease)) => Reply::Leased {
+                            grantee,
+                            limit_headers,
+                            lease,
+                            lease_ms: policy.lease_time().ms(),
+                        },
+                        (false, None) => Reply::Admitted {
                             grantee,
                             limit_headers,
                         },
@@ -289,15 +374,35 @@ impl KeyState {
                     },
                 )
             }
-            // On a 429 the resets shown must not point earlier than Retry-After.
-            Err(throttled) => refuse(
-                Refusal::Throttled {
-                    window: throttled.window,
-                    retry_after_secs: throttled.retry_after_secs,
+            // On a 429 the resets shown must not point earlier than Retry-After. What the
+            // ask handed back was taken back all the same.
+            Err(throttled) => (
+                Reply::Refused {
+                    refusal: Refusal::Throttled {
+                        window: throttled.window,
+                        retry_after_secs: throttled.retry_after_secs,
+                    },
+                    limit_headers: owned(limits::throttled_rate_limit_headers(&throttled)),
                 },
-                owned(limits::throttled_rate_limit_headers(&throttled)),
+                Changed {
+                    counters: ask.is_some_and(|ask| !ask.returned.is_empty()),
+                    ..Changed::default()
+                },
             ),
         }
+    }
+
+    /// Takes back what an isolate's leases left unused ([`Command::HandBack`]).
+    fn hand_back(&mut self, returned: &[Unused], now_ms: u64) -> (Reply, Changed) {
+        lease::take_back(&mut self.counters.limiter, returned, now_ms);
+        unrecord_usage(&mut self.counters.this_hour, returned);
+        (
+            Reply::HandedBack,
+            Changed {
+                counters: !returned.is_empty(),
+                ..Changed::default()
+            },
+        )
     }
 
     /// Whether the key, as it is now, may still make a request to `target` that it queued
@@ -704,6 +809,15 @@ fn allowed(policy: &Policy, action: LifecycleAction) -> Result<(), Declined> {
     match policy.allows(action) {
         true => Ok(()),
         false => Err(Declined::NotAllowed { action }),
+    }
+}
+
+/// A lease's unused requests were never made: out of the usage hour they were counted in,
+/// while it is the one being counted (as many as [`lease::take_back`] reads).
+fn unrecord_usage(this_hour: &mut Option<HourCount>, returned: &[Unused]) {
+    for unused in returned.iter().take(lease::MAX_RETURNED) {
+        let at_ms = unused.second.saturating_mul(1_000);
+        usage::unrecord(this_hour, at_ms, u64::from(unused.count));
     }
 }
 

@@ -25,6 +25,7 @@ struct KeyView<'a> {
     created_by: Option<PrincipalView<'a>>,
     last_used_at: Option<String>,
     limits: LimitsView,
+    enforcement: EnforcementView,
     metadata: &'a Map<String, Value>,
     /// Redacted: a webhook URL may carry a token of the receiver's.
     rejection_webhook: Option<String>,
@@ -62,6 +63,14 @@ struct LimitsView {
     source: &'static str,
 }
 
+#[derive(Serialize)]
+struct EnforcementView {
+    /// `exact` or `lease`.
+    mode: &'static str,
+    /// `key` when the key chose it, `policy` when it follows the policy's.
+    source: &'static str,
+}
+
 /// The key as the admin API shows it, as JSON the admin handlers add to (the secret shown
 /// once, the usage).
 pub fn key_object(
@@ -92,6 +101,13 @@ pub fn key_object(
                 (Some(_), _) => "key",
                 (None, Some(_)) => "plan",
                 (None, None) => "policy",
+            },
+        },
+        enforcement: EnforcementView {
+            mode: record.enforcement(policy.enforcement()).as_str(),
+            source: match record.enforcement {
+                Some(_) => "key",
+                None => "policy",
             },
         },
         metadata: &record.metadata,

@@ -40,6 +40,7 @@ fn record(scopes: &[&str]) -> KeyRecord {
         revoked_by: None,
         created_by: None,
         limits: Some(limits(60, 10_000)),
+        enforcement: None,
         metadata: Map::new(),
         rejection_webhook: None,
         version: 1,

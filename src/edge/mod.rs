@@ -9,13 +9,14 @@ mod approvals;
 mod authority_object;
 mod directory_object;
 mod key_index;
+mod lease;
 mod platform;
 mod portal;
 mod proxy;
 
 use crate::admin::calls::approval_location;
 use crate::ambiguity::{BodyPrefix, RequestShape, BODY_SCAN_BYTES};
-use crate::authority::{Command, Queueing};
+use crate::authority::Queueing;
 use crate::config::Config;
 use crate::cors::{CorsSettings, Preflight};
 use crate::key::hash_key;
@@ -38,7 +39,7 @@ const DRAIN_TIMEOUT_MS: u64 = 1000;
 type RawResponse = web_sys::Response;
 
 #[event(fetch)]
-pub async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<RawResponse> {
+pub async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<RawResponse> {
     let request_id = platform::request_id();
     let config = match platform::config(&env) {
         Ok(config) => config,
@@ -103,7 +104,7 @@ pub async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<RawRespo
             .map(Into::into);
         }
     }
-    let outcome = gateway(&mut req, &env, &config, &request_id).await;
+    let outcome = gateway(&mut req, &env, &ctx, &config, &request_id).await;
     let response = answer(
         outcome,
         &mut req,
@@ -214,6 +215,7 @@ fn header_value<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a s
 async fn gateway(
     req: &mut Request,
     env: &Env,
+    ctx: &Context,
     config: &Config,
     request_id: &str,
 ) -> std::result::Result<RawResponse, Refused> {
@@ -280,16 +282,21 @@ async fn gateway(
     crate::ambiguity::check_body(&body, config.policy.origin_reads_body_overrides())
         .map_err(GatewayError::from)?;
 
-    // Admit: the one Durable Object call — status, scope and both limit windows at once.
-    let command = Command::Admit {
-        key_hash,
-        resource: target.resource.clone(),
-        action: target.action,
-        queueing: Some(Queueing {
-            declared_body_bytes: platform::declared_body_length(req).map(|len| len as u64),
-        }),
+    // Admit: the one Durable Object call — status, scope and both limit windows at once;
+    // for a key in lease mode, a lease this isolate holds answers instead ([`lease`]).
+    let queueing = Queueing {
+        declared_body_bytes: platform::declared_body_length(req).map(|len| len as u64),
     };
-    let reply = authority_object::call(env, &key_id, &command).await?;
+    let reply = lease::admit(
+        env,
+        ctx,
+        &key_id,
+        key_hash,
+        target.resource.clone(),
+        target.action,
+        queueing,
+    )
+    .await?;
     if reply.refuses_the_secret() {
         key_index::forget(&index_name);
     }

@@ -9,19 +9,35 @@ use std::num::NonZeroU32;
 /// short against the traffic, and then the one ending first is handed back.
 const MAX_HELD: usize = 4;
 
+/// A hand-back timer this long overdue is taken as lost, and armed again.
+const LOST_TIMER_MS: u64 = 1_000;
+
+/// An ask on its way this long is taken as lost (the request that sent it was cancelled
+/// before its answer came): the next waiting request asks again.
+pub const LOST_ASK_MS: u64 = 5_000;
+
 /// What an isolate does with one request, by its own leases.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Admission {
     /// Admitted under a lease: counted by the object already.
     Admitted,
-    /// The object refused the last ask for lack of room; believed for a lease time.
+    /// The object refused an ask for lack of room; believed for a lease time.
     Throttled {
         window: Window,
         retry_after_secs: u64,
     },
-    /// No lease with room: wait for the answer to an ask, sending one if none is on its
-    /// way ([`LeaseHolder::wants_to_ask`]).
+    /// No lease with room: the request waits for an ask's answer, sending the ask if none
+    /// is on its way ([`LeaseHolder::ask_for_waiting`]), then tries again
+    /// ([`LeaseHolder::retry`]).
     Wait,
+}
+
+/// One ask on its way, handed back with its answer: a lease is timed from its own ask's
+/// send time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ticket {
+    sent: u64,
+    renewal: bool,
 }
 
 /// One lease in the isolate.
@@ -38,7 +54,7 @@ struct Held {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Refusal {
     window: Window,
-    /// Local time until which requests are refused here.
+    /// Local time until which requests that find no lease are refused here.
     until: u64,
     /// Local time the object said the same request would pass.
     retry_at: u64,
@@ -47,20 +63,28 @@ struct Refusal {
 /// The leases one isolate holds for one key and route. Times are the isolate's own clock
 /// in milliseconds; it need not agree with the object's.
 ///
-/// A request calls [`arrive`](LeaseHolder::arrive); a request that must wait calls
-/// [`admit_waiting`](LeaseHolder::admit_waiting) once an answer came. Whoever sees
-/// [`wants_to_ask`](LeaseHolder::wants_to_ask) sends [`ask`](LeaseHolder::ask) to the
-/// object, in the background if nobody waits for it, and hands its answer to
+/// A request calls [`arrive`](LeaseHolder::arrive). On [`Admission::Wait`] it waits for
+/// the answer to one ask for all the waiting requests, which the first of them sends
+/// ([`ask_for_waiting`](LeaseHolder::ask_for_waiting)): the sender hands the answer to
 /// [`granted`](LeaseHolder::granted), [`throttled`](LeaseHolder::throttled),
-/// [`refused`](LeaseHolder::refused) or [`failed`](LeaseHolder::failed).
+/// [`refused`](LeaseHolder::refused) or [`failed`](LeaseHolder::failed), and every waiting
+/// request tries again with [`retry`](LeaseHolder::retry). (On Workers a request cannot
+/// await another's I/O, so the others find the answer here, not in the call.) After a
+/// request, [`wants_to_renew`](LeaseHolder::wants_to_renew) says whether to
+/// [`renew`](LeaseHolder::renew) in the background, and
+/// [`hand_back_at`](LeaseHolder::hand_back_at) when to hand back what a lease leaves
+/// unused.
 #[derive(Clone, Debug)]
 pub struct LeaseHolder {
     tuning: Tuning,
     /// Sorted by `ends_at`: the lease ending first is used first.
     held: Vec<Held>,
     returns: Vec<Unused>,
-    /// When the ask on its way was sent.
-    asking_since: Option<u64>,
+    /// The background renewal on its way.
+    renewing: Option<Ticket>,
+    /// The ask on its way for the waiting requests.
+    asking: Option<Ticket>,
+    /// Requests waiting for an answer.
     waiting: u32,
     /// Requests that arrived since the last ask was sent.
     demand: u32,
@@ -81,7 +105,8 @@ impl LeaseHolder {
             tuning,
             held: Vec::new(),
             returns: Vec::new(),
-            asking_since: None,
+            renewing: None,
+            asking: None,
             waiting: 0,
             demand: 0,
             last_ask_at: None,
@@ -92,9 +117,8 @@ impl LeaseHolder {
         }
     }
 
-    /// A new request. On [`Admission::Wait`] it is counted as waiting until
-    /// [`admit_waiting`](Self::admit_waiting) decides it (or the ask's answer is a refusal
-    /// or an error, which the caller gives to every waiting request).
+    /// A new request. On [`Admission::Wait`] it counts as waiting until
+    /// [`retry`](Self::retry) decides it.
     pub fn arrive(&mut self, now: u64) -> Admission {
         self.demand = self.demand.saturating_add(1);
         let admission = self.try_admit(now);
@@ -105,7 +129,7 @@ impl LeaseHolder {
     }
 
     /// A waiting request, again, after an answer came.
-    pub fn admit_waiting(&mut self, now: u64) -> Admission {
+    pub fn retry(&mut self, now: u64) -> Admission {
         let admission = self.try_admit(now);
         if admission != Admission::Wait {
             self.waiting = self.waiting.saturating_sub(1);
@@ -118,19 +142,36 @@ impl LeaseHolder {
         self.waiting
     }
 
-    /// Whether an ask is on its way.
-    pub fn asking(&self) -> bool {
-        self.asking_since.is_some()
+    /// A waiting request gives up (its own deadline passed, or it was cancelled).
+    pub fn stop_waiting(&mut self) {
+        self.waiting = self.waiting.saturating_sub(1);
     }
 
-    /// Whether to send an ask now: none is on its way, no refusal is believed, and a
-    /// request waits or the leases would run out within the next round trips.
-    pub fn wants_to_ask(&self, now: u64) -> bool {
-        if self.asking_since.is_some() || self.refusal.is_some_and(|r| now < r.until) {
-            return false;
+    /// The ask for the waiting requests, for the one calling to send, if none is on its
+    /// way (or the one on its way is taken as lost).
+    pub fn ask_for_waiting(&mut self, now: u64) -> Option<(LeaseAsk, Ticket)> {
+        let on_its_way = self
+            .asking
+            .is_some_and(|ticket| now < ticket.sent.saturating_add(LOST_ASK_MS));
+        if on_its_way {
+            return None;
         }
-        if self.waiting > 0 {
-            return true;
+        let (ask, ticket) = self.ask(now, false);
+        self.asking = Some(ticket);
+        Some((ask, ticket))
+    }
+
+    /// Whether a background renewal is on its way.
+    pub fn renewing(&self) -> bool {
+        self.renewing.is_some()
+    }
+
+    /// Whether to renew now, in the background: none is on its way, no refusal is
+    /// believed, and the leases would run out (in time, or in requests at the rate since
+    /// the last ask) within the next round trips.
+    pub fn wants_to_renew(&self, now: u64) -> bool {
+        if self.renewing.is_some() || self.refusal.is_some_and(|r| now < r.until) {
+            return false;
         }
         let usable = self
             .held
@@ -144,7 +185,6 @@ impl LeaseHolder {
         }
         let ahead_ms = self.round_trip_ms * u64::from(self.tuning.renew_ahead_percent) / 100;
         let ends_soon = last_end.saturating_sub(now) <= ahead_ms;
-        // At the rate since the last ask: requests expected in the next `ahead_ms`.
         let since = self
             .last_ask_at
             .map_or(1, |at| now.saturating_sub(at).max(1));
@@ -152,15 +192,21 @@ impl LeaseHolder {
         ends_soon || remaining <= expected
     }
 
-    /// The ask to send now; it is on its way until its answer is handed back. It carries
-    /// what expired unused (taken out here: if the ask is lost, so are they, which only
-    /// under-admits).
-    pub fn ask(&mut self, now: u64) -> LeaseAsk {
+    /// The background renewal to send now.
+    pub fn renew(&mut self, now: u64) -> (LeaseAsk, Ticket) {
+        let (ask, ticket) = self.ask(now, true);
+        self.renewing = Some(ticket);
+        (ask, ticket)
+    }
+
+    /// An ask sent now. It carries what expired unused (taken out here: if the ask is lost,
+    /// so are they, which only under-admits).
+    fn ask(&mut self, now: u64, renewal: bool) -> (LeaseAsk, Ticket) {
         self.expire(now);
         let held_remaining: u64 = self.held.iter().map(|h| u64::from(h.remaining)).sum();
         // The rate since the last ask, over a lease time, with headroom; less what is held
-        // already. Measured over at least half a lease time, so that a burst right after
-        // an ask is not taken for a rate that lasts.
+        // already; at least what waits. Measured over at least half a lease time, so that a
+        // burst right after an ask is not taken for a rate that lasts.
         let projected = match self.last_ask_at {
             Some(at) if self.lease_ms > 0 => {
                 let since = now.saturating_sub(at).max(self.lease_ms / 2);
@@ -173,21 +219,139 @@ impl LeaseHolder {
             .saturating_sub(held_remaining)
             .max(u64::from(self.waiting));
         let want = u32::try_from(want).unwrap_or(u32::MAX);
-        self.asking_since = Some(now);
         self.last_ask_at = Some(now);
         self.demand = 0;
-        LeaseAsk {
+        let ask = LeaseAsk {
             want: NonZeroU32::new(want).unwrap_or(NonZeroU32::MIN),
             returned: std::mem::take(&mut self.returns),
+        };
+        (ask, Ticket { sent: now, renewal })
+    }
+
+    /// The object granted the ask of `ticket` a lease of `count` requests, valid `valid_ms`
+    /// from its now, counted in `second` and `day`.
+    pub fn granted(
+        &mut self,
+        ticket: Ticket,
+        count: u32,
+        valid_ms: u64,
+        second: u64,
+        day: u64,
+        now: u64,
+    ) {
+        self.answered(ticket, now);
+        self.refusal = None;
+        self.hold(ticket.sent, count, valid_ms, second, day, now);
+    }
+
+    /// A lease the object granted to a call sent at `sent` before there was a holder (the
+    /// first, before the isolate knew the key leases): timed from there like any other.
+    pub fn adopt(&mut self, sent: u64, count: u32, valid_ms: u64, second: u64, day: u64, now: u64) {
+        self.round_trip_ms = self.round_trip_ms.max(now.saturating_sub(sent));
+        self.hold(sent, count, valid_ms, second, day, now);
+    }
+
+    /// The object had no room for the ask of `ticket`; the same request would pass after
+    /// `retry_after_secs`. Believed for `believe_ms` (the lease time) from the ask's send
+    /// time, for requests that find no lease with room.
+    pub fn throttled(
+        &mut self,
+        ticket: Ticket,
+        window: Window,
+        retry_after_secs: u64,
+        believe_ms: u64,
+        now: u64,
+    ) {
+        self.answered(ticket, now);
+        let retry_at = ticket
+            .sent
+            .saturating_add(retry_after_secs.saturating_mul(1_000));
+        self.refusal = Some(Refusal {
+            window,
+            until: retry_at.min(ticket.sent.saturating_add(believe_ms)),
+            retry_at,
+        });
+    }
+
+    /// The object refused the key (revoked, deleted, expired, out of scope): every lease
+    /// is void, and nothing goes back to an object that refuses the key. The caller gives
+    /// the refusal to every waiting request.
+    pub fn refused(&mut self) {
+        *self = LeaseHolder::new(self.tuning);
+    }
+
+    /// The ask of `ticket` got no answer: the leases held stay good. The caller gives the
+    /// error to every waiting request.
+    pub fn failed(&mut self, ticket: Ticket) {
+        self.release(ticket);
+        if !ticket.renewal {
+            self.waiting = 0;
         }
     }
 
-    /// The object granted a lease of `count` requests, valid `valid_ms` from its now,
-    /// counted in `second` and `day`.
-    pub fn granted(&mut self, count: u32, valid_ms: u64, second: u64, day: u64, now: u64) {
-        let sent = self.answered(now);
+    /// When to hand back what the leases leave unused if no ask carries it first: the end
+    /// of the first lease held (now, if none is held but something waits to go back). The
+    /// caller arms a timer for then (in the background, after its response) and calls
+    /// [`hand_back_due`](Self::hand_back_due) when it fires. `None` while a timer is armed
+    /// or there is nothing to wait for.
+    ///
+    /// Without it an isolate whose traffic stopped would keep its unused requests counted
+    /// until its next ask, perhaps a minute later: with many isolates, that is much of the
+    /// quota held by isolates that do not use it.
+    pub fn hand_back_at(&mut self, now: u64) -> Option<u64> {
+        // A timer long overdue was lost (the runtime ended the task that slept for it).
+        if self
+            .hand_back_timer
+            .is_some_and(|at| now <= at.saturating_add(LOST_TIMER_MS))
+        {
+            return None;
+        }
+        let at = match self.held.first() {
+            Some(lease) => lease.ends_at,
+            None if !self.returns.is_empty() && !self.on_its_way() => now,
+            None => return None,
+        };
+        self.hand_back_timer = Some(at);
+        Some(at)
+    }
+
+    /// The timer fired: what to send back now on its own. Nothing while a lease is still
+    /// held or an ask is on its way: the isolate is busy, and its next ask carries it (if
+    /// none comes, the held lease's end fires again).
+    pub fn hand_back_due(&mut self, now: u64) -> Vec<Unused> {
+        self.hand_back_timer = None;
+        self.expire(now);
+        match self.on_its_way() || !self.held.is_empty() {
+            true => Vec::new(),
+            false => std::mem::take(&mut self.returns),
+        }
+    }
+
+    fn on_its_way(&self) -> bool {
+        self.renewing.is_some() || self.asking.is_some()
+    }
+
+    /// The ask of `ticket` is on its way no more (a later one, sent after it was taken as
+    /// lost, stays).
+    fn release(&mut self, ticket: Ticket) {
+        let slot = match ticket.renewal {
+            true => &mut self.renewing,
+            false => &mut self.asking,
+        };
+        if *slot == Some(ticket) {
+            *slot = None;
+        }
+    }
+
+    /// An ask's answer came at `now`.
+    fn answered(&mut self, ticket: Ticket, now: u64) {
+        self.release(ticket);
+        let round_trip = now.saturating_sub(ticket.sent);
+        self.round_trip_ms = round_trip.max(self.round_trip_ms - self.round_trip_ms / 8);
+    }
+
+    fn hold(&mut self, sent: u64, count: u32, valid_ms: u64, second: u64, day: u64, now: u64) {
         self.lease_ms = valid_ms;
-        self.refusal = None;
         let lease = Held {
             remaining: count,
             ends_at: sent.saturating_add(valid_ms),
@@ -203,89 +367,18 @@ impl LeaseHolder {
         self.expire(now);
     }
 
-    /// The object had no room; the same request would pass after `retry_after_secs`.
-    /// Believed for `believe_ms` (the lease time) from the ask's send time.
-    pub fn throttled(&mut self, window: Window, retry_after_secs: u64, believe_ms: u64, now: u64) {
-        let sent = self.answered(now);
-        let retry_at = sent.saturating_add(retry_after_secs.saturating_mul(1_000));
-        self.refusal = Some(Refusal {
-            window,
-            until: retry_at.min(sent.saturating_add(believe_ms)),
-            retry_at,
-        });
-    }
-
-    /// The object refused the key (revoked, deleted, expired, out of scope): every lease
-    /// is void. The caller gives the refusal to every waiting request.
-    pub fn refused(&mut self) {
-        self.asking_since = None;
-        self.held.clear();
-        self.returns.clear();
-        self.waiting = 0;
-    }
-
-    /// When to hand back what the leases leave unused if no ask carries it first: the end
-    /// of the first lease held (now, if none is held but something waits to go back). The
-    /// caller arms a timer for then (in the background, after its response) and calls
-    /// [`hand_back_due`](Self::hand_back_due) when it fires. `None` while a timer is armed
-    /// or there is nothing to wait for.
-    ///
-    /// Without it an isolate whose traffic stopped would keep its unused requests counted
-    /// until its next ask, perhaps a minute later: with many isolates, that is much of the
-    /// quota held by isolates that do not use it.
-    pub fn hand_back_at(&mut self, now: u64) -> Option<u64> {
-        if self.hand_back_timer.is_some() {
-            return None;
-        }
-        let at = match self.held.first() {
-            Some(lease) => lease.ends_at,
-            None if !self.returns.is_empty() && self.asking_since.is_none() => now,
-            None => return None,
-        };
-        self.hand_back_timer = Some(at);
-        Some(at)
-    }
-
-    /// The timer fired: what to send back now on its own. Nothing while a lease is still
-    /// held or an ask is on its way: the isolate is busy, and its next ask carries it (if
-    /// none comes, the held lease's end fires again).
-    pub fn hand_back_due(&mut self, now: u64) -> Vec<Unused> {
-        self.hand_back_timer = None;
-        self.expire(now);
-        match self.asking_since.is_some() || !self.held.is_empty() {
-            true => Vec::new(),
-            false => std::mem::take(&mut self.returns),
-        }
-    }
-
-    /// The ask got no answer: the leases held stay good. The caller gives the error to
-    /// every waiting request.
-    pub fn failed(&mut self) {
-        self.asking_since = None;
-        self.waiting = 0;
-    }
-
-    /// The ask on its way was answered at `now`; when it was sent.
-    fn answered(&mut self, now: u64) -> u64 {
-        let sent = self.asking_since.take().unwrap_or(now);
-        let round_trip = now.saturating_sub(sent);
-        self.round_trip_ms = round_trip.max(self.round_trip_ms - self.round_trip_ms / 8);
-        sent
-    }
-
     fn try_admit(&mut self, now: u64) -> Admission {
         self.expire(now);
-        if let Some(refusal) = self.refusal.filter(|r| now < r.until) {
-            return Admission::Throttled {
+        // A lease with room is always good: its requests are counted already.
+        if let Some(lease) = self.held.iter_mut().find(|h| h.remaining > 0) {
+            lease.remaining -= 1;
+            return Admission::Admitted;
+        }
+        match self.refusal.filter(|r| now < r.until) {
+            Some(refusal) => Admission::Throttled {
                 window: refusal.window,
                 retry_after_secs: refusal.retry_at.saturating_sub(now).div_ceil(1_000).max(1),
-            };
-        }
-        match self.held.iter_mut().find(|h| h.remaining > 0) {
-            Some(lease) => {
-                lease.remaining -= 1;
-                Admission::Admitted
-            }
+            },
             None => Admission::Wait,
         }
     }

@@ -12,7 +12,7 @@
 //! `cargo test` runs it small (`tests/lease_simulation.rs`); `cargo bench --bench
 //! lease_simulation` large, printing the table in BENCHMARKS.md.
 
-use super::{grant, take_back, Admission, LeaseHolder, LeaseTime, NoLease, Tuning};
+use super::{grant, take_back, Admission, LeaseHolder, LeaseTime, NoLease, Ticket, Tuning};
 use crate::limits::{check_and_count, LimiterState, Limits, Window};
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, VecDeque};
@@ -163,21 +163,10 @@ enum Event {
     SteadyArrival,
     Burst,
     Revoke,
-    AskArrives {
-        isolate: usize,
-        ask: super::LeaseAsk,
-        sent_at: u64,
-    },
-    AnswerArrives {
-        isolate: usize,
-        answer: Answer,
-    },
-    HandBackTimer {
-        isolate: usize,
-    },
-    HandBackArrives {
-        returned: Vec<super::Unused>,
-    },
+    AskArrives { asked: Asked, ask: super::LeaseAsk },
+    AnswerArrives { asked: Asked, answer: Answer },
+    HandBackTimer { isolate: usize },
+    HandBackArrives { returned: Vec<super::Unused> },
 }
 
 /// An event at a moment (microseconds); equal moments in the order scheduled.
@@ -203,6 +192,15 @@ impl Ord for Scheduled {
     fn cmp(&self, other: &Self) -> Ordering {
         (other.at, other.seq).cmp(&(self.at, self.seq))
     }
+}
+
+/// An ask on its way, and from where.
+#[derive(Clone, Copy, Debug)]
+struct Asked {
+    isolate: usize,
+    ticket: Ticket,
+    /// When it was sent (µs).
+    sent_at: u64,
 }
 
 /// A request from a client.
@@ -348,18 +346,14 @@ impl Run<'_> {
                 self.schedule(next, Event::Burst);
             }
             Event::Revoke => self.revoked = true,
-            Event::AskArrives {
-                isolate,
-                ask,
-                sent_at,
-            } => {
+            Event::AskArrives { asked, ask } => {
                 let answer = self.answer(&ask, at / US_PER_MS);
                 let back = at + self.delay();
-                let round_trip_ms = (back - sent_at).div_ceil(US_PER_MS);
+                let round_trip_ms = (back - asked.sent_at).div_ceil(US_PER_MS);
                 self.report.max_round_trip_ms = self.report.max_round_trip_ms.max(round_trip_ms);
-                self.schedule(back, Event::AnswerArrives { isolate, answer });
+                self.schedule(back, Event::AnswerArrives { asked, answer });
             }
-            Event::AnswerArrives { isolate, answer } => self.take_answer(at, isolate, answer),
+            Event::AnswerArrives { asked, answer } => self.take_answer(at, asked, answer),
             Event::HandBackTimer { isolate } => {
                 let now = self.local_ms(at, isolate);
                 let returned = self.isolates[isolate].holder.hand_back_due(now);
@@ -421,10 +415,13 @@ impl Run<'_> {
         let now = self.local_ms(at, isolate);
         match self.isolates[isolate].holder.arrive(now) {
             Admission::Admitted => self.admit(at, at),
-            Admission::Wait => self.isolates[isolate].waiting.push_back(request),
+            Admission::Wait => {
+                self.isolates[isolate].waiting.push_back(request);
+                self.ask_for_waiting(at, isolate);
+            }
             Admission::Throttled { .. } => {}
         }
-        self.ask_if_wanted(at, isolate);
+        self.renew_if_wanted(at, isolate);
         self.arm_hand_back(at, isolate);
     }
 
@@ -437,7 +434,7 @@ impl Run<'_> {
         }
     }
 
-    /// A request that waited for an answer is decided.
+    /// A request that waited for the object is decided.
     fn decided_after_waiting(&mut self, request: Request) {
         if self.before_revoke(request.arrived) {
             self.report.waited += 1;
@@ -445,7 +442,8 @@ impl Run<'_> {
         }
     }
 
-    fn take_answer(&mut self, at: u64, isolate: usize, answer: Answer) {
+    fn take_answer(&mut self, at: u64, asked: Asked, answer: Answer) {
+        let isolate = asked.isolate;
         let now = self.local_ms(at, isolate);
         let lease_ms = self.scenario.lease_time.ms();
         let holder = &mut self.isolates[isolate].holder;
@@ -455,12 +453,13 @@ impl Run<'_> {
                 valid_ms,
                 second,
                 day,
-            } => holder.granted(count, valid_ms, second, day, now),
+            } => holder.granted(asked.ticket, count, valid_ms, second, day, now),
             Answer::Throttled {
                 window,
                 retry_after_secs,
-            } => holder.throttled(window, retry_after_secs, lease_ms, now),
+            } => holder.throttled(asked.ticket, window, retry_after_secs, lease_ms, now),
             Answer::Refused => {
+                // The key is refused: so is every request waiting.
                 holder.refused();
                 let refused: Vec<Request> = self.isolates[isolate].waiting.drain(..).collect();
                 for request in refused {
@@ -468,8 +467,9 @@ impl Run<'_> {
                 }
             }
         }
+        // Every waiting request tries again (on Workers each finds the answer in the holder).
         while let Some(&request) = self.isolates[isolate].waiting.front() {
-            let admission = self.isolates[isolate].holder.admit_waiting(now);
+            let admission = self.isolates[isolate].holder.retry(now);
             if admission == Admission::Wait {
                 break;
             }
@@ -479,8 +479,39 @@ impl Run<'_> {
                 self.admit(request.arrived, at);
             }
         }
-        self.ask_if_wanted(at, isolate);
+        if !self.isolates[isolate].waiting.is_empty() {
+            self.ask_for_waiting(at, isolate);
+        }
+        self.renew_if_wanted(at, isolate);
         self.arm_hand_back(at, isolate);
+    }
+
+    /// The first waiting request sends the ask for all, if none is on its way.
+    fn ask_for_waiting(&mut self, at: u64, isolate: usize) {
+        let now = self.local_ms(at, isolate);
+        if let Some((ask, ticket)) = self.isolates[isolate].holder.ask_for_waiting(now) {
+            self.send(at, isolate, ask, ticket);
+        }
+    }
+
+    fn renew_if_wanted(&mut self, at: u64, isolate: usize) {
+        let now = self.local_ms(at, isolate);
+        let holder = &mut self.isolates[isolate].holder;
+        if holder.wants_to_renew(now) {
+            let (ask, ticket) = holder.renew(now);
+            self.send(at, isolate, ask, ticket);
+        }
+    }
+
+    fn send(&mut self, at: u64, isolate: usize, ask: super::LeaseAsk, ticket: Ticket) {
+        self.count_call(at);
+        let asked = Asked {
+            isolate,
+            ticket,
+            sent_at: at,
+        };
+        let arrives = at + self.delay();
+        self.schedule(arrives, Event::AskArrives { asked, ask });
     }
 
     fn count_call(&mut self, at: u64) {
@@ -503,25 +534,6 @@ impl Run<'_> {
             let fires = (local_ms.saturating_sub(*clock_offset_ms) * US_PER_MS).max(at);
             self.schedule(fires, Event::HandBackTimer { isolate });
         }
-    }
-
-    fn ask_if_wanted(&mut self, at: u64, isolate: usize) {
-        let now = self.local_ms(at, isolate);
-        let holder = &mut self.isolates[isolate].holder;
-        if !holder.wants_to_ask(now) {
-            return;
-        }
-        let ask = holder.ask(now);
-        self.count_call(at);
-        let arrives = at + self.delay();
-        self.schedule(
-            arrives,
-            Event::AskArrives {
-                isolate,
-                ask,
-                sent_at: at,
-            },
-        );
     }
 
     fn finish(mut self) -> Report {

@@ -362,177 +362,232 @@ fn an_ask_crosses_the_boundary_as_json() {
 }
 
 mod holder {
-    use super::super::{Admission, LeaseHolder, Tuning};
+    use super::super::{Admission, LeaseHolder, Tuning, LOST_ASK_MS};
     use crate::limits::Window;
 
     /// The isolate's clock: unrelated to the object's.
     const LOCAL: u64 = 5_000_000;
+    const SECOND: u64 = 1_700_000_001;
+    const DAY: u64 = 19_675;
 
+    /// A holder whose first request asked at `LOCAL` and got `count` for `valid_ms`, the
+    /// answer `round_trip_ms` later; that request is admitted.
     fn holder_with_lease(count: u32, valid_ms: u64, round_trip_ms: u64) -> LeaseHolder {
         let mut holder = LeaseHolder::new(Tuning::DEFAULT);
         assert_eq!(holder.arrive(LOCAL), Admission::Wait);
-        assert!(holder.wants_to_ask(LOCAL));
-        let ask = holder.ask(LOCAL);
-        assert_eq!(ask.want.get(), 1, "a first ask wants what waits");
+        let (ask, ticket) = holder.ask_for_waiting(LOCAL).expect("none on its way");
+        assert_eq!(ask.want.get(), 1, "a first ask wants its request");
         assert!(ask.returned.is_empty());
-        assert!(holder.asking() && !holder.wants_to_ask(LOCAL));
-        holder.granted(
-            count,
-            valid_ms,
-            1_700_000_001,
-            19_675,
-            LOCAL + round_trip_ms,
-        );
+        let now = LOCAL + round_trip_ms;
+        holder.granted(ticket, count, valid_ms, SECOND, DAY, now);
+        assert_eq!(holder.retry(now), Admission::Admitted);
         holder
     }
 
     #[test]
     fn a_lease_is_timed_from_the_asks_send_time() {
         let mut holder = holder_with_lease(10, 1_000, 300);
-        assert_eq!(holder.admit_waiting(LOCAL + 300), Admission::Admitted);
-        assert_eq!(holder.waiting(), 0);
         assert_eq!(holder.arrive(LOCAL + 999), Admission::Admitted);
         // Sent at LOCAL, valid 1000 ms: over at LOCAL + 1000 here, though it arrived late.
         assert_eq!(holder.arrive(LOCAL + 1_000), Admission::Wait);
-        let ask = holder.ask(LOCAL + 1_000);
+        let (ask, _) = holder
+            .ask_for_waiting(LOCAL + 1_000)
+            .expect("none on its way");
         assert_eq!(ask.returned.len(), 1);
         assert_eq!(ask.returned[0].count, 8);
-        assert_eq!(ask.returned[0].second, 1_700_000_001);
+        assert_eq!(ask.returned[0].second, SECOND);
+    }
+
+    #[test]
+    fn each_ask_times_its_own_lease() {
+        let mut holder = holder_with_lease(1, 1_000, 10);
+        let (_, renewal) = holder.renew(LOCAL + 20);
+        assert_eq!(holder.arrive(LOCAL + 400), Admission::Wait);
+        let (_, asked) = holder
+            .ask_for_waiting(LOCAL + 400)
+            .expect("none on its way");
+        // The later ask's answer comes first; then the earlier one's.
+        holder.granted(asked, 1, 1_000, SECOND, DAY, LOCAL + 450);
+        holder.granted(renewal, 1, 1_000, SECOND, DAY, LOCAL + 500);
+        assert_eq!(holder.retry(LOCAL + 500), Admission::Admitted);
+        assert_eq!(holder.arrive(LOCAL + 1_019), Admission::Admitted);
+        // Neither lease outlives its own ask: the renewal's ends at LOCAL + 1020.
+        assert_eq!(holder.arrive(LOCAL + 1_020), Admission::Wait);
+    }
+
+    #[test]
+    fn one_ask_goes_for_all_the_waiting_requests() {
+        let mut holder = LeaseHolder::new(Tuning::DEFAULT);
+        for _ in 0..5 {
+            assert_eq!(holder.arrive(LOCAL), Admission::Wait);
+        }
+        let (ask, ticket) = holder.ask_for_waiting(LOCAL).expect("the first sends it");
+        assert_eq!(ask.want.get(), 5);
+        assert_eq!(
+            holder.ask_for_waiting(LOCAL + 1),
+            None,
+            "the others wait for it"
+        );
+        holder.granted(ticket, 3, 1_000, SECOND, DAY, LOCAL + 50);
+        let admissions: Vec<Admission> = (0..5).map(|_| holder.retry(LOCAL + 50)).collect();
+        assert_eq!(
+            admissions
+                .iter()
+                .filter(|a| **a == Admission::Admitted)
+                .count(),
+            3
+        );
+        assert_eq!(holder.waiting(), 2);
+        // The next of those still waiting asks for them.
+        let (ask, _) = holder.ask_for_waiting(LOCAL + 50).expect("none on its way");
+        assert!(ask.want.get() >= 2);
+    }
+
+    #[test]
+    fn an_ask_whose_sender_vanished_is_taken_as_lost() {
+        let mut holder = LeaseHolder::new(Tuning::DEFAULT);
+        assert_eq!(holder.arrive(LOCAL), Admission::Wait);
+        let (_, lost) = holder.ask_for_waiting(LOCAL).expect("none on its way");
+        assert_eq!(holder.ask_for_waiting(LOCAL + LOST_ASK_MS - 1), None);
+        let (_, again) = holder
+            .ask_for_waiting(LOCAL + LOST_ASK_MS)
+            .expect("the lost one no longer counts");
+        // The lost one's answer, if it ever comes, is a lease like any other; the new ask
+        // stays on its way.
+        holder.granted(lost, 1, 10_000, SECOND, DAY, LOCAL + LOST_ASK_MS + 1);
+        assert_eq!(holder.ask_for_waiting(LOCAL + LOST_ASK_MS + 2), None);
+        holder.granted(again, 1, 10_000, SECOND, DAY, LOCAL + LOST_ASK_MS + 3);
+        assert!(holder.ask_for_waiting(LOCAL + LOST_ASK_MS + 4).is_some());
     }
 
     #[test]
     fn a_lease_admits_its_count_and_no_more() {
         let mut holder = holder_with_lease(3, 1_000, 10);
-        let admitted: Vec<Admission> = (0..4)
-            .map(|i| match i {
-                0 => holder.admit_waiting(LOCAL + 10),
-                _ => holder.arrive(LOCAL + 10 + i),
-            })
-            .collect();
-        assert_eq!(
-            admitted,
-            [
-                Admission::Admitted,
-                Admission::Admitted,
-                Admission::Admitted,
-                Admission::Wait
-            ]
-        );
-        assert_eq!(holder.waiting(), 1);
-        assert!(holder.wants_to_ask(LOCAL + 14));
+        assert_eq!(holder.arrive(LOCAL + 11), Admission::Admitted);
+        assert_eq!(holder.arrive(LOCAL + 12), Admission::Admitted);
+        assert_eq!(holder.arrive(LOCAL + 13), Admission::Wait);
         // Used up, nothing to hand back.
-        assert!(holder.ask(LOCAL + 14).returned.is_empty());
+        assert!(holder
+            .ask_for_waiting(LOCAL + 14)
+            .expect("none on its way")
+            .0
+            .returned
+            .is_empty());
     }
 
     #[test]
     fn it_renews_ahead_of_running_out_in_time() {
         let mut holder = holder_with_lease(1_000, 1_000, 100);
-        assert_eq!(holder.admit_waiting(LOCAL + 100), Admission::Admitted);
-        assert!(!holder.wants_to_ask(LOCAL + 500));
+        assert!(!holder.wants_to_renew(LOCAL + 500));
         // Renewing two round trips (200 ms) before the end.
         assert_eq!(holder.arrive(LOCAL + 800), Admission::Admitted);
-        assert!(holder.wants_to_ask(LOCAL + 800));
+        assert!(holder.wants_to_renew(LOCAL + 800));
+        let (_, ticket) = holder.renew(LOCAL + 800);
+        assert!(holder.renewing() && !holder.wants_to_renew(LOCAL + 801));
+        holder.granted(ticket, 10, 1_000, SECOND + 1, DAY, LOCAL + 900);
+        assert!(!holder.renewing());
+        // The old lease's requests go first, then the new one's.
+        assert_eq!(holder.arrive(LOCAL + 999), Admission::Admitted);
+        assert_eq!(holder.arrive(LOCAL + 1_500), Admission::Admitted);
     }
 
     #[test]
     fn it_renews_ahead_of_running_out_in_requests() {
         let mut holder = holder_with_lease(12, 1_000, 50);
-        assert_eq!(holder.admit_waiting(LOCAL + 50), Admission::Admitted);
         // A request every 10 ms. After `i` of them, `i` over the `50 + 10 i` ms since the
-        // ask is the rate: it asks once what is left (`11 - i`) would last no longer than
+        // ask is the rate: it renews once what is left (`11 - i`) would last no longer than
         // two round trips (100 ms), at the sixth (5 left, 600/110 expected).
-        let mut asked_at = None;
+        let mut renewed_at = None;
         for i in 1..=11u64 {
             assert_eq!(holder.arrive(LOCAL + 50 + i * 10), Admission::Admitted);
-            if asked_at.is_none() && holder.wants_to_ask(LOCAL + 50 + i * 10) {
-                asked_at = Some(i);
+            if renewed_at.is_none() && holder.wants_to_renew(LOCAL + 50 + i * 10) {
+                renewed_at = Some(i);
             }
         }
-        assert_eq!(asked_at, Some(6));
+        assert_eq!(renewed_at, Some(6));
     }
 
     #[test]
-    fn the_next_ask_wants_the_recent_rate_with_headroom_less_what_is_held() {
+    fn an_ask_wants_the_recent_rate_with_headroom_less_what_is_held() {
         let mut holder = holder_with_lease(100, 1_000, 10);
-        assert_eq!(holder.admit_waiting(LOCAL + 10), Admission::Admitted);
         for i in 1..40u64 {
             assert_eq!(holder.arrive(LOCAL + 10 + i * 20), Admission::Admitted);
         }
         // 39 requests came in the 790 ms since the ask: at twice that rate over the 1 s
         // lease, 99; 60 are held already.
-        let ask = holder.ask(LOCAL + 790);
+        let (ask, _) = holder.renew(LOCAL + 790);
         assert_eq!(ask.want.get(), 99 - 60);
+        // Right after, with no request since, an ask wants one, never none.
+        let (ask, _) = holder
+            .ask_for_waiting(LOCAL + 791)
+            .expect("none on its way");
+        assert_eq!(ask.want.get(), 1);
     }
 
     #[test]
-    fn a_second_lease_is_used_after_the_one_ending_first() {
-        let mut holder = holder_with_lease(2, 1_000, 10);
-        assert_eq!(holder.admit_waiting(LOCAL + 10), Admission::Admitted);
-        holder.ask(LOCAL + 20);
-        holder.granted(5, 1_000, 1_700_000_002, 19_675, LOCAL + 30);
-        assert_eq!(holder.arrive(LOCAL + 40), Admission::Admitted);
-        // The first lease's last request went first; at its end nothing of it is left.
-        assert!(holder.ask(LOCAL + 1_000).returned.is_empty());
-        for _ in 0..5 {
-            assert_eq!(holder.arrive(LOCAL + 1_001), Admission::Admitted);
-        }
-        assert_eq!(holder.arrive(LOCAL + 1_001), Admission::Wait);
-    }
-
-    #[test]
-    fn a_throttle_is_believed_for_a_lease_time_at_most() {
+    fn a_throttle_is_believed_for_a_lease_time_at_most_when_no_lease_has_room() {
         let mut holder = LeaseHolder::new(Tuning::DEFAULT);
         assert_eq!(holder.arrive(LOCAL), Admission::Wait);
-        holder.ask(LOCAL);
-        holder.throttled(Window::Minute, 30, 1_000, LOCAL + 40);
-        assert_eq!(
-            holder.admit_waiting(LOCAL + 40),
-            Admission::Throttled {
-                window: Window::Minute,
-                retry_after_secs: 30
-            }
-        );
-        assert_eq!(holder.waiting(), 0);
-        assert!(!holder.wants_to_ask(LOCAL + 500));
-        assert_eq!(
-            holder.arrive(LOCAL + 999),
-            Admission::Throttled {
-                window: Window::Minute,
-                retry_after_secs: 30
-            }
-        );
+        let (_, ticket) = holder.ask_for_waiting(LOCAL).expect("none on its way");
+        holder.throttled(ticket, Window::Minute, 30, 1_000, LOCAL + 40);
+        let throttled = |retry_after_secs| Admission::Throttled {
+            window: Window::Minute,
+            retry_after_secs,
+        };
+        assert_eq!(holder.retry(LOCAL + 40), throttled(30));
+        assert!(!holder.wants_to_renew(LOCAL + 500));
+        assert_eq!(holder.arrive(LOCAL + 999), throttled(30));
         // After a lease time the object is asked again.
         assert_eq!(holder.arrive(LOCAL + 1_000), Admission::Wait);
-        assert!(holder.wants_to_ask(LOCAL + 1_000));
+    }
+
+    #[test]
+    fn a_lease_with_room_admits_whatever_another_ask_was_told() {
+        let mut holder = holder_with_lease(5, 1_000, 10);
+        let (_, ticket) = holder.ask_for_waiting(LOCAL + 20).expect("none on its way");
+        holder.throttled(ticket, Window::Minute, 30, 1_000, LOCAL + 30);
+        // Its requests are counted already: using them is always within the limit.
+        assert_eq!(holder.arrive(LOCAL + 40), Admission::Admitted);
     }
 
     #[test]
     fn a_refused_key_voids_every_lease() {
         let mut holder = holder_with_lease(10, 1_000, 10);
-        assert_eq!(holder.admit_waiting(LOCAL + 10), Admission::Admitted);
-        holder.ask(LOCAL + 20);
+        holder.renew(LOCAL + 20);
         assert_eq!(holder.arrive(LOCAL + 21), Admission::Admitted);
         holder.refused();
-        assert!(!holder.asking());
+        assert!(!holder.renewing());
         assert_eq!(holder.arrive(LOCAL + 30), Admission::Wait);
         // Nothing to hand back to an object that refused the key.
-        assert!(holder.ask(LOCAL + 30).returned.is_empty());
+        assert!(holder
+            .ask_for_waiting(LOCAL + 30)
+            .expect("none on its way")
+            .0
+            .returned
+            .is_empty());
     }
 
     #[test]
     fn a_failed_ask_keeps_the_leases() {
         let mut holder = holder_with_lease(10, 1_000, 10);
-        assert_eq!(holder.admit_waiting(LOCAL + 10), Admission::Admitted);
-        holder.ask(LOCAL + 20);
-        holder.failed();
-        assert!(!holder.asking());
+        let (_, ticket) = holder.renew(LOCAL + 20);
+        holder.failed(ticket);
+        assert!(!holder.renewing());
         assert_eq!(holder.arrive(LOCAL + 30), Admission::Admitted);
+    }
+
+    #[test]
+    fn the_first_lease_adopted_from_a_call_made_without_a_holder_is_timed_from_that_call() {
+        let mut holder = LeaseHolder::new(Tuning::DEFAULT);
+        holder.adopt(LOCAL, 2, 1_000, SECOND, DAY, LOCAL + 100);
+        assert_eq!(holder.arrive(LOCAL + 100), Admission::Admitted);
+        assert_eq!(holder.arrive(LOCAL + 999), Admission::Admitted);
+        assert_eq!(holder.arrive(LOCAL + 999), Admission::Wait);
     }
 
     #[test]
     fn an_isolate_that_goes_quiet_hands_back_when_its_lease_ends() {
         let mut holder = holder_with_lease(10, 1_000, 10);
-        assert_eq!(holder.admit_waiting(LOCAL + 10), Admission::Admitted);
         assert_eq!(holder.hand_back_at(LOCAL + 10), Some(LOCAL + 1_000));
         assert_eq!(holder.hand_back_at(LOCAL + 10), None, "armed once");
         let returned = holder.hand_back_due(LOCAL + 1_000);
@@ -540,20 +595,36 @@ mod holder {
         assert_eq!(returned[0].count, 9);
         // Handed back once: nothing more to do.
         assert_eq!(holder.hand_back_at(LOCAL + 1_000), None);
-        assert!(holder.ask(LOCAL + 5_000).returned.is_empty());
+        assert!(holder
+            .ask_for_waiting(LOCAL + 5_000)
+            .expect("none on its way")
+            .0
+            .returned
+            .is_empty());
+    }
+
+    #[test]
+    fn a_lost_timer_is_armed_again() {
+        let mut holder = holder_with_lease(10, 1_000, 10);
+        assert_eq!(holder.hand_back_at(LOCAL + 10), Some(LOCAL + 1_000));
+        // The task sleeping for it was ended; long after, the next request arms it again.
+        let (_, ticket) = holder.renew(LOCAL + 2_500);
+        holder.granted(ticket, 5, 1_000, SECOND + 3, DAY, LOCAL + 2_510);
+        assert_eq!(holder.hand_back_at(LOCAL + 2_510), Some(LOCAL + 3_500));
     }
 
     #[test]
     fn a_busy_isolate_leaves_its_hand_back_to_the_next_ask() {
         let mut holder = holder_with_lease(10, 1_000, 10);
-        assert_eq!(holder.admit_waiting(LOCAL + 10), Admission::Admitted);
-        holder.ask(LOCAL + 800);
-        holder.granted(10, 1_000, 1_700_000_002, 19_675, LOCAL + 810);
+        let (_, ticket) = holder.renew(LOCAL + 800);
+        holder.granted(ticket, 10, 1_000, SECOND + 1, DAY, LOCAL + 810);
         assert_eq!(holder.hand_back_at(LOCAL + 810), Some(LOCAL + 1_000));
         // The first lease ended with 9 left, but the second is held: no call of its own.
         assert!(holder.hand_back_due(LOCAL + 1_000).is_empty());
         assert_eq!(holder.hand_back_at(LOCAL + 1_000), Some(LOCAL + 1_800));
-        let ask = holder.ask(LOCAL + 1_500);
+        let (ask, _) = holder
+            .ask_for_waiting(LOCAL + 1_500)
+            .expect("none on its way");
         assert_eq!(ask.returned.len(), 1);
         assert_eq!(ask.returned[0].count, 9);
     }
@@ -565,10 +636,10 @@ mod holder {
         let mut now = LOCAL;
         // Twenty leases of 5 in a row, each over unused before the next, two per bucket.
         for lease in 0..20u64 {
-            holder.granted(5, 100, base + lease / 2, 19_675, now);
+            holder.adopt(now, 5, 100, base + lease / 2, DAY, now);
             now += 1_000;
         }
-        let ask = holder.ask(now);
+        let (ask, _) = holder.ask_for_waiting(now).expect("none on its way");
         assert_eq!(ask.returned.len(), super::MAX_RETURNED);
         assert!(ask.returned.iter().all(|u| u.count == 10), "{ask:?}");
         // The oldest buckets were the ones dropped.

@@ -21,7 +21,7 @@ struct Description<'a> {
     coarse_scopes: Vec<&'static str>,
     fine_scopes: bool,
     default_scopes: &'a [String],
-    limits: DescribedLimits,
+    limits: DescribedPolicyLimits,
     plans: Vec<DescribedPlan<'a>>,
     /// `null` when the policy has no plans.
     default_plan: Option<&'a str>,
@@ -74,6 +74,15 @@ impl From<Limits> for DescribedLimits {
             per_day: limits.per_day.get(),
         }
     }
+}
+
+/// The policy's `[limits]`: the default windows and how keys' limits are enforced.
+#[derive(Serialize)]
+struct DescribedPolicyLimits {
+    #[serde(flatten)]
+    windows: DescribedLimits,
+    enforcement: &'static str,
+    lease_seconds: u64,
 }
 
 #[derive(Serialize)]
@@ -157,7 +166,11 @@ impl Policy {
             coarse_scopes: self.coarse_scopes.iter().map(|c| c.as_str()).collect(),
             fine_scopes: self.fine_scopes,
             default_scopes: &self.default_scopes,
-            limits: self.limits.into(),
+            limits: DescribedPolicyLimits {
+                windows: self.limits.into(),
+                enforcement: self.enforcement.as_str(),
+                lease_seconds: self.lease_time.ms() / 1_000,
+            },
             plans: self
                 .plans
                 .iter()

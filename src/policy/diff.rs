@@ -454,6 +454,12 @@ fn setting_change(subject: &str, before: Option<&Value>, after: Option<&Value>) 
         "limits.per_minute" | "limits.per_day" => {
             "keys without limits of their own (limits.source = \"policy\") get the new value from their next request; keys with their own limits keep them"
         }
+        "limits.enforcement" => {
+            "how keys without an enforcement of their own are limited from their next request: exact (a revoke lands on the next request) or lease (within limits.lease_seconds)"
+        }
+        "limits.lease_seconds" => {
+            "how long the leases of keys in lease mode last: how long a revoke may take to reach every isolate"
+        }
         "lifecycle.edit" | "lifecycle.revoke" | "lifecycle.reactivate" | "lifecycle.rotate" => {
             "what the admin API lets operators do to existing keys (switched off: 409 lifecycle_not_allowed)"
         }

@@ -26,7 +26,7 @@ pub(super) struct PolicyFile {
     pub(super) fine_scopes: Option<bool>,
     pub(super) default_scopes: Option<Vec<String>>,
     pub(super) default_plan: Option<String>,
-    pub(super) limits: Option<LimitsTable>,
+    pub(super) limits: Option<PolicyLimitsTable>,
     pub(super) lifecycle: Option<LifecycleTable>,
     pub(super) approvals: Option<ApprovalsTable>,
     pub(super) credentials: Option<CredentialsTable>,
@@ -48,6 +48,28 @@ pub(super) struct PolicyFile {
 pub(super) struct LimitsTable {
     pub(super) per_minute: Option<i64>,
     pub(super) per_day: Option<i64>,
+}
+
+/// The policy's own `[limits]`: the windows, as a plan's, and how they are enforced.
+/// `enforcement` is read as any string, so a misspelt one gets our message.
+#[derive(Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PolicyLimitsTable {
+    pub(super) per_minute: Option<i64>,
+    pub(super) per_day: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) enforcement: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) lease_seconds: Option<i64>,
+}
+
+impl PolicyLimitsTable {
+    pub(super) fn windows(&self) -> LimitsTable {
+        LimitsTable {
+            per_minute: self.per_minute,
+            per_day: self.per_day,
+        }
+    }
 }
 
 #[derive(Deserialize, Serialize)]

@@ -4,7 +4,7 @@
 use super::errors::{PolicyError, Problems};
 use super::file::{
     ApprovalsTable, CredentialsTable, Flag, GroupTable, LifecycleTable, LimitsTable, PolicyFile,
-    ProblemsTable, ResourceTable, RouteTable,
+    PolicyLimitsTable, ProblemsTable, ResourceTable, RouteTable,
 };
 use super::plans::{validate_default_plan, validate_plans};
 use super::routes::{parse_path_pattern, MethodPattern, Route, Segment};
@@ -18,6 +18,7 @@ use super::settings::{
 };
 use super::{Action, ApprovalSettings, Kind, LifecycleAction, Policy};
 use crate::cors::CorsSettings;
+use crate::lease::{Enforcement, LeaseTime, MAX_LEASE_MS, MIN_LEASE_MS};
 use crate::limits::{Limits, LimitsError, MAX_PER_DAY, MAX_PER_MINUTE};
 use crate::portal::PortalSettings;
 use crate::queue::QueueCaps;
@@ -88,7 +89,9 @@ pub(super) fn build_policy(file: PolicyFile) -> Result<Policy, PolicyError> {
             "false leaves no scope to give a key: list the coarse_scopes keys may hold (read:all, write:all, admin)",
         );
     }
-    let limits = validate_limits(file.limits.as_ref(), &mut problems);
+    let windows = file.limits.as_ref().map(PolicyLimitsTable::windows);
+    let limits = validate_limits(windows.as_ref(), &mut problems);
+    let (enforcement, lease_time) = validate_enforcement(file.limits.as_ref(), &mut problems);
     let lifecycle = validate_lifecycle(file.lifecycle.as_ref(), &mut problems);
     let approvals = validate_approvals(file.approvals.as_ref(), &mut problems);
     let credential_header = validate_credential_header(file.credentials.as_ref(), &mut problems);
@@ -147,6 +150,8 @@ pub(super) fn build_policy(file: PolicyFile) -> Result<Policy, PolicyError> {
         unmapped_route_status,
         origin_reads_body_overrides: file.origin_reads_body_overrides,
         limits,
+        enforcement,
+        lease_time,
         lifecycle,
         approvals,
         credential_header,
@@ -434,6 +439,43 @@ fn limit_value(
             }
         },
     }
+}
+
+/// `[limits] enforcement` (`"exact"` or `"lease"`) and `lease_seconds` (1 to 10, whole
+/// seconds like every duration here; read with either mode, since a key may choose lease
+/// mode on its own).
+fn validate_enforcement(
+    table: Option<&PolicyLimitsTable>,
+    problems: &mut Problems,
+) -> (Enforcement, LeaseTime) {
+    let enforcement = match table.and_then(|t| t.enforcement.as_ref()) {
+        None => Enforcement::default(),
+        Some(written) => Enforcement::parse(written).unwrap_or_else(|| {
+            problems.add(
+                "limits.enforcement",
+                format!("must be \"exact\" or \"lease\", got {written:?}"),
+            );
+            Enforcement::default()
+        }),
+    };
+    let (min, max) = (MIN_LEASE_MS.div_ceil(1_000), MAX_LEASE_MS / 1_000);
+    let lease_time = match table.and_then(|t| t.lease_seconds) {
+        None => LeaseTime::DEFAULT,
+        Some(seconds) => {
+            let time = u64::try_from(seconds)
+                .ok()
+                .filter(|s| (min..=max).contains(s))
+                .and_then(|s| LeaseTime::from_ms(s * 1_000).ok());
+            time.unwrap_or_else(|| {
+                problems.add(
+                    "limits.lease_seconds",
+                    format!("must be between {min} and {max}, got {seconds}"),
+                );
+                LeaseTime::DEFAULT
+            })
+        }
+    };
+    (enforcement, lease_time)
 }
 
 fn validate_lifecycle(table: Option<&LifecycleTable>, problems: &mut Problems) -> Lifecycle {

@@ -175,6 +175,7 @@ pub use scope::{Access, Action, Kind, RouteTarget, UnknownScopes};
 pub use settings::{ApprovalSettings, LifecycleAction, MAX_QUEUED_BODY_BYTES};
 
 use crate::cors::CorsSettings;
+use crate::lease::{Enforcement, LeaseTime};
 use crate::limits::Limits;
 use crate::portal::PortalSettings;
 use routes::Route;
@@ -189,6 +190,8 @@ pub struct Policy {
     unmapped_route_status: u16,
     origin_reads_body_overrides: bool,
     limits: Limits,
+    enforcement: Enforcement,
+    lease_time: LeaseTime,
     lifecycle: Lifecycle,
     approvals: ApprovalSettings,
     credential_header: Option<String>,
@@ -218,6 +221,16 @@ impl Policy {
     /// The limits a key gets when it is created without its own.
     pub fn default_limits(&self) -> Limits {
         self.limits
+    }
+
+    /// How keys without an enforcement of their own have their limits enforced.
+    pub fn enforcement(&self) -> Enforcement {
+        self.enforcement
+    }
+
+    /// How long a lease lasts, for keys in lease mode (`[limits] lease_seconds`).
+    pub fn lease_time(&self) -> LeaseTime {
+        self.lease_time
     }
 
     /// Whether this deployment offers `action` on keys (the `[lifecycle]` table).

@@ -129,6 +129,8 @@ impl ObjectReply for Reply {
     fn kind(&self) -> &'static str {
         match self {
             Reply::Admitted { .. } => "admitted",
+            Reply::Leased { .. } => "leased",
+            Reply::HandedBack => "handed_back",
             Reply::Queued { .. } => "queued",
             Reply::Rechecked { .. } => "rechecked",
             Reply::Refused { .. } => "refused",

@@ -8,6 +8,7 @@ const env = useGateway();
 const KEY_FIELDS = [
   "created_at",
   "created_by",
+  "enforcement",
   "environment",
   "expires_at",
   "hint",
@@ -202,7 +203,7 @@ describe("policy", () => {
     assert.deepEqual(policy.routes[0], { method: "GET", path: "/v1/contacts", resource: "contacts", action: "read" });
     assert.ok(policy.scopes.includes("email:send-approval"));
     assert.ok(policy.scopes.includes("read:all"));
-    assert.deepEqual(policy.limits, { per_minute: 120, per_day: 50000 });
+    assert.deepEqual(policy.limits, { per_minute: 120, per_day: 50000, enforcement: "exact", lease_seconds: 1 });
   });
 
   test("GET /policy says whether the bundled policy is in force or a KEYGATE_POLICY overrides it", async () => {

@@ -78,7 +78,7 @@ describe("plans in GET /policy (seed 000)", () => {
       );
       const pro = json.plans[1];
       assert.deepEqual(pro.resources, json.resources.map((resource) => resource.name));
-      assert.deepEqual(pro.limits, json.limits);
+      assert.deepEqual(pro.limits, { per_minute: json.limits.per_minute, per_day: json.limits.per_day });
       assert.equal(pro.max_limits, null);
     }));
 });

@@ -12,6 +12,7 @@ fn a_full_body_sets_every_field() {
         "workspace": "acme-prod_1.eu",
         "expires_at": "2030-12-31T23:59:59Z",
         "limits": {"per_minute": 10, "per_day": 1000},
+        "enforcement": "lease",
         "metadata": {"team": "growth", "cost_center": 42, "tags": ["a", "b"]},
         "rejection_webhook": "https://hooks.example.com/keygate/rejected",
         "environment": "test",
@@ -29,6 +30,7 @@ fn a_full_body_sets_every_field() {
             workspace: Some("acme-prod_1.eu".into()),
             expires_at: Some(1_924_991_999_000),
             limits: Some(Limits::new(10, 1000).unwrap()),
+            enforcement: Some(Enforcement::Lease),
             metadata: body["metadata"].as_object().unwrap().clone(),
             rejection_webhook: Some("https://hooks.example.com/keygate/rejected".into()),
             environment: Environment::Test,
@@ -45,6 +47,7 @@ fn omitted_and_null_fields_take_their_defaults() {
         workspace: None,
         expires_at: None,
         limits: None,
+        enforcement: None,
         metadata: Map::new(),
         rejection_webhook: None,
         environment: Environment::Live,
@@ -53,7 +56,7 @@ fn omitted_and_null_fields_take_their_defaults() {
     assert_eq!(parse(&with("name", json!("Zapier"))).unwrap(), expected);
     let nulls = json!({
         "name": "Zapier", "scopes": ["contacts:read"], "workspace": null,
-        "expires_at": null, "limits": null, "metadata": null,
+        "expires_at": null, "limits": null, "enforcement": null, "metadata": null,
         "rejection_webhook": null, "environment": null,
     });
     assert_eq!(parse(&nulls).unwrap(), expected);

@@ -12,7 +12,7 @@ fn edit_of(body: Value) -> Result<KeyEdit, GatewayError> {
     parse_edit_with(&body, true)
 }
 
-const EDITABLE: &str = "name, scopes, limits, expires_at, metadata, rejection_webhook";
+const EDITABLE: &str = "name, scopes, limits, enforcement, expires_at, metadata, rejection_webhook";
 
 #[test]
 fn an_edit_sets_only_the_fields_it_names() {
@@ -34,6 +34,7 @@ fn an_edit_sets_only_the_fields_it_names() {
         "name": "Renamed",
         "scopes": ["contacts:write"],
         "limits": {"per_minute": 5},
+        "enforcement": "exact",
         "expires_at": "2030-12-31T23:59:59Z",
         "metadata": {"team": "growth"},
         "rejection_webhook": "https://hooks.example.com/r",
@@ -48,6 +49,7 @@ fn an_edit_sets_only_the_fields_it_names() {
                 per_minute: Some(5),
                 per_day: None
             }),
+            enforcement: Some(Some(Enforcement::Exact)),
             expires_at: Some(Some(1_924_991_999_000)),
             metadata: Some(every["metadata"].as_object().unwrap().clone()),
             rejection_webhook: Some(Some("https://hooks.example.com/r".into())),

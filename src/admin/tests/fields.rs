@@ -571,3 +571,17 @@ fn environment_is_live_or_test() {
         );
     }
 }
+
+#[test]
+fn enforcement_is_exact_lease_or_the_policys() {
+    let of = |value| parse(&with("enforcement", value)).unwrap().enforcement;
+    assert_eq!(of(json!("exact")), Some(Enforcement::Exact));
+    assert_eq!(of(json!("lease")), Some(Enforcement::Lease));
+    assert_eq!(of(json!(null)), None);
+    for bad in [json!("Lease"), json!(""), json!(true), json!(["lease"])] {
+        assert_eq!(
+            refused_on("enforcement", parse(&with("enforcement", bad))),
+            "must be `exact`, `lease` or null (follow the policy's)"
+        );
+    }
+}

@@ -16,6 +16,7 @@ use crate::approval::{ApprovalId, ApprovalStatus};
 use crate::authority::{KeyEdit, LimitsEdit};
 use crate::key::{hash_key, HashingSecret, KEY_ID_RANDOM_BYTES, KEY_RANDOM_BYTES};
 use crate::key::{ApiKey, Environment, KeyId};
+use crate::lease::Enforcement;
 use crate::limits::Limits;
 use crate::page::{Position, DEFAULT_PAGE_SIZE, MAX_CURSOR_TIME_DIGITS, MAX_PAGE_SIZE};
 use crate::policy::Policy;

@@ -1,5 +1,6 @@
 mod admit;
 mod delegation;
+mod lease;
 mod lifecycle;
 mod plans;
 mod properties;

@@ -62,6 +62,8 @@ const EVERY_TABLE: &str = r##"
     [limits]
     per_minute = 10
     per_day = 1000
+    enforcement = "lease"
+    lease_seconds = 2
 
     [lifecycle]
     edit = false

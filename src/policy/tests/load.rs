@@ -1,6 +1,7 @@
 //! Loading: defaults, every table's fields and ranges, and the problems a refused file reports.
 
 use super::*;
+use crate::lease::{Enforcement, LeaseTime};
 use crate::limits::Limits;
 use crate::policy::{ApprovalSettings, LifecycleAction};
 use crate::queue::QueueCaps;
@@ -563,6 +564,48 @@ fn limits_reuse_the_limits_wording() {
     ] {
         assert_eq!(refusal(text), expected, "{text}");
     }
+}
+
+#[test]
+fn enforcement_is_exact_unless_lease_is_chosen_with_a_lease_of_one_second() {
+    let policy = load("");
+    assert_eq!(policy.enforcement(), Enforcement::Exact);
+    assert_eq!(policy.lease_time(), LeaseTime::DEFAULT);
+    let policy = load("[limits]\nenforcement = \"lease\"\nlease_seconds = 10\n");
+    assert_eq!(policy.enforcement(), Enforcement::Lease);
+    assert_eq!(policy.lease_time().ms(), 10_000);
+    // The lease time is read in exact mode too: a key may choose lease mode itself.
+    let policy = load("[limits]\nenforcement = \"exact\"\nlease_seconds = 3\n");
+    assert_eq!(policy.enforcement(), Enforcement::Exact);
+    assert_eq!(policy.lease_time().ms(), 3_000);
+}
+
+#[test]
+fn enforcement_and_lease_seconds_out_of_range_are_refused_precisely() {
+    for (text, expected) in [
+        (
+            "[limits]\nenforcement = \"fast\"",
+            r#"limits.enforcement: must be "exact" or "lease", got "fast""#,
+        ),
+        (
+            "[limits]\nlease_seconds = 0",
+            "limits.lease_seconds: must be between 1 and 10, got 0",
+        ),
+        (
+            "[limits]\nlease_seconds = 11",
+            "limits.lease_seconds: must be between 1 and 10, got 11",
+        ),
+        (
+            "[limits]\nlease_seconds = -1",
+            "limits.lease_seconds: must be between 1 and 10, got -1",
+        ),
+    ] {
+        assert_eq!(refusal(text), expected, "{text}");
+    }
+    // Not a string at all: the parser's own message, at its place.
+    let refused = refusal("[limits]\nenforcement = true");
+    assert!(refused.contains("line 2, column 15"), "{refused}");
+    assert!(refused.contains("expected a string"), "{refused}");
 }
 
 #[test]
