@@ -27,12 +27,13 @@ use crate::policy::{Access, Action, Policy, RouteTarget};
 use crate::record::{Grantee, KeyRecord, Principal};
 use crate::session::{permits, Member, Permission};
 use serde::{Deserialize, Serialize};
+use serde_tag_first::TagFirstDeserialize;
 
 /// The resource whose grants let a key manage keys.
 pub const KEYS_RESOURCE: &str = "api_keys";
 
 /// Who makes an admin request.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, TagFirstDeserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Actor {
     /// The deployment's root token: every workspace, no bounds.
@@ -66,7 +67,7 @@ pub enum Stronger {
 }
 
 /// What a key acting on keys tried to give beyond its own grants.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, TagFirstDeserialize)]
 #[serde(tag = "beyond", rename_all = "snake_case")]
 pub enum Overreach {
     /// These scopes give something the acting key does not hold.

@@ -32,6 +32,7 @@ use crate::record::{KeyRecord, Status};
 use crate::session::{Session, SessionId, SessionIndexName, TooManySessions};
 use crate::workspace::{PlanAssignment, Workspace, WorkspaceName};
 use serde::{Deserialize, Serialize};
+use serde_tag_first::TagFirstDeserialize;
 
 /// How many keys one pass of a plan change reaches: the PUT's own, then each alarm's.
 pub const FANOUT_BATCH: usize = 100;
@@ -41,7 +42,7 @@ pub const FANOUT_CONCURRENCY: usize = 10;
 pub const FANOUT_RETRY_MS: u64 = 1_000;
 
 /// Requests to the directory (the body of its Durable Object call).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, TagFirstDeserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum DirectoryCommand {
     /// The key's record as of `record.version`, and its last use.
@@ -93,7 +94,7 @@ pub enum DirectoryCommand {
 }
 
 /// Which session a revoke names: the caller's own (its token's name), or one by id.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, TagFirstDeserialize)]
 #[serde(tag = "by", rename_all = "snake_case")]
 pub enum SessionRef {
     Current { index_name: SessionIndexName },
@@ -106,7 +107,7 @@ pub struct Listed {
     pub last_used_at: Option<u64>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, TagFirstDeserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum DirectoryReply {
     Done,

@@ -20,10 +20,11 @@ use crate::limits::{Limits, Window};
 use crate::policy::{Plan, Policy, RouteTarget};
 use crate::record::KeyRecord;
 use crate::workspace::PlanAssignment;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use serde_tag_first::TagFirstDeserialize;
 
 /// Why a workspace's plan does not allow something.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, TagFirstDeserialize)]
 #[serde(tag = "beyond_plan", rename_all = "snake_case")]
 pub enum PlanRefusal {
     /// The plan has no API access; `needed` is a plan that has it (and offers what was

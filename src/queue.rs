@@ -19,6 +19,7 @@
 
 use crate::key::base62_fixed;
 use serde::{Deserialize, Serialize};
+use serde_tag_first::TagFirstDeserialize;
 use sha2::{Digest, Sha256};
 use std::fmt;
 
@@ -81,7 +82,7 @@ pub struct PendingUsage {
 }
 
 /// The cap a request would pass; nothing is stored.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, TagFirstDeserialize)]
 #[serde(tag = "cap", rename_all = "snake_case")]
 pub enum QueueFull {
     PendingPerKey { max: u64 },

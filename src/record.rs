@@ -7,6 +7,7 @@ use crate::limits::Limits;
 use crate::workspace::PlanAssignment;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use serde_tag_first::TagFirstDeserialize;
 
 /// A key as its authority stores it and the admin API shows it. The secrets' hashes are
 /// kept apart, by the key's authority, so a record can be copied to the key directory and
@@ -143,7 +144,7 @@ pub struct Grantee {
 /// stored as `{"type": "root"}`, `{"type": "key", "key_id": "key_…"}` or
 /// `{"type": "member", "id", "name"}` (the admin API shows its own view of it). Records
 /// already stored keep this form, so it never changes.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, TagFirstDeserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Principal {
     Root,

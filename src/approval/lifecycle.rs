@@ -9,6 +9,7 @@ use crate::policy::RouteTarget;
 use crate::queue::{QueueFull, QueueShard, SHARD_CHARS};
 use crate::record::{Grantee, Principal};
 use serde::{Deserialize, Serialize};
+use serde_tag_first::TagFirstDeserialize;
 use std::fmt;
 
 const ID_PREFIX: &str = "apr_";
@@ -115,7 +116,7 @@ pub struct Approval {
 }
 
 /// Where an approval stands. Every state but `Pending` is final.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, TagFirstDeserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum ApprovalState {
     Pending,
@@ -144,7 +145,7 @@ pub struct Decision {
     pub at: u64,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, TagFirstDeserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Decider {
     Root,
@@ -174,7 +175,7 @@ impl Decider {
 }
 
 /// What the origin answered to an approved request.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, TagFirstDeserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum OriginResult {
     Answered {
@@ -241,7 +242,7 @@ impl ApprovalState {
 }
 
 /// A reviewer's decision on a pending approval.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, TagFirstDeserialize)]
 #[serde(tag = "verdict", rename_all = "snake_case")]
 pub enum Verdict {
     /// Approve: the submitting key still may (`Ok`), or why it no longer may.
@@ -258,7 +259,7 @@ pub enum Verdict {
 }
 
 /// Why a queue command was declined.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, TagFirstDeserialize)]
 #[serde(tag = "reason", rename_all = "snake_case")]
 pub enum QueueDeclined {
     /// No such approval, or one the reviewer may not see: the same answer.

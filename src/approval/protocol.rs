@@ -6,10 +6,11 @@ use super::{
     Verdict,
 };
 use crate::page::{PageRequest, Position};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use serde_tag_first::TagFirstDeserialize;
 
 /// Requests to the approval queue's Durable Object.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, TagFirstDeserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum QueueCommand {
     Submit {
@@ -40,7 +41,7 @@ pub enum QueueCommand {
     },
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, TagFirstDeserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum QueueReply {
     Done,

@@ -11,6 +11,7 @@ use crate::key::{Environment, KeyId};
 use crate::policy::{Access, Action, Policy, RouteTarget};
 use crate::record::Principal;
 use serde::{Deserialize, Serialize};
+use serde_tag_first::TagFirstDeserialize;
 
 /// Who is looking at the queue, and what they may do there.
 ///
@@ -27,7 +28,7 @@ pub struct Reviewer {
     pub reach: Reach,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, TagFirstDeserialize)]
 #[serde(tag = "reach", rename_all = "snake_case")]
 pub enum Reach {
     /// The root token: every approval.

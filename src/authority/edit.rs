@@ -8,6 +8,7 @@ use crate::policy::Policy;
 use crate::record::KeyRecord;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use serde_tag_first::TagFirstDeserialize;
 
 /// A `PATCH` of a key: each field present is replaced. `Some(None)` clears an optional
 /// field (expiry, per-key limits, webhook).
@@ -44,7 +45,7 @@ pub struct KeyEdit {
 
 /// A change to a key's own limits: back to following the policy's defaults, or new values
 /// for the windows given — a window left out keeps the key's current value.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, TagFirstDeserialize)]
 #[serde(tag = "to", rename_all = "snake_case")]
 pub enum LimitsEdit {
     PolicyDefaults,

@@ -12,9 +12,10 @@ use crate::usage::UsageTotals;
 use crate::webhook::secret::WebhookSecret;
 use crate::workspace::PlanAssignment;
 use serde::{Deserialize, Serialize};
+use serde_tag_first::TagFirstDeserialize;
 
 /// Requests to a key's authority (the body of the Durable Object call).
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, TagFirstDeserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Command {
     Create {
@@ -114,7 +115,7 @@ pub enum Command {
 }
 
 /// Who signs a delivery to a rejection webhook.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, TagFirstDeserialize)]
 #[serde(tag = "by", rename_all = "snake_case")]
 pub enum WebhookSigners {
     /// The key's own secrets, the current one first.
@@ -146,7 +147,7 @@ pub struct RetiredSecret {
     pub valid_until: u64,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, TagFirstDeserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Reply {
     Admitted {

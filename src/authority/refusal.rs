@@ -7,10 +7,11 @@ use crate::entitlement::PlanRefusal;
 use crate::limits::Window;
 use crate::policy::LifecycleAction;
 use crate::record::Status;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use serde_tag_first::TagFirstDeserialize;
 
 /// Why an authority refused a request, in a form that crosses the Durable Object boundary.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, TagFirstDeserialize)]
 #[serde(tag = "reason", rename_all = "snake_case")]
 pub enum Refusal {
     Unknown,
@@ -39,7 +40,7 @@ pub enum Refusal {
 }
 
 /// Why a lifecycle command was declined, across the Durable Object boundary.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, TagFirstDeserialize)]
 #[serde(tag = "reason", rename_all = "snake_case")]
 pub enum Declined {
     /// No such key, or one the actor may not see (another workspace): the same answer.
@@ -73,7 +74,7 @@ impl From<Stronger> for Declined {
 }
 
 /// Why the submitting key may no longer make the request it queued.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, TagFirstDeserialize)]
 #[serde(tag = "reason", rename_all = "snake_case")]
 pub enum SubmitterFailure {
     KeyRevoked,

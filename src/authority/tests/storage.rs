@@ -110,10 +110,11 @@ fn key_object_shows_status_and_policy_limits() {
 
 // --- serde across the Durable Object boundary -------------------------------------
 
+/// Through the text the Worker sends the object, as it sends it.
 fn round_trip_command(command: &Command) {
-    let json = serde_json::to_value(command).unwrap();
-    let back: Command = serde_json::from_value(json.clone()).unwrap();
-    assert_eq!(serde_json::to_value(&back).unwrap(), json);
+    let text = serde_json::to_string(command).unwrap();
+    let back: Command = serde_json::from_str(&text).unwrap();
+    assert_eq!(serde_json::to_string(&back).unwrap(), text);
 }
 
 fn round_trip_reply(reply: &Reply) {
@@ -438,5 +439,45 @@ fn a_key_state_round_trips_through_its_stored_json() {
     assert_eq!(
         serde_json::from_str::<Counters>(r#"{"limiter": {}, "last_used_at": null}"#).unwrap(),
         Counters::default()
+    );
+}
+
+#[test]
+fn a_command_or_reply_is_read_tag_first_as_it_is_written() {
+    // The tag is the first field written (serde_tag_first reads it so, with no buffering).
+    let text = serde_json::to_string(&Command::WebhookSigners {
+        url: "https://hooks.example.com/r".into(),
+    })
+    .unwrap();
+    assert_eq!(
+        text,
+        r#"{"op":"webhook_signers","url":"https://hooks.example.com/r"}"#
+    );
+    let error = serde_json::from_str::<Command>(
+        r#"{"url":"https://hooks.example.com/r","op":"webhook_signers"}"#,
+    )
+    .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .starts_with("expected `op` as the object's first field"),
+        "{error}"
+    );
+    let error = serde_json::from_str::<Command>(r#"{"op":"frobnicate"}"#).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .starts_with("unknown variant `frobnicate`, expected one of `create`, "),
+        "{error}"
+    );
+    let error = serde_json::from_str::<Command>(r#"{"op":"webhook_signers"}"#).unwrap_err();
+    assert!(
+        error.to_string().starts_with("missing field `url`"),
+        "{error}"
+    );
+    // A unit variant ignores other fields, as serde's internal tagging does.
+    assert_eq!(
+        serde_json::from_str::<WebhookSigners>(r#"{"by":"nobody","extra":[1,{"a":2}]}"#).unwrap(),
+        WebhookSigners::Nobody
     );
 }
