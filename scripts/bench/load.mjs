@@ -308,20 +308,25 @@ async function startKeygate(origin) {
   // Register disposal as soon as the instance exists, even if `ready` then times out.
   register("keygate Miniflare", async () => (await started).dispose());
   const gw = await withTimeout(started, STARTUP_TIMEOUT_MS, "starting keygate on workerd");
-  const keys = [];
-  for (let i = 0; i < settings.keys; i++) {
-    const created = await withTimeout(
-      gw.createKey({
-        name: `load benchmark ${i + 1}`,
-        scopes: ["contacts:read"],
-        limits: { per_minute: 1_000_000, per_day: 1_000_000_000 },
-      }),
-      REQUEST_TIMEOUT_MS,
-      "creating a benchmark key",
-    );
-    keys.push(created.key);
-  }
-  return { url: gw.url, keys };
+  // The same gateway, the same policy: the lease-mode keys choose it per key.
+  const create = async (enforcement) => {
+    const keys = [];
+    for (let i = 0; i < settings.keys; i++) {
+      const created = await withTimeout(
+        gw.createKey({
+          name: `load benchmark ${enforcement} ${i + 1}`,
+          scopes: ["contacts:read"],
+          limits: { per_minute: 1_000_000, per_day: 1_000_000_000 },
+          enforcement,
+        }),
+        REQUEST_TIMEOUT_MS,
+        `creating a benchmark key (${enforcement})`,
+      );
+      keys.push(created.key);
+    }
+    return keys;
+  };
+  return { url: gw.url, keys: await create("exact"), leaseKeys: await create("lease") };
 }
 
 /** One request through the real socket, to prove a target answers 200 before loading it. */
@@ -579,20 +584,21 @@ async function main() {
     targets.push({ name: "platform", label: "platform calls (JS)", url: platform.url });
     targets.push({ name: "platform_cached", label: "platform calls, KV cached (JS)", url: cached.url });
   }
-  targets.push({ name: "gateway", label: "keygate", url: gateway.url });
+  targets.push({ name: "gateway", label: "keygate (exact)", url: gateway.url });
+  targets.push({ name: "gateway_lease", label: "keygate (lease)", url: gateway.url, keys: gateway.leaseKeys });
 
   // The same headers to every target; the passthrough forwards the Authorization header
-  // to the origin, keygate strips it.
-  const { keys } = gateway;
+  // to the origin, keygate strips it. Every target but the lease one sends the exact keys.
+  for (const target of targets) target.keys ??= gateway.keys;
   const headers = { accept: "application/json" };
-  for (const { name, url } of targets) {
+  for (const { name, url, keys } of targets) {
     for (const key of keys) await probe(name, `${url}${ROUTE}`, { authorization: `Bearer ${key}`, ...headers });
   }
 
   const rounds = [];
   for (let round = 1; round <= settings.rounds; round++) {
     const results = {};
-    for (const { name, url } of targets) {
+    for (const { name, url, keys } of targets) {
       if (settings.warmup > 0) {
         log(`round ${round}, ${name}: warm-up ${settings.warmup} s`);
         const warm = await run(`${url}${ROUTE}`, keys, headers, settings.warmup);
