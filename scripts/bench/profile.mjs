@@ -5,6 +5,7 @@
 //
 //   KEYGATE_WASM_OPT=0 sh scripts/build.sh    # keeps the wasm's function names
 //   node scripts/bench/profile.mjs [--duration 8] [--concurrency 16] [--top 40] [--out FILE]
+//                                  [--enforcement exact|lease]
 //
 // Prints the functions with the most self time, and the same grouped by where they live
 // (wasm by crate, JS glue, the runtime's own built-ins). --out writes the .cpuprofile
@@ -29,6 +30,8 @@ const duration = Number(option("--duration", 8));
 const concurrency = Number(option("--concurrency", 16));
 const top = Number(option("--top", 40));
 const out = option("--out", null);
+// The key's enforcement ("exact" or "lease"): which of the data plane's paths is profiled.
+const enforcement = option("--enforcement", "exact");
 const watchdog = setTimeout(() => {
   console.error("profile.mjs: gave up after the run's time budget");
   process.exit(1);
@@ -55,6 +58,7 @@ try {
     name: "profile",
     scopes: ["contacts:read"],
     limits: { per_minute: 1_000_000, per_day: 1_000_000_000 },
+    enforcement,
   });
   const probe = await gateway.request("/v1/contacts", { key });
   if (probe.status !== 200) throw new Error(`the probe answered ${probe.status}`);
