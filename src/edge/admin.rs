@@ -450,7 +450,7 @@ async fn delete_key(id: &KeyId, actor: Actor, env: &Env, request_id: &str) -> Ou
 /// [`MAX_ADMIN_BODY_BYTES`], declared or not. Called only once the caller's right to the
 /// route is known.
 async fn read_body(req: &mut Request) -> Result<Vec<u8>, GatewayError> {
-    let declared = platform::declared_body_length(req);
+    let declared = platform::declared_body_length(req.inner());
     if declared.is_some_and(|len| len > MAX_ADMIN_BODY_BYTES) {
         return Err(GatewayError::PayloadTooLarge {
             max_bytes: MAX_ADMIN_BODY_BYTES as u64,

@@ -26,6 +26,7 @@ use crate::request::bearer::{presented_api_key, CredentialHeader};
 use crate::request::body;
 use crate::request::queued::{self, Queued, RequestLine};
 use crate::request::reply::Refused;
+use crate::request::target::RequestTarget;
 use platform::now_ms;
 use worker::{event, Context, Env, Headers, Request, Response, Result};
 
@@ -38,8 +39,21 @@ const DRAIN_TIMEOUT_MS: u64 = 1000;
 /// directly: no copy of its headers into `worker::Response` and back on the hot path.
 type RawResponse = web_sys::Response;
 
+/// What the data plane reads of a request, each part read from the platform once: the
+/// runtime's own request (its body, and `cf` when forwarding), its method, its URL's parts
+/// and its headers (names in lower case, a repeated name's values joined as `get` joins them).
+struct Incoming<'a> {
+    raw: &'a web_sys::Request,
+    method: String,
+    target: RequestTarget<'a>,
+    headers: Vec<(String, String)>,
+}
+
+// The runtime's own request, not workers-rs's: that one reads the method, the URL (parsing
+// it), the headers and `cf` for every request, and its `url()` parses again. The admin API
+// and the portal page take it; the data plane reads what it needs ([`Incoming`]).
 #[event(fetch)]
-pub async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<RawResponse> {
+pub async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<RawResponse> {
     let request_id = platform::request_id();
     let config = match platform::config(&env) {
         Ok(config) => config,
@@ -53,13 +67,20 @@ pub async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<RawRespon
             .map(Into::into);
         }
     };
-    let path = req.path();
-    if crate::portal::is_portal_path(&path) {
+    let url = req.url();
+    let Some(target) = RequestTarget::split(&url) else {
+        // The runtime hands over a serialised absolute URL; anything else is our bug.
+        worker::console_error!("internal error: a request URL that does not split");
+        return platform::refusal_response(GatewayError::Internal.into(), &request_id, None)
+            .map(Into::into);
+    };
+    let path = target.path;
+    if crate::portal::is_portal_path(path) {
         // The portal page is static and public: no key, no body, no storage, no origin. A
         // small body sent anyway is drained unread, as before any refusal, so the client's
         // connection survives it.
-        discard_small_body(&mut req).await;
-        return portal::serve(&req, &env, &config, &request_id)
+        discard_small_body(&req).await;
+        return portal::serve(&Request::from(req), &env, &config, &request_id)
             .await
             .map(Into::into);
     }
@@ -68,46 +89,44 @@ pub async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<RawRespon
     if is_admin {
         // The admin API is keygate's own: its problems keep keygate's `type`, and it
         // answers no cross-origin calls.
-        let outcome = admin::handle(&mut req, &env, &config, &request_id)
+        let mut admin_req = Request::from(req);
+        let outcome = admin::handle(&mut admin_req, &env, &config, &request_id)
             .await
             .map(Into::into);
-        return answer(outcome, &mut req, &request_id, None).await;
+        return answer(outcome, admin_req.inner(), &request_id, None).await;
     }
+    let incoming = Incoming {
+        raw: &req,
+        method: req.method(),
+        target,
+        headers: Headers(req.headers()).entries().collect(),
+    };
     // A cross-origin preflight carries no key: answered from the policy alone, before
     // anything else, without the origin and without counting anything.
     let cors = config.policy.cors();
-    let origin = req.headers().get("Origin").ok().flatten();
+    let origin = header_value(&incoming.headers, "origin").map(str::to_owned);
     if let Some(cors) = cors {
-        let requested = req
-            .headers()
-            .get("Access-Control-Request-Method")
-            .ok()
-            .flatten();
-        let method = req.inner().method();
+        let requested = header_value(&incoming.headers, "access-control-request-method");
         if let Some((origin, requested)) =
-            crate::cors::preflight_of(&method, origin.as_deref(), requested.as_deref())
+            crate::cors::preflight_of(&incoming.method, origin.as_deref(), requested)
         {
-            let request_headers = req
-                .headers()
-                .get("Access-Control-Request-Headers")
-                .ok()
-                .flatten();
+            let request_headers = header_value(&incoming.headers, "access-control-request-headers");
             let type_base = config.policy.problem_type_base();
             return preflight(
                 cors,
                 origin,
                 requested,
-                request_headers.as_deref(),
+                request_headers,
                 &request_id,
                 type_base,
             )
             .map(Into::into);
         }
     }
-    let outcome = gateway(&mut req, &env, &ctx, &config, &request_id).await;
+    let outcome = gateway(incoming, &env, &ctx, &config, &request_id).await;
     let response = answer(
         outcome,
-        &mut req,
+        &req,
         &request_id,
         config.policy.problem_type_base(),
     )
@@ -122,7 +141,7 @@ pub async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<RawRespon
 /// The response for an outcome: a refusal becomes its problem (its body drained first).
 async fn answer(
     outcome: std::result::Result<RawResponse, Refused>,
-    req: &mut Request,
+    req: &web_sys::Request,
     request_id: &str,
     type_base: Option<&str>,
 ) -> Result<RawResponse> {
@@ -190,13 +209,12 @@ fn with_cors(
 /// that has already reused that connection for its next request sees it reset. Draining a
 /// small body first (its bytes are dropped as they come, never kept) keeps the connection
 /// usable; large or undeclared ones are left (the close is cheaper).
-async fn discard_small_body(req: &mut Request) {
+async fn discard_small_body(req: &web_sys::Request) {
     let declared = platform::declared_body_length(req);
-    if declared.is_some_and(|len| (1..=DISCARDABLE_BODY_BYTES).contains(&len))
-        && !req.inner().body_used()
-    {
-        if let Ok(stream) = req.stream() {
-            proxy::drain(stream, DISCARDABLE_BODY_BYTES, DRAIN_TIMEOUT_MS).await;
+    if declared.is_some_and(|len| (1..=DISCARDABLE_BODY_BYTES).contains(&len)) && !req.body_used() {
+        // A body already handed to a fetch is locked to it: not ours to drain.
+        if let Some(stream) = req.body().filter(|stream| !stream.locked()) {
+            proxy::drain(stream.into(), DISCARDABLE_BODY_BYTES, DRAIN_TIMEOUT_MS).await;
         }
     }
 }
@@ -213,47 +231,45 @@ fn header_value<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a s
 /// One data-plane request: transport → authenticate → route → look up → admit → forward
 /// (or, for a key holding only the approval level, queue).
 async fn gateway(
-    req: &mut Request,
+    incoming: Incoming<'_>,
     env: &Env,
     ctx: &Context,
     config: &Config,
     request_id: &str,
 ) -> std::result::Result<RawResponse, Refused> {
-    // The runtime hands us a parsed URL; failing to read it back would be our bug.
-    let url = req.url().map_err(|_| GatewayError::Internal)?;
+    let Incoming {
+        raw: req,
+        method,
+        target: url,
+        headers,
+    } = incoming;
 
     // Transport: on Workers the URL's scheme is the client's.
-    if config.https_only && url.scheme() != "https" {
+    if config.https_only && url.scheme != "https" {
         return Err(GatewayError::HttpsRequired.into());
     }
 
     // Authenticate the key's shape: no storage is touched for garbage. The key is in
     // `Authorization`, or in the policy's credential header: never both, never twice.
-    let authorization = req.headers().get("Authorization").ok().flatten();
     let credential_header = config.policy.credential_header();
-    let credential_value =
-        credential_header.and_then(|name| req.headers().get(name).ok().flatten());
     let parsed = presented_api_key(
-        authorization.as_deref(),
+        header_value(&headers, "authorization"),
         credential_header.map(|name| CredentialHeader {
             name,
-            value: credential_value.as_deref(),
+            value: header_value(&headers, name),
         }),
         config.policy.key_prefix(),
     )?;
 
     // Route: refuse whatever the origin could read differently (or a key where it would
     // travel on), then find which resource and action the request needs; unmapped means denied.
-    let method = req.inner().method();
-    let path = url.path();
-    // Read once from the platform; the proxy forwards what survives sanitising.
-    let headers: Vec<(String, String)> = req.headers().entries().collect();
+    let path = url.path;
     crate::ambiguity::check_request(&RequestShape {
         method: &method,
         path,
-        query: url.query(),
+        query: url.query,
         headers: &headers,
-        has_body: req.inner().body().is_some(),
+        has_body: req.body().is_some(),
         key_prefix: config.policy.key_prefix(),
         credential_header,
     })
@@ -284,8 +300,9 @@ async fn gateway(
 
     // Admit: the one Durable Object call — status, scope and both limit windows at once;
     // for a key in lease mode, a lease this isolate holds answers instead ([`lease`]).
+    let declared_length = body::declared_length(header_value(&headers, "content-length"));
     let queueing = Queueing {
-        declared_body_bytes: platform::declared_body_length(req).map(|len| len as u64),
+        declared_body_bytes: declared_length.map(|len| len as u64),
     };
     let reply = lease::admit(
         env,
@@ -317,7 +334,12 @@ async fn gateway(
                 headers,
             };
             // Counted: a 202, and any refusal after it, shows the key's limit state.
-            return match queue(req, &url, queued, config, env, request_id).await {
+            let line = RequestLine {
+                method: method.clone(),
+                path: url.path,
+                query: url.query,
+            };
+            return match queue(req, line, queued, config, env, request_id).await {
                 Ok(response) => Ok(proxy::with_headers(
                     response.into(),
                     &limit_headers,
@@ -330,7 +352,14 @@ async fn gateway(
 
     // Forward: strip, sign, stream to the origin. The request was counted, so even an
     // origin failure shows the key's limit state.
-    match proxy::forward(req, headers, prefix, &url, config, &grantee, request_id).await {
+    let client = proxy::ClientRequest {
+        raw: req,
+        method: &method,
+        target: url,
+        headers,
+        declared_length,
+    };
+    match proxy::forward(client, prefix, config, &grantee, request_id).await {
         Ok(response) => Ok(proxy::with_headers(response, &limit_headers, request_id)?),
         Err(error) => Err(Refused {
             error,
@@ -342,27 +371,19 @@ async fn gateway(
 /// Stores the request for a human to approve and answers 202 with where it waits. The
 /// body is read whole (at most the policy's limit): it is kept, not streamed.
 async fn queue(
-    req: &mut Request,
-    url: &worker::Url,
+    req: &web_sys::Request,
+    line: RequestLine<'_>,
     queued: Queued,
     config: &Config,
     env: &Env,
     request_id: &str,
 ) -> std::result::Result<Response, Refused> {
     let settings = config.policy.approvals();
-    let stream = match req.inner().body() {
-        Some(_) => Some(req.stream().map_err(|_| GatewayError::Internal)?),
-        None => None,
-    };
+    let stream = req.body().map(worker::ByteStream::from);
     let (bytes, more) = proxy::read_at_most(stream, queued::body_limit(&settings))
         .await
         .map_err(|_| body::unreadable())?;
     let bytes = queued::accept_body(bytes, more, &settings)?;
-    let line = RequestLine {
-        method: req.inner().method(),
-        path: url.path(),
-        query: url.query(),
-    };
     let random = platform::random()?;
     let submit = queued::submission(queued, line, bytes, &random, &settings, now_ms());
     queued::submitted(approval_queue::call(env, &submit.shard, &submit.command).await?)?;

@@ -25,12 +25,22 @@ pub fn random<const N: usize>() -> std::result::Result<[u8; N], GatewayError> {
 }
 
 /// The body length the client declared, if it declared one that parses.
-pub fn declared_body_length(req: &worker::Request) -> Option<usize> {
-    req.headers()
-        .get("Content-Length")
-        .ok()
-        .flatten()
-        .and_then(|v| v.trim().parse::<usize>().ok())
+pub fn declared_body_length(req: &web_sys::Request) -> Option<usize> {
+    let content_length = req.headers().get("Content-Length").ok().flatten();
+    crate::request::body::declared_length(content_length.as_deref())
+}
+
+/// The client's country as the platform determined it (`request.cf.country`). Read only
+/// when it is sent on: the runtime builds `cf` on first access (3 % of an isolate's CPU
+/// per request locally: BENCHMARKS.md).
+pub fn platform_country(req: &web_sys::Request) -> Option<String> {
+    let cf = js_sys::Reflect::get(req, &JsValue::from_str("cf")).ok()?;
+    if cf.is_undefined() || cf.is_null() {
+        return None;
+    }
+    js_sys::Reflect::get(&cf, &JsValue::from_str("country"))
+        .ok()?
+        .as_string()
 }
 
 pub fn request_id() -> String {

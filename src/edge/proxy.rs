@@ -7,12 +7,13 @@ use crate::problem::GatewayError;
 use crate::record::Grantee;
 use crate::request::body;
 use crate::request::origin::{path_and_query, Sender};
+use crate::request::target::RequestTarget;
 use futures_util::future::{select, Either};
 use std::time::Duration;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{RequestCache, RequestInit, RequestRedirect};
-use worker::{Delay, Request, Url};
+use worker::{ByteStream, Delay};
 
 // One peek of the body serves the override scan and the signature: a body the scan read
 // whole is the body that gets signed.
@@ -44,32 +45,40 @@ pub struct Outbound {
     pub platform_country: Option<String>,
 }
 
+/// A client's request as the data plane read it, on its way to the origin.
+pub struct ClientRequest<'a> {
+    pub raw: &'a web_sys::Request,
+    pub method: &'a str,
+    pub target: RequestTarget<'a>,
+    pub headers: Vec<(String, String)>,
+    /// What its `Content-Length` declared, if that parses.
+    pub declared_length: Option<usize>,
+}
+
 /// Forwards a client's request. `prefix` is what [`peek_body`] read of its body: a body
 /// that ended within [`SIGNED_BODY_MAX_BYTES`] is sent as those bytes, signed by their
 /// digest; a longer one is streamed from the request itself, never buffered.
 pub async fn forward(
-    req: &Request,
-    client_headers: Vec<(String, String)>,
+    client: ClientRequest<'_>,
     prefix: PeekedBody,
-    url: &Url,
     config: &Config,
     grantee: &Grantee,
     request_id: &str,
 ) -> Result<web_sys::Response, GatewayError> {
-    let body = match req.inner().body() {
+    let body = match client.raw.body() {
         None => OutboundBody::None,
         Some(_) if prefix.complete => OutboundBody::Whole(prefix.bytes),
         Some(stream) => OutboundBody::Streamed {
             stream,
-            declared_length: super::platform::declared_body_length(req).map(|len| len as u64),
+            declared_length: client.declared_length.map(|len| len as u64),
         },
     };
     let outbound = Outbound {
-        method: req.method(),
-        path_and_query: path_and_query(url.path(), url.query()),
-        headers: client_headers,
+        method: worker::Method::from(client.method.to_string()),
+        path_and_query: path_and_query(client.target.path, client.target.query),
+        headers: client.headers,
         body,
-        platform_country: req.cf().and_then(|cf| cf.country()),
+        platform_country: super::platform::platform_country(client.raw),
     };
     let sender = Sender {
         grantee,
@@ -234,20 +243,20 @@ pub struct PeekedBody {
 /// what was read: `limit` bytes and one chunk. A body whose first `limit` bytes have not
 /// arrived within `timeout_ms` is not waited for: what came counts, the rest as unread.
 pub async fn peek_body(
-    req: &Request,
+    req: &web_sys::Request,
     limit: usize,
     timeout_ms: u64,
 ) -> Result<PeekedBody, GatewayError> {
     use futures_util::StreamExt;
     let mut bytes = Vec::new();
-    if req.inner().body().is_none() {
+    if req.body().is_none() {
         return Ok(PeekedBody {
             bytes,
             complete: true,
         });
     }
-    let mut copy = req.clone().map_err(|_| body::unreadable())?;
-    let mut stream = copy.stream().map_err(|_| body::unreadable())?;
+    let copy = req.clone().map_err(|_| body::unreadable())?;
+    let mut stream = ByteStream::from(copy.body().ok_or_else(body::unreadable)?);
     let mut deadline = Box::pin(Delay::from(Duration::from_millis(timeout_ms)));
     loop {
         let chunk = match select(stream.next(), deadline.as_mut()).await {
@@ -279,7 +288,7 @@ pub async fn peek_body(
 
 /// Reads and drops up to `limit` bytes of a body, keeping none of them, for at most
 /// `timeout_ms`: a body still on its way is not waited for.
-pub async fn drain(mut stream: worker::ByteStream, limit: usize, timeout_ms: u64) {
+pub async fn drain(mut stream: ByteStream, limit: usize, timeout_ms: u64) {
     use futures_util::StreamExt;
     let mut seen = 0usize;
     let mut deadline = Box::pin(Delay::from(Duration::from_millis(timeout_ms)));

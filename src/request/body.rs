@@ -23,6 +23,11 @@ pub fn within(
     }
 }
 
+/// The body length a `Content-Length` value declares, if it parses.
+pub fn declared_length(content_length: Option<&str>) -> Option<usize> {
+    content_length.and_then(|value| value.trim().parse().ok())
+}
+
 /// How many bytes to read for a bound of `max_bytes` (on a 32-bit platform, as many as fit).
 pub fn read_limit(max_bytes: u64) -> usize {
     usize::try_from(max_bytes).unwrap_or(usize::MAX)
@@ -49,5 +54,14 @@ mod tests {
         );
         assert_eq!(unreadable().to_problem("r").status, 400);
         assert_eq!(read_limit(1024), 1024);
+    }
+
+    #[test]
+    fn a_declared_length_is_a_number_or_nothing() {
+        assert_eq!(declared_length(Some("12")), Some(12));
+        assert_eq!(declared_length(Some(" 12 ")), Some(12));
+        for value in [None, Some(""), Some("-1"), Some("1e3"), Some("12, 12")] {
+            assert_eq!(declared_length(value), None, "{value:?}");
+        }
     }
 }

@@ -7,7 +7,8 @@
 //! - [`admission`]: the key authority's verdict on a request (forward it, or queue it);
 //! - [`queued`]: a request stored for a human's approval, and its 202;
 //! - [`origin`]: what the origin is sent (the path, who is calling);
-//! - [`body`]: the bounds a body is read with.
+//! - [`body`]: the bounds a body is read with;
+//! - [`target`]: the scheme, path and query of the URL the runtime hands over.
 
 pub mod admission;
 pub mod bearer;
@@ -15,3 +16,4 @@ pub mod body;
 pub mod origin;
 pub mod queued;
 pub mod reply;
+pub mod target;
