@@ -13,8 +13,10 @@ use wasm_bindgen_futures::JsFuture;
 use worker::worker_sys::DurableObjectNamespace;
 use worker::{Env, Headers, Response, Result};
 
+/// The platform's clock in Unix milliseconds: `Date.now()` itself (workers-rs's
+/// `Date::now()` builds a `Date` object to read it).
 pub fn now_ms() -> u64 {
-    worker::Date::now().as_millis()
+    js_sys::Date::now() as u64
 }
 
 /// Bytes from the platform's CSPRNG (`crypto.getRandomValues`).
