@@ -24,6 +24,7 @@
 
 use crate::ambiguity::normalize_header_name;
 use crate::identity::RESERVED_PREFIX;
+use std::borrow::Cow;
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1, plus the legacy ones proxies still see), and the
 /// client's credentials, which must never reach the origin.
@@ -149,10 +150,52 @@ pub fn reserved_response_headers(names: Vec<String>) -> Vec<String> {
     names.into_iter().filter(|name| is_reserved(name)).collect()
 }
 
+/// A header's value in the list the platform's iteration gave, as `Headers.get` reads it:
+/// the name in any case, and every entry of that name joined with `, `. Iteration joins a
+/// repeated header itself, except `Set-Cookie` (one entry each): taking only the first
+/// entry would let a second one go unseen.
+pub fn header_value<'a>(headers: &'a [(String, String)], name: &str) -> Option<Cow<'a, str>> {
+    let mut values = headers
+        .iter()
+        .filter(|(existing, _)| existing.eq_ignore_ascii_case(name))
+        .map(|(_, value)| value.as_str());
+    let first = values.next()?;
+    Some(match values.next() {
+        None => Cow::Borrowed(first),
+        Some(second) => {
+            let mut joined = format!("{first}, {second}");
+            for value in values {
+                joined.push_str(", ");
+                joined.push_str(value);
+            }
+            Cow::Owned(joined)
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_header_s_value_is_every_entry_of_its_name_as_get_reads_it() {
+        let headers = pairs(&[
+            ("authorization", "Bearer kg_a"),
+            ("set-cookie", "kg_b"),
+            ("Set-Cookie", "kg_c"),
+            ("set-cookie", "kg_d"),
+        ]);
+        assert_eq!(
+            header_value(&headers, "Authorization").as_deref(),
+            Some("Bearer kg_a")
+        );
+        assert_eq!(
+            header_value(&headers, "set-cookie").as_deref(),
+            Some("kg_b, kg_c, kg_d")
+        );
+        assert_eq!(header_value(&headers, "content-length"), None);
+    }
 
     fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
         list.iter()

@@ -19,6 +19,7 @@ use crate::ambiguity::{BodyPrefix, RequestShape, BODY_SCAN_BYTES};
 use crate::authority::Queueing;
 use crate::config::Config;
 use crate::cors::{CorsSettings, Preflight};
+use crate::headers::header_value;
 use crate::key::hash_key;
 use crate::problem::GatewayError;
 use crate::request::admission::{admission, Admission};
@@ -28,6 +29,7 @@ use crate::request::queued::{self, Queued, RequestLine};
 use crate::request::reply::Refused;
 use crate::request::target::RequestTarget;
 use platform::now_ms;
+use std::borrow::Cow;
 use worker::{event, Context, Env, Headers, Request, Response, Result};
 
 /// Refused requests with a declared body up to this size have it drained before the answer,
@@ -104,11 +106,11 @@ pub async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<RawR
     // A cross-origin preflight carries no key: answered from the policy alone, before
     // anything else, without the origin and without counting anything.
     let cors = config.policy.cors();
-    let origin = header_value(&incoming.headers, "origin").map(str::to_owned);
+    let origin = header_value(&incoming.headers, "origin").map(Cow::into_owned);
     if let Some(cors) = cors {
         let requested = header_value(&incoming.headers, "access-control-request-method");
         if let Some((origin, requested)) =
-            crate::cors::preflight_of(&incoming.method, origin.as_deref(), requested)
+            crate::cors::preflight_of(&incoming.method, origin.as_deref(), requested.as_deref())
         {
             let request_headers = header_value(&incoming.headers, "access-control-request-headers");
             let type_base = config.policy.problem_type_base();
@@ -116,7 +118,7 @@ pub async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<RawR
                 cors,
                 origin,
                 requested,
-                request_headers,
+                request_headers.as_deref(),
                 &request_id,
                 type_base,
             )
@@ -219,15 +221,6 @@ async fn discard_small_body(req: &web_sys::Request) {
     }
 }
 
-/// A header's value from the request's headers as the platform gave them (names in
-/// lower case).
-fn header_value<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, value)| value.as_str())
-}
-
 /// One data-plane request: transport → authenticate → route → look up → admit → forward
 /// (or, for a key holding only the approval level, queue).
 async fn gateway(
@@ -252,11 +245,13 @@ async fn gateway(
     // Authenticate the key's shape: no storage is touched for garbage. The key is in
     // `Authorization`, or in the policy's credential header: never both, never twice.
     let credential_header = config.policy.credential_header();
+    let authorization = header_value(&headers, "authorization");
+    let credential_value = credential_header.and_then(|name| header_value(&headers, name));
     let parsed = presented_api_key(
-        header_value(&headers, "authorization"),
+        authorization.as_deref(),
         credential_header.map(|name| CredentialHeader {
             name,
-            value: header_value(&headers, name),
+            value: credential_value.as_deref(),
         }),
         config.policy.key_prefix(),
     )?;
@@ -289,9 +284,11 @@ async fn gateway(
     // Read the body's first bytes for a method override, now that the caller holds a real
     // key and before anything is counted (a refusal here is not).
     let prefix = proxy::peek_body(req, BODY_SCAN_BYTES, config.origin_timeout_ms).await?;
+    let content_type = header_value(&headers, "content-type");
+    let content_encoding = header_value(&headers, "content-encoding");
     let body = BodyPrefix {
-        content_type: header_value(&headers, "content-type"),
-        content_encoding: header_value(&headers, "content-encoding"),
+        content_type: content_type.as_deref(),
+        content_encoding: content_encoding.as_deref(),
         bytes: &prefix.bytes,
         complete: prefix.complete,
     };
@@ -300,7 +297,8 @@ async fn gateway(
 
     // Admit: the one Durable Object call — status, scope and both limit windows at once;
     // for a key in lease mode, a lease this isolate holds answers instead ([`lease`]).
-    let declared_length = body::declared_length(header_value(&headers, "content-length"));
+    let declared_length =
+        body::declared_length(header_value(&headers, "content-length").as_deref());
     let queueing = Queueing {
         declared_body_bytes: declared_length.map(|len| len as u64),
     };

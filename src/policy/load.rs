@@ -263,6 +263,9 @@ fn is_resource_level(scope: &str, resources: &[Resource]) -> bool {
 const CREDENTIAL_HEADER_TAKEN: &[&str] = &[
     "authorization",
     "cookie",
+    // A response header; a request's repeated ones are not joined when read (`Set-Cookie`
+    // alone), so "sent twice" could go unseen.
+    "set-cookie",
     "host",
     "origin",
     "referer",

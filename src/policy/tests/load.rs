@@ -375,6 +375,7 @@ fn a_credential_header_is_a_plain_name_of_its_own() {
         "Proxy-Authorization",
         "Host",
         "Cookie",
+        "Set-Cookie",
         "X-Keygate-Key",
         "X-Forwarded-For",
         "CF-Access-Token",
