@@ -29,6 +29,7 @@ use crate::request::queued::{self, Queued, RequestLine};
 use crate::request::reply::Refused;
 use crate::request::target::RequestTarget;
 use platform::now_ms;
+use proxy::ClientRequest;
 use std::borrow::Cow;
 use worker::{event, Context, Env, Headers, Request, Response, Result};
 
@@ -41,19 +42,9 @@ const DRAIN_TIMEOUT_MS: u64 = 1000;
 /// directly: no copy of its headers into `worker::Response` and back on the hot path.
 type RawResponse = web_sys::Response;
 
-/// What the data plane reads of a request, each part read from the platform once: the
-/// runtime's own request (its body, and `cf` when forwarding), its method, its URL's parts
-/// and its headers (names in lower case, a repeated name's values joined as `get` joins them).
-struct Incoming<'a> {
-    raw: &'a web_sys::Request,
-    method: String,
-    target: RequestTarget<'a>,
-    headers: Vec<(String, String)>,
-}
-
 // The runtime's own request, not workers-rs's: that one reads the method, the URL (parsing
 // it), the headers and `cf` for every request, and its `url()` parses again. The admin API
-// and the portal page take it; the data plane reads what it needs ([`Incoming`]).
+// and the portal page take it; the data plane reads what it needs ([`ClientRequest`]).
 #[event(fetch)]
 pub async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<RawResponse> {
     let request_id = platform::request_id();
@@ -97,11 +88,13 @@ pub async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<RawR
             .map(Into::into);
         return answer(outcome, admin_req.inner(), &request_id, None).await;
     }
-    let incoming = Incoming {
+    let headers: Vec<(String, String)> = Headers(req.headers()).entries().collect();
+    let incoming = ClientRequest {
         raw: &req,
         method: req.method(),
         target,
-        headers: Headers(req.headers()).entries().collect(),
+        declared_length: body::declared_length(header_value(&headers, "content-length").as_deref()),
+        headers,
     };
     // A cross-origin preflight carries no key: answered from the policy alone, before
     // anything else, without the origin and without counting anything.
@@ -224,18 +217,13 @@ async fn discard_small_body(req: &web_sys::Request) {
 /// One data-plane request: transport → authenticate → route → look up → admit → forward
 /// (or, for a key holding only the approval level, queue).
 async fn gateway(
-    incoming: Incoming<'_>,
+    client: ClientRequest<'_>,
     env: &Env,
     ctx: &Context,
     config: &Config,
     request_id: &str,
 ) -> std::result::Result<RawResponse, Refused> {
-    let Incoming {
-        raw: req,
-        method,
-        target: url,
-        headers,
-    } = incoming;
+    let (req, url, headers) = (client.raw, client.target, &client.headers);
 
     // Transport: on Workers the URL's scheme is the client's.
     if config.https_only && url.scheme != "https" {
@@ -245,8 +233,8 @@ async fn gateway(
     // Authenticate the key's shape: no storage is touched for garbage. The key is in
     // `Authorization`, or in the policy's credential header: never both, never twice.
     let credential_header = config.policy.credential_header();
-    let authorization = header_value(&headers, "authorization");
-    let credential_value = credential_header.and_then(|name| header_value(&headers, name));
+    let authorization = header_value(headers, "authorization");
+    let credential_value = credential_header.and_then(|name| header_value(headers, name));
     let parsed = presented_api_key(
         authorization.as_deref(),
         credential_header.map(|name| CredentialHeader {
@@ -260,10 +248,10 @@ async fn gateway(
     // travel on), then find which resource and action the request needs; unmapped means denied.
     let path = url.path;
     crate::ambiguity::check_request(&RequestShape {
-        method: &method,
+        method: &client.method,
         path,
         query: url.query,
-        headers: &headers,
+        headers,
         has_body: req.body().is_some(),
         key_prefix: config.policy.key_prefix(),
         credential_header,
@@ -271,7 +259,7 @@ async fn gateway(
     .map_err(GatewayError::from)?;
     let target = config
         .policy
-        .route(&method, path)
+        .route(&client.method, path)
         .ok_or(GatewayError::RouteNotMapped {
             status: config.policy.unmapped_route_status(),
         })?;
@@ -284,8 +272,8 @@ async fn gateway(
     // Read the body's first bytes for a method override, now that the caller holds a real
     // key and before anything is counted (a refusal here is not).
     let prefix = proxy::peek_body(req, BODY_SCAN_BYTES, config.origin_timeout_ms).await?;
-    let content_type = header_value(&headers, "content-type");
-    let content_encoding = header_value(&headers, "content-encoding");
+    let content_type = header_value(headers, "content-type");
+    let content_encoding = header_value(headers, "content-encoding");
     let body = BodyPrefix {
         content_type: content_type.as_deref(),
         content_encoding: content_encoding.as_deref(),
@@ -297,10 +285,8 @@ async fn gateway(
 
     // Admit: the one Durable Object call — status, scope and both limit windows at once;
     // for a key in lease mode, a lease this isolate holds answers instead ([`lease`]).
-    let declared_length =
-        body::declared_length(header_value(&headers, "content-length").as_deref());
     let queueing = Queueing {
-        declared_body_bytes: declared_length.map(|len| len as u64),
+        declared_body_bytes: client.declared_length.map(|len| len as u64),
     };
     let reply = lease::admit(
         env,
@@ -325,18 +311,18 @@ async fn gateway(
             limit_headers,
             secret,
         } => {
+            let line = RequestLine {
+                method: client.method,
+                path: url.path,
+                query: url.query,
+            };
             let queued = Queued {
                 grantee,
                 secret,
                 target,
-                headers,
+                headers: client.headers,
             };
             // Counted: a 202, and any refusal after it, shows the key's limit state.
-            let line = RequestLine {
-                method: method.clone(),
-                path: url.path,
-                query: url.query,
-            };
             return match queue(req, line, queued, config, env, request_id).await {
                 Ok(response) => Ok(proxy::with_headers(
                     response.into(),
@@ -350,13 +336,6 @@ async fn gateway(
 
     // Forward: strip, sign, stream to the origin. The request was counted, so even an
     // origin failure shows the key's limit state.
-    let client = proxy::ClientRequest {
-        raw: req,
-        method: &method,
-        target: url,
-        headers,
-        declared_length,
-    };
     match proxy::forward(client, prefix, config, &grantee, request_id).await {
         Ok(response) => Ok(proxy::with_headers(response, &limit_headers, request_id)?),
         Err(error) => Err(Refused {

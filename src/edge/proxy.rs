@@ -45,13 +45,15 @@ pub struct Outbound {
     pub platform_country: Option<String>,
 }
 
-/// A client's request as the data plane read it, on its way to the origin.
+/// A client's request as the data plane reads it, each part read from the platform once:
+/// the runtime's own request (its body, and `cf` when forwarding), its method, its URL's
+/// parts, its headers (names in lower case, as iterating them gives) and the body length
+/// its `Content-Length` declared, if that parses.
 pub struct ClientRequest<'a> {
     pub raw: &'a web_sys::Request,
-    pub method: &'a str,
+    pub method: String,
     pub target: RequestTarget<'a>,
     pub headers: Vec<(String, String)>,
-    /// What its `Content-Length` declared, if that parses.
     pub declared_length: Option<usize>,
 }
 
@@ -74,7 +76,7 @@ pub async fn forward(
         },
     };
     let outbound = Outbound {
-        method: worker::Method::from(client.method.to_string()),
+        method: worker::Method::from(client.method),
         path_and_query: path_and_query(client.target.path, client.target.query),
         headers: client.headers,
         body,
